@@ -1,0 +1,27 @@
+#ifndef STRAITS_SHIMS_H
+#define STRAITS_SHIMS_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+/// Creates a non-blocking, close-on-exec eventfd with a zero counter. Returns -1 and sets errno on failure.
+int straits_eventfd_create(void);
+/// Adds 1 to the eventfd counter. Returns 0, or -1 with errno.
+int straits_eventfd_signal(int fd);
+/// Reads and clears the eventfd counter without blocking. Returns the count, 0 when it was zero.
+uint64_t straits_eventfd_drain(int fd);
+
+/// Pins the calling thread to the given CPUs (CPU_ZERO/CPU_SET + sched_setaffinity).
+/// Returns 0, or -1 with errno (EINVAL when no CPU in the list exists).
+int straits_pin_current_thread(const int32_t *cpus, size_t count);
+/// Writes the CPUs the calling thread may run on into `cpus` (at most `capacity`).
+/// Returns how many there are (possibly more than `capacity`), or -1 with errno.
+int straits_current_thread_affinity(int32_t *cpus, size_t capacity);
+/// The CPU the calling thread runs on now (sched_getcpu), or -1 with errno.
+int straits_current_cpu(void);
+/// The kernel thread id of the calling thread (gettid).
+int32_t straits_current_thread_id(void);
+/// The last errno of the calling thread.
+int straits_errno(void);
+
+#endif
