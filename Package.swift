@@ -1,11 +1,20 @@
 // swift-tools-version: 6.0
+import Foundation
 import PackageDescription
 
-/// Release builds of the hot paths target the x86-64-v3 level (AVX2, FMA), like the C reference
-/// it is measured against (`-O3 -march=native` on the machines Straits runs on).
 let strictConcurrency: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
+
+/// The reduction kernels target x86-64-v3 (AVX2, FMA), the instructions a C `-O3 -march=native`
+/// loop gets on the machines Straits runs on. `STRAITS_PORTABLE=1` builds for baseline x86-64.
+#if arch(x86_64)
+let vectorISA: [SwiftSetting] = ProcessInfo.processInfo.environment["STRAITS_PORTABLE"] == nil
+    ? [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
+    : []
+#else
+let vectorISA: [SwiftSetting] = []
+#endif
 
 let package = Package(
     name: "Straits",
@@ -35,7 +44,7 @@ let package = Package(
         .target(
             name: "Collectives",
             dependencies: ["NUMA"],
-            swiftSettings: strictConcurrency
+            swiftSettings: strictConcurrency + vectorISA
         ),
 
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "CZeroMQ"], swiftSettings: strictConcurrency),
