@@ -1,9 +1,10 @@
 import CZeroMQ
 import Glibc
 
-/// The frame-level send and receive steps shared by the blocking calls on a socket and by the
-/// poller thread that serves async waits. Both run them with `ZMQ_DONTWAIT` and wait in
-/// `zmq_poll` themselves, so that every wait has a deadline.
+/// The frame-level send and receive steps shared by the calls on a socket and by the poller
+/// thread that serves async waits. The poller runs them with `ZMQ_DONTWAIT` and waits in
+/// `zmq_poll` itself; blocking calls wait inside libzmq, bounded by `ZMQ_SNDTIMEO`/`ZMQ_RCVTIMEO`.
+/// Either way every wait has a deadline.
 enum ZMQFrameIO {
     /// Sends frames from `start` on, each with `ZMQ_SNDMORE` but the last, without blocking.
     ///
@@ -16,9 +17,23 @@ enum ZMQFrameIO {
         _ frames: [UnsafeMutablePointer<zmq_msg_t>],
         from start: Int
     ) throws(ZMQError) -> Int {
+        try send(socket, frames, from: start, blockingUntil: nil)
+    }
+
+    /// Sends frames from `start` on. With a deadline, the first of them may block inside
+    /// `zmq_msg_send` (bounded by `ZMQ_SNDTIMEO`) until libzmq takes it or the deadline passes.
+    static func send(
+        _ socket: UnsafeMutableRawPointer,
+        _ frames: [UnsafeMutablePointer<zmq_msg_t>],
+        from start: Int,
+        blockingUntil deadline: ContinuousClock.Instant??
+    ) throws(ZMQError) -> Int {
         var index = start
+        if index < frames.count, let deadline {
+            try setTimeout(socket, ZMQ_SNDTIMEO, "ZMQ_SNDTIMEO", until: deadline)
+        }
         while index < frames.count {
-            var flags = ZMQ_DONTWAIT
+            var flags: Int32 = index == start && deadline != nil ? 0 : ZMQ_DONTWAIT
             if index < frames.count - 1 { flags |= ZMQ_SNDMORE }
             do {
                 _ = try zmqCall("zmq_msg_send", "frame \(index) of \(frames.count)") {
@@ -36,12 +51,28 @@ enum ZMQFrameIO {
     ///
     /// The corresponding C functions are `zmq_msg_recv` and `zmq_msg_more`.
     static func receive(_ socket: UnsafeMutableRawPointer) throws(ZMQError) -> [UnsafeMutablePointer<zmq_msg_t>]? {
+        try receive(socket, blockingUntil: nil)
+    }
+
+    /// Receives one whole multipart message. With a deadline, the calling thread blocks inside
+    /// `zmq_msg_recv` (libzmq's own wait, bounded by `ZMQ_RCVTIMEO`) until the first frame
+    /// arrives or the deadline passes; nil means nothing came in time.
+    static func receive(
+        _ socket: UnsafeMutableRawPointer,
+        blockingUntil deadline: ContinuousClock.Instant??
+    ) throws(ZMQError) -> [UnsafeMutablePointer<zmq_msg_t>]? {
         var frames: [UnsafeMutablePointer<zmq_msg_t>] = []
         while true {
             let frame = UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: 1)
             zmq_msg_init(frame)
             do {
-                _ = try zmqCall("zmq_msg_recv", "frame \(frames.count)") { zmq_msg_recv(frame, socket, ZMQ_DONTWAIT) }
+                if frames.isEmpty, let deadline {
+                    // The rest of a multipart message is already queued once its first frame is.
+                    try setTimeout(socket, ZMQ_RCVTIMEO, "ZMQ_RCVTIMEO", until: deadline)
+                    _ = try zmqCall("zmq_msg_recv", "frame 0") { zmq_msg_recv(frame, socket, 0) }
+                } else {
+                    _ = try zmqCall("zmq_msg_recv", "frame \(frames.count)") { zmq_msg_recv(frame, socket, ZMQ_DONTWAIT) }
+                }
             } catch {
                 zmq_msg_close(frame)
                 frame.deallocate()
@@ -55,21 +86,16 @@ enum ZMQFrameIO {
         }
     }
 
-    /// Waits in `zmq_poll` until the socket is ready for `events` or `deadline` passes.
-    /// Returns false on timeout. Sleeps in the kernel; never spins.
-    ///
-    /// The corresponding C function is `zmq_poll`.
-    static func wait(
+    /// Sets `ZMQ_RCVTIMEO` or `ZMQ_SNDTIMEO` to the milliseconds left until `deadline` (-1: none).
+    static func setTimeout(
         _ socket: UnsafeMutableRawPointer,
-        events: Int16,
-        deadline: ContinuousClock.Instant?
-    ) throws(ZMQError) -> Bool {
-        var item = zmq_pollitem_t(socket: socket, fd: -1, events: events, revents: 0)
-        while true {
-            let timeout = pollTimeoutMilliseconds(until: deadline, now: .now)
-            let ready = try zmqCall("zmq_poll") { zmq_poll(&item, 1, timeout) }
-            if ready > 0 { return true }
-            if let deadline, ContinuousClock.now >= deadline { return false }
+        _ option: Int32,
+        _ label: StaticString,
+        until deadline: ContinuousClock.Instant?
+    ) throws(ZMQError) {
+        var timeout = Int32(clamping: pollTimeoutMilliseconds(until: deadline, now: .now))
+        _ = try zmqCall("zmq_setsockopt", "\(label)=\(timeout)") {
+            zmq_setsockopt(socket, option, &timeout, MemoryLayout<Int32>.size)
         }
     }
 

@@ -34,8 +34,8 @@ public enum ZMQSocketType: Sendable, CustomStringConvertible {
 /// Three ways to wait, each with a deadline:
 /// - `send(_:timeout:)` / `receive(timeout:)` are async: the wait happens on the context's poller
 ///   thread and never holds a cooperative-pool thread; cancellation ends it with `.cancelled`.
-/// - `blockingSend(_:timeout:)` / `blockingReceive(timeout:)` block the calling thread in
-///   `zmq_poll`; for dedicated threads.
+/// - `blockingSend(_:timeout:)` / `blockingReceive(timeout:)` block the calling thread inside
+///   libzmq (bounded by `ZMQ_SNDTIMEO`/`ZMQ_RCVTIMEO`); for dedicated threads.
 /// - `trySend(_:)` / `tryReceive()` never wait.
 public struct ZMQSocket: ~Copyable, @unchecked Sendable {
     // Unchecked Sendable: moving the single owner to another thread is safe; libzmq requires only
@@ -117,28 +117,30 @@ public struct ZMQSocket: ~Copyable, @unchecked Sendable {
 
     // MARK: Blocking the calling thread
 
-    /// Sends, blocking the calling thread in `zmq_poll` until libzmq takes the message or
+    /// Sends, blocking the calling thread in libzmq until libzmq takes the message or
     /// `timeout` passes (nil: no deadline). On a timeout the message is dropped.
     public mutating func blockingSend(_ message: consuming ZMQMessage, timeout: Duration? = nil) throws(ZMQError) {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         while true {
-            message.framesSent = try ZMQFrameIO.send(handle, message.frames, from: message.framesSent)
+            // libzmq's own blocking send, bounded by ZMQ_SNDTIMEO.
+            message.framesSent = try ZMQFrameIO.send(handle, message.frames, from: message.framesSent, blockingUntil: .some(deadline))
             if message.isEmpty { return }
-            guard try ZMQFrameIO.wait(handle, events: Int16(ZMQ_POLLOUT), deadline: deadline) else {
-                throw .timedOut("zmq_msg_send", endpoint)
-            }
+            if let deadline, ContinuousClock.now >= deadline { throw .timedOut("zmq_msg_send", endpoint) }
         }
     }
 
-    /// Receives a whole multipart message, blocking the calling thread in `zmq_poll` until one
+    /// Receives a whole multipart message, blocking the calling thread in libzmq until one
     /// arrives or `timeout` passes (nil: no deadline).
     public mutating func blockingReceive(timeout: Duration? = nil) throws(ZMQError) -> ZMQMessage {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         while true {
-            if let frames = try ZMQFrameIO.receive(handle) { return ZMQMessage(adopting: frames) }
-            guard try ZMQFrameIO.wait(handle, events: Int16(ZMQ_POLLIN), deadline: deadline) else {
-                throw .timedOut("zmq_msg_recv", endpoint)
+            // libzmq's own blocking receive, bounded by ZMQ_RCVTIMEO: the same wait a C program
+            // does, with no extra poll per message.
+            if let frames = try ZMQFrameIO.receive(handle, blockingUntil: .some(deadline)) {
+                return ZMQMessage(adopting: frames)
             }
+            // ZMQ_RCVTIMEO ran out; it counts whole milliseconds, so check the deadline itself.
+            if let deadline, ContinuousClock.now >= deadline { throw .timedOut("zmq_msg_recv", endpoint) }
         }
     }
 
