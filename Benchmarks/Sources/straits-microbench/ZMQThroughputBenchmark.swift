@@ -10,13 +10,13 @@ struct ZMQThroughputBenchmark {
     let rounds: Int
     let highWaterMark = 100
     /// Bytes to move per run (each run sends at least 20 messages).
-    let bytesPerRun = 2 << 30
+    let bytesPerRun = 1 << 30
 
     init(arguments: Options) throws {
         reference = try arguments.string("reference")
         sizes = try arguments.sizes("sizes", default: "1M,16M")
         transports = try arguments.string("transports", default: "tcp,ipc").split(separator: ",").map(String.init)
-        rounds = try arguments.int("rounds", default: 5)
+        rounds = try arguments.int("rounds", default: 11)
     }
 
     /// One way of sending and receiving: the C reference, or Straits' module with either wait.
