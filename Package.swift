@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
         .library(name: "NUMA", targets: ["NUMA"]),
         .library(name: "Collectives", targets: ["Collectives"]),
+        .library(name: "Runtime", targets: ["Runtime"]),
     ],
     targets: [
         // System libraries. Debian's libzmq.pc emits an `-isystem` flag that SwiftPM rejects, and
@@ -47,6 +48,13 @@ let package = Package(
             swiftSettings: strictConcurrency + vectorISA
         ),
 
+        .target(name: "StraitsWire", swiftSettings: strictConcurrency),
+        .target(
+            name: "Runtime",
+            dependencies: ["ZeroMQ", "NUMA", "Collectives", "StraitsWire"],
+            swiftSettings: strictConcurrency
+        ),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Collectives", "NUMA", "ZeroMQ"], swiftSettings: strictConcurrency),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "CZeroMQ"], swiftSettings: strictConcurrency),
         .testTarget(name: "NUMATests", dependencies: ["NUMA"], swiftSettings: strictConcurrency),
         .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "NUMA"], swiftSettings: strictConcurrency),

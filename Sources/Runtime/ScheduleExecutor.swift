@@ -1,0 +1,145 @@
+import Collectives
+import StraitsWire
+import ZeroMQ
+
+/// The transport shell: carries out one rank's `CollectiveSchedule` over its `DataPlane`.
+///
+/// Runs on the rank's device thread and blocks it (never the cooperative pool). Sends go
+/// zero-copy straight from the rank's buffer, each preceded by a `DataFrameHeader` frame; a range
+/// is written again only after libzmq has released the send that reads it (the schedule's
+/// dependencies say so, and the release queue reports it). Received payloads are reduced
+/// straight out of libzmq's message into the buffer, with no staging copy.
+public struct ScheduleExecutor {
+    private struct MessageKey: Hashable {
+        let peer: Int
+        let tag: UInt64
+    }
+
+    private let plane: DataPlane
+    private let buffer: UnsafeMutableRawPointer
+    private let elementCount: Int
+    private let collectiveID: UInt64
+    private let step: UInt64
+    private let timeout: Duration
+    private let deadline: ContinuousClock.Instant
+    private var runner: ScheduleRunner
+    private var held: [MessageKey: HeldMessage] = [:]
+    private var work: [ScheduleRunner.Directive] = []
+
+    /// Runs `schedule` on the float32 elements at `buffer` (`elementCount` of them, any
+    /// alignment). Throws if a peer sends something malformed or the deadline passes.
+    public static func run(
+        _ schedule: CollectiveSchedule,
+        buffer: UnsafeMutableRawPointer,
+        elementCount: Int,
+        on plane: DataPlane,
+        collectiveID: UInt64,
+        step: UInt64 = 0,
+        timeout: Duration
+    ) throws {
+        var executor = ScheduleExecutor(
+            plane: plane, buffer: buffer, elementCount: elementCount, collectiveID: collectiveID, step: step,
+            timeout: timeout, deadline: .now + timeout, runner: ScheduleRunner(schedule))
+        try executor.run()
+    }
+
+    private init(
+        plane: DataPlane, buffer: UnsafeMutableRawPointer, elementCount: Int, collectiveID: UInt64, step: UInt64,
+        timeout: Duration, deadline: ContinuousClock.Instant, runner: ScheduleRunner
+    ) {
+        self.plane = plane
+        self.buffer = buffer
+        self.elementCount = elementCount
+        self.collectiveID = collectiveID
+        self.step = step
+        self.timeout = timeout
+        self.deadline = deadline
+        self.runner = runner
+    }
+
+    private mutating func run() throws {
+        work = runner.start()
+        while true {
+            while let directive = work.popLast() {
+                switch directive {
+                case .send(let operation):
+                    try send(operation)
+                case .receive(let operation):
+                    let key = MessageKey(peer: operation.kind.peer, tag: operation.tag)
+                    guard let message = held.removeValue(forKey: key) else {
+                        throw RuntimeError("rank \(plane.rank): \(operation) is ready but its message is missing")
+                    }
+                    try apply(operation, message)
+                    work += runner.completed(operation.id)
+                }
+            }
+            for id in plane.releases.drain() { work += runner.completed(id) }
+            if !work.isEmpty { continue }
+            if runner.isFinished { return }
+            try receiveOne()
+        }
+    }
+
+    private func timedOut() -> RuntimeError {
+        RuntimeError("rank \(plane.rank): collective \(collectiveID) timed out after \(timeout): \(runner.pendingDescription)")
+    }
+
+    /// Waits for the next message (or a release) and files it.
+    private mutating func receiveOne() throws {
+        let remaining = deadline - .now
+        guard remaining > .zero else { throw timedOut() }
+        // A timeout surfaces as nil too; the deadline check above reports it on the next turn.
+        guard let held = try plane.inbox.receive(timeout: remaining, wakingOn: plane.releases.doorbell) else { return }
+        guard held.count == 2 else {
+            throw RuntimeError("rank \(plane.rank): data message with \(held.count) frames, expected 2 (header, payload)")
+        }
+        let header = try held.header()
+        guard header.collectiveID == collectiveID else {
+            throw RuntimeError("rank \(plane.rank): message from rank \(header.sourceRank) belongs to collective \(header.collectiveID), expected \(collectiveID)")
+        }
+        let peer = Int(header.sourceRank)
+        work += try runner.messageArrived(from: peer, tag: header.tag)
+        self.held[MessageKey(peer: peer, tag: header.tag)] = held
+    }
+
+    private mutating func send(_ operation: CollectiveSchedule.Operation) throws {
+        let range = operation.range
+        precondition(range.end <= elementCount, "send of \(range) beyond \(elementCount) elements")
+        let header = DataFrameHeader(
+            sourceRank: UInt32(plane.rank), step: step, collectiveID: collectiveID, tag: operation.tag,
+            offsetBytes: UInt64(range.offset * 4), lengthBytes: UInt64(range.count * 4))
+        var message = ZMQMessage()
+        message.append(header.encoded)
+        if range.count == 0 {
+            message.append([])
+        } else {
+            let releases = plane.releases
+            let id = operation.id
+            let payload = UnsafeRawBufferPointer(start: buffer + range.offset * 4, count: range.count * 4)
+            message.append(zeroCopy: payload, onRelease: { releases.push(id) })
+        }
+        let outbox = try plane.outbox(operation.kind.peer)
+        if let blocked = try outbox.socket.trySend(message) {
+            try outbox.socket.blockingSend(blocked, timeout: max(deadline - .now, .milliseconds(1)))
+        }
+        if range.count == 0 { work += runner.completed(operation.id) }
+    }
+
+    private func apply(_ operation: CollectiveSchedule.Operation, _ held: HeldMessage) throws {
+        let range = operation.range
+        let header = try held.header()
+        let payloadBytes = held.payloadSize
+        guard header.offsetBytes == UInt64(range.offset * 4), header.lengthBytes == UInt64(range.count * 4),
+              payloadBytes == range.count * 4
+        else {
+            throw RuntimeError("rank \(plane.rank): message from rank \(header.sourceRank) tag \(header.tag) carries \(payloadBytes) bytes at offset \(header.offsetBytes) (header says \(header.lengthBytes)); expected \(range.count * 4) bytes at offset \(range.offset * 4) for \(operation)")
+        }
+        guard range.count > 0 else { return }
+        let target = buffer + range.offset * 4
+        if case .receiveReduce = operation.kind {
+            held.reducePayload(into: target, count: range.count)
+        } else {
+            held.copyPayload(into: target)
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import Collectives
+import StraitsWire
+import ZeroMQ
+
+/// A reference to one socket, for keeping sockets in collections and handing them to the thread
+/// that uses them. Unchecked Sendable: a box is handed from the thread that made it to the one
+/// device thread that uses it from then on; no two threads use it at once.
+final class SocketBox: @unchecked Sendable {
+    var socket: ZMQSocket
+
+    init(_ socket: consuming ZMQSocket) {
+        self.socket = socket
+    }
+
+    /// Receives a message, or nil when `doorbell` rings or `timeout` passes.
+    func receive(timeout: Duration, wakingOn doorbell: ZMQDoorbell) throws -> HeldMessage? {
+        let result: Result<ZMQMessage?, ZMQError> = Result { () throws(ZMQError) -> ZMQMessage? in
+            try socket.blockingReceive(timeout: timeout, wakingOn: doorbell)
+        }
+        switch consume result {
+        case .success(let message):
+            guard let message else { return nil }
+            return HeldMessage(message)
+        case .failure(let error):
+            if error.code == .timedOut { return nil }
+            throw error
+        }
+    }
+}
+
+/// A received message held until the operation it belongs to may run. Unchecked Sendable: owned
+/// by one device thread.
+final class HeldMessage: @unchecked Sendable {
+    var message: ZMQMessage
+
+    init(_ message: consuming ZMQMessage) {
+        self.message = message
+    }
+
+    var count: Int { message.count }
+
+    var payloadSize: Int { message.frameSize(1) }
+
+    /// The data-frame header in frame 0.
+    func header() throws -> DataFrameHeader {
+        let bytes = message.bytes(0)
+        return try bytes.withUnsafeBytes { raw in try DataFrameHeader(decoding: raw) }
+    }
+
+    /// Adds the float32 payload (frame 1) into `target`.
+    func reducePayload(into target: UnsafeMutableRawPointer, count: Int) {
+        Self.apply(message, reduce: true, into: target, count: count)
+    }
+
+    /// Copies the payload (frame 1) to `target`.
+    func copyPayload(into target: UnsafeMutableRawPointer) {
+        Self.apply(message, reduce: false, into: target, count: payloadSize / MemoryLayout<Float>.size)
+    }
+
+    private static func apply(_ message: borrowing ZMQMessage, reduce: Bool, into target: UnsafeMutableRawPointer, count: Int) {
+        let body: (UnsafeRawBufferPointer) -> Void = { payload in
+            if reduce {
+                ReductionKernel.sum(into: target, from: payload.baseAddress!, count: count)
+            } else {
+                target.copyMemory(from: payload.baseAddress!, byteCount: payload.count)
+            }
+        }
+        message.withFrame(1, body)
+    }
+}
