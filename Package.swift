@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "NUMA", targets: ["NUMA"]),
         .library(name: "Collectives", targets: ["Collectives"]),
         .library(name: "Runtime", targets: ["Runtime"]),
+        .executable(name: "straits", targets: ["straits"]),
     ],
     targets: [
         // System libraries. Debian's libzmq.pc emits an `-isystem` flag that SwiftPM rejects, and
@@ -54,6 +55,7 @@ let package = Package(
             dependencies: ["ZeroMQ", "NUMA", "Collectives", "StraitsWire"],
             swiftSettings: strictConcurrency
         ),
+        .executableTarget(name: "straits", dependencies: ["Runtime"], swiftSettings: strictConcurrency),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Collectives", "NUMA", "ZeroMQ"], swiftSettings: strictConcurrency),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "CZeroMQ"], swiftSettings: strictConcurrency),
         .testTarget(name: "NUMATests", dependencies: ["NUMA"], swiftSettings: strictConcurrency),

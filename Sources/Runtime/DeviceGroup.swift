@@ -60,9 +60,9 @@ public final class DeviceGroup: @unchecked Sendable {
     /// The reduction steps done so far (when recording).
     public var records: [Record] { recording.withLock { $0 ?? [] } }
 
-    /// The slice device `d` owns.
-    public func slice(_ device: Int) -> ElementRange {
-        ElementRange(offset: 0, count: elementCount).split(into: devices)[device]
+    /// The slice device `d` owns when `count` elements (default: all) are reduced.
+    public func slice(_ device: Int, of count: Int? = nil) -> ElementRange {
+        ElementRange(offset: 0, count: count ?? elementCount).split(into: devices)[device]
     }
 
     /// Pins the calling thread where device `d` runs.
@@ -82,9 +82,11 @@ public final class DeviceGroup: @unchecked Sendable {
 
     /// Called by every device thread: afterwards device `d`'s buffer holds the worker-wide sum
     /// of slice `d` (other slices are left as they were).
-    public func reduceScatter(device d: Int, timeout: Duration) throws {
+    public func reduceScatter(device d: Int, count: Int? = nil, timeout: Duration) throws {
+        let count = count ?? elementCount
+        precondition(count <= elementCount, "reduce of \(count) elements in buffers of \(elementCount)")
         try barrier.wait(timeout: timeout, what: "reduce-scatter start")
-        let mine = slice(d)
+        let mine = slice(d, of: count)
         guard devices > 1 else { return }
         if scratch.isEmpty {
             for other in 0..<devices where other != d {
@@ -98,7 +100,7 @@ public final class DeviceGroup: @unchecked Sendable {
         let local = placements.filter { $0.node == node }.map(\.device)
         let partial = Self.base(of: scratch[node]!)
         for s in 0..<devices where local[s % local.count] == d {
-            let range = slice(s)
+            let range = slice(s, of: count)
             let target = partial + range.offset * 4
             target.copyMemory(from: base(local[0]) + range.offset * 4, byteCount: range.count * 4)
             for other in local.dropFirst() {
@@ -119,10 +121,10 @@ public final class DeviceGroup: @unchecked Sendable {
 
     /// Called by every device thread once its slice is final: copies every other slice from its
     /// owner, so each device's buffer holds the whole result.
-    public func allGather(device d: Int, timeout: Duration) throws {
+    public func allGather(device d: Int, count: Int? = nil, timeout: Duration) throws {
         try barrier.wait(timeout: timeout, what: "all-gather start")
         for owner in 0..<devices where owner != d {
-            let range = slice(owner)
+            let range = slice(owner, of: count)
             (base(d) + range.offset * 4).copyMemory(from: base(owner) + range.offset * 4, byteCount: range.count * 4)
         }
         try barrier.wait(timeout: timeout, what: "all-gather end")
