@@ -56,6 +56,7 @@ let package = Package(
             swiftSettings: strictConcurrency
         ),
         .executableTarget(name: "straits", dependencies: ["Runtime"], swiftSettings: strictConcurrency),
+        .testTarget(name: "EndToEndTests", dependencies: ["straits"], swiftSettings: strictConcurrency),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Collectives", "NUMA", "ZeroMQ"], swiftSettings: strictConcurrency),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "CZeroMQ"], swiftSettings: strictConcurrency),
         .testTarget(name: "NUMATests", dependencies: ["NUMA"], swiftSettings: strictConcurrency),

@@ -25,7 +25,15 @@ public struct AllReducePlanner: Sendable {
 
     /// A plan for all-reducing `bytes` over `workers × devicesPerWorker` ranks; `algorithm`
     /// forces a choice (nil: the cheapest by the model).
-    public func plan(bytes: Int, workers: Int, devicesPerWorker: Int, algorithm forced: AllReduceAlgorithm? = nil) -> AllReducePlan {
+    public func plan(bytes: Int, workers: Int, devicesPerWorker: Int, algorithm forced: AllReduceAlgorithm? = nil,
+                     chunkBytes: Int? = nil) -> AllReducePlan {
+        let chosen = planByModel(bytes: bytes, workers: workers, devicesPerWorker: devicesPerWorker, algorithm: forced)
+        guard let chunkBytes else { return chosen }
+        return AllReducePlan(algorithm: chosen.algorithm, innerAlgorithm: chosen.innerAlgorithm, chunkBytes: chunkBytes,
+                             streams: chosen.streams, predictedSeconds: chosen.predictedSeconds)
+    }
+
+    private func planByModel(bytes: Int, workers: Int, devicesPerWorker: Int, algorithm forced: AllReduceAlgorithm?) -> AllReducePlan {
         let ranks = workers * devicesPerWorker
         var candidates: [AllReducePlan] = []
         for algorithm in AllReduceAlgorithm.allCases {

@@ -13,6 +13,8 @@ public struct BenchOptions: Sendable, Equatable {
     public var transport = "tcp"
     public var algorithm: AllReduceAlgorithm? = nil
     public var jsonPath: String? = nil
+    /// Chunk size of the message-passing parts, bytes (nil: the planner's choice).
+    public var chunkBytes: Int? = nil
     /// Seconds one collective may take before the run fails.
     public var timeoutSeconds = 120
 
@@ -41,6 +43,8 @@ public struct BenchOptions: Sendable, Equatable {
                                      thread of one process
           --algo ring|rhd|rd|hier|auto
                                      algorithm (default auto: the α-β planner picks per size)
+          --chunk SIZE               chunk size of the message-passing parts (default: the
+                                     planner's choice per size)
           --json FILE                also write one JSON line per size to FILE
           --timeout SECONDS          fail if one all-reduce takes longer (default 120)
           -h, --help                 show this help
@@ -92,6 +96,10 @@ public struct BenchOptions: Sendable, Equatable {
                     throw RuntimeError("--algo: expected ring, rhd, rd, hier or auto, got \"\(text)\"")
                 }
             case "--json": jsonPath = try value(flag)
+            case "--chunk":
+                let size = try Self.parseSize(try value(flag), flag: flag)
+                guard size >= 4 else { throw RuntimeError("--chunk: expected at least 4 bytes, got \(size)") }
+                chunkBytes = size
             case "--timeout": timeoutSeconds = try integer(flag, try value(flag), minimum: 1)
             default: throw RuntimeError("unknown option \(flag); see straits bench allreduce --help")
             }
@@ -125,6 +133,7 @@ public struct BenchOptions: Sendable, Equatable {
                     "--devices-per-worker", "\(devicesPerWorker)", "--transport", transport,
                     "--algo", algorithm?.rawValue ?? "auto", "--timeout", "\(timeoutSeconds)"]
         if let jsonPath { list += ["--json", jsonPath] }
+        if let chunkBytes { list += ["--chunk", "\(chunkBytes)"] }
         return list
     }
 

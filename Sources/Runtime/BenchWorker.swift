@@ -112,7 +112,8 @@ public struct BenchWorker {
 
         for size in options.sizes {
             let count = size / 4
-            let plan = planner.plan(bytes: size, workers: workers, devicesPerWorker: devices, algorithm: options.algorithm)
+            let plan = planner.plan(bytes: size, workers: workers, devicesPerWorker: devices, algorithm: options.algorithm,
+                                    chunkBytes: options.chunkBytes)
             let hierarchical = plan.algorithm == .hier
             var schedule = CollectiveSchedule(rank: rank, ranks: options.ranks)
             var barrier = CollectiveSchedule(rank: rank, ranks: options.ranks)

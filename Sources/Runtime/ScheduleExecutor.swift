@@ -15,6 +15,9 @@ public struct ScheduleExecutor {
         let tag: UInt64
     }
 
+    /// Sends of at most this many bytes are copied instead of sent zero-copy.
+    static let copyThresholdBytes = 64 << 10
+
     private let plane: DataPlane
     private let buffer: UnsafeMutableRawPointer
     private let elementCount: Int
@@ -110,8 +113,11 @@ public struct ScheduleExecutor {
             offsetBytes: UInt64(range.offset * 4), lengthBytes: UInt64(range.count * 4))
         var message = ZMQMessage()
         message.append(header.encoded)
-        if range.count == 0 {
-            message.append([])
+        // Small payloads are copied: a copy of 64 KiB costs less than waiting for libzmq to
+        // release a zero-copy send, and the range is free again at once.
+        let copied = range.count * 4 <= Self.copyThresholdBytes
+        if copied {
+            message.append(copying: UnsafeRawBufferPointer(start: buffer + range.offset * 4, count: range.count * 4))
         } else {
             let releases = plane.releases
             let id = operation.id
@@ -122,7 +128,7 @@ public struct ScheduleExecutor {
         if let blocked = try outbox.socket.trySend(message) {
             try outbox.socket.blockingSend(blocked, timeout: max(deadline - .now, .milliseconds(1)))
         }
-        if range.count == 0 { work += runner.completed(operation.id) }
+        if copied { work += runner.completed(operation.id) }
     }
 
     private func apply(_ operation: CollectiveSchedule.Operation, _ held: HeldMessage) throws {
