@@ -10,6 +10,9 @@ public final class DataPlane: @unchecked Sendable {
     let inbox: SocketBox
     var outboxes: [Int: SocketBox] = [:]
     let releases: ReleaseQueue
+    /// Messages of later collectives that arrived while an earlier one was running (a peer that
+    /// finished first may start the next collective at once), by collective id.
+    var early: [UInt64: [HeldMessage]] = [:]
     /// Endpoints the inbox is bound to (a transport endpoint, and inproc for same-worker peers).
     public private(set) var endpoints: [String] = []
 

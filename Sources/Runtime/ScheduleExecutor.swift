@@ -62,6 +62,7 @@ public struct ScheduleExecutor {
 
     private mutating func run() throws {
         work = runner.start()
+        for held in plane.early.removeValue(forKey: collectiveID) ?? [] { try file(held) }
         while true {
             while let directive = work.popLast() {
                 switch directive {
@@ -96,9 +97,18 @@ public struct ScheduleExecutor {
         guard held.count == 2 else {
             throw RuntimeError("rank \(plane.rank): data message with \(held.count) frames, expected 2 (header, payload)")
         }
+        try file(held)
+    }
+
+    /// Hands a received message to the runner, or keeps it for the later collective it belongs to.
+    private mutating func file(_ held: HeldMessage) throws {
         let header = try held.header()
+        if header.collectiveID > collectiveID {
+            plane.early[header.collectiveID, default: []].append(held)
+            return
+        }
         guard header.collectiveID == collectiveID else {
-            throw RuntimeError("rank \(plane.rank): message from rank \(header.sourceRank) belongs to collective \(header.collectiveID), expected \(collectiveID)")
+            throw RuntimeError("rank \(plane.rank): message from rank \(header.sourceRank) belongs to collective \(header.collectiveID), which already finished here (now running \(collectiveID))")
         }
         let peer = Int(header.sourceRank)
         work += try runner.messageArrived(from: peer, tag: header.tag)

@@ -68,6 +68,14 @@ struct BenchAllReduceTests {
         #expect(inproc.output.contains("# Out of bounds values : 0 OK"))
     }
 
+    @Test("4 worker processes: messages of the next collective that arrive early are kept, not refused")
+    func fourWorkers() throws {
+        let (status, output) = try runStraits(["bench", "allreduce", "-b", "64K", "-e", "256K", "-f", "4", "-n", "5", "-w", "2",
+                                               "--ranks", "4", "--algo", "rd"])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("# Out of bounds values : 0 OK"))
+    }
+
     @Test("bad flags get a clear error")
     func badFlags() throws {
         let (status, output) = try runStraits(["bench", "allreduce", "--ranks", "3", "--devices-per-worker", "2"])
