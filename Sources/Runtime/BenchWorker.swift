@@ -130,7 +130,7 @@ public struct BenchWorker {
             let buffer = group.base(device)
             var times: [Double] = []
             for iteration in 0..<(options.warmupIterations + options.iterations) {
-                fillPattern(buffer, count: count, rank: rank, ranks: options.ranks)
+                ExactPattern.fill(buffer, count: count, rank: rank, ranks: options.ranks)
                 if hierarchical { try group.synchronize(timeout: timeout, what: "iteration start") }
                 try ScheduleExecutor.run(barrier, buffer: buffer, elementCount: count, on: plane, collectiveID: collective, timeout: timeout)
                 collective += 1
@@ -149,7 +149,7 @@ public struct BenchWorker {
                     times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
                 }
             }
-            let wrong = options.check ? countWrong(buffer, count: count, ranks: options.ranks) : 0
+            let wrong = options.check ? ExactPattern.countWrong(buffer, count: count, ranks: options.ranks) : 0
             shared.times.withLock { $0[device] = times }
             shared.wrong.withLock { $0[device] = wrong }
             try group.synchronize(timeout: timeout, what: "results")
@@ -194,31 +194,6 @@ public struct BenchWorker {
         let alpha = small.sorted()[small.count / 2] / 2
         let beta = bulk.isEmpty ? 1 / 2e9 : max((bulk.sorted()[bulk.count / 2] - 2 * alpha) / Double(bulkElements * 4), 1e-12)
         return LinkCost(alphaSeconds: alpha, betaSecondsPerByte: beta)
-    }
-
-    static func fillPattern(_ buffer: UnsafeMutableRawPointer, count: Int, rank: Int, ranks: Int) {
-        let wrap = max(1, (1 << 24) / (ranks * ranks))
-        let floats = buffer.assumingMemoryBound(to: Float.self)
-        var j = 0
-        while j < count {
-            let end = min(count, j + wrap - j % wrap)
-            var value = Float((j % wrap) * ranks + rank)
-            let step = Float(ranks)
-            for index in j..<end {
-                floats[index] = value
-                value += step
-            }
-            j = end
-        }
-    }
-
-    static func countWrong(_ buffer: UnsafeMutableRawPointer, count: Int, ranks: Int) -> Int {
-        let wrap = max(1, (1 << 24) / (ranks * ranks))
-        let floats = buffer.assumingMemoryBound(to: Float.self)
-        let offset = ranks * (ranks - 1) / 2
-        var wrong = 0
-        for index in 0..<count where floats[index] != Float((index % wrap) * ranks * ranks + offset) { wrong += 1 }
-        return wrong
     }
 
     static func send(_ control: SocketBox, _ frames: [String]) throws {

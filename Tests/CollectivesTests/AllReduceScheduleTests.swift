@@ -2,18 +2,6 @@ import Foundation
 import Testing
 @testable import Collectives
 
-/// The integer pattern Straits' benchmark checks with (after Gloo's): element j of rank r is
-/// (j mod K)·P + r, with K chosen so every partial sum is an exact float32 integer.
-func patternValue(rank: Int, index: Int, ranks: Int) -> Float {
-    let wrap = max(1, (1 << 24) / (ranks * ranks))
-    return Float((index % wrap) * ranks + rank)
-}
-
-func expectedSum(index: Int, ranks: Int) -> Float {
-    let wrap = max(1, (1 << 24) / (ranks * ranks))
-    return Float((index % wrap) * ranks * ranks + ranks * (ranks - 1) / 2)
-}
-
 enum Shape: CustomTestStringConvertible, Sendable {
     case flat(AllReduceAlgorithm)
     case hierarchical([Int])
@@ -118,13 +106,13 @@ struct AllReduceScheduleTests {
 
     private func check(_ shape: Shape, ranks: Int, count: Int, chunk: Int, misalignment: Int, seed: UInt64, label: String) throws {
         var transport = InMemoryTransport(ranks: ranks, elementCount: count, misalignment: misalignment) {
-            patternValue(rank: $0, index: $1, ranks: ranks)
+            ExactPattern.value(rank: $0, index: $1, ranks: ranks)
         }
         defer { transport.release() }
         try transport.run(shape.schedules(ranks: ranks, elementCount: count, chunkElements: chunk), seed: seed)
         var wrong = 0
         for rank in 0..<ranks {
-            for index in 0..<count where transport.element(rank, index) != expectedSum(index: index, ranks: ranks) {
+            for index in 0..<count where transport.element(rank, index) != ExactPattern.sum(index: index, ranks: ranks) {
                 wrong += 1
             }
         }

@@ -4,14 +4,6 @@ import NUMA
 import Testing
 @testable import Runtime
 
-func patternValue(rank: Int, index: Int, ranks: Int) -> Float {
-    Float((index % max(1, (1 << 24) / (ranks * ranks))) * ranks + rank)
-}
-
-func expectedSum(index: Int, ranks: Int) -> Float {
-    Float((index % max(1, (1 << 24) / (ranks * ranks))) * ranks * ranks + ranks * (ranks - 1) / 2)
-}
-
 @Suite("all-reduce over real ZeroMQ sockets")
 struct ScheduleExecutorTests {
     struct Case: Sendable, CustomTestStringConvertible {
@@ -52,26 +44,15 @@ struct ScheduleExecutorTests {
             let storage = UnsafeMutableRawPointer.allocate(byteCount: test.count * 4 + 16, alignment: 64)
             defer { storage.deallocate() }
             let buffer = storage + test.misalignment
-            for index in 0..<test.count {
-                buffer.storeBytes(of: patternValue(rank: rank, index: index, ranks: test.ranks), toByteOffset: index * 4, as: Float.self)
-            }
             var schedule = CollectiveSchedule(rank: rank, ranks: test.ranks)
             test.algorithm.appendFlat(to: &schedule, group: Array(0..<test.ranks),
                                       range: ElementRange(offset: 0, count: test.count), chunkElements: test.chunk)
             for iteration in 0..<2 {
-                if iteration > 0 {
-                    for index in 0..<test.count {
-                        buffer.storeBytes(of: patternValue(rank: rank, index: index, ranks: test.ranks), toByteOffset: index * 4, as: Float.self)
-                    }
-                }
+                ExactPattern.fill(buffer, count: test.count, rank: rank, ranks: test.ranks)
                 try ScheduleExecutor.run(schedule, buffer: buffer, elementCount: test.count, on: plane,
                                          collectiveID: UInt64(iteration), timeout: .seconds(60))
             }
-            var wrong = 0
-            for index in 0..<test.count
-            where buffer.loadUnaligned(fromByteOffset: index * 4, as: Float.self) != expectedSum(index: index, ranks: test.ranks) {
-                wrong += 1
-            }
+            let wrong = ExactPattern.countWrong(buffer, count: test.count, ranks: test.ranks)
             try barrier.wait(timeout: .seconds(30))  // keep sockets open until every rank is done
             return wrong
         }
@@ -97,6 +78,18 @@ struct ScheduleExecutorTests {
     }
 }
 
+/// Runs the worker-level reduce-scatter and all-gather on one pinned thread per device; returns
+/// each device's count of wrong elements.
+func allReduceInWorker(_ group: DeviceGroup) async throws -> [Int] {
+    try await onThreads(group.devices) { device -> Int in
+        try group.pin(device: device)
+        ExactPattern.fill(group.base(device), count: group.elementCount, rank: device, ranks: group.devices)
+        try group.reduceScatter(device: device, timeout: .seconds(30))
+        try group.allGather(device: device, timeout: .seconds(30))
+        return ExactPattern.countWrong(group.base(device), count: group.elementCount, ranks: group.devices)
+    }
+}
+
 @Suite("NUMA-aware shared-memory levels of a worker")
 struct DeviceGroupTests {
     @Test("with a fake 2-node topology each slice is reduced by a device on the node holding its memory")
@@ -106,17 +99,7 @@ struct DeviceGroupTests {
         let group = try DeviceGroup(devices: devices, elementCount: count, topology: fake, recordSteps: true)
         #expect(group.placements.map(\.node) == [0, 0, 1, 1])
         #expect(group.buffers.map(\.node) == [0, 0, 1, 1])
-        let wrong = try await onThreads(devices) { device -> Int in
-            try group.pin(device: device)
-            let base = group.base(device)
-            for index in 0..<count {
-                base.storeBytes(of: patternValue(rank: device, index: index, ranks: devices), toByteOffset: index * 4, as: Float.self)
-            }
-            try group.reduceScatter(device: device, timeout: .seconds(30))
-            try group.allGather(device: device, timeout: .seconds(30))
-            return (0..<count).filter { base.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) != expectedSum(index: $0, ranks: devices) }.count
-        }
-        #expect(wrong == [0, 0, 0, 0])
+        #expect(try await allReduceInWorker(group) == [0, 0, 0, 0])
         let records = group.records
         // numa level: every slice summed once per node, by a device of that node, into that node's memory.
         let numa = records.filter { $0.level == .numa }
@@ -137,16 +120,7 @@ struct DeviceGroupTests {
         let one = NUMATopology(nodes: [real.nodes[0]], distances: [[10]], source: .libnuma)
         let devices = 3, count = 1001
         let group = try DeviceGroup(devices: devices, elementCount: count, topology: one, recordSteps: true)
-        let wrong = try await onThreads(devices) { device -> Int in
-            let base = group.base(device)
-            for index in 0..<count {
-                base.storeBytes(of: patternValue(rank: device, index: index, ranks: devices), toByteOffset: index * 4, as: Float.self)
-            }
-            try group.reduceScatter(device: device, timeout: .seconds(30))
-            try group.allGather(device: device, timeout: .seconds(30))
-            return (0..<count).filter { base.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) != expectedSum(index: $0, ranks: devices) }.count
-        }
-        #expect(wrong == [0, 0, 0])
+        #expect(try await allReduceInWorker(group) == [0, 0, 0])
         #expect(group.records.map(\.slice).sorted() == [0, 1, 2])
         #expect(group.records.allSatisfy { $0.level == .host && $0.slice == $0.device })
     }
