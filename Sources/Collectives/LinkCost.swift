@@ -15,6 +15,9 @@ public struct LinkCost: Sendable, Equatable, CustomStringConvertible {
         self.init(alphaSeconds: latencySeconds, betaSecondsPerByte: 1 / bandwidthBytesPerSecond)
     }
 
+    /// What to assume before anything is measured: 30 µs, 2 GB/s (loopback TCP on a small machine).
+    public static let unmeasured = LinkCost(alphaSeconds: 30e-6, betaSecondsPerByte: 1 / 2e9)
+
     public var bandwidthGBps: Double { 1 / betaSecondsPerByte / 1e9 }
 
     public func seconds(bytes: Double) -> Double { alphaSeconds + bytes * betaSecondsPerByte }

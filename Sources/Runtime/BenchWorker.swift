@@ -24,8 +24,8 @@ public struct BenchWorker {
     /// What the device threads share.
     final class Shared: Sendable {
         let endpoints = Mutex<[Int: [String]]>([:])
-        let table = Mutex<[[String]]>([])
-        let link = Mutex<LinkCost>(LinkCost(alphaSeconds: 30e-6, betaSecondsPerByte: 1 / 2e9))
+        let table = Mutex<[String]>([])
+        let link = Mutex<LinkCost>(.unmeasured)
         let times = Mutex<[Int: [Double]]>([:])
         let wrong = Mutex<[Int: Int]>([:])
         let failure = Mutex<String?>(nil)
@@ -81,10 +81,10 @@ public struct BenchWorker {
             let mine = shared.endpoints.withLock { endpoints in (0..<devices).map { endpoints[$0]![0] } }
             try send(control, ["hello", "\(worker)"] + mine)
             let table = try receive(control, expecting: "table", timeout: timeout)
-            shared.table.withLock { $0 = table.map { [$0] } }
+            shared.table.withLock { $0 = table }
         }
         try group.synchronize(timeout: timeout, what: "table")
-        let table = shared.table.withLock { $0 }.map { $0[0] }
+        let table = shared.table.withLock { $0 }
         let local = shared.endpoints.withLock { $0 }
         for peer in 0..<options.ranks where peer != rank {
             let sameWorker = peer / devices == worker

@@ -77,7 +77,7 @@ public final class DeviceGroup: @unchecked Sendable {
     }
 
     private static func base(of buffer: NUMABuffer) -> UnsafeMutableRawPointer {
-        buffer.withUnsafeMutableBytes { $0.baseAddress ?? UnsafeMutableRawPointer(bitPattern: 0x1000)! }
+        buffer.withUnsafeMutableBytes { $0.baseAddress! }  // NUMABuffer allocates at least one byte
     }
 
     /// Called by every device thread: afterwards device `d`'s buffer holds the worker-wide sum

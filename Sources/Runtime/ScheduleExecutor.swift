@@ -93,16 +93,15 @@ public struct ScheduleExecutor {
         let remaining = deadline - .now
         guard remaining > .zero else { throw timedOut() }
         // A timeout surfaces as nil too; the deadline check above reports it on the next turn.
-        guard let held = try plane.inbox.receive(timeout: remaining, wakingOn: plane.releases.doorbell) else { return }
-        guard held.count == 2 else {
-            throw RuntimeError("rank \(plane.rank): data message with \(held.count) frames, expected 2 (header, payload)")
+        guard let held = try plane.inbox.receive(timeout: remaining, wakingOn: plane.releases.doorbell, rank: plane.rank) else {
+            return
         }
         try file(held)
     }
 
     /// Hands a received message to the runner, or keeps it for the later collective it belongs to.
     private mutating func file(_ held: HeldMessage) throws {
-        let header = try held.header()
+        let header = held.header
         if header.collectiveID > collectiveID {
             plane.early[header.collectiveID, default: []].append(held)
             return
@@ -143,7 +142,7 @@ public struct ScheduleExecutor {
 
     private func apply(_ operation: CollectiveSchedule.Operation, _ held: HeldMessage) throws {
         let range = operation.range
-        let header = try held.header()
+        let header = held.header
         let payloadBytes = held.payloadSize
         guard header.offsetBytes == UInt64(range.offset * 4), header.lengthBytes == UInt64(range.count * 4),
               payloadBytes == range.count * 4

@@ -12,15 +12,15 @@ final class SocketBox: @unchecked Sendable {
         self.socket = socket
     }
 
-    /// Receives a message, or nil when `doorbell` rings or `timeout` passes.
-    func receive(timeout: Duration, wakingOn doorbell: ZMQDoorbell) throws -> HeldMessage? {
+    /// Receives a data message for `rank`, or nil when `doorbell` rings or `timeout` passes.
+    func receive(timeout: Duration, wakingOn doorbell: ZMQDoorbell, rank: Int) throws -> HeldMessage? {
         let result: Result<ZMQMessage?, ZMQError> = Result { () throws(ZMQError) -> ZMQMessage? in
             try socket.blockingReceive(timeout: timeout, wakingOn: doorbell)
         }
         switch consume result {
         case .success(let message):
             guard let message else { return nil }
-            return HeldMessage(message)
+            return try HeldMessage(message, rank: rank)
         case .failure(let error):
             if error.code == .timedOut { return nil }
             throw error
@@ -28,24 +28,23 @@ final class SocketBox: @unchecked Sendable {
     }
 }
 
-/// A received message held until the operation it belongs to may run. Unchecked Sendable: owned
-/// by one device thread.
+/// A received data message (header and payload frames), its header decoded once on arrival,
+/// held until the operation it belongs to may run. Unchecked Sendable: owned by one device thread.
 final class HeldMessage: @unchecked Sendable {
-    var message: ZMQMessage
+    let message: ZMQMessage
+    let header: DataFrameHeader
 
-    init(_ message: consuming ZMQMessage) {
+    /// Checks the frame count and decodes the header; throws what is wrong with it.
+    init(_ message: consuming ZMQMessage, rank: Int) throws {
+        guard message.count == 2 else {
+            throw RuntimeError("rank \(rank): data message with \(message.count) frames, expected 2 (header, payload)")
+        }
+        let bytes = message.bytes(0)
+        header = try bytes.withUnsafeBytes { raw in try DataFrameHeader(decoding: raw) }
         self.message = message
     }
 
-    var count: Int { message.count }
-
     var payloadSize: Int { message.frameSize(1) }
-
-    /// The data-frame header in frame 0.
-    func header() throws -> DataFrameHeader {
-        let bytes = message.bytes(0)
-        return try bytes.withUnsafeBytes { raw in try DataFrameHeader(decoding: raw) }
-    }
 
     /// Adds the float32 payload (frame 1) into `target`.
     func reducePayload(into target: UnsafeMutableRawPointer, count: Int) {

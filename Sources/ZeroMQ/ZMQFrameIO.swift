@@ -6,6 +6,14 @@ import Glibc
 /// `zmq_poll` itself; blocking calls wait inside libzmq, bounded by `ZMQ_SNDTIMEO`/`ZMQ_RCVTIMEO`.
 /// Either way every wait has a deadline.
 enum ZMQFrameIO {
+    /// Whether a send or receive may wait inside libzmq for its first frame.
+    enum Wait {
+        /// `ZMQ_DONTWAIT`: give up at once.
+        case never
+        /// Block until the deadline (nil: no deadline).
+        case until(ContinuousClock.Instant?)
+    }
+
     /// Sends frames from `start` on, each with `ZMQ_SNDMORE` but the last, without blocking.
     ///
     /// Returns the index of the first frame libzmq did not take (`frames.count` when all went).
@@ -17,23 +25,25 @@ enum ZMQFrameIO {
         _ frames: [UnsafeMutablePointer<zmq_msg_t>],
         from start: Int
     ) throws(ZMQError) -> Int {
-        try send(socket, frames, from: start, blockingUntil: nil)
+        try send(socket, frames, from: start, wait: .never)
     }
 
-    /// Sends frames from `start` on. With a deadline, the first of them may block inside
+    /// Sends frames from `start` on. With `.until`, the first of them may block inside
     /// `zmq_msg_send` (bounded by `ZMQ_SNDTIMEO`) until libzmq takes it or the deadline passes.
     static func send(
         _ socket: UnsafeMutableRawPointer,
         _ frames: [UnsafeMutablePointer<zmq_msg_t>],
         from start: Int,
-        blockingUntil deadline: ContinuousClock.Instant??
+        wait: Wait
     ) throws(ZMQError) -> Int {
         var index = start
-        if index < frames.count, let deadline {
+        var blocking = false
+        if index < frames.count, case .until(let deadline) = wait {
             try setTimeout(socket, ZMQ_SNDTIMEO, "ZMQ_SNDTIMEO", until: deadline)
+            blocking = true
         }
         while index < frames.count {
-            var flags: Int32 = index == start && deadline != nil ? 0 : ZMQ_DONTWAIT
+            var flags: Int32 = index == start && blocking ? 0 : ZMQ_DONTWAIT
             if index < frames.count - 1 { flags |= ZMQ_SNDMORE }
             do {
                 _ = try zmqCall("zmq_msg_send", "frame \(index) of \(frames.count)") {
@@ -51,22 +61,22 @@ enum ZMQFrameIO {
     ///
     /// The corresponding C functions are `zmq_msg_recv` and `zmq_msg_more`.
     static func receive(_ socket: UnsafeMutableRawPointer) throws(ZMQError) -> [UnsafeMutablePointer<zmq_msg_t>]? {
-        try receive(socket, blockingUntil: nil)
+        try receive(socket, wait: .never)
     }
 
-    /// Receives one whole multipart message. With a deadline, the calling thread blocks inside
+    /// Receives one whole multipart message. With `.until`, the calling thread blocks inside
     /// `zmq_msg_recv` (libzmq's own wait, bounded by `ZMQ_RCVTIMEO`) until the first frame
     /// arrives or the deadline passes; nil means nothing came in time.
     static func receive(
         _ socket: UnsafeMutableRawPointer,
-        blockingUntil deadline: ContinuousClock.Instant??
+        wait: Wait
     ) throws(ZMQError) -> [UnsafeMutablePointer<zmq_msg_t>]? {
         var frames: [UnsafeMutablePointer<zmq_msg_t>] = []
         while true {
             let frame = UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: 1)
             zmq_msg_init(frame)
             do {
-                if frames.isEmpty, let deadline {
+                if frames.isEmpty, case .until(let deadline) = wait {
                     // The rest of a multipart message is already queued once its first frame is.
                     try setTimeout(socket, ZMQ_RCVTIMEO, "ZMQ_RCVTIMEO", until: deadline)
                     _ = try zmqCall("zmq_msg_recv", "frame 0") { zmq_msg_recv(frame, socket, 0) }

@@ -123,7 +123,7 @@ public struct ZMQSocket: ~Copyable, @unchecked Sendable {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         while true {
             // libzmq's own blocking send, bounded by ZMQ_SNDTIMEO.
-            message.framesSent = try ZMQFrameIO.send(handle, message.frames, from: message.framesSent, blockingUntil: .some(deadline))
+            message.framesSent = try ZMQFrameIO.send(handle, message.frames, from: message.framesSent, wait: .until(deadline))
             if message.isEmpty { return }
             if let deadline, ContinuousClock.now >= deadline { throw .timedOut("zmq_msg_send", endpoint) }
         }
@@ -136,7 +136,7 @@ public struct ZMQSocket: ~Copyable, @unchecked Sendable {
         while true {
             // libzmq's own blocking receive, bounded by ZMQ_RCVTIMEO: the same wait a C program
             // does, with no extra poll per message.
-            if let frames = try ZMQFrameIO.receive(handle, blockingUntil: .some(deadline)) {
+            if let frames = try ZMQFrameIO.receive(handle, wait: .until(deadline)) {
                 return ZMQMessage(adopting: frames)
             }
             // ZMQ_RCVTIMEO ran out; it counts whole milliseconds, so check the deadline itself.
