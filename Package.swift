@@ -25,6 +25,8 @@ let package = Package(
         .library(name: "Collectives", targets: ["Collectives"]),
         .library(name: "Runtime", targets: ["Runtime"]),
         .executable(name: "straits", targets: ["straits"]),
+        .executable(name: "straits-coordinator", targets: ["straits-coordinator"]),
+        .executable(name: "straits-worker", targets: ["straits-worker"]),
     ],
     targets: [
         // System libraries. Debian's libzmq.pc emits an `-isystem` flag that SwiftPM rejects, and
@@ -49,16 +51,23 @@ let package = Package(
             swiftSettings: strictConcurrency + vectorISA
         ),
 
-        .target(name: "StraitsWire", swiftSettings: strictConcurrency),
+        .target(name: "StraitsWire", dependencies: ["CStraitsShims"], swiftSettings: strictConcurrency),
+        .target(name: "Topology", swiftSettings: strictConcurrency),
+        .target(name: "Telemetry", dependencies: ["Topology"], swiftSettings: strictConcurrency),
         .target(
             name: "Runtime",
-            dependencies: ["ZeroMQ", "NUMA", "Collectives", "StraitsWire"],
+            dependencies: ["ZeroMQ", "NUMA", "Collectives", "StraitsWire", "Topology", "Telemetry"],
             swiftSettings: strictConcurrency
         ),
-        .executableTarget(name: "straits", dependencies: ["Runtime"], swiftSettings: strictConcurrency),
-        .testTarget(name: "EndToEndTests", dependencies: ["straits"], swiftSettings: strictConcurrency),
+        .executableTarget(name: "straits", dependencies: ["Runtime", "Telemetry"], swiftSettings: strictConcurrency),
+        .executableTarget(name: "straits-coordinator", dependencies: ["Runtime"], swiftSettings: strictConcurrency),
+        .executableTarget(name: "straits-worker", dependencies: ["Runtime"], swiftSettings: strictConcurrency),
+        .testTarget(name: "EndToEndTests", dependencies: ["straits", "straits-coordinator", "straits-worker", "ZeroMQ", "StraitsWire"], swiftSettings: strictConcurrency),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Collectives", "NUMA", "ZeroMQ"], swiftSettings: strictConcurrency),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "CZeroMQ"], swiftSettings: strictConcurrency),
+        .testTarget(name: "TopologyTests", dependencies: ["Topology"], swiftSettings: strictConcurrency),
+        .testTarget(name: "StraitsWireTests", dependencies: ["StraitsWire"], swiftSettings: strictConcurrency),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: strictConcurrency),
         .testTarget(name: "NUMATests", dependencies: ["NUMA"], swiftSettings: strictConcurrency),
         .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "NUMA"], swiftSettings: strictConcurrency),
     ],

@@ -2,6 +2,7 @@
 #include "CStraitsShims.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
@@ -62,3 +63,51 @@ int straits_current_cpu(void) { return sched_getcpu(); }
 int32_t straits_current_thread_id(void) { return (int32_t)syscall(SYS_gettid); }
 
 int straits_errno(void) { return errno; }
+
+// CRC32C: hardware path (SSE4.2, three independent streams would be faster still; one stream
+// runs at about 8 bytes per 3 cycles) and a byte-table fallback, chosen once at run time.
+static uint32_t crc32c_table[256];
+static int crc32c_mode = 0; // 0 table, 1 hardware
+static pthread_once_t crc32c_once = PTHREAD_ONCE_INIT;
+
+static void crc32c_init(void) {
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        crc32c_table[i] = c;
+    }
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    crc32c_mode = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+#else
+    crc32c_mode = 0;
+#endif
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2")))
+static uint32_t crc32c_hw(uint32_t crc, const unsigned char *p, size_t n) {
+    uint64_t c = crc;
+    while (n >= 8) {
+        uint64_t word;
+        __builtin_memcpy(&word, p, 8);
+        c = __builtin_ia32_crc32di(c, word);
+        p += 8;
+        n -= 8;
+    }
+    uint32_t c32 = (uint32_t)c;
+    while (n--) c32 = __builtin_ia32_crc32qi(c32, *p++);
+    return c32;
+}
+#endif
+
+uint32_t straits_crc32c(uint32_t crc, const void *bytes, size_t count) {
+    pthread_once(&crc32c_once, crc32c_init);
+    const unsigned char *p = bytes;
+    crc = ~crc;
+#if defined(__x86_64__)
+    if (crc32c_mode == 1) return ~crc32c_hw(crc, p, count);
+#endif
+    while (count--) crc = crc32c_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}

@@ -115,7 +115,7 @@ public struct AllReducePlan: Sendable, Equatable, CustomStringConvertible {
         return "\(name), chunk \(Self.formatBytes(chunkBytes)), \(streams) stream\(streams == 1 ? "" : "s"), model \(fixed(predictedSeconds * 1e6, 1)) µs"
     }
 
-    static func formatBytes(_ bytes: Int) -> String {
+    public static func formatBytes(_ bytes: Int) -> String {
         if bytes >= 1 << 20 && bytes % (1 << 20) == 0 { return "\(bytes >> 20) MiB" }
         if bytes >= 1 << 10 && bytes % (1 << 10) == 0 { return "\(bytes >> 10) KiB" }
         return "\(bytes) B"

@@ -1,3 +1,4 @@
+import Foundation
 import ZeroMQ
 
 /// One rank's data-plane sockets: a PULL socket that every peer sends to, and a PUSH socket
@@ -6,21 +7,31 @@ import ZeroMQ
 /// blocks the device thread; the release of each send comes back through `releases`.
 public final class DataPlane: @unchecked Sendable {
     // Unchecked Sendable: made on, and used only by, the device thread that owns the rank.
-    public let rank: Int
+    /// This rank's number; a cluster worker binds its planes before the plan gives ranks out,
+    /// and the device thread sets it when the plan arrives.
+    public var rank: Int
     let inbox: SocketBox
     var outboxes: [Int: SocketBox] = [:]
     let releases: ReleaseQueue
     /// Messages of later collectives that arrived while an earlier one was running (a peer that
     /// finished first may start the next collective at once), by collective id.
     var early: [UInt64: [HeldMessage]] = [:]
+    /// Bytes sent to and received from each peer (header and payload), readable from any thread.
+    public let traffic = TrafficCounters()
+    /// Whether sends carry a CRC32C of their payload (receivers check any frame that has one).
+    public var checksums = false
+    /// Malformed or corrupt messages dropped so far.
+    public private(set) var rejected = 0
     /// Endpoints the inbox is bound to (a transport endpoint, and inproc for same-worker peers).
     public private(set) var endpoints: [String] = []
 
     /// Binds the inbox to each of `endpoints` (tcp `*` ports are filled in).
-    public init(rank: Int, bind endpoints: [String], context: ZMQContext = .shared) throws {
+    /// Messages larger than `maximumMessageBytes` make libzmq drop the sender's connection.
+    public init(rank: Int, bind endpoints: [String], maximumMessageBytes: Int? = nil, context: ZMQContext = .shared) throws {
         self.rank = rank
         var pull = try ZMQSocket(.pull, context: context, linger: .zero)
         try pull.setReceiveHighWaterMark(0)
+        if let maximumMessageBytes { try pull.setMaximumMessageSize(maximumMessageBytes) }
         for endpoint in endpoints {
             self.endpoints.append(try pull.bind(endpoint))
         }
@@ -35,6 +46,14 @@ public final class DataPlane: @unchecked Sendable {
         try push.setSendHighWaterMark(0)
         try push.connect(endpoint)
         outboxes[peer] = SocketBox(push)
+    }
+
+    /// Counts a dropped message and says why on standard error (the first 20, then every 1000th).
+    func reject(_ reason: String) {
+        rejected += 1
+        if rejected <= 20 || rejected % 1000 == 0 {
+            FileHandle.standardError.write(Data("straits: rank \(rank): dropped a data message (\(rejected) so far): \(reason)\n".utf8))
+        }
     }
 
     func outbox(_ peer: Int) throws -> SocketBox {

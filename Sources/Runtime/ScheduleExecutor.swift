@@ -93,33 +93,55 @@ public struct ScheduleExecutor {
         let remaining = deadline - .now
         guard remaining > .zero else { throw timedOut() }
         // A timeout surfaces as nil too; the deadline check above reports it on the next turn.
-        guard let held = try plane.inbox.receive(timeout: remaining, wakingOn: plane.releases.doorbell, rank: plane.rank) else {
+        let held: HeldMessage?
+        do {
+            held = try plane.inbox.receive(timeout: remaining, wakingOn: plane.releases.doorbell, rank: plane.rank)
+        } catch let error as RuntimeError {
+            // A malformed or corrupt message is dropped, not fatal: a stray or hostile sender
+            // must not take the rank down. A real peer's missing chunk shows as a timeout.
+            plane.reject(error.description)
             return
         }
+        guard let held else { return }
+        plane.traffic.received(from: Int(held.header.sourceRank), bytes: DataFrameHeader.size + held.payloadSize)
         try file(held)
     }
 
     /// Hands a received message to the runner, or keeps it for the later collective it belongs to.
     private mutating func file(_ held: HeldMessage) throws {
         let header = held.header
+        let peer = Int(header.sourceRank)
+        guard peer != plane.rank, peer < runner.schedule.ranks else {
+            plane.reject("message claims to come from rank \(peer), which is not a peer of this rank")
+            return
+        }
         if header.collectiveID > collectiveID {
             plane.early[header.collectiveID, default: []].append(held)
             return
         }
         guard header.collectiveID == collectiveID else {
-            throw RuntimeError("rank \(plane.rank): message from rank \(header.sourceRank) belongs to collective \(header.collectiveID), which already finished here (now running \(collectiveID))")
+            plane.reject("message from rank \(header.sourceRank) belongs to collective \(header.collectiveID), which already finished here (now running \(collectiveID))")
+            return
         }
-        let peer = Int(header.sourceRank)
-        work += try runner.messageArrived(from: peer, tag: header.tag)
+        do {
+            work += try runner.messageArrived(from: peer, tag: header.tag)
+        } catch {
+            plane.reject("\(error)")
+            return
+        }
         self.held[MessageKey(peer: peer, tag: header.tag)] = held
     }
 
     private mutating func send(_ operation: CollectiveSchedule.Operation) throws {
         let range = operation.range
         precondition(range.end <= elementCount, "send of \(range) beyond \(elementCount) elements")
-        let header = DataFrameHeader(
+        var header = DataFrameHeader(
             sourceRank: UInt32(plane.rank), step: step, collectiveID: collectiveID, tag: operation.tag,
             offsetBytes: UInt64(range.offset * 4), lengthBytes: UInt64(range.count * 4))
+        if plane.checksums {
+            header.crc32c = CRC32C.checksum(UnsafeRawBufferPointer(start: buffer + range.offset * 4, count: range.count * 4))
+            header.flags |= DataFrameHeader.Flags.checksummed
+        }
         var message = ZMQMessage()
         message.append(header.encoded)
         // Small payloads are copied: a copy of 64 KiB costs less than waiting for libzmq to
@@ -134,6 +156,7 @@ public struct ScheduleExecutor {
             message.append(zeroCopy: payload, onRelease: { releases.push(id) })
         }
         let outbox = try plane.outbox(operation.kind.peer)
+        plane.traffic.sent(to: operation.kind.peer, bytes: DataFrameHeader.size + range.count * 4)
         if let blocked = try outbox.socket.trySend(message) {
             try outbox.socket.blockingSend(blocked, timeout: max(deadline - .now, .milliseconds(1)))
         }

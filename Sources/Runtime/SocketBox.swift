@@ -40,7 +40,18 @@ final class HeldMessage: @unchecked Sendable {
             throw RuntimeError("rank \(rank): data message with \(message.count) frames, expected 2 (header, payload)")
         }
         let bytes = message.bytes(0)
-        header = try bytes.withUnsafeBytes { raw in try DataFrameHeader(decoding: raw) }
+        do {
+            header = try bytes.withUnsafeBytes { raw in try DataFrameHeader(decoding: raw) }
+        } catch {
+            throw RuntimeError("rank \(rank): \(error)")
+        }
+        if header.flags & DataFrameHeader.Flags.checksummed != 0 {
+            var crc: UInt32 = 0
+            message.withFrame(1) { crc = CRC32C.checksum($0) }
+            guard crc == header.crc32c else {
+                throw RuntimeError("rank \(rank): payload from rank \(header.sourceRank) tag \(header.tag) fails its CRC32C (0x\(String(crc, radix: 16)), header says 0x\(String(header.crc32c, radix: 16)))")
+            }
+        }
         self.message = message
     }
 

@@ -23,6 +23,11 @@ public struct DataFrameHeader: Equatable, Sendable {
     public static let currentVersion: UInt16 = 1
 
     public enum FrameType: UInt8, Sendable { case collectiveData = 1 }
+    /// Bits of `flags`.
+    public enum Flags {
+        /// `crc32c` holds the CRC32C of the payload frame.
+        public static let checksummed: UInt32 = 1
+    }
     public enum DataType: UInt8, Sendable { case float32 = 1 }
 
     public var version: UInt16 = DataFrameHeader.currentVersion

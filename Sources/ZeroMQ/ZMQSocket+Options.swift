@@ -68,6 +68,15 @@ extension ZMQSocket {
         try setOption(ZMQ_CURVE_SECRETKEY, "ZMQ_CURVE_SECRETKEY", bytes: Array(secretKey.utf8))
     }
 
+    /// The largest message a peer may send, in bytes (`ZMQ_MAXMSGSIZE`; -1: no limit). libzmq
+    /// drops the connection of a peer that sends more, so a hostile peer can't exhaust memory.
+    public mutating func setMaximumMessageSize(_ bytes: Int) throws(ZMQError) {
+        var value = Int64(bytes)
+        _ = try zmqCall("zmq_setsockopt", "ZMQ_MAXMSGSIZE=\(bytes)") {
+            zmq_setsockopt(handle, ZMQ_MAXMSGSIZE, &value, MemoryLayout<Int64>.size)
+        }
+    }
+
     /// The endpoint last bound, with the port libzmq chose for a `*` (`ZMQ_LAST_ENDPOINT`).
     public func lastEndpoint() throws(ZMQError) -> String {
         var buffer = [CChar](repeating: 0, count: 1024)

@@ -1,6 +1,8 @@
 // straits: the command-line front door. `straits bench allreduce --help` lists the flags.
 import Foundation
 import Runtime
+import Telemetry
+import Topology
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 let usage = """
@@ -8,6 +10,10 @@ let usage = """
 
     COMMANDS:
       bench allreduce    all-reduce benchmark over local ranks, nccl-tests style (--help for flags)
+      report RUN_DIR     per-region table of a cluster run; writes RUN_DIR/report.html with charts
+      topology FILE      checks a topology file and describes it; --hosts lists "region host devices"
+                         lines, one per worker process, for scripts
+      job FILE           checks a job file and describes it
 
     """
 
@@ -42,6 +48,38 @@ do {
         guard let worker = Int(try take("--worker")) else { throw RuntimeError("bench-worker: --worker expects a number") }
         let options = try BenchOptions(arguments: rest)
         try BenchWorker(options: options, worker: worker, controlEndpoint: control).run()
+    case ("report", let directory?):
+        guard !directory.hasPrefix("-") else {
+            print("USAGE: straits report RUN_DIR\n\nPrints the run's per-region table and writes RUN_DIR/report.html.")
+            exit(0)
+        }
+        let report = try RunReport(path: directory)
+        print(report.table())
+        print("report: \(try report.write())")
+    case ("topology", let file?):
+        let topology = try ClusterTopology.load(path: file)
+        if arguments.dropFirst(2).contains("--hosts") {
+            for region in topology.regions {
+                for host in 0..<region.hosts { print("\(region.name) \(host) \(region.devicesPerHost)") }
+            }
+        } else {
+            print("topology \(topology.name): \(topology.regions.count) regions, \(topology.hostCount) hosts, \(topology.deviceCount) devices")
+            for region in topology.regions { print("  region \(region.name): \(region.hosts) hosts × \(region.devicesPerHost) devices") }
+            for link in topology.links {
+                print("  link \(link.from) → \(link.to): \(Units.formatRate(bitsPerSecond: link.bitsPerSecond)), \(Units.formatDuration(seconds: link.latencySeconds)) ± \(Units.formatDuration(seconds: link.jitterSeconds))")
+            }
+            print("  lan: " + (topology.lanBitsPerSecond.map { Units.formatRate(bitsPerSecond: $0) } ?? "unlimited"))
+        }
+    case ("job", let file?):
+        let job = try JobSpec.load(path: file)
+        switch job.kind {
+        case .sync:
+            print("job \(job.name): sync, \(job.steps) steps of \(Units.formatDuration(seconds: job.computeSeconds)) emulated compute and a \(job.gradientBytes)-byte all-reduce, algo \(job.algorithm)")
+        case .bench:
+            print("job \(job.name): all-reduce benchmark, sizes \(job.benchSizes.map(String.init).joined(separator: " ")), \(job.iterations) iterations after \(job.warmupIterations) warm-up, algo \(job.algorithm)")
+        }
+    case ("report", nil):
+        fail("report needs a run directory: straits report RUN_DIR")
     case ("-h", _), ("--help", _), (nil, _):
         print(usage)
     default:

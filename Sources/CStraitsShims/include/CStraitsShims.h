@@ -24,4 +24,8 @@ int32_t straits_current_thread_id(void);
 /// The last errno of the calling thread.
 int straits_errno(void);
 
+/// CRC32C (Castagnoli, reflected polynomial 0x82F63B78) of `count` bytes, continuing from
+/// `crc` (0 to start). Uses the SSE4.2 crc32 instruction when the CPU has it, a table otherwise.
+uint32_t straits_crc32c(uint32_t crc, const void *bytes, size_t count);
+
 #endif

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Runs a Straits cluster on this machine: installs missing system packages, builds release,
+# starts the coordinator and one worker process per host of the topology, runs the job, prints
+# the per-region summary, and stops every process it started (on success, on failure and on
+# Ctrl-C). Exits non-zero when the job fails.
+#
+#   Deploy/local-cluster.sh [--topology FILE] [--job FILE] [--run-dir DIR]
+#
+# Defaults: Deploy/topologies/default.yaml, Deploy/jobs/default.yaml, runs/<timestamp>.
+# Each process logs to RUN_DIR/logs/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+topology=Deploy/topologies/default.yaml
+job=Deploy/jobs/default.yaml
+run_dir="runs/$(date +%Y%m%d-%H%M%S)"
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --topology) topology="$2"; shift 2 ;;
+        --job) job="$2"; shift 2 ;;
+        --run-dir) run_dir="$2"; shift 2 ;;
+        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "local-cluster.sh: unknown argument $1 (--help lists them)" >&2; exit 2 ;;
+    esac
+done
+
+if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
+    export PATH="/opt/swift/usr/bin:$PATH"
+fi
+
+Deploy/install-deps.sh
+echo "== building (release)"
+swift build -c release --product straits
+swift build -c release --product straits-coordinator
+swift build -c release --product straits-worker
+bin="$(swift build -c release --show-bin-path)"
+
+# Check both files before starting anything: errors name file, line and field.
+"$bin/straits" topology "$topology"
+"$bin/straits" job "$job"
+hosts="$("$bin/straits" topology "$topology" --hosts)"
+
+mkdir -p "$run_dir/logs"
+pids=()
+stop_all() {
+    local pid
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for _ in $(seq 30); do
+        local alive=0
+        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        [[ $alive -eq 0 ]] && return 0
+        sleep 0.1
+    done
+    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+}
+trap stop_all EXIT
+trap 'echo "local-cluster.sh: interrupted; stopping the cluster" >&2; exit 130' INT TERM
+
+echo "== starting the coordinator (run directory $run_dir)"
+"$bin/straits-coordinator" --topology "$topology" --job "$job" --run-dir "$run_dir" \
+    >"$run_dir/logs/coordinator.log" 2>&1 &
+coordinator=$!
+pids+=("$coordinator")
+tail -n +1 -f --pid="$coordinator" "$run_dir/logs/coordinator.log" &
+pids+=($!)
+
+for _ in $(seq 300); do
+    [[ -s "$run_dir/coordinator.endpoint" ]] && break
+    kill -0 "$coordinator" 2>/dev/null || break
+    sleep 0.1
+done
+if [[ ! -s "$run_dir/coordinator.endpoint" ]]; then
+    wait "$coordinator" || true
+    echo "local-cluster.sh: the coordinator did not start; see $run_dir/logs/coordinator.log" >&2
+    exit 1
+fi
+endpoint="$(cat "$run_dir/coordinator.endpoint")"
+
+declare -A worker_of=()
+while read -r region host devices; do
+    "$bin/straits-worker" --coordinator "$endpoint" --region "$region" --host "$host" --devices "$devices" \
+        >"$run_dir/logs/worker-$region-$host.log" 2>&1 &
+    pids+=($!)
+    worker_of[$!]="$region/host $host"
+done <<<"$hosts"
+
+# Wait for the coordinator; a worker that fails before it is reported at once.
+status=""
+while kill -0 "$coordinator" 2>/dev/null; do
+    for pid in "${!worker_of[@]}"; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" && code=0 || code=$?
+            if [[ $code -ne 0 ]]; then
+                echo "local-cluster.sh: worker ${worker_of[$pid]} exited with status $code; see $run_dir/logs/worker-${worker_of[$pid]%%/*}-${worker_of[$pid]##* }.log" >&2
+            fi
+            unset "worker_of[$pid]"
+        fi
+    done
+    sleep 0.2
+done
+wait "$coordinator" && status=0 || status=$?
+
+# Workers leave once the coordinator says stop; give them a moment, then stop_all does the rest.
+for _ in $(seq 50); do
+    alive=0
+    for pid in "${!worker_of[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [[ $alive -eq 0 ]] && break
+    sleep 0.1
+done
+
+echo
+echo "== per-region summary"
+"$bin/straits" report "$run_dir" || true
+echo "run directory: $run_dir (logs in $run_dir/logs/)"
+if [[ $status -ne 0 ]]; then
+    echo "local-cluster.sh: the job failed (coordinator exit status $status)" >&2
+    exit "$status"
+fi

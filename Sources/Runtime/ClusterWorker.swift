@@ -1,0 +1,365 @@
+import Collectives
+import Foundation
+import NUMA
+import StraitsWire
+import Synchronization
+import ZeroMQ
+
+/// `straits-worker`: one host of a cluster. The main thread speaks to the coordinator (join,
+/// heartbeats, commands, statistics); each device is a NUMA-pinned thread with its own data
+/// sockets that carries out the commands (connect, probe, step) and reports back.
+public struct ClusterWorker {
+    let options: WorkerOptions
+
+    public init(options: WorkerOptions) {
+        self.options = options
+    }
+
+    /// What the device threads share with the control thread.
+    final class Shared: @unchecked Sendable {
+        // Unchecked Sendable: `group` and `layout` are written by the control thread before it
+        // posts the command that makes device threads read them (the board's lock orders it).
+        var group: DeviceGroup?
+        var layout: ClusterLayout?
+        var planner: ClusterPlanner?
+        var you = -1
+        var timeout = Duration.seconds(60)
+        let planes: [DataPlane]
+
+        init(planes: [DataPlane]) {
+            self.planes = planes
+        }
+    }
+
+    /// Runs the worker; returns its exit status (0: the job finished, 1: it failed or was
+    /// aborted, 3: the coordinator refused the join).
+    public func run() -> Int32 {
+        do {
+            return try runThrowing()
+        } catch {
+            say("\(error)")
+            return 1
+        }
+    }
+
+    private var name: String { "straits-worker \(options.region)/\(options.host)" }
+
+    private func say(_ line: String) {
+        FileHandle.standardError.write(Data("\(name): \(line)\n".utf8))
+    }
+
+    private func runThrowing() throws -> Int32 {
+        let topology = try NUMATopology.discover()
+        var planes: [DataPlane] = []
+        for device in 0..<options.devices {
+            let plane = try DataPlane(
+                rank: -1, bind: ["tcp://\(options.bindAddress):*", "inproc://straits-worker-\(getpid())-\(device)"],
+                maximumMessageBytes: (1 << 30) + 4096)
+            planes.append(plane)
+        }
+        let shared = Shared(planes: planes)
+        let board = try DeviceBoard(devices: options.devices)
+
+        var control = try ZMQSocket(.dealer, linger: .seconds(1))
+        try control.setReceiveHighWaterMark(1000)
+        try control.connect(options.coordinator)
+        let join = ControlMessage.Join(
+            region: options.region, host: options.host, devices: options.devices, numaNodes: topology.nodes.count,
+            endpoints: planes.map { $0.endpoints[0] }, pid: Int(getpid()))
+        try ControlLink.send(.join(join), on: &control, version: options.protocolVersion)
+        say("joining \(options.coordinator) with \(options.devices) device\(options.devices == 1 ? "" : "s") (\(topology))")
+
+        let heartbeat = Duration.milliseconds(Int(options.heartbeatSeconds * 1000))
+        let deadAfter = Duration.milliseconds(Int(options.deadAfterSeconds * 1000))
+        let joinDeadline = ContinuousClock.now + .milliseconds(Int(options.joinTimeoutSeconds * 1000))
+        var lastHeard: ContinuousClock.Instant?
+        var nextHeartbeat = ContinuousClock.now + heartbeat
+        var heartbeatSeq = 0
+        var threads: [Thread] = []
+        var pending: ControlMessage.Kind?
+        var pendingStep: ControlMessage.Step?
+        var pendingProbe: ControlMessage.Probe?
+        var computeTotal = 0.0, commTotal = 0.0, stepsDone = 0
+        var dropped = 0
+        // Commands wait here until the devices have finished the one before.
+        var queue: [DeviceBoard.Command] = []
+
+        func traffic() -> ControlMessage.Traffic {
+            guard let layout = shared.layout else { return ControlMessage.Traffic() }
+            var totals = ControlMessage.Traffic()
+            let me = shared.you
+            let myRegion = layout.workers.indices.contains(me) ? layout.workers[me].region : -1
+            for plane in planes {
+                totals.rejectedMessages += plane.rejected
+                for (peer, counts) in plane.traffic.snapshot() where peer >= 0 && peer < layout.ranks {
+                    let worker = layout.worker(ofRank: peer)
+                    if worker == me { continue }  // same host: shared memory or inproc, not the network
+                    let region = layout.workers[worker].region
+                    if region == myRegion {
+                        totals.lanTxBytes += counts.sentBytes
+                        totals.lanRxBytes += counts.receivedBytes
+                    } else {
+                        totals.wanTxBytes[layout.regions[region], default: 0] += counts.sentBytes
+                        totals.wanRxBytes[layout.regions[region], default: 0] += counts.receivedBytes
+                    }
+                }
+            }
+            return totals
+        }
+
+        while true {
+            let now = ContinuousClock.now
+            if let lastHeard, now - lastHeard > deadAfter {
+                say("the coordinator at \(options.coordinator) has been silent for \(options.deadAfterSeconds) s; giving up")
+                return 1
+            }
+            if lastHeard == nil && now > joinDeadline {
+                say("not admitted by the coordinator at \(options.coordinator) within \(options.joinTimeoutSeconds) s; giving up")
+                return 1
+            }
+            if lastHeard != nil && now >= nextHeartbeat {
+                heartbeatSeq += 1
+                try ControlLink.send(.heartbeat(.init(seq: heartbeatSeq, traffic: traffic(), computeS: computeTotal,
+                                                      commS: commTotal, stepsDone: stepsDone)), on: &control)
+                nextHeartbeat = now + heartbeat
+            }
+
+            // A command the devices finished?
+            if let kind = pending, let outcomes = try? board.outcomes(timeout: 0) {
+                pending = nil
+                switch kind {
+                case .probe:
+                    if let probe = pendingProbe, probe.lead, case .probed(let link)? = outcomes[0] {
+                        try ControlLink.send(.probed(.init(peerWorker: probe.peerWorker, link: link)), on: &control)
+                    }
+                case .step:
+                    let step = pendingStep!
+                    var devices: [ControlMessage.DeviceStep] = []
+                    for device in 0..<options.devices {
+                        if case .stepped(let result)? = outcomes[device] {
+                            devices.append(result)
+                            computeTotal += result.computeS
+                            commTotal += result.commS
+                        }
+                    }
+                    stepsDone += 1
+                    let plan = shared.planner?.choose(bytes: step.bytes).description ?? ""
+                    try ControlLink.send(.stepDone(.init(step: step.step, plan: plan, devices: devices, traffic: traffic())), on: &control)
+                default:
+                    break
+                }
+            }
+            if pending == nil, !queue.isEmpty {
+                let command = queue.removeFirst()
+                switch command {
+                case .connect(let plan):
+                    // No device is running a command now, so the shared plan can change.
+                    let layout = ClusterLayout(plan: plan)
+                    shared.layout = layout
+                    shared.you = plan.you
+                    shared.timeout = .milliseconds(Int(plan.timeoutS * 1000))
+                    shared.planner = ClusterPlanner(
+                        layout: layout,
+                        lan: LinkCost(alphaSeconds: plan.lan.alphaS, betaSecondsPerByte: plan.lan.betaSPerByte),
+                        wan: LinkCost(alphaSeconds: plan.wan.alphaS, betaSecondsPerByte: plan.wan.betaSPerByte),
+                        algo: plan.algo, chunkBytes: plan.chunkBytes > 0 ? plan.chunkBytes : nil)
+                    if shared.group == nil {
+                        shared.group = try DeviceGroup(devices: options.devices, elementCount: max(plan.maxBytes / 4, 1), topology: topology)
+                        for device in 0..<options.devices {
+                            let thread = Thread { ClusterWorker.deviceLoop(device: device, shared: shared, board: board) }
+                            thread.name = "device \(device)"
+                            thread.start()
+                            threads.append(thread)
+                        }
+                    }
+                    for plane in planes { plane.checksums = plan.checksums }
+                case .probe(let probe): pendingProbe = probe
+                case .step(let step): pendingStep = step
+                default: break
+                }
+                board.post(command)
+                pending = command.kind
+                continue
+            }
+
+            let wait = min(nextHeartbeat - ContinuousClock.now, .milliseconds(200))
+            let frames: [[UInt8]]?
+            do {
+                frames = try ControlLink.receiveFrames(on: &control, timeout: max(wait, .milliseconds(1)), wakingOn: board.doorbell)
+            }
+            if pending != nil {
+                // A device failure surfaces here as a thrown error.
+                do {
+                    _ = try board.outcomes(timeout: 0)
+                } catch {
+                    try? ControlLink.send(.stop(.init(ok: false, reason: "\(name): \(error)")), on: &control)
+                    say("failed: \(error)")
+                    return 1
+                }
+            }
+            guard let frames else { continue }
+            let message: ControlMessage
+            do {
+                message = try ControlMessage(frames: frames)
+            } catch {
+                dropped += 1
+                ControlLink.logDropped(name, count: dropped, "\(error)")
+                continue
+            }
+            lastHeard = ContinuousClock.now
+            switch message {
+            case .refuse(let refuse):
+                say("refused by the coordinator: \(refuse.reason)")
+                return 3
+            case .heartbeat:
+                break
+            case .plan(let plan):
+                let layout = ClusterLayout(plan: plan)
+                guard plan.devicesPerWorker == options.devices, layout.workers.indices.contains(plan.you) else {
+                    say("the plan does not fit this worker (\(plan.devicesPerWorker) devices per worker, you = \(plan.you))")
+                    return 1
+                }
+                queue.append(.connect(plan))
+            case .probe(let probe):
+                queue.append(.probe(probe))
+            case .step(let step):
+                queue.append(.step(step))
+            case .stop(let stop):
+                if stop.ok {
+                    board.post(.quit)
+                    say("job finished: \(stop.reason)")
+                    return 0
+                }
+                say("the coordinator stopped the job: \(stop.reason)")
+                return 1
+            case .join, .probed, .stepDone:
+                dropped += 1
+                ControlLink.logDropped(name, count: dropped, "a \(message.kind) message is for the coordinator")
+            }
+        }
+    }
+
+    /// A device thread: waits for commands and carries them out until `quit`.
+    static func deviceLoop(device: Int, shared: Shared, board: DeviceBoard) {
+        let plane = shared.planes[device]
+        var seen = 0
+        do {
+            guard let group = shared.group else { throw RuntimeError("no device group") }
+            try group.pin(device: device)
+            while true {
+                guard let (sequence, command) = board.next(after: seen, timeout: 1) else { continue }
+                seen = sequence
+                switch command {
+                case .quit:
+                    return
+                case .connect(let plan):
+                    let layout = ClusterLayout(plan: plan)
+                    plane.rank = layout.rank(worker: plan.you, device: device)
+                    for peer in 0..<layout.ranks where peer != plane.rank {
+                        let worker = layout.worker(ofRank: peer), peerDevice = peer - layout.workers[worker].firstRank
+                        let endpoint = worker == plan.you
+                            ? "inproc://straits-worker-\(getpid())-\(peerDevice)"
+                            : layout.workers[worker].endpoints[peerDevice]
+                        try plane.connect(peer: peer, endpoint: endpoint)
+                    }
+                    board.finish(device: device, .done)
+                case .probe(let probe):
+                    guard device == 0, let layout = shared.layout else {
+                        board.finish(device: device, .done)
+                        continue
+                    }
+                    var collective = UInt64(probe.collective)
+                    let link = try BenchWorker.probe(
+                        plane: plane, rank: plane.rank, peer: layout.rank(worker: probe.peerWorker, device: 0), ranks: layout.ranks,
+                        buffer: group.base(0), elements: group.elementCount, collective: &collective, timeout: shared.timeout)
+                    board.finish(device: device, .probed(.init(alphaS: link.alphaSeconds, betaSPerByte: link.betaSecondsPerByte)))
+                case .step(let step):
+                    let result = try runStep(step, device: device, plane: plane, group: group, shared: shared)
+                    board.finish(device: device, .stepped(result))
+                }
+            }
+        } catch {
+            shared.group?.abort("device \(device) failed: \(error)")
+            board.fail(device: device, "\(error)")
+        }
+    }
+
+    /// One step on one device: emulated compute, then the all-reduce of the plan, timed per
+    /// level, and the exact check of every element.
+    static func runStep(_ step: ControlMessage.Step, device: Int, plane: DataPlane, group: DeviceGroup,
+                        shared: Shared) throws -> ControlMessage.DeviceStep {
+        guard let layout = shared.layout, let planner = shared.planner else { throw RuntimeError("step before the plan") }
+        let rank = plane.rank, ranks = layout.ranks
+        let count = step.bytes / 4
+        guard count <= group.elementCount else {
+            throw RuntimeError("step \(step.step) all-reduces \(step.bytes) bytes; buffers hold \(group.elementCount * 4)")
+        }
+        let timeout = shared.timeout
+        let buffer = group.base(device)
+        let worker = layout.worker(ofRank: rank)
+        ExactPattern.fill(buffer, count: count, rank: rank, ranks: ranks)
+
+        let computeStart = ContinuousClock.now
+        if step.computeS > 0 { Thread.sleep(forTimeInterval: step.computeS) }
+        let computeS = seconds(ContinuousClock.now - computeStart)
+
+        let choice = planner.choose(bytes: step.bytes)
+        var collective = UInt64(step.collective)
+        func run(_ schedule: CollectiveSchedule) throws {
+            try ScheduleExecutor.run(schedule, buffer: buffer, elementCount: count, on: plane, collectiveID: collective,
+                                     step: UInt64(step.step), timeout: timeout)
+            collective += 1
+        }
+        // Every rank starts the timed part together: a barrier over the stream (or all ranks).
+        let stream = choice.hierarchical ? layout.workers.indices.map { layout.rank(worker: $0, device: device) } : Array(0..<ranks)
+        var barrier = CollectiveSchedule(rank: rank, ranks: ranks)
+        DisseminationBarrier.append(to: &barrier, group: stream)
+        if choice.hierarchical { try group.synchronize(timeout: timeout, what: "step \(step.step) start") }
+        try run(barrier)
+
+        var hostS = 0.0, regionS = 0.0, wanS = 0.0
+        let start = ContinuousClock.now
+        if choice.hierarchical {
+            var mark = ContinuousClock.now
+            func lap() -> Double {
+                let now = ContinuousClock.now
+                defer { mark = now }
+                return seconds(now - mark)
+            }
+            try group.reduceScatter(device: device, count: count, timeout: timeout)
+            hostS += lap()
+            let slice = group.slice(device, of: count)
+            let regionGroup = layout.regionGroup(worker: worker, device: device)
+            var reduceScatter = CollectiveSchedule(rank: rank, ranks: ranks)
+            let owned = RingAllReduce.appendReduceScatter(
+                to: &reduceScatter, group: regionGroup, range: slice, chunkElements: max(1, choice.regionChunkBytes / 4), level: 1)
+            try run(reduceScatter)
+            regionS += lap()
+            var wanReduce = CollectiveSchedule(rank: rank, ranks: ranks)
+            choice.algorithm.appendFlat(to: &wanReduce, group: layout.wanGroup(worker: worker, device: device), range: owned,
+                                        chunkElements: max(1, choice.chunkBytes / 4))
+            try run(wanReduce)
+            wanS += lap()
+            var allGather = CollectiveSchedule(rank: rank, ranks: ranks)
+            RingAllReduce.appendAllGather(to: &allGather, group: regionGroup, range: slice,
+                                          chunkElements: max(1, choice.regionChunkBytes / 4), level: 1)
+            try run(allGather)
+            regionS += lap()
+            try group.allGather(device: device, count: count, timeout: timeout)
+            hostS += lap()
+        } else {
+            var schedule = CollectiveSchedule(rank: rank, ranks: ranks)
+            choice.algorithm.appendFlat(to: &schedule, group: Array(0..<ranks), range: ElementRange(offset: 0, count: count),
+                                        chunkElements: max(1, choice.chunkBytes / 4))
+            try run(schedule)
+        }
+        let commS = seconds(ContinuousClock.now - start)
+        let wrong = ExactPattern.countWrong(buffer, count: count, ranks: ranks)
+        return ControlMessage.DeviceStep(rank: rank, computeS: computeS, commS: commS, hostS: hostS, regionS: regionS,
+                                         wanS: wanS, wrong: wrong)
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+    }
+}

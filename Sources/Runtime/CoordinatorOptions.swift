@@ -1,0 +1,72 @@
+import Foundation
+
+/// Flags of `straits-coordinator`.
+public struct CoordinatorOptions: Sendable {
+    public var topologyPath = "Deploy/topologies/default.yaml"
+    public var jobPath = "Deploy/jobs/default.yaml"
+    public var runDirectory = ""
+    public var bind = "tcp://127.0.0.1:*"
+    public var heartbeatSeconds = 0.5
+    public var deadAfterSeconds = 5.0
+    public var joinTimeoutSeconds = 60.0
+    public var checksums = true
+
+    public static let help = """
+        USAGE: straits-coordinator --topology FILE --job FILE --run-dir DIR [options]
+
+        The control plane of a Straits cluster: admits the workers the topology lists, assigns
+        ranks region → host → device, measures the links, plans the all-reduce, drives the job
+        step by step, and writes the run directory (plan.json, regions/*.jsonl, links.jsonl,
+        steps.jsonl, bench.jsonl, events.jsonl, summary.json). Exits 0 when the job finished,
+        1 when it failed (a worker died, refused or timed out), 2 on a bad topology or job file.
+
+        OPTIONS:
+          --topology FILE        topology YAML (default Deploy/topologies/default.yaml)
+          --job FILE             job YAML (default Deploy/jobs/default.yaml)
+          --run-dir DIR          where the run's files go (default runs/<timestamp>)
+          --bind ENDPOINT        control endpoint (default tcp://127.0.0.1:*, a free port); the
+                                 endpoint bound is written to DIR/coordinator.endpoint
+          --heartbeat-ms MS      heartbeat interval both ways (default 500)
+          --dead-after-s S       a worker silent this long is dead (default 5)
+          --join-timeout-s S     give up if the topology's hosts have not all joined (default 60)
+          --no-checksums         send data frames without a CRC32C of the payload
+          -h, --help             show this help
+
+        """
+
+    public init(arguments: [String]) throws {
+        var index = 0
+        func value(_ flag: String) throws -> String {
+            guard index + 1 < arguments.count else { throw RuntimeError("straits-coordinator: \(flag) needs a value") }
+            index += 1
+            return arguments[index]
+        }
+        func number(_ flag: String) throws -> Double {
+            let text = try value(flag)
+            guard let number = Double(text), number > 0 else {
+                throw RuntimeError("straits-coordinator: \(flag) expects a positive number, got \"\(text)\"")
+            }
+            return number
+        }
+        while index < arguments.count {
+            let flag = arguments[index]
+            switch flag {
+            case "--topology": topologyPath = try value(flag)
+            case "--job": jobPath = try value(flag)
+            case "--run-dir": runDirectory = try value(flag)
+            case "--bind": bind = try value(flag)
+            case "--heartbeat-ms": heartbeatSeconds = try number(flag) / 1000
+            case "--dead-after-s": deadAfterSeconds = try number(flag)
+            case "--join-timeout-s": joinTimeoutSeconds = try number(flag)
+            case "--no-checksums": checksums = false
+            default: throw RuntimeError("straits-coordinator: unknown flag \(flag); --help lists them")
+            }
+            index += 1
+        }
+        if runDirectory.isEmpty {
+            let formatter = DateFormatter()
+            formatter.dateFormat = "yyyyMMdd-HHmmss"
+            runDirectory = "runs/" + formatter.string(from: Date())
+        }
+    }
+}

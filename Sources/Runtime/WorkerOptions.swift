@@ -1,0 +1,74 @@
+import Foundation
+import StraitsWire
+
+/// Flags of `straits-worker`.
+public struct WorkerOptions: Sendable {
+    public var coordinator = ""
+    public var region = ""
+    public var host = 0
+    public var devices = 1
+    /// The address the data sockets bind on (this host's address as the other workers see it).
+    public var bindAddress = "127.0.0.1"
+    public var heartbeatSeconds = 0.5
+    public var deadAfterSeconds = 5.0
+    public var joinTimeoutSeconds = 60.0
+    public var protocolVersion = ControlMessage.protocolVersion
+
+    public static let help = """
+        USAGE: straits-worker --coordinator ENDPOINT --region NAME --host N [options]
+
+        One host of a Straits cluster: joins the coordinator, runs its devices as NUMA-pinned
+        threads, executes the plan's all-reduces over its data sockets and reports statistics.
+
+        OPTIONS:
+          --coordinator ENDPOINT   the coordinator's control endpoint, e.g. tcp://127.0.0.1:5555
+          --region NAME            the region this host is in (as the topology names it)
+          --host N                 this host's index in its region, from 0
+          --devices D              devices (rank threads) on this host (default 1)
+          --bind-address ADDR      address the data sockets bind on (default 127.0.0.1)
+          --heartbeat-ms MS        heartbeat interval (default 500)
+          --dead-after-s S         the coordinator counts as gone after S seconds of silence (default 5)
+          --join-timeout-s S       give up if not admitted within S seconds (default 60)
+          --protocol-version V     speak control protocol version V (for compatibility tests;
+                                   default \(ControlMessage.protocolVersion))
+          -h, --help               show this help
+
+        """
+
+    public init(arguments: [String]) throws {
+        var index = 0
+        func value(_ flag: String) throws -> String {
+            guard index + 1 < arguments.count else { throw RuntimeError("straits-worker: \(flag) needs a value") }
+            index += 1
+            return arguments[index]
+        }
+        func number(_ flag: String) throws -> Double {
+            let text = try value(flag)
+            guard let number = Double(text), number > 0 else { throw RuntimeError("straits-worker: \(flag) expects a positive number, got \"\(text)\"") }
+            return number
+        }
+        func integer(_ flag: String, minimum: Int) throws -> Int {
+            let text = try value(flag)
+            guard let number = Int(text), number >= minimum else { throw RuntimeError("straits-worker: \(flag) expects a whole number ≥ \(minimum), got \"\(text)\"") }
+            return number
+        }
+        while index < arguments.count {
+            let flag = arguments[index]
+            switch flag {
+            case "--coordinator": coordinator = try value(flag)
+            case "--region": region = try value(flag)
+            case "--host": host = try integer(flag, minimum: 0)
+            case "--devices": devices = try integer(flag, minimum: 1)
+            case "--bind-address": bindAddress = try value(flag)
+            case "--heartbeat-ms": heartbeatSeconds = try number(flag) / 1000
+            case "--dead-after-s": deadAfterSeconds = try number(flag)
+            case "--join-timeout-s": joinTimeoutSeconds = try number(flag)
+            case "--protocol-version": protocolVersion = UInt16(clamping: try integer(flag, minimum: 0))
+            default: throw RuntimeError("straits-worker: unknown flag \(flag); --help lists them")
+            }
+            index += 1
+        }
+        guard !coordinator.isEmpty else { throw RuntimeError("straits-worker: --coordinator is required") }
+        guard !region.isEmpty else { throw RuntimeError("straits-worker: --region is required") }
+    }
+}

@@ -1,0 +1,252 @@
+import Foundation
+
+/// A control-plane message between the coordinator and a worker (see `Protocols/control.md`).
+///
+/// On the wire: an 8-byte envelope frame (magic `STRC`, protocol version, message type, all
+/// little-endian) and a body frame holding one JSON object with the fields of `Protocols/control.md`,
+/// keys sorted, no spaces. A ROUTER adds the peer's routing-id frame in front.
+public enum ControlMessage: Equatable, Sendable {
+    case join(Join)
+    case refuse(Refuse)
+    case plan(Plan)
+    case probe(Probe)
+    case probed(Probed)
+    case step(Step)
+    case stepDone(StepDone)
+    case heartbeat(Heartbeat)
+    case stop(Stop)
+
+    /// The type code in the envelope.
+    public enum Kind: UInt16, Sendable, CaseIterable {
+        case join = 1, refuse = 2, plan = 3, probe = 4, probed = 5, step = 6, stepDone = 7, heartbeat = 8, stop = 9
+
+        var name: String {
+            switch self {
+            case .join: "join"
+            case .refuse: "refuse"
+            case .plan: "plan"
+            case .probe: "probe"
+            case .probed: "probed"
+            case .step: "step"
+            case .stepDone: "step_done"
+            case .heartbeat: "heartbeat"
+            case .stop: "stop"
+            }
+        }
+    }
+
+    public var kind: Kind {
+        switch self {
+        case .join: .join
+        case .refuse: .refuse
+        case .plan: .plan
+        case .probe: .probe
+        case .probed: .probed
+        case .step: .step
+        case .stepDone: .stepDone
+        case .heartbeat: .heartbeat
+        case .stop: .stop
+        }
+    }
+
+    /// Worker → coordinator: asks to join, saying where it is and what it has.
+    public struct Join: Codable, Equatable, Sendable {
+        public var region: String
+        public var host: Int
+        public var devices: Int
+        public var numaNodes: Int
+        /// The data endpoint of each device (tcp://host:port).
+        public var endpoints: [String]
+        public var pid: Int
+        public init(region: String, host: Int, devices: Int, numaNodes: Int, endpoints: [String], pid: Int) {
+            self.region = region
+            self.host = host
+            self.devices = devices
+            self.numaNodes = numaNodes
+            self.endpoints = endpoints
+            self.pid = pid
+        }
+    }
+
+    /// Coordinator → worker: the join is refused, and why. Its layout is frozen across versions.
+    public struct Refuse: Codable, Equatable, Sendable {
+        public var reason: String
+        public init(reason: String) { self.reason = reason }
+    }
+
+    /// α and β of one kind of link, as the planner uses them.
+    public struct LinkParameters: Codable, Equatable, Sendable {
+        public var alphaS: Double
+        public var betaSPerByte: Double
+        public init(alphaS: Double, betaSPerByte: Double) {
+            self.alphaS = alphaS
+            self.betaSPerByte = betaSPerByte
+        }
+    }
+
+    /// One admitted worker in a plan.
+    public struct PlanWorker: Codable, Equatable, Sendable {
+        public var worker: Int
+        public var region: Int
+        public var host: Int
+        public var firstRank: Int
+        public var endpoints: [String]
+        public init(worker: Int, region: Int, host: Int, firstRank: Int, endpoints: [String]) {
+            self.worker = worker
+            self.region = region
+            self.host = host
+            self.firstRank = firstRank
+            self.endpoints = endpoints
+        }
+    }
+
+    /// Coordinator → every worker: placement and how to all-reduce, for one membership epoch.
+    public struct Plan: Codable, Equatable, Sendable {
+        public var epoch: Int
+        /// The receiving worker's index in `workers`.
+        public var you: Int
+        public var regions: [String]
+        public var devicesPerWorker: Int
+        /// Workers in rank order: region, then host.
+        public var workers: [PlanWorker]
+        /// `ring` (flat over all ranks) or `hier` (numa → host → region → wan).
+        public var algo: String
+        public var chunkBytes: Int
+        public var maxBytes: Int
+        public var checksums: Bool
+        public var timeoutS: Double
+        public var lan: LinkParameters
+        public var wan: LinkParameters
+        public init(epoch: Int, you: Int, regions: [String], devicesPerWorker: Int, workers: [PlanWorker], algo: String,
+                    chunkBytes: Int, maxBytes: Int, checksums: Bool, timeoutS: Double, lan: LinkParameters, wan: LinkParameters) {
+            self.epoch = epoch
+            self.you = you
+            self.regions = regions
+            self.devicesPerWorker = devicesPerWorker
+            self.workers = workers
+            self.algo = algo
+            self.chunkBytes = chunkBytes
+            self.maxBytes = maxBytes
+            self.checksums = checksums
+            self.timeoutS = timeoutS
+            self.lan = lan
+            self.wan = wan
+        }
+    }
+
+    /// Coordinator → worker: measure the link to `peerWorker` (device 0 to device 0).
+    public struct Probe: Codable, Equatable, Sendable {
+        public var peerWorker: Int
+        public var lead: Bool
+        public var collective: Int
+        public init(peerWorker: Int, lead: Bool, collective: Int) {
+            self.peerWorker = peerWorker
+            self.lead = lead
+            self.collective = collective
+        }
+    }
+
+    /// Worker → coordinator: what a probe measured (sent by the lead).
+    public struct Probed: Codable, Equatable, Sendable {
+        public var peerWorker: Int
+        public var link: LinkParameters
+        public init(peerWorker: Int, link: LinkParameters) {
+            self.peerWorker = peerWorker
+            self.link = link
+        }
+    }
+
+    /// Coordinator → every worker: run one step.
+    public struct Step: Codable, Equatable, Sendable {
+        public var step: Int
+        public var bytes: Int
+        public var computeS: Double
+        public var collective: Int
+        public init(step: Int, bytes: Int, computeS: Double, collective: Int) {
+            self.step = step
+            self.bytes = bytes
+            self.computeS = computeS
+            self.collective = collective
+        }
+    }
+
+    /// One device's part of a finished step.
+    public struct DeviceStep: Codable, Equatable, Sendable {
+        public var rank: Int
+        public var computeS: Double
+        /// Time in the all-reduce, and in each level of it (host: shared memory; region; wan).
+        public var commS: Double
+        public var hostS: Double
+        public var regionS: Double
+        public var wanS: Double
+        public var wrong: Int
+        public init(rank: Int, computeS: Double, commS: Double, hostS: Double, regionS: Double, wanS: Double, wrong: Int) {
+            self.rank = rank
+            self.computeS = computeS
+            self.commS = commS
+            self.hostS = hostS
+            self.regionS = regionS
+            self.wanS = wanS
+            self.wrong = wrong
+        }
+    }
+
+    /// Worker → coordinator: a step is done.
+    public struct StepDone: Codable, Equatable, Sendable {
+        public var step: Int
+        public var plan: String
+        public var devices: [DeviceStep]
+        public var traffic: Traffic
+        public init(step: Int, plan: String, devices: [DeviceStep], traffic: Traffic) {
+            self.step = step
+            self.plan = plan
+            self.devices = devices
+            self.traffic = traffic
+        }
+    }
+
+    /// A worker's data-plane bytes so far (headers included), by peer region.
+    public struct Traffic: Codable, Equatable, Sendable {
+        /// To / from workers of the same region.
+        public var lanTxBytes: Int
+        public var lanRxBytes: Int
+        /// To / from each other region, by region name.
+        public var wanTxBytes: [String: Int]
+        public var wanRxBytes: [String: Int]
+        public var rejectedMessages: Int
+        public init(lanTxBytes: Int = 0, lanRxBytes: Int = 0, wanTxBytes: [String: Int] = [:], wanRxBytes: [String: Int] = [:],
+                    rejectedMessages: Int = 0) {
+            self.lanTxBytes = lanTxBytes
+            self.lanRxBytes = lanRxBytes
+            self.wanTxBytes = wanTxBytes
+            self.wanRxBytes = wanRxBytes
+            self.rejectedMessages = rejectedMessages
+        }
+    }
+
+    /// Both ways, every heartbeat interval; a worker's carries its counters so far.
+    public struct Heartbeat: Codable, Equatable, Sendable {
+        public var seq: Int
+        public var traffic: Traffic?
+        public var computeS: Double?
+        public var commS: Double?
+        public var stepsDone: Int?
+        public init(seq: Int, traffic: Traffic? = nil, computeS: Double? = nil, commS: Double? = nil, stepsDone: Int? = nil) {
+            self.seq = seq
+            self.traffic = traffic
+            self.computeS = computeS
+            self.commS = commS
+            self.stepsDone = stepsDone
+        }
+    }
+
+    /// Coordinator → worker: the job is over (`ok`) or aborted, and why.
+    public struct Stop: Codable, Equatable, Sendable {
+        public var ok: Bool
+        public var reason: String
+        public init(ok: Bool, reason: String) {
+            self.ok = ok
+            self.reason = reason
+        }
+    }
+}

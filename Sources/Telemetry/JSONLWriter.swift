@@ -1,0 +1,47 @@
+import Foundation
+import Synchronization
+
+/// Appends one JSON object per line to a file. Each line goes out in a single `write`, so a
+/// process stopped at any moment leaves only complete lines behind.
+public final class JSONLWriter: Sendable {
+    public let path: String
+    private let descriptor: Int32
+    private let lock = Mutex<Void>(())
+
+    public init(path: String) throws {
+        self.path = path
+        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw TelemetryError("cannot open \(path) for writing: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    /// Appends `record` as one line.
+    public func append(_ record: JSONValue) {
+        let line = record.encoded + "\n"
+        lock.withLock { _ in
+            var bytes = Array(line.utf8)
+            var offset = 0
+            while offset < bytes.count {
+                let written = bytes.withUnsafeMutableBytes { raw in
+                    Foundation.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
+                }
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    FileHandle.standardError.write(Data("straits: cannot write to \(path): \(String(cString: strerror(errno)))\n".utf8))
+                    return
+                }
+                offset += written
+            }
+            bytes.removeAll()
+        }
+    }
+}
+
+/// A telemetry failure (a file that can't be written or read), with the path.
+public struct TelemetryError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,63 @@
+import Foundation
+
+/// The files of one run (see DESIGN.md, "Run directory"): copies of the topology and job,
+/// `plan.json`, `regions/<region>.jsonl`, `links.jsonl`, `steps.jsonl`, `bench.jsonl`,
+/// `events.jsonl` and `summary.json`. `report.html` is added by `straits report`.
+public final class RunDirectory: Sendable {
+    public let path: String
+    public let steps: JSONLWriter
+    public let bench: JSONLWriter
+    public let events: JSONLWriter
+    public let links: JSONLWriter
+    public let regions: [String: JSONLWriter]
+
+    /// Creates `path` (and `regions/`), copies the topology and job files in, and opens the logs.
+    public init(path: String, regionNames: [String], topologyFile: String, jobFile: String) throws {
+        self.path = path
+        let manager = FileManager.default
+        do {
+            try manager.createDirectory(atPath: path + "/regions", withIntermediateDirectories: true)
+            for (source, name) in [(topologyFile, "topology.yaml"), (jobFile, "job.yaml")] {
+                let target = path + "/" + name
+                if manager.fileExists(atPath: target) { try manager.removeItem(atPath: target) }
+                try manager.copyItem(atPath: source, toPath: target)
+            }
+        } catch {
+            throw TelemetryError("cannot set up the run directory \(path): \(error.localizedDescription)")
+        }
+        steps = try JSONLWriter(path: path + "/steps.jsonl")
+        bench = try JSONLWriter(path: path + "/bench.jsonl")
+        events = try JSONLWriter(path: path + "/events.jsonl")
+        links = try JSONLWriter(path: path + "/links.jsonl")
+        var regions: [String: JSONLWriter] = [:]
+        for name in regionNames { regions[name] = try JSONLWriter(path: path + "/regions/\(Self.fileName(name)).jsonl") }
+        self.regions = regions
+    }
+
+    /// A region name as a file name (anything but letters, digits, `-`, `_` and `.` becomes `_`).
+    public static func fileName(_ region: String) -> String {
+        String(region.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" })
+    }
+
+    /// Writes a whole JSON file (`plan.json`, `summary.json`) atomically.
+    public func write(_ name: String, _ value: JSONValue) {
+        let data = Data((value.encoded + "\n").utf8)
+        do {
+            try data.write(to: URL(fileURLWithPath: path + "/" + name), options: .atomic)
+        } catch {
+            FileHandle.standardError.write(Data("straits: cannot write \(path)/\(name): \(error.localizedDescription)\n".utf8))
+        }
+    }
+
+    /// Appends an event with its time, kind and fields.
+    public func event(_ kind: String, _ fields: [(String, JSONValue)] = []) {
+        events.append(.object([("t", .string(Self.timestamp())), ("event", .string(kind))] + fields))
+    }
+
+    /// Now, ISO-8601 with milliseconds, UTC.
+    public static func timestamp(_ date: Date = Date()) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+}

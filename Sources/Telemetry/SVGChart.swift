@@ -1,0 +1,120 @@
+import Foundation
+
+/// A line chart as inline SVG: axes with ticks, one coloured line per series, a legend.
+/// Self-contained, so a report opens without a network connection.
+public struct SVGChart {
+    public struct Series {
+        public let name: String
+        public let points: [(x: Double, y: Double)]
+        public init(name: String, points: [(x: Double, y: Double)]) {
+            self.name = name
+            self.points = points
+        }
+    }
+
+    public let title: String
+    public let xLabel: String
+    public let yLabel: String
+    public let series: [Series]
+    /// Log2 x axis (for message sizes).
+    public let logX: Bool
+    public var width = 720.0
+    public var height = 320.0
+
+    static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+
+    public init(title: String, xLabel: String, yLabel: String, series: [Series], logX: Bool = false) {
+        self.title = title
+        self.xLabel = xLabel
+        self.yLabel = yLabel
+        self.series = series
+        self.logX = logX
+    }
+
+    public var svg: String {
+        let left = 70.0, right = 160.0, top = 36.0, bottom = 48.0
+        let plotWidth = width - left - right, plotHeight = height - top - bottom
+        let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) }
+        var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"11\">\n"
+        out += "<text x=\"\(Int(width / 2))\" y=\"18\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">\(Self.escape(title))</text>\n"
+        guard !all.isEmpty else {
+            out += "<text x=\"\(Int(width / 2))\" y=\"\(Int(height / 2))\" text-anchor=\"middle\" fill=\"#888\">no data in this run</text>\n</svg>"
+            return out
+        }
+        let fx: (Double) -> Double = logX ? { log2($0) } : { $0 }
+        var xMin = all.map { fx($0.x) }.min()!, xMax = all.map { fx($0.x) }.max()!
+        if xMax == xMin { xMin -= 1; xMax += 1 }
+        let yMax = Self.niceCeiling(max(all.map(\.y).max()!, 1e-12))
+        let yMin = min(0, all.map(\.y).min()!)
+        func px(_ x: Double) -> Double { left + (fx(x) - xMin) / (xMax - xMin) * plotWidth }
+        func py(_ y: Double) -> Double { top + plotHeight - (y - yMin) / (yMax - yMin) * plotHeight }
+
+        out += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotWidth)\" height=\"\(plotHeight)\" fill=\"none\" stroke=\"#444\"/>\n"
+        for tick in 0...5 {
+            let value = yMin + (yMax - yMin) * Double(tick) / 5
+            let y = py(value)
+            out += "<line x1=\"\(left)\" y1=\"\(y)\" x2=\"\(left + plotWidth)\" y2=\"\(y)\" stroke=\"#ddd\"/>"
+            out += "<text x=\"\(left - 6)\" y=\"\(y + 4)\" text-anchor=\"end\">\(Self.label(value))</text>\n"
+        }
+        let xTicks: [Double]
+        if logX {
+            xTicks = stride(from: xMin.rounded(.up), through: xMax, by: max(1, ((xMax - xMin) / 6).rounded(.up))).map { pow(2, $0) }
+        } else {
+            xTicks = (0...5).map { xMin + (xMax - xMin) * Double($0) / 5 }
+        }
+        for value in xTicks {
+            let x = px(value)
+            out += "<line x1=\"\(x)\" y1=\"\(top + plotHeight)\" x2=\"\(x)\" y2=\"\(top + plotHeight + 4)\" stroke=\"#444\"/>"
+            out += "<text x=\"\(x)\" y=\"\(top + plotHeight + 16)\" text-anchor=\"middle\">\(logX ? Self.sizeLabel(value) : Self.label(value))</text>\n"
+        }
+        out += "<text x=\"\(left + plotWidth / 2)\" y=\"\(height - 8)\" text-anchor=\"middle\">\(Self.escape(xLabel))</text>\n"
+        out += "<text x=\"14\" y=\"\(top + plotHeight / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 14 \(top + plotHeight / 2))\">\(Self.escape(yLabel))</text>\n"
+        for (index, line) in series.enumerated() {
+            let color = Self.colors[index % Self.colors.count]
+            let points = line.points.filter { $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) }.sorted { $0.x < $1.x }
+            if !points.isEmpty {
+                let path = points.map { "\(Self.coordinate(px($0.x))),\(Self.coordinate(py($0.y)))" }.joined(separator: " ")
+                out += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.8\" points=\"\(path)\"><title>\(Self.escape(line.name))</title></polyline>\n"
+                if points.count <= 40 {
+                    for point in points {
+                        out += "<circle cx=\"\(Self.coordinate(px(point.x)))\" cy=\"\(Self.coordinate(py(point.y)))\" r=\"2.5\" fill=\"\(color)\"/>"
+                    }
+                    out += "\n"
+                }
+            }
+            let legendY = top + 8 + Double(index) * 18
+            out += "<rect x=\"\(left + plotWidth + 14)\" y=\"\(legendY - 8)\" width=\"12\" height=\"4\" fill=\"\(color)\"/>"
+            out += "<text x=\"\(left + plotWidth + 32)\" y=\"\(legendY - 2)\">\(Self.escape(line.name))</text>\n"
+        }
+        out += "</svg>"
+        return out
+    }
+
+    static func coordinate(_ value: Double) -> String { String(format: "%.1f", value) }
+
+    static func niceCeiling(_ value: Double) -> Double {
+        let magnitude = pow(10, floor(log10(value)))
+        for step in [1.0, 2, 2.5, 5, 10] where step * magnitude >= value { return step * magnitude }
+        return 10 * magnitude
+    }
+
+    static func label(_ value: Double) -> String {
+        if value == 0 { return "0" }
+        if abs(value) >= 100 { return String(format: "%.0f", value) }
+        if abs(value) >= 1 { return String(format: "%.2g", value) }
+        return String(format: "%.2g", value)
+    }
+
+    static func sizeLabel(_ value: Double) -> String {
+        let bytes = Int(value.rounded())
+        if bytes >= 1 << 30 { return "\(bytes >> 30)G" }
+        if bytes >= 1 << 20 { return "\(bytes >> 20)M" }
+        if bytes >= 1 << 10 { return "\(bytes >> 10)K" }
+        return "\(bytes)"
+    }
+
+    public static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}

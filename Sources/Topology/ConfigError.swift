@@ -1,0 +1,19 @@
+/// A topology or job file that Straits can't use: where (file, line, field) and what was expected.
+public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
+    public let file: String
+    public let line: Int
+    /// The field's path, like `links[2].latency`; nil for syntax errors.
+    public let field: String?
+    public let message: String
+
+    public init(file: String, line: Int, field: String?, message: String) {
+        self.file = file
+        self.line = line
+        self.field = field
+        self.message = message
+    }
+
+    public var description: String {
+        "\(file):\(line): " + (field.map { "\($0): " } ?? "") + message
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+
+/// What a cluster runs, as a job file declares it.
+///
+/// `kind: sync` runs `steps` steps, each an emulated compute phase of `compute` followed by an
+/// all-reduce of a `gradient`-sized buffer (checked exactly every step); `kind: bench` runs the
+/// all-reduce benchmark over the cluster at sizes `min_bytes` … `max_bytes`.
+public struct JobSpec: Sendable, Equatable {
+    public enum Kind: String, Sendable { case sync, bench }
+
+    public let name: String
+    public let kind: Kind
+    public let steps: Int
+    public let gradientBytes: Int
+    public let computeSeconds: Double
+    public let samplesPerStep: Int
+    /// `auto`, `ring` (flat across every rank) or `hier` (numa → host → region → wan).
+    public let algorithm: String
+    public let minBytes: Int
+    public let maxBytes: Int
+    public let stepFactor: Int
+    public let iterations: Int
+    public let warmupIterations: Int
+    /// Deadline for any one collective, seconds.
+    public let timeoutSeconds: Double
+
+    public static let algorithms = ["auto", "ring", "hier"]
+
+    public static func load(path: String) throws -> JobSpec {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(file: path, line: 0, field: nil, message: "cannot read the job file: \(error.localizedDescription)")
+        }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws(ConfigError) -> JobSpec {
+        let root = try FieldReader(try YAMLParser.parse(text, file: file), file: file, path: "", known: [
+            "name", "kind", "steps", "gradient", "compute", "samples_per_step", "algo",
+            "min_bytes", "max_bytes", "step_factor", "iters", "warmup", "timeout",
+        ])
+        let kind = Kind(rawValue: try root.choice("kind", of: ["sync", "bench"], default: "sync"))!
+        let minBytes = try root.bytes("min_bytes", default: 64 << 10)
+        let maxBytes = try root.bytes("max_bytes", default: 16 << 20)
+        guard minBytes <= maxBytes else {
+            throw ConfigError(file: file, line: root.node("min_bytes")?.line ?? root.line, field: "min_bytes",
+                              message: "min_bytes (\(minBytes)) exceeds max_bytes (\(maxBytes))")
+        }
+        let gradient = try root.bytes("gradient", default: 4 << 20)
+        for (key, value) in [("gradient", gradient), ("max_bytes", maxBytes)] where value > 1 << 30 || value % 4 != 0 {
+            throw ConfigError(file: file, line: root.node(key)?.line ?? root.line, field: key,
+                              message: "expected a whole number of float32 elements (a multiple of 4 bytes) up to 1 GiB, got \(value) bytes")
+        }
+        return JobSpec(
+            name: try root.string("name"),
+            kind: kind,
+            steps: try root.integer("steps", default: 20, minimum: 1, maximum: 1_000_000),
+            gradientBytes: gradient,
+            computeSeconds: try root.seconds("compute", default: 0),
+            samplesPerStep: try root.integer("samples_per_step", default: 32, minimum: 1),
+            algorithm: try root.choice("algo", of: algorithms, default: "auto"),
+            minBytes: minBytes,
+            maxBytes: maxBytes,
+            stepFactor: try root.integer("step_factor", default: 4, minimum: 2),
+            iterations: try root.integer("iters", default: 10, minimum: 1, maximum: 100_000),
+            warmupIterations: try root.integer("warmup", default: 2, minimum: 0, maximum: 100_000),
+            timeoutSeconds: try root.seconds("timeout", default: 60))
+    }
+
+    /// The benchmark's sizes: min, min·f, …, up to max.
+    public var benchSizes: [Int] {
+        var sizes: [Int] = []
+        var size = max(minBytes, 4)
+        while size <= maxBytes {
+            sizes.append(size)
+            size *= stepFactor
+        }
+        return sizes
+    }
+}
