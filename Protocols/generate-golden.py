@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Writes the golden byte vectors of Straits' wire protocol (Protocols/golden/*.hex).
+
+Independent of the Swift code on purpose: the tests decode these bytes with StraitsWire and
+re-encode them, so a change on either side that alters the bytes on the wire fails a test.
+Each .hex file holds one frame per line, in hex.
+"""
+import json
+import pathlib
+import struct
+import zlib
+
+HERE = pathlib.Path(__file__).parent / "golden"
+MAGIC_CONTROL = 0x43525453  # "STRC"
+MAGIC_DATA = 0x57525453  # "STRW"
+
+CONTROL_TYPES = {"join": 1, "refuse": 2, "plan": 3, "probe": 4, "probed": 5, "step": 6,
+                 "step_done": 7, "heartbeat": 8, "stop": 9}
+
+
+def control(kind, body, version=1):
+    envelope = struct.pack("<IHH", MAGIC_CONTROL, version, CONTROL_TYPES[kind])
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return [envelope, text.encode("utf-8")]
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def data_frame(source, step, collective, tag, offset, payload, checksum):
+    flags = 1 if checksum else 0
+    crc = crc32c(payload) if checksum else 0
+    header = struct.pack("<IHBBIIQQQQQII", MAGIC_DATA, 1, 1, 1, 7, source, step, collective, tag,
+                         offset, len(payload), crc, flags)
+    assert len(header) == 64
+    return [header, payload]
+
+
+link = {"alpha_s": 0.0001, "beta_s_per_byte": 1e-09}
+traffic = {"lan_rx_bytes": 1048640, "lan_tx_bytes": 1048640, "rejected_messages": 0,
+           "wan_rx_bytes": {"eu-west": 524320}, "wan_tx_bytes": {"eu-west": 524320}}
+vectors = {
+    "control-join": control("join", {"devices": 2, "endpoints": ["tcp://10.0.0.5:40001", "tcp://10.0.0.5:40002"],
+                                     "host": 1, "numa_nodes": 2, "pid": 4242, "region": "us-east"}),
+    "control-join-v2": control("join", {"devices": 1, "endpoints": ["tcp://10.0.0.6:40001"], "host": 0,
+                                        "numa_nodes": 1, "pid": 7, "region": "us-east"}, version=2),
+    "control-refuse": control("refuse", {"reason": "peer speaks control protocol version 2, this build speaks version 1"}),
+    "control-plan": control("plan", {
+        "algo": "hier", "checksums": True, "chunk_bytes": 0, "devices_per_worker": 2, "epoch": 1, "lan": link,
+        "max_bytes": 4194304, "regions": ["us-east", "eu-west"], "timeout_s": 60, "wan": link,
+        "workers": [
+            {"endpoints": ["tcp://10.0.0.5:40001", "tcp://10.0.0.5:40002"], "first_rank": 0, "host": 0, "region": 0, "worker": 0},
+            {"endpoints": ["tcp://10.0.0.7:40001", "tcp://10.0.0.7:40002"], "first_rank": 2, "host": 0, "region": 1, "worker": 1},
+        ],
+        "you": 1}),
+    "control-probe": control("probe", {"collective": 1, "lead": True, "peer_worker": 1}),
+    "control-probed": control("probed", {"link": link, "peer_worker": 1}),
+    "control-step": control("step", {"bytes": 4194304, "collective": 1008, "compute_s": 0.02, "step": 1}),
+    "control-step-done": control("step_done", {
+        "devices": [{"comm_s": 0.05, "compute_s": 0.02, "host_s": 0.01, "rank": 2, "region_s": 0.015, "wan_s": 0.025, "wrong": 0}],
+        "plan": "hier: host shm×2, wan ring×2 chunk 1 MiB", "step": 1, "traffic": traffic}),
+    "control-heartbeat": control("heartbeat", {"comm_s": 1.5, "compute_s": 0.5, "seq": 17, "steps_done": 3, "traffic": traffic}),
+    "control-heartbeat-coordinator": control("heartbeat", {"seq": 18}),
+    "control-stop": control("stop", {"ok": False, "reason": "worker eu-west/host 1 (pid 4243) sent nothing for 5.1 s"}),
+    "data-frame": data_frame(3, 9, 1001, (2 << 56) | (1 << 32) | 5, 4096, bytes(range(16)), checksum=False),
+    "data-frame-checksummed": data_frame(3, 9, 1001, (2 << 56) | (1 << 32) | 5, 4096,
+                                         struct.pack("<4f", 1.0, 2.0, 3.0, 4.0), checksum=True),
+}
+
+HERE.mkdir(exist_ok=True)
+for name, frames in vectors.items():
+    (HERE / f"{name}.hex").write_text("".join(frame.hex() + "\n" for frame in frames))
+assert crc32c(b"123456789") == 0xE3069283
+print(f"wrote {len(vectors)} vectors to {HERE}")
