@@ -417,7 +417,7 @@ public final class Coordinator {
         members.append(Member(route: route, join: join, region: region, lastHeard: .now))
         run.event("join", [("region", .string(join.region)), ("host", .int(join.host)), ("pid", .int(join.pid)),
                            ("devices", .int(join.devices)), ("numa_nodes", .int(join.numaNodes))])
-        say("admitted \(label): \(join.devices) devices, \(join.numaNodes) NUMA node\(join.numaNodes == 1 ? "" : "s") (\(members.count)/\(topology.hostCount))")
+        say("admitted \(label): \(join.devices) device\(join.devices == 1 ? "" : "s"), \(join.numaNodes) NUMA node\(join.numaNodes == 1 ? "" : "s") (\(members.count)/\(topology.hostCount))")
         try? send(.heartbeat(.init(seq: heartbeatSeq)), to: route)
     }
 

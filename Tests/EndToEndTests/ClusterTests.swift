@@ -1,0 +1,333 @@
+import Foundation
+import StraitsWire
+import Testing
+import ZeroMQ
+
+/// A cluster of real coordinator and worker processes in a temporary run directory; every
+/// process it starts is killed when it goes away, whatever the test did.
+final class LocalCluster {
+    let directory: URL
+    let runDirectory: String
+    var coordinator: Process?
+    var workers: [String: Process] = [:]
+    private var logs: [String: URL] = [:]
+
+    init(name: String) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("straits-cluster-\(name)-\(getpid())")
+        try? FileManager.default.removeItem(at: directory)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        runDirectory = directory.appendingPathComponent("run").path
+    }
+
+    deinit {
+        for process in [coordinator].compactMap({ $0 }) + Array(workers.values) where process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func write(_ name: String, _ text: String) throws -> String {
+        let path = directory.appendingPathComponent(name).path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    static func binary(_ name: String) throws -> URL {
+        try straitsBinary().deletingLastPathComponent().appendingPathComponent(name)
+    }
+
+    func start(_ name: String, _ executable: String, _ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = try Self.binary(executable)
+        process.arguments = arguments
+        let log = directory.appendingPathComponent("\(name).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        logs[name] = log
+        return process
+    }
+
+    func log(_ name: String) -> String {
+        logs[name].flatMap { try? String(contentsOf: $0, encoding: .utf8) } ?? ""
+    }
+
+    /// Starts the coordinator and waits for its endpoint.
+    func startCoordinator(topology: String, job: String, extra: [String] = []) throws -> String {
+        coordinator = try start("coordinator", "straits-coordinator",
+                                ["--topology", topology, "--job", job, "--run-dir", runDirectory] + extra)
+        let file = runDirectory + "/coordinator.endpoint"
+        let deadline = Date(timeIntervalSinceNow: 30)
+        while Date() < deadline {
+            if let text = try? String(contentsOfFile: file, encoding: .utf8), text.hasSuffix("\n") {
+                return text.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            if coordinator?.isRunning == false { break }
+            usleep(50_000)
+        }
+        throw CocoaError(.fileNoSuchFile, userInfo: [NSDebugDescriptionErrorKey: "no coordinator endpoint: \(log("coordinator"))"])
+    }
+
+    func startWorker(_ endpoint: String, region: String, host: Int, devices: Int, extra: [String] = []) throws {
+        let name = "worker-\(region)-\(host)"
+        workers[name] = try start(name, "straits-worker", ["--coordinator", endpoint, "--region", region, "--host", String(host),
+                                                            "--devices", String(devices)] + extra)
+    }
+
+    /// Waits for `process` to exit, up to `timeout` seconds; its status, or nil if still running.
+    static func wait(_ process: Process, timeout: Double) -> Int32? {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    func lines(_ file: String) throws -> [[String: Any]] {
+        let text = try String(contentsOfFile: runDirectory + "/" + file, encoding: .utf8)
+        #expect(text.isEmpty || text.hasSuffix("\n"), "\(file) ends in a torn line")
+        return try text.split(separator: "\n").map { line in
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            return try #require(object, "\(file): not an object: \(line)")
+        }
+    }
+
+    func summary() throws -> [String: Any] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: runDirectory + "/summary.json"))
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+}
+
+let twoRegions = """
+    name: two
+    regions:
+      - { name: us-east, hosts: 2, devices_per_host: 2 }
+      - { name: eu-west, hosts: 2, devices_per_host: 2 }
+    links:
+      - between: [us-east, eu-west]
+        bandwidth: 1Gbps
+        latency: 40ms
+    """
+
+@Suite("cluster: real coordinator and worker processes", .serialized)
+struct ClusterTests {
+    @Test("a 2-region run completes: exact every step, every JSONL line parses, bytes balance")
+    func twoRegionRun() throws {
+        let cluster = try LocalCluster(name: "run")
+        let topology = try cluster.write("two.yaml", twoRegions)
+        let job = try cluster.write("job.yaml", "name: small\nkind: sync\nsteps: 6\ngradient: 256KiB\ncompute: 2ms\ntimeout: 30s\n")
+        let endpoint = try cluster.startCoordinator(topology: topology, job: job)
+        for region in ["us-east", "eu-west"] {
+            for host in 0..<2 { try cluster.startWorker(endpoint, region: region, host: host, devices: 2) }
+        }
+        let status = LocalCluster.wait(cluster.coordinator!, timeout: 120)
+        #expect(status == 0, "\(cluster.log("coordinator"))")
+        for (name, worker) in cluster.workers {
+            #expect(LocalCluster.wait(worker, timeout: 10) == 0, "\(name): \(cluster.log(name))")
+        }
+        let summary = try cluster.summary()
+        #expect(summary["status"] as? String == "ok" && summary["steps"] as? Int == 6 && summary["ranks"] as? Int == 8)
+        #expect(summary["bytes_balanced"] as? Bool == true)
+
+        let steps = try cluster.lines("steps.jsonl")
+        #expect(steps.count == 6 * 8)
+        #expect(steps.allSatisfy { $0["wrong"] as? Int == 0 })
+        #expect(Set(steps.compactMap { $0["rank"] as? Int }) == Set(0..<8))
+        #expect(steps.allSatisfy { ($0["plan"] as? String)?.hasPrefix("hier: host shm×2, region ring×2") == true })
+
+        var wanTx = 0, wanRx = 0
+        for region in ["us-east", "eu-west"] {
+            let records = try cluster.lines("regions/\(region).jsonl")
+            #expect(records.filter { $0["kind"] as? String == "step" }.count == 6)
+            for record in records {
+                for field in ["t", "region", "window_s", "wan_tx_bytes", "wan_rx_bytes", "wan_tx_gbps", "wan_rx_gbps", "lan_gbps",
+                              "step", "samples_per_s", "compute_s", "comm_s"] {
+                    #expect(record[field] != nil, "\(region): no \(field)")
+                }
+            }
+            for record in records where ["second", "final"].contains(record["kind"] as? String) {
+                wanTx += record["wan_tx_bytes"] as? Int ?? 0
+                wanRx += record["wan_rx_bytes"] as? Int ?? 0
+            }
+        }
+        #expect(wanTx > 0 && wanTx == wanRx, "per-second WAN bytes: sent \(wanTx), received \(wanRx)")
+        let links = try cluster.lines("links.jsonl")
+        let offered = links.reduce(0) { $0 + ($1["offered_bytes"] as? Int ?? 0) }
+        let delivered = links.reduce(0) { $0 + ($1["delivered_bytes"] as? Int ?? 0) }
+        #expect(offered == wanTx && delivered == wanRx)
+        let events = try cluster.lines("events.jsonl").compactMap { $0["event"] as? String }
+        #expect(events.filter { $0 == "join" }.count == 4 && events.contains("plan") && events.last == "finish")
+        #expect(FileManager.default.fileExists(atPath: cluster.runDirectory + "/plan.json"))
+        #expect(FileManager.default.fileExists(atPath: cluster.runDirectory + "/topology.yaml"))
+
+        let report = try runStraits(["report", cluster.runDirectory])
+        #expect(report.status == 0 && report.output.contains("us-east") && report.output.contains("balanced"), "\(report.output)")
+        let page = try String(contentsOfFile: cluster.runDirectory + "/report.html", encoding: .utf8)
+        #expect(page.contains("<svg") && page.contains("eu-west"))
+    }
+
+    @Test("the bench job writes bench.jsonl with the benchmark's fields")
+    func benchJob() throws {
+        let cluster = try LocalCluster(name: "bench")
+        let topology = try cluster.write("two.yaml", """
+            name: two-small
+            regions:
+              - { name: a, hosts: 1, devices_per_host: 2 }
+              - { name: b, hosts: 1, devices_per_host: 2 }
+            links:
+              - { between: [a, b], bandwidth: 1Gbps, latency: 1ms }
+            """)
+        let job = try cluster.write("bench.yaml", "name: b\nkind: bench\nmin_bytes: 4K\nmax_bytes: 64K\nstep_factor: 16\niters: 3\nwarmup: 1\n")
+        let endpoint = try cluster.startCoordinator(topology: topology, job: job)
+        try cluster.startWorker(endpoint, region: "a", host: 0, devices: 2)
+        try cluster.startWorker(endpoint, region: "b", host: 0, devices: 2)
+        #expect(LocalCluster.wait(cluster.coordinator!, timeout: 120) == 0, "\(cluster.log("coordinator"))")
+        let rows = try cluster.lines("bench.jsonl")
+        #expect(rows.map { $0["size_bytes"] as? Int } == [4096, 65536])
+        for row in rows {
+            for field in ["size_bytes", "count", "ranks", "algo", "transport", "time_us", "p50_us", "p99_us", "algbw_gbps", "busbw_gbps", "wrong"] {
+                #expect(row[field] != nil, "no \(field)")
+            }
+            #expect(row["wrong"] as? Int == 0 && row["ranks"] as? Int == 4)
+        }
+        #expect(cluster.log("coordinator").contains("busbw(GB/s)"))
+    }
+
+    @Test("a topology with a typo fails fast, naming file, line and field")
+    func typo() throws {
+        let cluster = try LocalCluster(name: "typo")
+        let topology = try cluster.write("bad.yaml", twoRegions.replacingOccurrences(of: "latency: 40ms", with: "latncy: 40ms"))
+        let job = try cluster.write("job.yaml", "name: j\n")
+        let start = Date()
+        let coordinator = try cluster.start("coordinator", "straits-coordinator", ["--topology", topology, "--job", job, "--run-dir", cluster.runDirectory])
+        let status = LocalCluster.wait(coordinator, timeout: 20)
+        #expect(status == 2)
+        #expect(Date().timeIntervalSince(start) < 10)
+        #expect(cluster.log("coordinator").contains("bad.yaml:8: links[0].latncy: unknown field (did you mean latency?)"), "\(cluster.log("coordinator"))")
+        let check = try runStraits(["topology", topology])
+        #expect(check.status != 0 && check.output.contains("bad.yaml:8: links[0].latncy"))
+    }
+
+    @Test("a worker killed with SIGKILL mid-job: the coordinator records it and exits non-zero within 10 s, no process left")
+    func killedWorker() throws {
+        let cluster = try LocalCluster(name: "kill")
+        let topology = try cluster.write("two.yaml", twoRegions)
+        let job = try cluster.write("job.yaml", "name: long\nkind: sync\nsteps: 100000\ngradient: 64KiB\ncompute: 20ms\ntimeout: 60s\n")
+        let endpoint = try cluster.startCoordinator(topology: topology, job: job)
+        for region in ["us-east", "eu-west"] {
+            for host in 0..<2 { try cluster.startWorker(endpoint, region: region, host: host, devices: 2) }
+        }
+        // Wait until steps are running.
+        let deadline = Date(timeIntervalSinceNow: 60)
+        while Date() < deadline, ((try? cluster.lines("steps.jsonl"))?.count ?? 0) < 16 { usleep(100_000) }
+        #expect(((try? cluster.lines("steps.jsonl"))?.count ?? 0) >= 16, "\(cluster.log("coordinator"))")
+
+        let victim = try #require(cluster.workers["worker-eu-west-1"])
+        kill(victim.processIdentifier, SIGKILL)
+        let killed = Date()
+        let status = LocalCluster.wait(cluster.coordinator!, timeout: 15)
+        let elapsed = Date().timeIntervalSince(killed)
+        #expect(status == 1, "\(cluster.log("coordinator"))")
+        #expect(elapsed < 10, "the coordinator took \(elapsed) s")
+        let events = try cluster.lines("events.jsonl")
+        let dead = events.first { $0["event"] as? String == "worker_dead" || $0["event"] as? String == "worker_failed" }
+        #expect(dead != nil, "\(events)")
+        #expect((dead?["reason"] as? String ?? "").isEmpty == false)
+        if dead?["event"] as? String == "worker_dead" {
+            #expect(dead?["region"] as? String == "eu-west" && dead?["host"] as? Int == 1)
+        }
+        #expect(events.last?["event"] as? String == "abort")
+        #expect(try cluster.summary()["status"] as? String == "failed")
+        for (name, worker) in cluster.workers where name != "worker-eu-west-1" {
+            #expect(LocalCluster.wait(worker, timeout: 10) == 1, "\(name) still running or exited oddly: \(cluster.log(name))")
+        }
+    }
+
+    @Test("a worker of another protocol version is refused with both versions; a missing host ends the join with its name")
+    func otherVersion() throws {
+        let cluster = try LocalCluster(name: "version")
+        let topology = try cluster.write("one.yaml", "name: one\nregions:\n  - { name: r, hosts: 2 }\n")
+        let job = try cluster.write("job.yaml", "name: j\nsteps: 1\n")
+        let endpoint = try cluster.startCoordinator(topology: topology, job: job, extra: ["--join-timeout-s", "4"])
+        try cluster.startWorker(endpoint, region: "r", host: 0, devices: 1, extra: ["--protocol-version", "2"])
+        let worker = try #require(cluster.workers["worker-r-0"])
+        #expect(LocalCluster.wait(worker, timeout: 15) == 3)
+        let said = cluster.log("worker-r-0")
+        #expect(said.contains("refused by the coordinator") && said.contains("version 2") && said.contains("version 1"), "\(said)")
+        #expect(LocalCluster.wait(cluster.coordinator!, timeout: 20) == 1)
+        #expect(cluster.log("coordinator").contains("missing: r/host 0, r/host 1"), "\(cluster.log("coordinator"))")
+        let events = try cluster.lines("events.jsonl")
+        #expect(events.contains { $0["event"] as? String == "refused" && ($0["reason"] as? String ?? "").contains("version 2") })
+    }
+
+    @Test("random, truncated and oversized frames to the coordinator and a worker are dropped and logged; the job still finishes")
+    func hostileFrames() throws {
+        let cluster = try LocalCluster(name: "fuzz")
+        let topology = try cluster.write("one.yaml", "name: one\nregions:\n  - { name: r, hosts: 2, devices_per_host: 1 }\n")
+        let job = try cluster.write("job.yaml", "name: j\nsteps: 60\ngradient: 64KiB\ncompute: 20ms\ntimeout: 30s\n")
+        let endpoint = try cluster.startCoordinator(topology: topology, job: job)
+        try cluster.startWorker(endpoint, region: "r", host: 0, devices: 1)
+        try cluster.startWorker(endpoint, region: "r", host: 1, devices: 1)
+        let deadline = Date(timeIntervalSinceNow: 60)
+        while Date() < deadline, ((try? cluster.lines("steps.jsonl"))?.count ?? 0) < 4 { usleep(50_000) }
+        let plan = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cluster.runDirectory + "/plan.json"))) as? [String: Any]
+        let workers = try #require(plan?["workers"] as? [[String: Any]])
+        let dataEndpoint = try #require((workers[0]["endpoints"] as? [String])?.first)
+
+        var generator = SystemRandomNumberGenerator()
+        func random(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+        let header = DataFrameHeader(sourceRank: 1, step: 0, collectiveID: 1_000_000, tag: 1, offsetBytes: 0, lengthBytes: 8).encoded
+        var corrupt = DataFrameHeader(sourceRank: 1, step: 0, collectiveID: 1_000_000, tag: 1, offsetBytes: 0, lengthBytes: 8)
+        corrupt.flags = DataFrameHeader.Flags.checksummed
+        corrupt.crc32c = 12345
+        let strangerRank = DataFrameHeader(sourceRank: 99, step: 0, collectiveID: 1_000_000, tag: 1, offsetBytes: 0, lengthBytes: 8).encoded
+        let control: [[[UInt8]]] = [
+            [random(1)], [random(37)], [random(8), random(100)], [Array(ControlMessage.envelope(.heartbeat).prefix(5)), Array("{}".utf8)],
+            [ControlMessage.envelope(.step), Array("{\"step\":".utf8)], [ControlMessage.envelope(.heartbeat), Array("{\"seq\":1}".utf8)],
+            [ControlMessage.envelope(.join), [UInt8](repeating: 32, count: 2 << 20)], [random(8), random(8), random(8)],
+        ]
+        let data: [[[UInt8]]] = [
+            [random(64)], [random(13), random(8)], [Array(header.prefix(40)), random(8)], [header, random(3)],
+            [corrupt.encoded, random(8)], [strangerRank, random(8)], [header, random(8), random(8)], [random(64), random(1 << 20)],
+        ]
+        var dealer = try ZMQSocket(.dealer, linger: .zero)
+        try dealer.connect(endpoint)
+        var push = try ZMQSocket(.push, linger: .zero)
+        try push.connect(dataEndpoint)
+        for _ in 0..<5 {
+            for frames in control {
+                var message = ZMQMessage()
+                for frame in frames { message.append(frame) }
+                try dealer.blockingSend(message, timeout: .seconds(5))
+            }
+            for frames in data {
+                var message = ZMQMessage()
+                for frame in frames { message.append(frame) }
+                try push.blockingSend(message, timeout: .seconds(5))
+            }
+        }
+        // A frame over the coordinator's message-size limit: libzmq drops that connection.
+        var big = try ZMQSocket(.dealer, linger: .zero)
+        try big.connect(endpoint)
+        var huge = ZMQMessage()
+        huge.append([UInt8](repeating: 7, count: 8 << 20))
+        try big.blockingSend(huge, timeout: .seconds(5))
+
+        let status = LocalCluster.wait(cluster.coordinator!, timeout: 120)
+        #expect(status == 0, "\(cluster.log("coordinator"))")
+        let summary = try cluster.summary()
+        #expect(summary["status"] as? String == "ok" && summary["steps"] as? Int == 60)
+        #expect((summary["dropped_control_messages"] as? Int ?? 0) >= 30, "\(summary)")
+        #expect((summary["rejected_data_messages"] as? Int ?? 0) >= 30, "\(summary)")
+        let coordinatorLog = cluster.log("coordinator")
+        #expect(coordinatorLog.contains("dropped a control message") && coordinatorLog.contains("control envelope with magic"), "\(coordinatorLog)")
+        #expect(coordinatorLog.contains("exceeds the 1048576-byte limit"))
+        let workerLog = cluster.log("worker-r-0")
+        #expect(workerLog.contains("dropped a data message") && workerLog.contains("fails its CRC32C"), "\(workerLog)")
+        #expect(workerLog.contains("not a peer of this rank"))
+        let events = try cluster.lines("events.jsonl")
+        #expect(events.contains { $0["event"] as? String == "dropped" })
+        #expect(try cluster.lines("steps.jsonl").allSatisfy { $0["wrong"] as? Int == 0 })
+    }
+}
