@@ -63,7 +63,8 @@ vectors = {
     "control-probed": control("probed", {"link": link, "peer_worker": 1}),
     "control-step": control("step", {"bytes": 4194304, "collective": 1008, "compute_s": 0.02, "step": 1}),
     "control-step-done": control("step_done", {
-        "devices": [{"comm_s": 0.05, "compute_s": 0.02, "host_s": 0.01, "rank": 2, "region_s": 0.015, "wan_s": 0.025, "wrong": 0}],
+        "devices": [{"comm_s": 0.05, "compute_s": 0.02, "host_s": 0.01, "rank": 2, "region_s": 0.015, "sync_s": 0.003, "check_s": 0.002,
+                     "wan_s": 0.025, "wrong": 0}],
         "plan": "hier: host shm×2, wan ring×2 chunk 1 MiB", "step": 1, "traffic": traffic}),
     "control-heartbeat": control("heartbeat", {"comm_s": 1.5, "compute_s": 0.5, "seq": 17, "steps_done": 3, "traffic": traffic}),
     "control-heartbeat-coordinator": control("heartbeat", {"seq": 18}),

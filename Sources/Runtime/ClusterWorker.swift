@@ -297,7 +297,9 @@ public struct ClusterWorker {
         let timeout = shared.timeout
         let buffer = group.base(device)
         let worker = layout.worker(ofRank: rank)
+        let fillStart = ContinuousClock.now
         ExactPattern.fill(buffer, count: count, rank: rank, ranks: ranks)
+        var checkS = seconds(ContinuousClock.now - fillStart)
 
         let computeStart = ContinuousClock.now
         if step.computeS > 0 { Thread.sleep(forTimeInterval: step.computeS) }
@@ -314,8 +316,10 @@ public struct ClusterWorker {
         let stream = choice.hierarchical ? layout.workers.indices.map { layout.rank(worker: $0, device: device) } : Array(0..<ranks)
         var barrier = CollectiveSchedule(rank: rank, ranks: ranks)
         DisseminationBarrier.append(to: &barrier, group: stream)
+        let syncStart = ContinuousClock.now
         if choice.hierarchical { try group.synchronize(timeout: timeout, what: "step \(step.step) start") }
         try run(barrier)
+        let syncS = seconds(ContinuousClock.now - syncStart)
 
         var hostS = 0.0, regionS = 0.0, wanS = 0.0
         let start = ContinuousClock.now
@@ -354,9 +358,11 @@ public struct ClusterWorker {
             try run(schedule)
         }
         let commS = seconds(ContinuousClock.now - start)
+        let checkStart = ContinuousClock.now
         let wrong = ExactPattern.countWrong(buffer, count: count, ranks: ranks)
+        checkS += seconds(ContinuousClock.now - checkStart)
         return ControlMessage.DeviceStep(rank: rank, computeS: computeS, commS: commS, hostS: hostS, regionS: regionS,
-                                         wanS: wanS, wrong: wrong)
+                                         wanS: wanS, syncS: syncS, checkS: checkS, wrong: wrong)
     }
 
     static func seconds(_ duration: Duration) -> Double {

@@ -148,18 +148,38 @@ public final class Coordinator {
         }
         for (index, member) in order.enumerated() { try send(.plan(planMessage(index, lan: unmeasured, wan: unmeasured)), to: members[member].route) }
 
-        // α and β: between two hosts of one region (lan) and two regions' first hosts (wan).
+        // α and β per link: between the first two hosts of each region (lan) and between the
+        // first hosts of each pair of regions (wan). The planner takes the slowest of each kind.
         let layout = ClusterLayout(regions: topology.regions.map(\.name), devicesPerWorker: devices, workers: workers)
-        var lan = unmeasured, wan = unmeasured
+        var measured: [JSONValue] = []
+        var lanLinks: [ControlMessage.LinkParameters] = [], wanLinks: [ControlMessage.LinkParameters] = []
         var collective = 1
-        if let region = layout.workersByRegion.first(where: { $0.count >= 2 }) {
-            lan = try probe(region[0], region[1], collective: &collective)
-            wan = lan
+        func record(_ kind: String, _ from: Int, _ to: Int, _ link: ControlMessage.LinkParameters) {
+            measured.append(.object([
+                ("kind", .string(kind)), ("from", .string(members[order[from]].label)), ("to", .string(members[order[to]].label)),
+                ("alpha_s", .double(link.alphaS)), ("beta_s_per_byte", .double(link.betaSPerByte)),
+                ("bandwidth_gbps", .double(8 / link.betaSPerByte / 1e9)),
+            ]))
         }
-        if layout.regions.count >= 2 {
-            wan = try probe(layout.workersByRegion[0][0], layout.workersByRegion[1][0], collective: &collective)
-            if layout.workersByRegion.allSatisfy({ $0.count < 2 }) { lan = wan }
+        for region in layout.workersByRegion where region.count >= 2 {
+            let link = try probe(region[0], region[1], collective: &collective)
+            lanLinks.append(link)
+            record("lan", region[0], region[1], link)
         }
+        for a in layout.workersByRegion.indices {
+            for b in layout.workersByRegion.indices where b > a {
+                let (from, to) = (layout.workersByRegion[a][0], layout.workersByRegion[b][0])
+                let link = try probe(from, to, collective: &collective)
+                wanLinks.append(link)
+                record("wan", from, to, link)
+            }
+        }
+        func slowest(_ links: [ControlMessage.LinkParameters]) -> ControlMessage.LinkParameters? {
+            guard !links.isEmpty else { return nil }
+            return ControlMessage.LinkParameters(alphaS: links.map(\.alphaS).max()!, betaSPerByte: links.map(\.betaSPerByte).max()!)
+        }
+        let lan = slowest(lanLinks) ?? slowest(wanLinks) ?? unmeasured
+        let wan = slowest(wanLinks) ?? lan
         for (index, member) in order.enumerated() { try send(.plan(planMessage(index, lan: lan, wan: wan)), to: members[member].route) }
 
         let planner = ClusterPlanner(layout: layout, lan: LinkCost(alphaSeconds: lan.alphaS, betaSecondsPerByte: lan.betaSPerByte),
@@ -180,7 +200,8 @@ public final class Coordinator {
                 .object([("from", .string(link.from)), ("to", .string(link.to)), ("bandwidth_bps", .double(link.bitsPerSecond)),
                          ("latency_s", .double(link.latencySeconds)), ("jitter_s", .double(link.jitterSeconds))])
             })),
-            ("links_measured", .object([
+            ("links_measured", .array(measured)),
+            ("planner_links", .object([
                 ("lan", .object([("alpha_s", .double(lan.alphaS)), ("beta_s_per_byte", .double(lan.betaSPerByte))])),
                 ("wan", .object([("alpha_s", .double(wan.alphaS)), ("beta_s_per_byte", .double(wan.betaSPerByte))])),
             ])),
@@ -192,7 +213,7 @@ public final class Coordinator {
         ])
         run.write("plan.json", planJSON)
         run.event("plan", [("ranks", .int(layout.ranks)), ("workers", .int(order.count))])
-        say("plan: \(layout.ranks) ranks on \(order.count) workers; lan α \(fixed(lan.alphaS * 1e6, 1)) µs β⁻¹ \(fixed(1 / lan.betaSPerByte / 1e9, 2)) GB/s; \(planner.choose(bytes: sizes.last!).description)")
+        say("plan: \(layout.ranks) ranks on \(order.count) workers; measured lan α \(fixed(lan.alphaS * 1e6, 1)) µs, \(fixed(1 / lan.betaSPerByte / 1e9, 2)) GB/s; wan α \(fixed(wan.alphaS * 1e6, 1)) µs, \(fixed(1 / wan.betaSPerByte / 1e9, 2)) GB/s; \(planner.choose(bytes: sizes.last!).description)")
     }
 
     private func probe(_ a: Int, _ b: Int, collective: inout Int) throws -> ControlMessage.LinkParameters {
@@ -208,7 +229,7 @@ public final class Coordinator {
         say("running \(job.steps) steps: compute \(Units.formatDuration(seconds: job.computeSeconds)), all-reduce \(job.gradientBytes) bytes")
         var lastPrint = ContinuousClock.now
         for step in 0..<job.steps {
-            let result = try runStep(step, bytes: job.gradientBytes, computeS: job.computeSeconds, collective: 1000 + step * 8)
+            let result = try runStep(step, bytes: job.gradientBytes, computeS: job.computeSeconds, collective: Self.firstStepCollective + step * 8)
             if step == job.steps - 1 || ContinuousClock.now - lastPrint > .seconds(2) {
                 lastPrint = ContinuousClock.now
                 say("step \(step + 1)/\(job.steps): \(fixed(result.wall * 1e3, 1)) ms, comm \(fixed(result.comm * 1e3, 1)) ms, \(result.wrong) wrong")
@@ -229,7 +250,7 @@ public final class Coordinator {
             var wrong = 0
             var planText = ""
             for iteration in 0..<(job.warmupIterations + job.iterations) {
-                let result = try runStep(step, bytes: size, computeS: 0, collective: 1000 + step * 8)
+                let result = try runStep(step, bytes: size, computeS: 0, collective: Self.firstStepCollective + step * 8)
                 step += 1
                 wrong += result.wrong
                 planText = result.plan
@@ -287,7 +308,9 @@ public final class Coordinator {
                     ("device", .int(device.rank - worker * topology.regions[0].devicesPerHost)),
                     ("bytes", .int(bytes)), ("compute_s", .double(device.computeS)), ("comm_s", .double(device.commS)),
                     ("host_s", .double(device.hostS)), ("region_s", .double(device.regionS)), ("wan_s", .double(device.wanS)),
-                    ("wait_s", .double(max(0, wall - device.computeS - device.commS))), ("wrong", .int(device.wrong)),
+                    ("sync_s", .double(device.syncS)), ("check_s", .double(device.checkS)),
+                    ("wait_s", .double(max(0, wall - device.computeS - device.commS - device.syncS - device.checkS))),
+                    ("wrong", .int(device.wrong)),
                     ("loss", .null), ("plan", .string(done.plan)),
                 ]))
             }
@@ -310,6 +333,8 @@ public final class Coordinator {
     }
 
     private var stepTotals: [Int: RegionTotals] = [:]
+    /// Collective ids below this are the probes'; each step uses up to eight from here on.
+    static let firstStepCollective = 1 << 20
 
     // MARK: The message pump
 

@@ -17,6 +17,9 @@ public struct ScheduleExecutor {
 
     /// Sends of at most this many bytes are copied instead of sent zero-copy.
     static let copyThresholdBytes = 64 << 10
+    /// How far ahead an early message's collective may be: a peer runs at most the next few
+    /// collectives ahead, so anything further is stray and dropped, which bounds what is kept.
+    static let earlyWindow: UInt64 = 64
 
     private let plane: DataPlane
     private let buffer: UnsafeMutableRawPointer
@@ -113,6 +116,10 @@ public struct ScheduleExecutor {
         let peer = Int(header.sourceRank)
         guard peer != plane.rank, peer < runner.schedule.ranks else {
             plane.reject("message claims to come from rank \(peer), which is not a peer of this rank")
+            return
+        }
+        if header.collectiveID > collectiveID + Self.earlyWindow {
+            plane.reject("message from rank \(header.sourceRank) for collective \(header.collectiveID), too far ahead of this one (\(collectiveID))")
             return
         }
         if header.collectiveID > collectiveID {

@@ -179,14 +179,21 @@ public enum ControlMessage: Equatable, Sendable {
         public var hostS: Double
         public var regionS: Double
         public var wanS: Double
+        /// Waiting for the other ranks before the timed part (the barrier that starts it).
+        public var syncS: Double
+        /// Writing the check pattern and checking the result.
+        public var checkS: Double
         public var wrong: Int
-        public init(rank: Int, computeS: Double, commS: Double, hostS: Double, regionS: Double, wanS: Double, wrong: Int) {
+        public init(rank: Int, computeS: Double, commS: Double, hostS: Double, regionS: Double, wanS: Double,
+                    syncS: Double, checkS: Double, wrong: Int) {
             self.rank = rank
             self.computeS = computeS
             self.commS = commS
             self.hostS = hostS
             self.regionS = regionS
             self.wanS = wanS
+            self.syncS = syncS
+            self.checkS = checkS
             self.wrong = wrong
         }
     }

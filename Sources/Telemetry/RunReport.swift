@@ -135,7 +135,7 @@ public struct RunReport {
 
     /// The charts: per-region WAN and LAN throughput per second, step time per step, busbw by size.
     public func charts() -> [SVGChart] {
-        let start = regions.flatMap(\.records).compactMap { Self.date($0["t"]) }.min() ?? Date()
+        let start = Self.date(summary["started"]) ?? regions.flatMap(\.records).compactMap { Self.date($0["t"]) }.min() ?? Date()
         func series(_ field: String) -> [SVGChart.Series] {
             regions.map { region in
                 SVGChart.Series(name: region.name, points: region.records.filter { $0["kind"] as? String == "second" }.compactMap { record in

@@ -60,7 +60,8 @@ public struct SVGChart {
         if logX {
             xTicks = stride(from: xMin.rounded(.up), through: xMax, by: max(1, ((xMax - xMin) / 6).rounded(.up))).map { pow(2, $0) }
         } else {
-            xTicks = (0...5).map { xMin + (xMax - xMin) * Double($0) / 5 }
+            let step = Self.niceCeiling((xMax - xMin) / 6)
+            xTicks = stride(from: (xMin / step).rounded(.up) * step, through: xMax + step * 1e-9, by: step).map { $0 }
         }
         for value in xTicks {
             let x = px(value)

@@ -244,6 +244,25 @@ struct ClusterTests {
         }
     }
 
+    @Test("workers whose coordinator is gone exit with a clear error within the heartbeat deadline")
+    func coordinatorGone() throws {
+        let cluster = try LocalCluster(name: "orphans")
+        let topology = try cluster.write("one.yaml", "name: one\nregions:\n  - { name: r, hosts: 2 }\n")
+        let job = try cluster.write("job.yaml", "name: long\nsteps: 100000\ngradient: 4KiB\ncompute: 20ms\n")
+        let endpoint = try cluster.startCoordinator(topology: topology, job: job)
+        try cluster.startWorker(endpoint, region: "r", host: 0, devices: 1)
+        try cluster.startWorker(endpoint, region: "r", host: 1, devices: 1)
+        let deadline = Date(timeIntervalSinceNow: 60)
+        while Date() < deadline, ((try? cluster.lines("steps.jsonl"))?.count ?? 0) < 4 { usleep(50_000) }
+        kill(cluster.coordinator!.processIdentifier, SIGKILL)
+        let killed = Date()
+        for (name, worker) in cluster.workers {
+            #expect(LocalCluster.wait(worker, timeout: 15) == 1, "\(name): \(cluster.log(name))")
+            #expect(cluster.log(name).contains("has been silent for 5.0 s; giving up"), "\(cluster.log(name))")
+        }
+        #expect(Date().timeIntervalSince(killed) < 8)
+    }
+
     @Test("a worker of another protocol version is refused with both versions; a missing host ends the join with its name")
     func otherVersion() throws {
         let cluster = try LocalCluster(name: "version")
@@ -314,6 +333,12 @@ struct ClusterTests {
         huge.append([UInt8](repeating: 7, count: 8 << 20))
         try big.blockingSend(huge, timeout: .seconds(5))
 
+        // Memory stays bounded while the job goes on.
+        if let status = try? String(contentsOfFile: "/proc/\(cluster.coordinator!.processIdentifier)/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+           let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "") {
+            #expect(kilobytes < 200 << 10, "coordinator RSS \(kilobytes) kB after the hostile frames")
+        }
         let status = LocalCluster.wait(cluster.coordinator!, timeout: 120)
         #expect(status == 0, "\(cluster.log("coordinator"))")
         let summary = try cluster.summary()
