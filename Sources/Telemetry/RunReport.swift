@@ -101,13 +101,13 @@ public struct RunReport {
         lines.append("WAN bytes sent \(sentAll), received \(receivedAll): \(sentAll == receivedAll ? "balanced" : "NOT balanced")")
         if !bench.isEmpty {
             lines.append("")
-            lines.append(Self.row(["size", "time(us)", "algbw(GB/s)", "busbw(GB/s)", "#wrong", "plan"], width: 13))
+            lines.append(Self.row(["size", "time(us)", "algbw(GB/s)", "busbw(GB/s)", "#wrong"], width: 13) + "  plan")
             for row in bench {
                 lines.append(Self.row([
                     String(Self.int(row["size_bytes"])), String(format: "%.1f", Self.double(row["time_us"])),
                     String(format: "%.3f", Self.double(row["algbw_gbps"])), String(format: "%.3f", Self.double(row["busbw_gbps"])),
-                    String(Self.int(row["wrong"])), row["algo"] as? String ?? "",
-                ], width: 13))
+                    String(Self.int(row["wrong"])),
+                ], width: 13) + "  " + (row["algo"] as? String ?? ""))
             }
         }
         let failures = events.filter { ["worker_dead", "worker_failed", "abort", "refused"].contains($0["event"] as? String ?? "") }
