@@ -1,5 +1,6 @@
 import Collectives
 import Foundation
+import Synchronization
 import StraitsWire
 import Telemetry
 import Topology
@@ -87,8 +88,23 @@ public final class Coordinator {
         FileHandle.standardOutput.write(Data(("straits-coordinator: " + line + "\n").utf8))
     }
 
-    /// Runs the job to its end; returns the exit status (0 finished, 1 failed).
+    /// Set by SIGINT or SIGTERM: the job ends as an abort, with its records and summary written.
+    private static let interrupted = Atomic<Int32>(0)
+    private var signalSources: [any DispatchSourceSignal] = []
+
+    private func watchSignals() {
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { Coordinator.interrupted.store(signalNumber, ordering: .relaxed) }
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+
+    /// Runs the job to its end; returns the exit status (0 finished, 1 failed, 130 interrupted).
     public func runJob() -> Int32 {
+        watchSignals()
         do {
             try admitWorkers()
             try plan()
@@ -109,7 +125,7 @@ public final class Coordinator {
             run.event("abort", [("reason", .string(reason))])
             writeSummary(status: "failed", reason: reason)
             FileHandle.standardError.write(Data("straits-coordinator: job aborted: \(reason)\n".utf8))
-            return 1
+            return Self.interrupted.load(ordering: .relaxed) != 0 ? 130 : 1
         }
     }
 
@@ -346,6 +362,10 @@ public final class Coordinator {
         let deadAfter = Duration.milliseconds(Int(options.deadAfterSeconds * 1000))
         while !done() {
             if let failure { throw Abort(description: failure) }
+            let signalNumber = Self.interrupted.load(ordering: .relaxed)
+            if signalNumber != 0 {
+                throw Abort(description: "interrupted by \(signalNumber == SIGINT ? "SIGINT" : "SIGTERM") at step \(max(currentStep, 0))")
+            }
             let now = ContinuousClock.now
             if now >= deadline { throw Abort(description: timeoutMessage()) }
             if now >= nextHeartbeat {
