@@ -35,33 +35,19 @@ public struct CoordinatorOptions: Sendable {
         """
 
     public init(arguments: [String]) throws {
-        var index = 0
-        func value(_ flag: String) throws -> String {
-            guard index + 1 < arguments.count else { throw RuntimeError("straits-coordinator: \(flag) needs a value") }
-            index += 1
-            return arguments[index]
-        }
-        func number(_ flag: String) throws -> Double {
-            let text = try value(flag)
-            guard let number = Double(text), number > 0 else {
-                throw RuntimeError("straits-coordinator: \(flag) expects a positive number, got \"\(text)\"")
-            }
-            return number
-        }
-        while index < arguments.count {
-            let flag = arguments[index]
+        var flags = FlagReader(command: "straits-coordinator", arguments: arguments)
+        while let flag = flags.next() {
             switch flag {
-            case "--topology": topologyPath = try value(flag)
-            case "--job": jobPath = try value(flag)
-            case "--run-dir": runDirectory = try value(flag)
-            case "--bind": bind = try value(flag)
-            case "--heartbeat-ms": heartbeatSeconds = try number(flag) / 1000
-            case "--dead-after-s": deadAfterSeconds = try number(flag)
-            case "--join-timeout-s": joinTimeoutSeconds = try number(flag)
+            case "--topology": topologyPath = try flags.value(flag)
+            case "--job": jobPath = try flags.value(flag)
+            case "--run-dir": runDirectory = try flags.value(flag)
+            case "--bind": bind = try flags.value(flag)
+            case "--heartbeat-ms": heartbeatSeconds = try flags.positive(flag) / 1000
+            case "--dead-after-s": deadAfterSeconds = try flags.positive(flag)
+            case "--join-timeout-s": joinTimeoutSeconds = try flags.positive(flag)
             case "--no-checksums": checksums = false
-            default: throw RuntimeError("straits-coordinator: unknown flag \(flag); --help lists them")
+            default: throw flags.unknown(flag)
             }
-            index += 1
         }
         if runDirectory.isEmpty {
             let formatter = DateFormatter()

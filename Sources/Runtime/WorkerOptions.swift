@@ -36,37 +36,20 @@ public struct WorkerOptions: Sendable {
         """
 
     public init(arguments: [String]) throws {
-        var index = 0
-        func value(_ flag: String) throws -> String {
-            guard index + 1 < arguments.count else { throw RuntimeError("straits-worker: \(flag) needs a value") }
-            index += 1
-            return arguments[index]
-        }
-        func number(_ flag: String) throws -> Double {
-            let text = try value(flag)
-            guard let number = Double(text), number > 0 else { throw RuntimeError("straits-worker: \(flag) expects a positive number, got \"\(text)\"") }
-            return number
-        }
-        func integer(_ flag: String, minimum: Int) throws -> Int {
-            let text = try value(flag)
-            guard let number = Int(text), number >= minimum else { throw RuntimeError("straits-worker: \(flag) expects a whole number ≥ \(minimum), got \"\(text)\"") }
-            return number
-        }
-        while index < arguments.count {
-            let flag = arguments[index]
+        var flags = FlagReader(command: "straits-worker", arguments: arguments)
+        while let flag = flags.next() {
             switch flag {
-            case "--coordinator": coordinator = try value(flag)
-            case "--region": region = try value(flag)
-            case "--host": host = try integer(flag, minimum: 0)
-            case "--devices": devices = try integer(flag, minimum: 1)
-            case "--bind-address": bindAddress = try value(flag)
-            case "--heartbeat-ms": heartbeatSeconds = try number(flag) / 1000
-            case "--dead-after-s": deadAfterSeconds = try number(flag)
-            case "--join-timeout-s": joinTimeoutSeconds = try number(flag)
-            case "--protocol-version": protocolVersion = UInt16(clamping: try integer(flag, minimum: 0))
-            default: throw RuntimeError("straits-worker: unknown flag \(flag); --help lists them")
+            case "--coordinator": coordinator = try flags.value(flag)
+            case "--region": region = try flags.value(flag)
+            case "--host": host = try flags.integer(flag, minimum: 0)
+            case "--devices": devices = try flags.integer(flag, minimum: 1)
+            case "--bind-address": bindAddress = try flags.value(flag)
+            case "--heartbeat-ms": heartbeatSeconds = try flags.positive(flag) / 1000
+            case "--dead-after-s": deadAfterSeconds = try flags.positive(flag)
+            case "--join-timeout-s": joinTimeoutSeconds = try flags.positive(flag)
+            case "--protocol-version": protocolVersion = UInt16(clamping: try flags.integer(flag, minimum: 0))
+            default: throw flags.unknown(flag)
             }
-            index += 1
         }
         guard !coordinator.isEmpty else { throw RuntimeError("straits-worker: --coordinator is required") }
         guard !region.isEmpty else { throw RuntimeError("straits-worker: --region is required") }

@@ -34,13 +34,7 @@ public struct ClusterTopology: Sendable, Equatable {
 
     /// Loads and checks a topology file.
     public static func load(path: String) throws -> ClusterTopology {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigError(file: path, line: 0, field: nil, message: "cannot read the topology file: \(error.localizedDescription)")
-        }
-        return try parse(text, file: path)
+        try parse(try ConfigError.readFile(path, what: "topology"), file: path)
     }
 
     /// Parses and checks topology text; errors name `file`, line and field.

@@ -27,13 +27,7 @@ public struct JobSpec: Sendable, Equatable {
     public static let algorithms = ["auto", "ring", "hier"]
 
     public static func load(path: String) throws -> JobSpec {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigError(file: path, line: 0, field: nil, message: "cannot read the job file: \(error.localizedDescription)")
-        }
-        return try parse(text, file: path)
+        try parse(try ConfigError.readFile(path, what: "job"), file: path)
     }
 
     public static func parse(_ text: String, file: String) throws(ConfigError) -> JobSpec {

@@ -93,6 +93,26 @@ final class LocalCluster {
         }
     }
 
+    /// Starts a job on `twoRegions`: two regions of two hosts with two devices each.
+    func startTwoRegions(job: String) throws {
+        let endpoint = try startCoordinator(topology: try write("two.yaml", twoRegions), job: try write("job.yaml", job))
+        for region in ["us-east", "eu-west"] {
+            for host in 0..<2 { try startWorker(endpoint, region: region, host: host, devices: 2) }
+        }
+    }
+
+    /// Starts a job on a one-region cluster of two single-device hosts and waits until at least
+    /// `steps` step records are written.
+    func startRunning(job: String, steps: Int) throws -> String {
+        let topology = try write("one.yaml", "name: one\nregions:\n  - { name: r, hosts: 2, devices_per_host: 1 }\n")
+        let endpoint = try startCoordinator(topology: topology, job: try write("job.yaml", job))
+        try startWorker(endpoint, region: "r", host: 0, devices: 1)
+        try startWorker(endpoint, region: "r", host: 1, devices: 1)
+        let deadline = Date(timeIntervalSinceNow: 60)
+        while Date() < deadline, ((try? lines("steps.jsonl"))?.count ?? 0) < steps { usleep(50_000) }
+        return endpoint
+    }
+
     func summary() throws -> [String: Any] {
         let data = try Data(contentsOf: URL(fileURLWithPath: runDirectory + "/summary.json"))
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
@@ -115,12 +135,7 @@ struct ClusterTests {
     @Test("a 2-region run completes: exact every step, every JSONL line parses, bytes balance")
     func twoRegionRun() throws {
         let cluster = try LocalCluster(name: "run")
-        let topology = try cluster.write("two.yaml", twoRegions)
-        let job = try cluster.write("job.yaml", "name: small\nkind: sync\nsteps: 6\ngradient: 256KiB\ncompute: 2ms\ntimeout: 30s\n")
-        let endpoint = try cluster.startCoordinator(topology: topology, job: job)
-        for region in ["us-east", "eu-west"] {
-            for host in 0..<2 { try cluster.startWorker(endpoint, region: region, host: host, devices: 2) }
-        }
+        try cluster.startTwoRegions(job: "name: small\nkind: sync\nsteps: 6\ngradient: 256KiB\ncompute: 2ms\ntimeout: 30s\n")
         let status = LocalCluster.wait(cluster.coordinator!, timeout: 120)
         #expect(status == 0, "\(cluster.log("coordinator"))")
         for (name, worker) in cluster.workers {
@@ -212,12 +227,7 @@ struct ClusterTests {
     @Test("a worker killed with SIGKILL mid-job: the coordinator records it and exits non-zero within 10 s, no process left")
     func killedWorker() throws {
         let cluster = try LocalCluster(name: "kill")
-        let topology = try cluster.write("two.yaml", twoRegions)
-        let job = try cluster.write("job.yaml", "name: long\nkind: sync\nsteps: 100000\ngradient: 64KiB\ncompute: 20ms\ntimeout: 60s\n")
-        let endpoint = try cluster.startCoordinator(topology: topology, job: job)
-        for region in ["us-east", "eu-west"] {
-            for host in 0..<2 { try cluster.startWorker(endpoint, region: region, host: host, devices: 2) }
-        }
+        try cluster.startTwoRegions(job: "name: long\nkind: sync\nsteps: 100000\ngradient: 64KiB\ncompute: 20ms\ntimeout: 60s\n")
         // Wait until steps are running.
         let deadline = Date(timeIntervalSinceNow: 60)
         while Date() < deadline, ((try? cluster.lines("steps.jsonl"))?.count ?? 0) < 16 { usleep(100_000) }
@@ -247,13 +257,7 @@ struct ClusterTests {
     @Test("workers whose coordinator is gone exit with a clear error within the heartbeat deadline")
     func coordinatorGone() throws {
         let cluster = try LocalCluster(name: "orphans")
-        let topology = try cluster.write("one.yaml", "name: one\nregions:\n  - { name: r, hosts: 2 }\n")
-        let job = try cluster.write("job.yaml", "name: long\nsteps: 100000\ngradient: 4KiB\ncompute: 20ms\n")
-        let endpoint = try cluster.startCoordinator(topology: topology, job: job)
-        try cluster.startWorker(endpoint, region: "r", host: 0, devices: 1)
-        try cluster.startWorker(endpoint, region: "r", host: 1, devices: 1)
-        let deadline = Date(timeIntervalSinceNow: 60)
-        while Date() < deadline, ((try? cluster.lines("steps.jsonl"))?.count ?? 0) < 4 { usleep(50_000) }
+        _ = try cluster.startRunning(job: "name: long\nsteps: 100000\ngradient: 4KiB\ncompute: 20ms\n", steps: 4)
         kill(cluster.coordinator!.processIdentifier, SIGKILL)
         let killed = Date()
         for (name, worker) in cluster.workers {
@@ -283,13 +287,7 @@ struct ClusterTests {
     @Test("random, truncated and oversized frames to the coordinator and a worker are dropped and logged; the job still finishes")
     func hostileFrames() throws {
         let cluster = try LocalCluster(name: "fuzz")
-        let topology = try cluster.write("one.yaml", "name: one\nregions:\n  - { name: r, hosts: 2, devices_per_host: 1 }\n")
-        let job = try cluster.write("job.yaml", "name: j\nsteps: 60\ngradient: 64KiB\ncompute: 20ms\ntimeout: 30s\n")
-        let endpoint = try cluster.startCoordinator(topology: topology, job: job)
-        try cluster.startWorker(endpoint, region: "r", host: 0, devices: 1)
-        try cluster.startWorker(endpoint, region: "r", host: 1, devices: 1)
-        let deadline = Date(timeIntervalSinceNow: 60)
-        while Date() < deadline, ((try? cluster.lines("steps.jsonl"))?.count ?? 0) < 4 { usleep(50_000) }
+        let endpoint = try cluster.startRunning(job: "name: j\nsteps: 60\ngradient: 64KiB\ncompute: 20ms\ntimeout: 30s\n", steps: 4)
         let plan = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cluster.runDirectory + "/plan.json"))) as? [String: Any]
         let workers = try #require(plan?["workers"] as? [[String: Any]])
         let dataEndpoint = try #require((workers[0]["endpoints"] as? [String])?.first)
