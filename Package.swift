@@ -27,6 +27,7 @@ let package = Package(
         .executable(name: "straits", targets: ["straits"]),
         .executable(name: "straits-coordinator", targets: ["straits-coordinator"]),
         .executable(name: "straits-worker", targets: ["straits-worker"]),
+        .executable(name: "straits-gateway", targets: ["straits-gateway"]),
     ],
     targets: [
         // System libraries. Debian's libzmq.pc emits an `-isystem` flag that SwiftPM rejects, and
@@ -53,20 +54,23 @@ let package = Package(
 
         .target(name: "StraitsWire", dependencies: ["CStraitsShims"], swiftSettings: strictConcurrency),
         .target(name: "Topology", swiftSettings: strictConcurrency),
+        .target(name: "Emulation", swiftSettings: strictConcurrency),
         .target(name: "Telemetry", dependencies: ["Topology"], swiftSettings: strictConcurrency),
         .target(
             name: "Runtime",
-            dependencies: ["ZeroMQ", "NUMA", "Collectives", "StraitsWire", "Topology", "Telemetry"],
+            dependencies: ["ZeroMQ", "NUMA", "Collectives", "StraitsWire", "Topology", "Telemetry", "Emulation"],
             swiftSettings: strictConcurrency
         ),
         .executableTarget(name: "straits", dependencies: ["Runtime", "Telemetry"], swiftSettings: strictConcurrency),
         .executableTarget(name: "straits-coordinator", dependencies: ["Runtime"], swiftSettings: strictConcurrency),
         .executableTarget(name: "straits-worker", dependencies: ["Runtime"], swiftSettings: strictConcurrency),
-        .testTarget(name: "EndToEndTests", dependencies: ["straits", "straits-coordinator", "straits-worker", "ZeroMQ", "StraitsWire"], swiftSettings: strictConcurrency),
+        .executableTarget(name: "straits-gateway", dependencies: ["Runtime"], swiftSettings: strictConcurrency),
+        .testTarget(name: "EndToEndTests", dependencies: ["straits", "straits-coordinator", "straits-worker", "straits-gateway", "ZeroMQ", "StraitsWire"], swiftSettings: strictConcurrency),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Collectives", "NUMA", "ZeroMQ"], swiftSettings: strictConcurrency),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "CZeroMQ"], swiftSettings: strictConcurrency),
         .testTarget(name: "TopologyTests", dependencies: ["Topology"], swiftSettings: strictConcurrency),
         .testTarget(name: "StraitsWireTests", dependencies: ["StraitsWire"], swiftSettings: strictConcurrency),
+        .testTarget(name: "EmulationTests", dependencies: ["Emulation"], swiftSettings: strictConcurrency),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: strictConcurrency),
         .testTarget(name: "NUMATests", dependencies: ["NUMA"], swiftSettings: strictConcurrency),
         .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "NUMA"], swiftSettings: strictConcurrency),

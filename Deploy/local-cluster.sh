@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs a Straits cluster on this machine: installs missing system packages, builds release,
-# starts the coordinator and one worker process per host of the topology, runs the job, prints
+# starts the coordinator, one gateway per region and one worker process per host of the
+# topology, runs the job, prints
 # the per-region summary, and stops every process it started (on success, on failure and on
 # Ctrl-C). Exits non-zero when the job fails.
 #
@@ -33,6 +34,7 @@ echo "== building (release)"
 swift build -c release --product straits
 swift build -c release --product straits-coordinator
 swift build -c release --product straits-worker
+swift build -c release --product straits-gateway
 bin="$(swift build -c release --show-bin-path)"
 
 # Check both files before starting anything: errors name file, line and field.
@@ -41,6 +43,7 @@ bin="$(swift build -c release --show-bin-path)"
 hosts="$("$bin/straits" topology "$topology" --hosts)"
 
 mkdir -p "$run_dir/logs"
+rm -f "$run_dir/coordinator.endpoint"  # a stale one from an earlier run must not be read
 pids=()
 stop_all() {
     local pid
@@ -76,12 +79,23 @@ if [[ ! -s "$run_dir/coordinator.endpoint" ]]; then
 fi
 endpoint="$(cat "$run_dir/coordinator.endpoint")"
 
+# One gateway per region carries the region's traffic to the others, shaped like the links.
 declare -A worker_of=()
+regions="$("$bin/straits" topology "$topology" --regions)"
+if [[ $(wc -l <<<"$regions") -gt 1 ]]; then
+    while read -r region; do
+        "$bin/straits-gateway" --coordinator "$endpoint" --region "$region" --topology "$topology" \
+            >"$run_dir/logs/gateway-$region.log" 2>&1 &
+        pids+=($!)
+        worker_of[$!]="gateway $region"
+    done <<<"$regions"
+fi
+
 while read -r region host devices; do
     "$bin/straits-worker" --coordinator "$endpoint" --region "$region" --host "$host" --devices "$devices" \
         >"$run_dir/logs/worker-$region-$host.log" 2>&1 &
     pids+=($!)
-    worker_of[$!]="$region/host $host"
+    worker_of[$!]="worker $region/host $host"
 done <<<"$hosts"
 
 # Wait for the coordinator; a worker that fails before it is reported at once.
@@ -91,7 +105,7 @@ while kill -0 "$coordinator" 2>/dev/null; do
         if ! kill -0 "$pid" 2>/dev/null; then
             wait "$pid" && code=0 || code=$?
             if [[ $code -ne 0 ]]; then
-                echo "local-cluster.sh: worker ${worker_of[$pid]} exited with status $code; see $run_dir/logs/worker-${worker_of[$pid]%%/*}-${worker_of[$pid]##* }.log" >&2
+                echo "local-cluster.sh: ${worker_of[$pid]} exited with status $code; see $run_dir/logs/" >&2
             fi
             unset "worker_of[$pid]"
         fi

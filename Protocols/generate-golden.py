@@ -68,6 +68,18 @@ vectors = {
         "plan": "hier: host shm×2, wan ring×2 chunk 1 MiB", "step": 1, "traffic": traffic}),
     "control-heartbeat": control("heartbeat", {"comm_s": 1.5, "compute_s": 0.5, "seq": 17, "steps_done": 3, "traffic": traffic}),
     "control-heartbeat-coordinator": control("heartbeat", {"seq": 18}),
+    "control-join-gateway": control("join", {"devices": 0, "endpoints": ["", "tcp://10.0.0.9:41001"], "host": 0,
+                                             "numa_nodes": 1, "pid": 99, "region": "us-east", "role": "gateway"}),
+    "control-plan-gateways": control("plan", {
+        "algo": "ring", "checksums": False, "chunk_bytes": 65536, "devices_per_worker": 1, "epoch": 1,
+        "gateways": [{"endpoints": ["", "tcp://10.0.0.9:41001"], "region": 0}, {"endpoints": ["tcp://10.0.0.10:41001", ""], "region": 1}],
+        "lan": link, "max_bytes": 1048576, "regions": ["us-east", "eu-west"], "timeout_s": 30, "wan": link,
+        "workers": [{"endpoints": ["tcp://10.0.0.5:40001"], "first_rank": 0, "host": 0, "region": 0, "worker": 0},
+                    {"endpoints": ["tcp://10.0.0.7:40001"], "first_rank": 1, "host": 0, "region": 1, "worker": 1}],
+        "you": -1}),
+    "control-heartbeat-gateway": control("heartbeat", {"seq": 3, "links": [{
+        "busy_s": 0.5, "delivered_bytes": 6250000, "delivered_messages": 100, "late_max_us": 180, "late_p99_us": 42.5,
+        "offered_bytes": 6315536, "queue_delay_s_max": 0.25, "queue_delay_s_sum": 3.5, "queued_bytes": 65536, "to": "eu-west"}]}),
     "control-stop": control("stop", {"ok": False, "reason": "worker eu-west/host 1 (pid 4243) sent nothing for 5.1 s"}),
     "data-frame": data_frame(3, 9, 1001, (2 << 56) | (1 << 32) | 5, 4096, bytes(range(16)), checksum=False),
     "data-frame-checksummed": data_frame(3, 9, 1001, (2 << 56) | (1 << 32) | 5, 4096,

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -111,3 +112,13 @@ uint32_t straits_crc32c(uint32_t crc, const void *bytes, size_t count) {
     while (count--) crc = crc32c_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
     return ~crc;
 }
+
+int straits_set_timer_slack(unsigned long nanoseconds) {
+    return prctl(PR_SET_TIMERSLACK, nanoseconds, 0, 0, 0);
+}
+
+int straits_set_realtime(int priority) {
+    struct sched_param param = { .sched_priority = priority };
+    return pthread_setschedparam(pthread_self(), SCHED_FIFO, &param);
+}
+

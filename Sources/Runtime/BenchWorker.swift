@@ -170,6 +170,20 @@ public struct BenchWorker {
     static func probe(plane: DataPlane, rank: Int, peer: Int, ranks: Int, buffer: UnsafeMutableRawPointer,
                       elements: Int, collective: inout UInt64, timeout: Duration) throws -> LinkCost {
         let leader = rank < peer
+        /// The leader's decision to stop, shared with the peer (one 1-element message: 1 stop, 0 go on).
+        func agree(_ stop: Bool) throws -> Bool {
+            var schedule = CollectiveSchedule(rank: rank, ranks: ranks)
+            let flag = buffer.assumingMemoryBound(to: Float.self)
+            if leader {
+                flag.pointee = stop ? 1 : 0
+                schedule.add(.send(peer: peer), ElementRange(offset: 0, count: 1), tag: 3)
+            } else {
+                schedule.add(.receiveCopy(peer: peer), ElementRange(offset: 0, count: 1), tag: 3)
+            }
+            try ScheduleExecutor.run(schedule, buffer: buffer, elementCount: 1, on: plane, collectiveID: collective, timeout: timeout)
+            collective += 1
+            return flag.pointee == 1
+        }
         func exchange(_ count: Int) throws -> Double {
             var schedule = CollectiveSchedule(rank: rank, ranks: ranks)
             let range = ElementRange(offset: 0, count: count), reply = ElementRange(offset: 0, count: 1)
@@ -186,11 +200,26 @@ public struct BenchWorker {
             let elapsed = ContinuousClock.now - start
             return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         }
+        // Up to 30 pings and 5 bulk transfers, fewer over a slow link: the leader stops a phase
+        // once it has spent half a second and has 5 pings or 2 transfers, and tells the peer so
+        // by the size of its next message (a 1-element message ends the bulk phase).
         var small: [Double] = []
-        for _ in 0..<30 { small.append(try exchange(1)) }
+        let pingStart = ContinuousClock.now
+        for index in 0..<30 {
+            small.append(try exchange(1))
+            let enough = index >= 4 && ContinuousClock.now - pingStart > .milliseconds(500)
+            if try agree(enough) { break }
+        }
         let bulkElements = min(elements, 1 << 20)
         var bulk: [Double] = []
-        if bulkElements > 1024 { for _ in 0..<5 { bulk.append(try exchange(bulkElements)) } }
+        if bulkElements > 1024 {
+            let bulkStart = ContinuousClock.now
+            for index in 0..<5 {
+                bulk.append(try exchange(bulkElements))
+                let enough = index >= 1 && ContinuousClock.now - bulkStart > .milliseconds(500)
+                if try agree(enough) { break }
+            }
+        }
         let alpha = small.sorted()[small.count / 2] / 2
         let beta = bulk.isEmpty ? 1 / 2e9 : max((bulk.sorted()[bulk.count / 2] - 2 * alpha) / Double(bulkElements * 4), 1e-12)
         return LinkCost(alphaSeconds: alpha, betaSecondsPerByte: beta)

@@ -255,12 +255,20 @@ public struct ClusterWorker {
                 case .connect(let plan):
                     let layout = ClusterLayout(plan: plan)
                     plane.rank = layout.rank(worker: plan.you, device: device)
+                    let myRegion = layout.workers[plan.you].region
+                    let gateway = plan.gateways?.first { $0.region == myRegion }
                     for peer in 0..<layout.ranks where peer != plane.rank {
                         let worker = layout.worker(ofRank: peer), peerDevice = peer - layout.workers[worker].firstRank
-                        let endpoint = worker == plan.you
-                            ? "inproc://straits-worker-\(getpid())-\(peerDevice)"
-                            : layout.workers[worker].endpoints[peerDevice]
-                        try plane.connect(peer: peer, endpoint: endpoint)
+                        let peerRegion = layout.workers[worker].region
+                        if let gateway, peerRegion != myRegion {
+                            // Another region: through this region's gateway, which shapes the link.
+                            try plane.connect(peer: peer, endpoint: gateway.endpoints[peerRegion], routedTo: peer)
+                        } else {
+                            let endpoint = worker == plan.you
+                                ? "inproc://straits-worker-\(getpid())-\(peerDevice)"
+                                : layout.workers[worker].endpoints[peerDevice]
+                            try plane.connect(peer: peer, endpoint: endpoint)
+                        }
                     }
                     board.finish(device: device, .done)
                 case .probe(let probe):
@@ -296,7 +304,6 @@ public struct ClusterWorker {
         }
         let timeout = shared.timeout
         let buffer = group.base(device)
-        let worker = layout.worker(ofRank: rank)
         let fillStart = ContinuousClock.now
         ExactPattern.fill(buffer, count: count, rank: rank, ranks: ranks)
         var checkS = seconds(ContinuousClock.now - fillStart)
@@ -323,39 +330,28 @@ public struct ClusterWorker {
 
         var hostS = 0.0, regionS = 0.0, wanS = 0.0
         let start = ContinuousClock.now
+        var mark = start
+        func lap() -> Double {
+            let now = ContinuousClock.now
+            defer { mark = now }
+            return seconds(now - mark)
+        }
         if choice.hierarchical {
-            var mark = ContinuousClock.now
-            func lap() -> Double {
-                let now = ContinuousClock.now
-                defer { mark = now }
-                return seconds(now - mark)
-            }
             try group.reduceScatter(device: device, count: count, timeout: timeout)
             hostS += lap()
-            let slice = group.slice(device, of: count)
-            let regionGroup = layout.regionGroup(worker: worker, device: device)
-            var reduceScatter = CollectiveSchedule(rank: rank, ranks: ranks)
-            let owned = RingAllReduce.appendReduceScatter(
-                to: &reduceScatter, group: regionGroup, range: slice, chunkElements: max(1, choice.regionChunkBytes / 4), level: 1)
-            try run(reduceScatter)
-            regionS += lap()
-            var wanReduce = CollectiveSchedule(rank: rank, ranks: ranks)
-            choice.algorithm.appendFlat(to: &wanReduce, group: layout.wanGroup(worker: worker, device: device), range: owned,
-                                        chunkElements: max(1, choice.chunkBytes / 4))
-            try run(wanReduce)
-            wanS += lap()
-            var allGather = CollectiveSchedule(rank: rank, ranks: ranks)
-            RingAllReduce.appendAllGather(to: &allGather, group: regionGroup, range: slice,
-                                          chunkElements: max(1, choice.regionChunkBytes / 4), level: 1)
-            try run(allGather)
-            regionS += lap()
+        }
+        for phase in ClusterCollective.phases(choice: choice, layout: layout, rank: rank, device: device, count: count,
+                                              slice: group.slice(device, of: count)) {
+            try run(phase.schedule)
+            switch phase.level {
+            case .region: regionS += lap()
+            case .wan: wanS += lap()
+            case .flat: _ = lap()
+            }
+        }
+        if choice.hierarchical {
             try group.allGather(device: device, count: count, timeout: timeout)
             hostS += lap()
-        } else {
-            var schedule = CollectiveSchedule(rank: rank, ranks: ranks)
-            choice.algorithm.appendFlat(to: &schedule, group: Array(0..<ranks), range: ElementRange(offset: 0, count: count),
-                                        chunkElements: max(1, choice.chunkBytes / 4))
-            try run(schedule)
         }
         let commS = seconds(ContinuousClock.now - start)
         let checkStart = ContinuousClock.now

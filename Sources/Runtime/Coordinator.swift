@@ -1,4 +1,5 @@
 import Collectives
+import Emulation
 import Foundation
 import Synchronization
 import StraitsWire
@@ -19,7 +20,10 @@ public final class Coordinator {
         var computeS = 0.0
         var commS = 0.0
         var stepsDone = 0
-        var label: String { "\(join.region)/host \(join.host) (pid \(join.pid))" }
+        /// A gateway's link counters, by destination region.
+        var links: [ControlMessage.LinkStats] = []
+        var isGateway: Bool { join.role == "gateway" }
+        var label: String { isGateway ? "gateway \(join.region) (pid \(join.pid))" : "\(join.region)/host \(join.host) (pid \(join.pid))" }
     }
 
     /// Why the job ended early.
@@ -33,6 +37,9 @@ public final class Coordinator {
     let run: RunDirectory
     private let router: SocketBox
     private var members: [Member] = []
+    /// Each region's gateway, when WAN traffic goes through gateways.
+    private var gateways: [Int: Member] = [:]
+    private var expectsGateways: Bool { options.gateways && topology.regions.count > 1 }
     /// Workers in rank order (indices into `members`), once the plan is made.
     private var order: [Int] = []
     private var joining = true
@@ -48,6 +55,7 @@ public final class Coordinator {
     private var lastRecord = ContinuousClock.now
     private var recorded: [Int: RegionTotals] = [:]
     private var recordedLinks: [String: (offered: Int, delivered: Int)] = [:]
+    private var recordedLinkStats: [String: ControlMessage.LinkStats] = [:]
     private var latestStep = -1
     private var stepsFinished = 0
     private var samplesFinished = 0
@@ -112,8 +120,9 @@ public final class Coordinator {
             case .sync: try runSteps()
             case .bench: try runBench()
             }
+            try awaitGatewayReports()
             writeRecords(final: true)
-            for member in members { try? send(.stop(.init(ok: true, reason: "job \(job.name) finished")), to: member.route) }
+            for member in members + gateways.values { try? send(.stop(.init(ok: true, reason: "job \(job.name) finished")), to: member.route) }
             run.event("finish", [("steps", .int(stepsFinished))])
             writeSummary(status: "ok", reason: nil)
             say("job \(job.name) finished: \(stepsFinished) steps in \(JSONValue.format((Date().timeIntervalSince(started) * 1000).rounded() / 1000)) s")
@@ -121,7 +130,7 @@ public final class Coordinator {
         } catch {
             let reason = "\(error)"
             writeRecords(final: true)
-            for member in members { try? send(.stop(.init(ok: false, reason: reason)), to: member.route) }
+            for member in members + gateways.values { try? send(.stop(.init(ok: false, reason: reason)), to: member.route) }
             run.event("abort", [("reason", .string(reason))])
             writeSummary(status: "failed", reason: reason)
             FileHandle.standardError.write(Data("straits-coordinator: job aborted: \(reason)\n".utf8))
@@ -134,14 +143,19 @@ public final class Coordinator {
     private func admitWorkers() throws {
         let deadline = ContinuousClock.now + .milliseconds(Int(options.joinTimeoutSeconds * 1000))
         say("waiting for \(topology.hostCount) workers (\(topology.regions.map { "\($0.name): \($0.hosts)×\($0.devicesPerHost)" }.joined(separator: ", ")))")
-        try pump(until: { self.members.count == self.topology.hostCount }, deadline: deadline) {
+        let gatewaysNeeded = expectsGateways ? topology.regions.count : 0
+        if gatewaysNeeded > 0 { say("and \(gatewaysNeeded) gateways, one per region") }
+        try pump(until: { self.members.count == self.topology.hostCount && self.gateways.count == gatewaysNeeded }, deadline: deadline) {
             var missing: [String] = []
+            if gatewaysNeeded > 0 {
+                for (index, region) in self.topology.regions.enumerated() where self.gateways[index] == nil { missing.append("gateway \(region.name)") }
+            }
             for region in self.topology.regions {
                 for host in 0..<region.hosts where !self.members.contains(where: { $0.join.region == region.name && $0.join.host == host }) {
                     missing.append("\(region.name)/host \(host)")
                 }
             }
-            return "only \(self.members.count) of \(self.topology.hostCount) workers joined within \(JSONValue.format(self.options.joinTimeoutSeconds)) s; missing: \(missing.joined(separator: ", "))"
+            return "only \(self.members.count) of \(self.topology.hostCount) workers and \(self.gateways.count) of \(gatewaysNeeded) gateways joined within \(JSONValue.format(self.options.joinTimeoutSeconds)) s; missing: \(missing.joined(separator: ", "))"
         }
         joining = false
     }
@@ -156,12 +170,15 @@ public final class Coordinator {
                                       firstRank: index * devices, endpoints: members[member].join.endpoints)
         }
         let unmeasured = ControlMessage.LinkParameters(alphaS: LinkCost.unmeasured.alphaSeconds, betaSPerByte: LinkCost.unmeasured.betaSecondsPerByte)
-        let maxBytes = job.kind == .bench ? job.benchSizes.last ?? job.maxBytes : job.gradientBytes
+        let maxBytes = job.kind == .bench ? job.benchSizes.max() ?? job.maxBytes : job.gradientBytes
+        let planGateways = gateways.isEmpty ? nil
+            : gateways.keys.sorted().map { ControlMessage.PlanGateway(region: $0, endpoints: gateways[$0]!.join.endpoints) }
         func planMessage(_ you: Int, lan: ControlMessage.LinkParameters, wan: ControlMessage.LinkParameters) -> ControlMessage.Plan {
             ControlMessage.Plan(epoch: 1, you: you, regions: topology.regions.map(\.name), devicesPerWorker: devices,
-                                workers: workers, algo: job.algorithm, chunkBytes: 0, maxBytes: maxBytes,
-                                checksums: options.checksums, timeoutS: job.timeoutSeconds, lan: lan, wan: wan)
+                                workers: workers, algo: job.algorithm, chunkBytes: job.chunkBytes ?? 0, maxBytes: maxBytes,
+                                checksums: options.checksums, timeoutS: job.timeoutSeconds, lan: lan, wan: wan, gateways: planGateways)
         }
+        for gateway in gateways.values { try send(.plan(planMessage(-1, lan: unmeasured, wan: unmeasured)), to: gateway.route) }
         for (index, member) in order.enumerated() { try send(.plan(planMessage(index, lan: unmeasured, wan: unmeasured)), to: members[member].route) }
 
         // α and β per link: between the first two hosts of each region (lan) and between the
@@ -194,12 +211,32 @@ public final class Coordinator {
             guard !links.isEmpty else { return nil }
             return ControlMessage.LinkParameters(alphaS: links.map(\.alphaS).max()!, betaSPerByte: links.map(\.betaSPerByte).max()!)
         }
-        let lan = slowest(lanLinks) ?? slowest(wanLinks) ?? unmeasured
+        // With one host per region there is no LAN pair to measure: this machine's loopback
+        // TCP, as probes between hosts measure it here, stands in (plan.json says so).
+        let lan = slowest(lanLinks) ?? Self.assumedLAN
         let wan = slowest(wanLinks) ?? lan
+        if lanLinks.isEmpty {
+            measured.append(.object([("kind", "lan"), ("assumed", true), ("alpha_s", .double(lan.alphaS)),
+                                     ("beta_s_per_byte", .double(lan.betaSPerByte)), ("bandwidth_gbps", .double(8 / lan.betaSPerByte / 1e9))]))
+        }
         for (index, member) in order.enumerated() { try send(.plan(planMessage(index, lan: lan, wan: wan)), to: members[member].route) }
 
         let planner = ClusterPlanner(layout: layout, lan: LinkCost(alphaSeconds: lan.alphaS, betaSecondsPerByte: lan.betaSPerByte),
-                                     wan: LinkCost(alphaSeconds: wan.alphaS, betaSecondsPerByte: wan.betaSPerByte), algo: job.algorithm)
+                                     wan: LinkCost(alphaSeconds: wan.alphaS, betaSecondsPerByte: wan.betaSPerByte), algo: job.algorithm,
+                                     chunkBytes: job.chunkBytes)
+        self.planner = planner
+        // The model: the declared links when gateways shape them, the measured LAN for the rest.
+        var declared: [Int: [Int: LinkSpec]]?
+        if !gateways.isEmpty {
+            declared = [:]
+            for link in topology.links {
+                let from = topology.regions.firstIndex { $0.name == link.from }!, to = topology.regions.firstIndex { $0.name == link.to }!
+                declared![from, default: [:]][to] = LinkSpec(bitsPerSecond: link.bitsPerSecond, latencySeconds: link.latencySeconds,
+                                                            jitterSeconds: link.jitterSeconds)
+            }
+        }
+        simulator = CollectiveSimulator(layout: layout, links: declared,
+                                        costs: .init(lan: LinkCost(alphaSeconds: lan.alphaS, betaSecondsPerByte: lan.betaSPerByte)))
         let sizes = job.kind == .bench ? job.benchSizes : [job.gradientBytes]
         let planJSON: JSONValue = .object([
             ("epoch", 1), ("topology", .string(topology.name)), ("job", .string(job.name)),
@@ -221,7 +258,11 @@ public final class Coordinator {
                 ("lan", .object([("alpha_s", .double(lan.alphaS)), ("beta_s_per_byte", .double(lan.betaSPerByte))])),
                 ("wan", .object([("alpha_s", .double(wan.alphaS)), ("beta_s_per_byte", .double(wan.betaSPerByte))])),
             ])),
-            ("wan_path", "direct worker-to-worker sockets (no gateway shaping in this build)"),
+            ("wan_path", .string(wanPath)),
+            ("gateways", .array(gateways.keys.sorted().map { region in
+                .object([("region", .string(topology.regions[region].name)), ("pid", .int(gateways[region]!.join.pid)),
+                         ("ingress", .array(gateways[region]!.join.endpoints.map { .string($0) }))])
+            })),
             ("collectives", .array(sizes.map { size in
                 let choice = planner.choose(bytes: size)
                 return .object([("size_bytes", .int(size)), ("plan", .string(choice.description))])
@@ -232,11 +273,21 @@ public final class Coordinator {
         say("plan: \(layout.ranks) ranks on \(order.count) workers; measured lan α \(fixed(lan.alphaS * 1e6, 1)) µs, \(fixed(1 / lan.betaSPerByte / 1e9, 2)) GB/s; wan α \(fixed(wan.alphaS * 1e6, 1)) µs, \(fixed(1 / wan.betaSPerByte / 1e9, 2)) GB/s; \(planner.choose(bytes: sizes.last!).description)")
     }
 
+    /// Waits for a heartbeat from every gateway sent after now, so the last records count
+    /// everything the links carried.
+    private func awaitGatewayReports() throws {
+        let since = ContinuousClock.now
+        guard !gateways.isEmpty else { return }
+        try pump(until: { self.gateways.values.allSatisfy { $0.lastHeard > since } }, deadline: since + .seconds(3)) {
+            "no final report from the gateways within 3 s"
+        }
+    }
+
     private func probe(_ a: Int, _ b: Int, collective: inout Int) throws -> ControlMessage.LinkParameters {
         probed = nil
         try send(.probe(.init(peerWorker: b, lead: true, collective: collective)), to: members[order[a]].route)
         try send(.probe(.init(peerWorker: a, lead: false, collective: collective)), to: members[order[b]].route)
-        collective += 64
+        collective += 128
         try pump(until: { self.probed != nil }, deadline: .now + .seconds(30)) { "no probe result from worker \(a) within 30 s" }
         return probed!.link
     }
@@ -258,11 +309,11 @@ public final class Coordinator {
         let sizes = job.benchSizes
         let ranks = topology.deviceCount
         say("all-reduce benchmark over the cluster: \(ranks) ranks, sizes \(sizes.first!)…\(sizes.last!), \(job.iterations) iterations after \(job.warmupIterations) warm-up")
-        emit("#" + pad("size", 11) + pad("count", 12) + pad("type", 8) + pad("redop", 7) + pad("time(us)", 11) + pad("algbw(GB/s)", 13) + pad("busbw(GB/s)", 13) + pad("#wrong", 8) + "  plan")
+        emit("#" + pad("size", 11) + pad("count", 12) + pad("type", 8) + pad("redop", 7) + pad("time(us)", 11) + pad("algbw(GB/s)", 13) + pad("busbw(GB/s)", 13) + pad("#wrong", 8) + pad("model(us)", 12) + pad("ratio", 7) + "  plan")
         var step = 0
         var busTotal = 0.0
         for size in sizes {
-            var times: [Double] = []
+            var times: [Double] = [], levels: [(host: Double, region: Double, wan: Double)] = []
             var wrong = 0
             var planText = ""
             for iteration in 0..<(job.warmupIterations + job.iterations) {
@@ -270,7 +321,10 @@ public final class Coordinator {
                 step += 1
                 wrong += result.wrong
                 planText = result.plan
-                if iteration >= job.warmupIterations { times.append(result.comm) }
+                if iteration >= job.warmupIterations {
+                    times.append(result.comm)
+                    levels.append((result.host, result.region, result.wan))
+                }
             }
             let sorted = times.sorted()
             let median = sorted[sorted.count / 2]
@@ -278,22 +332,46 @@ public final class Coordinator {
             let algbw = Double(size) / median / 1e9
             let busbw = algbw * 2 * Double(ranks - 1) / Double(ranks)
             busTotal += busbw
+            let choice = planner!.choose(bytes: size)
+            let predicted = simulator!.predict(choice, bytes: size)
+            func medianOf(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+            let host = medianOf(levels.map(\.host)), regionLevel = medianOf(levels.map(\.region)), wanLevel = medianOf(levels.map(\.wan))
+            // Per level: the bytes each rank all-reduces there, and busbw over that level's ranks.
+            let hostsPerRegion = max(choice.regionHosts, 1), regionCount = max(choice.regions, 1), devices = max(choice.devices, 1)
+            func levelBusbw(_ bytes: Double, _ p: Int, _ seconds: Double) -> Double {
+                p > 1 && seconds > 0 ? bytes / seconds / 1e9 * 2 * Double(p - 1) / Double(p) : 0
+            }
+            let sliceBytes = Double(size) / Double(devices)
             emit(pad(String(size), 12, right: true) + pad(String(size / 4), 12, right: true) + pad("float", 8, right: true)
                   + pad("sum", 7, right: true) + pad(fixed(median * 1e6, 1), 11, right: true) + pad(fixed(algbw, 3), 13, right: true)
-                  + pad(fixed(busbw, 3), 13, right: true) + pad(String(wrong), 8, right: true) + "  " + planText)
+                  + pad(fixed(busbw, 3), 13, right: true) + pad(String(wrong), 8, right: true)
+                  + pad(fixed(predicted * 1e6, 1), 12, right: true) + pad(fixed(median / predicted, 3), 7, right: true) + "  " + planText)
             run.bench.append(.object([
                 ("size_bytes", .int(size)), ("count", .int(size / 4)), ("ranks", .int(ranks)), ("algo", .string(planText)),
                 ("transport", "tcp"), ("time_us", .double(median * 1e6)), ("p50_us", .double(median * 1e6)),
                 ("p99_us", .double(p99 * 1e6)), ("algbw_gbps", .double(algbw)), ("busbw_gbps", .double(busbw)), ("wrong", .int(wrong)),
+                ("predicted_us", .double(predicted * 1e6)), ("ratio", .double(median / predicted)),
+                ("hierarchical", .bool(choice.hierarchical)),
+                ("host_us", .double(host * 1e6)), ("region_us", .double(regionLevel * 1e6)), ("wan_us", .double(wanLevel * 1e6)),
+                ("host_busbw_gbps", .double(levelBusbw(Double(size), devices, host))),
+                ("region_busbw_gbps", .double(levelBusbw(sliceBytes, hostsPerRegion, regionLevel))),
+                ("wan_busbw_gbps", .double(levelBusbw(sliceBytes / Double(hostsPerRegion), regionCount, wanLevel))),
             ]))
             if wrong > 0 { throw Abort(description: "size \(size): \(wrong) elements of the all-reduce are wrong") }
         }
         emit("# Avg bus bandwidth    : \(fixed(busTotal / Double(sizes.count), 3))")
     }
 
+    /// One step, across all ranks: wall time, the slowest rank's all-reduce and level times.
+    struct StepResult {
+        let wall: Double, comm: Double, host: Double, region: Double, wan: Double
+        let wrong: Int
+        let plan: String
+    }
+
     /// Runs one step on every worker and logs it. Returns the step's wall time, the slowest
     /// rank's all-reduce time, wrong elements and the plan.
-    private func runStep(_ step: Int, bytes: Int, computeS: Double, collective: Int) throws -> (wall: Double, comm: Double, wrong: Int, plan: String) {
+    private func runStep(_ step: Int, bytes: Int, computeS: Double, collective: Int) throws -> StepResult {
         stepResults = [:]
         currentStep = step
         let start = ContinuousClock.now
@@ -306,7 +384,7 @@ public final class Coordinator {
         }
         let wall = Self.seconds(ContinuousClock.now - start)
         let layoutRegions = topology.regions.map(\.name)
-        var comm = 0.0, wrong = 0
+        var comm = 0.0, wrong = 0, host = 0.0, regionLevel = 0.0, wanLevel = 0.0
         var plan = ""
         var regionSums: [Int: (compute: Double, comm: Double, devices: Int)] = [:]
         for (worker, done) in stepResults.sorted(by: { $0.key < $1.key }) {
@@ -314,6 +392,9 @@ public final class Coordinator {
             plan = done.plan
             for device in done.devices {
                 comm = max(comm, device.commS)
+                host = max(host, device.hostS)
+                regionLevel = max(regionLevel, device.regionS)
+                wanLevel = max(wanLevel, device.wanS)
                 wrong += device.wrong
                 regionSums[member.region, default: (0, 0, 0)].compute += device.computeS
                 regionSums[member.region, default: (0, 0, 0)].comm += device.commS
@@ -345,10 +426,20 @@ public final class Coordinator {
         latestStep = step
         stepsFinished += 1
         samplesFinished += topology.deviceCount * job.samplesPerStep
-        return (wall, comm, wrong, plan)
+        return StepResult(wall: wall, comm: comm, host: host, region: regionLevel, wan: wanLevel, wrong: wrong, plan: plan)
     }
 
     private var stepTotals: [Int: RegionTotals] = [:]
+    private var planner: ClusterPlanner?
+    /// The LAN cost assumed when no region has two hosts to measure it between.
+    static let assumedLAN = ControlMessage.LinkParameters(alphaS: 80e-6, betaSPerByte: 1 / 1.0e9)
+    private var simulator: CollectiveSimulator?
+
+    private var wanPath: String {
+        if topology.regions.count < 2 { return "one region: no WAN" }
+        return gateways.isEmpty ? "direct worker-to-worker sockets, unshaped (--no-gateways)"
+            : "through each region's gateway, shaped to the topology's links"
+    }
     /// Collective ids below this are the probes'; each step uses up to eight from here on.
     static let firstStepCollective = 1 << 20
 
@@ -370,11 +461,11 @@ public final class Coordinator {
             if now >= deadline { throw Abort(description: timeoutMessage()) }
             if now >= nextHeartbeat {
                 heartbeatSeq += 1
-                for member in members { try? send(.heartbeat(.init(seq: heartbeatSeq)), to: member.route) }
+                for member in members + gateways.values { try? send(.heartbeat(.init(seq: heartbeatSeq)), to: member.route) }
                 nextHeartbeat = now + heartbeat
             }
-            for member in members where now - member.lastHeard > deadAfter {
-                let reason = "worker \(member.label) sent nothing for \(JSONValue.format(Self.seconds(now - member.lastHeard).rounded(toPlaces: 1))) s (dead after \(JSONValue.format(options.deadAfterSeconds)) s)"
+            for member in members + gateways.values where now - member.lastHeard > deadAfter {
+                let reason = "\(member.isGateway ? "" : "worker ")\(member.label) sent nothing for \(JSONValue.format(Self.seconds(now - member.lastHeard).rounded(toPlaces: 1))) s (dead after \(JSONValue.format(options.deadAfterSeconds)) s)"
                 run.event("worker_dead", [("region", .string(member.join.region)), ("host", .int(member.join.host)),
                                           ("pid", .int(member.join.pid)), ("reason", .string(reason))])
                 throw Abort(description: reason)
@@ -406,6 +497,19 @@ public final class Coordinator {
         }
         if case .join(let join) = message {
             admit(join, route: route)
+            return
+        }
+        if who == nil, let region = gateways.first(where: { $0.value.route == route })?.key {
+            gateways[region]!.lastHeard = .now
+            switch message {
+            case .heartbeat(let beat):
+                if let links = beat.links { gateways[region]!.links = links }
+            case .stop(let stop):
+                run.event("gateway_failed", [("region", .string(topology.regions[region].name)), ("reason", .string(stop.reason))])
+                failure = "gateway \(topology.regions[region].name) failed: \(stop.reason)"
+            default:
+                drop("a \(message.kind) message from gateway \(topology.regions[region].name)")
+            }
             return
         }
         guard let who else {
@@ -445,6 +549,25 @@ public final class Coordinator {
         guard joining else { return refuse(route, "\(label): the job has already started; joining mid-job is not supported") }
         guard let region = topology.regions.firstIndex(where: { $0.name == join.region }) else {
             return refuse(route, "\(label): topology \(topology.name) has no region \"\(join.region)\" (regions: \(topology.regions.map(\.name).joined(separator: ", ")))")
+        }
+        if join.role == "gateway" {
+            guard expectsGateways else {
+                return refuse(route, "gateway \(join.region) (pid \(join.pid)): this run takes no gateways (\(topology.regions.count == 1 ? "one region" : "--no-gateways"))")
+            }
+            if let existing = gateways[region] {
+                return refuse(route, "gateway \(join.region) (pid \(join.pid)): region \(join.region) already has its gateway (pid \(existing.join.pid))")
+            }
+            guard join.endpoints.count == topology.regions.count else {
+                return refuse(route, "gateway \(join.region) (pid \(join.pid)): \(join.endpoints.count) ingress endpoints for \(topology.regions.count) regions")
+            }
+            gateways[region] = Member(route: route, join: join, region: region, lastHeard: .now)
+            run.event("join", [("role", "gateway"), ("region", .string(join.region)), ("pid", .int(join.pid))])
+            say("admitted gateway \(join.region) (pid \(join.pid))")
+            try? send(.heartbeat(.init(seq: heartbeatSeq)), to: route)
+            return
+        }
+        if let role = join.role {
+            return refuse(route, "\(label): unknown role \"\(role)\" (expected a worker, or role gateway)")
         }
         let spec = topology.regions[region]
         guard join.host < spec.hosts else {
@@ -538,20 +661,46 @@ public final class Coordinator {
         recorded = totals
         let timestamp = RunDirectory.timestamp()
         for link in topology.links {
-            let offered = members.filter { topology.regions[$0.region].name == link.from }.reduce(0) { $0 + ($1.traffic.wanTxBytes[link.to] ?? 0) }
-            let delivered = members.filter { topology.regions[$0.region].name == link.to }.reduce(0) { $0 + ($1.traffic.wanRxBytes[link.from] ?? 0) }
-            let key = link.from + "→" + link.to
-            let previous = recordedLinks[key] ?? (0, 0)
-            recordedLinks[key] = (offered, delivered)
-            let offeredDelta = offered - previous.offered, deliveredDelta = delivered - previous.delivered
-            run.links.append(.object([
+            var fields: [(String, JSONValue)] = [
                 ("t", .string(timestamp)), ("kind", .string(final ? "final" : "second")), ("from", .string(link.from)),
-                ("to", .string(link.to)), ("window_s", .double(window)),
-                ("offered_bytes", .int(offeredDelta)), ("delivered_bytes", .int(deliveredDelta)),
-                ("offered_gbps", .double(Double(offeredDelta) * 8 / window / 1e9)),
-                ("delivered_gbps", .double(Double(deliveredDelta) * 8 / window / 1e9)),
-                ("bandwidth_bps", .double(link.bitsPerSecond)), ("queue_delay_ms", .null), ("shaped", false),
-            ]))
+                ("to", .string(link.to)), ("window_s", .double(window)), ("bandwidth_bps", .double(link.bitsPerSecond)),
+                ("latency_s", .double(link.latencySeconds)),
+            ]
+            let key = link.from + "→" + link.to
+            let from = topology.regions.firstIndex { $0.name == link.from }!
+            if let stats = gateways[from]?.links.first(where: { $0.to == link.to }) {
+                // Counted by the gateway that shapes the link.
+                let previous = recordedLinkStats[key]
+                recordedLinkStats[key] = stats
+                let offered = stats.offeredBytes - (previous?.offeredBytes ?? 0)
+                let delivered = stats.deliveredBytes - (previous?.deliveredBytes ?? 0)
+                let messages = stats.deliveredMessages - (previous?.deliveredMessages ?? 0)
+                let busy = stats.busyS - (previous?.busyS ?? 0)
+                let delay = stats.queueDelaySSum - (previous?.queueDelaySSum ?? 0)
+                fields += [
+                    ("offered_bytes", .int(offered)), ("delivered_bytes", .int(delivered)),
+                    ("offered_gbps", .double(Double(offered) * 8 / window / 1e9)),
+                    ("delivered_gbps", .double(Double(delivered) * 8 / window / 1e9)),
+                    ("utilisation", .double(busy / window)), ("queued_bytes", .int(stats.queuedBytes)),
+                    ("queue_delay_ms", .double(messages > 0 ? delay / Double(messages) * 1e3 : 0)),
+                    ("queue_delay_max_ms", .double(stats.queueDelaySMax * 1e3)),
+                    ("late_p99_us", .double(stats.lateP99Us)), ("shaped", true),
+                ]
+            } else {
+                // No gateway: what the workers sent and received.
+                let offered = members.filter { topology.regions[$0.region].name == link.from }.reduce(0) { $0 + ($1.traffic.wanTxBytes[link.to] ?? 0) }
+                let delivered = members.filter { topology.regions[$0.region].name == link.to }.reduce(0) { $0 + ($1.traffic.wanRxBytes[link.from] ?? 0) }
+                let previous = recordedLinks[key] ?? (0, 0)
+                recordedLinks[key] = (offered, delivered)
+                let offeredDelta = offered - previous.offered, deliveredDelta = delivered - previous.delivered
+                fields += [
+                    ("offered_bytes", .int(offeredDelta)), ("delivered_bytes", .int(deliveredDelta)),
+                    ("offered_gbps", .double(Double(offeredDelta) * 8 / window / 1e9)),
+                    ("delivered_gbps", .double(Double(deliveredDelta) * 8 / window / 1e9)),
+                    ("queue_delay_ms", .null), ("shaped", false),
+                ]
+            }
+            run.links.append(.object(fields))
         }
     }
 
@@ -583,7 +732,7 @@ public final class Coordinator {
             ("steps", .int(stepsFinished)), ("samples", .int(samplesFinished)), ("wall_s", .double(wall)),
             ("started", .string(RunDirectory.timestamp(started))), ("finished", .string(RunDirectory.timestamp())),
             ("compute", .string(job.computeSeconds > 0 ? "emulated: \(Units.formatDuration(seconds: job.computeSeconds)) sleep per step" : "none")),
-            ("wan_path", "direct worker-to-worker sockets (no gateway shaping in this build)"),
+            ("wan_path", .string(wanPath)),
             ("bytes_sent", .int(sent)), ("bytes_received", .int(received)), ("bytes_balanced", .bool(sent == received)),
             ("dropped_control_messages", .int(dropped)),
             ("rejected_data_messages", .int(members.reduce(0) { $0 + $1.traffic.rejectedMessages })),

@@ -10,6 +10,8 @@ public struct CoordinatorOptions: Sendable {
     public var deadAfterSeconds = 5.0
     public var joinTimeoutSeconds = 60.0
     public var checksums = true
+    /// Whether traffic between regions goes through the regions' gateways (shaped).
+    public var gateways = true
 
     public static let help = """
         USAGE: straits-coordinator --topology FILE --job FILE --run-dir DIR [options]
@@ -30,6 +32,9 @@ public struct CoordinatorOptions: Sendable {
           --dead-after-s S       a worker silent this long is dead (default 5)
           --join-timeout-s S     give up if the topology's hosts have not all joined (default 60)
           --no-checksums         send data frames without a CRC32C of the payload
+          --no-gateways          let workers of different regions talk directly (unshaped);
+                                 by default the coordinator waits for one straits-gateway per
+                                 region and routes every inter-region message through it
           -h, --help             show this help
 
         """
@@ -46,6 +51,7 @@ public struct CoordinatorOptions: Sendable {
             case "--dead-after-s": deadAfterSeconds = try flags.positive(flag)
             case "--join-timeout-s": joinTimeoutSeconds = try flags.positive(flag)
             case "--no-checksums": checksums = false
+            case "--no-gateways": gateways = false
             default: throw flags.unknown(flag)
             }
         }

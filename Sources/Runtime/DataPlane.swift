@@ -39,13 +39,16 @@ public final class DataPlane: @unchecked Sendable {
         releases = try ReleaseQueue()
     }
 
-    /// Connects a PUSH socket to `peer` at `endpoint`.
-    public func connect(peer: Int, endpoint: String, context: ZMQContext = .shared) throws {
+    /// Connects a PUSH socket to `peer` at `endpoint`. With `routedTo`, the endpoint is a
+    /// gateway's ingress, and each message carries a route frame naming that rank.
+    public func connect(peer: Int, endpoint: String, routedTo destination: Int? = nil, context: ZMQContext = .shared) throws {
         guard outboxes[peer] == nil else { return }
         var push = try ZMQSocket(.push, context: context, linger: .seconds(2))
         try push.setSendHighWaterMark(0)
         try push.connect(endpoint)
-        outboxes[peer] = SocketBox(push)
+        let box = SocketBox(push)
+        box.route = destination.map { GatewayRoute.frame(destination: $0) }
+        outboxes[peer] = box
     }
 
     /// Counts a dropped message and says why on standard error (the first 20, then every 1000th).

@@ -149,7 +149,9 @@ public struct ScheduleExecutor {
             header.crc32c = CRC32C.checksum(UnsafeRawBufferPointer(start: buffer + range.offset * 4, count: range.count * 4))
             header.flags |= DataFrameHeader.Flags.checksummed
         }
+        let outbox = try plane.outbox(operation.kind.peer)
         var message = ZMQMessage()
+        if let route = outbox.route { message.append(route) }
         message.append(header.encoded)
         // Small payloads are copied: a copy of 64 KiB costs less than waiting for libzmq to
         // release a zero-copy send, and the range is free again at once.
@@ -162,7 +164,6 @@ public struct ScheduleExecutor {
             let payload = UnsafeRawBufferPointer(start: buffer + range.offset * 4, count: range.count * 4)
             message.append(zeroCopy: payload, onRelease: { releases.push(id) })
         }
-        let outbox = try plane.outbox(operation.kind.peer)
         plane.traffic.sent(to: operation.kind.peer, bytes: DataFrameHeader.size + range.count * 4)
         if let blocked = try outbox.socket.trySend(message) {
             try outbox.socket.blockingSend(blocked, timeout: max(deadline - .now, .milliseconds(1)))

@@ -58,13 +58,57 @@ public enum ControlMessage: Equatable, Sendable {
         /// The data endpoint of each device (tcp://host:port).
         public var endpoints: [String]
         public var pid: Int
-        public init(region: String, host: Int, devices: Int, numaNodes: Int, endpoints: [String], pid: Int) {
+        /// `gateway` for a region's gateway (then `endpoints` are its ingress endpoints, one per
+        /// region in topology order, empty for its own); absent for a worker.
+        public var role: String?
+        public init(region: String, host: Int, devices: Int, numaNodes: Int, endpoints: [String], pid: Int, role: String? = nil) {
             self.region = region
             self.host = host
             self.devices = devices
             self.numaNodes = numaNodes
             self.endpoints = endpoints
             self.pid = pid
+            self.role = role
+        }
+    }
+
+    /// A region's gateway in a plan: where that region's workers send to each other region.
+    public struct PlanGateway: Codable, Equatable, Sendable {
+        public var region: Int
+        /// Ingress endpoint per destination region (by index; empty for its own region).
+        public var endpoints: [String]
+        public init(region: Int, endpoints: [String]) {
+            self.region = region
+            self.endpoints = endpoints
+        }
+    }
+
+    /// A gateway's counters for one outbound link, so far.
+    public struct LinkStats: Codable, Equatable, Sendable {
+        public var to: String
+        public var offeredBytes: Int
+        public var deliveredBytes: Int
+        public var queuedBytes: Int
+        public var deliveredMessages: Int
+        /// Seconds the link's serialiser was busy.
+        public var busyS: Double
+        public var queueDelaySSum: Double
+        public var queueDelaySMax: Double
+        /// How late deliveries went out against their due time, microseconds.
+        public var lateP99Us: Double
+        public var lateMaxUs: Double
+        public init(to: String, offeredBytes: Int, deliveredBytes: Int, queuedBytes: Int, deliveredMessages: Int, busyS: Double,
+                    queueDelaySSum: Double, queueDelaySMax: Double, lateP99Us: Double, lateMaxUs: Double) {
+            self.to = to
+            self.offeredBytes = offeredBytes
+            self.deliveredBytes = deliveredBytes
+            self.queuedBytes = queuedBytes
+            self.deliveredMessages = deliveredMessages
+            self.busyS = busyS
+            self.queueDelaySSum = queueDelaySSum
+            self.queueDelaySMax = queueDelaySMax
+            self.lateP99Us = lateP99Us
+            self.lateMaxUs = lateMaxUs
         }
     }
 
@@ -117,8 +161,12 @@ public enum ControlMessage: Equatable, Sendable {
         public var timeoutS: Double
         public var lan: LinkParameters
         public var wan: LinkParameters
+        /// One per region when WAN traffic goes through gateways; absent when it goes direct.
+        public var gateways: [PlanGateway]?
         public init(epoch: Int, you: Int, regions: [String], devicesPerWorker: Int, workers: [PlanWorker], algo: String,
-                    chunkBytes: Int, maxBytes: Int, checksums: Bool, timeoutS: Double, lan: LinkParameters, wan: LinkParameters) {
+                    chunkBytes: Int, maxBytes: Int, checksums: Bool, timeoutS: Double, lan: LinkParameters, wan: LinkParameters,
+                    gateways: [PlanGateway]? = nil) {
+            self.gateways = gateways
             self.epoch = epoch
             self.you = you
             self.regions = regions
@@ -238,7 +286,11 @@ public enum ControlMessage: Equatable, Sendable {
         public var computeS: Double?
         public var commS: Double?
         public var stepsDone: Int?
-        public init(seq: Int, traffic: Traffic? = nil, computeS: Double? = nil, commS: Double? = nil, stepsDone: Int? = nil) {
+        /// From a gateway: its outbound links.
+        public var links: [LinkStats]?
+        public init(seq: Int, traffic: Traffic? = nil, computeS: Double? = nil, commS: Double? = nil, stepsDone: Int? = nil,
+                    links: [LinkStats]? = nil) {
+            self.links = links
             self.seq = seq
             self.traffic = traffic
             self.computeS = computeS

@@ -16,6 +16,11 @@ public final class RunDirectory: Sendable {
         self.path = path
         let manager = FileManager.default
         do {
+            // A directory used before starts clean: nothing of an earlier run may mix in.
+            for name in ["coordinator.endpoint", "plan.json", "summary.json", "report.html"] where manager.fileExists(atPath: path + "/" + name) {
+                try manager.removeItem(atPath: path + "/" + name)
+            }
+            if manager.fileExists(atPath: path + "/regions") { try manager.removeItem(atPath: path + "/regions") }
             try manager.createDirectory(atPath: path + "/regions", withIntermediateDirectories: true)
             for (source, name) in [(topologyFile, "topology.yaml"), (jobFile, "job.yaml")] {
                 let target = path + "/" + name

@@ -23,6 +23,10 @@ public struct JobSpec: Sendable, Equatable {
     public let warmupIterations: Int
     /// Deadline for any one collective, seconds.
     public let timeoutSeconds: Double
+    /// Chunk size for every level, bytes; nil lets the planner choose.
+    public let chunkBytes: Int?
+    /// The benchmark's sizes when listed one by one (`sizes: [1M, 16M]`); nil uses min…max.
+    public let sizes: [Int]?
 
     public static let algorithms = ["auto", "ring", "hier"]
 
@@ -33,8 +37,19 @@ public struct JobSpec: Sendable, Equatable {
     public static func parse(_ text: String, file: String) throws(ConfigError) -> JobSpec {
         let root = try FieldReader(try YAMLParser.parse(text, file: file), file: file, path: "", known: [
             "name", "kind", "steps", "gradient", "compute", "samples_per_step", "algo",
-            "min_bytes", "max_bytes", "step_factor", "iters", "warmup", "timeout",
+            "min_bytes", "max_bytes", "step_factor", "iters", "warmup", "timeout", "chunk", "sizes",
         ])
+        var sizes: [Int]?
+        if root.contains("sizes") {
+            sizes = []
+            for (node, path) in try root.list("sizes") {
+                guard case .scalar(let text, _) = node, let size = Units.bytes(text), size > 0, size % 4 == 0, size <= 1 << 30 else {
+                    throw ConfigError(file: file, line: node.line, field: path,
+                                      message: "expected a size like 16MiB (a multiple of 4 bytes, up to 1 GiB), got \(node.kindDescription)")
+                }
+                sizes!.append(size)
+            }
+        }
         let kind = Kind(rawValue: try root.choice("kind", of: ["sync", "bench"], default: "sync"))!
         let minBytes = try root.bytes("min_bytes", default: 64 << 10)
         let maxBytes = try root.bytes("max_bytes", default: 16 << 20)
@@ -60,11 +75,14 @@ public struct JobSpec: Sendable, Equatable {
             stepFactor: try root.integer("step_factor", default: 4, minimum: 2),
             iterations: try root.integer("iters", default: 10, minimum: 1, maximum: 100_000),
             warmupIterations: try root.integer("warmup", default: 2, minimum: 0, maximum: 100_000),
-            timeoutSeconds: try root.seconds("timeout", default: 60))
+            timeoutSeconds: try root.seconds("timeout", default: 60),
+            chunkBytes: root.contains("chunk") ? try root.bytes("chunk") : nil,
+            sizes: sizes)
     }
 
     /// The benchmark's sizes: min, min·f, …, up to max.
     public var benchSizes: [Int] {
+        if let sizes { return sizes }
         var sizes: [Int] = []
         var size = max(minBytes, 4)
         while size <= maxBytes {

@@ -102,6 +102,16 @@ public struct ZMQMessage: ~Copyable {
         frames.append(frame)
     }
 
+    /// Removes the first frame (a routing frame, say) without touching the others' payloads.
+    ///
+    /// The corresponding C function is `zmq_msg_close`.
+    public mutating func removeFirstFrame() {
+        precondition(count > 0, "removeFirstFrame of an empty message")
+        let frame = frames.remove(at: framesSent)
+        zmq_msg_close(frame)
+        frame.deallocate()
+    }
+
     /// The size of frame `index` in bytes.
     ///
     /// The corresponding C function is `zmq_msg_size`.

@@ -12,7 +12,7 @@ let usage = """
       bench allreduce    all-reduce benchmark over local ranks, nccl-tests style (--help for flags)
       report RUN_DIR     per-region table of a cluster run; writes RUN_DIR/report.html with charts
       topology FILE      checks a topology file and describes it; --hosts lists "region host devices"
-                         lines, one per worker process, for scripts
+                         lines, one per worker process, and --regions the region names, for scripts
       job FILE           checks a job file and describes it
 
     """
@@ -58,7 +58,9 @@ do {
         print("report: \(try report.write())")
     case ("topology", let file?):
         let topology = try ClusterTopology.load(path: file)
-        if arguments.dropFirst(2).contains("--hosts") {
+        if arguments.dropFirst(2).contains("--regions") {
+            for region in topology.regions { print(region.name) }
+        } else if arguments.dropFirst(2).contains("--hosts") {
             for region in topology.regions {
                 for host in 0..<region.hosts { print("\(region.name) \(host) \(region.devicesPerHost)") }
             }

@@ -22,6 +22,7 @@ struct GoldenVectorTests {
     @Test("control messages decode and re-encode byte for byte", arguments: [
         "control-join", "control-refuse", "control-plan", "control-probe", "control-probed", "control-step",
         "control-step-done", "control-heartbeat", "control-heartbeat-coordinator", "control-stop",
+        "control-join-gateway", "control-plan-gateways", "control-heartbeat-gateway",
     ])
     func control(name: String) throws {
         let frames = try Self.frames(name)

@@ -24,6 +24,14 @@ int32_t straits_current_thread_id(void);
 /// The last errno of the calling thread.
 int straits_errno(void);
 
+/// Sets the calling thread's timer slack (prctl PR_SET_TIMERSLACK), so timed sleeps end within
+/// `nanoseconds` of their deadline instead of the default 50 µs. Returns 0, or -1 with errno.
+int straits_set_timer_slack(unsigned long nanoseconds);
+
+/// Moves the calling thread to SCHED_FIFO at `priority` (1–99), so it runs as soon as it wakes.
+/// Returns 0, or an errno value (EPERM without the privilege).
+int straits_set_realtime(int priority);
+
 /// CRC32C (Castagnoli, reflected polynomial 0x82F63B78) of `count` bytes, continuing from
 /// `crc` (0 to start). Uses the SSE4.2 crc32 instruction when the CPU has it, a table otherwise.
 uint32_t straits_crc32c(uint32_t crc, const void *bytes, size_t count);

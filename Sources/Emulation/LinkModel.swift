@@ -1,0 +1,217 @@
+/// One directed WAN link as a pure state machine over a clock it is given (nanoseconds): a
+/// serialiser that sends at the link's bandwidth, then a delay line of the link's latency ± jitter.
+///
+/// Messages are cut into chunks; the serialiser takes chunks round-robin from the flows that
+/// have some queued, so concurrent flows share the bandwidth evenly whatever their message
+/// sizes, and pacing is byte-accurate: a chunk of `b` bytes starts when the previous one ends
+/// and takes `8b / bandwidth`. A chunk arrives `latency ± jitter` after its last byte left,
+/// never before an earlier chunk of its flow; a message is delivered when its last chunk
+/// arrives. The queue is bounded in bytes: `canAccept` says whether the owner may offer more.
+///
+/// No I/O and no clock of its own: the gateway calls `offer` and `advance(to:)` with the real
+/// time, tests with a manual one, and both get exactly the same deliveries.
+public struct LinkModel: Sendable {
+    /// A message that has reached the far end.
+    public struct Delivery: Sendable, Equatable {
+        public let message: Int
+        public let flow: Int
+        public let bytes: Int
+        public let offeredAt: Int64
+        /// When its last chunk arrives.
+        public let dueAt: Int64
+        /// Time its first chunk waited for the serialiser.
+        public let queueDelay: Int64
+    }
+
+    /// Totals since the link was made.
+    public struct Counters: Sendable, Equatable {
+        public var offeredBytes = 0
+        public var offeredMessages = 0
+        public var deliveredBytes = 0
+        public var deliveredMessages = 0
+        /// Sum and maximum of the queueing delay of delivered messages, nanoseconds.
+        public var queueDelaySum: Int64 = 0
+        public var queueDelayMax: Int64 = 0
+        /// Nanoseconds the serialiser was busy.
+        public var busy: Int64 = 0
+    }
+
+    private struct Chunk {
+        let message: Int
+        let bytes: Int
+        let last: Bool
+        let offeredAt: Int64
+    }
+
+    private struct Pending {
+        let flow: Int
+        let bytes: Int
+        let offeredAt: Int64
+        var firstStart: Int64?
+        var dueAt: Int64?
+    }
+
+    public let spec: LinkSpec
+    public let chunkBytes: Int
+    public let queueLimitBytes: Int
+    public private(set) var counters = Counters()
+    /// Bytes offered and not yet on the wire.
+    public private(set) var queuedBytes = 0
+
+    private var queues: [Int: [Chunk]] = [:]
+    private var queueHeads: [Int: Int] = [:]
+    private var rotation: [Int] = []
+    private var nextInRotation = 0
+    private var serialiserFreeAt: Int64 = .min
+    private var lastDue: [Int: Int64] = [:]
+    private var pending: [Int: Pending] = [:]
+    /// Messages whose last chunk is on the wire, by due time.
+    private var scheduled: [(due: Int64, message: Int)] = []
+    private var random: SplitMix64
+
+    public init(spec: LinkSpec, chunkBytes: Int = 64 << 10, queueLimitBytes: Int = 64 << 20, seed: UInt64 = 1) {
+        precondition(chunkBytes > 0 && queueLimitBytes > 0)
+        self.spec = spec
+        self.chunkBytes = chunkBytes
+        self.queueLimitBytes = queueLimitBytes
+        random = SplitMix64(seed: seed)
+    }
+
+    /// Whether the queue has room for another message (one message may overfill it).
+    public var canAccept: Bool { queuedBytes < queueLimitBytes }
+
+    /// Queues message `message` of `bytes` bytes from `flow`, offered at `now`.
+    public mutating func offer(message: Int, flow: Int, bytes: Int, now: Int64) {
+        precondition(pending[message] == nil, "message \(message) offered twice")
+        // An idle serialiser starts the new message now; a busy one keeps its own time.
+        if queues.isEmpty { serialiserFreeAt = max(serialiserFreeAt, now) }
+        pending[message] = Pending(flow: flow, bytes: bytes, offeredAt: now)
+        counters.offeredBytes += bytes
+        counters.offeredMessages += 1
+        queuedBytes += bytes
+        var chunks: [Chunk] = []
+        var left = bytes
+        repeat {
+            let size = min(left, chunkBytes)
+            left -= size
+            chunks.append(Chunk(message: message, bytes: size, last: left == 0, offeredAt: now))
+        } while left > 0
+        if queues[flow] == nil || queueHeads[flow] == queues[flow]?.count {
+            queues[flow] = chunks
+            queueHeads[flow] = 0
+            if !rotation.contains(flow) { rotation.append(flow) }
+        } else {
+            queues[flow]!.append(contentsOf: chunks)
+        }
+    }
+
+    /// Moves the link on to `now`: starts every chunk whose turn has come, and returns the
+    /// messages that have arrived by `now`, in arrival order.
+    public mutating func advance(to now: Int64) -> [Delivery] {
+        while serialiserFreeAt <= now, let flow = nextFlow() {
+            let head = queueHeads[flow]!
+            let chunk = queues[flow]![head]
+            queueHeads[flow] = head + 1
+            if head + 1 == queues[flow]!.count {
+                queues[flow] = nil
+                queueHeads[flow] = nil
+            }
+            // A chunk never leaves before it was offered (offers may come in ahead of the clock).
+            let start = max(serialiserFreeAt, chunk.offeredAt)
+            if start > now {
+                // Put it back: its time has not come.
+                queueHeads[flow] = head
+                if queues[flow] == nil { queues[flow] = [chunk]; queueHeads[flow] = 0 }
+                serialiserFreeAt = start
+                break
+            }
+            let end = start + spec.serialisationNanoseconds(chunk.bytes)
+            serialiserFreeAt = end
+            counters.busy += end - start
+            queuedBytes -= chunk.bytes
+            if pending[chunk.message]?.firstStart == nil { pending[chunk.message]?.firstStart = start }
+            let jitter = spec.jitterSeconds > 0 ? Int64(((random.nextUnit() * 2 - 1) * spec.jitterSeconds * 1e9).rounded()) : 0
+            var due = end + Int64((spec.latencySeconds * 1e9).rounded()) + jitter
+            due = max(due, end, lastDue[flow] ?? .min)
+            lastDue[flow] = due
+            if chunk.last {
+                pending[chunk.message]?.dueAt = due
+                let index = scheduled.firstIndex { $0.due > due } ?? scheduled.count
+                scheduled.insert((due, chunk.message), at: index)
+            }
+        }
+        var delivered: [Delivery] = []
+        while let first = scheduled.first, first.due <= now {
+            scheduled.removeFirst()
+            let message = pending.removeValue(forKey: first.message)!
+            let queueDelay = (message.firstStart ?? message.offeredAt) - message.offeredAt
+            counters.deliveredBytes += message.bytes
+            counters.deliveredMessages += 1
+            counters.queueDelaySum += queueDelay
+            counters.queueDelayMax = max(counters.queueDelayMax, queueDelay)
+            delivered.append(Delivery(message: first.message, flow: message.flow, bytes: message.bytes,
+                                      offeredAt: message.offeredAt, dueAt: first.due, queueDelay: queueDelay))
+        }
+        return delivered
+    }
+
+    /// When the next chunk may start (the serialiser is free and a chunk is queued).
+    public var nextChunkStart: Int64? { queues.isEmpty ? nil : serialiserFreeAt }
+
+    /// When the next message arrives at the far end.
+    public var nextDelivery: Int64? { scheduled.first?.due }
+
+    /// When something next happens (a chunk starts or a message arrives); nil when idle.
+    public var nextEvent: Int64? {
+        let start: Int64? = queues.isEmpty ? nil : serialiserFreeAt
+        switch (start, scheduled.first?.due) {
+        case (let a?, let b?): return min(a, b)
+        case (let a?, nil): return a
+        case (nil, let b?): return b
+        case (nil, nil): return nil
+        }
+    }
+
+    /// Messages offered and not yet delivered.
+    public var inFlightMessages: Int { pending.count }
+
+    /// The next flow with queued chunks, round-robin.
+    private mutating func nextFlow() -> Int? {
+        guard !queues.isEmpty else {
+            rotation.removeAll()
+            nextInRotation = 0
+            return nil
+        }
+        for _ in 0..<rotation.count {
+            if nextInRotation >= rotation.count { nextInRotation = 0 }
+            let flow = rotation[nextInRotation]
+            if queues[flow] != nil {
+                nextInRotation += 1
+                return flow
+            }
+            rotation.remove(at: nextInRotation)
+        }
+        // Every flow in the rotation is empty but queues is not: rebuild the rotation.
+        rotation = queues.keys.sorted()
+        nextInRotation = 1
+        return rotation.first
+    }
+}
+
+/// A small, seeded, fast generator (SplitMix64), so jitter is reproducible.
+struct SplitMix64: Sendable {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}

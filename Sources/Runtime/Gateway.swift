@@ -1,0 +1,365 @@
+import CStraitsShims
+import Emulation
+import Foundation
+import StraitsWire
+import Topology
+import ZeroMQ
+
+/// `straits-gateway`: a region's outbound WAN. One ingress socket per outbound link takes the
+/// region's workers' messages (a route frame, then the data message); the link model decides
+/// when each arrives at the far end; a delivery thread sends it on to the destination rank at
+/// that time, sleeping until shortly before it and spinning at most the last 80 µs.
+public final class Gateway {
+    let options: GatewayOptions
+    let topology: ClusterTopology
+    let regionIndex: Int
+    let state: State
+    /// The gateway's own ZeroMQ context (its I/O thread carries the deliveries).
+    let context: ZMQContext
+
+    /// A received message waiting in a link, until its delivery time.
+    final class Held: @unchecked Sendable {
+        // Unchecked Sendable: filled by an ingress thread and emptied by the delivery thread,
+        // both under `State.condition`'s lock.
+        var message: ZMQMessage?
+        let destination: Int
+
+        init(_ message: consuming ZMQMessage, destination: Int) {
+            self.message = consume message
+            self.destination = destination
+        }
+    }
+
+    /// Everything the threads share, guarded by `condition`'s lock.
+    final class State: @unchecked Sendable {
+        let condition = NSCondition()
+        var links: [Int: LinkModel] = [:]
+        var lateness: [Int: LatenessHistogram] = [:]
+        var held: [Int: Held] = [:]
+        var nextMessage = 0
+        var endpoints: [Int: String] = [:]
+        var regionOfRank: [Int: Int] = [:]
+        var stopping = false
+        var rejected = 0
+    }
+
+    public init(options: GatewayOptions) throws {
+        self.options = options
+        topology = try ClusterTopology.load(path: options.topologyPath)
+        guard let index = topology.regions.firstIndex(where: { $0.name == options.region }) else {
+            throw RuntimeError("straits-gateway: topology \(topology.name) has no region \"\(options.region)\" (regions: \(topology.regions.map(\.name).joined(separator: ", ")))")
+        }
+        regionIndex = index
+        state = State()
+        context = try ZMQContext(ioThreads: 1)
+        for (destination, region) in topology.regions.enumerated() where destination != index {
+            let link = topology.link(from: options.region, to: region.name)!
+            state.links[destination] = LinkModel(
+                spec: LinkSpec(bitsPerSecond: link.bitsPerSecond, latencySeconds: link.latencySeconds, jitterSeconds: link.jitterSeconds),
+                chunkBytes: options.chunkBytes, queueLimitBytes: options.queueBytes, seed: UInt64(index * 1000 + destination + 1))
+            state.lateness[destination] = LatenessHistogram()
+        }
+    }
+
+    private var name: String { "straits-gateway \(options.region)" }
+
+    private func say(_ line: String) {
+        FileHandle.standardError.write(Data("\(name): \(line)\n".utf8))
+    }
+
+    /// Monotonic nanoseconds.
+    static func now() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+    }
+
+    /// Runs the gateway; 0 when the job finished, 1 on failure or abort, 3 when refused.
+    public func run() -> Int32 {
+        do {
+            return try runThrowing()
+        } catch {
+            say("\(error)")
+            return 1
+        }
+    }
+
+    private func runThrowing() throws -> Int32 {
+        // Ingress: one PULL per destination region, each read by its own thread.
+        var endpoints = [String](repeating: "", count: topology.regions.count)
+        var ingress: [Int: SocketBox] = [:]
+        for destination in state.links.keys.sorted() {
+            var pull = try ZMQSocket(.pull, context: context, linger: .zero)
+            try pull.setReceiveHighWaterMark(64)
+            try pull.setMaximumMessageSize((1 << 30) + 4096)
+            endpoints[destination] = try pull.bind("tcp://\(options.bindAddress):*")
+            ingress[destination] = SocketBox(pull)
+        }
+        var control = try ZMQSocket(.dealer, linger: .seconds(1))
+        try control.connect(options.coordinator)
+        try ControlLink.send(.join(.init(region: options.region, host: 0, devices: 0, numaNodes: 1, endpoints: endpoints,
+                                         pid: Int(getpid()), role: "gateway")), on: &control)
+        for link in topology.links where link.from == options.region {
+            say("link → \(link.to): \(Units.formatRate(bitsPerSecond: link.bitsPerSecond)), \(Units.formatDuration(seconds: link.latencySeconds)) ± \(Units.formatDuration(seconds: link.jitterSeconds)); ingress \(endpoints[topology.regions.firstIndex { $0.name == link.to }!])")
+        }
+
+        var threads: [Thread] = []
+        for (destination, socket) in ingress {
+            let thread = Thread { [state] in Gateway.ingressLoop(destination: destination, socket: socket, state: state) }
+            thread.name = "ingress → \(topology.regions[destination].name)"
+            threads.append(thread)
+        }
+        let delivery = Thread { [state, context] in Gateway.deliveryLoop(state: state, context: context) }
+        delivery.name = "delivery"
+        threads.append(delivery)
+        for thread in threads { thread.start() }
+        defer {
+            state.condition.lock()
+            state.stopping = true
+            state.condition.broadcast()
+            state.condition.unlock()
+        }
+
+        let heartbeat = Duration.milliseconds(Int(options.heartbeatSeconds * 1000))
+        let deadAfter = Duration.milliseconds(Int(options.deadAfterSeconds * 1000))
+        let joinDeadline = ContinuousClock.now + .milliseconds(Int(options.joinTimeoutSeconds * 1000))
+        var lastHeard: ContinuousClock.Instant?
+        var nextHeartbeat = ContinuousClock.now
+        var seq = 0
+        var dropped = 0
+        while true {
+            let now = ContinuousClock.now
+            if let lastHeard, now - lastHeard > deadAfter {
+                say("the coordinator at \(options.coordinator) has been silent for \(options.deadAfterSeconds) s; giving up")
+                return 1
+            }
+            if lastHeard == nil && now > joinDeadline {
+                say("not admitted by the coordinator at \(options.coordinator) within \(options.joinTimeoutSeconds) s; giving up")
+                return 1
+            }
+            if lastHeard != nil && now >= nextHeartbeat {
+                seq += 1
+                try ControlLink.send(.heartbeat(.init(seq: seq, links: linkStats())), on: &control)
+                nextHeartbeat = now + heartbeat
+            }
+            guard let frames = try ControlLink.receiveFrames(on: &control, timeout: min(heartbeat, .milliseconds(200))) else { continue }
+            let message: ControlMessage
+            do {
+                message = try ControlMessage(frames: frames)
+            } catch {
+                dropped += 1
+                ControlLink.logDropped(name, count: dropped, "\(error)")
+                continue
+            }
+            lastHeard = .now
+            switch message {
+            case .refuse(let refuse):
+                say("refused by the coordinator: \(refuse.reason)")
+                return 3
+            case .plan(let plan):
+                let layout = ClusterLayout(plan: plan)
+                state.condition.lock()
+                for rank in 0..<layout.ranks {
+                    let worker = layout.worker(ofRank: rank)
+                    state.endpoints[rank] = layout.workers[worker].endpoints[rank - layout.workers[worker].firstRank]
+                    state.regionOfRank[rank] = layout.workers[worker].region
+                }
+                state.condition.unlock()
+            case .stop(let stop):
+                // One last report of the counters, then go.
+                try? ControlLink.send(.heartbeat(.init(seq: seq + 1, links: linkStats())), on: &control)
+                say(stop.ok ? "job finished: \(stop.reason)" : "the coordinator stopped the job: \(stop.reason)")
+                return stop.ok ? 0 : 1
+            case .heartbeat:
+                break
+            default:
+                dropped += 1
+                ControlLink.logDropped(name, count: dropped, "a \(message.kind) message is not for a gateway")
+            }
+        }
+    }
+
+    private func linkStats() -> [ControlMessage.LinkStats] {
+        state.condition.lock()
+        defer { state.condition.unlock() }
+        return state.links.keys.sorted().map { destination in
+            let link = state.links[destination]!
+            let lateness = state.lateness[destination]!
+            return ControlMessage.LinkStats(
+                to: topology.regions[destination].name, offeredBytes: link.counters.offeredBytes,
+                deliveredBytes: link.counters.deliveredBytes, queuedBytes: link.queuedBytes,
+                deliveredMessages: link.counters.deliveredMessages, busyS: Double(link.counters.busy) / 1e9,
+                queueDelaySSum: Double(link.counters.queueDelaySum) / 1e9, queueDelaySMax: Double(link.counters.queueDelayMax) / 1e9,
+                lateP99Us: lateness.percentile(0.99), lateMaxUs: lateness.maxMicroseconds)
+        }
+    }
+
+    /// Reads one link's ingress while its queue has room; each message goes into the link model.
+    static func ingressLoop(destination: Int, socket: SocketBox, state: State) {
+        // Real-time too (below the delivery thread): it holds the shared lock briefly, and must
+        // not be preempted while the delivery thread waits for it.
+        _ = straits_set_realtime(29)
+        var rejected = 0
+        while true {
+            state.condition.lock()
+            while !state.stopping && !(state.links[destination]!.canAccept) {
+                _ = state.condition.wait(until: Date(timeIntervalSinceNow: 0.1))
+            }
+            let stopping = state.stopping
+            state.condition.unlock()
+            if stopping { return }
+
+            let received: Result<ZMQMessage, ZMQError> = Result { () throws(ZMQError) -> ZMQMessage in
+                try socket.socket.blockingReceive(timeout: .milliseconds(100))
+            }
+            let message: ZMQMessage
+            switch consume received {
+            case .success(let got): message = got
+            case .failure(let error):
+                if error.code == .timedOut { continue }
+                FileHandle.standardError.write(Data("straits-gateway: ingress: \(error)\n".utf8))
+                return
+            }
+            // Frames: route, data header, payload.
+            var reason: String?
+            var destinationRank = -1, sourceRank = -1
+            if message.count != 3 {
+                reason = "\(message.count) frames, expected 3 (route, header, payload)"
+            } else if let rank = message.withFrame(0, { GatewayRoute.destination($0) }) {
+                destinationRank = rank
+                do {
+                    let header = try message.withFrame(1) { try DataFrameHeader(decoding: $0) }
+                    sourceRank = Int(header.sourceRank)
+                } catch {
+                    reason = "\(error)"
+                }
+            } else {
+                reason = "no route frame (8 bytes, magic STRG)"
+            }
+            let bytes = message.count == 3 ? message.frameSize(1) + message.frameSize(2) : 0
+            state.condition.lock()
+            if reason == nil, state.regionOfRank[destinationRank] != destination {
+                reason = "rank \(destinationRank) is not in the region this ingress serves"
+            }
+            if let reason {
+                state.rejected += 1
+                state.condition.unlock()
+                rejected += 1
+                if rejected <= 20 || rejected % 1000 == 0 {
+                    FileHandle.standardError.write(Data("straits-gateway: dropped a message (\(rejected) so far): \(reason)\n".utf8))
+                }
+                continue
+            }
+            let id = state.nextMessage
+            state.nextMessage += 1
+            state.held[id] = Held(message, destination: destinationRank)
+            state.links[destination]!.offer(message: id, flow: sourceRank << 32 | destinationRank, bytes: bytes, now: now())
+            state.condition.broadcast()
+            state.condition.unlock()
+        }
+    }
+
+    /// Sends each message on when the link model says it arrives.
+    ///
+    /// The thread sleeps until the next chunk start (whose time the model keeps exactly, so a
+    /// late wake-up there costs nothing) or until shortly before the next delivery, then spins
+    /// for the rest. How early it wakes is what this machine's timer needs: the 99th percentile
+    /// of its recent wake-up overshoots plus 10 µs (20 µs at least, 300 µs at most), so a
+    /// precise host spins a few tens of microseconds and a virtual machine a little more.
+    static func deliveryLoop(state: State, context: ZMQContext) {
+        _ = straits_set_timer_slack(1000)
+        // Wake on time even when every core is busy with ranks: real-time priority where the
+        // process may have it (it sleeps between deliveries and spins only briefly).
+        let realtime = straits_set_realtime(30)
+        if realtime != 0 {
+            FileHandle.standardError.write(Data("straits-gateway: delivery thread runs at normal priority (SCHED_FIFO: \(String(cString: strerror(realtime)))); deliveries may be late when the cores are busy\n".utf8))
+        }
+        var outboxes: [Int: SocketBox] = [:]
+        var overshoot = OvershootWindow()
+        while true {
+            state.condition.lock()
+            if state.stopping {
+                state.condition.unlock()
+                return
+            }
+            let now = Gateway.now()
+            var due: [(Int, Held, Int64)] = []
+            var nextStart: Int64?, nextDelivery: Int64?
+            for destination in state.links.keys {
+                let wasFull = !state.links[destination]!.canAccept
+                for delivery in state.links[destination]!.advance(to: now) {
+                    if let held = state.held.removeValue(forKey: delivery.message) {
+                        due.append((destination, held, delivery.dueAt))
+                    }
+                }
+                if wasFull && state.links[destination]!.canAccept { state.condition.broadcast() }
+                if let start = state.links[destination]!.nextChunkStart { nextStart = min(nextStart ?? start, start) }
+                if let arrival = state.links[destination]!.nextDelivery { nextDelivery = min(nextDelivery ?? arrival, arrival) }
+            }
+            if due.isEmpty {
+                let early = overshoot.early
+                let wake = [nextStart, nextDelivery.map { $0 - early }].compactMap { $0 }.min()
+                if wake == nil || wake! > now {
+                    // Idle: wait for an offer (at most 0.2 s, to notice stopping).
+                    let seconds = wake.map { min(Double($0 - now) / 1e9, 0.2) } ?? 0.2
+                    _ = state.condition.wait(until: Date(timeIntervalSinceNow: seconds))
+                    let woke = Gateway.now()
+                    state.condition.unlock()
+                    if let wake, woke >= wake { overshoot.record(woke - wake) }
+                } else {
+                    // Within `early` of a delivery: spin on the clock, lock released.
+                    state.condition.unlock()
+                    if let nextDelivery { while Gateway.now() < nextDelivery {} }
+                }
+                continue
+            }
+            state.condition.unlock()
+            for (destination, held, dueAt) in due {
+                let sentAt = Gateway.now()
+                do {
+                    try send(held, outboxes: &outboxes, state: state, context: context)
+                } catch {
+                    FileHandle.standardError.write(Data("straits-gateway: delivery to rank \(held.destination) failed: \(error)\n".utf8))
+                }
+                state.condition.lock()
+                state.lateness[destination]!.record(nanoseconds: sentAt - dueAt)
+                state.condition.unlock()
+            }
+        }
+    }
+
+    /// The recent wake-up overshoots of timed waits, and how early to wake because of them.
+    struct OvershootWindow {
+        private var samples = [Int64](repeating: 50_000, count: 128)
+        private var next = 0
+        private(set) var early: Int64 = 100_000
+
+        mutating func record(_ nanoseconds: Int64) {
+            samples[next] = nanoseconds
+            next = (next + 1) % samples.count
+            if next % 16 == 0 {
+                let sorted = samples.sorted()
+                early = min(max(sorted[sorted.count * 99 / 100] + 10_000, 20_000), 300_000)
+            }
+        }
+    }
+
+    private static func send(_ held: Held, outboxes: inout [Int: SocketBox], state: State, context: ZMQContext) throws {
+        guard var message = held.message.take() else { return }
+        message.removeFirstFrame()
+        if outboxes[held.destination] == nil {
+            state.condition.lock()
+            let endpoint = state.endpoints[held.destination]
+            state.condition.unlock()
+            guard let endpoint else { throw RuntimeError("no endpoint for rank \(held.destination)") }
+            var push = try ZMQSocket(.push, context: context, linger: .seconds(2))
+            try push.setSendHighWaterMark(0)
+            try push.connect(endpoint)
+            outboxes[held.destination] = SocketBox(push)
+        }
+        let box = outboxes[held.destination]!
+        if let blocked = try box.socket.trySend(message) {
+            try box.socket.blockingSend(blocked, timeout: .seconds(30))
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import StraitsWire
+
+/// Flags of `straits-gateway`.
+public struct GatewayOptions: Sendable {
+    public var coordinator = ""
+    public var region = ""
+    public var topologyPath = ""
+    public var bindAddress = "127.0.0.1"
+    public var heartbeatSeconds = 0.5
+    public var deadAfterSeconds = 5.0
+    public var joinTimeoutSeconds = 60.0
+    /// Chunks the link model cuts messages into, so that flows share a link fairly.
+    public var chunkBytes = 64 << 10
+    /// Bytes a link may hold queued before the gateway stops reading that link's ingress.
+    public var queueBytes = 64 << 20
+
+    public static let help = """
+        USAGE: straits-gateway --coordinator ENDPOINT --region NAME --topology FILE [options]
+
+        The gateway of one region: carries all of the region's traffic to other regions. Each
+        directed link of the topology is a queue served at the link's bandwidth (messages cut
+        into chunks served round-robin across flows) and a delay line of its latency ± jitter;
+        queues are bounded and push back on senders. Counters go to the coordinator, which
+        writes them to links.jsonl.
+
+        OPTIONS:
+          --coordinator ENDPOINT   the coordinator's control endpoint
+          --region NAME            the region this gateway serves
+          --topology FILE          the topology (links: bandwidth, latency, jitter)
+          --bind-address ADDR      address the ingress sockets bind on (default 127.0.0.1)
+          --chunk-bytes N          link chunk size, bytes (default 65536)
+          --queue-bytes N          queue bound per link, bytes (default 67108864)
+          --heartbeat-ms MS        heartbeat interval (default 500)
+          --dead-after-s S         the coordinator counts as gone after S seconds of silence (default 5)
+          --join-timeout-s S       give up if not admitted within S seconds (default 60)
+          -h, --help               show this help
+
+        """
+
+    public init(arguments: [String]) throws {
+        var flags = FlagReader(command: "straits-gateway", arguments: arguments)
+        while let flag = flags.next() {
+            switch flag {
+            case "--coordinator": coordinator = try flags.value(flag)
+            case "--region": region = try flags.value(flag)
+            case "--topology": topologyPath = try flags.value(flag)
+            case "--bind-address": bindAddress = try flags.value(flag)
+            case "--chunk-bytes": chunkBytes = try flags.integer(flag, minimum: 1)
+            case "--queue-bytes": queueBytes = try flags.integer(flag, minimum: 1)
+            case "--heartbeat-ms": heartbeatSeconds = try flags.positive(flag) / 1000
+            case "--dead-after-s": deadAfterSeconds = try flags.positive(flag)
+            case "--join-timeout-s": joinTimeoutSeconds = try flags.positive(flag)
+            default: throw flags.unknown(flag)
+            }
+        }
+        for (flag, value) in [("--coordinator", coordinator), ("--region", region), ("--topology", topologyPath)] where value.isEmpty {
+            throw RuntimeError("straits-gateway: \(flag) is required")
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import Emulation
+import Testing
+
+/// The link model under a manual clock: every time is exact, in nanoseconds.
+@Suite("link model, manual clock")
+struct LinkModelTests {
+    static let second: Int64 = 1_000_000_000
+    static let millisecond: Int64 = 1_000_000
+
+    /// Advances in steps of `step` until `until`, collecting deliveries.
+    static func run(_ link: inout LinkModel, from: Int64 = 0, until: Int64, step: Int64 = 1_000_000) -> [LinkModel.Delivery] {
+        var deliveries: [LinkModel.Delivery] = []
+        var now = from
+        while now <= until {
+            deliveries += link.advance(to: now)
+            now += step
+        }
+        return deliveries
+    }
+
+    @Test("one message: serialised at the bandwidth, delivered one latency after its last byte")
+    func oneMessage() {
+        // 8 Mbit/s = 1 MB/s: 1 000 000 bytes take exactly one second.
+        var link = LinkModel(spec: LinkSpec(bitsPerSecond: 8e6, latencySeconds: 0.010), chunkBytes: 65536)
+        link.offer(message: 1, flow: 0, bytes: 1_000_000, now: 0)
+        #expect(link.nextEvent == 0)
+        #expect(link.advance(to: Self.second + 10 * Self.millisecond - 1).isEmpty)
+        let deliveries = link.advance(to: Self.second + 10 * Self.millisecond)
+        #expect(deliveries.count == 1)
+        #expect(deliveries.first?.message == 1 && deliveries.first?.bytes == 1_000_000 && deliveries.first?.queueDelay == 0)
+        #expect(deliveries.first?.dueAt == Self.second + 10 * Self.millisecond)
+        #expect(link.counters.busy == Self.second)
+        #expect(link.counters.deliveredBytes == 1_000_000 && link.queuedBytes == 0 && link.nextEvent == nil)
+    }
+
+    @Test("the result does not depend on how often the clock is read")
+    func clockIndependence() {
+        func deliveries(step: Int64) -> [LinkModel.Delivery] {
+            var link = LinkModel(spec: LinkSpec(bitsPerSecond: 1e8, latencySeconds: 0.02, jitterSeconds: 0.001), chunkBytes: 4096, seed: 7)
+            var result: [LinkModel.Delivery] = []
+            for message in 0..<20 {
+                result += link.advance(to: Int64(message) * 3 * Self.millisecond)
+                link.offer(message: message, flow: message % 3, bytes: 10_000 + message * 1000, now: Int64(message) * 3 * Self.millisecond)
+            }
+            return result + Self.run(&link, from: 60 * Self.millisecond, until: 2 * Self.second, step: step)
+        }
+        let fine = deliveries(step: 1000)
+        #expect(fine.count == 20)
+        #expect(deliveries(step: 777_777) == fine)
+        #expect(deliveries(step: 50 * Self.millisecond) == fine)
+    }
+
+    @Test("two flows offered together each get half the link")
+    func fairShare() {
+        var link = LinkModel(spec: LinkSpec(bitsPerSecond: 8e6, latencySeconds: 0), chunkBytes: 10_000)
+        link.offer(message: 1, flow: 1, bytes: 1_000_000, now: 0)
+        link.offer(message: 2, flow: 2, bytes: 1_000_000, now: 0)
+        let deliveries = Self.run(&link, until: 3 * Self.second)
+        #expect(deliveries.map(\.message) == [1, 2])
+        // Chunks alternate: flow 1 finishes one chunk (10 ms) before flow 2, both at about 2 s.
+        #expect(deliveries[0].dueAt == 2 * Self.second - 10 * Self.millisecond)
+        #expect(deliveries[1].dueAt == 2 * Self.second)
+    }
+
+    @Test("a flow of many small messages and one of a large message share evenly")
+    func fairShareMixedSizes() {
+        var link = LinkModel(spec: LinkSpec(bitsPerSecond: 8e6, latencySeconds: 0), chunkBytes: 10_000)
+        link.offer(message: 0, flow: 0, bytes: 1_000_000, now: 0)
+        for message in 1...100 { link.offer(message: message, flow: 1, bytes: 10_000, now: 0) }
+        let deliveries = Self.run(&link, until: 3 * Self.second)
+        let smallDone = deliveries.filter { $0.flow == 1 }.map(\.dueAt).max()!
+        let largeDone = deliveries.first { $0.flow == 0 }!.dueAt
+        #expect(smallDone == 2 * Self.second)
+        #expect(largeDone == 2 * Self.second - 10 * Self.millisecond)
+    }
+
+    @Test("jitter varies delays within ± jitter and never reorders a flow")
+    func jitter() {
+        var link = LinkModel(spec: LinkSpec(bitsPerSecond: 1e9, latencySeconds: 0.050, jitterSeconds: 0.005), chunkBytes: 1000, seed: 42)
+        for message in 0..<200 { link.offer(message: message, flow: 0, bytes: 1000, now: Int64(message) * Self.millisecond) }
+        var deliveries: [LinkModel.Delivery] = []
+        var now: Int64 = 0
+        while now < Self.second {
+            deliveries += link.advance(to: now)
+            now += 100_000
+        }
+        #expect(deliveries.map(\.message) == Array(0..<200))
+        let delays = deliveries.map { Double($0.dueAt - $0.offeredAt) / 1e6 }
+        #expect(delays.allSatisfy { $0 >= 45 && $0 <= 55 + 0.01 }, "\(delays.min()!)…\(delays.max()!) ms")
+        #expect(delays.max()! - delays.min()! > 2, "jitter should spread the delays")
+    }
+
+    @Test("the queue is bounded: it refuses more once full and takes again as it drains")
+    func bound() {
+        var link = LinkModel(spec: LinkSpec(bitsPerSecond: 8e6, latencySeconds: 0), chunkBytes: 10_000, queueLimitBytes: 50_000)
+        link.offer(message: 1, flow: 0, bytes: 40_000, now: 0)
+        #expect(link.canAccept)
+        link.offer(message: 2, flow: 0, bytes: 40_000, now: 0)
+        #expect(!link.canAccept && link.queuedBytes == 80_000)
+        _ = link.advance(to: 35 * Self.millisecond)  // four chunks on the wire
+        #expect(link.queuedBytes == 40_000 && link.canAccept)
+    }
+
+    @Test("queueing delay is the wait for the serialiser; an idle link starts at once")
+    func queueDelay() {
+        var link = LinkModel(spec: LinkSpec(bitsPerSecond: 8e6, latencySeconds: 0.001), chunkBytes: 10_000)
+        link.offer(message: 1, flow: 0, bytes: 100_000, now: 0)  // busy until 100 ms
+        link.offer(message: 2, flow: 1, bytes: 10_000, now: 5 * Self.millisecond)
+        let deliveries = Self.run(&link, until: Self.second)
+        let second = deliveries.first { $0.message == 2 }!
+        #expect(second.queueDelay == 5 * Self.millisecond)  // waits for message 1's first chunk (0–10 ms)
+        #expect(second.dueAt == 20 * Self.millisecond + Self.millisecond)
+        // Idle for a while, then a new message starts when offered.
+        link.offer(message: 3, flow: 0, bytes: 10_000, now: 2 * Self.second)
+        let late = Self.run(&link, from: 2 * Self.second, until: 3 * Self.second)
+        #expect(late.first?.dueAt == 2 * Self.second + 10 * Self.millisecond + Self.millisecond)
+        #expect(late.first?.queueDelay == 0)
+    }
+}
