@@ -1,9 +1,10 @@
 /// One directed WAN link as a pure state machine over a clock it is given (nanoseconds): a
 /// serialiser that sends at the link's bandwidth, then a delay line of the link's latency ± jitter.
 ///
-/// Messages are cut into chunks; the serialiser takes chunks round-robin from the flows that
-/// have some queued, so concurrent flows share the bandwidth evenly whatever their message
-/// sizes, and pacing is byte-accurate: a chunk of `b` bytes starts when the previous one ends
+/// Messages are cut into chunks; the serialiser takes the next chunk from the queued flow that
+/// has been served the fewest bytes (a flow that comes back from idle starts level with the
+/// others, so it can't bank credit), so concurrent flows share the bandwidth evenly in bytes
+/// whatever their message sizes, and pacing is byte-accurate: a chunk of `b` bytes starts when the previous one ends
 /// and takes `8b / bandwidth`. A chunk arrives `latency ± jitter` after its last byte left,
 /// never before an earlier chunk of its flow; a message is delivered when its last chunk
 /// arrives. The queue is bounded in bytes: `canAccept` says whether the owner may offer more.
@@ -60,8 +61,8 @@ public struct LinkModel: Sendable {
 
     private var queues: [Int: [Chunk]] = [:]
     private var queueHeads: [Int: Int] = [:]
-    private var rotation: [Int] = []
-    private var nextInRotation = 0
+    /// Bytes each flow has had serialised, for byte-fair choice between flows.
+    private var served: [Int: Int] = [:]
     private var serialiserFreeAt: Int64 = .min
     private var lastDue: [Int: Int64] = [:]
     private var pending: [Int: Pending] = [:]
@@ -97,9 +98,11 @@ public struct LinkModel: Sendable {
             chunks.append(Chunk(message: message, bytes: size, last: left == 0, offeredAt: now))
         } while left > 0
         if queues[flow] == nil || queueHeads[flow] == queues[flow]?.count {
+            // Back from idle: level with the least-served active flow.
+            let level = queues.keys.compactMap { served[$0] }.min() ?? served.values.max() ?? 0
+            served[flow] = max(served[flow] ?? 0, level)
             queues[flow] = chunks
             queueHeads[flow] = 0
-            if !rotation.contains(flow) { rotation.append(flow) }
         } else {
             queues[flow]!.append(contentsOf: chunks)
         }
@@ -125,6 +128,7 @@ public struct LinkModel: Sendable {
                 serialiserFreeAt = start
                 break
             }
+            served[flow, default: 0] += chunk.bytes
             let end = start + spec.serialisationNanoseconds(chunk.bytes)
             serialiserFreeAt = end
             counters.busy += end - start
@@ -175,26 +179,14 @@ public struct LinkModel: Sendable {
     /// Messages offered and not yet delivered.
     public var inFlightMessages: Int { pending.count }
 
-    /// The next flow with queued chunks, round-robin.
+    /// The queued flow served the fewest bytes so far (ties: the lowest flow id).
     private mutating func nextFlow() -> Int? {
-        guard !queues.isEmpty else {
-            rotation.removeAll()
-            nextInRotation = 0
-            return nil
+        var best: (flow: Int, served: Int)?
+        for flow in queues.keys {
+            let bytes = served[flow] ?? 0
+            if best == nil || bytes < best!.served || (bytes == best!.served && flow < best!.flow) { best = (flow, bytes) }
         }
-        for _ in 0..<rotation.count {
-            if nextInRotation >= rotation.count { nextInRotation = 0 }
-            let flow = rotation[nextInRotation]
-            if queues[flow] != nil {
-                nextInRotation += 1
-                return flow
-            }
-            rotation.remove(at: nextInRotation)
-        }
-        // Every flow in the rotation is empty but queues is not: rebuild the rotation.
-        rotation = queues.keys.sorted()
-        nextInRotation = 1
-        return rotation.first
+        return best?.flow
     }
 }
 

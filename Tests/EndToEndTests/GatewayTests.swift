@@ -1,0 +1,128 @@
+import Foundation
+import StraitsWire
+import Testing
+import ZeroMQ
+
+/// A real `straits-gateway` process, driven by this test acting as its coordinator.
+@Suite("gateway: a real process shaping a link", .serialized)
+struct GatewayTests {
+    /// Route frame: magic STRG and the destination rank, little-endian.
+    static func route(_ rank: UInt32) -> [UInt8] {
+        [0x53, 0x54, 0x52, 0x47] + withUnsafeBytes(of: rank.littleEndian) { Array($0) }
+    }
+
+    /// A message waiting on `socket` (its frame count and payload size), or nil if none is.
+    static func poll(_ socket: inout ZMQSocket) -> (frames: Int, payload: Int)? {
+        let result: Result<ZMQMessage, ZMQError> = Result { () throws(ZMQError) -> ZMQMessage in try socket.tryReceive() }
+        switch consume result {
+        case .success(let message): return (message.count, message.count > 1 ? message.frameSize(1) : 0)
+        case .failure: return nil
+        }
+    }
+
+    static func receiveControl(_ router: inout ZMQSocket) throws -> (route: [UInt8], message: ControlMessage) {
+        let message = try router.blockingReceive(timeout: .seconds(20))
+        let frames = (0..<message.count).map { message.bytes($0) }
+        return (frames[0], try ControlMessage(frames: Array(frames.dropFirst())))
+    }
+
+    static func sendControl(_ router: inout ZMQSocket, _ route: [UInt8], _ message: ControlMessage) throws {
+        var frames = ZMQMessage(route)
+        for frame in message.encoded() { frames.append(frame) }
+        try router.blockingSend(frames, timeout: .seconds(5))
+    }
+
+    @Test("two flows from region A to region B, one of large messages and one of small, each get half the link")
+    func contention() throws {
+        let cluster = try LocalCluster(name: "contention")
+        let topology = try cluster.write("ab.yaml", """
+            name: ab
+            regions:
+              - { name: a, hosts: 2 }
+              - { name: b, hosts: 2 }
+            links:
+              - { between: [a, b], bandwidth: 40Mbps, latency: 2ms }
+            """)
+        var router = try ZMQSocket(.router, linger: .zero)
+        let endpoint = try router.bind("tcp://127.0.0.1:*")
+        try cluster.startGateways(endpoint, topology: topology, regions: ["a"])
+        let (gatewayRoute, joined) = try Self.receiveControl(&router)
+        guard case .join(let join) = joined, join.role == "gateway" else {
+            Issue.record("expected a gateway join, got \(joined)")
+            return
+        }
+        let ingress = join.endpoints[1]
+
+        // Ranks 2 and 3 live in region b: this test's receivers.
+        var receiver0 = try ZMQSocket(.pull, linger: .zero), receiver1 = try ZMQSocket(.pull, linger: .zero)
+        let receiverEndpoints = [try receiver0.bind("tcp://127.0.0.1:*"), try receiver1.bind("tcp://127.0.0.1:*")]
+        let plan = ControlMessage.Plan(
+            epoch: 1, you: -1, regions: ["a", "b"], devicesPerWorker: 1,
+            workers: [
+                .init(worker: 0, region: 0, host: 0, firstRank: 0, endpoints: ["tcp://127.0.0.1:1"]),
+                .init(worker: 1, region: 0, host: 1, firstRank: 1, endpoints: ["tcp://127.0.0.1:1"]),
+                .init(worker: 2, region: 1, host: 0, firstRank: 2, endpoints: [receiverEndpoints[0]]),
+                .init(worker: 3, region: 1, host: 1, firstRank: 3, endpoints: [receiverEndpoints[1]]),
+            ],
+            algo: "ring", chunkBytes: 0, maxBytes: 1 << 20, checksums: false, timeoutS: 30,
+            lan: .init(alphaS: 1e-4, betaSPerByte: 1e-9), wan: .init(alphaS: 1e-3, betaSPerByte: 1e-7))
+        try Self.sendControl(&router, gatewayRoute, .heartbeat(.init(seq: 1)))
+        try Self.sendControl(&router, gatewayRoute, .plan(plan))
+        usleep(200_000)
+
+        // Flow 0 → rank 2: 4 messages of 640 KiB; flow 1 → rank 3: 40 messages of 64 KiB. Same bytes.
+        let flows: [(source: UInt32, destination: UInt32, messages: Int, size: Int)] = [(0, 2, 4, 640 << 10), (1, 3, 40, 64 << 10)]
+        var sender0 = try ZMQSocket(.push, linger: .zero), sender1 = try ZMQSocket(.push, linger: .zero)
+        try sender0.connect(ingress)
+        try sender1.connect(ingress)
+        usleep(100_000)
+        let start = Date()
+        for message in 0..<40 {
+            for (index, flow) in flows.enumerated() where message < flow.messages {
+                let header = DataFrameHeader(sourceRank: flow.source, step: 0, collectiveID: 1, tag: UInt64(message),
+                                             offsetBytes: 0, lengthBytes: UInt64(flow.size))
+                var frames = ZMQMessage(Self.route(flow.destination))
+                frames.append(header.encoded)
+                frames.append([UInt8](repeating: 1, count: flow.size))
+                if index == 0 {
+                    try sender0.blockingSend(frames, timeout: .seconds(5))
+                } else {
+                    try sender1.blockingSend(frames, timeout: .seconds(5))
+                }
+            }
+        }
+        // Each flow's completion time: when its last message arrives (both watched together).
+        var received = [0, 0]
+        var finished = [0.0, 0.0]
+        let deadline = Date(timeIntervalSinceNow: 20)
+        while (received[0] < flows[0].messages || received[1] < flows[1].messages) && Date() < deadline {
+            var progressed = false
+            if received[0] < flows[0].messages, let shape = Self.poll(&receiver0) {
+                #expect(shape.frames == 2 && shape.payload == flows[0].size)
+                received[0] += 1
+                progressed = true
+                if received[0] == flows[0].messages { finished[0] = Date().timeIntervalSince(start) }
+            }
+            if received[1] < flows[1].messages, let shape = Self.poll(&receiver1) {
+                #expect(shape.frames == 2 && shape.payload == flows[1].size)
+                received[1] += 1
+                progressed = true
+                if received[1] == flows[1].messages { finished[1] = Date().timeIntervalSince(start) }
+            }
+            if !progressed { usleep(500) }
+        }
+        #expect(received == [flows[0].messages, flows[1].messages])
+        try? Self.sendControl(&router, gatewayRoute, .stop(.init(ok: true, reason: "test over")))
+
+        // Sharing: both finish when the link has carried both flows (2 × 2.5 MiB at 5 MB/s ≈ 1.05 s);
+        // served one after the other, the first would finish in half that.
+        let bytesPerFlow = Double(640 << 10) * 4 + 64
+        let shared = 2 * bytesPerFlow * 8 / 40e6
+        for (index, time) in finished.enumerated() {
+            let share = bytesPerFlow * 8 / time / 40e6
+            #expect(abs(share - 0.5) <= 0.5 * 0.15, "flow \(index) got \(share) of the link (finished at \(time) s, both by \(shared) s)\n\(cluster.log("gateway-a"))")
+        }
+        let gateway = try #require(cluster.workers["gateway-a"])
+        #expect(LocalCluster.wait(gateway, timeout: 10) == 0, "\(cluster.log("gateway-a"))")
+    }
+}
