@@ -9,13 +9,22 @@ public final class ChildProcesses: Sendable {
 
     public init() {}
 
-    /// Starts `executable` with `arguments`; its output goes to this process's output.
-    public func start(_ executable: String, _ arguments: [String]) throws {
+    /// Starts `executable` with `arguments`; its output goes to `log` (a file, created or
+    /// emptied), or to this process's output when there is none.
+    @discardableResult
+    public func start(_ executable: String, _ arguments: [String], log: String? = nil) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let log {
+            FileManager.default.createFile(atPath: log, contents: nil)
+            guard let handle = FileHandle(forWritingAtPath: log) else { throw RuntimeError("cannot write the log \(log)") }
+            process.standardOutput = handle
+            process.standardError = handle
+        }
         try process.run()
         processes.withLock { $0.append(process) }
+        return process
     }
 
     /// A description of the first process that exited with a failure, if any.

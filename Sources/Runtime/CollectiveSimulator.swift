@@ -39,52 +39,103 @@ public struct CollectiveSimulator {
         self.gatewayChunkBytes = gatewayChunkBytes
     }
 
-    /// Predicted seconds for the all-reduce `choice` of `bytes`: the shared-memory levels by
-    /// their α-β cost, each message-passing phase by simulation, in sequence.
+    /// Predicted seconds for the all-reduce `choice` of `bytes`, measured as the cluster
+    /// measures it: every rank runs the barrier that starts a step, then its own phases one
+    /// after another (the devices of a worker meeting at the shared-memory levels), and the
+    /// result is the slowest rank's time from the end of its barrier to the end of its last
+    /// phase. Ranks leave a barrier across slow links at different times, and that skew is part
+    /// of what is measured, so it is part of what is predicted.
     public func predict(_ choice: ClusterPlanner.Choice, bytes: Int) -> Double {
         let count = bytes / 4
         let devices = layout.devicesPerWorker
-        var phases: [[CollectiveSchedule]] = []
+        var programs: [[CollectiveSchedule]] = []
         for rank in 0..<layout.ranks {
             let device = rank % devices
-            let rankPhases = ClusterCollective.phases(
-                choice: choice, layout: layout, rank: rank, device: device, count: count,
-                slice: ClusterCollective.slice(device: device, devices: devices, count: count))
-            for (index, phase) in rankPhases.enumerated() {
-                if phases.count <= index { phases.append([]) }
-                phases[index].append(phase.schedule)
+            let stream = choice.hierarchical ? layout.workers.indices.map { layout.rank(worker: $0, device: device) } : Array(0..<layout.ranks)
+            var barrier = CollectiveSchedule(rank: rank, ranks: layout.ranks)
+            DisseminationBarrier.append(to: &barrier, group: stream)
+            let phases = ClusterCollective.phases(choice: choice, layout: layout, rank: rank, device: device, count: count,
+                                                  slice: ClusterCollective.slice(device: device, devices: devices, count: count))
+            programs.append([barrier] + phases.map(\.schedule))
+        }
+        var shared = (before: 0.0, after: 0.0)
+        if choice.hierarchical && devices > 1 {
+            // Shared memory: each device sums its slice over the others; later copies the rest.
+            let d = Double(devices), n = Double(bytes)
+            shared = (costs.local.alphaSeconds + (d - 1) / d * n * costs.reduceSecondsPerByte,
+                      costs.local.alphaSeconds + (d - 1) / d * n * costs.copySecondsPerByte)
+        }
+        return run(programs, sharedBefore: shared.before, sharedAfter: shared.after)
+    }
+
+    /// The time of one schedule run alone by every rank, from a common start.
+    public func simulate(_ schedules: [CollectiveSchedule]) -> Double {
+        var barriers: [[CollectiveSchedule]] = []
+        for schedule in schedules { barriers.append([CollectiveSchedule(rank: schedule.rank, ranks: schedule.ranks), schedule]) }
+        return run(barriers, sharedBefore: 0, sharedAfter: 0)
+    }
+
+    /// The seconds the busiest WAN link spends serialising one all-reduce `choice` of `bytes`
+    /// (its bytes over its bandwidth); 0 without shaped links.
+    public func busiestLinkSeconds(_ choice: ClusterPlanner.Choice, bytes: Int) -> Double {
+        guard let links else { return 0 }
+        let count = bytes / 4, devices = layout.devicesPerWorker
+        var carried: [Int: [Int: Int]] = [:]
+        for rank in 0..<layout.ranks {
+            let device = rank % devices
+            for phase in ClusterCollective.phases(choice: choice, layout: layout, rank: rank, device: device, count: count,
+                                                  slice: ClusterCollective.slice(device: device, devices: devices, count: count)) {
+                for operation in phase.schedule.operations where operation.kind.isSend {
+                    let from = layout.region(ofRank: rank), to = layout.region(ofRank: operation.kind.peer)
+                    if from != to { carried[from, default: [:]][to, default: 0] += operation.range.count * 4 + 64 }
+                }
             }
         }
-        var seconds = phases.reduce(0) { $0 + simulate($1) }
-        if choice.hierarchical && devices > 1 {
-            // Shared memory: each device sums its slice over the others, then copies the rest.
-            let d = Double(devices), n = Double(bytes)
-            seconds += 2 * costs.local.alphaSeconds + (d - 1) / d * n * costs.reduceSecondsPerByte
-                + (d - 1) / d * n * costs.copySecondsPerByte
+        var busiest = 0.0
+        for (from, targets) in carried {
+            for (to, bytes) in targets {
+                if let spec = links[from]?[to] { busiest = max(busiest, Double(bytes) * 8 / spec.bitsPerSecond) }
+            }
         }
-        return seconds
+        return busiest
     }
 
     private enum Event {
-        case arrive(rank: Int, from: Int, tag: UInt64)
-        case complete(rank: Int, operation: Int)
-        /// A message reaches its region's gateway and joins the link's queue.
+        case arrive(rank: Int, from: Int, tag: UInt64, phase: Int)
+        case complete(rank: Int, operation: Int, phase: Int)
+        /// A message joins a link's queue: the LAN (`fromRegion` -1) or a WAN link.
         case offer(message: Int, fromRegion: Int, toRegion: Int)
+        /// A rank starts its next phase.
+        case begin(rank: Int, phase: Int)
     }
 
-    /// The time, in seconds, until the last rank finishes its schedule.
-    public func simulate(_ schedules: [CollectiveSchedule]) -> Double {
-        var runners = schedules.map { ScheduleRunner($0) }
-        var cpuFree = [Int64](repeating: 0, count: schedules.count)
-        var finish: Int64 = 0
+    /// Runs each rank's program (a barrier, then phases in order) and returns the slowest
+    /// rank's time from the end of its barrier to the end of its last phase. With
+    /// `sharedBefore`/`sharedAfter`, the devices of a worker meet after the barrier and after
+    /// the last phase, and spend that long in shared memory.
+    private func run(_ programs: [[CollectiveSchedule]], sharedBefore: Double, sharedAfter: Double) -> Double {
+        let ranks = programs.count
+        var runners: [ScheduleRunner?] = Array(repeating: nil, count: ranks)
+        var phase = [Int](repeating: -1, count: ranks)
+        var held: [Int: [(from: Int, tag: UInt64, phase: Int)]] = [:]
+        var cpuFree = [Int64](repeating: 0, count: ranks)
+        var barrierEnd = [Int64](repeating: 0, count: ranks)
+        var end = [Int64](repeating: 0, count: ranks)
+        var waiting: [Int: [(rank: Int, time: Int64)]] = [:]
         var events = EventQueue<Event>()
         var wan: [Int: [Int: LinkModel]] = [:]
-        var inFlight: [Int: (rank: Int, from: Int, tag: UInt64, bytes: Int)] = [:]
+        /// Messages on a link; `hops` is what is left of their path after it (WAN links, by region pair).
+        var inFlight: [Int: (rank: Int, from: Int, tag: UInt64, bytes: Int, phase: Int, hops: [(Int, Int)])] = [:]
+        // This machine's LAN (loopback TCP between processes) is one shared resource: every
+        // message between workers, and to and from the gateways, crosses it at the measured rate.
+        var lan = LinkModel(spec: LinkSpec(bitsPerSecond: 8 / max(costs.lan.betaSecondsPerByte, 1e-12), latencySeconds: costs.lan.alphaSeconds),
+                            chunkBytes: gatewayChunkBytes, queueLimitBytes: .max, seed: 99)
         var nextMessage = 0
         if let links {
             for (from, targets) in links {
                 for (to, spec) in targets {
-                    wan[from, default: [:]][to] = LinkModel(spec: spec, chunkBytes: gatewayChunkBytes, queueLimitBytes: .max, seed: UInt64(from * 1000 + to + 1))
+                    wan[from, default: [:]][to] = LinkModel(spec: spec, chunkBytes: gatewayChunkBytes, queueLimitBytes: .max,
+                                                            seed: UInt64(from * 1000 + to + 1))
                 }
             }
         }
@@ -98,66 +149,114 @@ public struct CollectiveSimulator {
                     let bytes = operation.range.count * 4 + 64
                     let (fromWorker, toWorker) = (layout.worker(ofRank: rank), layout.worker(ofRank: peer))
                     let (fromRegion, toRegion) = (layout.workers[fromWorker].region, layout.workers[toWorker].region)
+                    let arrival = Event.arrive(rank: peer, from: rank, tag: operation.tag, phase: phase[rank])
                     if fromWorker == toWorker {
-                        events.push(now + nanos(costs.local.alphaSeconds + Double(bytes) * costs.local.betaSecondsPerByte),
-                                    .arrive(rank: peer, from: rank, tag: operation.tag))
-                    } else if fromRegion == toRegion || wan[fromRegion]?[toRegion] == nil {
-                        events.push(now + nanos(costs.lan.alphaSeconds + Double(bytes) * costs.lan.betaSecondsPerByte),
-                                    .arrive(rank: peer, from: rank, tag: operation.tag))
+                        events.push(now + nanos(costs.local.alphaSeconds + Double(bytes) * costs.local.betaSecondsPerByte), arrival)
                     } else {
+                        // LAN; or LAN to the gateway, the WAN link, LAN from the far gateway.
                         let id = nextMessage
                         nextMessage += 1
-                        inFlight[id] = (peer, rank, operation.tag, bytes)
-                        let atGateway = now + nanos(costs.lan.alphaSeconds + Double(bytes) * costs.lan.betaSecondsPerByte)
-                        events.push(atGateway, .offer(message: id, fromRegion: fromRegion, toRegion: toRegion))
+                        let viaWAN = fromRegion != toRegion && wan[fromRegion]?[toRegion] != nil
+                        let hops: [(Int, Int)] = viaWAN ? [(fromRegion, toRegion), (-1, -1)] : []
+                        inFlight[id] = (peer, rank, operation.tag, bytes, phase[rank], hops)
+                        lan.offer(message: id, flow: rank << 32 | peer, bytes: bytes, now: now)
                     }
                     // Sends are released at once (copied, or handed to the socket).
-                    events.push(now, .complete(rank: rank, operation: operation.id))
+                    events.push(now, .complete(rank: rank, operation: operation.id, phase: phase[rank]))
                 case .receive(let operation):
                     let bytes = Double(operation.range.count * 4)
                     let perByte = operation.kind == .receiveReduce(peer: operation.kind.peer) ? costs.reduceSecondsPerByte : costs.copySecondsPerByte
                     let start = max(now, cpuFree[rank])
-                    let end = start + nanos(bytes * perByte)
-                    cpuFree[rank] = end
-                    events.push(end, .complete(rank: rank, operation: operation.id))
+                    cpuFree[rank] = start + nanos(bytes * perByte)
+                    events.push(cpuFree[rank], .complete(rank: rank, operation: operation.id, phase: phase[rank]))
                 }
             }
         }
 
-        for rank in runners.indices { perform(runners[rank].start(), rank: rank, at: 0) }
+        /// Rank `rank` has finished its current phase at `now`: on to the next, through the
+        /// worker's shared-memory meeting where there is one.
+        func finishPhase(_ rank: Int, at now: Int64) {
+            let finished = phase[rank]
+            let last = finished == programs[rank].count - 1
+            if finished == 0 { barrierEnd[rank] = now }
+            let meets = (finished == 0 && sharedBefore > 0) || (last && sharedAfter > 0)
+            if meets {
+                let worker = layout.worker(ofRank: rank)
+                waiting[worker, default: []].append((rank, now))
+                guard waiting[worker]!.count == layout.devicesPerWorker else { return }
+                let met = waiting.removeValue(forKey: worker)!
+                let time = met.map(\.time).max()! + nanos(last ? sharedAfter : sharedBefore)
+                for member in met {
+                    if last { end[member.rank] = time } else { events.push(time, .begin(rank: member.rank, phase: 1)) }
+                }
+                return
+            }
+            if last { end[rank] = now } else { events.push(now, .begin(rank: rank, phase: finished + 1)) }
+        }
+
+        func begin(_ rank: Int, _ next: Int, at now: Int64) {
+            phase[rank] = next
+            runners[rank] = ScheduleRunner(programs[rank][next])
+            perform(runners[rank]!.start(), rank: rank, at: now)
+            for message in held[rank] ?? [] where message.phase == next {
+                perform((try? runners[rank]!.messageArrived(from: message.from, tag: message.tag)) ?? [], rank: rank, at: now)
+            }
+            held[rank]?.removeAll { $0.phase == next }
+            if runners[rank]!.isFinished { finishPhase(rank, at: now) }
+        }
+
+        for rank in 0..<ranks { events.push(0, .begin(rank: rank, phase: 0)) }
         while true {
-            // The earliest of: the next event, a WAN link's next move, an offer reaching a gateway.
-            var linkTime: Int64?
+            var linkTime: Int64? = lan.nextEvent
             for targets in wan.values {
                 for link in targets.values { if let t = link.nextEvent { linkTime = min(linkTime ?? t, t) } }
             }
-            let eventTime = events.peekTime
-            if let linkTime, eventTime == nil || linkTime < eventTime! {
+            if let linkTime, events.peekTime == nil || linkTime < events.peekTime! {
+                /// A message off a link: on to its next hop, or arrived.
+                func landed(_ delivery: LinkModel.Delivery) {
+                    var message = inFlight[delivery.message]!
+                    guard let hop = message.hops.first else {
+                        inFlight[delivery.message] = nil
+                        events.push(delivery.dueAt, .arrive(rank: message.rank, from: message.from, tag: message.tag, phase: message.phase))
+                        return
+                    }
+                    message.hops.removeFirst()
+                    inFlight[delivery.message] = message
+                    events.push(delivery.dueAt, .offer(message: delivery.message, fromRegion: hop.0, toRegion: hop.1))
+                }
+                for delivery in lan.advance(to: linkTime) { landed(delivery) }
                 for from in wan.keys {
                     for to in wan[from]!.keys {
-                        for delivery in wan[from]![to]!.advance(to: linkTime) {
-                            let message = inFlight.removeValue(forKey: delivery.message)!
-                            let arrival = delivery.dueAt + nanos(costs.lan.alphaSeconds + Double(message.bytes) * costs.lan.betaSecondsPerByte)
-                            events.push(arrival, .arrive(rank: message.rank, from: message.from, tag: message.tag))
-                        }
+                        for delivery in wan[from]![to]!.advance(to: linkTime) { landed(delivery) }
                     }
                 }
                 continue
             }
             guard let (now, event) = events.pop() else { break }
-            finish = max(finish, now)
             switch event {
-            case .arrive(let rank, let from, let tag):
-                let directives = (try? runners[rank].messageArrived(from: from, tag: tag)) ?? []
-                perform(directives, rank: rank, at: now)
-            case .complete(let rank, let operation):
-                perform(runners[rank].completed(operation), rank: rank, at: now)
+            case .begin(let rank, let next):
+                begin(rank, next, at: now)
+            case .arrive(let rank, let from, let tag, let messagePhase):
+                if messagePhase != phase[rank] {
+                    held[rank, default: []].append((from, tag, messagePhase))
+                    continue
+                }
+                perform((try? runners[rank]!.messageArrived(from: from, tag: tag)) ?? [], rank: rank, at: now)
+                if runners[rank]!.isFinished { finishPhase(rank, at: now) }
+            case .complete(let rank, let operation, let operationPhase):
+                guard operationPhase == phase[rank] else { continue }
+                perform(runners[rank]!.completed(operation), rank: rank, at: now)
+                if runners[rank]!.isFinished { finishPhase(rank, at: now) }
             case .offer(let id, let fromRegion, let toRegion):
                 let message = inFlight[id]!
-                wan[fromRegion]![toRegion]!.offer(message: id, flow: message.from << 32 | message.rank, bytes: message.bytes, now: now)
+                if fromRegion < 0 {
+                    lan.offer(message: id, flow: message.from << 32 | message.rank, bytes: message.bytes, now: now)
+                } else {
+                    wan[fromRegion]![toRegion]!.offer(message: id, flow: message.from << 32 | message.rank, bytes: message.bytes, now: now)
+                }
             }
         }
-        return Double(finish) / 1e9
+        return Double((0..<ranks).map { end[$0] - barrierEnd[$0] }.max() ?? 0) / 1e9
     }
 }
 

@@ -334,6 +334,7 @@ public final class Coordinator {
             busTotal += busbw
             let choice = planner!.choose(bytes: size)
             let predicted = simulator!.predict(choice, bytes: size)
+            let linkSeconds = simulator!.busiestLinkSeconds(choice, bytes: size)
             func medianOf(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
             let host = medianOf(levels.map(\.host)), regionLevel = medianOf(levels.map(\.region)), wanLevel = medianOf(levels.map(\.wan))
             // Per level: the bytes each rank all-reduces there, and busbw over that level's ranks.
@@ -351,6 +352,9 @@ public final class Coordinator {
                 ("transport", "tcp"), ("time_us", .double(median * 1e6)), ("p50_us", .double(median * 1e6)),
                 ("p99_us", .double(p99 * 1e6)), ("algbw_gbps", .double(algbw)), ("busbw_gbps", .double(busbw)), ("wrong", .int(wrong)),
                 ("predicted_us", .double(predicted * 1e6)), ("ratio", .double(median / predicted)),
+                // The busiest link's serialisation time against the whole: bandwidth is the bound
+                // when it is most of the model's time; utilisation is its share of the measured time.
+                ("link_bound", .bool(linkSeconds >= 0.8 * predicted)), ("link_utilisation", .double(linkSeconds / median)),
                 ("hierarchical", .bool(choice.hierarchical)),
                 ("host_us", .double(host * 1e6)), ("region_us", .double(regionLevel * 1e6)), ("wan_us", .double(wanLevel * 1e6)),
                 ("host_busbw_gbps", .double(levelBusbw(Double(size), devices, host))),

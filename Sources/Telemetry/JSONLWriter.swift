@@ -21,7 +21,12 @@ public final class JSONLWriter: Sendable {
 
     /// Appends `record` as one line.
     public func append(_ record: JSONValue) {
-        let line = record.encoded + "\n"
+        appendLine(record.encoded)
+    }
+
+    /// Appends `text` and a newline, in one write.
+    public func appendLine(_ text: String) {
+        let line = text + "\n"
         lock.withLock { _ in
             var bytes = Array(line.utf8)
             var offset = 0

@@ -10,7 +10,10 @@ let usage = """
 
     COMMANDS:
       bench allreduce    all-reduce benchmark over local ranks, nccl-tests style (--help for flags)
-      report RUN_DIR     per-region table of a cluster run; writes RUN_DIR/report.html with charts
+      sweep              WAN bandwidth × latency × algorithm through local clusters, measured
+                         beside the model (--help for flags)
+      report DIR         per-region table of a cluster run, or a sweep's measured-vs-model table;
+                         writes DIR/report.html with charts
       topology FILE      checks a topology file and describes it; --hosts lists "region host devices"
                          lines, one per worker process, and --regions the region names, for scripts
       job FILE           checks a job file and describes it
@@ -56,6 +59,14 @@ do {
         let report = try RunReport(path: directory)
         print(report.table())
         print("report: \(try report.write())")
+    case ("sweep", _):
+        let rest = Array(arguments.dropFirst())
+        if rest.contains("-h") || rest.contains("--help") {
+            print(SweepOptions.help)
+            exit(0)
+        }
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        exit(try Sweep(options: try SweepOptions(arguments: rest), binaries: executable.deletingLastPathComponent().path).run())
     case ("topology", let file?):
         let topology = try ClusterTopology.load(path: file)
         if arguments.dropFirst(2).contains("--regions") {

@@ -1,0 +1,167 @@
+import Collectives
+import Foundation
+import Telemetry
+import Topology
+
+/// `straits sweep`: a grid of WAN bandwidth × latency × algorithm, each point a local cluster
+/// (coordinator, gateways, workers) running the all-reduce benchmark at every size, with the
+/// model's prediction beside each measurement.
+public struct Sweep {
+    let options: SweepOptions
+    /// Where `straits-coordinator`, `straits-gateway` and `straits-worker` are.
+    let binaries: String
+
+    public init(options: SweepOptions, binaries: String) {
+        self.options = options
+        self.binaries = binaries
+    }
+
+    /// One measured size at one grid point.
+    struct Row {
+        let bandwidth: Double, latency: Double, algo: String, size: Int
+        let record: [String: Any]
+        var measured: Double { (record["time_us"] as? Double ?? 0) / 1e6 }
+        var predicted: Double { (record["predicted_us"] as? Double ?? 0) / 1e6 }
+    }
+
+    public func run() throws -> Int32 {
+        let manager = FileManager.default
+        try manager.createDirectory(atPath: options.output + "/runs", withIntermediateDirectories: true)
+        let csv = try JSONLWriter(path: options.output + "/sweep.csv")
+        let jsonl = try JSONLWriter(path: options.output + "/sweep.jsonl")
+        csv.appendLine(Self.columns.joined(separator: ","))
+        let children = ChildProcesses()
+        children.installSignalHandlers()
+        defer { children.stopAll() }
+
+        let points = options.bandwidths.flatMap { b in options.latencies.flatMap { l in options.algorithms.map { (b, l, $0) } } }
+        let ranks = options.regions * options.hosts * options.devices
+        emit("# straits sweep: \(points.count) points × \(options.sizes.count) sizes; \(options.regions) regions × \(options.hosts) hosts × \(options.devices) devices = \(ranks) ranks; \(options.iterations) iterations after \(options.warmup) warm-up")
+        emit("# model: each rank's schedules simulated over the declared links (bandwidth shared by the flows on a link, then latency) and the measured LAN")
+        emit("#" + pad("bandwidth", 11) + pad("latency", 10) + pad("algo", 6) + pad("size", 11, right: true) + pad("measured(ms)", 14, right: true)
+             + pad("model(ms)", 12, right: true) + pad("ratio", 8, right: true) + pad("busbw", 9, right: true) + pad("wan busbw", 11, right: true)
+             + pad("link util", 11, right: true) + "  plan")
+        var failures = 0
+        var within = 0, total = 0
+        for (index, (bandwidth, latency, algo)) in points.enumerated() {
+            let name = "\(Units.formatRate(bitsPerSecond: bandwidth))-\(Units.formatDuration(seconds: latency))-\(algo)"
+                .replacingOccurrences(of: " ", with: "").replacingOccurrences(of: "µ", with: "u")
+            let directory = options.output + "/runs/" + name
+            emit("# [\(index + 1)/\(points.count)] \(Units.formatRate(bitsPerSecond: bandwidth)), \(Units.formatDuration(seconds: latency)), \(algo): running (\(directory))")
+            do {
+                for row in try runPoint(bandwidth: bandwidth, latency: latency, algo: algo, directory: directory, children: children) {
+                    let r = row.record
+                    let ratio = row.measured / row.predicted
+                    total += 1
+                    if abs(ratio - 1) <= 0.10 { within += 1 }
+                    emit(" " + pad(Units.formatRate(bitsPerSecond: bandwidth), 11) + pad(Units.formatDuration(seconds: latency), 10) + pad(algo, 6)
+                         + pad(AllReducePlanSize.format(row.size), 11, right: true) + pad(fixed(row.measured * 1e3, 2), 14, right: true)
+                         + pad(fixed(row.predicted * 1e3, 2), 12, right: true) + pad(fixed(ratio, 3), 8, right: true)
+                         + pad(fixed(r["busbw_gbps"] as? Double ?? 0, 3), 9, right: true)
+                         + pad(fixed(r["wan_busbw_gbps"] as? Double ?? 0, 3), 11, right: true)
+                         + pad((r["link_bound"] as? Bool ?? false) ? fixed((r["link_utilisation"] as? Double ?? 0) * 100, 0) + "%" : "-", 11, right: true)
+                         + "  " + (r["algo"] as? String ?? ""))
+                    let fields: [(String, JSONValue)] = [
+                        ("bandwidth_bps", .double(bandwidth)), ("latency_s", .double(latency)), ("algo", .string(algo)),
+                        ("size_bytes", .int(row.size)), ("ranks", .int(ranks)), ("regions", .int(options.regions)),
+                        ("hosts_per_region", .int(options.hosts)), ("devices_per_host", .int(options.devices)),
+                        ("measured_s", .double(row.measured)), ("predicted_s", .double(row.predicted)), ("ratio", .double(ratio)),
+                        ("busbw_gbps", .double(r["busbw_gbps"] as? Double ?? 0)),
+                        ("host_busbw_gbps", .double(r["host_busbw_gbps"] as? Double ?? 0)),
+                        ("region_busbw_gbps", .double(r["region_busbw_gbps"] as? Double ?? 0)),
+                        ("wan_busbw_gbps", .double(r["wan_busbw_gbps"] as? Double ?? 0)),
+                        ("link_utilisation", .double(r["link_utilisation"] as? Double ?? 0)),
+                        ("link_bound", .bool(r["link_bound"] as? Bool ?? false)),
+                        ("plan", .string(r["algo"] as? String ?? "")), ("wrong", .int(r["wrong"] as? Int ?? 0)),
+                    ]
+                    jsonl.append(.object(fields))
+                    csv.appendLine(fields.map { Self.csvCell($0.1) }.joined(separator: ","))
+                }
+            } catch {
+                failures += 1
+                emit("# [\(index + 1)/\(points.count)] failed: \(error) (logs in \(directory)/logs)")
+            }
+        }
+        emit("# \(within) of \(total) measurements within ±10% of the model (\(total > 0 ? fixed(Double(within) / Double(total) * 100, 0) : "0")%); \(failures) point\(failures == 1 ? "" : "s") failed")
+        emit("# results: \(options.output)/sweep.csv, \(options.output)/sweep.jsonl; chart: straits report \(options.output)")
+        return failures == 0 ? 0 : 1
+    }
+
+    static let columns = ["bandwidth_bps", "latency_s", "algo", "size_bytes", "ranks", "regions", "hosts_per_region", "devices_per_host",
+                          "measured_s", "predicted_s", "ratio", "busbw_gbps", "host_busbw_gbps", "region_busbw_gbps", "wan_busbw_gbps",
+                          "link_utilisation", "link_bound", "plan", "wrong"]
+
+    static func csvCell(_ value: JSONValue) -> String {
+        switch value {
+        case .string(let text): return text.contains(",") || text.contains("\"") ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+        default: return value.encoded
+        }
+    }
+
+    /// Runs one grid point's cluster and returns its benchmark rows.
+    private func runPoint(bandwidth: Double, latency: Double, algo: String, directory: String, children: ChildProcesses) throws -> [Row] {
+        let manager = FileManager.default
+        try manager.createDirectory(atPath: directory + "/logs", withIntermediateDirectories: true)
+        let regionNames = (0..<options.regions).map { "r\($0)" }
+        var topology = "name: sweep\nregions:\n"
+        for region in regionNames { topology += "  - { name: \(region), hosts: \(options.hosts), devices_per_host: \(options.devices) }\n" }
+        topology += "links:\n"
+        for a in regionNames.indices {
+            for b in regionNames.indices where b > a {
+                topology += "  - { between: [\(regionNames[a]), \(regionNames[b])], bandwidth: \(Int(bandwidth))bps, latency: \(Int((latency * 1e6).rounded()))us, jitter: \(Int((options.jitterSeconds * 1e6).rounded()))us }\n"
+            }
+        }
+        let job = "name: sweep\nkind: bench\nsizes: [\(options.sizes.map(String.init).joined(separator: ", "))]\niters: \(options.iterations)\nwarmup: \(options.warmup)\nalgo: \(algo)\ntimeout: \(Int(options.timeoutSeconds))s\n"
+        let topologyPath = directory + "/sweep-topology.yaml", jobPath = directory + "/sweep-job.yaml"
+        try topology.write(toFile: topologyPath, atomically: true, encoding: .utf8)
+        try job.write(toFile: jobPath, atomically: true, encoding: .utf8)
+        try? manager.removeItem(atPath: directory + "/coordinator.endpoint")
+
+        let coordinator = try children.start(binaries + "/straits-coordinator",
+                                             ["--topology", topologyPath, "--job", jobPath, "--run-dir", directory],
+                                             log: directory + "/logs/coordinator.log")
+        var endpoint = ""
+        let start = Date()
+        while Date().timeIntervalSince(start) < 30 {
+            if let text = try? String(contentsOfFile: directory + "/coordinator.endpoint", encoding: .utf8), text.hasSuffix("\n") {
+                endpoint = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                break
+            }
+            guard coordinator.isRunning else { break }
+            usleep(50_000)
+        }
+        guard !endpoint.isEmpty else { throw RuntimeError("the coordinator did not start; see \(directory)/logs/coordinator.log") }
+        for region in regionNames {
+            try children.start(binaries + "/straits-gateway", ["--coordinator", endpoint, "--region", region, "--topology", topologyPath],
+                               log: directory + "/logs/gateway-\(region).log")
+            for host in 0..<options.hosts {
+                try children.start(binaries + "/straits-worker", ["--coordinator", endpoint, "--region", region, "--host", String(host),
+                                                                  "--devices", String(options.devices)],
+                                   log: directory + "/logs/worker-\(region)-\(host).log")
+            }
+        }
+        let deadline = Date(timeIntervalSinceNow: options.timeoutSeconds * Double(options.sizes.count) + 60)
+        while coordinator.isRunning && Date() < deadline { usleep(100_000) }
+        if coordinator.isRunning { throw RuntimeError("timed out; see \(directory)/logs") }
+        _ = children.waitAll(timeout: .seconds(10))
+        guard coordinator.terminationStatus == 0 else {
+            throw RuntimeError("the coordinator exited with status \(coordinator.terminationStatus); see \(directory)/logs/coordinator.log")
+        }
+        let text = try String(contentsOfFile: directory + "/bench.jsonl", encoding: .utf8)
+        return try text.split(separator: "\n").map { line in
+            guard let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let size = record["size_bytes"] as? Int else {
+                throw RuntimeError("\(directory)/bench.jsonl: a line is not a benchmark row")
+            }
+            return Row(bandwidth: bandwidth, latency: latency, algo: algo, size: size, record: record)
+        }
+    }
+}
+
+/// Sizes for people: 64K, 16M.
+enum AllReducePlanSize {
+    static func format(_ bytes: Int) -> String {
+        if bytes >= 1 << 20 && bytes % (1 << 20) == 0 { return "\(bytes >> 20)M" }
+        if bytes >= 1 << 10 && bytes % (1 << 10) == 0 { return "\(bytes >> 10)K" }
+        return "\(bytes)"
+    }
+}

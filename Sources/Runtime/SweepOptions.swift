@@ -1,0 +1,80 @@
+import Topology
+
+/// Flags of `straits sweep`.
+public struct SweepOptions: Sendable {
+    public var bandwidths: [Double] = [100e6, 1e9]
+    public var latencies: [Double] = [0.001, 0.020]
+    public var algorithms: [String] = ["ring", "hier"]
+    public var sizes: [Int] = [1 << 20, 16 << 20]
+    public var regions = 2
+    public var hosts = 1
+    public var devices = 1
+    public var iterations = 3
+    public var warmup = 1
+    public var jitterSeconds = 0.0
+    public var output = "sweep"
+    public var timeoutSeconds = 600.0
+
+    public static let help = """
+        USAGE: straits sweep [options]
+
+        Runs an all-reduce benchmark through a local cluster (coordinator, one gateway per region,
+        workers) at every point of a grid of WAN bandwidth × latency × algorithm, and prints the
+        measured time beside the model's prediction for each message size. Writes sweep.csv and
+        sweep.jsonl (and each point's run directory under runs/) into --out; `straits report DIR`
+        charts measured against predicted.
+
+        OPTIONS:
+          --bandwidth LIST    WAN bandwidths, e.g. 100Mbps,1Gbps (default 100Mbps,1Gbps)
+          --latency LIST      one-way WAN latencies, e.g. 1ms,20ms,80ms (default 1ms,20ms)
+          --algo LIST         ring (flat over every rank) and/or hier (default ring,hier)
+          --sizes LIST        message sizes, e.g. 1M,16M,64M (default 1M,16M)
+          --regions R         regions (default 2)
+          --hosts H           hosts per region (default 1)
+          --devices D         devices per host (default 1)
+          --jitter T          jitter of every link (default 0)
+          -n, --iters N       timed iterations per size (default 3)
+          -w, --warmup N      warm-up iterations per size (default 1)
+          --timeout S         give up on one grid point after S seconds (default 600)
+          --out DIR           where the results go (default sweep)
+          -h, --help          show this help
+
+        """
+
+    public init(arguments: [String]) throws {
+        var flags = FlagReader(command: "straits sweep", arguments: arguments)
+        func list<T>(_ flag: String, _ parse: (String) -> T?, what: String) throws -> [T] {
+            let text = try flags.value(flag)
+            let items = text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+            var values: [T] = []
+            for item in items {
+                guard let value = parse(item) else { throw RuntimeError("straits sweep: \(flag): expected \(what), got \"\(item)\"") }
+                values.append(value)
+            }
+            guard !values.isEmpty else { throw RuntimeError("straits sweep: \(flag) needs at least one value") }
+            return values
+        }
+        while let flag = flags.next() {
+            switch flag {
+            case "--bandwidth": bandwidths = try list(flag, Units.bitsPerSecond, what: "rates like 100Mbps,1Gbps")
+            case "--latency": latencies = try list(flag, Units.seconds, what: "durations like 1ms,20ms")
+            case "--algo": algorithms = try list(flag, { ["ring", "hier"].contains($0) ? $0 : nil }, what: "ring or hier")
+            case "--sizes":
+                sizes = try list(flag, { text in Units.bytes(text).flatMap { $0 > 0 && $0 % 4 == 0 ? $0 : nil } },
+                                 what: "sizes like 1M,16M (multiples of 4 bytes)")
+            case "--regions": regions = try flags.integer(flag, minimum: 2)
+            case "--hosts": hosts = try flags.integer(flag, minimum: 1)
+            case "--devices": devices = try flags.integer(flag, minimum: 1)
+            case "--jitter":
+                let text = try flags.value(flag)
+                guard let jitter = Units.seconds(text) else { throw RuntimeError("straits sweep: --jitter: expected a duration, got \"\(text)\"") }
+                jitterSeconds = jitter
+            case "-n", "--iters": iterations = try flags.integer(flag, minimum: 1)
+            case "-w", "--warmup": warmup = try flags.integer(flag, minimum: 0)
+            case "--timeout": timeoutSeconds = try flags.positive(flag)
+            case "--out": output = try flags.value(flag)
+            default: throw flags.unknown(flag)
+            }
+        }
+    }
+}
