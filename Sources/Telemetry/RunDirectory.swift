@@ -24,6 +24,8 @@ public final class RunDirectory: Sendable {
             try manager.createDirectory(atPath: path + "/regions", withIntermediateDirectories: true)
             for (source, name) in [(topologyFile, "topology.yaml"), (jobFile, "job.yaml")] {
                 let target = path + "/" + name
+                // The file may already be the copy (a run directory reused with its own files).
+                if URL(fileURLWithPath: source).standardizedFileURL == URL(fileURLWithPath: target).standardizedFileURL { continue }
                 if manager.fileExists(atPath: target) { try manager.removeItem(atPath: target) }
                 try manager.copyItem(atPath: source, toPath: target)
             }

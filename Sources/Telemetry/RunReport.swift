@@ -37,7 +37,7 @@ public struct RunReport {
         events = try Self.readLines(path + "/events.jsonl", optional: true)
     }
 
-    static func readLines(_ file: String, optional: Bool = false) throws -> [Record] {
+    public static func readLines(_ file: String, optional: Bool = false) throws -> [Record] {
         guard let data = FileManager.default.contents(atPath: file) else {
             if optional { return [] }
             throw TelemetryError("cannot read \(file)")
@@ -118,7 +118,7 @@ public struct RunReport {
         return lines.joined(separator: "\n")
     }
 
-    static func row(_ cells: [String], width: Int = 14) -> String {
+    public static func row(_ cells: [String], width: Int = 14) -> String {
         cells.enumerated().map { index, cell in
             index == 0 ? cell.padding(toLength: max(width, cell.count), withPad: " ", startingAt: 0)
                 : String(repeating: " ", count: max(0, width - cell.count)) + cell

@@ -6,9 +6,12 @@ public struct SVGChart {
     public struct Series {
         public let name: String
         public let points: [(x: Double, y: Double)]
-        public init(name: String, points: [(x: Double, y: Double)]) {
+        /// Points only, no line between them.
+        public let scatter: Bool
+        public init(name: String, points: [(x: Double, y: Double)], scatter: Bool = false) {
             self.name = name
             self.points = points
+            self.scatter = scatter
         }
     }
 
@@ -18,46 +21,57 @@ public struct SVGChart {
     public let series: [Series]
     /// Log2 x axis (for message sizes).
     public let logX: Bool
+    /// Log10 axes on both x and y (for times spanning decades).
+    public let logLog: Bool
     public var width = 720.0
     public var height = 320.0
 
     static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
-    public init(title: String, xLabel: String, yLabel: String, series: [Series], logX: Bool = false) {
+    public init(title: String, xLabel: String, yLabel: String, series: [Series], logX: Bool = false, logLog: Bool = false) {
         self.title = title
         self.xLabel = xLabel
         self.yLabel = yLabel
         self.series = series
         self.logX = logX
+        self.logLog = logLog
     }
 
     public var svg: String {
         let left = 70.0, right = 160.0, top = 36.0, bottom = 48.0
         let plotWidth = width - left - right, plotHeight = height - top - bottom
-        let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) }
+        let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) && (!logLog || ($0.x > 0 && $0.y > 0)) }
         var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"11\">\n"
         out += "<text x=\"\(Int(width / 2))\" y=\"18\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">\(Self.escape(title))</text>\n"
         guard !all.isEmpty else {
             out += "<text x=\"\(Int(width / 2))\" y=\"\(Int(height / 2))\" text-anchor=\"middle\" fill=\"#888\">no data in this run</text>\n</svg>"
             return out
         }
-        let fx: (Double) -> Double = logX ? { log2($0) } : { $0 }
+        let fx: (Double) -> Double = logLog ? { log10($0) } : logX ? { log2($0) } : { $0 }
+        let fy: (Double) -> Double = logLog ? { log10($0) } : { $0 }
         var xMin = all.map { fx($0.x) }.min()!, xMax = all.map { fx($0.x) }.max()!
+        if logLog {
+            xMin = min(xMin, all.map { fy($0.y) }.min()!).rounded(.down)
+            xMax = max(xMax, all.map { fy($0.y) }.max()!).rounded(.up)
+        }
         if xMax == xMin { xMin -= 1; xMax += 1 }
-        let yMax = Self.niceCeiling(max(all.map(\.y).max()!, 1e-12))
-        let yMin = min(0, all.map(\.y).min()!)
+        let yMax = logLog ? xMax : Self.niceCeiling(max(all.map(\.y).max()!, 1e-12))
+        let yMin = logLog ? xMin : min(0, all.map(\.y).min()!)
         func px(_ x: Double) -> Double { left + (fx(x) - xMin) / (xMax - xMin) * plotWidth }
-        func py(_ y: Double) -> Double { top + plotHeight - (y - yMin) / (yMax - yMin) * plotHeight }
+        func py(_ y: Double) -> Double { top + plotHeight - (fy(y) - yMin) / (yMax - yMin) * plotHeight }
 
         out += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotWidth)\" height=\"\(plotHeight)\" fill=\"none\" stroke=\"#444\"/>\n"
-        for tick in 0...5 {
-            let value = yMin + (yMax - yMin) * Double(tick) / 5
+        let yTicks: [Double] = logLog ? stride(from: yMin, through: yMax, by: 1).map { pow(10, $0) }
+            : (0...5).map { yMin + (yMax - yMin) * Double($0) / 5 }
+        for value in yTicks {
             let y = py(value)
             out += "<line x1=\"\(left)\" y1=\"\(y)\" x2=\"\(left + plotWidth)\" y2=\"\(y)\" stroke=\"#ddd\"/>"
             out += "<text x=\"\(left - 6)\" y=\"\(y + 4)\" text-anchor=\"end\">\(Self.label(value))</text>\n"
         }
         let xTicks: [Double]
-        if logX {
+        if logLog {
+            xTicks = stride(from: xMin, through: xMax, by: 1).map { pow(10, $0) }
+        } else if logX {
             xTicks = stride(from: xMin.rounded(.up), through: xMax, by: max(1, ((xMax - xMin) / 6).rounded(.up))).map { pow(2, $0) }
         } else {
             let step = Self.niceCeiling((xMax - xMin) / 6)
@@ -73,7 +87,12 @@ public struct SVGChart {
         for (index, line) in series.enumerated() {
             let color = Self.colors[index % Self.colors.count]
             let points = line.points.filter { $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) }.sorted { $0.x < $1.x }
-            if !points.isEmpty {
+            if !points.isEmpty && line.scatter {
+                for point in points {
+                    out += "<circle cx=\"\(Self.coordinate(px(point.x)))\" cy=\"\(Self.coordinate(py(point.y)))\" r=\"3\" fill=\"\(color)\" fill-opacity=\"0.7\"/>"
+                }
+                out += "\n"
+            } else if !points.isEmpty {
                 let path = points.map { "\(Self.coordinate(px($0.x))),\(Self.coordinate(py($0.y)))" }.joined(separator: " ")
                 out += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.8\" points=\"\(path)\"><title>\(Self.escape(line.name))</title></polyline>\n"
                 if points.count <= 40 {

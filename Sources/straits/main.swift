@@ -56,9 +56,15 @@ do {
             print("USAGE: straits report RUN_DIR\n\nPrints the run's per-region table and writes RUN_DIR/report.html.")
             exit(0)
         }
-        let report = try RunReport(path: directory)
-        print(report.table())
-        print("report: \(try report.write())")
+        if SweepReport.isSweep(directory) {
+            let report = try SweepReport(path: directory)
+            print(report.table())
+            print("report: \(try report.write())")
+        } else {
+            let report = try RunReport(path: directory)
+            print(report.table())
+            print("report: \(try report.write())")
+        }
     case ("sweep", _):
         let rest = Array(arguments.dropFirst())
         if rest.contains("-h") || rest.contains("--help") {

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Kernel cross-check of the gateways' bandwidth shaping. Puts each region's worker in its own
+# network namespace, joined to the others by veth pairs on a bridge, with `tc tbf` limiting
+# what leaves each region to the WAN bandwidth, and runs the all-reduce benchmark through it
+# with the coordinator's --no-gateways (traffic goes straight between the namespaces). Then it
+# runs the same benchmark through the gateways (shaping in user space) and prints both times
+# and their ratio for every bandwidth and size. netem is not available on these machines, so
+# latency is not part of the comparison (the gateway runs with 0 latency too).
+#
+#   sudo Deploy/netns/run.sh [--bandwidth 50Mbps,200Mbps,1Gbps] [--sizes 1M,8M] [--out DIR]
+#
+# Needs root, iproute2 (ip, tc) and a release build (Deploy/local-cluster.sh makes one).
+# Everything it creates (namespaces, bridge, processes) is removed on exit, also on failure.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+bandwidths="50Mbps,200Mbps,1Gbps"
+sizes="1M,8M"
+out="runs/netns-$(date +%Y%m%d-%H%M%S)"
+iters=3
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --bandwidth) bandwidths="$2"; shift 2 ;;
+        --sizes) sizes="$2"; shift 2 ;;
+        --out) out="$2"; shift 2 ;;
+        --iters) iters="$2"; shift 2 ;;
+        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "netns/run.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+[[ $(id -u) -eq 0 ]] || { echo "netns/run.sh: needs root (network namespaces and tc)" >&2; exit 1; }
+command -v tc >/dev/null || { echo "netns/run.sh: needs tc (iproute2)" >&2; exit 1; }
+if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then export PATH="/opt/swift/usr/bin:$PATH"; fi
+bin="$(swift build -c release --show-bin-path)"
+[[ -x "$bin/straits-coordinator" && -x "$bin/straits-gateway" ]] || swift build -c release
+mkdir -p "$out"
+
+regions=(r0 r1)
+bridge=strbr0
+pids=()
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    sleep 0.5
+    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    for region in "${regions[@]}"; do ip netns del "straits-$region" 2>/dev/null || true; done
+    ip link del "$bridge" 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Bridge in the root namespace (10.77.0.1), one namespace per region (10.77.0.10, .11, ...).
+ip link add "$bridge" type bridge
+ip addr add 10.77.0.1/24 dev "$bridge"
+ip link set "$bridge" up
+for index in "${!regions[@]}"; do
+    region=${regions[$index]}
+    ns="straits-$region"
+    ip netns add "$ns"
+    ip link add "v-$region" type veth peer name "v-$region-br"
+    ip link set "v-$region" netns "$ns"
+    ip link set "v-$region-br" master "$bridge"
+    ip link set "v-$region-br" up
+    ip -n "$ns" addr add "10.77.0.$((10 + index))/24" dev "v-$region"
+    ip -n "$ns" link set "v-$region" up
+    ip -n "$ns" link set lo up
+done
+
+# bits/s from 50Mbps / 1Gbps.
+rate_bps() {
+    local value=${1%bps} scale=1
+    case "$value" in
+        *K) scale=1000; value=${value%K} ;;
+        *M) scale=1000000; value=${value%M} ;;
+        *G) scale=1000000000; value=${value%G} ;;
+    esac
+    python3 -c "print(int(float('$value') * $scale))"
+}
+
+run_bench() {  # $1 mode (kernel|gateway), $2 bandwidth, $3 run dir
+    local mode=$1 bandwidth=$2 dir=$3
+    mkdir -p "$dir/logs"
+    local topology="$dir/netns-topology.yaml" job="$dir/netns-job.yaml"
+    local latency=0us
+    printf 'name: netns\nregions:\n  - { name: r0, hosts: 1 }\n  - { name: r1, hosts: 1 }\nlinks:\n  - { between: [r0, r1], bandwidth: %s, latency: %s }\n' \
+        "$bandwidth" "$latency" >"$topology"
+    printf 'name: netns\nkind: bench\nsizes: [%s]\niters: %s\nwarmup: 1\nalgo: ring\n' "$sizes" "$iters" >"$job"
+    rm -f "$dir/coordinator.endpoint"
+    local extra=() bind=tcp://127.0.0.1:*
+    if [[ $mode == kernel ]]; then extra=(--no-gateways); bind="tcp://10.77.0.1:*"; fi
+    "$bin/straits-coordinator" --topology "$topology" --job "$job" --run-dir "$dir" --bind "$bind" "${extra[@]}" \
+        >"$dir/logs/coordinator.log" 2>&1 &
+    local coordinator=$!
+    pids+=("$coordinator")
+    for _ in $(seq 100); do [[ -s "$dir/coordinator.endpoint" ]] && break; sleep 0.1; done
+    local endpoint
+    endpoint=$(cat "$dir/coordinator.endpoint")
+    for index in "${!regions[@]}"; do
+        local region=${regions[$index]}
+        if [[ $mode == kernel ]]; then
+            ip netns exec "straits-$region" "$bin/straits-worker" --coordinator "$endpoint" --region "$region" --host 0 \
+                --bind-address "10.77.0.$((10 + index))" >"$dir/logs/worker-$region.log" 2>&1 &
+        else
+            "$bin/straits-gateway" --coordinator "$endpoint" --region "$region" --topology "$topology" >"$dir/logs/gateway-$region.log" 2>&1 &
+            pids+=($!)
+            "$bin/straits-worker" --coordinator "$endpoint" --region "$region" --host 0 >"$dir/logs/worker-$region.log" 2>&1 &
+        fi
+        pids+=($!)
+    done
+    wait "$coordinator"
+}
+
+printf '%-10s %-6s %14s %14s %8s\n' bandwidth size "kernel tbf ms" "gateway ms" "ratio"
+: >"$out/netns.csv"
+echo "bandwidth_bps,size_bytes,kernel_s,gateway_s,ratio" >>"$out/netns.csv"
+IFS=, read -r -a bandwidth_list <<<"$bandwidths"
+for bandwidth in "${bandwidth_list[@]}"; do
+    bps=$(rate_bps "$bandwidth")
+    burst=$(python3 -c "print(max(65536 * 4, int($bps / 8 * 0.002)))")
+    for index in "${!regions[@]}"; do
+        ip netns exec "straits-${regions[$index]}" tc qdisc replace dev "v-${regions[$index]}" root tbf rate "${bps}bit" burst "$burst" latency 1s
+    done
+    run_bench kernel "$bandwidth" "$out/$bandwidth-kernel"
+    for index in "${!regions[@]}"; do
+        ip netns exec "straits-${regions[$index]}" tc qdisc del dev "v-${regions[$index]}" root
+    done
+    run_bench gateway "$bandwidth" "$out/$bandwidth-gateway"
+    python3 - "$out" "$bandwidth" "$bps" <<'PY'
+import json, sys
+out, bandwidth, bps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def rows(mode):
+    return {r["size_bytes"]: r["time_us"] / 1e6 for r in map(json.loads, open(f"{out}/{bandwidth}-{mode}/bench.jsonl"))}
+kernel, gateway = rows("kernel"), rows("gateway")
+with open(f"{out}/netns.csv", "a") as csv:
+    for size in sorted(kernel):
+        ratio = gateway[size] / kernel[size]
+        print(f"{bandwidth:<10} {size >> 20:>4}M {kernel[size] * 1e3:14.2f} {gateway[size] * 1e3:14.2f} {ratio:8.3f}")
+        csv.write(f"{bps},{size},{kernel[size]},{gateway[size]},{ratio}\n")
+PY
+done
+echo "results: $out/netns.csv (each run's directory beside it)"

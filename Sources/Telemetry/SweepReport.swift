@@ -1,0 +1,116 @@
+import Foundation
+
+/// `straits report DIR` for a sweep's directory: the measured-against-model table and its
+/// summary, and `report.html` with measured time against the model's and the ratio by size.
+public struct SweepReport {
+    public typealias Record = [String: Any]
+
+    public let path: String
+    public let rows: [Record]
+
+    public static func isSweep(_ path: String) -> Bool {
+        FileManager.default.fileExists(atPath: path + "/sweep.jsonl")
+    }
+
+    public init(path: String) throws {
+        self.path = path
+        rows = try RunReport.readLines(path + "/sweep.jsonl")
+    }
+
+    static func double(_ value: Any?) -> Double { (value as? NSNumber)?.doubleValue ?? 0 }
+    static func int(_ value: Any?) -> Int { (value as? NSNumber)?.intValue ?? 0 }
+
+    static func rate(_ bps: Double) -> String {
+        bps >= 1e9 ? String(format: "%g Gbps", bps / 1e9) : String(format: "%g Mbps", bps / 1e6)
+    }
+
+    public func table() -> String {
+        var lines = ["sweep \(path): \(rows.count) measurements"]
+        lines.append(RunReport.row(["regions", "bandwidth", "latency", "algo", "size", "measured ms", "model ms", "ratio", "link util"], width: 12))
+        var within = 0, bound = 0, utilised = 0
+        for row in rows {
+            let ratio = Self.double(row["ratio"])
+            if abs(ratio - 1) <= 0.10 { within += 1 }
+            let isBound = row["link_bound"] as? Bool ?? false
+            if isBound {
+                bound += 1
+                if Self.double(row["link_utilisation"]) >= 0.9 { utilised += 1 }
+            }
+            lines.append(RunReport.row([
+                String(Self.int(row["regions"])), Self.rate(Self.double(row["bandwidth_bps"])),
+                String(format: "%g ms", Self.double(row["latency_s"]) * 1e3), row["algo"] as? String ?? "",
+                String(Self.int(row["size_bytes"]) >> 20) + "M", String(format: "%.2f", Self.double(row["measured_s"]) * 1e3),
+                String(format: "%.2f", Self.double(row["predicted_s"]) * 1e3), String(format: "%.3f", ratio),
+                isBound ? String(format: "%.0f%%", Self.double(row["link_utilisation"]) * 100) : "-",
+            ], width: 12))
+        }
+        lines.append("within ±10% of the model: \(within) of \(rows.count) (\(rows.isEmpty ? 0 : within * 100 / rows.count)%)")
+        lines.append("bandwidth-bound measurements with the busiest link ≥ 90% utilised: \(utilised) of \(bound)")
+        // Hierarchical against flat ring at the same point: measured speed-up beside the model's.
+        var pairs: [String] = []
+        let keyed = Dictionary(grouping: rows) { row in
+            "\(Self.int(row["regions"]))|\(Self.double(row["bandwidth_bps"]))|\(Self.double(row["latency_s"]))|\(Self.int(row["size_bytes"]))"
+        }
+        for key in keyed.keys.sorted() {
+            let group = keyed[key]!
+            guard let ring = group.first(where: { $0["algo"] as? String == "ring" }),
+                  let hier = group.first(where: { $0["algo"] as? String == "hier" }) else { continue }
+            let measured = Self.double(ring["measured_s"]) / Self.double(hier["measured_s"])
+            let predicted = Self.double(ring["predicted_s"]) / Self.double(hier["predicted_s"])
+            pairs.append("  \(Self.int(ring["regions"])) regions, \(Self.rate(Self.double(ring["bandwidth_bps"]))), \(String(format: "%g ms", Self.double(ring["latency_s"]) * 1e3)), \(Self.int(ring["size_bytes"]) >> 20)M: hier is \(String(format: "%.2f", measured))× faster than ring (model \(String(format: "%.2f", predicted))×, agreement \(String(format: "%.3f", measured / predicted)))")
+        }
+        if !pairs.isEmpty {
+            lines.append("hierarchical against flat ring:")
+            lines += pairs
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    public func charts() -> [SVGChart] {
+        var series: [SVGChart.Series] = []
+        for algo in ["ring", "hier"] {
+            let points = rows.filter { $0["algo"] as? String == algo }.map { (Self.double($0["predicted_s"]) * 1e3, Self.double($0["measured_s"]) * 1e3) }
+            if !points.isEmpty { series.append(SVGChart.Series(name: algo, points: points, scatter: true)) }
+        }
+        let times = rows.flatMap { [Self.double($0["predicted_s"]) * 1e3, Self.double($0["measured_s"]) * 1e3] }.filter { $0 > 0 }
+        if let low = times.min(), let high = times.max() {
+            series.append(SVGChart.Series(name: "measured = model", points: [(low, low), (high, high)]))
+        }
+        var ratios: [SVGChart.Series] = []
+        for algo in ["ring", "hier"] {
+            let points = rows.filter { $0["algo"] as? String == algo }.map { (Double(Self.int($0["size_bytes"])), Self.double($0["ratio"])) }
+            if !points.isEmpty { ratios.append(SVGChart.Series(name: algo, points: points, scatter: true)) }
+        }
+        return [
+            SVGChart(title: "All-reduce time: measured against the model", xLabel: "model (ms)", yLabel: "measured (ms)",
+                     series: series, logLog: true),
+            SVGChart(title: "Measured / model by message size", xLabel: "message size (bytes)", yLabel: "measured / model",
+                     series: ratios, logX: true),
+        ]
+    }
+
+    public func html() -> String {
+        var page = """
+            <!doctype html>
+            <html><head><meta charset="utf-8"><title>Straits sweep \(SVGChart.escape(path))</title>
+            <style>body{font-family:sans-serif;margin:24px;color:#222} pre{background:#f6f6f6;padding:12px;font-size:12px} .chart{margin:12px 0}</style>
+            </head><body>
+            <h1>Straits sweep report</h1>
+
+            """
+        for chart in charts() { page += "<div class=\"chart\">\(chart.svg)</div>\n" }
+        page += "<pre>\(SVGChart.escape(table()))</pre>\n</body></html>\n"
+        return page
+    }
+
+    @discardableResult
+    public func write() throws -> String {
+        let target = path + "/report.html"
+        do {
+            try Data(html().utf8).write(to: URL(fileURLWithPath: target), options: .atomic)
+        } catch {
+            throw TelemetryError("cannot write \(target): \(error.localizedDescription)")
+        }
+        return target
+    }
+}
