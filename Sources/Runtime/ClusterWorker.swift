@@ -69,12 +69,8 @@ public struct ClusterWorker {
         try ControlLink.send(.join(join), on: &control, version: options.protocolVersion)
         say("joining \(options.coordinator) with \(options.devices) device\(options.devices == 1 ? "" : "s") (\(topology))")
 
-        let heartbeat = Duration.milliseconds(Int(options.heartbeatSeconds * 1000))
-        let deadAfter = Duration.milliseconds(Int(options.deadAfterSeconds * 1000))
-        let joinDeadline = ContinuousClock.now + .milliseconds(Int(options.joinTimeoutSeconds * 1000))
-        var lastHeard: ContinuousClock.Instant?
-        var nextHeartbeat = ContinuousClock.now + heartbeat
-        var heartbeatSeq = 0
+        var watch = CoordinatorWatch(endpoint: options.coordinator, heartbeatSeconds: options.heartbeatSeconds,
+                                     deadAfterSeconds: options.deadAfterSeconds, joinTimeoutSeconds: options.joinTimeoutSeconds)
         var threads: [Thread] = []
         var pending: ControlMessage.Kind?
         var pendingStep: ControlMessage.Step?
@@ -108,20 +104,13 @@ public struct ClusterWorker {
         }
 
         while true {
-            let now = ContinuousClock.now
-            if let lastHeard, now - lastHeard > deadAfter {
-                say("the coordinator at \(options.coordinator) has been silent for \(options.deadAfterSeconds) s; giving up")
+            if let failure = watch.failure() {
+                say(failure)
                 return 1
             }
-            if lastHeard == nil && now > joinDeadline {
-                say("not admitted by the coordinator at \(options.coordinator) within \(options.joinTimeoutSeconds) s; giving up")
-                return 1
-            }
-            if lastHeard != nil && now >= nextHeartbeat {
-                heartbeatSeq += 1
-                try ControlLink.send(.heartbeat(.init(seq: heartbeatSeq, traffic: traffic(), computeS: computeTotal,
+            if let seq = watch.heartbeatDue() {
+                try ControlLink.send(.heartbeat(.init(seq: seq, traffic: traffic(), computeS: computeTotal,
                                                       commS: commTotal, stepsDone: stepsDone)), on: &control)
-                nextHeartbeat = now + heartbeat
             }
 
             // A command the devices finished?
@@ -182,11 +171,7 @@ public struct ClusterWorker {
                 continue
             }
 
-            let wait = min(nextHeartbeat - ContinuousClock.now, .milliseconds(200))
-            let frames: [[UInt8]]?
-            do {
-                frames = try ControlLink.receiveFrames(on: &control, timeout: max(wait, .milliseconds(1)), wakingOn: board.doorbell)
-            }
+            let frames = try ControlLink.receiveFrames(on: &control, timeout: watch.wait(cap: .milliseconds(200)), wakingOn: board.doorbell)
             if pending != nil {
                 // A device failure surfaces here as a thrown error.
                 do {
@@ -206,7 +191,7 @@ public struct ClusterWorker {
                 ControlLink.logDropped(name, count: dropped, "\(error)")
                 continue
             }
-            lastHeard = ContinuousClock.now
+            watch.heard()
             switch message {
             case .refuse(let refuse):
                 say("refused by the coordinator: \(refuse.reason)")

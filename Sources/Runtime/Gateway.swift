@@ -120,29 +120,18 @@ public final class Gateway {
             state.condition.unlock()
         }
 
-        let heartbeat = Duration.milliseconds(Int(options.heartbeatSeconds * 1000))
-        let deadAfter = Duration.milliseconds(Int(options.deadAfterSeconds * 1000))
-        let joinDeadline = ContinuousClock.now + .milliseconds(Int(options.joinTimeoutSeconds * 1000))
-        var lastHeard: ContinuousClock.Instant?
-        var nextHeartbeat = ContinuousClock.now
-        var seq = 0
+        var watch = CoordinatorWatch(endpoint: options.coordinator, heartbeatSeconds: options.heartbeatSeconds,
+                                     deadAfterSeconds: options.deadAfterSeconds, joinTimeoutSeconds: options.joinTimeoutSeconds)
         var dropped = 0
         while true {
-            let now = ContinuousClock.now
-            if let lastHeard, now - lastHeard > deadAfter {
-                say("the coordinator at \(options.coordinator) has been silent for \(options.deadAfterSeconds) s; giving up")
+            if let failure = watch.failure() {
+                say(failure)
                 return 1
             }
-            if lastHeard == nil && now > joinDeadline {
-                say("not admitted by the coordinator at \(options.coordinator) within \(options.joinTimeoutSeconds) s; giving up")
-                return 1
-            }
-            if lastHeard != nil && now >= nextHeartbeat {
-                seq += 1
+            if let seq = watch.heartbeatDue() {
                 try ControlLink.send(.heartbeat(.init(seq: seq, links: linkStats())), on: &control)
-                nextHeartbeat = now + heartbeat
             }
-            guard let frames = try ControlLink.receiveFrames(on: &control, timeout: min(heartbeat, .milliseconds(200))) else { continue }
+            guard let frames = try ControlLink.receiveFrames(on: &control, timeout: watch.wait(cap: .milliseconds(200))) else { continue }
             let message: ControlMessage
             do {
                 message = try ControlMessage(frames: frames)
@@ -151,7 +140,7 @@ public final class Gateway {
                 ControlLink.logDropped(name, count: dropped, "\(error)")
                 continue
             }
-            lastHeard = .now
+            watch.heard()
             switch message {
             case .refuse(let refuse):
                 say("refused by the coordinator: \(refuse.reason)")
@@ -167,7 +156,7 @@ public final class Gateway {
                 state.condition.unlock()
             case .stop(let stop):
                 // One last report of the counters, then go.
-                try? ControlLink.send(.heartbeat(.init(seq: seq + 1, links: linkStats())), on: &control)
+                try? ControlLink.send(.heartbeat(.init(seq: watch.sequence + 1, links: linkStats())), on: &control)
                 say(stop.ok ? "job finished: \(stop.reason)" : "the coordinator stopped the job: \(stop.reason)")
                 return stop.ok ? 0 : 1
             case .heartbeat:

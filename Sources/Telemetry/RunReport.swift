@@ -171,29 +171,12 @@ public struct RunReport {
 
     /// The HTML page: the table, then the charts, all inline.
     public func html() -> String {
-        var page = """
-            <!doctype html>
-            <html><head><meta charset="utf-8"><title>Straits run \(SVGChart.escape(path))</title>
-            <style>body{font-family:sans-serif;margin:24px;color:#222} pre{background:#f6f6f6;padding:12px;font-size:12px} .chart{margin:12px 0}</style>
-            </head><body>
-            <h1>Straits run report</h1>
-            <pre>\(SVGChart.escape(table()))</pre>
-
-            """
-        for chart in charts() { page += "<div class=\"chart\">\(chart.svg)</div>\n" }
-        page += "</body></html>\n"
-        return page
+        ReportPage.html(title: "Straits run \(path)", heading: "Straits run report", text: table(), charts: charts(), textFirst: true)
     }
 
     /// Prints the table and writes `report.html`; returns the page's path.
     @discardableResult
     public func write() throws -> String {
-        let target = path + "/report.html"
-        do {
-            try Data(html().utf8).write(to: URL(fileURLWithPath: target), options: .atomic)
-        } catch {
-            throw TelemetryError("cannot write \(target): \(error.localizedDescription)")
-        }
-        return target
+        try ReportPage.write(html(), to: path + "/report.html")
     }
 }

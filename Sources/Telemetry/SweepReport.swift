@@ -90,27 +90,11 @@ public struct SweepReport {
     }
 
     public func html() -> String {
-        var page = """
-            <!doctype html>
-            <html><head><meta charset="utf-8"><title>Straits sweep \(SVGChart.escape(path))</title>
-            <style>body{font-family:sans-serif;margin:24px;color:#222} pre{background:#f6f6f6;padding:12px;font-size:12px} .chart{margin:12px 0}</style>
-            </head><body>
-            <h1>Straits sweep report</h1>
-
-            """
-        for chart in charts() { page += "<div class=\"chart\">\(chart.svg)</div>\n" }
-        page += "<pre>\(SVGChart.escape(table()))</pre>\n</body></html>\n"
-        return page
+        ReportPage.html(title: "Straits sweep \(path)", heading: "Straits sweep report", text: table(), charts: charts(), textFirst: false)
     }
 
     @discardableResult
     public func write() throws -> String {
-        let target = path + "/report.html"
-        do {
-            try Data(html().utf8).write(to: URL(fileURLWithPath: target), options: .atomic)
-        } catch {
-            throw TelemetryError("cannot write \(target): \(error.localizedDescription)")
-        }
-        return target
+        try ReportPage.write(html(), to: path + "/report.html")
     }
 }
