@@ -12,6 +12,7 @@ public struct RunReport {
     public let bench: [Record]
     public let steps: [Record]
     public let events: [Record]
+    public let links: [Record]
 
     /// Reads every file of the run; a line that is not a JSON object is an error naming file and line.
     public init(path: String) throws {
@@ -35,6 +36,7 @@ public struct RunReport {
         bench = try Self.readLines(path + "/bench.jsonl", optional: true)
         steps = try Self.readLines(path + "/steps.jsonl", optional: true)
         events = try Self.readLines(path + "/events.jsonl", optional: true)
+        links = try Self.readLines(path + "/links.jsonl", optional: true)
     }
 
     public static func readLines(_ file: String, optional: Bool = false) throws -> [Record] {
@@ -110,12 +112,48 @@ public struct RunReport {
                 ], width: 13) + "  " + (row["algo"] as? String ?? ""))
             }
         }
+        let linkLines = linkTable()
+        if !linkLines.isEmpty {
+            lines.append("")
+            lines += linkLines
+        }
         let failures = events.filter { ["worker_dead", "worker_failed", "abort", "refused"].contains($0["event"] as? String ?? "") }
         if !failures.isEmpty {
             lines.append("")
             for event in failures { lines.append("event \(event["event"] as? String ?? ""): \(event["reason"] as? String ?? "")") }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// Per directed WAN link: what was offered and delivered, mean and peak delivered rate, how
+    /// busy the link was, queueing delay and delivery lateness (from the gateways' records).
+    func linkTable() -> [String] {
+        let shaped = links.filter { $0["shaped"] as? Bool == true && ["second", "final"].contains($0["kind"] as? String ?? "") }
+        guard !shaped.isEmpty else { return [] }
+        func key(_ record: Record) -> String { "\(record["from"] as? String ?? "")→\(record["to"] as? String ?? "")" }
+        let names = Array(Set(shaped.map(key))).sorted()
+        let first = (names.map(\.count).max() ?? 4) + 2
+        func padded(_ text: String) -> String { text.padding(toLength: max(first, text.count), withPad: " ", startingAt: 0) }
+        var lines = [padded("link") + Self.row(["", "declared", "offered", "delivered", "mean Gbps", "peak Gbps", "busy", "queue ms", "max q ms", "late p99"], width: 11).dropFirst(11)]
+        for link in names {
+            let records = shaped.filter { key($0) == link }
+            let seconds = records.reduce(0) { $0 + Self.double($1["window_s"]) }
+            let offered = records.reduce(0) { $0 + Self.int($1["offered_bytes"]) }
+            let delivered = records.reduce(0) { $0 + Self.int($1["delivered_bytes"]) }
+            let busy = records.reduce(0) { $0 + Self.double($1["utilisation"]) * Self.double($1["window_s"]) }
+            let weightedDelay = records.reduce(0) { $0 + Self.double($1["queue_delay_ms"]) * Double(Self.int($1["delivered_bytes"])) }
+            let peak = records.filter { $0["kind"] as? String == "second" }.map { Self.double($0["delivered_gbps"]) }.max() ?? 0
+            let last = records.last ?? [:]
+            lines.append(padded(link) + Self.row([
+                "", String(format: "%g Gbps", Self.double(last["bandwidth_bps"]) / 1e9), Self.bytes(offered), Self.bytes(delivered),
+                String(format: "%.3f", seconds > 0 ? Double(delivered) * 8 / seconds / 1e9 : 0), String(format: "%.3f", peak),
+                String(format: "%.0f%%", seconds > 0 ? busy / seconds * 100 : 0),
+                String(format: "%.2f", delivered > 0 ? weightedDelay / Double(delivered) : 0),
+                String(format: "%.1f", records.map { Self.double($0["queue_delay_max_ms"]) }.max() ?? 0),
+                String(format: "%.0f µs", Self.double(last["late_p99_us"])),
+            ], width: 11).dropFirst(11))
+        }
+        return lines
     }
 
     public static func row(_ cells: [String], width: Int = 14) -> String {
@@ -148,6 +186,20 @@ public struct RunReport {
             SVGChart(title: "WAN throughput sent per region", xLabel: "time (s)", yLabel: "Gbit/s", series: series("wan_tx_gbps")),
             SVGChart(title: "LAN throughput sent per region", xLabel: "time (s)", yLabel: "Gbit/s", series: series("lan_gbps")),
         ]
+        let linkNames = Array(Set(links.compactMap { record -> String? in
+            guard record["kind"] as? String == "second" else { return nil }
+            return "\(record["from"] as? String ?? "")→\(record["to"] as? String ?? "")"
+        })).sorted()
+        if !linkNames.isEmpty {
+            charts.append(SVGChart(title: "Delivered per WAN link", xLabel: "time (s)", yLabel: "Gbit/s", series: linkNames.map { name in
+                SVGChart.Series(name: name, points: links.filter {
+                    $0["kind"] as? String == "second" && "\($0["from"] as? String ?? "")→\($0["to"] as? String ?? "")" == name
+                }.compactMap { record in
+                    guard let t = Self.date(record["t"]) else { return nil }
+                    return (t.timeIntervalSince(start), Self.double(record["delivered_gbps"]))
+                })
+            }))
+        }
         let stepSeries = regions.map { region in
             SVGChart.Series(name: region.name, points: region.records.filter { $0["kind"] as? String == "step" }.map {
                 (Double(Self.int($0["step"])), Self.double($0["comm_s"]) * 1e3)
