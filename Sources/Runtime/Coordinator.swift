@@ -56,6 +56,8 @@ public final class Coordinator {
     private var recorded: [Int: RegionTotals] = [:]
     private var recordedLinks: [String: (offered: Int, delivered: Int)] = [:]
     private var recordedLinkStats: [String: ControlMessage.LinkStats] = [:]
+    /// Per region: its gateway's offered and delivered bytes, delivered messages and summed queueing delay at the last record.
+    private var recordedGatewayTotals: [Int: (Int, Int, Int, Double)] = [:]
     private var latestStep = -1
     private var stepsFinished = 0
     private var samplesFinished = 0
@@ -657,10 +659,27 @@ public final class Coordinator {
             let current = totals[index] ?? RegionTotals(), previous = recorded[index] ?? RegionTotals()
             let devices = max(region.hosts * devicesPerHost, 1)
             let steps = (current.stepsDone - previous.stepsDone) / max(region.hosts, 1)
-            run.regions[region.name]?.append(regionRecord(
+            var record = regionRecord(
                 kind: final ? "final" : "second", region: region.name, window: window, step: latestStep, now: current, then: previous,
                 samples: steps * devicesPerHost * region.hosts * job.samplesPerStep,
-                computeS: (current.computeS - previous.computeS) / Double(devices), commS: (current.commS - previous.commS) / Double(devices)))
+                computeS: (current.computeS - previous.computeS) / Double(devices), commS: (current.commS - previous.commS) / Double(devices))
+            if let gateway = gateways[index], case .object(var fields) = record {
+                // What the region's gateway put on its outbound links in the window, and how long
+                // messages waited for them (mean over delivered messages).
+                let previousStats = recordedGatewayTotals[index] ?? (0, 0, 0, 0.0)
+                let offered = gateway.links.reduce(0) { $0 + $1.offeredBytes }
+                let delivered = gateway.links.reduce(0) { $0 + $1.deliveredBytes }
+                let messages = gateway.links.reduce(0) { $0 + $1.deliveredMessages }
+                let delay = gateway.links.reduce(0) { $0 + $1.queueDelaySSum }
+                recordedGatewayTotals[index] = (offered, delivered, messages, delay)
+                let windowMessages = messages - previousStats.2
+                fields += [
+                    ("gateway_offered_bytes", .int(offered - previousStats.0)), ("gateway_delivered_bytes", .int(delivered - previousStats.1)),
+                    ("wan_queue_delay_ms", .double(windowMessages > 0 ? (delay - previousStats.3) / Double(windowMessages) * 1e3 : 0)),
+                ]
+                record = .object(fields)
+            }
+            run.regions[region.name]?.append(record)
         }
         recorded = totals
         let timestamp = RunDirectory.timestamp()

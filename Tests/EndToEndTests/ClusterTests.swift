@@ -177,6 +177,15 @@ struct ClusterTests {
             }
         }
         #expect(wanTx > 0 && wanTx == wanRx, "per-second WAN bytes: sent \(wanTx), received \(wanRx)")
+        // The gateways' view agrees: what they delivered is what the workers sent across regions.
+        var gatewayDelivered = 0
+        for region in ["us-east", "eu-west"] {
+            for record in try cluster.lines("regions/\(region).jsonl") where ["second", "final"].contains(record["kind"] as? String) {
+                #expect(record["wan_queue_delay_ms"] != nil)
+                gatewayDelivered += record["gateway_delivered_bytes"] as? Int ?? 0
+            }
+        }
+        #expect(gatewayDelivered == wanTx)
         let links = try cluster.lines("links.jsonl")
         let offered = links.reduce(0) { $0 + ($1["offered_bytes"] as? Int ?? 0) }
         let delivered = links.reduce(0) { $0 + ($1["delivered_bytes"] as? Int ?? 0) }
