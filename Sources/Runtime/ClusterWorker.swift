@@ -178,6 +178,7 @@ public struct ClusterWorker {
                     _ = try board.outcomes(timeout: 0)
                 } catch {
                     try? ControlLink.send(.stop(.init(ok: false, reason: "\(name): \(error)")), on: &control)
+                    Coordinator.flush()
                     say("failed: \(error)")
                     return 1
                 }

@@ -125,6 +125,7 @@ public final class Coordinator {
             try awaitGatewayReports()
             writeRecords(final: true)
             for member in members + gateways.values { try? send(.stop(.init(ok: true, reason: "job \(job.name) finished")), to: member.route) }
+            Self.flush()
             run.event("finish", [("steps", .int(stepsFinished))])
             writeSummary(status: "ok", reason: nil)
             say("job \(job.name) finished: \(stepsFinished) steps in \(JSONValue.format((Date().timeIntervalSince(started) * 1000).rounded() / 1000)) s")
@@ -133,6 +134,7 @@ public final class Coordinator {
             let reason = "\(error)"
             writeRecords(final: true)
             for member in members + gateways.values { try? send(.stop(.init(ok: false, reason: reason)), to: member.route) }
+            Self.flush()
             run.event("abort", [("reason", .string(reason))])
             writeSummary(status: "failed", reason: reason)
             FileHandle.standardError.write(Data("straits-coordinator: job aborted: \(reason)\n".utf8))
@@ -761,6 +763,13 @@ public final class Coordinator {
             ("rejected_data_messages", .int(members.reduce(0) { $0 + $1.traffic.rejectedMessages })),
             ("regions", .array(regions)),
         ]))
+    }
+
+    /// Gives libzmq's I/O thread time to put the last messages (the stops) on the wire before
+    /// the process exits: `exit` does not wait for it, and a worker that misses its stop would
+    /// wait out the heartbeat deadline.
+    static func flush() {
+        usleep(300_000)
     }
 
     static func seconds(_ duration: Duration) -> Double {

@@ -296,9 +296,13 @@ public final class Gateway {
                     state.condition.unlock()
                     if let wake, woke >= wake { overshoot.record(woke - wake) }
                 } else {
-                    // Within `early` of a delivery: spin on the clock, lock released.
+                    // Within `early` of a delivery: spin on the clock, lock released, never
+                    // longer than `early` (a real-time thread must not hold a core for long).
                     state.condition.unlock()
-                    if let nextDelivery { while Gateway.now() < nextDelivery {} }
+                    if let nextDelivery {
+                        let limit = min(nextDelivery, now + early)
+                        while Gateway.now() < limit {}
+                    }
                 }
                 continue
             }

@@ -24,7 +24,7 @@ final class LocalCluster {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
-        try? FileManager.default.removeItem(at: directory)
+        if ProcessInfo.processInfo.environment["STRAITS_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: directory) }
     }
 
     func write(_ name: String, _ text: String) throws -> String {
