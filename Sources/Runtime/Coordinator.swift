@@ -611,8 +611,18 @@ public final class Coordinator {
         ControlLink.logDropped("straits-coordinator", count: dropped, reason)
     }
 
+    /// Sends to a worker or gateway. A peer whose connection is gone (it exited or was killed:
+    /// libzmq says host unreachable) is recorded as dead and ends the job.
     private func send(_ message: ControlMessage, to route: [UInt8]) throws {
-        try ControlLink.send(message, on: &router.socket, to: route)
+        do {
+            try ControlLink.send(message, on: &router.socket, to: route)
+        } catch let error as ZMQError where error.code == .hostUnreachable {
+            guard let peer = (members + gateways.values).first(where: { $0.route == route }) else { throw error }
+            let reason = "\(peer.isGateway ? "" : "worker ")\(peer.label) is gone: its connection closed (it exited or was killed)"
+            run.event("worker_dead", [("region", .string(peer.join.region)), ("host", .int(peer.join.host)),
+                                      ("pid", .int(peer.join.pid)), ("reason", .string(reason))])
+            throw Abort(description: reason)
+        }
     }
 
     // MARK: Records

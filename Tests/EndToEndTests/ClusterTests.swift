@@ -212,7 +212,7 @@ struct ClusterTests {
               - { name: a, hosts: 1, devices_per_host: 2 }
               - { name: b, hosts: 1, devices_per_host: 2 }
             links:
-              - { between: [a, b], bandwidth: 20Mbps, latency: 5ms }
+              - { between: [a, b], bandwidth: 10Mbps, latency: 5ms }
             """)
         let job = try cluster.write("bench.yaml", "name: b\nkind: bench\nmin_bytes: 256K\nmax_bytes: 1M\nstep_factor: 4\niters: 3\nwarmup: 1\n")
         let endpoint = try cluster.startCoordinator(topology: topology, job: job)
