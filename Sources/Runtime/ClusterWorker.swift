@@ -76,7 +76,6 @@ public struct ClusterWorker {
         var pendingStep: ControlMessage.Step?
         var pendingProbe: ControlMessage.Probe?
         var computeTotal = 0.0, commTotal = 0.0, stepsDone = 0
-        var dropped = 0
         // Commands wait here until the devices have finished the one before.
         var queue: [DeviceBoard.Command] = []
 
@@ -184,15 +183,7 @@ public struct ClusterWorker {
                 }
             }
             guard let frames else { continue }
-            let message: ControlMessage
-            do {
-                message = try ControlMessage(frames: frames)
-            } catch {
-                dropped += 1
-                ControlLink.logDropped(name, count: dropped, "\(error)")
-                continue
-            }
-            watch.heard()
+            guard let message = watch.accept(frames, who: name) else { continue }
             switch message {
             case .refuse(let refuse):
                 say("refused by the coordinator: \(refuse.reason)")
@@ -219,8 +210,7 @@ public struct ClusterWorker {
                 say("the coordinator stopped the job: \(stop.reason)")
                 return 1
             case .join, .probed, .stepDone:
-                dropped += 1
-                ControlLink.logDropped(name, count: dropped, "a \(message.kind) message is for the coordinator")
+                watch.drop(name, "a \(message.kind) message is for the coordinator")
             }
         }
     }

@@ -1,3 +1,5 @@
+import StraitsWire
+
 /// A worker's or gateway's view of its coordinator: whether it was admitted in time, whether it
 /// has gone silent, and when the next heartbeat is due.
 struct CoordinatorWatch {
@@ -44,5 +46,24 @@ struct CoordinatorWatch {
         max(min(nextHeartbeat - .now, cap), .milliseconds(1))
     }
 
-    mutating func heard() { lastHeard = .now }
+    private(set) var dropped = 0
+
+    /// Decodes a message from the coordinator, noting that it was heard; a malformed one is
+    /// dropped and logged (nil).
+    mutating func accept(_ frames: [[UInt8]], who: String) -> ControlMessage? {
+        do {
+            let message = try ControlMessage(frames: frames)
+            lastHeard = .now
+            return message
+        } catch {
+            drop(who, "\(error)")
+            return nil
+        }
+    }
+
+    /// Counts and logs a message that is not for this process.
+    mutating func drop(_ who: String, _ reason: String) {
+        dropped += 1
+        ControlLink.logDropped(who, count: dropped, reason)
+    }
 }

@@ -122,7 +122,6 @@ public final class Gateway {
 
         var watch = CoordinatorWatch(endpoint: options.coordinator, heartbeatSeconds: options.heartbeatSeconds,
                                      deadAfterSeconds: options.deadAfterSeconds, joinTimeoutSeconds: options.joinTimeoutSeconds)
-        var dropped = 0
         while true {
             if let failure = watch.failure() {
                 say(failure)
@@ -132,15 +131,7 @@ public final class Gateway {
                 try ControlLink.send(.heartbeat(.init(seq: seq, links: linkStats())), on: &control)
             }
             guard let frames = try ControlLink.receiveFrames(on: &control, timeout: watch.wait(cap: .milliseconds(200))) else { continue }
-            let message: ControlMessage
-            do {
-                message = try ControlMessage(frames: frames)
-            } catch {
-                dropped += 1
-                ControlLink.logDropped(name, count: dropped, "\(error)")
-                continue
-            }
-            watch.heard()
+            guard let message = watch.accept(frames, who: name) else { continue }
             switch message {
             case .refuse(let refuse):
                 say("refused by the coordinator: \(refuse.reason)")
@@ -162,8 +153,7 @@ public final class Gateway {
             case .heartbeat:
                 break
             default:
-                dropped += 1
-                ControlLink.logDropped(name, count: dropped, "a \(message.kind) message is not for a gateway")
+                watch.drop(name, "a \(message.kind) message is not for a gateway")
             }
         }
     }
