@@ -64,6 +64,8 @@ for index in "${!regions[@]}"; do
     ip -n "$ns" addr add "10.77.0.$((10 + index))/24" dev "v-$region"
     ip -n "$ns" link set "v-$region" up
     ip -n "$ns" link set lo up
+    # A ring idles between its steps; TCP must not fall back to slow start each time.
+    ip netns exec "$ns" sysctl -qw net.ipv4.tcp_slow_start_after_idle=0
 done
 
 # bits/s from 50Mbps / 1Gbps.
@@ -116,7 +118,7 @@ echo "bandwidth_bps,size_bytes,kernel_s,gateway_s,ratio" >>"$out/netns.csv"
 IFS=, read -r -a bandwidth_list <<<"$bandwidths"
 for bandwidth in "${bandwidth_list[@]}"; do
     bps=$(rate_bps "$bandwidth")
-    burst=$(python3 -c "print(max(65536 * 4, int($bps / 8 * 0.002)))")
+    burst=$(python3 -c "print(max(65536 + 1514, int($bps / 8 * 0.001)))")
     for index in "${!regions[@]}"; do
         ip netns exec "straits-${regions[$index]}" tc qdisc replace dev "v-${regions[$index]}" root tbf rate "${bps}bit" burst "$burst" latency 1s
     done
