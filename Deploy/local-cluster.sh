@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Runs a Straits cluster on this machine: installs missing system packages, builds release,
 # starts the coordinator, one gateway per region and one worker process per host of the
-# topology, runs the job, prints
-# the per-region summary, and stops every process it started (on success, on failure and on
-# Ctrl-C). Exits non-zero when the job fails.
+# topology, runs the job, prints the per-region summary, and stops every process it started
+# (on success, on failure and on Ctrl-C). Exits non-zero when the job fails.
 #
 #   Deploy/local-cluster.sh [--topology FILE] [--job FILE] [--run-dir DIR]
 #
@@ -20,7 +19,7 @@ while [[ $# -gt 0 ]]; do
         --topology) topology="$2"; shift 2 ;;
         --job) job="$2"; shift 2 ;;
         --run-dir) run_dir="$2"; shift 2 ;;
-        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "local-cluster.sh: unknown argument $1 (--help lists them)" >&2; exit 2 ;;
     esac
 done

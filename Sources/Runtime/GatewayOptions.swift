@@ -19,7 +19,8 @@ public struct GatewayOptions: Sendable {
 
         The gateway of one region: carries all of the region's traffic to other regions. Each
         directed link of the topology is a queue served at the link's bandwidth (messages cut
-        into chunks served round-robin across flows) and a delay line of its latency ± jitter;
+        into chunks, the next taken from the flow served fewest bytes) and a delay line of its
+        latency ± jitter;
         queues are bounded and push back on senders. Counters go to the coordinator, which
         writes them to links.jsonl.
 
