@@ -19,49 +19,42 @@ struct CollectiveSimulatorTests {
                                    costs: .init(lan: free, local: free, reduceSecondsPerByte: 0, copySecondsPerByte: 0))
     }
 
-    static func choice(_ simulator: CollectiveSimulator, chunkBytes: Int, bytes: Int) -> ClusterPlanner.Choice {
-        ClusterPlanner(layout: simulator.layout, lan: .unmeasured, wan: .unmeasured, algo: "ring", chunkBytes: chunkBytes)
+    /// A flat ring of 1 MiB over the two regions, `chunksPerStep` chunks per step: the model's
+    /// time, and one chunk's and one step's serialisation on the link.
+    static func ring(bitsPerSecond: Double, latency: Double, chunksPerStep: Int)
+        -> (simulator: CollectiveSimulator, choice: ClusterPlanner.Choice, predicted: Double, chunk: Double, step: Double)
+    {
+        let simulator = Self.simulator(link: LinkSpec(bitsPerSecond: bitsPerSecond, latencySeconds: latency))
+        let bytes = 1 << 20, chunkBytes = bytes / 2 / chunksPerStep
+        let choice = ClusterPlanner(layout: simulator.layout, lan: .unmeasured, wan: .unmeasured, algo: "ring", chunkBytes: chunkBytes)
             .choose(bytes: bytes)
+        let chunk = Double(chunkBytes + 64) * 8 / bitsPerSecond
+        return (simulator, choice, simulator.predict(choice, bytes: bytes), chunk, Double(chunksPerStep) * chunk)
     }
 
     @Test("a ring of two with one chunk per step costs Hockney's 2(L + S)")
     func unpipelined() {
-        let link = LinkSpec(bitsPerSecond: 100e6, latencySeconds: 0.010)
-        let simulator = Self.simulator(link: link)
-        let bytes = 1 << 20
-        let choice = Self.choice(simulator, chunkBytes: bytes / 2, bytes: bytes)
-        #expect(!choice.hierarchical && choice.algorithm == .ring)
-        let step = Double(bytes / 2 + 64) * 8 / 100e6
-        let expected = 2 * (0.010 + step)
-        let predicted = simulator.predict(choice, bytes: bytes)
-        #expect(abs(predicted - expected) < 1e-5, "predicted \(predicted) s, expected \(expected) s")
+        let ring = Self.ring(bitsPerSecond: 100e6, latency: 0.010, chunksPerStep: 1)
+        #expect(!ring.choice.hierarchical && ring.choice.algorithm == .ring)
+        let expected = 2 * (0.010 + ring.step)
+        #expect(abs(ring.predicted - expected) < 1e-5, "predicted \(ring.predicted) s, expected \(expected) s")
     }
 
     @Test("with four chunks per step the all-gather pipelines behind the reduce-scatter: 2S + L")
     func pipelined() {
-        let link = LinkSpec(bitsPerSecond: 100e6, latencySeconds: 0.010)
-        let simulator = Self.simulator(link: link)
-        let bytes = 1 << 20
-        let choice = Self.choice(simulator, chunkBytes: bytes / 8, bytes: bytes)
-        let step = Double(4 * (bytes / 8 + 64)) * 8 / 100e6
+        let ring = Self.ring(bitsPerSecond: 100e6, latency: 0.010, chunksPerStep: 4)
         // Each step's chunks leave back to back; the first all-gather chunk is ready long before
         // the link finishes the reduce-scatter (L + C < S), so the link never idles.
-        let expected = 2 * step + 0.010
-        let predicted = simulator.predict(choice, bytes: bytes)
-        #expect(abs(predicted - expected) < 1e-5, "predicted \(predicted) s, expected \(expected) s")
-        #expect(simulator.busiestLinkSeconds(choice, bytes: bytes) == step * 2)
+        let expected = 2 * ring.step + 0.010
+        #expect(abs(ring.predicted - expected) < 1e-5, "predicted \(ring.predicted) s, expected \(expected) s")
+        #expect(ring.simulator.busiestLinkSeconds(ring.choice, bytes: 1 << 20) == ring.step * 2)
     }
 
     @Test("when the latency exceeds a step's serialisation, each step waits for it: K·(L + C) + S − C")
     func latencyBound() {
-        let link = LinkSpec(bitsPerSecond: 1e9, latencySeconds: 0.050)
-        let simulator = Self.simulator(link: link)
-        let bytes = 1 << 20
-        let choice = Self.choice(simulator, chunkBytes: bytes / 8, bytes: bytes)
-        let chunk = Double(bytes / 8 + 64) * 8 / 1e9, step = 4 * chunk
+        let ring = Self.ring(bitsPerSecond: 1e9, latency: 0.050, chunksPerStep: 4)
         // (K − 1)·max(S, L + C) + S + L with K = 2 steps.
-        let expected = max(step, 0.050 + chunk) + step + 0.050
-        let predicted = simulator.predict(choice, bytes: bytes)
-        #expect(abs(predicted - expected) < 1e-5, "predicted \(predicted) s, expected \(expected) s")
+        let expected = max(ring.step, 0.050 + ring.chunk) + ring.step + 0.050
+        #expect(abs(ring.predicted - expected) < 1e-5, "predicted \(ring.predicted) s, expected \(expected) s")
     }
 }
