@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
         .library(name: "NUMA", targets: ["NUMA"]),
         .library(name: "Collectives", targets: ["Collectives"]),
+        .library(name: "Training", targets: ["Training"]),
         .library(name: "Runtime", targets: ["Runtime"]),
         .executable(name: "straits", targets: ["straits"]),
         .executable(name: "straits-coordinator", targets: ["straits-coordinator"]),
@@ -34,6 +35,7 @@ let package = Package(
         // both headers live on the default include path, so the module maps name no pkg-config.
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
         .systemLibrary(name: "CNUMA", path: "Sources/CNUMA"),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .target(name: "CStraitsShims", path: "Sources/CStraitsShims"),
 
         .target(
@@ -57,21 +59,27 @@ let package = Package(
         .target(name: "Emulation", swiftSettings: strictConcurrency),
         .target(name: "Telemetry", dependencies: ["Topology"], swiftSettings: strictConcurrency),
         .target(
+            name: "Training",
+            dependencies: ["COpenBLAS", "Topology", "Emulation"],
+            swiftSettings: strictConcurrency + vectorISA
+        ),
+        .target(
             name: "Runtime",
-            dependencies: ["ZeroMQ", "NUMA", "Collectives", "StraitsWire", "Topology", "Telemetry", "Emulation"],
+            dependencies: ["ZeroMQ", "NUMA", "Collectives", "StraitsWire", "Topology", "Telemetry", "Emulation", "Training"],
             swiftSettings: strictConcurrency
         ),
-        .executableTarget(name: "straits", dependencies: ["Runtime", "Telemetry"], swiftSettings: strictConcurrency),
+        .executableTarget(name: "straits", dependencies: ["Runtime", "Telemetry", "Training"], swiftSettings: strictConcurrency),
         .executableTarget(name: "straits-coordinator", dependencies: ["Runtime"], swiftSettings: strictConcurrency),
         .executableTarget(name: "straits-worker", dependencies: ["Runtime"], swiftSettings: strictConcurrency),
         .executableTarget(name: "straits-gateway", dependencies: ["Runtime"], swiftSettings: strictConcurrency),
-        .testTarget(name: "EndToEndTests", dependencies: ["straits", "straits-coordinator", "straits-worker", "straits-gateway", "ZeroMQ", "StraitsWire"], swiftSettings: strictConcurrency),
+        .testTarget(name: "EndToEndTests", dependencies: ["straits", "straits-coordinator", "straits-worker", "straits-gateway", "ZeroMQ", "StraitsWire", "Training", "Topology"], swiftSettings: strictConcurrency),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Collectives", "NUMA", "ZeroMQ", "StraitsWire", "Emulation"], swiftSettings: strictConcurrency),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "CZeroMQ"], swiftSettings: strictConcurrency),
         .testTarget(name: "TopologyTests", dependencies: ["Topology"], swiftSettings: strictConcurrency),
         .testTarget(name: "StraitsWireTests", dependencies: ["StraitsWire"], swiftSettings: strictConcurrency),
         .testTarget(name: "EmulationTests", dependencies: ["Emulation"], swiftSettings: strictConcurrency),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: strictConcurrency),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Topology", "Collectives"], swiftSettings: strictConcurrency),
         .testTarget(name: "NUMATests", dependencies: ["NUMA"], swiftSettings: strictConcurrency),
         .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "NUMA"], swiftSettings: strictConcurrency),
     ],

@@ -2,6 +2,7 @@ import Collectives
 import Foundation
 import NUMA
 import StraitsWire
+import Topology
 import Synchronization
 import ZeroMQ
 
@@ -22,6 +23,12 @@ public struct ClusterWorker {
         var group: DeviceGroup?
         var layout: ClusterLayout?
         var planner: ClusterPlanner?
+        /// Hierarchical plans for all-reduces inside each region (training schedules that
+        /// synchronise regions only every H steps).
+        var regionalPlanner: ClusterPlanner?
+        /// The job's training spec, when it is a training job (from the plan).
+        var training: TrainingSpec?
+        var trainingDevices: [TrainingDevice] = []
         var you = -1
         var timeout = Duration.seconds(60)
         let planes: [DataPlane]
@@ -146,11 +153,18 @@ public struct ClusterWorker {
                     shared.layout = layout
                     shared.you = plan.you
                     shared.timeout = .milliseconds(Int(plan.timeoutS * 1000))
-                    shared.planner = ClusterPlanner(
-                        layout: layout,
-                        lan: LinkCost(alphaSeconds: plan.lan.alphaS, betaSecondsPerByte: plan.lan.betaSPerByte),
-                        wan: LinkCost(alphaSeconds: plan.wan.alphaS, betaSecondsPerByte: plan.wan.betaSPerByte),
-                        algo: plan.algo, chunkBytes: plan.chunkBytes > 0 ? plan.chunkBytes : nil)
+                    let lan = LinkCost(alphaSeconds: plan.lan.alphaS, betaSecondsPerByte: plan.lan.betaSPerByte)
+                    let wan = LinkCost(alphaSeconds: plan.wan.alphaS, betaSecondsPerByte: plan.wan.betaSPerByte)
+                    shared.planner = ClusterPlanner(layout: layout, lan: lan, wan: wan, algo: plan.algo,
+                                                    chunkBytes: plan.chunkBytes > 0 ? plan.chunkBytes : nil)
+                    shared.regionalPlanner = ClusterPlanner(layout: layout, lan: lan, wan: wan, algo: "hier",
+                                                            chunkBytes: plan.chunkBytes > 0 ? plan.chunkBytes : nil)
+                    if let text = plan.job {
+                        guard let training = try JobSpec.parse(text, file: "job (from the coordinator)").training else {
+                            throw RuntimeError("the plan's job is not a training job")
+                        }
+                        shared.training = training
+                    }
                     if shared.group == nil {
                         shared.group = try DeviceGroup(devices: options.devices, elementCount: max(plan.maxBytes / 4, 1), topology: topology)
                         for device in 0..<options.devices {
@@ -161,6 +175,11 @@ public struct ClusterWorker {
                         }
                     }
                     for plane in planes { plane.checksums = plan.checksums }
+                    if let training = shared.training, shared.trainingDevices.isEmpty, let group = shared.group {
+                        shared.trainingDevices = (0..<options.devices).map {
+                            TrainingDevice(device: $0, spec: training, plane: planes[$0], group: group, shared: shared)
+                        }
+                    }
                 case .probe(let probe): pendingProbe = probe
                 case .step(let step): pendingStep = step
                 default: break
@@ -227,6 +246,7 @@ public struct ClusterWorker {
                 seen = sequence
                 switch command {
                 case .quit:
+                    shared.trainingDevices[safe: device]?.close()
                     return
                 case .connect(let plan):
                     let layout = ClusterLayout(plan: plan)
@@ -258,11 +278,18 @@ public struct ClusterWorker {
                         buffer: group.base(0), elements: group.elementCount, collective: &collective, timeout: shared.timeout)
                     board.finish(device: device, .probed(.init(alphaS: link.alphaSeconds, betaSPerByte: link.betaSecondsPerByte)))
                 case .step(let step):
-                    let result = try runStep(step, device: device, plane: plane, group: group, shared: shared)
-                    board.finish(device: device, .stepped(result))
+                    if let train = step.train {
+                        guard let trainer = shared.trainingDevices[safe: device] else {
+                            throw RuntimeError("a training step, but the plan carries no training job")
+                        }
+                        board.finish(device: device, .stepped(try trainer.step(step, train)))
+                    } else {
+                        board.finish(device: device, .stepped(try runStep(step, device: device, plane: plane, group: group, shared: shared)))
+                    }
                 }
             }
         } catch {
+            shared.trainingDevices[safe: device]?.close()
             shared.group?.abort("device \(device) failed: \(error)")
             board.fail(device: device, "\(error)")
         }
@@ -340,4 +367,8 @@ public struct ClusterWorker {
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
+}
+
+extension Array {
+    subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
 }

@@ -5,6 +5,7 @@ import Synchronization
 import StraitsWire
 import Telemetry
 import Topology
+import Training
 import ZeroMQ
 
 /// `straits-coordinator`: admits the topology's workers, plans, drives the job step by step,
@@ -36,12 +37,12 @@ public final class Coordinator {
     let job: JobSpec
     let run: RunDirectory
     private let router: SocketBox
-    private var members: [Member] = []
+    var members: [Member] = []
     /// Each region's gateway, when WAN traffic goes through gateways.
     private var gateways: [Int: Member] = [:]
     private var expectsGateways: Bool { options.gateways && topology.regions.count > 1 }
     /// Workers in rank order (indices into `members`), once the plan is made.
-    private var order: [Int] = []
+    var order: [Int] = []
     private var joining = true
     private var dropped = 0
     private var failure: String?
@@ -50,7 +51,7 @@ public final class Coordinator {
     private var currentStep = -1
     private var nextHeartbeat = ContinuousClock.now
     private var heartbeatSeq = 0
-    private let started = Date()
+    let started = Date()
     // Per-second records: when the last was written and the totals it saw.
     private var lastRecord = ContinuousClock.now
     private var recorded: [Int: RegionTotals] = [:]
@@ -75,6 +76,10 @@ public final class Coordinator {
         if job.algorithm == "hier", Set(topology.regions.map(\.hosts)).count > 1 {
             throw ConfigError(file: options.jobPath, line: 1, field: "algo",
                               message: "hier needs the same number of hosts in every region (the topology has \(topology.regions.map { "\($0.name): \($0.hosts)" }.joined(separator: ", "))); use auto or ring")
+        }
+        if let training = job.training, training.schedules.contains(where: { $0.sync != .ddp }), Set(topology.regions.map(\.hosts)).count > 1 {
+            throw ConfigError(file: options.jobPath, line: 1, field: "schedules",
+                              message: "schedules that synchronise inside regions need the same number of hosts in every region (the topology has \(topology.regions.map { "\($0.name): \($0.hosts)" }.joined(separator: ", ")))")
         }
         if Set(topology.regions.map(\.devicesPerHost)).count > 1 {
             throw ConfigError(file: options.topologyPath, line: 1, field: "regions",
@@ -121,6 +126,7 @@ public final class Coordinator {
             switch job.kind {
             case .sync: try runSteps()
             case .bench: try runBench()
+            case .train: try runTraining()
             }
             try awaitGatewayReports()
             writeRecords(final: true)
@@ -174,13 +180,15 @@ public final class Coordinator {
                                       firstRank: index * devices, endpoints: members[member].join.endpoints)
         }
         let unmeasured = ControlMessage.LinkParameters(alphaS: LinkCost.unmeasured.alphaSeconds, betaSPerByte: LinkCost.unmeasured.betaSecondsPerByte)
-        let maxBytes = job.kind == .bench ? job.benchSizes.max() ?? job.maxBytes : job.gradientBytes
+        let maxBytes = job.kind == .bench ? job.benchSizes.max() ?? job.maxBytes : trainingBytes ?? job.gradientBytes
+        let jobText = job.kind == .train ? try String(contentsOfFile: options.jobPath, encoding: .utf8) : nil
         let planGateways = gateways.isEmpty ? nil
             : gateways.keys.sorted().map { ControlMessage.PlanGateway(region: $0, endpoints: gateways[$0]!.join.endpoints) }
         func planMessage(_ you: Int, lan: ControlMessage.LinkParameters, wan: ControlMessage.LinkParameters) -> ControlMessage.Plan {
             ControlMessage.Plan(epoch: 1, you: you, regions: topology.regions.map(\.name), devicesPerWorker: devices,
                                 workers: workers, algo: job.algorithm, chunkBytes: job.chunkBytes ?? 0, maxBytes: maxBytes,
-                                checksums: options.checksums, timeoutS: job.timeoutSeconds, lan: lan, wan: wan, gateways: planGateways)
+                                checksums: options.checksums, timeoutS: job.timeoutSeconds, lan: lan, wan: wan, gateways: planGateways,
+                                job: jobText)
         }
         for gateway in gateways.values { try send(.plan(planMessage(-1, lan: unmeasured, wan: unmeasured)), to: gateway.route) }
         for (index, member) in order.enumerated() { try send(.plan(planMessage(index, lan: unmeasured, wan: unmeasured)), to: members[member].route) }
@@ -241,7 +249,7 @@ public final class Coordinator {
         }
         simulator = CollectiveSimulator(layout: layout, links: declared,
                                         costs: .init(lan: LinkCost(alphaSeconds: lan.alphaS, betaSecondsPerByte: lan.betaSPerByte)))
-        let sizes = job.kind == .bench ? job.benchSizes : [job.gradientBytes]
+        let sizes = job.kind == .bench ? job.benchSizes : [trainingBytes ?? job.gradientBytes]
         let planJSON: JSONValue = .object([
             ("epoch", 1), ("topology", .string(topology.name)), ("job", .string(job.name)),
             ("ranks", .int(layout.ranks)), ("devices_per_worker", .int(devices)), ("algo", .string(job.algorithm)),
@@ -375,16 +383,26 @@ public final class Coordinator {
         let wall: Double, comm: Double, host: Double, region: Double, wan: Double
         let wrong: Int
         let plan: String
+        /// Training steps: each rank's loss, the bytes all ranks sent across and inside
+        /// regions, and per region the devices' summed compute time.
+        var losses: [(rank: Int, loss: Double)] = []
+        var wanBytes = 0, lanBytes = 0
+        var regionCompute: [Int: (compute: Double, devices: Int)] = [:]
+        /// At the end of a schedule: each rank's CRC32C of its parameters.
+        var parameterChecksums: [Int: UInt32] = [:]
     }
 
     /// Runs one step on every worker and logs it. Returns the step's wall time, the slowest
     /// rank's all-reduce time, wrong elements and the plan.
-    private func runStep(_ step: Int, bytes: Int, computeS: Double, collective: Int) throws -> StepResult {
+    func runStep(_ step: Int, bytes: Int, computeS: Double, collective: Int, train: ControlMessage.TrainStep? = nil,
+                 scheduleName: String? = nil) throws -> StepResult {
         stepResults = [:]
         currentStep = step
         let start = ContinuousClock.now
         let startDate = Date()
-        for member in order { try send(.step(.init(step: step, bytes: bytes, computeS: computeS, collective: collective)), to: members[member].route) }
+        for member in order {
+            try send(.step(.init(step: step, bytes: bytes, computeS: computeS, collective: collective, train: train)), to: members[member].route)
+        }
         let deadline = ContinuousClock.now + .milliseconds(Int((job.timeoutSeconds + computeS) * 1000) + 5000)
         try pump(until: { self.stepResults.count == self.order.count }, deadline: deadline) {
             let missing = self.order.indices.filter { self.stepResults[$0] == nil }.map { self.members[self.order[$0]].label }
@@ -395,6 +413,8 @@ public final class Coordinator {
         var comm = 0.0, wrong = 0, host = 0.0, regionLevel = 0.0, wanLevel = 0.0
         var plan = ""
         var regionSums: [Int: (compute: Double, comm: Double, devices: Int)] = [:]
+        var losses: [(rank: Int, loss: Double)] = [], wanBytes = 0, lanBytes = 0
+        var parameterChecksums: [Int: UInt32] = [:]
         for (worker, done) in stepResults.sorted(by: { $0.key < $1.key }) {
             let member = members[order[worker]]
             plan = done.plan
@@ -407,17 +427,30 @@ public final class Coordinator {
                 regionSums[member.region, default: (0, 0, 0)].compute += device.computeS
                 regionSums[member.region, default: (0, 0, 0)].comm += device.commS
                 regionSums[member.region, default: (0, 0, 0)].devices += 1
-                run.steps.append(.object([
+                if let loss = device.loss { losses.append((device.rank, loss)) }
+                if let crc = device.parametersChecksum { parameterChecksums[device.rank] = crc }
+                wanBytes += device.wanBytes ?? 0
+                lanBytes += device.lanBytes ?? 0
+                var fields: [(String, JSONValue)] = [
                     ("t", .string(RunDirectory.timestamp(startDate))), ("step", .int(step)), ("rank", .int(device.rank)),
                     ("region", .string(member.join.region)), ("host", .int(member.join.host)),
                     ("device", .int(device.rank - worker * topology.regions[0].devicesPerHost)),
                     ("bytes", .int(bytes)), ("compute_s", .double(device.computeS)), ("comm_s", .double(device.commS)),
                     ("host_s", .double(device.hostS)), ("region_s", .double(device.regionS)), ("wan_s", .double(device.wanS)),
                     ("sync_s", .double(device.syncS)), ("check_s", .double(device.checkS)),
-                    ("wait_s", .double(max(0, wall - device.computeS - device.commS - device.syncS - device.checkS))),
+                    ("wait_s", .double(device.waitS ?? max(0, wall - device.computeS - device.commS - device.syncS - device.checkS))),
                     ("wrong", .int(device.wrong)),
-                    ("loss", .null), ("plan", .string(done.plan)),
-                ]))
+                    ("loss", device.loss.map { .double($0) } ?? .null), ("plan", .string(done.plan)),
+                ]
+                if let train {
+                    fields += [
+                        ("schedule", .string(scheduleName ?? "")), ("schedule_step", .int(train.index)), ("wall_s", .double(wall)),
+                        ("gradient_sync", .string(train.gradients)), ("outer_sync", .bool(train.outer)),
+                        ("outer_s", .double(device.outerS ?? 0)), ("emulated_compute_s", device.emulatedS.map { .double($0) } ?? .null),
+                        ("lan_bytes", .int(device.lanBytes ?? 0)), ("wan_bytes", .int(device.wanBytes ?? 0)),
+                    ]
+                }
+                run.steps.append(.object(fields))
             }
         }
         // Per-region step record, from the traffic each worker reported with its result.
@@ -434,10 +467,15 @@ public final class Coordinator {
         latestStep = step
         stepsFinished += 1
         samplesFinished += topology.deviceCount * job.samplesPerStep
-        return StepResult(wall: wall, comm: comm, host: host, region: regionLevel, wan: wanLevel, wrong: wrong, plan: plan)
+        return StepResult(wall: wall, comm: comm, host: host, region: regionLevel, wan: wanLevel, wrong: wrong, plan: plan,
+                          losses: losses, wanBytes: wanBytes, lanBytes: lanBytes,
+                          regionCompute: regionSums.mapValues { (compute: $0.compute, devices: $0.devices) },
+                          parameterChecksums: parameterChecksums)
     }
 
     private var stepTotals: [Int: RegionTotals] = [:]
+    /// Training jobs: each schedule's steps, for the summary.
+    var ledger: TrainingLedger?
     private var planner: ClusterPlanner?
     /// The LAN cost assumed when no region has two hosts to measure it between.
     static let assumedLAN = ControlMessage.LinkParameters(alphaS: 80e-6, betaSPerByte: 1 / 1.0e9)
@@ -766,12 +804,14 @@ public final class Coordinator {
             ("workers", .int(members.count)), ("ranks", .int(topology.deviceCount)),
             ("steps", .int(stepsFinished)), ("samples", .int(samplesFinished)), ("wall_s", .double(wall)),
             ("started", .string(RunDirectory.timestamp(started))), ("finished", .string(RunDirectory.timestamp())),
-            ("compute", .string(job.computeSeconds > 0 ? "emulated: \(Units.formatDuration(seconds: job.computeSeconds)) sleep per step" : "none")),
+            ("compute", .string(job.training.map { Self.computeDescription($0, model: MLP(layers: $0.model.layers)) }
+                ?? (job.computeSeconds > 0 ? "emulated: \(Units.formatDuration(seconds: job.computeSeconds)) sleep per step" : "none"))),
             ("wan_path", .string(wanPath)),
             ("bytes_sent", .int(sent)), ("bytes_received", .int(received)), ("bytes_balanced", .bool(sent == received)),
             ("dropped_control_messages", .int(dropped)),
             ("rejected_data_messages", .int(members.reduce(0) { $0 + $1.traffic.rejectedMessages })),
             ("regions", .array(regions)),
+            ("training", ledger?.json(samplesPerStep: job.samplesPerStep) ?? .null),
         ]))
     }
 

@@ -82,9 +82,13 @@ public final class DeviceGroup: @unchecked Sendable {
 
     /// Called by every device thread: afterwards device `d`'s buffer holds the worker-wide sum
     /// of slice `d` (other slices are left as they were).
-    public func reduceScatter(device d: Int, count: Int? = nil, timeout: Duration) throws {
+    /// With `offset`, the reduction covers elements offset..<offset+count of every buffer, and
+    /// slices are taken of that range.
+    public func reduceScatter(device d: Int, offset: Int = 0, count: Int? = nil, timeout: Duration) throws {
         let count = count ?? elementCount
-        precondition(count <= elementCount, "reduce of \(count) elements in buffers of \(elementCount)")
+        precondition(offset + count <= elementCount, "reduce of \(count) elements at \(offset) in buffers of \(elementCount)")
+        let base = { (device: Int) in self.base(device) + offset * 4 }
+        let scratchBase = { (node: Int) in Self.base(of: self.scratch[node]!) + offset * 4 }
         try barrier.wait(timeout: timeout, what: "reduce-scatter start")
         let mine = slice(d, of: count)
         guard devices > 1 else { return }
@@ -98,7 +102,7 @@ public final class DeviceGroup: @unchecked Sendable {
         // numa level: this device's share of its node's slices, summed over the node's devices.
         let node = placements[d].node
         let local = placements.filter { $0.node == node }.map(\.device)
-        let partial = Self.base(of: scratch[node]!)
+        let partial = scratchBase(node)
         for s in 0..<devices where local[s % local.count] == d {
             let range = slice(s, of: count)
             let target = partial + range.offset * 4
@@ -111,9 +115,9 @@ public final class DeviceGroup: @unchecked Sendable {
         try barrier.wait(timeout: timeout, what: "numa level")
         // host level: slice d over the nodes' partials, one read per node.
         let target = base(d) + mine.offset * 4
-        target.copyMemory(from: Self.base(of: scratch[node]!) + mine.offset * 4, byteCount: mine.count * 4)
+        target.copyMemory(from: scratchBase(node) + mine.offset * 4, byteCount: mine.count * 4)
         for other in nodesInUse where other != node {
-            let source = Self.base(of: scratch[other]!) + mine.offset * 4
+            let source = scratchBase(other) + mine.offset * 4
             ReductionKernel.sum(into: target, from: source, count: mine.count)
         }
         record(.host, slice: d, device: d, memoryNode: buffers[d].node)
@@ -121,11 +125,11 @@ public final class DeviceGroup: @unchecked Sendable {
 
     /// Called by every device thread once its slice is final: copies every other slice from its
     /// owner, so each device's buffer holds the whole result.
-    public func allGather(device d: Int, count: Int? = nil, timeout: Duration) throws {
+    public func allGather(device d: Int, offset: Int = 0, count: Int? = nil, timeout: Duration) throws {
         try barrier.wait(timeout: timeout, what: "all-gather start")
         for owner in 0..<devices where owner != d {
             let range = slice(owner, of: count)
-            (base(d) + range.offset * 4).copyMemory(from: base(owner) + range.offset * 4, byteCount: range.count * 4)
+            (base(d) + (offset + range.offset) * 4).copyMemory(from: base(owner) + (offset + range.offset) * 4, byteCount: range.count * 4)
         }
         try barrier.wait(timeout: timeout, what: "all-gather end")
     }

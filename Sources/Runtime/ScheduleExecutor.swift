@@ -28,6 +28,7 @@ public struct ScheduleExecutor {
     private let step: UInt64
     private let timeout: Duration
     private let deadline: ContinuousClock.Instant
+    private let compression: WireCompression?
     private var runner: ScheduleRunner
     private var held: [MessageKey: HeldMessage] = [:]
     private var work: [ScheduleRunner.Directive] = []
@@ -41,18 +42,20 @@ public struct ScheduleExecutor {
         on plane: DataPlane,
         collectiveID: UInt64,
         step: UInt64 = 0,
-        timeout: Duration
+        timeout: Duration,
+        compression: WireCompression? = nil
     ) throws {
         var executor = ScheduleExecutor(
             plane: plane, buffer: buffer, elementCount: elementCount, collectiveID: collectiveID, step: step,
-            timeout: timeout, deadline: .now + timeout, runner: ScheduleRunner(schedule))
+            timeout: timeout, deadline: .now + timeout, runner: ScheduleRunner(schedule), compression: compression)
         try executor.run()
     }
 
     private init(
         plane: DataPlane, buffer: UnsafeMutableRawPointer, elementCount: Int, collectiveID: UInt64, step: UInt64,
-        timeout: Duration, deadline: ContinuousClock.Instant, runner: ScheduleRunner
+        timeout: Duration, deadline: ContinuousClock.Instant, runner: ScheduleRunner, compression: WireCompression?
     ) {
+        self.compression = compression
         self.plane = plane
         self.buffer = buffer
         self.elementCount = elementCount
@@ -145,7 +148,14 @@ public struct ScheduleExecutor {
         var header = DataFrameHeader(
             sourceRank: UInt32(plane.rank), step: step, collectiveID: collectiveID, tag: operation.tag,
             offsetBytes: UInt64(range.offset * 4), lengthBytes: UInt64(range.count * 4))
-        if plane.checksums {
+        let encoded = compression.flatMap { $0.encode(operation, buffer: buffer) }
+        if let encoded {
+            header.dtype = DataFrameHeader.DataType(rawValue: compression!.format.rawValue)!
+            if plane.checksums {
+                header.crc32c = encoded.withUnsafeBytes { CRC32C.checksum($0) }
+                header.flags |= DataFrameHeader.Flags.checksummed
+            }
+        } else if plane.checksums {
             header.crc32c = CRC32C.checksum(UnsafeRawBufferPointer(start: buffer + range.offset * 4, count: range.count * 4))
             header.flags |= DataFrameHeader.Flags.checksummed
         }
@@ -154,9 +164,12 @@ public struct ScheduleExecutor {
         if let route = outbox.route { message.append(route) }
         message.append(header.encoded)
         // Small payloads are copied: a copy of 64 KiB costs less than waiting for libzmq to
-        // release a zero-copy send, and the range is free again at once.
-        let copied = range.count * 4 <= Self.copyThresholdBytes
-        if copied {
+        // release a zero-copy send, and the range is free again at once. Encoded payloads are
+        // the encoder's own copy.
+        let copied = encoded != nil || range.count * 4 <= Self.copyThresholdBytes
+        if let encoded {
+            encoded.withUnsafeBytes { message.append(copying: $0) }
+        } else if copied {
             message.append(copying: UnsafeRawBufferPointer(start: buffer + range.offset * 4, count: range.count * 4))
         } else {
             let releases = plane.releases
@@ -164,7 +177,7 @@ public struct ScheduleExecutor {
             let payload = UnsafeRawBufferPointer(start: buffer + range.offset * 4, count: range.count * 4)
             message.append(zeroCopy: payload, onRelease: { releases.push(id) })
         }
-        plane.traffic.sent(to: operation.kind.peer, bytes: DataFrameHeader.size + range.count * 4)
+        plane.traffic.sent(to: operation.kind.peer, bytes: DataFrameHeader.size + (encoded?.count ?? range.count * 4))
         if let blocked = try outbox.socket.trySend(message) {
             try outbox.socket.blockingSend(blocked, timeout: max(deadline - .now, .milliseconds(1)))
         }
@@ -175,17 +188,60 @@ public struct ScheduleExecutor {
         let range = operation.range
         let header = held.header
         let payloadBytes = held.payloadSize
+        let format = WireCodec.Format(rawValue: header.dtype.rawValue)!
+        let expectedBytes = WireCodec.encodedSize(format, count: range.count)
         guard header.offsetBytes == UInt64(range.offset * 4), header.lengthBytes == UInt64(range.count * 4),
-              payloadBytes == range.count * 4
+              payloadBytes == expectedBytes
         else {
-            throw RuntimeError("rank \(plane.rank): message from rank \(header.sourceRank) tag \(header.tag) carries \(payloadBytes) bytes at offset \(header.offsetBytes) (header says \(header.lengthBytes)); expected \(range.count * 4) bytes at offset \(range.offset * 4) for \(operation)")
+            throw RuntimeError("rank \(plane.rank): message from rank \(header.sourceRank) tag \(header.tag) carries \(payloadBytes) bytes of \(format) at offset \(header.offsetBytes) (header says \(header.lengthBytes)); expected \(expectedBytes) bytes for \(range.count) values at offset \(range.offset * 4) for \(operation)")
         }
         guard range.count > 0 else { return }
         let target = buffer + range.offset * 4
-        if case .receiveReduce = operation.kind {
+        if format != .float32 {
+            held.decodePayload(format, count: range.count, into: target, accumulate: operation.kind != .receiveCopy(peer: operation.kind.peer))
+        } else if case .receiveReduce = operation.kind {
             held.reducePayload(into: target, count: range.count)
         } else {
             held.copyPayload(into: target)
         }
+    }
+}
+
+/// Which messages of a collective travel in a lossy wire format, and the error-feedback state.
+///
+/// Only ring schedules may be compressed (recursive doubling would leave the two sides of an
+/// exchange with different sums). The owner of each reduced segment rounds its own copy to the
+/// wire format before the all-gather, and the formats are idempotent, so every rank ends with
+/// the same values whichever hops were compressed.
+public struct WireCompression {
+    public let format: WireCodec.Format
+    /// Per rank: whether messages to it are compressed (those that cross the WAN).
+    public let compressTo: [Bool]
+    /// Error feedback: what earlier encodings lost, per element of the buffer (nil: none).
+    public let residual: UnsafeMutablePointer<Float>?
+
+    public init(format: WireCodec.Format, compressTo: [Bool], residual: UnsafeMutablePointer<Float>?) {
+        self.format = format
+        self.compressTo = compressTo
+        self.residual = residual
+    }
+
+    /// The encoded payload of a send, or nil when it goes as float32. A reduce-scatter send
+    /// carries its residual; the all-gather's first send (the owner's finished segment) rounds
+    /// the owner's copy too; later all-gather sends forward values that are already rounded.
+    func encode(_ operation: CollectiveSchedule.Operation, buffer: UnsafeMutableRawPointer) -> [UInt8]? {
+        let range = operation.range
+        let phase = (operation.tag >> 56) % 8, tagStep = (operation.tag >> 32) & 0xFF_FFFF
+        let owner = phase == UInt64(MessageTag.Phase.ringAllGather.rawValue) && tagStep == 0
+        let partial = phase == UInt64(MessageTag.Phase.ringReduceScatter.rawValue)
+        let compressed = compressTo[operation.kind.peer]
+        guard compressed || owner, range.count > 0 else { return nil }
+        var bytes = [UInt8](repeating: 0, count: WireCodec.encodedSize(format, count: range.count))
+        let source = buffer + range.offset * 4
+        let feedback = owner || partial ? residual.map { $0 + range.offset } : nil
+        bytes.withUnsafeMutableBytes {
+            WireCodec.encode(format, from: source, count: range.count, residual: feedback, writeBack: owner, into: $0.baseAddress!)
+        }
+        return compressed ? bytes : nil
     }
 }

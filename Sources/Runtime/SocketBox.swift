@@ -69,6 +69,13 @@ final class HeldMessage: @unchecked Sendable {
         Self.apply(message, reduce: false, into: target, count: payloadSize / MemoryLayout<Float>.size)
     }
 
+    /// Decodes a payload in a lossy wire format into `target`, adding or storing.
+    func decodePayload(_ format: WireCodec.Format, count: Int, into target: UnsafeMutableRawPointer, accumulate: Bool) {
+        message.withFrame(1) { payload in
+            WireCodec.decode(format, from: payload.baseAddress!, count: count, into: target, accumulate: accumulate)
+        }
+    }
+
     private static func apply(_ message: borrowing ZMQMessage, reduce: Bool, into target: UnsafeMutableRawPointer, count: Int) {
         let body: (UnsafeRawBufferPointer) -> Void = { payload in
             if reduce {

@@ -163,10 +163,13 @@ public enum ControlMessage: Equatable, Sendable {
         public var wan: LinkParameters
         /// One per region when WAN traffic goes through gateways; absent when it goes direct.
         public var gateways: [PlanGateway]?
+        /// Training jobs: the job file's text, which every worker parses as the coordinator did.
+        public var job: String?
         public init(epoch: Int, you: Int, regions: [String], devicesPerWorker: Int, workers: [PlanWorker], algo: String,
                     chunkBytes: Int, maxBytes: Int, checksums: Bool, timeoutS: Double, lan: LinkParameters, wan: LinkParameters,
-                    gateways: [PlanGateway]? = nil) {
+                    gateways: [PlanGateway]? = nil, job: String? = nil) {
             self.gateways = gateways
+            self.job = job
             self.epoch = epoch
             self.you = you
             self.regions = regions
@@ -210,11 +213,41 @@ public enum ControlMessage: Equatable, Sendable {
         public var bytes: Int
         public var computeS: Double
         public var collective: Int
-        public init(step: Int, bytes: Int, computeS: Double, collective: Int) {
+        /// Training steps only: which of the job's schedules this step belongs to (a new one
+        /// starts from fresh parameters), and its step number within that schedule.
+        public var train: TrainStep?
+        public init(step: Int, bytes: Int, computeS: Double, collective: Int, train: TrainStep? = nil) {
             self.step = step
             self.bytes = bytes
             self.computeS = computeS
             self.collective = collective
+            self.train = train
+        }
+    }
+
+    /// What a training step synchronises, as the coordinator schedules it.
+    public struct TrainStep: Codable, Equatable, Sendable {
+        /// Index into the job's schedules.
+        public var schedule: Int
+        /// Step within the schedule.
+        public var index: Int
+        /// Where the gradients are all-reduced this step: `all` ranks, or each `region` alone.
+        public var gradients: String
+        /// After the inner update: average the pseudo-gradients across every rank and apply
+        /// the outer optimiser.
+        public var outer: Bool
+        /// Gradient buckets as [offset, count] in float32 elements, in the order they are
+        /// all-reduced (backward order: each leaves as soon as the backward pass has filled it).
+        public var buckets: [[Int]]
+        /// Where rank 0 writes the parameters after this step (the schedule's last), if anywhere.
+        public var save: String?
+        public init(schedule: Int, index: Int, gradients: String, outer: Bool, buckets: [[Int]], save: String? = nil) {
+            self.schedule = schedule
+            self.index = index
+            self.gradients = gradients
+            self.outer = outer
+            self.buckets = buckets
+            self.save = save
         }
     }
 
@@ -232,6 +265,20 @@ public enum ControlMessage: Equatable, Sendable {
         /// Writing the check pattern and checking the result.
         public var checkS: Double
         public var wrong: Int
+        /// Training steps: the device's minibatch loss (before its update).
+        public var loss: Double?
+        /// Training steps: blocked after the backward pass until the last bucket was reduced.
+        public var waitS: Double?
+        /// Training steps: the outer synchronisation (pseudo-gradient all-reduce and update).
+        public var outerS: Double?
+        /// Training steps: the compute time the device profile gives (synthetic compute).
+        public var emulatedS: Double?
+        /// Training steps: bytes this rank sent inside its region and across regions.
+        public var lanBytes: Int?
+        public var wanBytes: Int?
+        /// Training steps that end a schedule: CRC32C of the device's parameters, so the
+        /// coordinator can check that every replica ended identical.
+        public var parametersChecksum: UInt32?
         public init(rank: Int, computeS: Double, commS: Double, hostS: Double, regionS: Double, wanS: Double,
                     syncS: Double, checkS: Double, wrong: Int) {
             self.rank = rank

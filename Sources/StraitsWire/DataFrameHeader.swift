@@ -7,7 +7,7 @@
 /// | 0 | 4 | magic `STRW` (0x57525453) |
 /// | 4 | 2 | version |
 /// | 6 | 1 | type (1 = collective data) |
-/// | 7 | 1 | dtype (1 = float32) |
+/// | 7 | 1 | dtype of the payload on the wire: 1 float32, 2 fp16, 3 bf16, 4 int8 in blocks of 256 with a power-of-two scale each |
 /// | 8 | 4 | membership epoch |
 /// | 12 | 4 | source rank |
 /// | 16 | 8 | step |
@@ -28,7 +28,9 @@ public struct DataFrameHeader: Equatable, Sendable {
         /// `crc32c` holds the CRC32C of the payload frame.
         public static let checksummed: UInt32 = 1
     }
-    public enum DataType: UInt8, Sendable { case float32 = 1 }
+    /// How the payload's values travel; `lengthBytes` and `offsetBytes` always count float32
+    /// bytes of the buffer, whatever the payload's own size.
+    public enum DataType: UInt8, Sendable { case float32 = 1, float16 = 2, bfloat16 = 3, int8 = 4 }
 
     public var version: UInt16 = DataFrameHeader.currentVersion
     public var type: FrameType = .collectiveData

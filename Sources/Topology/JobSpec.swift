@@ -4,9 +4,10 @@ import Foundation
 ///
 /// `kind: sync` runs `steps` steps, each an emulated compute phase of `compute` followed by an
 /// all-reduce of a `gradient`-sized buffer (checked exactly every step); `kind: bench` runs the
-/// all-reduce benchmark over the cluster at sizes `min_bytes` … `max_bytes`.
+/// all-reduce benchmark over the cluster at sizes `min_bytes` … `max_bytes`; `kind: train` trains
+/// a model data-parallel under one or more synchronisation schedules (`training`).
 public struct JobSpec: Sendable, Equatable {
-    public enum Kind: String, Sendable { case sync, bench }
+    public enum Kind: String, Sendable { case sync, bench, train }
 
     public let name: String
     public let kind: Kind
@@ -27,6 +28,8 @@ public struct JobSpec: Sendable, Equatable {
     public let chunkBytes: Int?
     /// The benchmark's sizes when listed one by one (`sizes: [1M, 16M]`); nil uses min…max.
     public let sizes: [Int]?
+    /// What a `kind: train` job trains; nil for the other kinds.
+    public let training: TrainingSpec?
 
     public static let algorithms = ["auto", "ring", "hier"]
 
@@ -38,6 +41,7 @@ public struct JobSpec: Sendable, Equatable {
         let root = try FieldReader(try YAMLParser.parse(text, file: file), file: file, path: "", known: [
             "name", "kind", "steps", "gradient", "compute", "samples_per_step", "algo",
             "min_bytes", "max_bytes", "step_factor", "iters", "warmup", "timeout", "chunk", "sizes",
+            "model", "data", "optimizer", "schedules", "bucket", "target_loss", "loss_window",
         ])
         var sizes: [Int]?
         if root.contains("sizes") {
@@ -50,7 +54,14 @@ public struct JobSpec: Sendable, Equatable {
                 sizes!.append(size)
             }
         }
-        let kind = Kind(rawValue: try root.choice("kind", of: ["sync", "bench"], default: "sync"))!
+        let kind = Kind(rawValue: try root.choice("kind", of: ["sync", "bench", "train"], default: "sync"))!
+        let steps = try root.integer("steps", default: 20, minimum: 1, maximum: 1_000_000)
+        let training = kind == .train ? try TrainingSpec.parse(root, steps: steps, file: file) : nil
+        var samplesPerStep = try root.integer("samples_per_step", default: 32, minimum: 1)
+        if let training { samplesPerStep = training.data.batch }
+        if kind != .train, let key = ["model", "data", "optimizer", "schedules", "bucket", "target_loss", "loss_window"].first(where: root.contains) {
+            throw ConfigError(file: file, line: root.node(key)!.line, field: key, message: "only a kind: train job takes \(key)")
+        }
         let minBytes = try root.bytes("min_bytes", default: 64 << 10)
         let maxBytes = try root.bytes("max_bytes", default: 16 << 20)
         guard minBytes <= maxBytes else {
@@ -65,10 +76,10 @@ public struct JobSpec: Sendable, Equatable {
         return JobSpec(
             name: try root.string("name"),
             kind: kind,
-            steps: try root.integer("steps", default: 20, minimum: 1, maximum: 1_000_000),
+            steps: steps,
             gradientBytes: gradient,
-            computeSeconds: try root.seconds("compute", default: 0),
-            samplesPerStep: try root.integer("samples_per_step", default: 32, minimum: 1),
+            computeSeconds: kind == .train ? 0 : try root.seconds("compute", default: 0),
+            samplesPerStep: samplesPerStep,
             algorithm: try root.choice("algo", of: algorithms, default: "auto"),
             minBytes: minBytes,
             maxBytes: maxBytes,
@@ -77,7 +88,8 @@ public struct JobSpec: Sendable, Equatable {
             warmupIterations: try root.integer("warmup", default: 2, minimum: 0, maximum: 100_000),
             timeoutSeconds: try root.seconds("timeout", default: 60),
             chunkBytes: root.contains("chunk") ? try root.bytes("chunk") : nil,
-            sizes: sizes)
+            sizes: sizes,
+            training: training)
     }
 
     /// The benchmark's sizes: min, min·f, …, up to max.

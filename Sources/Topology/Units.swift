@@ -60,6 +60,21 @@ public enum Units {
         return Int(value)
     }
 
+    /// A count such as `500K`, `1.5M` or `2G` (decimal: 1M = 1 000 000).
+    public static func count(_ text: String) -> Int? {
+        let (number, unit) = split(text)
+        guard let number, number >= 0 else { return nil }
+        let scale: Double? = switch unit {
+        case "": 1
+        case "K", "k": 1e3
+        case "M": 1e6
+        case "G", "B": 1e9
+        default: nil
+        }
+        guard let scale, (number * scale).rounded() < 1e15 else { return nil }
+        return Int((number * scale).rounded())
+    }
+
     private static func split(_ text: String) -> (Double?, String) {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         let numberPart = trimmed.prefix { $0.isNumber || $0 == "." || $0 == "-" }

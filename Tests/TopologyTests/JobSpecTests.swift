@@ -8,8 +8,12 @@ struct JobSpecTests {
     func presets() throws {
         let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Deploy/jobs")
-        let sync = try JobSpec.load(path: directory.appendingPathComponent("default.yaml").path)
+        let sync = try JobSpec.load(path: directory.appendingPathComponent("sync.yaml").path)
         #expect(sync.kind == .sync && sync.steps > 0 && sync.gradientBytes > 0)
+        for name in ["default.yaml", "ddp-vs-diloco.yaml"] {
+            let train = try JobSpec.load(path: directory.appendingPathComponent(name).path)
+            #expect(train.kind == .train && train.training!.schedules.count >= 1)
+        }
         let bench = try JobSpec.load(path: directory.appendingPathComponent("bench.yaml").path)
         #expect(bench.kind == .bench)
         #expect(bench.benchSizes == [64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20])
@@ -18,12 +22,13 @@ struct JobSpecTests {
     @Test("bad fields name file, line and field")
     func errors() throws {
         let cases: [(String, String)] = [
-            ("name: j\nkind: train\n", "j.yaml:2: kind: expected one of sync, bench, got \"train\""),
+            ("name: j\nkind: tran\n", "j.yaml:2: kind: expected one of sync, bench, train, got \"tran\""),
+            ("name: j\nkind: train\n", "j.yaml:1: model: required field is missing"),
             ("name: j\nsteps: -1\n", "j.yaml:2: steps: expected a whole number from 1 to 1000000, got -1"),
             ("name: j\ngradient: 3\n", "j.yaml:2: gradient: expected a whole number of float32 elements (a multiple of 4 bytes) up to 1 GiB, got 3 bytes"),
             ("name: j\ncompute: soon\n", "j.yaml:2: compute: expected a duration like 40ms, got \"soon\""),
             ("name: j\nalgo: tree\n", "j.yaml:2: algo: expected one of auto, ring, hier, got \"tree\""),
-            ("name: j\nstpes: 3\n", "j.yaml:2: stpes: unknown field (did you mean steps?); expected one of name, kind, steps, gradient, compute, samples_per_step, algo, min_bytes, max_bytes, step_factor, iters, warmup, timeout, chunk, sizes"),
+            ("name: j\nstpes: 3\n", "j.yaml:2: stpes: unknown field (did you mean steps?); expected one of name, kind, steps, gradient, compute, samples_per_step, algo, min_bytes, max_bytes, step_factor, iters, warmup, timeout, chunk, sizes, model, data, optimizer, schedules, bucket, target_loss, loss_window"),
             ("kind: sync\n", "j.yaml:1: name: required field is missing; expected a name"),
         ]
         for (text, expected) in cases {

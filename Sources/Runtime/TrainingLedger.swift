@@ -1,0 +1,141 @@
+import Telemetry
+import Topology
+
+/// What each schedule of a training job cost and reached, step by step, and the figures the
+/// summary reports from it: final loss, time and WAN bytes to the target loss, WAN bytes
+/// against DDP, and compute utilisation per region.
+struct TrainingLedger {
+    struct Step {
+        /// Wall-clock time of the step, as the coordinator saw it (send to last result).
+        let wall: Double
+        /// Mean of the ranks' minibatch losses.
+        let loss: Double
+        let wanBytes: Int
+        let lanBytes: Int
+        /// Per region: the devices' summed compute time and how many devices.
+        let regionCompute: [Int: (compute: Double, devices: Int)]
+    }
+
+    struct Run {
+        let schedule: TrainingSpec.Schedule
+        var steps: [Step] = []
+
+        var wall: Double { steps.reduce(0) { $0 + $1.wall } }
+        var wanBytes: Int { steps.reduce(0) { $0 + $1.wanBytes } }
+        var lanBytes: Int { steps.reduce(0) { $0 + $1.lanBytes } }
+    }
+
+    let spec: TrainingSpec
+    let regions: [String]
+    private(set) var runs: [Run] = []
+
+    init(spec: TrainingSpec, regions: [String]) {
+        self.spec = spec
+        self.regions = regions
+    }
+
+    mutating func begin(_ schedule: TrainingSpec.Schedule) {
+        runs.append(Run(schedule: schedule))
+    }
+
+    mutating func record(_ step: Step) {
+        runs[runs.count - 1].steps.append(step)
+    }
+
+    /// Mean loss over the trailing window ending at step `end` (exclusive); nil before a whole window.
+    func windowLoss(_ run: Run, end: Int) -> Double? {
+        let window = min(spec.lossWindow, run.schedule.steps)
+        guard end >= window, end <= run.steps.count else { return nil }
+        return run.steps[(end - window)..<end].reduce(0) { $0 + $1.loss } / Double(window)
+    }
+
+    func finalLoss(_ run: Run) -> Double? { windowLoss(run, end: run.steps.count) }
+
+    /// The job's target loss, or what the first schedule ended at.
+    var target: Double? {
+        if let target = spec.targetLoss { return target }
+        guard let first = runs.first, first.steps.count == first.schedule.steps else { return nil }
+        return finalLoss(first)
+    }
+
+    /// The first step whose trailing window mean is at or below `target`: steps taken, wall
+    /// time and WAN bytes up to and including it.
+    func reached(_ run: Run, target: Double) -> (steps: Int, seconds: Double, wanBytes: Int)? {
+        var seconds = 0.0, bytes = 0
+        for (index, step) in run.steps.enumerated() {
+            seconds += step.wall
+            bytes += step.wanBytes
+            // A small tolerance: the baseline's own final window must count as reaching itself.
+            if let loss = windowLoss(run, end: index + 1), loss <= target * (1 + 1e-9) { return (index + 1, seconds, bytes) }
+        }
+        return nil
+    }
+
+    /// Per region: the devices' compute time over their wall-clock time (devices × run wall).
+    func computeUtilisation(_ run: Run) -> [String: Double] {
+        var compute: [Int: Double] = [:], devices: [Int: Int] = [:]
+        for step in run.steps {
+            for (region, sums) in step.regionCompute {
+                compute[region, default: 0] += sums.compute
+                devices[region] = sums.devices
+            }
+        }
+        let wall = run.wall
+        var result: [String: Double] = [:]
+        for (region, name) in regions.enumerated() {
+            let d = Double(devices[region] ?? 0)
+            result[name] = d > 0 && wall > 0 ? (compute[region] ?? 0) / (d * wall) : 0
+        }
+        return result
+    }
+
+    /// The DDP baseline: the first uncompressed ddp schedule, else the first schedule.
+    var baseline: Run? {
+        runs.first { $0.schedule.sync == .ddp && $0.schedule.compression == .none } ?? runs.first
+    }
+
+    func json(samplesPerStep: Int) -> JSONValue {
+        let target = self.target
+        let baseline = self.baseline
+        let baselineReached = baseline.flatMap { run in target.flatMap { reached(run, target: $0) } }
+        return .object([
+            ("target_loss", target.map { .double($0) } ?? .null),
+            ("target_from", .string(spec.targetLoss != nil ? "job" : "final loss of \(runs.first?.schedule.name ?? "the first schedule")")),
+            ("baseline", baseline.map { .string($0.schedule.name) } ?? .null),
+            ("schedules", .array(runs.map { run in
+                let hit = target.flatMap { reached(run, target: $0) }
+                let utilisation = computeUtilisation(run)
+                let wall = run.wall
+                func ratio(_ a: Double?, _ b: Double?) -> JSONValue {
+                    guard let a, let b, b > 0 else { return .null }
+                    return .double(a / b)
+                }
+                var fields: [(String, JSONValue)] = []
+                fields += [("name", .string(run.schedule.name)), ("sync", .string(run.schedule.sync.rawValue))]
+                fields += [("every", .int(run.schedule.every)), ("compression", .string(run.schedule.compression.rawValue))]
+                fields += [("outer_lr", .double(run.schedule.outerLearningRate)), ("outer_momentum", .double(run.schedule.outerMomentum))]
+                fields += [("steps", .int(run.steps.count)), ("steps_planned", .int(run.schedule.steps))]
+                fields += [("wall_s", .double(wall))]
+                fields += [("first_loss", run.steps.first.map { .double($0.loss) } ?? .null)]
+                fields += [("final_loss", finalLoss(run).map { .double($0) } ?? .null)]
+                fields += [("reached_target", .bool(hit != nil))]
+                fields += [("steps_to_target", hit.map { .int($0.steps) } ?? .null)]
+                fields += [("time_to_target_s", hit.map { .double($0.seconds) } ?? .null)]
+                fields += [("wan_bytes", .int(run.wanBytes)), ("lan_bytes", .int(run.lanBytes))]
+                fields += [("wan_bytes_to_target", hit.map { .int($0.wanBytes) } ?? .null)]
+                let perStep = Double(run.wanBytes) / Double(max(run.steps.count, 1))
+                let basePerStep = baseline.map { Double($0.wanBytes) / Double(max($0.steps.count, 1)) }
+                fields += [("wan_bytes_vs_ddp", ratio(perStep, basePerStep))]
+                fields += [("wan_bytes_to_target_vs_ddp", ratio(hit.map { Double($0.wanBytes) }, baselineReached.map { Double($0.wanBytes) }))]
+                fields += [("time_to_target_vs_ddp", ratio(hit?.seconds, baselineReached?.seconds))]
+                fields += [("samples_per_s", .double(wall > 0 ? Double(run.steps.count * samplesPerStep * totalDevices(run)) / wall : 0))]
+                fields += [("compute_utilisation", .object(regions.map { ($0, .double(utilisation[$0] ?? 0)) }))]
+                return .object(fields)
+            })),
+        ])
+    }
+
+    private func totalDevices(_ run: Run) -> Int {
+        run.steps.first?.regionCompute.values.reduce(0) { $0 + $1.devices } ?? 0
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import Testing
+import Topology
+import Training
+
+/// Training across a real two-region cluster (coordinator, gateways, workers), checked against
+/// the maths done in this process.
+@Suite("training: real gradients across regions", .serialized)
+struct TrainingClusterTests {
+    static let job = """
+        name: equivalence
+        kind: train
+        steps: 12
+        model: { layers: [8, 256, 128, 4] }
+        data: { seed: 5, batch: 8, shard: 64 }
+        optimizer: { name: sgd, lr: 0.05, momentum: 0.9 }
+        bucket: 32KiB
+        timeout: 20s
+        schedules:
+          - { name: ddp, sync: ddp }
+          - { name: diloco-h1, sync: diloco, every: 1, outer_lr: 1, outer_momentum: 0 }
+          - { name: ddp-int8, sync: ddp, compression: int8 }
+          - { name: diloco-bf16, sync: diloco, every: 4, compression: bf16 }
+        """
+
+    static func parameters(_ path: String) throws -> [Float] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+
+    /// Largest |a − b| over max(1, |b|).
+    static func distance(_ a: [Float], _ b: [Float]) -> Float {
+        zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? .infinity
+    }
+
+    @Test("DDP ends where one process on the union of the shards ends; DiLoCo H=1, outer lr 1, no momentum ends where DDP ends; compressed schedules keep replicas identical and cut WAN bytes")
+    func equivalence() throws {
+        let cluster = try LocalCluster(name: "train")
+        try cluster.startTwoRegions(job: Self.job)
+        let status = LocalCluster.wait(cluster.coordinator!, timeout: 120)
+        #expect(status == 0, "coordinator: \(cluster.log("coordinator"))")
+        guard status == 0 else { return }
+
+        let spec = try JobSpec.parse(Self.job, file: "job.yaml").training!
+        let reference = ReferenceTrainer(spec: spec, ranks: 8)
+        let losses = reference.train(steps: 12)
+        let expected = Array(reference.parameters)
+        let ddp = try Self.parameters(cluster.runDirectory + "/model-ddp.bin")
+        #expect(ddp.count == expected.count)
+        #expect(Self.distance(ddp, expected) < 2e-5, "DDP vs the union of the shards: \(Self.distance(ddp, expected))")
+        let diloco = try Self.parameters(cluster.runDirectory + "/model-diloco-h1.bin")
+        #expect(Self.distance(diloco, ddp) < 2e-5, "DiLoCo H=1 vs DDP: \(Self.distance(diloco, ddp))")
+        let int8 = try Self.parameters(cluster.runDirectory + "/model-ddp-int8.bin")
+        #expect(Self.distance(int8, ddp) < 0.05, "int8 with error feedback drifts from fp32 DDP by \(Self.distance(int8, ddp))")
+
+        // Every schedule ended with identical replicas (the coordinator checks CRCs).
+        let identical = try cluster.lines("events.jsonl").filter { $0["event"] as? String == "replicas_identical" }
+        #expect(identical.map { $0["schedule"] as? String } == ["ddp", "diloco-h1", "ddp-int8", "diloco-bf16"])
+
+        // The losses the cluster logged for DDP are the reference's (the mean of the shards' losses).
+        let steps = try cluster.lines("steps.jsonl").filter { $0["schedule"] as? String == "ddp" }
+        #expect(steps.count == 12 * 8)
+        for step in 0..<12 {
+            let ranks = steps.filter { $0["schedule_step"] as? Int == step }.compactMap { $0["loss"] as? Double }
+            let mean = ranks.reduce(0, +) / Double(ranks.count)
+            #expect(abs(mean - losses[step]) < 1e-4 * max(1, losses[step]), "step \(step): cluster \(mean), reference \(losses[step])")
+        }
+
+        let summary = try cluster.summary()
+        let schedules = try #require((summary["training"] as? [String: Any])?["schedules"] as? [[String: Any]])
+        let ratios = Dictionary(uniqueKeysWithValues: schedules.map { ($0["name"] as! String, $0["wan_bytes_vs_ddp"] as? Double ?? -1) })
+        #expect(ratios["ddp-int8"]! > 0.2 && ratios["ddp-int8"]! < 0.28, "int8 sends \(ratios["ddp-int8"]!) of DDP's WAN bytes")
+        #expect(ratios["diloco-bf16"]! < 0.5 / 4 + 0.02, "bf16 every 4 steps sends \(ratios["diloco-bf16"]!) of DDP's WAN bytes")
+        for schedule in schedules {
+            let utilisation = try #require(schedule["compute_utilisation"] as? [String: Double])
+            #expect(utilisation.keys.sorted() == ["eu-west", "us-east"])
+        }
+    }
+
+    @Test("compute utilisation in the summary is the steps' compute time over devices × wall time")
+    func utilisationMatchesSteps() throws {
+        let cluster = try LocalCluster(name: "train-util")
+        try cluster.startTwoRegions(job: """
+            name: util
+            kind: train
+            steps: 10
+            model: { layers: [16, 64, 8] }
+            compute: { device: h100, mfu: 0.5, scale: 200000 }
+            schedules:
+              - { sync: hierarchical-local, every: 5 }
+            """)
+        let status = LocalCluster.wait(cluster.coordinator!, timeout: 120)
+        #expect(status == 0, "coordinator: \(cluster.log("coordinator"))")
+        guard status == 0 else { return }
+        let steps = try cluster.lines("steps.jsonl")
+        let schedule = try #require(((try cluster.summary()["training"] as? [String: Any])?["schedules"] as? [[String: Any]])?.first)
+        let utilisation = try #require(schedule["compute_utilisation"] as? [String: Double])
+        var walls: [Int: Double] = [:]
+        for step in steps { walls[step["step"] as! Int] = step["wall_s"] as? Double }
+        let wall = walls.values.reduce(0, +)
+        for region in ["us-east", "eu-west"] {
+            let mine = steps.filter { $0["region"] as? String == region }
+            let compute = mine.reduce(0.0) { $0 + ($1["compute_s"] as! Double) }
+            let devices = Set(mine.map { $0["rank"] as! Int }).count
+            #expect(abs(utilisation[region]! - compute / (Double(devices) * wall)) < 1e-9)
+            // Synthetic compute: each step is at least its emulated time.
+            #expect(mine.allSatisfy { ($0["compute_s"] as! Double) >= ($0["emulated_compute_s"] as! Double) })
+        }
+        // Parameters are averaged across regions on steps 5 and 10 only.
+        #expect(Set(steps.filter { $0["outer_sync"] as? Bool == true }.map { $0["schedule_step"] as! Int }) == [4, 9])
+    }
+
+    @Test("a bad training job fails at once, naming file, line and field")
+    func badJob() throws {
+        let cluster = try LocalCluster(name: "train-bad")
+        let topology = try cluster.write("two.yaml", twoRegions)
+        let job = try cluster.write("bad.yaml", "name: bad\nkind: train\nmodel: { layers: [4, 2] }\nschedules:\n  - { sync: dilocco }\n")
+        cluster.coordinator = try cluster.start("coordinator", "straits-coordinator",
+                                                ["--topology", topology, "--job", job, "--run-dir", cluster.runDirectory])
+        let status = LocalCluster.wait(cluster.coordinator!, timeout: 10)
+        #expect(status != nil && status != 0)
+        #expect(cluster.log("coordinator").contains("bad.yaml:5: schedules[0].sync"), "\(cluster.log("coordinator"))")
+    }
+
+    @Test("SIGINT mid-training: exit 130, every JSONL line whole, the summary written with what ran")
+    func interrupted() throws {
+        let cluster = try LocalCluster(name: "train-int")
+        try cluster.startTwoRegions(job: """
+            name: long
+            kind: train
+            steps: 100000
+            model: { layers: [16, 64, 8] }
+            compute: { device: h100, mfu: 0.5, scale: 2000000 }
+            schedules:
+              - { sync: ddp }
+            """)
+        let deadline = Date(timeIntervalSinceNow: 60)
+        while Date() < deadline, ((try? cluster.lines("steps.jsonl"))?.count ?? 0) < 16 { usleep(100_000) }
+        kill(cluster.coordinator!.processIdentifier, SIGINT)
+        #expect(LocalCluster.wait(cluster.coordinator!, timeout: 15) == 130)
+        let summary = try cluster.summary()
+        #expect(summary["status"] as? String == "failed")
+        let schedules = try #require((summary["training"] as? [String: Any])?["schedules"] as? [[String: Any]])
+        #expect((schedules.first?["steps"] as? Int ?? 0) >= 2)
+        for file in ["steps.jsonl", "events.jsonl", "regions/us-east.jsonl", "links.jsonl"] { _ = try cluster.lines(file) }
+        for (name, worker) in cluster.workers { #expect(LocalCluster.wait(worker, timeout: 10) != nil, "\(name) still running") }
+    }
+}
