@@ -45,6 +45,7 @@ public struct ScheduleExecutor {
         timeout: Duration,
         compression: WireCompression? = nil
     ) throws {
+        try compression?.check(schedule)
         var executor = ScheduleExecutor(
             plane: plane, buffer: buffer, elementCount: elementCount, collectiveID: collectiveID, step: step,
             timeout: timeout, deadline: .now + timeout, runner: ScheduleRunner(schedule), compression: compression)
@@ -209,10 +210,20 @@ public struct ScheduleExecutor {
 
 /// Which messages of a collective travel in a lossy wire format, and the error-feedback state.
 ///
-/// Only ring schedules may be compressed (recursive doubling would leave the two sides of an
-/// exchange with different sums). The owner of each reduced segment rounds its own copy to the
-/// wire format before the all-gather, and the formats are idempotent, so every rank ends with
-/// the same values whichever hops were compressed.
+/// Every rank must end with the same bits, whichever hops were compressed. The formats are
+/// idempotent (a rounded value encodes to itself), so it is enough that every finished value is
+/// rounded once, by the rank that holds it, before it is handed on; and that both sides of a
+/// symmetric exchange (recursive doubling) round their own part before adding the other's:
+/// - reduce-scatter sends (ring, halving, fold-in) carry partial sums: encoded with the
+///   residual, the sender's copy left alone (the receiver adds it in float32);
+/// - all-gather sends (ring, doubling, fold-out) carry finished values: the sender rounds its own
+///   copy first, so it keeps what everyone else receives;
+/// - recursive-doubling exchanges round the sender's copy before it goes.
+/// Folds (recursive doubling and halving over a group that is not a power of two) would leave
+/// the folded ranks with values rounded differently, so compressed collectives refuse them:
+/// use a ring there (`WireCompression.algorithm(for:ranks:)`).
+/// Error feedback (the residual) is applied where a rank encodes values it owns for the first
+/// time in a collective: reduce-scatter sends and the first all-gather or exchange round.
 public struct WireCompression {
     public let format: WireCodec.Format
     /// Per rank: whether messages to it are compressed (those that cross the WAN).
@@ -226,21 +237,48 @@ public struct WireCompression {
         self.residual = residual
     }
 
-    /// The encoded payload of a send, or nil when it goes as float32. A reduce-scatter send
-    /// carries its residual; the all-gather's first send (the owner's finished segment) rounds
-    /// the owner's copy too; later all-gather sends forward values that are already rounded.
+    /// The algorithm to run compressed over `ranks`: recursive doubling and halving only over a
+    /// power of two (no fold), otherwise the ring.
+    public static func algorithm(for algorithm: AllReduceAlgorithm, ranks: Int) -> AllReduceAlgorithm {
+        algorithm == .ring || ranks & (ranks - 1) == 0 ? algorithm : .ring
+    }
+
+    /// Throws when `schedule` folds ranks (see above).
+    func check(_ schedule: CollectiveSchedule) throws {
+        let folds = [MessageTag.Phase.foldIn, .foldOut].map { UInt64($0.rawValue) }
+        if let fold = schedule.operations.first(where: { folds.contains(($0.tag >> 56) % 8) }) {
+            throw RuntimeError("rank \(schedule.rank): a compressed collective cannot fold ranks (\(fold)); use a ring or a power-of-two group")
+        }
+    }
+
+    /// The encoded payload of a send, or nil when it goes as float32 (after any rounding of the
+    /// sender's own copy that consistency needs).
     func encode(_ operation: CollectiveSchedule.Operation, buffer: UnsafeMutableRawPointer) -> [UInt8]? {
         let range = operation.range
-        let phase = (operation.tag >> 56) % 8, tagStep = (operation.tag >> 32) & 0xFF_FFFF
-        let owner = phase == UInt64(MessageTag.Phase.ringAllGather.rawValue) && tagStep == 0
-        let partial = phase == UInt64(MessageTag.Phase.ringReduceScatter.rawValue)
+        guard range.count > 0, let phase = MessageTag.Phase(rawValue: UInt32((operation.tag >> 56) % 8)) else { return nil }
+        let first = (operation.tag >> 32) & 0xFF_FFFF == 0
         let compressed = compressTo[operation.kind.peer]
-        guard compressed || owner, range.count > 0 else { return nil }
+        let useResidual: Bool, writeBack: Bool
+        switch phase {
+        case .ringReduceScatter, .halvingReduceScatter, .foldIn:
+            guard compressed else { return nil }
+            (useResidual, writeBack) = (true, false)
+        case .ringAllGather, .doublingAllGather:
+            (useResidual, writeBack) = (first, true)
+        case .foldOut:
+            (useResidual, writeBack) = (false, true)
+        case .recursiveDoubling:
+            // Every pair rounds in every round, compressed or not, so that pairs that crossed
+            // the WAN and pairs that did not hold the same bits afterwards.
+            (useResidual, writeBack) = (first, true)
+        case .barrier:
+            return nil
+        }
         var bytes = [UInt8](repeating: 0, count: WireCodec.encodedSize(format, count: range.count))
-        let source = buffer + range.offset * 4
-        let feedback = owner || partial ? residual.map { $0 + range.offset } : nil
+        let feedback = useResidual ? residual.map { $0 + range.offset } : nil
         bytes.withUnsafeMutableBytes {
-            WireCodec.encode(format, from: source, count: range.count, residual: feedback, writeBack: owner, into: $0.baseAddress!)
+            WireCodec.encode(format, from: buffer + range.offset * 4, count: range.count, residual: feedback, writeBack: writeBack,
+                             into: $0.baseAddress!)
         }
         return compressed ? bytes : nil
     }

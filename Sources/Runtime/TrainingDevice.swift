@@ -196,9 +196,10 @@ final class TrainingDevice: @unchecked Sendable {
         var choice = bucket.everyRank ? planner.choose(bytes: bucket.count * 4) : regional.choose(bytes: bucket.count * 4)
         var compression: WireCompression?
         if bucket.everyRank, layout.regions.count > 1, let format = schedule.compression.wireFormat {
-            // Lossy formats need ring schedules (see WireCompression).
+            let group = choice.hierarchical ? layout.regions.count : layout.ranks
             choice = ClusterPlanner.Choice(hierarchical: choice.hierarchical, regionChunkBytes: choice.regionChunkBytes,
-                                           algorithm: .ring, chunkBytes: choice.chunkBytes, regionHosts: choice.regionHosts,
+                                           algorithm: WireCompression.algorithm(for: choice.algorithm, ranks: group),
+                                           chunkBytes: choice.chunkBytes, regionHosts: choice.regionHosts,
                                            regions: choice.regions, devices: choice.devices)
             let myRegion = layout.region(ofRank: rank)
             let residual = bucket.outer ? outerResidual : gradientResidual

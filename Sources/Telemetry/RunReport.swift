@@ -112,6 +112,11 @@ public struct RunReport {
                 ], width: 13) + "  " + (row["algo"] as? String ?? ""))
             }
         }
+        let trainingLines = trainingTable()
+        if !trainingLines.isEmpty {
+            lines.append("")
+            lines += trainingLines
+        }
         let linkLines = linkTable()
         if !linkLines.isEmpty {
             lines.append("")
@@ -123,6 +128,63 @@ public struct RunReport {
             for event in failures { lines.append("event \(event["event"] as? String ?? ""): \(event["reason"] as? String ?? "")") }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// Training jobs: the schedules side by side (from the summary).
+    func trainingTable() -> [String] {
+        guard let training = summary["training"] as? Record, let schedules = training["schedules"] as? [Record], !schedules.isEmpty else { return [] }
+        var lines = [Self.row(["schedule", "steps", "final loss", "wall s", "WAN MB", "WAN/step÷ddp", "to target s", "WAN→target MB"], width: 16)
+            + "  compute utilisation"]
+        for schedule in schedules {
+            let utilisation = (schedule["compute_utilisation"] as? Record ?? [:]).sorted { $0.key < $1.key }
+                .map { "\($0.key) \(String(format: "%.1f%%", Self.double($0.value) * 100))" }.joined(separator: ", ")
+            func optional(_ key: String, _ format: String, scale: Double = 1) -> String {
+                schedule[key] is NSNull || schedule[key] == nil ? "-" : String(format: format, Self.double(schedule[key]) * scale)
+            }
+            lines.append(Self.row([
+                schedule["name"] as? String ?? "?", String(Self.int(schedule["steps"])), optional("final_loss", "%.4f"),
+                optional("wall_s", "%.1f"), optional("wan_bytes", "%.1f", scale: 1e-6), optional("wan_bytes_vs_ddp", "%.3f"),
+                schedule["reached_target"] as? Bool == true ? optional("time_to_target_s", "%.1f") : "not reached",
+                optional("wan_bytes_to_target", "%.1f", scale: 1e-6),
+            ], width: 16) + "  " + utilisation)
+        }
+        if training["target_loss"] is NSNumber {
+            lines.append("target loss \(String(format: "%.4f", Self.double(training["target_loss"]))) (\(training["target_from"] as? String ?? ""))")
+        }
+        if let compute = summary["compute"] as? String { lines.append("compute: \(compute)") }
+        return lines
+    }
+
+    /// Training jobs: per schedule, the mean loss over ranks at each step against the
+    /// schedule's wall-clock time and against its cumulative WAN bytes.
+    func lossSeries() -> (time: [SVGChart.Series], bytes: [SVGChart.Series]) {
+        var order: [String] = []
+        var perStep: [String: [Int: (loss: Double, ranks: Int, wall: Double, wan: Int)]] = [:]
+        for record in steps {
+            guard let schedule = record["schedule"] as? String, let loss = record["loss"] as? NSNumber else { continue }
+            if perStep[schedule] == nil { order.append(schedule) }
+            let index = Self.int(record["schedule_step"])
+            var entry = perStep[schedule, default: [:]][index] ?? (0, 0, Self.double(record["wall_s"]), 0)
+            entry.loss += loss.doubleValue
+            entry.ranks += 1
+            entry.wan += Self.int(record["wan_bytes"])
+            perStep[schedule, default: [:]][index] = entry
+        }
+        var time: [SVGChart.Series] = [], bytes: [SVGChart.Series] = []
+        for schedule in order {
+            var clock = 0.0, sent = 0
+            var timePoints: [(x: Double, y: Double)] = [], bytePoints: [(x: Double, y: Double)] = []
+            for (_, entry) in perStep[schedule]!.sorted(by: { $0.key < $1.key }) {
+                clock += entry.wall
+                sent += entry.wan
+                let loss = entry.loss / Double(entry.ranks)
+                timePoints.append((clock, loss))
+                bytePoints.append((Double(sent) / 1e6, loss))
+            }
+            time.append(SVGChart.Series(name: schedule, points: timePoints))
+            bytes.append(SVGChart.Series(name: schedule, points: bytePoints))
+        }
+        return (time, bytes)
     }
 
     /// Per directed WAN link: what was offered and delivered, mean and peak delivered rate, how
@@ -206,6 +268,18 @@ public struct RunReport {
             })
         }
         charts.append(SVGChart(title: "All-reduce time per step (mean over the region's devices)", xLabel: "step", yLabel: "ms", series: stepSeries))
+        let loss = lossSeries()
+        if !loss.time.isEmpty {
+            charts.insert(SVGChart(title: "Training loss against wall-clock time, per schedule", xLabel: "time since the schedule started (s)",
+                                   yLabel: "loss (mean over ranks)", series: loss.time), at: 0)
+            charts.insert(SVGChart(title: "Training loss against WAN bytes sent, per schedule", xLabel: "WAN bytes sent (MB)",
+                                   yLabel: "loss (mean over ranks)", series: loss.bytes), at: 1)
+            charts.insert(SVGChart(title: "Training throughput per region", xLabel: "step", yLabel: "samples/s", series: regions.map { region in
+                SVGChart.Series(name: region.name, points: region.records.filter { $0["kind"] as? String == "step" }.map {
+                    (Double(Self.int($0["step"])), Self.double($0["samples_per_s"]))
+                })
+            }), at: 2)
+        }
         if !bench.isEmpty {
             charts.append(SVGChart(title: "All-reduce bus bandwidth against size", xLabel: "message size (bytes)", yLabel: "busbw (GB/s)",
                                    series: [SVGChart.Series(name: "busbw", points: bench.map { (Double(Self.int($0["size_bytes"])), Self.double($0["busbw_gbps"])) })],

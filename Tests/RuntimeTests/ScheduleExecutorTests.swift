@@ -59,6 +59,66 @@ struct ScheduleExecutorTests {
         #expect(wrong == Array(repeating: 0, count: test.ranks))
     }
 
+    static let compressedCases: [(AllReduceAlgorithm, Int, WireCodec.Format)] = [
+        (.ring, 2, .int8), (.ring, 5, .int8), (.rhd, 8, .int8), (.rhd, 4, .float16), (.rd, 2, .int8), (.rd, 4, .bfloat16),
+    ]
+
+    @Test("compressed across a region boundary: every rank ends with the same bits, close to the sum", arguments: 0..<6)
+    func compressed(_ index: Int) async throws {
+        let (algorithm, ranks, format) = Self.compressedCases[index]
+        let count = 10_007
+        let board = EndpointBoard()
+        let barrier = ThreadBarrier(parties: ranks)
+        let results = try await onThreads(ranks) { rank -> [Float] in
+            let plane = try DataPlane(rank: rank, bind: ["inproc://straits-exec-compressed-\(index)-\(rank)"])
+            board.publish(rank, plane.endpoints)
+            try barrier.wait(timeout: .seconds(30))
+            for peer in 0..<ranks where peer != rank { try plane.connect(peer: peer, endpoint: board.endpoints(peer)[0]) }
+            // Ranks below half are one region: only messages between the halves are compressed.
+            let region = { (r: Int) in r < ranks / 2 ? 0 : 1 }
+            let residual = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            residual.update(repeating: 0, count: count)
+            defer { residual.deallocate() }
+            var values = (0..<count).map { Float(sin(Double($0 * (rank + 1)))) * (rank == 0 && $0 % 1000 == 0 ? 50 : 1) }
+            var schedule = CollectiveSchedule(rank: rank, ranks: ranks)
+            algorithm.appendFlat(to: &schedule, group: Array(0..<ranks), range: ElementRange(offset: 0, count: count), chunkElements: 1500)
+            let compression = WireCompression(format: format, compressTo: (0..<ranks).map { region($0) != region(rank) }, residual: residual)
+            try values.withUnsafeMutableBytes {
+                try ScheduleExecutor.run(schedule, buffer: $0.baseAddress!, elementCount: count, on: plane, collectiveID: 1,
+                                         timeout: .seconds(60), compression: compression)
+            }
+            try barrier.wait(timeout: .seconds(30))
+            return values
+        }
+        for rank in 1..<ranks {
+            let differing = (0..<count).filter { results[rank][$0].bitPattern != results[0][$0].bitPattern }
+            #expect(differing.count == 0, "rank \(rank) differs from rank 0 in \(differing.count) elements, first \(differing.prefix(5))")
+        }
+        var worst: Float = 0
+        for i in 0..<count {
+            let exact = (0..<ranks).reduce(Float(0)) { $0 + Float(sin(Double(i * ($1 + 1)))) * ($1 == 0 && i % 1000 == 0 ? 50 : 1) }
+            // int8 blocks of 256 carry about 1/127 of the block's largest value; fp16/bf16 are relative.
+            worst = max(worst, abs(results[0][i] - exact) / (format == .int8 ? 1 : max(1, abs(exact))))
+        }
+        #expect(worst < (format == .int8 ? 0.6 : 0.02), "largest error \(worst)")
+    }
+
+    @Test("a compressed collective refuses to fold ranks; a ring is chosen instead")
+    func compressedFold() throws {
+        #expect(WireCompression.algorithm(for: .rd, ranks: 3) == .ring && WireCompression.algorithm(for: .rhd, ranks: 4) == .rhd)
+        let plane = try DataPlane(rank: 0, bind: ["inproc://straits-exec-fold"])
+        var schedule = CollectiveSchedule(rank: 0, ranks: 3)
+        AllReduceAlgorithm.rd.appendFlat(to: &schedule, group: [0, 1, 2], range: ElementRange(offset: 0, count: 8), chunkElements: 8)
+        var values = [Float](repeating: 1, count: 8)
+        let error = #expect(throws: RuntimeError.self) {
+            try values.withUnsafeMutableBytes {
+                try ScheduleExecutor.run(schedule, buffer: $0.baseAddress!, elementCount: 8, on: plane, collectiveID: 1, timeout: .seconds(1),
+                                         compression: WireCompression(format: .int8, compressTo: [false, true, true], residual: nil))
+            }
+        }
+        #expect(error?.description.contains("cannot fold") == true)
+    }
+
     @Test("a peer that never sends makes the collective time out with a clear error")
     func timeout() async throws {
         let plane = try DataPlane(rank: 0, bind: ["inproc://straits-exec-lonely"])
