@@ -33,11 +33,11 @@ def crc32c(data):
     return crc ^ 0xFFFFFFFF
 
 
-def data_frame(source, step, collective, tag, offset, payload, checksum):
+def data_frame(source, step, collective, tag, offset, payload, checksum, dtype=1, length=None):
     flags = 1 if checksum else 0
     crc = crc32c(payload) if checksum else 0
-    header = struct.pack("<IHBBIIQQQQQII", MAGIC_DATA, 1, 1, 1, 7, source, step, collective, tag,
-                         offset, len(payload), crc, flags)
+    header = struct.pack("<IHBBIIQQQQQII", MAGIC_DATA, 1, 1, dtype, 7, source, step, collective, tag,
+                         offset, len(payload) if length is None else length, crc, flags)
     assert len(header) == 64
     return [header, payload]
 
@@ -82,6 +82,18 @@ vectors = {
         "offered_bytes": 6315536, "queue_delay_s_max": 0.25, "queue_delay_s_sum": 3.5, "queued_bytes": 65536, "to": "eu-west"}]}),
     "control-stop": control("stop", {"ok": False, "reason": "worker eu-west/host 1 (pid 4243) sent nothing for 5.1 s"}),
     "data-frame": data_frame(3, 9, 1001, (2 << 56) | (1 << 32) | 5, 4096, bytes(range(16)), checksum=False),
+    "control-step-train": control("step", {
+        "bytes": 1454656, "collective": 1048600, "compute_s": 0, "step": 12,
+        "train": {"buckets": [[232448, 131216], [0, 232448]], "gradients": "region", "index": 3, "outer": True,
+                  "save": "/runs/r1/model-diloco.bin", "schedule": 1}}),
+    "control-step-done-train": control("step_done", {
+        "devices": [{"check_s": 0, "comm_s": 0.2, "compute_s": 0.06, "emulated_s": 0.0597, "host_s": 0.01, "lan_bytes": 727584,
+                     "loss": 0.25, "outer_s": 0.11, "parameters_checksum": 3735928559, "rank": 0, "region_s": 0.04, "sync_s": 0,
+                     "wait_s": 0.15, "wan_bytes": 363792, "wan_s": 0.15, "wrong": 0}],
+        "plan": "hier: host shm×2, region ring×2 chunk 355 KiB, wan rd×2 chunk 355 KiB", "step": 12, "traffic": traffic}),
+    # Eight values in int8: one block, exponent -5 (scale 1/32), then the eight quantised values.
+    "data-frame-int8": data_frame(1, 4, 1048601, (6 << 56) | 2, 512, struct.pack("<b8b", -5, 32, -32, 0, 127, -127, 1, 64, 3),
+                                  checksum=True, dtype=4, length=32),
     "data-frame-checksummed": data_frame(3, 9, 1001, (2 << 56) | (1 << 32) | 5, 4096,
                                          struct.pack("<4f", 1.0, 2.0, 3.0, 4.0), checksum=True),
 }

@@ -22,7 +22,8 @@ struct GoldenVectorTests {
     @Test("control messages decode and re-encode byte for byte", arguments: [
         "control-join", "control-refuse", "control-plan", "control-probe", "control-probed", "control-step",
         "control-step-done", "control-heartbeat", "control-heartbeat-coordinator", "control-stop",
-        "control-join-gateway", "control-plan-gateways", "control-heartbeat-gateway",
+        "control-join-gateway", "control-plan-gateways", "control-heartbeat-gateway", "control-step-train",
+        "control-step-done-train",
     ])
     func control(name: String) throws {
         let frames = try Self.frames(name)
@@ -43,6 +44,17 @@ struct GoldenVectorTests {
             return
         }
         #expect(plan.workers.map(\.firstRank) == [0, 2] && plan.you == 1 && plan.lan.alphaS == 0.0001)
+        guard case .step(let step) = try ControlMessage(frames: try Self.frames("control-step-train")), let train = step.train else {
+            Issue.record("not a training step")
+            return
+        }
+        #expect(train == ControlMessage.TrainStep(schedule: 1, index: 3, gradients: "region", outer: true,
+                                                  buckets: [[232448, 131216], [0, 232448]], save: "/runs/r1/model-diloco.bin"))
+        guard case .stepDone(let done) = try ControlMessage(frames: try Self.frames("control-step-done-train")) else {
+            Issue.record("not a step_done")
+            return
+        }
+        #expect(done.devices[0].loss == 0.25 && done.devices[0].parametersChecksum == 0xDEAD_BEEF && done.devices[0].wanBytes == 363792)
     }
 
     @Test("a peer of another protocol version is refused with both versions named; its refusal still reads")
@@ -102,6 +114,15 @@ struct GoldenVectorTests {
         #expect(checkedHeader.encoded == checked[0])
         #expect(checkedHeader.flags & DataFrameHeader.Flags.checksummed != 0)
         #expect(CRC32C.checksum(checked[1]) == checkedHeader.crc32c)
+    }
+
+    @Test("an int8 data frame: the header says what the payload stands for; the payload decodes to q·2^e")
+    func int8Frame() throws {
+        let frames = try Self.frames("data-frame-int8")
+        let header = try frames[0].withUnsafeBytes { try DataFrameHeader(decoding: $0) }
+        #expect(header.encoded == frames[0])
+        #expect(header.dtype == .int8 && header.lengthBytes == 32 && frames[1].count == 9)
+        #expect(CRC32C.checksum(frames[1]) == header.crc32c)
     }
 
     @Test("CRC32C: the standard check value, chunked the same as whole, every length")

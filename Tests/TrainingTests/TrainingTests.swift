@@ -1,4 +1,5 @@
 import Collectives
+import Foundation
 import Testing
 import Topology
 @testable import Training
@@ -122,6 +123,20 @@ import Topology
             }
         }
         #expect(bytes.count == WireCodec.encodedSize(format, count: Self.values.count))
+    }
+
+    @Test func goldenInt8PayloadDecodes() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Protocols/golden/data-frame-int8.hex")
+        let line = try String(contentsOf: file, encoding: .utf8).split(separator: "\n")[1]
+        let payload = stride(from: 0, to: line.count, by: 2).map { UInt8(line.dropFirst($0).prefix(2), radix: 16)! }
+        var values = [Float](repeating: 0, count: 8)
+        payload.withUnsafeBytes { p in values.withUnsafeMutableBytes { WireCodec.decode(.int8, from: p.baseAddress!, count: 8, into: $0.baseAddress!, accumulate: false) } }
+        #expect(values == [32, -32, 0, 127, -127, 1, 64, 3].map { Float($0) / 32 })
+        // And the values encode back to the same bytes.
+        var encoded = [UInt8](repeating: 0, count: 9)
+        values.withUnsafeMutableBytes { v in encoded.withUnsafeMutableBytes { WireCodec.encode(.int8, from: v.baseAddress!, count: 8, into: $0.baseAddress!) } }
+        #expect(encoded == payload)
     }
 
     @Test func int8IsAboutAQuarterOfFloat32() {
