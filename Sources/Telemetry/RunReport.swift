@@ -271,9 +271,9 @@ public struct RunReport {
         let loss = lossSeries()
         if !loss.time.isEmpty {
             charts.insert(SVGChart(title: "Training loss against wall-clock time, per schedule", xLabel: "time since the schedule started (s)",
-                                   yLabel: "loss (mean over ranks)", series: loss.time), at: 0)
+                                   yLabel: "loss (mean over ranks)", series: loss.time, logY: true), at: 0)
             charts.insert(SVGChart(title: "Training loss against WAN bytes sent, per schedule", xLabel: "WAN bytes sent (MB)",
-                                   yLabel: "loss (mean over ranks)", series: loss.bytes), at: 1)
+                                   yLabel: "loss (mean over ranks)", series: loss.bytes, logY: true), at: 1)
             charts.insert(SVGChart(title: "Training throughput per region", xLabel: "step", yLabel: "samples/s", series: regions.map { region in
                 SVGChart.Series(name: region.name, points: region.records.filter { $0["kind"] as? String == "step" }.map {
                     (Double(Self.int($0["step"])), Self.double($0["samples_per_s"]))

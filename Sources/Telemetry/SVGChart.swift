@@ -23,12 +23,16 @@ public struct SVGChart {
     public let logX: Bool
     /// Log10 axes on both x and y (for times spanning decades).
     public let logLog: Bool
+    /// Log10 y axis only (for losses).
+    public let logY: Bool
     public var width = 720.0
     public var height = 320.0
 
     static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
-    public init(title: String, xLabel: String, yLabel: String, series: [Series], logX: Bool = false, logLog: Bool = false) {
+    public init(title: String, xLabel: String, yLabel: String, series: [Series], logX: Bool = false, logLog: Bool = false,
+                logY: Bool = false) {
+        self.logY = logY
         self.title = title
         self.xLabel = xLabel
         self.yLabel = yLabel
@@ -40,7 +44,7 @@ public struct SVGChart {
     public var svg: String {
         let left = 70.0, right = 160.0, top = 36.0, bottom = 48.0
         let plotWidth = width - left - right, plotHeight = height - top - bottom
-        let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) && (!logLog || ($0.x > 0 && $0.y > 0)) }
+        let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) && (!logLog || ($0.x > 0 && $0.y > 0)) && (!logY || $0.y > 0) }
         var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"11\">\n"
         out += "<text x=\"\(Int(width / 2))\" y=\"18\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">\(Self.escape(title))</text>\n"
         guard !all.isEmpty else {
@@ -48,21 +52,34 @@ public struct SVGChart {
             return out
         }
         let fx: (Double) -> Double = logLog ? { log10($0) } : logX ? { log2($0) } : { $0 }
-        let fy: (Double) -> Double = logLog ? { log10($0) } : { $0 }
+        let fy: (Double) -> Double = logLog || logY ? { log10($0) } : { $0 }
         var xMin = all.map { fx($0.x) }.min()!, xMax = all.map { fx($0.x) }.max()!
         if logLog {
             xMin = min(xMin, all.map { fy($0.y) }.min()!).rounded(.down)
             xMax = max(xMax, all.map { fy($0.y) }.max()!).rounded(.up)
         }
         if xMax == xMin { xMin -= 1; xMax += 1 }
-        let yMax = logLog ? xMax : Self.niceCeiling(max(all.map(\.y).max()!, 1e-12))
-        let yMin = logLog ? xMin : min(0, all.map(\.y).min()!)
+        var yMax = logLog ? xMax : Self.niceCeiling(max(all.map(\.y).max()!, 1e-12))
+        var yMin = logLog ? xMin : min(0, all.map(\.y).min()!)
+        if logY {
+            yMin = all.map { log10($0.y) }.min()!.rounded(.down)
+            yMax = max(all.map { log10($0.y) }.max()!.rounded(.up), yMin + 1)
+        }
         func px(_ x: Double) -> Double { left + (fx(x) - xMin) / (xMax - xMin) * plotWidth }
         func py(_ y: Double) -> Double { top + plotHeight - (fy(y) - yMin) / (yMax - yMin) * plotHeight }
 
         out += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotWidth)\" height=\"\(plotHeight)\" fill=\"none\" stroke=\"#444\"/>\n"
-        let yTicks: [Double] = logLog ? stride(from: yMin, through: yMax, by: 1).map { pow(10, $0) }
-            : (0...5).map { yMin + (yMax - yMin) * Double($0) / 5 }
+        var yTicks: [Double] = []
+        if logLog {
+            yTicks = stride(from: yMin, through: yMax, by: 1).map { pow(10, $0) }
+        } else if logY {
+            for decade in stride(from: yMin, through: yMax, by: 1) {
+                let multiples: [Double] = decade < yMax ? [1, 2, 5] : [1]
+                for multiple in multiples { yTicks.append(multiple * pow(10, decade)) }
+            }
+        } else {
+            yTicks = (0...5).map { yMin + (yMax - yMin) * Double($0) / 5 }
+        }
         for value in yTicks {
             let y = py(value)
             out += "<line x1=\"\(left)\" y1=\"\(y)\" x2=\"\(left + plotWidth)\" y2=\"\(y)\" stroke=\"#ddd\"/>"
