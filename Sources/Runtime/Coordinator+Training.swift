@@ -11,22 +11,6 @@ extension Coordinator {
         job.training.map { MLP(layers: $0.model.layers).parameterCount * 4 }
     }
 
-    /// Buckets of whole tensors in backward order, each filled to at least `bytes` (a tensor
-    /// larger than that is a bucket of its own), as [offset, count] in elements.
-    static func buckets(_ model: MLP, bytes: Int) -> [[Int]] {
-        var buckets: [[Int]] = []
-        var start = model.parameterCount, end = model.parameterCount
-        for tensor in model.tensorsInBackwardOrder {
-            start = tensor.offset
-            if (end - start) * 4 >= bytes {
-                buckets.append([start, end - start])
-                end = start
-            }
-        }
-        if end > start || buckets.isEmpty { buckets.append([start, end - start]) }
-        return buckets
-    }
-
     /// How compute time is taken, in words for the log and the summary.
     public static func computeDescription(_ spec: TrainingSpec, model: MLP) -> String {
         let flops = model.flops(batch: spec.data.batch)
@@ -44,16 +28,44 @@ extension Coordinator {
     func runTraining() throws {
         guard let spec = job.training else { return }
         let model = MLP(layers: spec.model.layers)
-        let buckets = Self.buckets(model, bytes: spec.bucketBytes)
         let bytes = model.parameterCount * 4
         ledger = TrainingLedger(spec: spec, regions: topology.regions.map(\.name))
         say("training an MLP \(model.layers.map(String.init).joined(separator: "→")): \(model.parameterCount) parameters, "
-            + "\(AllReducePlan.formatBytes(bytes)) of gradients in \(buckets.count) bucket\(buckets.count == 1 ? "" : "s"), "
-            + "batch \(spec.data.batch) per device on \(topology.deviceCount) devices")
+            + "\(AllReducePlan.formatBytes(bytes)) of gradients, batch \(spec.data.batch) per device on \(topology.deviceCount) devices")
         say("compute: " + Self.computeDescription(spec, model: model))
+        // Buckets: the job's size, or planned from each layer's compute time (emulated, then
+        // measured after a few steps) and the model's all-reduce time for each grouping.
+        func plan(computeSeconds: Double, basis: String) -> [[Int]] {
+            guard let planner, let simulator else { return BucketPlanner.fixed(model, bytes: 25 << 20) }
+            let backward = BucketPlanner.backwardSeconds(model, batch: spec.data.batch, computeSeconds: computeSeconds)
+            let (buckets, finish) = BucketPlanner.fastest(model, backward: backward) { simulator.predict(planner.choose(bytes: $0), bytes: $0) }
+            let sizes = buckets.map { AllReducePlan.formatBytes($0[1] * 4) }.joined(separator: ", ")
+            say("buckets planned from \(basis) compute (\(fixed(computeSeconds * 1e3, 1)) ms per step): \(buckets.count) [\(sizes)], "
+                + "last all-reduce predicted to end \(fixed(finish * 1e3, 1)) ms after the backward pass starts")
+            run.event("buckets", [("basis", .string(basis)), ("compute_s", .double(computeSeconds)),
+                                  ("buckets", .array(buckets.map { .array($0.map { .int($0) }) })), ("predicted_finish_s", .double(finish))])
+            return buckets
+        }
+        let flops = model.flops(batch: spec.data.batch)
+        var buckets: [[Int]]
+        var planned = true
+        if let size = spec.bucketBytes {
+            buckets = BucketPlanner.fixed(model, bytes: size)
+        } else if spec.compute.synthetic {
+            buckets = plan(computeSeconds: spec.compute.seconds(flops: flops.forward + flops.backward.reduce(0, +)), basis: "emulated")
+            planned = false
+        } else {
+            buckets = BucketPlanner.fixed(model, bytes: 25 << 20)
+            planned = false
+        }
+        if spec.bucketBytes != nil || !spec.compute.synthetic {
+            say("buckets: \(buckets.count) of at least \(AllReducePlan.formatBytes(spec.bucketBytes ?? 25 << 20))"
+                + (spec.bucketBytes == nil ? " until compute is measured" : ""))
+        }
+        var measuredCompute: [Double] = []
         var step = 0
         // Collective ids: four per bucket for the gradients and four per bucket for the outer sync.
-        let stride = 8 * buckets.count + 8
+        var collective = Self.firstStepCollective
         for (index, schedule) in spec.schedules.enumerated() {
             ledger!.begin(schedule)
             let syncText = switch schedule.sync {
@@ -73,9 +85,18 @@ extension Coordinator {
                 let train = ControlMessage.TrainStep(
                     schedule: index, index: i, gradients: schedule.sync == .ddp ? "all" : "region", outer: outer, buckets: buckets,
                     save: last ? run.path + "/model-\(String(fileName)).bin" : nil)
-                let result = try runStep(step, bytes: bytes, computeS: 0, collective: Self.firstStepCollective + step * stride,
-                                         train: train, scheduleName: schedule.name)
+                let result = try runStep(step, bytes: bytes, computeS: 0, collective: collective, train: train, scheduleName: schedule.name)
                 step += 1
+                collective += 8 * buckets.count + 8
+                // Re-plan the buckets once from measured compute (steps 1…3; step 0 warms up).
+                if !planned, i >= 1 {
+                    let devices = result.regionCompute.values.reduce(0) { $0 + $1.devices }
+                    measuredCompute.append(result.regionCompute.values.reduce(0) { $0 + $1.compute } / Double(max(devices, 1)))
+                    if measuredCompute.count == 3 {
+                        buckets = plan(computeSeconds: measuredCompute.reduce(0, +) / 3, basis: "measured")
+                        planned = true
+                    }
+                }
                 let loss = result.losses.map(\.loss).reduce(0, +) / Double(max(result.losses.count, 1))
                 if let bad = result.losses.first(where: { !$0.loss.isFinite }) {
                     throw Abort(description: "schedule \(schedule.name) step \(i): rank \(bad.rank)'s loss is \(bad.loss): training diverged; lower optimizer.lr")
@@ -123,6 +144,9 @@ extension Coordinator {
                  + pad(hit.map { fixed(Double($0.wanBytes) / 1e6, 1) } ?? "-", 19, right: true)
                  + "  " + ledger.regions.map { "\($0) \(fixed(100 * (utilisation[$0] ?? 0), 1))%" }.joined(separator: ", "))
         }
-        if let target { emit("# target loss \(fixed(target, 4)) (\(job.training?.targetLoss != nil ? "from the job" : "final loss of \(ledger.runs.first?.schedule.name ?? "")"), mean of \(job.training?.lossWindow ?? 0) steps)") }
+        if let target {
+            let window = min(job.training?.lossWindow ?? 0, ledger.runs.first?.schedule.steps ?? 0)
+            emit("# target loss \(fixed(target, 4)) (\(job.training?.targetLoss != nil ? "from the job" : "final loss of \(ledger.runs.first?.schedule.name ?? "")"), mean of \(window) steps)")
+        }
     }
 }

@@ -476,10 +476,10 @@ public final class Coordinator {
     private var stepTotals: [Int: RegionTotals] = [:]
     /// Training jobs: each schedule's steps, for the summary.
     var ledger: TrainingLedger?
-    private var planner: ClusterPlanner?
+    var planner: ClusterPlanner?
     /// The LAN cost assumed when no region has two hosts to measure it between.
     static let assumedLAN = ControlMessage.LinkParameters(alphaS: 80e-6, betaSPerByte: 1 / 1.0e9)
-    private var simulator: CollectiveSimulator?
+    var simulator: CollectiveSimulator?
 
     private var wanPath: String {
         if topology.regions.count < 2 { return "one region: no WAN" }

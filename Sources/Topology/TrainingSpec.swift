@@ -94,8 +94,10 @@ public struct TrainingSpec: Sendable, Equatable {
     public let optimizer: Optimizer
     public let compute: Compute
     public let schedules: [Schedule]
-    /// Gradient bucket size: buckets are filled with whole tensors in backward order.
-    public let bucketBytes: Int
+    /// Gradient bucket size (buckets are filled with whole tensors in backward order); nil
+    /// (`bucket: auto`): the coordinator groups layers into the buckets its model says finish
+    /// soonest, from each layer's compute time and the measured links.
+    public let bucketBytes: Int?
     /// The loss a run counts as reached; nil: the first schedule's final loss.
     public let targetLoss: Double?
     /// Steps averaged for the final loss and the target check.
@@ -169,7 +171,8 @@ public struct TrainingSpec: Sendable, Equatable {
         }
         return TrainingSpec(
             model: model, data: data, optimizer: optimizer, compute: compute, schedules: schedules,
-            bucketBytes: try root.bytes("bucket", default: 2 << 20),
+            bucketBytes: root.node("bucket").map { if case .scalar("auto", _) = $0 { true } else { false } } ?? true
+                ? nil : try root.bytes("bucket"),
             targetLoss: root.contains("target_loss") ? try positive(root, "target_loss", default: 1) : nil,
             lossWindow: try root.integer("loss_window", default: 20, minimum: 1, maximum: 100_000))
     }
