@@ -17,7 +17,7 @@ public final class ChildProcesses: Sendable {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let log {
-            FileManager.default.createFile(atPath: log, contents: nil)
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
             guard let handle = FileHandle(forWritingAtPath: log) else { throw RuntimeError("cannot write the log \(log)") }
             process.standardOutput = handle
             process.standardError = handle

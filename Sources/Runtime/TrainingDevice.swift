@@ -41,6 +41,12 @@ final class TrainingDevice: @unchecked Sendable {
         outerResidual?.deallocate()
     }
 
+    private static func zeroed(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        buffer.update(repeating: 0, count: count)
+        return buffer
+    }
+
     /// Stops the communication thread.
     func close() {
         pipe.close()
@@ -83,11 +89,8 @@ final class TrainingDevice: @unchecked Sendable {
             throw RuntimeError("the model has \(count) parameters; the all-reduce buffers hold \(group.elementCount)")
         }
         if schedule.compression == .int8, gradientResidual == nil {
-            for residual in [\TrainingDevice.gradientResidual, \.outerResidual] {
-                let buffer = UnsafeMutablePointer<Float>.allocate(capacity: group.elementCount)
-                buffer.update(repeating: 0, count: group.elementCount)
-                self[keyPath: residual] = buffer
-            }
+            gradientResidual = Self.zeroed(group.elementCount)
+            outerResidual = Self.zeroed(group.elementCount)
         }
         if communicator == nil {
             let thread = Thread { [self] in communicate() }

@@ -1,3 +1,4 @@
+import Foundation
 import Topology
 
 /// The inner optimiser of a replica: SGD (with momentum) or AdamW, over the flat parameter
@@ -96,7 +97,3 @@ public final class OuterOptimizer: @unchecked Sendable {
         }
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

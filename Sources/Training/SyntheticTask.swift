@@ -1,4 +1,5 @@
 import Emulation
+import Foundation
 
 /// A learnable regression task that needs no dataset: inputs x ~ N(0, I), labels from a fixed
 /// random teacher network `tanh(x·W₁)·W₂` (seeded), plus optional Gaussian label noise.
@@ -60,7 +61,3 @@ public struct SyntheticTask: Sendable {
         return random.next()
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif
