@@ -111,7 +111,7 @@ extension Coordinator {
                                                      ("file", .string(train.save ?? ""))])
                 }
                 ledger!.record(.init(wall: result.wall, loss: loss, wanBytes: result.wanBytes, lanBytes: result.lanBytes,
-                                     regionCompute: result.regionCompute))
+                                     regionCompute: result.regionCompute, regionWanBytes: result.regionWanBytes))
                 if last || ContinuousClock.now - lastPrint > .seconds(2) {
                     lastPrint = ContinuousClock.now
                     let run = ledger!.runs.last!

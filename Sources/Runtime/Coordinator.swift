@@ -390,6 +390,8 @@ public final class Coordinator {
         var regionCompute: [Int: (compute: Double, devices: Int)] = [:]
         /// At the end of a schedule: each rank's CRC32C of its parameters.
         var parameterChecksums: [Int: UInt32] = [:]
+        /// Training steps: bytes each region's ranks sent to other regions.
+        var regionWanBytes: [Int: Int] = [:]
     }
 
     /// Runs one step on every worker and logs it. Returns the step's wall time, the slowest
@@ -415,6 +417,7 @@ public final class Coordinator {
         var regionSums: [Int: (compute: Double, comm: Double, devices: Int)] = [:]
         var losses: [(rank: Int, loss: Double)] = [], wanBytes = 0, lanBytes = 0
         var parameterChecksums: [Int: UInt32] = [:]
+        var regionWanBytes: [Int: Int] = [:]
         for (worker, done) in stepResults.sorted(by: { $0.key < $1.key }) {
             let member = members[order[worker]]
             plan = done.plan
@@ -430,6 +433,7 @@ public final class Coordinator {
                 if let loss = device.loss { losses.append((device.rank, loss)) }
                 if let crc = device.parametersChecksum { parameterChecksums[device.rank] = crc }
                 wanBytes += device.wanBytes ?? 0
+                regionWanBytes[member.region, default: 0] += device.wanBytes ?? 0
                 lanBytes += device.lanBytes ?? 0
                 var fields: [(String, JSONValue)] = [
                     ("t", .string(RunDirectory.timestamp(startDate))), ("step", .int(step)), ("rank", .int(device.rank)),
@@ -470,7 +474,7 @@ public final class Coordinator {
         return StepResult(wall: wall, comm: comm, host: host, region: regionLevel, wan: wanLevel, wrong: wrong, plan: plan,
                           losses: losses, wanBytes: wanBytes, lanBytes: lanBytes,
                           regionCompute: regionSums.mapValues { (compute: $0.compute, devices: $0.devices) },
-                          parameterChecksums: parameterChecksums)
+                          parameterChecksums: parameterChecksums, regionWanBytes: regionWanBytes)
     }
 
     private var stepTotals: [Int: RegionTotals] = [:]

@@ -14,6 +14,8 @@ struct TrainingLedger {
         let lanBytes: Int
         /// Per region: the devices' summed compute time and how many devices.
         let regionCompute: [Int: (compute: Double, devices: Int)]
+        /// Per region: bytes its ranks sent to other regions.
+        var regionWanBytes: [Int: Int] = [:]
     }
 
     struct Run {
@@ -130,6 +132,16 @@ struct TrainingLedger {
                 fields += [("time_to_target_vs_ddp", ratio(hit?.seconds, baselineReached?.seconds))]
                 fields += [("samples_per_s", .double(wall > 0 ? Double(run.steps.count * samplesPerStep * totalDevices(run)) / wall : 0))]
                 fields += [("compute_utilisation", .object(regions.map { ($0, .double(utilisation[$0] ?? 0)) }))]
+                fields += [("regions", .array(regions.indices.map { region in
+                    let devices = run.steps.first?.regionCompute[region]?.devices ?? 0
+                    let sent = run.steps.reduce(0) { $0 + ($1.regionWanBytes[region] ?? 0) }
+                    return .object([
+                        ("region", .string(regions[region])), ("devices", .int(devices)),
+                        ("samples_per_s", .double(wall > 0 ? Double(run.steps.count * samplesPerStep * devices) / wall : 0)),
+                        ("wan_tx_bytes", .int(sent)), ("wan_tx_gbps", .double(wall > 0 ? Double(sent) * 8 / wall / 1e9 : 0)),
+                        ("compute_utilisation", .double(utilisation[regions[region]] ?? 0)),
+                    ])
+                }))]
                 return .object(fields)
             })),
         ])

@@ -106,6 +106,11 @@ struct TrainingClusterTests {
             // Synthetic compute: each step is at least its emulated time.
             #expect(mine.allSatisfy { ($0["compute_s"] as! Double) >= ($0["emulated_compute_s"] as! Double) })
         }
+        // Per region: samples/s and WAN bytes, which add up to the schedule's.
+        let regions = try #require(schedule["regions"] as? [[String: Any]])
+        #expect(regions.map { $0["region"] as? String } == ["us-east", "eu-west"])
+        #expect(regions.reduce(0) { $0 + ($1["wan_tx_bytes"] as! Int) } == schedule["wan_bytes"] as! Int)
+        #expect(regions.allSatisfy { ($0["samples_per_s"] as! Double) > 0 && ($0["wan_tx_gbps"] as! Double) > 0 })
         // Parameters are averaged across regions on steps 5 and 10 only.
         #expect(Set(steps.filter { $0["outer_sync"] as? Bool == true }.map { $0["schedule_step"] as! Int }) == [4, 9])
     }
