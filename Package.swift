@@ -72,7 +72,7 @@ let package = Package(
         .executableTarget(name: "straits-coordinator", dependencies: ["Runtime"], swiftSettings: strictConcurrency),
         .executableTarget(name: "straits-worker", dependencies: ["Runtime"], swiftSettings: strictConcurrency),
         .executableTarget(name: "straits-gateway", dependencies: ["Runtime"], swiftSettings: strictConcurrency),
-        .testTarget(name: "EndToEndTests", dependencies: ["straits", "straits-coordinator", "straits-worker", "straits-gateway", "ZeroMQ", "StraitsWire", "Training", "Topology"], swiftSettings: strictConcurrency),
+        .testTarget(name: "EndToEndTests", dependencies: ["straits", "straits-coordinator", "straits-worker", "straits-gateway", "ZeroMQ", "StraitsWire", "Training", "Topology", "Telemetry"], swiftSettings: strictConcurrency),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Collectives", "NUMA", "ZeroMQ", "StraitsWire", "Emulation", "Training"], swiftSettings: strictConcurrency),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "CZeroMQ"], swiftSettings: strictConcurrency),
         .testTarget(name: "TopologyTests", dependencies: ["Topology"], swiftSettings: strictConcurrency),

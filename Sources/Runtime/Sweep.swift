@@ -25,6 +25,7 @@ public struct Sweep {
     }
 
     public func run() throws -> Int32 {
+        if let job = options.job { return try runTraining(jobPath: job) }
         let manager = FileManager.default
         try manager.createDirectory(atPath: options.output + "/runs", withIntermediateDirectories: true)
         let csv = try JSONLWriter(path: options.output + "/sweep.csv")
@@ -100,6 +101,22 @@ public struct Sweep {
 
     /// Runs one grid point's cluster and returns its benchmark rows.
     private func runPoint(bandwidth: Double, latency: Double, algo: String, directory: String, children: ChildProcesses) throws -> [Row] {
+        let job = "name: sweep\nkind: bench\nsizes: [\(options.sizes.map(String.init).joined(separator: ", "))]\niters: \(options.iterations)\nwarmup: \(options.warmup)\nalgo: \(algo)\ntimeout: \(Int(options.timeoutSeconds))s\n"
+        try runCluster(bandwidth: bandwidth, latency: latency, job: job, directory: directory, children: children,
+                       timeout: options.timeoutSeconds * Double(options.sizes.count) + 60)
+        let text = try String(contentsOfFile: directory + "/bench.jsonl", encoding: .utf8)
+        return try text.split(separator: "\n").map { line in
+            guard let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let size = record["size_bytes"] as? Int else {
+                throw RuntimeError("\(directory)/bench.jsonl: a line is not a benchmark row")
+            }
+            return Row(bandwidth: bandwidth, latency: latency, algo: algo, size: size, record: record)
+        }
+    }
+
+    /// Writes the point's topology and `job`, runs a local cluster on them in `directory` and
+    /// waits for the coordinator to finish the job.
+    private func runCluster(bandwidth: Double, latency: Double, job: String, directory: String, children: ChildProcesses,
+                            timeout: Double) throws {
         let manager = FileManager.default
         try manager.createDirectory(atPath: directory + "/logs", withIntermediateDirectories: true)
         let regionNames = (0..<options.regions).map { "r\($0)" }
@@ -111,7 +128,6 @@ public struct Sweep {
                 topology += "  - { between: [\(regionNames[a]), \(regionNames[b])], bandwidth: \(Int(bandwidth))bps, latency: \(Int((latency * 1e6).rounded()))us, jitter: \(Int((options.jitterSeconds * 1e6).rounded()))us }\n"
             }
         }
-        let job = "name: sweep\nkind: bench\nsizes: [\(options.sizes.map(String.init).joined(separator: ", "))]\niters: \(options.iterations)\nwarmup: \(options.warmup)\nalgo: \(algo)\ntimeout: \(Int(options.timeoutSeconds))s\n"
         let topologyPath = directory + "/sweep-topology.yaml", jobPath = directory + "/sweep-job.yaml"
         try topology.write(toFile: topologyPath, atomically: true, encoding: .utf8)
         try job.write(toFile: jobPath, atomically: true, encoding: .utf8)
@@ -140,20 +156,91 @@ public struct Sweep {
                                    log: directory + "/logs/worker-\(region)-\(host).log")
             }
         }
-        let deadline = Date(timeIntervalSinceNow: options.timeoutSeconds * Double(options.sizes.count) + 60)
+        let deadline = Date(timeIntervalSinceNow: timeout)
         while coordinator.isRunning && Date() < deadline { usleep(100_000) }
         if coordinator.isRunning { throw RuntimeError("timed out; see \(directory)/logs") }
         _ = children.waitAll(timeout: .seconds(10))
         guard coordinator.terminationStatus == 0 else {
             throw RuntimeError("the coordinator exited with status \(coordinator.terminationStatus); see \(directory)/logs/coordinator.log")
         }
-        let text = try String(contentsOfFile: directory + "/bench.jsonl", encoding: .utf8)
-        return try text.split(separator: "\n").map { line in
-            guard let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let size = record["size_bytes"] as? Int else {
-                throw RuntimeError("\(directory)/bench.jsonl: a line is not a benchmark row")
+    }
+
+    static let trainingColumns = ["bandwidth_bps", "latency_s", "schedule", "sync", "every", "compression", "ranks", "regions",
+                                  "hosts_per_region", "devices_per_host", "steps", "final_loss", "target_loss", "reached_target",
+                                  "steps_to_target", "time_to_target_s", "wall_s", "wan_bytes", "wan_bytes_to_target",
+                                  "wan_bytes_vs_ddp", "compute_utilisation"]
+
+    /// `--job`: trains the job at every bandwidth × latency point; a row per schedule.
+    private func runTraining(jobPath: String) throws -> Int32 {
+        let jobText = try String(contentsOfFile: jobPath, encoding: .utf8)
+        let spec = try JobSpec.parse(jobText, file: jobPath)
+        let manager = FileManager.default
+        try manager.createDirectory(atPath: options.output + "/runs", withIntermediateDirectories: true)
+        let csv = try JSONLWriter(path: options.output + "/sweep.csv")
+        let jsonl = try JSONLWriter(path: options.output + "/sweep.jsonl")
+        csv.appendLine(Self.trainingColumns.joined(separator: ","))
+        let children = ChildProcesses()
+        children.installSignalHandlers()
+        defer { children.stopAll() }
+        let points = options.bandwidths.flatMap { b in options.latencies.map { (b, $0) } }
+        let ranks = options.regions * options.hosts * options.devices
+        emit("# straits sweep: training job \(spec.name) (\(spec.training!.schedules.map(\.name).joined(separator: ", "))) at \(points.count) points; \(options.regions) regions × \(options.hosts) hosts × \(options.devices) devices = \(ranks) ranks")
+        emit("#" + pad("bandwidth", 11) + pad("latency", 10) + pad("schedule", 18) + pad("final loss", 11, right: true)
+             + pad("wall(s)", 9, right: true) + pad("to target(s)", 14, right: true) + pad("WAN(MB)", 10, right: true)
+             + pad("WAN/step vs ddp", 17, right: true) + pad("compute", 9, right: true))
+        var failures = 0
+        for (index, (bandwidth, latency)) in points.enumerated() {
+            let name = "\(Units.formatRate(bitsPerSecond: bandwidth))-\(Units.formatDuration(seconds: latency))-train"
+                .replacingOccurrences(of: " ", with: "").replacingOccurrences(of: "µ", with: "u")
+            let directory = options.output + "/runs/" + name
+            emit("# [\(index + 1)/\(points.count)] \(Units.formatRate(bitsPerSecond: bandwidth)), \(Units.formatDuration(seconds: latency)): training (\(directory))")
+            do {
+                try runCluster(bandwidth: bandwidth, latency: latency, job: jobText, directory: directory, children: children,
+                               timeout: options.timeoutSeconds)
+                guard let summary = try RunReport.readLines(directory + "/summary.json").first,
+                      let training = summary["training"] as? [String: Any], let schedules = training["schedules"] as? [[String: Any]]
+                else { throw RuntimeError("\(directory)/summary.json has no training figures") }
+                for schedule in schedules {
+                    let utilisation = (schedule["compute_utilisation"] as? [String: Double] ?? [:]).values
+                    let meanUtilisation = utilisation.isEmpty ? 0 : utilisation.reduce(0, +) / Double(utilisation.count)
+                    func value(_ key: String) -> JSONValue {
+                        switch schedule[key] {
+                        case let number as NSNumber where key == "reached_target": .bool(number.boolValue)
+                        case let number as NSNumber: .double(number.doubleValue)
+                        case let text as String: .string(text)
+                        default: .null
+                        }
+                    }
+                    var fields: [(String, JSONValue)] = [
+                        ("bandwidth_bps", .double(bandwidth)), ("latency_s", .double(latency)), ("schedule", value("name")),
+                        ("sync", value("sync")), ("every", value("every")), ("compression", value("compression")), ("ranks", .int(ranks)),
+                        ("regions", .int(options.regions)), ("hosts_per_region", .int(options.hosts)), ("devices_per_host", .int(options.devices)),
+                    ]
+                    for key in ["steps", "final_loss"] { fields.append((key, value(key))) }
+                    fields.append(("target_loss", (training["target_loss"] as? NSNumber).map { .double($0.doubleValue) } ?? .null))
+                    for key in ["reached_target", "steps_to_target", "time_to_target_s", "wall_s", "wan_bytes", "wan_bytes_to_target", "wan_bytes_vs_ddp"] {
+                        fields.append((key, value(key)))
+                    }
+                    fields.append(("compute_utilisation", .double(meanUtilisation)))
+                    jsonl.append(.object(fields))
+                    csv.appendLine(fields.map { Self.csvCell($0.1) }.joined(separator: ","))
+                    func number(_ key: String, _ digits: Int, scale: Double = 1) -> String {
+                        (schedule[key] as? NSNumber).map { fixed($0.doubleValue * scale, digits) } ?? "-"
+                    }
+                    emit(" " + pad(Units.formatRate(bitsPerSecond: bandwidth), 11) + pad(Units.formatDuration(seconds: latency), 10)
+                         + pad(schedule["name"] as? String ?? "", 18) + pad(number("final_loss", 4), 11, right: true)
+                         + pad(number("wall_s", 1), 9, right: true)
+                         + pad(schedule["reached_target"] as? Bool == true ? number("time_to_target_s", 1) : "not reached", 14, right: true)
+                         + pad(number("wan_bytes", 1, scale: 1e-6), 10, right: true) + pad(number("wan_bytes_vs_ddp", 3), 17, right: true)
+                         + pad(fixed(meanUtilisation * 100, 1) + "%", 9, right: true))
+                }
+            } catch {
+                failures += 1
+                emit("# [\(index + 1)/\(points.count)] failed: \(error) (logs in \(directory)/logs)")
             }
-            return Row(bandwidth: bandwidth, latency: latency, algo: algo, size: size, record: record)
         }
+        emit("# results: \(options.output)/sweep.csv, \(options.output)/sweep.jsonl; chart: straits report \(options.output)")
+        return failures == 0 ? 0 : 1
     }
 }
 

@@ -14,6 +14,8 @@ public struct SweepOptions: Sendable {
     public var jitterSeconds = 0.0
     public var output = "sweep"
     public var timeoutSeconds = 600.0
+    /// A training job to run at every point instead of the all-reduce benchmark.
+    public var job: String?
 
     public static let help = """
         USAGE: straits sweep [options]
@@ -24,7 +26,12 @@ public struct SweepOptions: Sendable {
         sweep.jsonl (and each point's run directory under runs/) into --out; `straits report DIR`
         charts measured against predicted.
 
+        With --job FILE (a kind: train job), every point trains instead: the job's schedules run
+        one after another as in a cluster run, and each schedule gives a row (final loss, time and
+        WAN bytes to the target loss, compute utilisation); --algo and --sizes do not apply.
+
         OPTIONS:
+          --job FILE          train this job at every point (see above)
           --bandwidth LIST    WAN bandwidths, e.g. 100Mbps,1Gbps (default 100Mbps,1Gbps)
           --latency LIST      one-way WAN latencies, e.g. 1ms,20ms,80ms (default 1ms,20ms)
           --algo LIST         ring (flat over every rank) and/or hier (default ring,hier)
@@ -73,6 +80,12 @@ public struct SweepOptions: Sendable {
             case "-w", "--warmup": warmup = try flags.integer(flag, minimum: 0)
             case "--timeout": timeoutSeconds = try flags.positive(flag)
             case "--out": output = try flags.value(flag)
+            case "--job":
+                let path = try flags.value(flag)
+                guard try JobSpec.load(path: path).kind == .train else {
+                    throw RuntimeError("straits sweep: --job: \(path) is not a kind: train job")
+                }
+                job = path
             default: throw flags.unknown(flag)
             }
         }

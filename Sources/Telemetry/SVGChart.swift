@@ -25,14 +25,17 @@ public struct SVGChart {
     public let logLog: Bool
     /// Log10 y axis only (for losses).
     public let logY: Bool
+    /// Log10 x axis in whole decades (for rates).
+    public let decadesX: Bool
     public var width = 720.0
     public var height = 320.0
 
     static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
     public init(title: String, xLabel: String, yLabel: String, series: [Series], logX: Bool = false, logLog: Bool = false,
-                logY: Bool = false) {
+                logY: Bool = false, decadesX: Bool = false) {
         self.logY = logY
+        self.decadesX = decadesX
         self.title = title
         self.xLabel = xLabel
         self.yLabel = yLabel
@@ -44,20 +47,21 @@ public struct SVGChart {
     public var svg: String {
         let left = 70.0, right = 160.0, top = 36.0, bottom = 48.0
         let plotWidth = width - left - right, plotHeight = height - top - bottom
-        let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) && (!logLog || ($0.x > 0 && $0.y > 0)) && (!logY || $0.y > 0) }
+        let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) && (!logLog || ($0.x > 0 && $0.y > 0)) && (!logY || $0.y > 0) && (!decadesX || $0.x > 0) }
         var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"11\">\n"
         out += "<text x=\"\(Int(width / 2))\" y=\"18\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">\(Self.escape(title))</text>\n"
         guard !all.isEmpty else {
             out += "<text x=\"\(Int(width / 2))\" y=\"\(Int(height / 2))\" text-anchor=\"middle\" fill=\"#888\">no data in this run</text>\n</svg>"
             return out
         }
-        let fx: (Double) -> Double = logLog ? { log10($0) } : logX ? { log2($0) } : { $0 }
+        let fx: (Double) -> Double = logLog || decadesX ? { log10($0) } : logX ? { log2($0) } : { $0 }
         let fy: (Double) -> Double = logLog || logY ? { log10($0) } : { $0 }
         var xMin = all.map { fx($0.x) }.min()!, xMax = all.map { fx($0.x) }.max()!
         if logLog {
             xMin = min(xMin, all.map { fy($0.y) }.min()!).rounded(.down)
             xMax = max(xMax, all.map { fy($0.y) }.max()!).rounded(.up)
         }
+        if decadesX { (xMin, xMax) = (xMin.rounded(.down), xMax.rounded(.up)) }
         if xMax == xMin { xMin -= 1; xMax += 1 }
         var yMax = logLog ? xMax : Self.niceCeiling(max(all.map(\.y).max()!, 1e-12))
         var yMin = logLog ? xMin : min(0, all.map(\.y).min()!)
@@ -86,7 +90,7 @@ public struct SVGChart {
             out += "<text x=\"\(left - 6)\" y=\"\(y + 4)\" text-anchor=\"end\">\(Self.label(value))</text>\n"
         }
         let xTicks: [Double]
-        if logLog {
+        if logLog || decadesX {
             xTicks = stride(from: xMin, through: xMax, by: 1).map { pow(10, $0) }
         } else if logX {
             xTicks = stride(from: xMin.rounded(.up), through: xMax, by: max(1, ((xMax - xMin) / 6).rounded(.up))).map { pow(2, $0) }

@@ -24,7 +24,48 @@ public struct SweepReport {
         bps >= 1e9 ? String(format: "%g Gbps", bps / 1e9) : String(format: "%g Mbps", bps / 1e6)
     }
 
+    /// A training sweep (`straits sweep --job`): a row per schedule and point.
+    public var isTraining: Bool { rows.first?["schedule"] != nil }
+
+    func trainingTable() -> String {
+        var lines = ["training sweep \(path): \(rows.count) schedule runs"]
+        lines.append(RunReport.row(["bandwidth", "latency", "schedule", "final loss", "wall s", "to target s", "WAN MB", "WAN÷ddp", "compute"], width: 14))
+        for row in rows {
+            let reached = row["reached_target"] as? Bool == true
+            lines.append(RunReport.row([
+                Self.rate(Self.double(row["bandwidth_bps"])), String(format: "%g ms", Self.double(row["latency_s"]) * 1e3),
+                row["schedule"] as? String ?? "", String(format: "%.4f", Self.double(row["final_loss"])),
+                String(format: "%.1f", Self.double(row["wall_s"])),
+                reached ? String(format: "%.1f", Self.double(row["time_to_target_s"])) : "not reached",
+                String(format: "%.1f", Self.double(row["wan_bytes"]) / 1e6), String(format: "%.3f", Self.double(row["wan_bytes_vs_ddp"])),
+                String(format: "%.1f%%", Self.double(row["compute_utilisation"]) * 100),
+            ], width: 14))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Per schedule and latency: time to the target loss (where reached) against WAN bandwidth.
+    func trainingCharts() -> [SVGChart] {
+        var order: [String] = []
+        var points: [String: [(x: Double, y: Double)]] = [:]
+        var compute: [String: [(x: Double, y: Double)]] = [:]
+        for row in rows {
+            let name = "\(row["schedule"] as? String ?? "?") @ \(String(format: "%g ms", Self.double(row["latency_s"]) * 1e3))"
+            if points[name] == nil { order.append(name) }
+            let bandwidth = Self.double(row["bandwidth_bps"]) / 1e6
+            if row["reached_target"] as? Bool == true { points[name, default: []].append((bandwidth, Self.double(row["time_to_target_s"]))) }
+            compute[name, default: []].append((bandwidth, Self.double(row["compute_utilisation"]) * 100))
+        }
+        return [
+            SVGChart(title: "Time to the target loss against WAN bandwidth", xLabel: "WAN bandwidth (Mbit/s)", yLabel: "seconds",
+                     series: order.map { SVGChart.Series(name: $0, points: (points[$0] ?? []).sorted { $0.x < $1.x }) }, logY: true, decadesX: true),
+            SVGChart(title: "Compute utilisation against WAN bandwidth", xLabel: "WAN bandwidth (Mbit/s)", yLabel: "% of the time computing",
+                     series: order.map { SVGChart.Series(name: $0, points: (compute[$0] ?? []).sorted { $0.x < $1.x }) }, decadesX: true),
+        ]
+    }
+
     public func table() -> String {
+        if isTraining { return trainingTable() }
         var lines = ["sweep \(path): \(rows.count) measurements"]
         lines.append(RunReport.row(["regions", "bandwidth", "latency", "algo", "size", "measured ms", "model ms", "ratio", "link util"], width: 12))
         var within = 0, bound = 0, utilised = 0
@@ -67,6 +108,7 @@ public struct SweepReport {
     }
 
     public func charts() -> [SVGChart] {
+        if isTraining { return trainingCharts() }
         var series: [SVGChart.Series] = []
         for algo in ["ring", "hier"] {
             let points = rows.filter { $0["algo"] as? String == algo }.map { (Self.double($0["predicted_s"]) * 1e3, Self.double($0["measured_s"]) * 1e3) }

@@ -12,7 +12,8 @@ let usage = """
     COMMANDS:
       bench allreduce    all-reduce benchmark over local ranks, nccl-tests style (--help for flags)
       sweep              WAN bandwidth × latency × algorithm through local clusters, measured
-                         beside the model (--help for flags)
+                         beside the model; with --job, a training job's schedules at every
+                         point (--help for flags)
       report DIR         per-region table of a cluster run, or a sweep's measured-vs-model table;
                          writes DIR/report.html with charts
       topology FILE      checks a topology file and describes it; --hosts lists "region host devices"

@@ -1,4 +1,5 @@
 import Foundation
+import Telemetry
 import Testing
 import Topology
 import Training
@@ -149,5 +150,34 @@ struct TrainingClusterTests {
         #expect((schedules.first?["steps"] as? Int ?? 0) >= 2)
         for file in ["steps.jsonl", "events.jsonl", "regions/us-east.jsonl", "links.jsonl"] { _ = try cluster.lines(file) }
         for (name, worker) in cluster.workers { #expect(LocalCluster.wait(worker, timeout: 10) != nil, "\(name) still running") }
+    }
+
+    @Test("straits sweep --job trains at every point: a row per schedule, and straits report charts them")
+    func trainingSweep() throws {
+        let cluster = try LocalCluster(name: "train-sweep")
+        let job = try cluster.write("job.yaml", """
+            name: tiny
+            kind: train
+            steps: 6
+            model: { layers: [8, 32, 4] }
+            schedules:
+              - { name: ddp, sync: ddp }
+              - { name: local, sync: hierarchical-local, every: 3 }
+            """)
+        let out = cluster.directory.appendingPathComponent("sweep").path
+        let sweep = try cluster.start("sweep", "straits", ["sweep", "--job", job, "--regions", "2", "--bandwidth", "1Gbps",
+                                                           "--latency", "1ms,2ms", "--out", out])
+        cluster.workers["sweep"] = sweep  // stopped with the cluster whatever happens
+        #expect(LocalCluster.wait(sweep, timeout: 120) == 0, "\(cluster.log("sweep"))")
+        let rows = try RunReport.readLines(out + "/sweep.jsonl")
+        #expect(rows.map { $0["schedule"] as? String } == ["ddp", "local", "ddp", "local"])
+        #expect(rows.allSatisfy { ($0["wan_bytes"] as? Double ?? 0) > 0 && $0["final_loss"] is Double && $0["latency_s"] is Double })
+        let csv = try String(contentsOfFile: out + "/sweep.csv", encoding: .utf8).split(separator: "\n")
+        #expect(csv.count == 5 && csv[0].hasPrefix("bandwidth_bps,latency_s,schedule"))
+        let report = try cluster.start("report", "straits", ["report", out])
+        #expect(LocalCluster.wait(report, timeout: 30) == 0)
+        #expect(cluster.log("report").contains("training sweep"))
+        let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+        #expect(html.contains("Time to the target loss against WAN bandwidth"))
     }
 }
