@@ -106,6 +106,14 @@ final class TrainingDevice: @unchecked Sendable {
         // handed to the communication thread as the backward pass completes them.
         let everyRank = train.gradients == "all"
         let buckets = train.buckets
+        var end = count
+        for bucket in buckets {
+            guard bucket.count == 2, bucket[1] > 0, bucket[0] + bucket[1] == end else {
+                throw RuntimeError("step \(step.step): buckets \(buckets) do not cover the \(count) parameters from the last one down")
+            }
+            end = bucket[0]
+        }
+        guard end == 0 else { throw RuntimeError("step \(step.step): buckets \(buckets) leave parameters 0..<\(end) out") }
         let flops = model.flops(batch: spec.data.batch)
         let computeStart = ContinuousClock.now
         var emulated = 0.0
