@@ -78,6 +78,32 @@ struct TrainingClusterTests {
         }
     }
 
+    @Test("flat ring DDP compressed only on the hops that cross regions: replicas identical, parameters close to fp32")
+    func flatCompressed() throws {
+        let cluster = try LocalCluster(name: "train-flat")
+        try cluster.startTwoRegions(job: """
+            name: flat
+            kind: train
+            steps: 8
+            algo: ring
+            model: { layers: [8, 128, 64, 4] }
+            optimizer: { name: sgd, lr: 0.05 }
+            schedules:
+              - { name: ddp, sync: ddp }
+              - { name: ddp-fp16, sync: ddp, compression: fp16 }
+            """)
+        let status = LocalCluster.wait(cluster.coordinator!, timeout: 120)
+        #expect(status == 0, "coordinator: \(cluster.log("coordinator"))")
+        guard status == 0 else { return }
+        let identical = try cluster.lines("events.jsonl").filter { $0["event"] as? String == "replicas_identical" }
+        #expect(identical.count == 2)
+        let plain = try Self.parameters(cluster.runDirectory + "/model-ddp.bin")
+        let half = try Self.parameters(cluster.runDirectory + "/model-ddp-fp16.bin")
+        #expect(Self.distance(half, plain) < 0.01, "fp16 drifts from fp32 by \(Self.distance(half, plain))")
+        let steps = try cluster.lines("steps.jsonl")
+        #expect(steps.allSatisfy { ($0["plan"] as? String ?? "").hasPrefix("flat ring") })
+    }
+
     @Test("compute utilisation in the summary is the steps' compute time over devices × wall time")
     func utilisationMatchesSteps() throws {
         let cluster = try LocalCluster(name: "train-util")
