@@ -6,6 +6,8 @@
 #   P = 4: Straits as 2 workers × 2 devices (threads sharing memory, hierarchical); the peers
 #          with 4 processes.
 # Prints busbw for each and the ratio Straits / peer on each row, and Straits' peak RSS at 64 MiB.
+# At P = 2 also the loopback TCP limit (tcp_exchange.c: the bytes a 2-rank ring moves, each way
+# at once over one connection, no maths) as busbw, and Straits' share of it.
 # Usage: Benchmarks/peers/run.sh [ITERS]   (default 20 iterations, 5 warm-up)
 # torch comes from Debian (python3-torch), so the gloo peer runs under /usr/bin/python3.
 set -euo pipefail
@@ -39,6 +41,7 @@ trap 'cleanup; exit 130' INT TERM
 (cd "$root" && swift build -c release --product straits >/dev/null)
 straits="$root/.build/release/straits"
 mpicc -O3 -march=native -o "$out/allreduce_mpi" "$here/allreduce_mpi.c"
+gcc -O2 -o "$out/tcp_exchange" "$here/tcp_exchange.c"
 mpirun=(mpirun --allow-run-as-root --oversubscribe --bind-to none --mca pml ob1)
 
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
@@ -62,6 +65,8 @@ for p in 2 4; do
     /usr/bin/python3 "$here/allreduce_gloo.py" $p $min $max $factor "$iters" $warmup $((29500 + p)) > "$out/gloo-p$p.dat"
     "${mpirun[@]}" -np $p --mca btl self,tcp "$out/allreduce_mpi" $min $max $factor "$iters" $warmup > "$out/mpi-tcp-p$p.dat"
     "${mpirun[@]}" -np $p --mca btl self,vader "$out/allreduce_mpi" $min $max $factor "$iters" $warmup > "$out/mpi-shm-p$p.dat"
+    # The floor under any 2-rank all-reduce over loopback TCP: the same bytes each way, no maths.
+    if [[ $p == 2 ]]; then "$out/tcp_exchange" $min $max $factor "$iters" $warmup > "$out/tcp-limit-p$p.dat"; fi
     python3 - "$out" $p <<'PY'
 import sys
 out, p = sys.argv[1], sys.argv[2]
@@ -72,15 +77,18 @@ def load(name):
         rows[int(size)] = (float(time_us), float(busbw), int(wrong))
     return rows
 s, g, t, m = load("straits"), load("gloo"), load("mpi-tcp"), load("mpi-shm")
+limit = load("tcp-limit") if p == "2" else {}
 label = "Straits 2 workers × 2 devices" if p == "4" else "Straits 2 workers"
 print(f"{label}; busbw in GB/s; ratio = Straits / peer")
-print(f"{'size':>10} {'Straits':>8} {'gloo':>8} {'MPI tcp':>8} {'MPI shm':>8} {'/gloo':>7} {'/tcp':>7} {'/shm':>7}   time(us) Straits gloo MPI-tcp MPI-shm   #wrong")
+print(f"{'size':>10} {'Straits':>8} {'gloo':>8} {'MPI tcp':>8} {'MPI shm':>8} {'/gloo':>7} {'/tcp':>7} {'/shm':>7}   time(us) Straits gloo MPI-tcp MPI-shm   #wrong"
+      + ("   TCP limit  /limit" if limit else ""))
 for size in sorted(s):
     def ratio(peer): return f"{s[size][1] / peer[size][1]:7.2f}" if size in peer and peer[size][1] > 0 else "      -"
     sz = f"{size >> 20} MiB" if size >= 1 << 20 else f"{size >> 10} KiB"
     wrong = s[size][2] + g.get(size, (0, 0, 0))[2] + t.get(size, (0, 0, 0))[2] + m.get(size, (0, 0, 0))[2]
     print(f"{sz:>10} {s[size][1]:8.3f} {g[size][1]:8.3f} {t[size][1]:8.3f} {m[size][1]:8.3f} {ratio(g)} {ratio(t)} {ratio(m)}   "
-          f"{s[size][0]:9.1f} {g[size][0]:9.1f} {t[size][0]:9.1f} {m[size][0]:9.1f}   {wrong}")
+          f"{s[size][0]:9.1f} {g[size][0]:9.1f} {t[size][0]:9.1f} {m[size][0]:9.1f}   {wrong}"
+          + (f"   {limit[size][1]:9.3f} {ratio(limit)}" if size in limit else ""))
 PY
 done
 
