@@ -18,8 +18,10 @@ public struct CoordinatorOptions: Sendable {
 
         The control plane of a Straits cluster: admits the workers the topology lists, assigns
         ranks region → host → device, measures the links, plans the all-reduce, drives the job
-        step by step, and writes the run directory (plan.json, regions/*.jsonl, links.jsonl,
-        steps.jsonl, bench.jsonl, events.jsonl, summary.json). Exits 0 when the job finished,
+        step by step (for a training job: what each step synchronises where, and the gradient
+        buckets), and writes the run directory (plan.json, regions/*.jsonl, links.jsonl,
+        steps.jsonl, bench.jsonl, events.jsonl, summary.json; model-<schedule>.bin when
+        training). Exits 0 when the job finished,
         1 when it failed (a worker died, refused or timed out), 2 on a bad topology or job file.
 
         OPTIONS:
