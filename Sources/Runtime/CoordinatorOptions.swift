@@ -21,8 +21,8 @@ public struct CoordinatorOptions: Sendable {
         step by step (for a training job: what each step synchronises where, and the gradient
         buckets), and writes the run directory (plan.json, regions/*.jsonl, links.jsonl,
         steps.jsonl, bench.jsonl, events.jsonl, summary.json; model-<schedule>.bin when
-        training). Exits 0 when the job finished,
-        1 when it failed (a worker died, refused or timed out), 2 on a bad topology or job file.
+        training). Exits 0 when the job finished, 1 when it failed (a worker died, refused or
+        timed out), 2 on a bad topology or job file.
 
         OPTIONS:
           --topology FILE        topology YAML (default Deploy/topologies/default.yaml)
