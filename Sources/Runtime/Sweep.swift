@@ -26,11 +26,7 @@ public struct Sweep {
 
     public func run() throws -> Int32 {
         if let job = options.job { return try runTraining(jobPath: job) }
-        let manager = FileManager.default
-        try manager.createDirectory(atPath: options.output + "/runs", withIntermediateDirectories: true)
-        let csv = try JSONLWriter(path: options.output + "/sweep.csv")
-        let jsonl = try JSONLWriter(path: options.output + "/sweep.jsonl")
-        csv.appendLine(Self.columns.joined(separator: ","))
+        let (csv, jsonl) = try outputs(columns: Self.columns)
         let children = ChildProcesses()
         children.installSignalHandlers()
         defer { children.stopAll() }
@@ -45,9 +41,7 @@ public struct Sweep {
         var failures = 0
         var within = 0, total = 0
         for (index, (bandwidth, latency, algo)) in points.enumerated() {
-            let name = "\(Units.formatRate(bitsPerSecond: bandwidth))-\(Units.formatDuration(seconds: latency))-\(algo)"
-                .replacingOccurrences(of: " ", with: "").replacingOccurrences(of: "µ", with: "u")
-            let directory = options.output + "/runs/" + name
+            let directory = pointDirectory(bandwidth, latency, algo)
             emit("# [\(index + 1)/\(points.count)] \(Units.formatRate(bitsPerSecond: bandwidth)), \(Units.formatDuration(seconds: latency)), \(algo): running (\(directory))")
             do {
                 for row in try runPoint(bandwidth: bandwidth, latency: latency, algo: algo, directory: directory, children: children) {
@@ -86,6 +80,20 @@ public struct Sweep {
         emit("# \(within) of \(total) measurements within ±10% of the model (\(total > 0 ? fixed(Double(within) / Double(total) * 100, 0) : "0")%); \(failures) point\(failures == 1 ? "" : "s") failed")
         emit("# results: \(options.output)/sweep.csv, \(options.output)/sweep.jsonl; chart: straits report \(options.output)")
         return failures == 0 ? 0 : 1
+    }
+
+    /// Creates the output directory and opens sweep.csv (with its header line) and sweep.jsonl.
+    private func outputs(columns: [String]) throws -> (csv: JSONLWriter, jsonl: JSONLWriter) {
+        try FileManager.default.createDirectory(atPath: options.output + "/runs", withIntermediateDirectories: true)
+        let csv = try JSONLWriter(path: options.output + "/sweep.csv")
+        csv.appendLine(columns.joined(separator: ","))
+        return (csv, try JSONLWriter(path: options.output + "/sweep.jsonl"))
+    }
+
+    /// A grid point's run directory: `runs/100Mbps-20ms-ring`.
+    private func pointDirectory(_ bandwidth: Double, _ latency: Double, _ label: String) -> String {
+        options.output + "/runs/" + "\(Units.formatRate(bitsPerSecond: bandwidth))-\(Units.formatDuration(seconds: latency))-\(label)"
+            .replacingOccurrences(of: " ", with: "").replacingOccurrences(of: "µ", with: "u")
     }
 
     static let columns = ["bandwidth_bps", "latency_s", "algo", "size_bytes", "ranks", "regions", "hosts_per_region", "devices_per_host",
@@ -174,11 +182,7 @@ public struct Sweep {
     private func runTraining(jobPath: String) throws -> Int32 {
         let jobText = try String(contentsOfFile: jobPath, encoding: .utf8)
         let spec = try JobSpec.parse(jobText, file: jobPath)
-        let manager = FileManager.default
-        try manager.createDirectory(atPath: options.output + "/runs", withIntermediateDirectories: true)
-        let csv = try JSONLWriter(path: options.output + "/sweep.csv")
-        let jsonl = try JSONLWriter(path: options.output + "/sweep.jsonl")
-        csv.appendLine(Self.trainingColumns.joined(separator: ","))
+        let (csv, jsonl) = try outputs(columns: Self.trainingColumns)
         let children = ChildProcesses()
         children.installSignalHandlers()
         defer { children.stopAll() }
@@ -190,9 +194,7 @@ public struct Sweep {
              + pad("WAN/step vs ddp", 17, right: true) + pad("compute", 9, right: true))
         var failures = 0
         for (index, (bandwidth, latency)) in points.enumerated() {
-            let name = "\(Units.formatRate(bitsPerSecond: bandwidth))-\(Units.formatDuration(seconds: latency))-train"
-                .replacingOccurrences(of: " ", with: "").replacingOccurrences(of: "µ", with: "u")
-            let directory = options.output + "/runs/" + name
+            let directory = pointDirectory(bandwidth, latency, "train")
             emit("# [\(index + 1)/\(points.count)] \(Units.formatRate(bitsPerSecond: bandwidth)), \(Units.formatDuration(seconds: latency)): training (\(directory))")
             do {
                 try runCluster(bandwidth: bandwidth, latency: latency, job: jobText, directory: directory, children: children,
