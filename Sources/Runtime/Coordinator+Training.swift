@@ -114,9 +114,9 @@ extension Coordinator {
                                      regionCompute: result.regionCompute, regionWanBytes: result.regionWanBytes))
                 if last || ContinuousClock.now - lastPrint > .seconds(2) {
                     lastPrint = ContinuousClock.now
-                    let run = ledger!.runs.last!
+                    let sofar = ledger!.runs.last!
                     say("\(schedule.name) step \(i + 1)/\(schedule.steps): loss \(fixed(loss, 4)), \(fixed(result.wall * 1e3, 1)) ms/step, "
-                        + "\(fixed(run.wall, 1)) s, WAN \(fixed(Double(run.wanBytes) / 1e6, 1)) MB")
+                        + "\(fixed(sofar.wall, 1)) s, WAN \(fixed(Double(sofar.wanBytes) / 1e6, 1)) MB")
                 }
             }
         }
