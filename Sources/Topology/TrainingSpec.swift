@@ -139,7 +139,7 @@ public struct TrainingSpec: Sendable, Equatable {
                 synthetic: try reader.choice("mode", of: ["real", "synthetic"], default: "synthetic") == "synthetic",
                 device: reader.contains("tflops") ? "custom" : device,
                 peakFlops: reader.contains("tflops") ? try positive(reader, "tflops", default: 1) * 1e12 : Compute.devices[device]!,
-                mfu: try fraction(reader, "mfu", default: 0.4),
+                mfu: try utilisation(reader, "mfu", default: 0.4),
                 scale: try positive(reader, "scale", default: 1))
         } else {
             compute = Compute(synthetic: false, device: "this machine", peakFlops: 1, mfu: 1, scale: 1)
@@ -218,10 +218,17 @@ public struct TrainingSpec: Sendable, Equatable {
         return value
     }
 
+    /// A share of peak, above 0 and at most 1 (a zero would make every step take forever).
+    private static func utilisation(_ reader: FieldReader, _ key: String, default fallback: Double) throws(ConfigError) -> Double {
+        let value = try reader.number(key, default: fallback)
+        guard value > 0 && value <= 1 else { throw reader.error(key, "expected a number above 0 and at most 1, got \(value)") }
+        return value
+    }
+
     private static func fraction(_ reader: FieldReader?, _ key: String, default fallback: Double) throws(ConfigError) -> Double {
         guard let reader else { return fallback }
         let value = try reader.number(key, default: fallback)
-        guard value >= 0 && value < 1 || (key == "mfu" && value == 1) else {
+        guard value >= 0 && value < 1 else {
             throw reader.error(key, "expected a number from 0 up to (not including) 1, got \(value)")
         }
         return value

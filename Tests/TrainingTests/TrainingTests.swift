@@ -199,6 +199,7 @@ import Topology
         #expect(error(base + "schedules:\n  - { sync: ddp, compresion: int8 }\n").contains("did you mean compression?"))
         #expect(error(base + "optimizer: { lr: -1 }\nschedules:\n  - { sync: ddp }\n").contains("bad.yaml:4: optimizer.lr"))
         #expect(error("name: x\nkind: train\nschedules:\n  - { sync: ddp }\n").contains("model"))
+        #expect(error(base + "compute: { mfu: 0 }\nschedules:\n  - { sync: ddp }\n").contains("bad.yaml:4: compute.mfu: expected a number above 0 and at most 1"))
         #expect(error("name: x\nkind: sync\nmodel: { layers: [4, 2] }\n").contains("only a kind: train job takes model"))
     }
 }
