@@ -29,6 +29,13 @@ struct TrainingClusterTests {
         return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
     }
 
+    /// Waits for the job; records an issue with the coordinator's log unless it exits 0.
+    static func finished(_ cluster: LocalCluster) -> Bool {
+        let status = LocalCluster.wait(cluster.coordinator!, timeout: 120)
+        #expect(status == 0, "coordinator: \(cluster.log("coordinator"))")
+        return status == 0
+    }
+
     /// Largest |a − b| over max(1, |b|).
     static func distance(_ a: [Float], _ b: [Float]) -> Float {
         zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? .infinity
@@ -38,9 +45,7 @@ struct TrainingClusterTests {
     func equivalence() throws {
         let cluster = try LocalCluster(name: "train")
         try cluster.startTwoRegions(job: Self.job)
-        let status = LocalCluster.wait(cluster.coordinator!, timeout: 120)
-        #expect(status == 0, "coordinator: \(cluster.log("coordinator"))")
-        guard status == 0 else { return }
+        guard Self.finished(cluster) else { return }
 
         let spec = try JobSpec.parse(Self.job, file: "job.yaml").training!
         let reference = ReferenceTrainer(spec: spec, ranks: 8)
@@ -92,9 +97,7 @@ struct TrainingClusterTests {
               - { name: ddp, sync: ddp }
               - { name: ddp-fp16, sync: ddp, compression: fp16 }
             """)
-        let status = LocalCluster.wait(cluster.coordinator!, timeout: 120)
-        #expect(status == 0, "coordinator: \(cluster.log("coordinator"))")
-        guard status == 0 else { return }
+        guard Self.finished(cluster) else { return }
         let identical = try cluster.lines("events.jsonl").filter { $0["event"] as? String == "replicas_identical" }
         #expect(identical.count == 2)
         let plain = try Self.parameters(cluster.runDirectory + "/model-ddp.bin")
@@ -116,9 +119,7 @@ struct TrainingClusterTests {
             schedules:
               - { sync: hierarchical-local, every: 5 }
             """)
-        let status = LocalCluster.wait(cluster.coordinator!, timeout: 120)
-        #expect(status == 0, "coordinator: \(cluster.log("coordinator"))")
-        guard status == 0 else { return }
+        guard Self.finished(cluster) else { return }
         let steps = try cluster.lines("steps.jsonl")
         let schedule = try #require(((try cluster.summary()["training"] as? [String: Any])?["schedules"] as? [[String: Any]])?.first)
         let utilisation = try #require(schedule["compute_utilisation"] as? [String: Double])
