@@ -7,8 +7,9 @@
 # and their ratio for every bandwidth and size. netem is not available on these machines, so
 # latency is not part of the comparison (the gateway runs with 0 latency too).
 #
-#   sudo Deploy/netns/run.sh [--bandwidth 50Mbps,200Mbps,1Gbps] [--sizes 1M,8M] [--out DIR]
+#   sudo Deploy/netns/run.sh [--bandwidth 50Mbps,200Mbps,1Gbps] [--sizes 1M,8M] [--chunk SIZE] [--out DIR]
 #
+# --chunk fixes the ring's chunk size in both runs (by default each run's planner picks it).
 # Needs root, iproute2 (ip, tc) and a release build (Deploy/local-cluster.sh makes one).
 # Everything it creates (namespaces, bridge, processes) is removed on exit, also on failure.
 set -euo pipefail
@@ -18,13 +19,15 @@ bandwidths="50Mbps,200Mbps,1Gbps"
 sizes="1M,8M"
 out="runs/netns-$(date +%Y%m%d-%H%M%S)"
 iters=3
+chunk=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --bandwidth) bandwidths="$2"; shift 2 ;;
         --sizes) sizes="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
         --iters) iters="$2"; shift 2 ;;
-        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --chunk) chunk="$2"; shift 2 ;;
+        -h|--help) sed -n '2,/^[^#]/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "netns/run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -87,6 +90,7 @@ run_bench() {  # $1 mode (kernel|gateway), $2 bandwidth, $3 run dir
     printf 'name: netns\nregions:\n  - { name: r0, hosts: 1 }\n  - { name: r1, hosts: 1 }\nlinks:\n  - { between: [r0, r1], bandwidth: %s, latency: %s }\n' \
         "$bandwidth" "$latency" >"$topology"
     printf 'name: netns\nkind: bench\nsizes: [%s]\niters: %s\nwarmup: 1\nalgo: ring\n' "$sizes" "$iters" >"$job"
+    if [[ -n $chunk ]]; then printf 'chunk: %s\n' "$chunk" >>"$job"; fi
     rm -f "$dir/coordinator.endpoint"
     local extra=() bind=tcp://127.0.0.1:*
     if [[ $mode == kernel ]]; then extra=(--no-gateways); bind="tcp://10.77.0.1:*"; fi
