@@ -76,7 +76,7 @@ public struct CollectiveSimulator {
     }
 
     /// The seconds the busiest WAN link spends serialising one all-reduce `choice` of `bytes`
-    /// (its bytes over its bandwidth); 0 without shaped links.
+    /// (its bytes, headers included, over its bandwidth); 0 without shaped links.
     public func busiestLinkSeconds(_ choice: ClusterPlanner.Choice, bytes: Int) -> Double {
         guard let links else { return 0 }
         let count = bytes / 4, devices = layout.devicesPerWorker
@@ -87,15 +87,18 @@ public struct CollectiveSimulator {
                                                   slice: ClusterCollective.slice(device: device, devices: devices, count: count)) {
                 for operation in phase.schedule.operations where operation.kind.isSend {
                     let from = layout.region(ofRank: rank), to = layout.region(ofRank: operation.kind.peer)
-                    if from != to { carried[from, default: [:]][to, default: 0] += operation.range.count * 4 + 64 }
+                    guard from != to, let spec = links[from]?[to] else { continue }
+                    // As the gateway serialises it: in chunks, each with its headers.
+                    let bytes = operation.range.count * 4 + 64
+                    let whole = bytes / gatewayChunkBytes, rest = bytes % gatewayChunkBytes
+                    let wire = whole * spec.framing.wireBytes(gatewayChunkBytes) + spec.framing.wireBytes(rest)
+                    carried[from, default: [:]][to, default: 0] += wire
                 }
             }
         }
         var busiest = 0.0
         for (from, targets) in carried {
-            for (to, bytes) in targets {
-                if let spec = links[from]?[to] { busiest = max(busiest, Double(bytes) * 8 / spec.bitsPerSecond) }
-            }
+            for (to, wire) in targets { busiest = max(busiest, Double(wire) * 8 / links[from]![to]!.bitsPerSecond) }
         }
         return busiest
     }

@@ -243,8 +243,7 @@ public final class Coordinator {
             declared = [:]
             for link in topology.links {
                 let from = topology.regions.firstIndex { $0.name == link.from }!, to = topology.regions.firstIndex { $0.name == link.to }!
-                declared![from, default: [:]][to] = LinkSpec(bitsPerSecond: link.bitsPerSecond, latencySeconds: link.latencySeconds,
-                                                            jitterSeconds: link.jitterSeconds)
+                declared![from, default: [:]][to] = link.spec
             }
         }
         simulator = CollectiveSimulator(layout: layout, links: declared,

@@ -55,7 +55,7 @@ public final class Gateway {
         for (destination, region) in topology.regions.enumerated() where destination != index {
             let link = topology.link(from: options.region, to: region.name)!
             state.links[destination] = LinkModel(
-                spec: LinkSpec(bitsPerSecond: link.bitsPerSecond, latencySeconds: link.latencySeconds, jitterSeconds: link.jitterSeconds),
+                spec: link.spec,
                 chunkBytes: options.chunkBytes, queueLimitBytes: options.queueBytes, seed: UInt64(index * 1000 + destination + 1))
             state.lateness[destination] = LatenessHistogram()
         }

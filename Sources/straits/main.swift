@@ -87,7 +87,8 @@ do {
             print("topology \(topology.name): \(topology.regions.count) regions, \(topology.hostCount) hosts, \(topology.deviceCount) devices")
             for region in topology.regions { print("  region \(region.name): \(region.hosts) hosts × \(region.devicesPerHost) devices") }
             for link in topology.links {
-                print("  link \(link.from) → \(link.to): \(Units.formatRate(bitsPerSecond: link.bitsPerSecond)), \(Units.formatDuration(seconds: link.latencySeconds)) ± \(Units.formatDuration(seconds: link.jitterSeconds))")
+                print("  link \(link.from) → \(link.to): \(Units.formatRate(bitsPerSecond: link.bitsPerSecond)), \(Units.formatDuration(seconds: link.latencySeconds)) ± \(Units.formatDuration(seconds: link.jitterSeconds))"
+                      + (link.framing == .tcp ? " (line rate: TCP/IP headers counted)" : " (payload only)"))
             }
             print("  lan: " + (topology.lanBitsPerSecond.map { Units.formatRate(bitsPerSecond: $0) } ?? "unlimited"))
         }

@@ -18,6 +18,21 @@ struct LinkModelTests {
         return deliveries
     }
 
+    @Test("TCP/IPv4/Ethernet framing: 66 bytes of headers on every 1448 bytes or part of them")
+    func framing() {
+        let framing = LinkSpec.Framing.tcpEthernet
+        #expect(framing.wireBytes(0) == 0 && framing.wireBytes(1) == 67 && framing.wireBytes(1448) == 1514 && framing.wireBytes(1449) == 1581)
+        #expect(LinkSpec.Framing.none.wireBytes(1449) == 1449)
+        // 8 Mbit/s: a chunk of 14 480 bytes (ten full segments) takes 15 140 µs on the wire, so
+        // two chunks of one message are delivered 30 280 µs after it is offered, plus latency.
+        var link = LinkModel(spec: LinkSpec(bitsPerSecond: 8e6, latencySeconds: 0.001, framing: framing), chunkBytes: 14_480)
+        link.offer(message: 1, flow: 0, bytes: 28_960, now: 0)
+        let due = 30_280_000 + Self.millisecond
+        #expect(link.advance(to: due - 1).isEmpty)
+        #expect(link.advance(to: due).map(\.dueAt) == [due])
+        #expect(link.counters.busy == 30_280_000 && link.counters.deliveredBytes == 28_960)
+    }
+
     @Test("one message: serialised at the bandwidth, delivered one latency after its last byte")
     func oneMessage() {
         // 8 Mbit/s = 1 MB/s: 1 000 000 bytes take exactly one second.

@@ -31,6 +31,7 @@ struct ClusterTopologyTests {
         #expect(topology.links.count == 2)
         let link = try #require(topology.link(from: "eu-west", to: "us-east"))
         #expect(link.bitsPerSecond == 1e9 && link.latencySeconds == 0.04 && link.jitterSeconds == 0.001)
+        #expect(link.framing == .tcp)
         #expect(topology.lanBitsPerSecond == nil)
     }
 
@@ -65,10 +66,12 @@ struct ClusterTopologyTests {
                 directed: true
                 bandwidth: 125MB/s
                 latency: 20ms
+                framing: none
             """
         let topology = try ClusterTopology.parse(text, file: "d.yaml")
         #expect(topology.link(from: "a", to: "b")?.bitsPerSecond == 1e8)
         #expect(topology.link(from: "b", to: "a")?.bitsPerSecond == 1e9)
+        #expect(topology.link(from: "a", to: "b")?.framing == .tcp && topology.link(from: "b", to: "a")?.framing == ClusterTopology.Link.Framing.none)
         #expect(topology.regions.map(\.devicesPerHost) == [1, 1])
     }
 
@@ -105,6 +108,9 @@ struct ClusterTopologyTests {
 
         let zero = try error("hosts: 3", "hosts: 0")
         #expect(zero.field == "regions[1].hosts" && zero.message.contains("from 1 to 1024"))
+
+        let framing = try error("jitter: 1ms", "jitter: 1ms\n    framing: udp")
+        #expect(framing.description == "bad.yaml:14: links[0].framing: expected one of tcp, none, got \"udp\"")
 
         let jitter = try error("jitter: 1ms", "jitter: 50ms")
         #expect(jitter.line == 13 && jitter.message.contains("must not exceed the latency"))
