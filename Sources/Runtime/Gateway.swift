@@ -39,6 +39,9 @@ public final class Gateway {
         var nextMessage = 0
         var endpoints: [Int: String] = [:]
         var regionOfRank: [Int: Int] = [:]
+        /// Whether the plan (ranks, their regions and endpoints) has come: until then the
+        /// ingresses are not read, so a worker that got its plan first waits, losing nothing.
+        var planned = false
         var stopping = false
         var rejected = 0
     }
@@ -144,6 +147,8 @@ public final class Gateway {
                     state.endpoints[rank] = layout.workers[worker].endpoints[rank - layout.workers[worker].firstRank]
                     state.regionOfRank[rank] = layout.workers[worker].region
                 }
+                state.planned = true
+                state.condition.broadcast()
                 state.condition.unlock()
             case .stop(let stop):
                 // One last report of the counters, then go.
@@ -181,7 +186,7 @@ public final class Gateway {
         var rejected = 0
         while true {
             state.condition.lock()
-            while !state.stopping && !(state.links[destination]!.canAccept) {
+            while !state.stopping && !(state.planned && state.links[destination]!.canAccept) {
                 _ = state.condition.wait(until: Date(timeIntervalSinceNow: 0.1))
             }
             let stopping = state.stopping

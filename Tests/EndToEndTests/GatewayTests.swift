@@ -125,4 +125,50 @@ struct GatewayTests {
         let gateway = try #require(cluster.workers["gateway-a"])
         #expect(LocalCluster.wait(gateway, timeout: 10) == 0, "\(cluster.log("gateway-a"))")
     }
+
+    @Test("a message that reaches the ingress before the gateway has the plan waits for it, and is delivered")
+    func beforePlan() throws {
+        let cluster = try LocalCluster(name: "before-plan")
+        let topology = try cluster.write("ab.yaml", """
+            name: ab
+            regions:
+              - { name: a, hosts: 1 }
+              - { name: b, hosts: 1 }
+            links:
+              - { between: [a, b], bandwidth: 1Gbps, latency: 1ms }
+            """)
+        var router = try ZMQSocket(.router, linger: .zero)
+        let endpoint = try router.bind("tcp://127.0.0.1:*")
+        try cluster.startGateways(endpoint, topology: topology, regions: ["a"])
+        let (gatewayRoute, joined) = try Self.receiveControl(&router)
+        guard case .join(let join) = joined, join.role == "gateway" else {
+            Issue.record("expected a gateway join, got \(joined)")
+            return
+        }
+        var receiver = try ZMQSocket(.pull, linger: .zero)
+        let receiverEndpoint = try receiver.bind("tcp://127.0.0.1:*")
+        var sender = try ZMQSocket(.push, linger: .zero)
+        try sender.connect(join.endpoints[1])
+        var frames = ZMQMessage(Self.route(1))
+        frames.append(DataFrameHeader(sourceRank: 0, step: 0, collectiveID: 1, tag: 7, offsetBytes: 0, lengthBytes: 4096).encoded)
+        frames.append([UInt8](repeating: 2, count: 4096))
+        try sender.blockingSend(frames, timeout: .seconds(5))
+        usleep(300_000)  // the message is at the ingress well before the plan
+
+        let plan = ControlMessage.Plan(
+            epoch: 1, you: -1, regions: ["a", "b"], devicesPerWorker: 1,
+            workers: [
+                .init(worker: 0, region: 0, host: 0, firstRank: 0, endpoints: ["tcp://127.0.0.1:1"]),
+                .init(worker: 1, region: 1, host: 0, firstRank: 1, endpoints: [receiverEndpoint]),
+            ],
+            algo: "ring", chunkBytes: 0, maxBytes: 1 << 20, checksums: false, timeoutS: 30,
+            lan: .init(alphaS: 1e-4, betaSPerByte: 1e-9), wan: .init(alphaS: 1e-3, betaSPerByte: 1e-8))
+        try Self.sendControl(&router, gatewayRoute, .plan(plan))
+        let delivered = try receiver.blockingReceive(timeout: .seconds(10))
+        #expect(delivered.count == 2 && delivered.frameSize(1) == 4096)
+        try? Self.sendControl(&router, gatewayRoute, .stop(.init(ok: true, reason: "test over")))
+        let gateway = try #require(cluster.workers["gateway-a"])
+        #expect(LocalCluster.wait(gateway, timeout: 10) == 0, "\(cluster.log("gateway-a"))")
+        #expect(!cluster.log("gateway-a").contains("dropped"), "\(cluster.log("gateway-a"))")
+    }
 }
