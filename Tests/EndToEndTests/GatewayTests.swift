@@ -32,6 +32,28 @@ struct GatewayTests {
         try router.blockingSend(frames, timeout: .seconds(5))
     }
 
+    /// Starts region a's gateway against `router` (bound here, acting as its coordinator) and
+    /// returns the route to it and its join; nil, with the issue recorded, if something else joined.
+    static func startGateway(_ cluster: LocalCluster, topology: String, router: inout ZMQSocket) throws
+        -> (route: [UInt8], join: ControlMessage.Join)?
+    {
+        let endpoint = try router.bind("tcp://127.0.0.1:*")
+        try cluster.startGateways(endpoint, topology: topology, regions: ["a"])
+        let (route, joined) = try receiveControl(&router)
+        guard case .join(let join) = joined, join.role == "gateway" else {
+            Issue.record("expected a gateway join, got \(joined)")
+            return nil
+        }
+        return (route, join)
+    }
+
+    /// Stops region a's gateway as its coordinator would, and expects it to exit 0.
+    static func stopGateway(_ cluster: LocalCluster, router: inout ZMQSocket, route: [UInt8]) throws {
+        try? sendControl(&router, route, .stop(.init(ok: true, reason: "test over")))
+        let gateway = try #require(cluster.workers["gateway-a"])
+        #expect(LocalCluster.wait(gateway, timeout: 10) == 0, "\(cluster.log("gateway-a"))")
+    }
+
     @Test("two flows from region A to region B, one of large messages and one of small, each get half the link")
     func contention() throws {
         let cluster = try LocalCluster(name: "contention")
@@ -44,13 +66,7 @@ struct GatewayTests {
               - { between: [a, b], bandwidth: 40Mbps, latency: 2ms }
             """)
         var router = try ZMQSocket(.router, linger: .zero)
-        let endpoint = try router.bind("tcp://127.0.0.1:*")
-        try cluster.startGateways(endpoint, topology: topology, regions: ["a"])
-        let (gatewayRoute, joined) = try Self.receiveControl(&router)
-        guard case .join(let join) = joined, join.role == "gateway" else {
-            Issue.record("expected a gateway join, got \(joined)")
-            return
-        }
+        guard let (gatewayRoute, join) = try Self.startGateway(cluster, topology: topology, router: &router) else { return }
         let ingress = join.endpoints[1]
 
         // Ranks 2 and 3 live in region b: this test's receivers.
@@ -112,7 +128,7 @@ struct GatewayTests {
             if !progressed { usleep(500) }
         }
         #expect(received == [flows[0].messages, flows[1].messages])
-        try? Self.sendControl(&router, gatewayRoute, .stop(.init(ok: true, reason: "test over")))
+        try Self.stopGateway(cluster, router: &router, route: gatewayRoute)
 
         // Sharing: both finish when the link has carried both flows (2 × 2.5 MiB at 5 MB/s ≈ 1.05 s);
         // served one after the other, the first would finish in half that.
@@ -122,8 +138,6 @@ struct GatewayTests {
             let share = bytesPerFlow * 8 / time / 40e6
             #expect(abs(share - 0.5) <= 0.5 * 0.15, "flow \(index) got \(share) of the link (finished at \(time) s, both by \(shared) s)\n\(cluster.log("gateway-a"))")
         }
-        let gateway = try #require(cluster.workers["gateway-a"])
-        #expect(LocalCluster.wait(gateway, timeout: 10) == 0, "\(cluster.log("gateway-a"))")
     }
 
     @Test("a message that reaches the ingress before the gateway has the plan waits for it, and is delivered")
@@ -138,13 +152,7 @@ struct GatewayTests {
               - { between: [a, b], bandwidth: 1Gbps, latency: 1ms }
             """)
         var router = try ZMQSocket(.router, linger: .zero)
-        let endpoint = try router.bind("tcp://127.0.0.1:*")
-        try cluster.startGateways(endpoint, topology: topology, regions: ["a"])
-        let (gatewayRoute, joined) = try Self.receiveControl(&router)
-        guard case .join(let join) = joined, join.role == "gateway" else {
-            Issue.record("expected a gateway join, got \(joined)")
-            return
-        }
+        guard let (gatewayRoute, join) = try Self.startGateway(cluster, topology: topology, router: &router) else { return }
         var receiver = try ZMQSocket(.pull, linger: .zero)
         let receiverEndpoint = try receiver.bind("tcp://127.0.0.1:*")
         var sender = try ZMQSocket(.push, linger: .zero)
@@ -166,9 +174,7 @@ struct GatewayTests {
         try Self.sendControl(&router, gatewayRoute, .plan(plan))
         let delivered = try receiver.blockingReceive(timeout: .seconds(10))
         #expect(delivered.count == 2 && delivered.frameSize(1) == 4096)
-        try? Self.sendControl(&router, gatewayRoute, .stop(.init(ok: true, reason: "test over")))
-        let gateway = try #require(cluster.workers["gateway-a"])
-        #expect(LocalCluster.wait(gateway, timeout: 10) == 0, "\(cluster.log("gateway-a"))")
+        try Self.stopGateway(cluster, router: &router, route: gatewayRoute)
         #expect(!cluster.log("gateway-a").contains("dropped"), "\(cluster.log("gateway-a"))")
     }
 }
