@@ -3,13 +3,17 @@
 # network namespace, joined to the others by veth pairs on a bridge, with `tc tbf` limiting
 # what leaves each region to the WAN bandwidth, and runs the all-reduce benchmark through it
 # with the coordinator's --no-gateways (traffic goes straight between the namespaces). Then it
-# runs the same benchmark through the gateways (shaping in user space) and prints both times
-# and their ratio for every bandwidth and size. netem is not available on these machines, so
-# latency is not part of the comparison (the gateway runs with 0 latency too).
+# runs the same benchmark through the gateways (shaping in user space) and prints both times,
+# their ratio, and the time the bytes take at the line rate, for every bandwidth and size.
+# netem is not available on these machines, so latency is not part of the comparison (the
+# gateway runs with 0 latency too).
 #
-#   sudo Deploy/netns/run.sh [--bandwidth 50Mbps,200Mbps,1Gbps] [--sizes 1M,8M] [--chunk SIZE] [--out DIR]
+#   sudo Deploy/netns/run.sh [--bandwidth 50Mbps,200Mbps,1Gbps] [--sizes 1M,8M] [--chunk SIZE]
+#                            [--burst BYTES] [--store-and-forward] [--out DIR]
 #
 # --chunk fixes the ring's chunk size in both runs (by default each run's planner picks it).
+# --burst sets tbf's bucket (default: 64 KiB and one frame, or 1 ms at the rate if that is more).
+# --store-and-forward runs the gateways without their allowance for their own hops.
 # Needs root, iproute2 (ip, tc) and a release build (Deploy/local-cluster.sh makes one).
 # Everything it creates (namespaces, bridge, processes) is removed on exit, also on failure.
 set -euo pipefail
@@ -20,6 +24,8 @@ sizes="1M,8M"
 out="runs/netns-$(date +%Y%m%d-%H%M%S)"
 iters=3
 chunk=""
+burst=""
+gateway_flags=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --bandwidth) bandwidths="$2"; shift 2 ;;
@@ -27,6 +33,8 @@ while [[ $# -gt 0 ]]; do
         --out) out="$2"; shift 2 ;;
         --iters) iters="$2"; shift 2 ;;
         --chunk) chunk="$2"; shift 2 ;;
+        --burst) burst="$2"; shift 2 ;;
+        --store-and-forward) gateway_flags=(--store-and-forward); shift ;;
         -h|--help) sed -n '2,/^[^#]/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "netns/run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -92,7 +100,7 @@ run_bench() {  # $1 mode (kernel|gateway), $2 bandwidth, $3 run dir
     printf 'name: netns\nkind: bench\nsizes: [%s]\niters: %s\nwarmup: 1\nalgo: ring\n' "$sizes" "$iters" >"$job"
     if [[ -n $chunk ]]; then printf 'chunk: %s\n' "$chunk" >>"$job"; fi
     rm -f "$dir/coordinator.endpoint"
-    local extra=() bind=tcp://127.0.0.1:*
+    local extra=("${gateway_flags[@]}") bind=tcp://127.0.0.1:*
     if [[ $mode == kernel ]]; then extra=(--no-gateways); bind="tcp://10.77.0.1:*"; fi
     "$bin/straits-coordinator" --topology "$topology" --job "$job" --run-dir "$dir" --bind "$bind" "${extra[@]}" \
         >"$dir/logs/coordinator.log" 2>&1 &
@@ -116,15 +124,15 @@ run_bench() {  # $1 mode (kernel|gateway), $2 bandwidth, $3 run dir
     wait "$coordinator"
 }
 
-printf '%-10s %-6s %14s %14s %8s\n' bandwidth size "kernel tbf ms" "gateway ms" "ratio"
+printf '%-10s %-6s %14s %14s %8s %10s\n' bandwidth size "kernel tbf ms" "gateway ms" "ratio" "line ms"
 : >"$out/netns.csv"
-echo "bandwidth_bps,size_bytes,kernel_s,gateway_s,ratio" >>"$out/netns.csv"
+echo "bandwidth_bps,size_bytes,kernel_s,gateway_s,ratio,line_s" >>"$out/netns.csv"
 IFS=, read -r -a bandwidth_list <<<"$bandwidths"
 for bandwidth in "${bandwidth_list[@]}"; do
     bps=$(rate_bps "$bandwidth")
-    burst=$(python3 -c "print(max(65536 + 1514, int($bps / 8 * 0.001)))")
+    bucket=${burst:-$(python3 -c "print(max(65536 + 1514, int($bps / 8 * 0.001)))")}
     for index in "${!regions[@]}"; do
-        ip netns exec "straits-${regions[$index]}" tc qdisc replace dev "v-${regions[$index]}" root tbf rate "${bps}bit" burst "$burst" latency 1s
+        ip netns exec "straits-${regions[$index]}" tc qdisc replace dev "v-${regions[$index]}" root tbf rate "${bps}bit" burst "$bucket" latency 1s
     done
     run_bench kernel "$bandwidth" "$out/$bandwidth-kernel"
     for index in "${!regions[@]}"; do
@@ -140,8 +148,11 @@ kernel, gateway = rows("kernel"), rows("gateway")
 with open(f"{out}/netns.csv", "a") as csv:
     for size in sorted(kernel):
         ratio = gateway[size] / kernel[size]
-        print(f"{bandwidth:<10} {size >> 20:>4}M {kernel[size] * 1e3:14.2f} {gateway[size] * 1e3:14.2f} {ratio:8.3f}")
-        csv.write(f"{bps},{size},{kernel[size]},{gateway[size]},{ratio}\n")
+        # What the link itself needs: a 2-rank ring sends `size` bytes each way, in 1448-byte
+        # TCP segments with 66 bytes of headers each.
+        line = size * 1514 / 1448 * 8 / bps
+        print(f"{bandwidth:<10} {size >> 20:>4}M {kernel[size] * 1e3:14.2f} {gateway[size] * 1e3:14.2f} {ratio:8.3f} {line * 1e3:10.2f}")
+        csv.write(f"{bps},{size},{kernel[size]},{gateway[size]},{ratio},{line}\n")
 PY
 done
 echo "results: $out/netns.csv (each run's directory beside it)"

@@ -1,7 +1,7 @@
 /// One directed WAN link as a pure state machine over a clock it is given (nanoseconds): a
 /// serialiser that sends at the link's bandwidth, then a delay line of the link's latency ± jitter.
 ///
-/// Messages are cut into chunks; the serialiser takes the next chunk from the queued flow that
+/// Messages are cut into chunks (the part left over first); the serialiser takes the next chunk from the queued flow that
 /// has been served the fewest bytes (a flow that comes back from idle starts level with the
 /// others, so it can't bank credit), so concurrent flows share the bandwidth evenly in bytes
 /// whatever their message sizes, and pacing is byte-accurate: a chunk of `b` bytes starts when the previous one ends
@@ -11,14 +11,47 @@
 ///
 /// No I/O and no clock of its own: the gateway calls `offer` and `advance(to:)` with the real
 /// time, tests with a manual one, and both get exactly the same deliveries.
+///
+/// With a `hop`, the link is cut-through at its ends, as a router is: see `Hop`.
 public struct LinkModel: Sendable {
+    /// What the emulator's own hops around the link cost a message: the trip from its sender
+    /// to the gateway, and from the gateway to its receiver, `alpha + bytes · perByte` each.
+    ///
+    /// A router forwards packets as they come, so a real path adds one packet's
+    /// store-and-forward, not a whole message's; a gateway receives and sends whole messages.
+    /// So a message offered at `now` is serialised from when its first byte came (one α after
+    /// its sender sent it, where the gateway knows when that was; else one hop before `now`;
+    /// never before the link is free), and it is released one hop before its last byte
+    /// reaches the far end (never before its last chunk starts, before it was offered, or before
+    /// an earlier message of its flow), so that the hop out lands it on time. The hop is what an
+    /// uncontended hop costs: a slower hop makes the message later, never earlier, than the link.
+    public struct Hop: Sendable, Equatable {
+        public var alphaNanoseconds: Int64
+        public var nanosecondsPerByte: Double
+
+        public init(alphaNanoseconds: Int64, nanosecondsPerByte: Double) {
+            precondition(alphaNanoseconds >= 0 && nanosecondsPerByte >= 0)
+            self.alphaNanoseconds = alphaNanoseconds
+            self.nanosecondsPerByte = nanosecondsPerByte
+        }
+
+        /// Store-and-forward: no allowance for the hops.
+        public static let none = Hop(alphaNanoseconds: 0, nanosecondsPerByte: 0)
+
+        public func nanoseconds(_ bytes: Int) -> Int64 {
+            alphaNanoseconds + Int64((Double(bytes) * nanosecondsPerByte).rounded(.down))
+        }
+    }
+
     /// A message that has reached the far end.
     public struct Delivery: Sendable, Equatable {
         public let message: Int
         public let flow: Int
         public let bytes: Int
+        /// When it was offered (less the hop in).
         public let offeredAt: Int64
-        /// When its last chunk arrives.
+        /// When it leaves for its receiver: when its last chunk reaches the far end, less the
+        /// hop out.
         public let dueAt: Int64
         /// Time its first chunk waited for the serialiser.
         public let queueDelay: Int64
@@ -48,6 +81,8 @@ public struct LinkModel: Sendable {
         let flow: Int
         let bytes: Int
         let offeredAt: Int64
+        let receivedAt: Int64
+        let hop: Int64
         var firstStart: Int64?
         var dueAt: Int64?
     }
@@ -55,6 +90,8 @@ public struct LinkModel: Sendable {
     public let spec: LinkSpec
     public let chunkBytes: Int
     public let queueLimitBytes: Int
+    /// The hops around the link (none: store-and-forward); applies to messages offered after it is set.
+    public var hop: Hop = .none
     public private(set) var counters = Counters()
     /// Bytes offered and not yet on the wire.
     public private(set) var queuedBytes = 0
@@ -65,6 +102,7 @@ public struct LinkModel: Sendable {
     private var served: [Int: Int] = [:]
     private var serialiserFreeAt: Int64 = .min
     private var lastDue: [Int: Int64] = [:]
+    private var lastRelease: [Int: Int64] = [:]
     private var pending: [Int: Pending] = [:]
     /// Messages whose last chunk is on the wire, by due time.
     private var scheduled: [(due: Int64, message: Int)] = []
@@ -81,19 +119,27 @@ public struct LinkModel: Sendable {
     /// Whether the queue has room for another message (one message may overfill it).
     public var canAccept: Bool { queuedBytes < queueLimitBytes }
 
-    /// Queues message `message` of `bytes` bytes from `flow`, offered at `now`.
-    public mutating func offer(message: Int, flow: Int, bytes: Int, now: Int64) {
+    /// Queues message `message` of `bytes` bytes from `flow`, received whole at `now`; `sentAt`,
+    /// when known, is when its sender sent it, on the same clock.
+    public mutating func offer(message: Int, flow: Int, bytes: Int, now received: Int64, sentAt: Int64? = nil) {
         precondition(pending[message] == nil, "message \(message) offered twice")
+        let hopNanoseconds = hop.nanoseconds(bytes)
+        // Its first byte came one hop's α after it was sent, if that is known, else one hop
+        // before its last (and never after its last).
+        let now = hop == .none ? received
+            : sentAt.map { min($0 + hop.alphaNanoseconds, received) } ?? received - hopNanoseconds
         // An idle serialiser starts the new message now; a busy one keeps its own time.
         if queues.isEmpty { serialiserFreeAt = max(serialiserFreeAt, now) }
-        pending[message] = Pending(flow: flow, bytes: bytes, offeredAt: now)
+        pending[message] = Pending(flow: flow, bytes: bytes, offeredAt: now, receivedAt: received, hop: hopNanoseconds)
         counters.offeredBytes += bytes
         counters.offeredMessages += 1
         queuedBytes += bytes
+        // Whole chunks, the part left over first: a message's last chunk is then a whole one, so
+        // a release held back to its last chunk's start (see `Hop`) is as early as it can be.
         var chunks: [Chunk] = []
         var left = bytes
         repeat {
-            let size = min(left, chunkBytes)
+            let size = left % chunkBytes == 0 ? min(left, chunkBytes) : left % chunkBytes
             left -= size
             chunks.append(Chunk(message: message, bytes: size, last: left == 0, offeredAt: now))
         } while left > 0
@@ -139,9 +185,12 @@ public struct LinkModel: Sendable {
             due = max(due, end, lastDue[flow] ?? .min)
             lastDue[flow] = due
             if chunk.last {
-                pending[chunk.message]?.dueAt = due
-                let index = scheduled.firstIndex { $0.due > due } ?? scheduled.count
-                scheduled.insert((due, chunk.message), at: index)
+                let message = pending[chunk.message]!
+                let release = max(due - message.hop, start, message.receivedAt, lastRelease[flow] ?? .min)
+                lastRelease[flow] = release
+                pending[chunk.message]?.dueAt = release
+                let index = scheduled.firstIndex { $0.due > release } ?? scheduled.count
+                scheduled.insert((release, chunk.message), at: index)
             }
         }
         var delivered: [Delivery] = []

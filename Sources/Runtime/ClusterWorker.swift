@@ -273,9 +273,14 @@ public struct ClusterWorker {
                         continue
                     }
                     var collective = UInt64(probe.collective)
-                    let link = try BenchWorker.probe(
-                        plane: plane, rank: plane.rank, peer: layout.rank(worker: probe.peerWorker, device: 0), ranks: layout.ranks,
-                        buffer: group.base(0), elements: group.elementCount, collective: &collective, timeout: shared.timeout)
+                    let peer = layout.rank(worker: probe.peerWorker, device: 0)
+                    func measure() throws -> LinkCost {
+                        try BenchWorker.probe(plane: plane, rank: plane.rank, peer: peer, ranks: layout.ranks, buffer: group.base(0),
+                                              elements: group.elementCount, collective: &collective, timeout: shared.timeout)
+                    }
+                    let link = probe.direct == true
+                        ? try plane.withDirectConnection(peer: peer, endpoint: layout.workers[probe.peerWorker].endpoints[0], measure)
+                        : try measure()
                     board.finish(device: device, .probed(.init(alphaS: link.alphaSeconds, betaSPerByte: link.betaSecondsPerByte)))
                 case .step(let step):
                     if let train = step.train {

@@ -5,7 +5,8 @@ import Emulation
 /// discrete-event simulation over α-β costs. Messages inside a region cost `α + bytes·β` of the
 /// LAN; messages between regions cost a hop to the sender's gateway, the WAN link itself (the
 /// same `LinkModel` the gateway runs: the link's bandwidth, shared round-robin by the flows on
-/// it, then its latency), and a hop on to the receiver; each rank reduces or copies what it
+/// it, then its latency, allowing for the hops at its ends as the gateways do), and a hop on to
+/// the receiver; each rank reduces or copies what it
 /// receives one message at a time at `γ` per byte. Because the schedules are the ones the
 /// workers run, chunking and pipelining are modelled as they happen, not as a closed formula.
 public struct CollectiveSimulator {
@@ -16,10 +17,14 @@ public struct CollectiveSimulator {
         public var local: LinkCost
         public var reduceSecondsPerByte: Double
         public var copySecondsPerByte: Double
+        /// What the gateways allow for the hops at each end of a WAN link (cut-through), as
+        /// they were told; nil: store-and-forward.
+        public var gatewayHop: LinkCost?
 
         public init(lan: LinkCost, local: LinkCost = LinkCost(alphaSeconds: 5e-6, betaSecondsPerByte: 1 / 8e9),
-                    reduceSecondsPerByte: Double = 1 / 6e9, copySecondsPerByte: Double = 1 / 10e9) {
+                    reduceSecondsPerByte: Double = 1 / 6e9, copySecondsPerByte: Double = 1 / 10e9, gatewayHop: LinkCost? = nil) {
             self.lan = lan
+            self.gatewayHop = gatewayHop
             self.local = local
             self.reduceSecondsPerByte = reduceSecondsPerByte
             self.copySecondsPerByte = copySecondsPerByte
@@ -128,7 +133,7 @@ public struct CollectiveSimulator {
         var events = EventQueue<Event>()
         var wan: [Int: [Int: LinkModel]] = [:]
         /// Messages on a link; `hops` is what is left of their path after it (WAN links, by region pair).
-        var inFlight: [Int: (rank: Int, from: Int, tag: UInt64, bytes: Int, phase: Int, hops: [(Int, Int)])] = [:]
+        var inFlight: [Int: (rank: Int, from: Int, tag: UInt64, bytes: Int, phase: Int, hops: [(Int, Int)], sentAt: Int64)] = [:]
         // This machine's LAN (loopback TCP between processes) is one shared resource: every
         // message between workers, and to and from the gateways, crosses it at the measured rate.
         var lan = LinkModel(spec: LinkSpec(bitsPerSecond: 8 / max(costs.lan.betaSecondsPerByte, 1e-12), latencySeconds: costs.lan.alphaSeconds),
@@ -137,8 +142,9 @@ public struct CollectiveSimulator {
         if let links {
             for (from, targets) in links {
                 for (to, spec) in targets {
-                    wan[from, default: [:]][to] = LinkModel(spec: spec, chunkBytes: gatewayChunkBytes, queueLimitBytes: .max,
-                                                            seed: UInt64(from * 1000 + to + 1))
+                    var link = LinkModel(spec: spec, chunkBytes: gatewayChunkBytes, queueLimitBytes: .max, seed: UInt64(from * 1000 + to + 1))
+                    link.hop = costs.gatewayHop.map { LinkModel.Hop($0) } ?? .none
+                    wan[from, default: [:]][to] = link
                 }
             }
         }
@@ -161,7 +167,7 @@ public struct CollectiveSimulator {
                         nextMessage += 1
                         let viaWAN = fromRegion != toRegion && wan[fromRegion]?[toRegion] != nil
                         let hops: [(Int, Int)] = viaWAN ? [(fromRegion, toRegion), (-1, -1)] : []
-                        inFlight[id] = (peer, rank, operation.tag, bytes, phase[rank], hops)
+                        inFlight[id] = (peer, rank, operation.tag, bytes, phase[rank], hops, now)
                         lan.offer(message: id, flow: rank << 32 | peer, bytes: bytes, now: now)
                     }
                     // Sends are released at once (copied, or handed to the socket).
@@ -255,7 +261,9 @@ public struct CollectiveSimulator {
                 if fromRegion < 0 {
                     lan.offer(message: id, flow: message.from << 32 | message.rank, bytes: message.bytes, now: now)
                 } else {
-                    wan[fromRegion]![toRegion]!.offer(message: id, flow: message.from << 32 | message.rank, bytes: message.bytes, now: now)
+                    // The gateway knows when the sender sent it (its route frame says).
+                    wan[fromRegion]![toRegion]!.offer(message: id, flow: message.from << 32 | message.rank, bytes: message.bytes,
+                                                      now: now, sentAt: message.sentAt)
                 }
             }
         }

@@ -211,6 +211,17 @@ public final class Coordinator {
             lanLinks.append(link)
             record("lan", region[0], region[1], link)
         }
+        // No LAN pair (one host per region) but gateways: measure a hop between two processes
+        // all the same, between the first hosts of two regions straight, not through the gateways
+        // (first: its last message is direct, so it has arrived before the next probe's first,
+        // which goes through a gateway).
+        var hopMeasured: ControlMessage.LinkParameters?
+        if lanLinks.isEmpty && !gateways.isEmpty && layout.workersByRegion.count >= 2 {
+            let (from, to) = (layout.workersByRegion[0][0], layout.workersByRegion[1][0])
+            let link = try probe(from, to, collective: &collective, direct: true)
+            hopMeasured = link
+            record("hop", from, to, link)
+        }
         for a in layout.workersByRegion.indices {
             for b in layout.workersByRegion.indices where b > a {
                 let (from, to) = (layout.workersByRegion[a][0], layout.workersByRegion[b][0])
@@ -223,13 +234,28 @@ public final class Coordinator {
             guard !links.isEmpty else { return nil }
             return ControlMessage.LinkParameters(alphaS: links.map(\.alphaS).max()!, betaSPerByte: links.map(\.betaSPerByte).max()!)
         }
-        // With one host per region there is no LAN pair to measure: this machine's loopback
-        // TCP, as probes between hosts measure it here, stands in (plan.json says so).
-        let lan = slowest(lanLinks) ?? Self.assumedLAN
+        // With one host per region there is no LAN pair to measure: a hop between two processes
+        // stands in, or without gateways this machine's loopback TCP as probes between hosts
+        // measure it here (plan.json says so).
+        let lan = slowest(lanLinks) ?? hopMeasured ?? Self.assumedLAN
         let wan = slowest(wanLinks) ?? lan
-        if lanLinks.isEmpty {
+        if lanLinks.isEmpty && hopMeasured == nil {
             measured.append(.object([("kind", "lan"), ("assumed", true), ("alpha_s", .double(lan.alphaS)),
                                      ("beta_s_per_byte", .double(lan.betaSPerByte)), ("bandwidth_gbps", .double(8 / lan.betaSPerByte / 1e9))]))
+        }
+        // What a hop between two processes costs here uncontended: the fastest LAN pair measured
+        // (interference only ever slows a probe down). The model's LAN, which adds contention
+        // itself; and what the gateways allow for their own hops (cut-through), so that a hop
+        // slower than that makes a message later than its link, never earlier.
+        let uncontended = lanLinks.isEmpty ? lan
+            : ControlMessage.LinkParameters(alphaS: lanLinks.map(\.alphaS).min()!, betaSPerByte: lanLinks.map(\.betaSPerByte).min()!)
+        let hop: ControlMessage.LinkParameters? = gateways.isEmpty || !options.cutThrough ? nil : uncontended
+        if let hop {
+            for gateway in gateways.values {
+                var message = planMessage(-1, lan: lan, wan: wan)
+                message.gatewayHop = hop
+                try send(.plan(message), to: gateway.route)
+            }
         }
         for (index, member) in order.enumerated() { try send(.plan(planMessage(index, lan: lan, wan: wan)), to: members[member].route) }
 
@@ -237,7 +263,7 @@ public final class Coordinator {
                                      wan: LinkCost(alphaSeconds: wan.alphaS, betaSecondsPerByte: wan.betaSPerByte), algo: job.algorithm,
                                      chunkBytes: job.chunkBytes)
         self.planner = planner
-        // The model: the declared links when gateways shape them, the measured LAN for the rest.
+        // The model: the declared links when gateways shape them, the uncontended LAN for the rest.
         var declared: [Int: [Int: LinkSpec]]?
         if !gateways.isEmpty {
             declared = [:]
@@ -247,7 +273,8 @@ public final class Coordinator {
             }
         }
         simulator = CollectiveSimulator(layout: layout, links: declared,
-                                        costs: .init(lan: LinkCost(alphaSeconds: lan.alphaS, betaSecondsPerByte: lan.betaSPerByte)))
+                                        costs: .init(lan: LinkCost(alphaSeconds: uncontended.alphaS, betaSecondsPerByte: uncontended.betaSPerByte),
+                                                     gatewayHop: hop.map { LinkCost(alphaSeconds: $0.alphaS, betaSecondsPerByte: $0.betaSPerByte) }))
         let sizes = job.kind == .bench ? job.benchSizes : [trainingBytes ?? job.gradientBytes]
         let planJSON: JSONValue = .object([
             ("epoch", 1), ("topology", .string(topology.name)), ("job", .string(job.name)),
@@ -270,6 +297,9 @@ public final class Coordinator {
                 ("wan", .object([("alpha_s", .double(wan.alphaS)), ("beta_s_per_byte", .double(wan.betaSPerByte))])),
             ])),
             ("wan_path", .string(wanPath)),
+            ("model_lan", .object([("alpha_s", .double(uncontended.alphaS)), ("beta_s_per_byte", .double(uncontended.betaSPerByte))])),
+            ("gateway_hop", hop.map { .object([("alpha_s", .double($0.alphaS)), ("beta_s_per_byte", .double($0.betaSPerByte)),
+                                               ("measured_as", .string(lanLinks.isEmpty ? "hop" : "lan"))]) } ?? .null),
             ("gateways", .array(gateways.keys.sorted().map { region in
                 .object([("region", .string(topology.regions[region].name)), ("pid", .int(gateways[region]!.join.pid)),
                          ("ingress", .array(gateways[region]!.join.endpoints.map { .string($0) }))])
@@ -294,10 +324,10 @@ public final class Coordinator {
         }
     }
 
-    private func probe(_ a: Int, _ b: Int, collective: inout Int) throws -> ControlMessage.LinkParameters {
+    private func probe(_ a: Int, _ b: Int, collective: inout Int, direct: Bool = false) throws -> ControlMessage.LinkParameters {
         probed = nil
-        try send(.probe(.init(peerWorker: b, lead: true, collective: collective)), to: members[order[a]].route)
-        try send(.probe(.init(peerWorker: a, lead: false, collective: collective)), to: members[order[b]].route)
+        try send(.probe(.init(peerWorker: b, lead: true, collective: collective, direct: direct ? true : nil)), to: members[order[a]].route)
+        try send(.probe(.init(peerWorker: a, lead: false, collective: collective, direct: direct ? true : nil)), to: members[order[b]].route)
         collective += 128
         try pump(until: { self.probed != nil }, deadline: .now + .seconds(30)) { "no probe result from worker \(a) within 30 s" }
         return probed!.link

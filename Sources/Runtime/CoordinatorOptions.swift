@@ -12,6 +12,8 @@ public struct CoordinatorOptions: Sendable {
     public var checksums = true
     /// Whether traffic between regions goes through the regions' gateways (shaped).
     public var gateways = true
+    /// Whether the gateways' links allow for the hops to and from the gateway (cut-through).
+    public var cutThrough = true
 
     public static let help = """
         USAGE: straits-coordinator --topology FILE --job FILE --run-dir DIR [options]
@@ -37,6 +39,10 @@ public struct CoordinatorOptions: Sendable {
           --no-gateways          let workers of different regions talk directly (unshaped);
                                  by default the coordinator waits for one straits-gateway per
                                  region and routes every inter-region message through it
+          --store-and-forward    gateways add their own hops to every message's time (a whole
+                                 message's trip from its sender and on to its receiver); by
+                                 default each link allows for them (cut-through, as a router),
+                                 at the fastest LAN measured
           -h, --help             show this help
 
         """
@@ -54,6 +60,7 @@ public struct CoordinatorOptions: Sendable {
             case "--join-timeout-s": joinTimeoutSeconds = try flags.positive(flag)
             case "--no-checksums": checksums = false
             case "--no-gateways": gateways = false
+            case "--store-and-forward": cutThrough = false
             default: throw flags.unknown(flag)
             }
         }

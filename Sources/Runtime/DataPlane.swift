@@ -47,8 +47,17 @@ public final class DataPlane: @unchecked Sendable {
         try push.setSendHighWaterMark(0)
         try push.connect(endpoint)
         let box = SocketBox(push)
-        box.route = destination.map { GatewayRoute.frame(destination: $0) }
+        box.route = destination
         outboxes[peer] = box
+    }
+
+    /// Runs `body` with messages to `peer` going straight to `endpoint` (no gateway, no route
+    /// frame), then puts the usual connection back.
+    public func withDirectConnection<T>(peer: Int, endpoint: String, context: ZMQContext = .shared, _ body: () throws -> T) throws -> T {
+        let usual = outboxes.removeValue(forKey: peer)
+        defer { outboxes[peer] = usual }
+        try connect(peer: peer, endpoint: endpoint, context: context)
+        return try body()
     }
 
     /// Counts a dropped message and says why on standard error (the first 20, then every 1000th).

@@ -1,3 +1,4 @@
+import Collectives
 import CStraitsShims
 import Emulation
 import Foundation
@@ -9,6 +10,9 @@ import ZeroMQ
 /// region's workers' messages (a route frame, then the data message); the link model decides
 /// when each arrives at the far end; a delivery thread sends it on to the destination rank at
 /// that time, sleeping until shortly before it and spinning the last few tens of microseconds.
+/// Once the coordinator has measured what a hop between two processes costs here, the links
+/// allow for the hops in and out (`LinkModel.Hop`), so that a message crosses the emulated path
+/// in the link's time, as through a router, not in the link's time plus two whole-message hops.
 public final class Gateway {
     let options: GatewayOptions
     let topology: ClusterTopology
@@ -147,9 +151,15 @@ public final class Gateway {
                     state.endpoints[rank] = layout.workers[worker].endpoints[rank - layout.workers[worker].firstRank]
                     state.regionOfRank[rank] = layout.workers[worker].region
                 }
+                if let hop = plan.gatewayHop {
+                    for destination in state.links.keys { state.links[destination]!.hop = LinkModel.Hop(hop) }
+                }
                 state.planned = true
                 state.condition.broadcast()
                 state.condition.unlock()
+                if let hop = plan.gatewayHop {
+                    say("cut-through: each link allows \(Units.formatDuration(seconds: hop.alphaS)) + \(fixed(1 / hop.betaSPerByte / 1e9, 2)) GB/s for the hop at each end")
+                }
             case .stop(let stop):
                 // One last report of the counters, then go.
                 try? ControlLink.send(.heartbeat(.init(seq: watch.sequence + 1, links: linkStats())), on: &control)
@@ -206,11 +216,14 @@ public final class Gateway {
             }
             // Frames: route, data header, payload.
             var reason: String?
+            let receivedAt = now()
             var destinationRank = -1, sourceRank = -1
+            var sentAt: Int64?
             if message.count != 3 {
                 reason = "\(message.count) frames, expected 3 (route, header, payload)"
-            } else if let rank = message.withFrame(0, { GatewayRoute.destination($0) }) {
-                destinationRank = rank
+            } else if let route = message.withFrame(0, { GatewayRoute.parse($0) }) {
+                destinationRank = route.destination
+                sentAt = route.sentAt
                 do {
                     let header = try message.withFrame(1) { try DataFrameHeader(decoding: $0) }
                     sourceRank = Int(header.sourceRank)
@@ -218,7 +231,7 @@ public final class Gateway {
                     reason = "\(error)"
                 }
             } else {
-                reason = "no route frame (8 bytes, magic STRG)"
+                reason = "no route frame (24 or 8 bytes, magic STRG)"
             }
             let bytes = message.count == 3 ? message.frameSize(1) + message.frameSize(2) : 0
             state.condition.lock()
@@ -237,7 +250,7 @@ public final class Gateway {
             let id = state.nextMessage
             state.nextMessage += 1
             state.held[id] = Held(message, destination: destinationRank)
-            state.links[destination]!.offer(message: id, flow: sourceRank << 32 | destinationRank, bytes: bytes, now: now())
+            state.links[destination]!.offer(message: id, flow: sourceRank << 32 | destinationRank, bytes: bytes, now: receivedAt, sentAt: sentAt)
             state.condition.broadcast()
             state.condition.unlock()
         }

@@ -1,21 +1,53 @@
-/// The 8-byte frame a worker puts in front of a data message it sends through its region's
-/// gateway: magic `STRG` (0x47525453) and the destination rank, little-endian.
+import Foundation
+
+/// The frame a worker puts in front of a data message it sends through its region's gateway
+/// (little-endian): magic `STRG` (0x47525453), the destination rank, then when the sender handed
+/// the message to its socket (CLOCK_MONOTONIC nanoseconds) and which clock that is (a hash of the
+/// kernel's boot id: processes on one machine share it). 24 bytes; a frame of the first 8 alone
+/// is a route without a time.
 enum GatewayRoute {
     static let magic: UInt32 = 0x4752_5453
-    static let size = 8
+    static let size = 24
+    static let shortSize = 8
 
-    static func frame(destination rank: Int) -> [UInt8] {
+    /// What a route frame says.
+    struct Route: Equatable {
+        var destination: Int
+        /// When it was sent, on this process's clock; nil when the frame has no time or the
+        /// sender's clock is another machine's.
+        var sentAt: Int64?
+    }
+
+    /// This machine's clock: FNV-1a of /proc/sys/kernel/random/boot_id (0, never matched, if
+    /// it cannot be read).
+    static let clock: UInt64 = {
+        guard let id = try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8) else { return 0 }
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in id.trimmingCharacters(in: .whitespacesAndNewlines).utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+        }
+        return hash == 0 ? 1 : hash
+    }()
+
+    static func frame(destination rank: Int, sentAt: Int64, clock: UInt64 = Self.clock) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: size)
         bytes.withUnsafeMutableBytes { raw in
             raw.storeBytes(of: magic.littleEndian, toByteOffset: 0, as: UInt32.self)
             raw.storeBytes(of: UInt32(rank).littleEndian, toByteOffset: 4, as: UInt32.self)
+            raw.storeBytes(of: UInt64(bitPattern: sentAt).littleEndian, toByteOffset: 8, as: UInt64.self)
+            raw.storeBytes(of: clock.littleEndian, toByteOffset: 16, as: UInt64.self)
         }
         return bytes
     }
 
-    /// The destination rank in a route frame, or nil if it is not one.
-    static func destination(_ frame: UnsafeRawBufferPointer) -> Int? {
-        guard frame.count == size, UInt32(littleEndian: frame.loadUnaligned(fromByteOffset: 0, as: UInt32.self)) == magic else { return nil }
-        return Int(UInt32(littleEndian: frame.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
+    /// The route in a frame, or nil if it is not one (wrong size or magic).
+    static func parse(_ frame: UnsafeRawBufferPointer, clock: UInt64 = Self.clock) -> Route? {
+        guard frame.count == size || frame.count == shortSize,
+              UInt32(littleEndian: frame.loadUnaligned(fromByteOffset: 0, as: UInt32.self)) == magic else { return nil }
+        var route = Route(destination: Int(UInt32(littleEndian: frame.loadUnaligned(fromByteOffset: 4, as: UInt32.self))))
+        if frame.count == size, clock != 0, UInt64(littleEndian: frame.loadUnaligned(fromByteOffset: 16, as: UInt64.self)) == clock {
+            route.sentAt = Int64(bitPattern: UInt64(littleEndian: frame.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+        }
+        return route
     }
 }

@@ -7,8 +7,8 @@ import ZeroMQ
 /// device thread that uses it from then on; no two threads use it at once.
 final class SocketBox: @unchecked Sendable {
     var socket: ZMQSocket
-    /// For a connection to a gateway: the route frame that goes in front of every message.
-    var route: [UInt8]?
+    /// For a connection to a gateway: the rank its messages are for (each goes with a route frame).
+    var route: Int?
 
     init(_ socket: consuming ZMQSocket) {
         self.socket = socket

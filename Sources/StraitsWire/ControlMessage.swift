@@ -163,6 +163,10 @@ public enum ControlMessage: Equatable, Sendable {
         public var wan: LinkParameters
         /// One per region when WAN traffic goes through gateways; absent when it goes direct.
         public var gateways: [PlanGateway]?
+        /// To gateways, once the links are measured: what one hop between two processes costs
+        /// here (the fastest LAN measured), which each link allows for at both ends (cut-through);
+        /// absent: store-and-forward.
+        public var gatewayHop: LinkParameters?
         /// Training jobs: the job file's text, which every worker parses as the coordinator did.
         public var job: String?
         public init(epoch: Int, you: Int, regions: [String], devicesPerWorker: Int, workers: [PlanWorker], algo: String,
@@ -190,10 +194,14 @@ public enum ControlMessage: Equatable, Sendable {
         public var peerWorker: Int
         public var lead: Bool
         public var collective: Int
-        public init(peerWorker: Int, lead: Bool, collective: Int) {
+        /// Straight to the peer's data endpoint even if it is in another region (a hop between
+        /// two processes, as the gateways make them), not through the gateways.
+        public var direct: Bool?
+        public init(peerWorker: Int, lead: Bool, collective: Int, direct: Bool? = nil) {
             self.peerWorker = peerWorker
             self.lead = lead
             self.collective = collective
+            self.direct = direct
         }
     }
 

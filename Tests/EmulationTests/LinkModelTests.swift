@@ -131,4 +131,59 @@ struct LinkModelTests {
         #expect(late.first?.dueAt == 2 * Self.second + 10 * Self.millisecond + Self.millisecond)
         #expect(late.first?.queueDelay == 0)
     }
+
+    @Test("cut-through: a message starts one hop before it was received and leaves one hop before it arrives")
+    func cutThrough() {
+        // 8 Mbit/s (1 µs a byte), 10 ms; a hop of 100 µs + 1 ns a byte.
+        var link = LinkModel(spec: LinkSpec(bitsPerSecond: 8e6, latencySeconds: 0.010), chunkBytes: 65_536)
+        link.hop = LinkModel.Hop(alphaNanoseconds: 100_000, nanosecondsPerByte: 1)
+        // 100 000 bytes received whole at 10 ms: on the wire from 9.8 ms (its first byte came a
+        // hop earlier) to 109.8 ms, at the far end at 119.8 ms, so it leaves 200 µs before that.
+        link.offer(message: 1, flow: 0, bytes: 100_000, now: 10 * Self.millisecond)
+        let one = Self.run(&link, from: 10 * Self.millisecond, until: 200 * Self.millisecond, step: 100_000)
+        #expect(one.map(\.dueAt) == [119_600_000])
+        #expect(one.first?.offeredAt == 9_800_000 && one.first?.queueDelay == 0)
+        #expect(link.counters.busy == 100 * Self.millisecond)
+        // Never before it was received: with no latency and a hop longer than the message's
+        // time on the wire, it leaves when it came.
+        var fast = LinkModel(spec: LinkSpec(bitsPerSecond: 8e9, latencySeconds: 0), chunkBytes: 65_536)
+        fast.hop = LinkModel.Hop(alphaNanoseconds: 5_000_000, nanosecondsPerByte: 0)
+        fast.offer(message: 1, flow: 0, bytes: 1000, now: Self.second)
+        #expect(Self.run(&fast, from: Self.second, until: 2 * Self.second).map(\.dueAt) == [Self.second])
+        // Never before an earlier message of its flow: a hop slower than the link (10 ns a byte
+        // against 1) would otherwise let a large message overtake a small one sent before it.
+        var order = LinkModel(spec: LinkSpec(bitsPerSecond: 8e9, latencySeconds: 0.001), chunkBytes: 1 << 20)
+        order.hop = LinkModel.Hop(alphaNanoseconds: 0, nanosecondsPerByte: 10)
+        order.offer(message: 1, flow: 0, bytes: 1000, now: Self.millisecond)      // wire 0.990–0.991 ms
+        order.offer(message: 2, flow: 0, bytes: 100_000, now: Self.millisecond)   // wire 0.991–1.091 ms
+        let both = Self.run(&order, from: Self.millisecond, until: 3 * Self.millisecond, step: 1000)
+        // 1: 1.991 ms − 10 µs; 2: 2.091 ms − 1 ms = 1.091 ms, held behind 1.
+        #expect(both.map(\.message) == [1, 2] && both.map(\.dueAt) == [1_981_000, 1_981_000])
+    }
+
+    @Test("cut-through: when the sender's time is known, a message starts one α after it was sent")
+    func cutThroughSentAt() {
+        var link = LinkModel(spec: LinkSpec(bitsPerSecond: 8e6, latencySeconds: 0.010), chunkBytes: 65_536)
+        link.hop = LinkModel.Hop(alphaNanoseconds: 100_000, nanosecondsPerByte: 1)
+        // Sent at 8 ms, received whole at 10 ms (a slow hop): on the wire from 8.1 ms to 108.1 ms.
+        link.offer(message: 1, flow: 0, bytes: 100_000, now: 10 * Self.millisecond, sentAt: 8 * Self.millisecond)
+        var both = Self.run(&link, from: 10 * Self.millisecond, until: 199 * Self.millisecond, step: 100_000)
+        // A time after it was received (another machine's clock, say) counts as received then.
+        link.offer(message: 2, flow: 1, bytes: 1000, now: 200 * Self.millisecond, sentAt: 300 * Self.millisecond)
+        both += Self.run(&link, from: 200 * Self.millisecond, until: 400 * Self.millisecond, step: 100_000)
+        #expect(both.map(\.offeredAt) == [8_100_000, 200 * Self.millisecond])
+        #expect(both.map(\.dueAt) == [108_100_000 + 10 * Self.millisecond - 200_000, 200 * Self.millisecond + Self.millisecond + 10 * Self.millisecond - 101_000])
+        // Store-and-forward ignores it.
+        var plain = LinkModel(spec: LinkSpec(bitsPerSecond: 8e6, latencySeconds: 0.010), chunkBytes: 65_536)
+        plain.offer(message: 1, flow: 0, bytes: 1000, now: 10 * Self.millisecond, sentAt: 8 * Self.millisecond)
+        #expect(Self.run(&plain, from: 10 * Self.millisecond, until: 50 * Self.millisecond).map(\.offeredAt) == [10 * Self.millisecond])
+    }
+
+    @Test("a link with no hop is store-and-forward: the same deliveries as before hops existed")
+    func noHop() {
+        var link = LinkModel(spec: LinkSpec(bitsPerSecond: 8e6, latencySeconds: 0.010), chunkBytes: 65_536)
+        link.offer(message: 1, flow: 0, bytes: 100_000, now: 10 * Self.millisecond)
+        let one = Self.run(&link, from: 10 * Self.millisecond, until: 200 * Self.millisecond, step: 100_000)
+        #expect(one.map(\.dueAt) == [120 * Self.millisecond] && one.first?.offeredAt == 10 * Self.millisecond)
+    }
 }

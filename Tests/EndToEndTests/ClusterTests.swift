@@ -212,7 +212,7 @@ struct ClusterTests {
               - { name: a, hosts: 1, devices_per_host: 2 }
               - { name: b, hosts: 1, devices_per_host: 2 }
             links:
-              - { between: [a, b], bandwidth: 10Mbps, latency: 5ms }
+              - { between: [a, b], bandwidth: 10Mbps, latency: 50ms }
             """)
         let job = try cluster.write("bench.yaml", "name: b\nkind: bench\nmin_bytes: 256K\nmax_bytes: 1M\nstep_factor: 4\niters: 3\nwarmup: 1\n")
         let endpoint = try cluster.startCoordinator(topology: topology, job: job)
@@ -232,6 +232,13 @@ struct ClusterTests {
             #expect(row["wrong"] as? Int == 0 && row["ranks"] as? Int == 4)
         }
         #expect(cluster.log("coordinator").contains("busbw(GB/s)"))
+        // One host per region: the hop the gateways allow for was measured straight between the
+        // regions' hosts (before the probe through the gateways, whose 50 ms it must not race).
+        let plan = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cluster.runDirectory + "/plan.json"))) as? [String: Any]
+        let measured = plan?["links_measured"] as? [[String: Any]] ?? []
+        #expect(measured.map { $0["kind"] as? String } == ["hop", "wan"], "\(measured)")
+        let hop = plan?["gateway_hop"] as? [String: Any]
+        #expect(hop?["measured_as"] as? String == "hop" && (hop?["alpha_s"] as? Double ?? 0) > 0, "\(String(describing: hop))")
     }
 
     @Test("a topology with a typo fails fast, naming file, line and field")

@@ -57,4 +57,50 @@ struct CollectiveSimulatorTests {
         let expected = max(ring.step, 0.050 + ring.chunk) + ring.step + 0.050
         #expect(abs(ring.predicted - expected) < 1e-5, "predicted \(ring.predicted) s, expected \(expected) s")
     }
+
+    @Test("gateways that allow for their hops (cut-through) save at least one uncontended hop at each end of every WAN message")
+    func cutThrough() {
+        // Hops cost 100 µs + 1 ns a byte; a 2-rank ring of 1 MiB, one 512 KiB chunk per step, over
+        // 100 Mbit/s and 10 ms (latency far above a hop, so no release waits for its last chunk).
+        let layout = Self.simulator(link: LinkSpec(bitsPerSecond: 100e6, latencySeconds: 0.010)).layout
+        let hop = LinkCost(alphaSeconds: 100e-6, betaSecondsPerByte: 1e-9)
+        let link = LinkSpec(bitsPerSecond: 100e6, latencySeconds: 0.010)
+        func model(_ gatewayHop: LinkCost?) -> CollectiveSimulator {
+            CollectiveSimulator(layout: layout, links: [0: [1: link], 1: [0: link]],
+                                costs: .init(lan: hop, reduceSecondsPerByte: 0, copySecondsPerByte: 0, gatewayHop: gatewayHop))
+        }
+        let bytes = 1 << 20
+        let choice = ClusterPlanner(layout: layout, lan: .unmeasured, wan: .unmeasured, algo: "ring", chunkBytes: bytes / 2).choose(bytes: bytes)
+        let store = model(nil).predict(choice, bytes: bytes), cut = model(hop).predict(choice, bytes: bytes)
+        // Each step sends one 512 KiB message each way; both cross the LAN at once, so a hop
+        // takes up to α + 2b·β. The link alone: 2 steps of serialisation and latency.
+        let b = Double(bytes / 2 + 64), link2 = 2 * (b * 8 / 100e6 + 0.010)
+        let uncontended = 100e-6 + b * 1e-9, contended = 100e-6 + 2 * b * 1e-9
+        // Never faster than the link; what is left over it is at most the contended hop out of
+        // each step (the link starts when the sender sent, and releases one uncontended hop early).
+        #expect(cut >= link2, "cut-through \(cut) s against the link's \(link2) s")
+        #expect(cut - link2 <= 2 * contended, "cut-through \(cut) s, link \(link2) s")
+        // Store-and-forward pays a contended hop at both ends of each step.
+        #expect(store - link2 > 2 * contended, "store-and-forward \(store) s, link \(link2) s")
+        #expect(store - cut >= 2 * 2 * uncontended, "store-and-forward \(store) s, cut-through \(cut) s")
+    }
+}
+
+@Suite("gateway route frame")
+struct GatewayRouteTests {
+    @Test("carries the destination and, on this machine's clock, when it was sent; 8-byte frames still route")
+    func frames() {
+        let frame = GatewayRoute.frame(destination: 7, sentAt: 123_456_789, clock: 42)
+        #expect(frame.count == 24 && Array(frame[0..<4]) == [0x53, 0x54, 0x52, 0x47])
+        #expect(frame.withUnsafeBytes { GatewayRoute.parse($0, clock: 42) } == GatewayRoute.Route(destination: 7, sentAt: 123_456_789))
+        // Another machine's clock: the time means nothing here.
+        #expect(frame.withUnsafeBytes { GatewayRoute.parse($0, clock: 43) } == GatewayRoute.Route(destination: 7, sentAt: nil))
+        #expect(Array(frame[0..<8]).withUnsafeBytes { GatewayRoute.parse($0, clock: 42) } == GatewayRoute.Route(destination: 7, sentAt: nil))
+        // Not a route: wrong magic or size.
+        var bad = frame
+        bad[0] = 0
+        #expect(bad.withUnsafeBytes { GatewayRoute.parse($0, clock: 42) } == nil)
+        #expect(Array(frame[0..<12]).withUnsafeBytes { GatewayRoute.parse($0, clock: 42) } == nil)
+        #expect(GatewayRoute.clock != 0)
+    }
 }
