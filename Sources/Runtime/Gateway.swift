@@ -11,8 +11,9 @@ import ZeroMQ
 /// when each arrives at the far end; a delivery thread sends it on to the destination rank at
 /// that time, sleeping until shortly before it and spinning the last few tens of microseconds.
 /// Once the coordinator has measured what a hop between two processes costs here, the links
-/// allow for the hops in and out (`LinkModel.Hop`), so that a message crosses the emulated path
-/// in the link's time, as through a router, not in the link's time plus two whole-message hops.
+/// allow for the hops in (from the time on the route frame) and out (`LinkModel.Hop`), so that a
+/// message crosses the emulated path in the link's time, as through a router, not in the link's
+/// time plus two whole-message hops.
 public final class Gateway {
     let options: GatewayOptions
     let topology: ClusterTopology
@@ -158,7 +159,7 @@ public final class Gateway {
                 state.condition.broadcast()
                 state.condition.unlock()
                 if let hop = plan.gatewayHop {
-                    say("cut-through: each link allows \(Units.formatDuration(seconds: hop.alphaS)) + \(fixed(1 / hop.betaSPerByte / 1e9, 2)) GB/s for the hop at each end")
+                    say("cut-through: links start a message when its sender sent it, and release it one hop (\(Units.formatDuration(seconds: hop.alphaS)) + bytes at \(fixed(1 / hop.betaSPerByte / 1e9, 2)) GB/s) before it arrives")
                 }
             case .stop(let stop):
                 // One last report of the counters, then go.
