@@ -39,6 +39,14 @@ public final class DataPlane: @unchecked Sendable {
         releases = try ReleaseQueue()
     }
 
+    /// An ipc endpoint's socket file outlives the socket unless removed: remove it (a bound
+    /// socket goes on working; nothing new can connect).
+    deinit {
+        for endpoint in endpoints where endpoint.hasPrefix("ipc://") {
+            unlink(String(endpoint.dropFirst("ipc://".count)))
+        }
+    }
+
     /// Connects a PUSH socket to `peer` at `endpoint`. With `routedTo`, the endpoint is a
     /// gateway's ingress, and each message carries a route frame naming that rank.
     public func connect(peer: Int, endpoint: String, routedTo destination: Int? = nil, context: ZMQContext = .shared) throws {

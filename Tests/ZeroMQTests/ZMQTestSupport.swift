@@ -32,6 +32,8 @@ func withConnectedPair<Result>(
 ) async throws -> Result {
     var bound = try ZMQSocket(boundType, context: context)
     let endpoint = try bound.bind(transport.endpoint("pair"))
+    // An ipc socket file outlives its socket unless removed.
+    defer { if endpoint.hasPrefix("ipc://") { unlink(String(endpoint.dropFirst("ipc://".count))) } }
     var connected = try ZMQSocket(connectedType, context: context)
     try connected.connect(endpoint)
     return try await body(&bound, &connected)
