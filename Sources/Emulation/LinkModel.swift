@@ -1,13 +1,14 @@
 /// One directed WAN link as a pure state machine over a clock it is given (nanoseconds): a
 /// serialiser that sends at the link's bandwidth, then a delay line of the link's latency ± jitter.
 ///
-/// Messages are cut into chunks (the part left over first); the serialiser takes the next chunk from the queued flow that
-/// has been served the fewest bytes (a flow that comes back from idle starts level with the
-/// others, so it can't bank credit), so concurrent flows share the bandwidth evenly in bytes
-/// whatever their message sizes, and pacing is byte-accurate: a chunk of `b` bytes starts when the previous one ends
-/// and takes `8b / bandwidth`. A chunk arrives `latency ± jitter` after its last byte left,
-/// never before an earlier chunk of its flow; a message is delivered when its last chunk
-/// arrives. The queue is bounded in bytes: `canAccept` says whether the owner may offer more.
+/// Messages are cut into chunks (the part left over first); the serialiser takes the next
+/// chunk from the queued flow that has been served the fewest bytes (a flow that comes back
+/// from idle starts level with the others, so it can't bank credit), so concurrent flows share
+/// the bandwidth evenly in bytes whatever their message sizes, and pacing is byte-accurate: a
+/// chunk of `b` bytes starts when the previous one ends and takes `8b / bandwidth`. A chunk
+/// arrives `latency ± jitter` after its last byte left, never before an earlier chunk of its
+/// flow; a message is delivered when its last chunk arrives. The queue is bounded in bytes:
+/// `canAccept` says whether the owner may offer more.
 ///
 /// No I/O and no clock of its own: the gateway calls `offer` and `advance(to:)` with the real
 /// time, tests with a manual one, and both get exactly the same deliveries.

@@ -299,7 +299,7 @@ public final class Coordinator {
             ("wan_path", .string(wanPath)),
             ("model_lan", .object([("alpha_s", .double(uncontended.alphaS)), ("beta_s_per_byte", .double(uncontended.betaSPerByte))])),
             ("gateway_hop", hop.map { .object([("alpha_s", .double($0.alphaS)), ("beta_s_per_byte", .double($0.betaSPerByte)),
-                                               ("measured_as", .string(lanLinks.isEmpty ? "hop" : "lan"))]) } ?? .null),
+                                               ("measured_as", .string(!lanLinks.isEmpty ? "lan" : hopMeasured != nil ? "hop" : "assumed"))]) } ?? .null),
             ("gateways", .array(gateways.keys.sorted().map { region in
                 .object([("region", .string(topology.regions[region].name)), ("pid", .int(gateways[region]!.join.pid)),
                          ("ingress", .array(gateways[region]!.join.endpoints.map { .string($0) }))])
