@@ -234,6 +234,10 @@ public final class Coordinator {
             guard !links.isEmpty else { return nil }
             return ControlMessage.LinkParameters(alphaS: links.map(\.alphaS).max()!, betaSPerByte: links.map(\.betaSPerByte).max()!)
         }
+        func fastest(_ links: [ControlMessage.LinkParameters]) -> ControlMessage.LinkParameters? {
+            guard !links.isEmpty else { return nil }
+            return ControlMessage.LinkParameters(alphaS: links.map(\.alphaS).min()!, betaSPerByte: links.map(\.betaSPerByte).min()!)
+        }
         // With one host per region there is no LAN pair to measure: a hop between two processes
         // stands in, or without gateways this machine's loopback TCP as probes between hosts
         // measure it here (plan.json says so).
@@ -247,8 +251,7 @@ public final class Coordinator {
         // (interference only ever slows a probe down). The model's LAN, which adds contention
         // itself; and what the gateways allow for their own hops (cut-through), so that a hop
         // slower than that makes a message later than its link, never earlier.
-        let uncontended = lanLinks.isEmpty ? lan
-            : ControlMessage.LinkParameters(alphaS: lanLinks.map(\.alphaS).min()!, betaSPerByte: lanLinks.map(\.betaSPerByte).min()!)
+        let uncontended = fastest(lanLinks) ?? lan
         let hop: ControlMessage.LinkParameters? = gateways.isEmpty || !options.cutThrough ? nil : uncontended
         if let hop {
             for gateway in gateways.values {

@@ -29,7 +29,8 @@ enum GatewayRoute {
         return hash == 0 ? 1 : hash
     }()
 
-    static func frame(destination rank: Int, sentAt: Int64, clock: UInt64 = Self.clock) -> [UInt8] {
+    /// A route to `rank`, stamped now (on the clock the gateways read) unless told when.
+    static func frame(destination rank: Int, sentAt: Int64 = Gateway.now(), clock: UInt64 = Self.clock) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: size)
         bytes.withUnsafeMutableBytes { raw in
             raw.storeBytes(of: magic.littleEndian, toByteOffset: 0, as: UInt32.self)

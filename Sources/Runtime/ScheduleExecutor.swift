@@ -162,7 +162,7 @@ public struct ScheduleExecutor {
         }
         let outbox = try plane.outbox(operation.kind.peer)
         var message = ZMQMessage()
-        if let route = outbox.route { message.append(GatewayRoute.frame(destination: route, sentAt: Gateway.now())) }
+        if let route = outbox.route { message.append(GatewayRoute.frame(destination: route)) }
         message.append(header.encoded)
         // Small payloads are copied: a copy of 64 KiB costs less than waiting for libzmq to
         // release a zero-copy send, and the range is free again at once. Encoded payloads are
