@@ -84,7 +84,7 @@ public struct BenchLauncher {
                 for (index, text) in frames.dropFirst(3).enumerated() { perIteration[index] = max(perIteration[index], Double(text) ?? .infinity) }
             }
             let sorted = perIteration.sorted()
-            let median = sorted[sorted.count / 2]
+            let median = perIteration.median
             let p99 = sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.99).rounded(.up)) - 1)]
             let algbw = Double(size) / median / 1e9
             let busbw = algbw * 2 * (p - 1) / p

@@ -165,8 +165,8 @@ public struct BenchWorker {
         try group.synchronize(timeout: timeout, what: "finish")
     }
 
-    /// Ping-pong of 4-byte messages (α = half the median round trip), then 4 MiB one way with a
-    /// 4-byte reply (β from what is left).
+    /// Ping-pong of 4-byte messages (α = half the fastest round trip), then 4 MiB one way with a
+    /// 4-byte reply (β from what is left of the fastest).
     static func probe(plane: DataPlane, rank: Int, peer: Int, ranks: Int, buffer: UnsafeMutableRawPointer,
                       elements: Int, collective: inout UInt64, timeout: Duration) throws -> LinkCost {
         let leader = rank < peer
@@ -220,8 +220,10 @@ public struct BenchWorker {
                 if try agree(enough) { break }
             }
         }
-        let alpha = small.sorted()[small.count / 2] / 2
-        let beta = bulk.isEmpty ? 1 / 2e9 : max((bulk.sorted()[bulk.count / 2] - 2 * alpha) / Double(bulkElements * 4), 1e-12)
+        // The fastest of each: interference only slows an exchange down, and so does a first
+        // bulk transfer's warm-up (the allocator's pages and the sockets' buffers).
+        let alpha = small.min()! / 2
+        let beta = bulk.min().map { max(($0 - 2 * alpha) / Double(bulkElements * 4), 1e-12) } ?? 1 / 2e9
         return LinkCost(alphaSeconds: alpha, betaSecondsPerByte: beta)
     }
 

@@ -6,9 +6,13 @@ import Emulation
 /// LAN; messages between regions cost a hop to the sender's gateway, the WAN link itself (the
 /// same `LinkModel` the gateway runs: the link's bandwidth, shared round-robin by the flows on
 /// it, then its latency, allowing for the hops at its ends as the gateways do), and a hop on to
-/// the receiver; each rank reduces or copies what it
-/// receives one message at a time at `γ` per byte. Because the schedules are the ones the
-/// workers run, chunking and pipelining are modelled as they happen, not as a closed formula.
+/// the receiver; each rank reduces or copies what it receives one message at a time at `γ` per
+/// byte. Because the schedules are the ones the workers run, chunking and pipelining are
+/// modelled as they happen, not as a closed formula.
+///
+/// Where the cluster's processes share one machine (`Costs.cores`), what takes a core shares
+/// the cores: the LAN is then the copies through the kernel, and a busy machine slows messages
+/// and reductions alike, as it does the processes.
 public struct CollectiveSimulator {
     public struct Costs: Sendable {
         /// Between two workers of one region, and between a worker and its gateway.
@@ -20,6 +24,16 @@ public struct CollectiveSimulator {
         /// What the gateways allow for the hops at each end of a WAN link (cut-through), as
         /// they were told; nil: store-and-forward.
         public var gatewayHop: LinkCost?
+        /// The cores the cluster's processes share, when they are one machine's (in threads' worth
+        /// of memory-bound work: `HostCalibration`); nil: the LAN is one link, and each rank
+        /// reduces alone. With cores, everything that takes a core shares them: each rank's
+        /// thread checksums what it sends, checks what it receives and reduces or copies it, one
+        /// thing after another; a message between two processes is copied through the kernel by
+        /// both ends' I/O threads at once (what is left of `lan.beta` once the checksums and the
+        /// receiver's copy are taken out), one message of a connection after another.
+        public var cores: Double?
+        /// CRC32C per byte, on sending and again on receiving (0: no checksums).
+        public var checksumSecondsPerByte: Double = 0
 
         public init(lan: LinkCost, local: LinkCost = LinkCost(alphaSeconds: 5e-6, betaSecondsPerByte: 1 / 8e9),
                     reduceSecondsPerByte: Double = 1 / 6e9, copySecondsPerByte: Double = 1 / 10e9, gatewayHop: LinkCost? = nil) {
@@ -51,6 +65,16 @@ public struct CollectiveSimulator {
     /// phase. Ranks leave a barrier across slow links at different times, and that skew is part
     /// of what is measured, so it is part of what is predicted.
     public func predict(_ choice: ClusterPlanner.Choice, bytes: Int) -> Double {
+        simulate(choice, bytes: bytes).seconds
+    }
+
+    /// Per rank, when it finished its barrier and then each of its phases, in seconds from
+    /// the common start, as `predict` simulates them.
+    public func timeline(_ choice: ClusterPlanner.Choice, bytes: Int) -> [[Double]] {
+        simulate(choice, bytes: bytes).ends.map { $0.map { Double($0) / 1e9 } }
+    }
+
+    private func simulate(_ choice: ClusterPlanner.Choice, bytes: Int) -> (seconds: Double, ends: [[Int64]]) {
         let count = bytes / 4
         let devices = layout.devicesPerWorker
         var programs: [[CollectiveSchedule]] = []
@@ -77,7 +101,7 @@ public struct CollectiveSimulator {
     public func simulate(_ schedules: [CollectiveSchedule]) -> Double {
         var barriers: [[CollectiveSchedule]] = []
         for schedule in schedules { barriers.append([CollectiveSchedule(rank: schedule.rank, ranks: schedule.ranks), schedule]) }
-        return run(barriers, sharedBefore: 0, sharedAfter: 0)
+        return run(barriers, sharedBefore: 0, sharedAfter: 0).seconds
     }
 
     /// The seconds the busiest WAN link spends serialising one all-reduce `choice` of `bytes`
@@ -110,6 +134,9 @@ public struct CollectiveSimulator {
 
     private enum Event {
         case arrive(rank: Int, from: Int, tag: UInt64, phase: Int)
+        /// A message of `bytes` payload reaches its rank's socket: with cores modelled, the rank's
+        /// thread checks it before it counts as arrived.
+        case land(rank: Int, from: Int, tag: UInt64, phase: Int, bytes: Int)
         case complete(rank: Int, operation: Int, phase: Int)
         /// A message joins a link's queue: the LAN (`fromRegion` -1) or a WAN link.
         case offer(message: Int, fromRegion: Int, toRegion: Int)
@@ -121,7 +148,7 @@ public struct CollectiveSimulator {
     /// rank's time from the end of its barrier to the end of its last phase. With
     /// `sharedBefore`/`sharedAfter`, the devices of a worker meet after the barrier and after
     /// the last phase, and spend that long in shared memory.
-    private func run(_ programs: [[CollectiveSchedule]], sharedBefore: Double, sharedAfter: Double) -> Double {
+    private func run(_ programs: [[CollectiveSchedule]], sharedBefore: Double, sharedAfter: Double) -> (seconds: Double, ends: [[Int64]]) {
         let ranks = programs.count
         var runners: [ScheduleRunner?] = Array(repeating: nil, count: ranks)
         var phase = [Int](repeating: -1, count: ranks)
@@ -129,6 +156,7 @@ public struct CollectiveSimulator {
         var cpuFree = [Int64](repeating: 0, count: ranks)
         var barrierEnd = [Int64](repeating: 0, count: ranks)
         var end = [Int64](repeating: 0, count: ranks)
+        var phaseEnds = programs.map { [Int64](repeating: 0, count: $0.count) }
         var waiting: [Int: [(rank: Int, time: Int64)]] = [:]
         var events = EventQueue<Event>()
         var wan: [Int: [Int: LinkModel]] = [:]
@@ -149,35 +177,83 @@ public struct CollectiveSimulator {
             }
         }
         func nanos(_ seconds: Double) -> Int64 { Int64((seconds * 1e9).rounded()) }
+        var cpu = costs.cores.map { ProcessorSharing(cores: $0) }
+        /// Work on the cores: a message's trip between two processes (both ends' I/O threads),
+        /// or on a rank's thread the checksum of a send, the check of a received message, and a
+        /// reduction or copy.
+        enum Work {
+            case trip(message: Int)
+            case send(rank: Int, operation: CollectiveSchedule.Operation, phase: Int)
+            case check(rank: Int, from: Int, tag: UInt64, phase: Int)
+            case receive(rank: Int, operation: Int, phase: Int)
+        }
+        // The kernel's copy per byte at each end: what a lone message's β leaves once the
+        // checksums and the receiver's copy are taken out (the two ends copy at once).
+        let kernelCopy = max(costs.lan.betaSecondsPerByte - 2 * costs.checksumSecondsPerByte - costs.copySecondsPerByte,
+                             costs.lan.betaSecondsPerByte / 10)
+        var jobs: [Int: Work] = [:]
+        var nextJob = 0
+        func schedule(_ work: Work, owner: Int, seconds: Double, parallelism: Double = 1, at now: Int64) {
+            jobs[nextJob] = work
+            cpu!.offer(job: nextJob, owner: owner, work: seconds * 1e9, parallelism: parallelism, now: now)
+            nextJob += 1
+        }
+        /// A rank's thread, as an owner of work on the cores.
+        func thread(_ rank: Int) -> Int { -1 - rank }
+        /// Puts message `id` on the LAN (`hop` 0: from its sender; 1: on from the far gateway).
+        func offerLAN(_ id: Int, from: Int, to: Int, bytes: Int, hop: Int, now: Int64) {
+            if cpu != nil {
+                // One connection's messages go one after another, each copied by both ends at once.
+                schedule(.trip(message: id), owner: (from << 32 | to) << 1 | hop, seconds: 2 * Double(bytes) * kernelCopy, parallelism: 2, at: now)
+            } else {
+                lan.offer(message: id, flow: from << 32 | to, bytes: bytes, now: now)
+            }
+        }
+        /// Sends `operation` of `rank`'s phase `sendPhase` on its way at `now`.
+        func launch(_ operation: CollectiveSchedule.Operation, rank: Int, phase sendPhase: Int, at now: Int64) {
+            let peer = operation.kind.peer
+            let bytes = operation.range.count * 4 + 64
+            let (fromWorker, toWorker) = (layout.worker(ofRank: rank), layout.worker(ofRank: peer))
+            let (fromRegion, toRegion) = (layout.workers[fromWorker].region, layout.workers[toWorker].region)
+            if fromWorker == toWorker {
+                let due = now + nanos(costs.local.alphaSeconds + Double(bytes) * costs.local.betaSecondsPerByte)
+                events.push(due, cpu == nil ? .arrive(rank: peer, from: rank, tag: operation.tag, phase: sendPhase)
+                                            : .land(rank: peer, from: rank, tag: operation.tag, phase: sendPhase, bytes: bytes - 64))
+            } else {
+                // LAN; or LAN to the gateway, the WAN link, LAN from the far gateway.
+                let id = nextMessage
+                nextMessage += 1
+                let viaWAN = fromRegion != toRegion && wan[fromRegion]?[toRegion] != nil
+                let hops: [(Int, Int)] = viaWAN ? [(fromRegion, toRegion), (-1, -1)] : []
+                inFlight[id] = (peer, rank, operation.tag, bytes, sendPhase, hops, now)
+                offerLAN(id, from: rank, to: peer, bytes: bytes, hop: 0, now: now)
+            }
+        }
 
         func perform(_ directives: [ScheduleRunner.Directive], rank: Int, at now: Int64) {
             for directive in directives {
                 switch directive {
                 case .send(let operation):
-                    let peer = operation.kind.peer
-                    let bytes = operation.range.count * 4 + 64
-                    let (fromWorker, toWorker) = (layout.worker(ofRank: rank), layout.worker(ofRank: peer))
-                    let (fromRegion, toRegion) = (layout.workers[fromWorker].region, layout.workers[toWorker].region)
-                    let arrival = Event.arrive(rank: peer, from: rank, tag: operation.tag, phase: phase[rank])
-                    if fromWorker == toWorker {
-                        events.push(now + nanos(costs.local.alphaSeconds + Double(bytes) * costs.local.betaSecondsPerByte), arrival)
+                    if cpu != nil {
+                        // The rank's thread checksums it, then hands it to the socket.
+                        schedule(.send(rank: rank, operation: operation, phase: phase[rank]), owner: thread(rank),
+                                 seconds: Double(operation.range.count * 4) * costs.checksumSecondsPerByte, at: now)
                     } else {
-                        // LAN; or LAN to the gateway, the WAN link, LAN from the far gateway.
-                        let id = nextMessage
-                        nextMessage += 1
-                        let viaWAN = fromRegion != toRegion && wan[fromRegion]?[toRegion] != nil
-                        let hops: [(Int, Int)] = viaWAN ? [(fromRegion, toRegion), (-1, -1)] : []
-                        inFlight[id] = (peer, rank, operation.tag, bytes, phase[rank], hops, now)
-                        lan.offer(message: id, flow: rank << 32 | peer, bytes: bytes, now: now)
+                        launch(operation, rank: rank, phase: phase[rank], at: now)
+                        // Sends are released at once (copied, or handed to the socket).
+                        events.push(now, .complete(rank: rank, operation: operation.id, phase: phase[rank]))
                     }
-                    // Sends are released at once (copied, or handed to the socket).
-                    events.push(now, .complete(rank: rank, operation: operation.id, phase: phase[rank]))
                 case .receive(let operation):
                     let bytes = Double(operation.range.count * 4)
                     let perByte = operation.kind == .receiveReduce(peer: operation.kind.peer) ? costs.reduceSecondsPerByte : costs.copySecondsPerByte
-                    let start = max(now, cpuFree[rank])
-                    cpuFree[rank] = start + nanos(bytes * perByte)
-                    events.push(cpuFree[rank], .complete(rank: rank, operation: operation.id, phase: phase[rank]))
+                    if cpu != nil {
+                        schedule(.receive(rank: rank, operation: operation.id, phase: phase[rank]), owner: thread(rank),
+                                 seconds: bytes * perByte, at: now)
+                    } else {
+                        let start = max(now, cpuFree[rank])
+                        cpuFree[rank] = start + nanos(bytes * perByte)
+                        events.push(cpuFree[rank], .complete(rank: rank, operation: operation.id, phase: phase[rank]))
+                    }
                 }
             }
         }
@@ -187,6 +263,7 @@ public struct CollectiveSimulator {
         func finishPhase(_ rank: Int, at now: Int64) {
             let finished = phase[rank]
             let last = finished == programs[rank].count - 1
+            phaseEnds[rank][finished] = now
             if finished == 0 { barrierEnd[rank] = now }
             let meets = (finished == 0 && sharedBefore > 0) || (last && sharedAfter > 0)
             if meets {
@@ -216,24 +293,40 @@ public struct CollectiveSimulator {
 
         for rank in 0..<ranks { events.push(0, .begin(rank: rank, phase: 0)) }
         while true {
-            var linkTime: Int64? = lan.nextEvent
+            var linkTime: Int64? = cpu == nil ? lan.nextEvent : cpu!.nextCompletion
             for targets in wan.values {
                 for link in targets.values { if let t = link.nextEvent { linkTime = min(linkTime ?? t, t) } }
             }
             if let linkTime, events.peekTime == nil || linkTime < events.peekTime! {
                 /// A message off a link: on to its next hop, or arrived.
-                func landed(_ delivery: LinkModel.Delivery) {
-                    var message = inFlight[delivery.message]!
+                func landed(_ delivery: LinkModel.Delivery) { landed(delivery.message, at: delivery.dueAt) }
+                func landed(_ id: Int, at due: Int64) {
+                    var message = inFlight[id]!
                     guard let hop = message.hops.first else {
-                        inFlight[delivery.message] = nil
-                        events.push(delivery.dueAt, .arrive(rank: message.rank, from: message.from, tag: message.tag, phase: message.phase))
+                        inFlight[id] = nil
+                        events.push(due, cpu == nil ? .arrive(rank: message.rank, from: message.from, tag: message.tag, phase: message.phase)
+                                                    : .land(rank: message.rank, from: message.from, tag: message.tag, phase: message.phase,
+                                                            bytes: message.bytes - 64))
                         return
                     }
                     message.hops.removeFirst()
-                    inFlight[delivery.message] = message
-                    events.push(delivery.dueAt, .offer(message: delivery.message, fromRegion: hop.0, toRegion: hop.1))
+                    inFlight[id] = message
+                    events.push(due, .offer(message: id, fromRegion: hop.0, toRegion: hop.1))
                 }
-                for delivery in lan.advance(to: linkTime) { landed(delivery) }
+                if cpu != nil {
+                    for done in cpu!.advance(to: linkTime) {
+                        switch jobs.removeValue(forKey: done.job)! {
+                        case .trip(let id): landed(id, at: done.at + nanos(costs.lan.alphaSeconds))
+                        case .send(let rank, let operation, let phase):
+                            launch(operation, rank: rank, phase: phase, at: done.at)
+                            events.push(done.at, .complete(rank: rank, operation: operation.id, phase: phase))
+                        case .check(let rank, let from, let tag, let phase): events.push(done.at, .arrive(rank: rank, from: from, tag: tag, phase: phase))
+                        case .receive(let rank, let operation, let phase): events.push(done.at, .complete(rank: rank, operation: operation, phase: phase))
+                        }
+                    }
+                } else {
+                    for delivery in lan.advance(to: linkTime) { landed(delivery) }
+                }
                 for from in wan.keys {
                     for to in wan[from]!.keys {
                         for delivery in wan[from]![to]!.advance(to: linkTime) { landed(delivery) }
@@ -245,6 +338,9 @@ public struct CollectiveSimulator {
             switch event {
             case .begin(let rank, let next):
                 begin(rank, next, at: now)
+            case .land(let rank, let from, let tag, let messagePhase, let bytes):
+                schedule(.check(rank: rank, from: from, tag: tag, phase: messagePhase), owner: thread(rank),
+                         seconds: Double(bytes) * costs.checksumSecondsPerByte, at: now)
             case .arrive(let rank, let from, let tag, let messagePhase):
                 if messagePhase != phase[rank] {
                     held[rank, default: []].append((from, tag, messagePhase))
@@ -259,7 +355,7 @@ public struct CollectiveSimulator {
             case .offer(let id, let fromRegion, let toRegion):
                 let message = inFlight[id]!
                 if fromRegion < 0 {
-                    lan.offer(message: id, flow: message.from << 32 | message.rank, bytes: message.bytes, now: now)
+                    offerLAN(id, from: message.from, to: message.rank, bytes: message.bytes, hop: 1, now: now)
                 } else {
                     // The gateway knows when the sender sent it (its route frame says).
                     wan[fromRegion]![toRegion]!.offer(message: id, flow: message.from << 32 | message.rank, bytes: message.bytes,
@@ -267,7 +363,7 @@ public struct CollectiveSimulator {
                 }
             }
         }
-        return Double((0..<ranks).map { end[$0] - barrierEnd[$0] }.max() ?? 0) / 1e9
+        return (Double((0..<ranks).map { end[$0] - barrierEnd[$0] }.max() ?? 0) / 1e9, phaseEnds)
     }
 }
 

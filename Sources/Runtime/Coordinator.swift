@@ -275,9 +275,20 @@ public final class Coordinator {
                 declared![from, default: [:]][to] = link.spec
             }
         }
-        simulator = CollectiveSimulator(layout: layout, links: declared,
-                                        costs: .init(lan: LinkCost(alphaSeconds: uncontended.alphaS, betaSecondsPerByte: uncontended.betaSPerByte),
-                                                     gatewayHop: hop.map { LinkCost(alphaSeconds: $0.alphaS, betaSecondsPerByte: $0.betaSPerByte) }))
+        var costs = CollectiveSimulator.Costs(lan: LinkCost(alphaSeconds: uncontended.alphaS, betaSecondsPerByte: uncontended.betaSPerByte),
+                                              gatewayHop: hop.map { LinkCost(alphaSeconds: $0.alphaS, betaSecondsPerByte: $0.betaSPerByte) })
+        // A local cluster's processes share this machine's cores: the model shares them too, at
+        // what they measure here (the workers are idle now).
+        let local = members.allSatisfy { $0.join.endpoints.allSatisfy(Self.isLoopback) }
+            && gateways.values.allSatisfy { $0.join.endpoints.allSatisfy { $0.isEmpty || Self.isLoopback($0) } }
+        let calibration = local ? HostCalibration.measure() : nil
+        if let calibration {
+            costs.cores = calibration.cores
+            costs.reduceSecondsPerByte = calibration.reduceSecondsPerByte
+            costs.copySecondsPerByte = calibration.copySecondsPerByte
+            costs.checksumSecondsPerByte = options.checksums ? calibration.checksumSecondsPerByte : 0
+        }
+        simulator = CollectiveSimulator(layout: layout, links: declared, costs: costs)
         let sizes = job.kind == .bench ? job.benchSizes : [trainingBytes ?? job.gradientBytes]
         let planJSON: JSONValue = .object([
             ("epoch", 1), ("topology", .string(topology.name)), ("job", .string(job.name)),
@@ -303,6 +314,11 @@ public final class Coordinator {
             ("model_lan", .object([("alpha_s", .double(uncontended.alphaS)), ("beta_s_per_byte", .double(uncontended.betaSPerByte))])),
             ("gateway_hop", hop.map { .object([("alpha_s", .double($0.alphaS)), ("beta_s_per_byte", .double($0.betaSPerByte)),
                                                ("measured_as", .string(!lanLinks.isEmpty ? "lan" : hopMeasured != nil ? "hop" : "assumed"))]) } ?? .null),
+            ("model_cores", calibration.map { c in
+                .object([("cores", .double(c.cores)), ("threads", .int(c.threads)),
+                         ("reduce_bytes_per_s", .double(1 / c.reduceSecondsPerByte)), ("copy_bytes_per_s", .double(1 / c.copySecondsPerByte)),
+                         ("checksum_bytes_per_s", .double(1 / c.checksumSecondsPerByte)), ("checksums", .bool(options.checksums))])
+            } ?? .null),
             ("gateways", .array(gateways.keys.sorted().map { region in
                 .object([("region", .string(topology.regions[region].name)), ("pid", .int(gateways[region]!.join.pid)),
                          ("ingress", .array(gateways[region]!.join.endpoints.map { .string($0) }))])
@@ -325,6 +341,11 @@ public final class Coordinator {
         try pump(until: { self.gateways.values.allSatisfy { $0.lastHeard > since } }, deadline: since + .seconds(3)) {
             "no final report from the gateways within 3 s"
         }
+    }
+
+    /// Whether `endpoint` is on this machine (ipc, inproc, or TCP on a loopback address).
+    static func isLoopback(_ endpoint: String) -> Bool {
+        ["ipc://", "inproc://", "tcp://127.", "tcp://localhost:", "tcp://[::1]:"].contains { endpoint.hasPrefix($0) }
     }
 
     private func probe(_ a: Int, _ b: Int, collective: inout Int, direct: Bool = false) throws -> ControlMessage.LinkParameters {
@@ -371,7 +392,7 @@ public final class Coordinator {
                 }
             }
             let sorted = times.sorted()
-            let median = sorted[sorted.count / 2]
+            let median = times.median
             let p99 = sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.99).rounded(.up)) - 1)]
             let algbw = Double(size) / median / 1e9
             let busbw = algbw * 2 * Double(ranks - 1) / Double(ranks)
@@ -379,8 +400,7 @@ public final class Coordinator {
             let choice = planner!.choose(bytes: size)
             let predicted = simulator!.predict(choice, bytes: size)
             let linkSeconds = simulator!.busiestLinkSeconds(choice, bytes: size)
-            func medianOf(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-            let host = medianOf(levels.map(\.host)), regionLevel = medianOf(levels.map(\.region)), wanLevel = medianOf(levels.map(\.wan))
+            let host = levels.map(\.host).median, regionLevel = levels.map(\.region).median, wanLevel = levels.map(\.wan).median
             // Per level: the bytes each rank all-reduces there, and busbw over that level's ranks.
             let hostsPerRegion = max(choice.regionHosts, 1), regionCount = max(choice.regions, 1), devices = max(choice.devices, 1)
             func levelBusbw(_ bytes: Double, _ p: Int, _ seconds: Double) -> Double {

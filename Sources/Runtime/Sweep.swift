@@ -34,7 +34,7 @@ public struct Sweep {
         let points = options.bandwidths.flatMap { b in options.latencies.flatMap { l in options.algorithms.map { (b, l, $0) } } }
         let ranks = options.regions * options.hosts * options.devices
         emit("# straits sweep: \(points.count) points × \(options.sizes.count) sizes; \(options.regions) regions × \(options.hosts) hosts × \(options.devices) devices = \(ranks) ranks; \(options.iterations) iterations after \(options.warmup) warm-up")
-        emit("# model: each rank's schedules simulated over the declared links (bandwidth shared by the flows on a link, then latency) and the measured LAN")
+        emit("# model: each rank's schedules simulated over the declared links (bandwidth shared by the flows on a link, then latency), the measured LAN, and this machine's cores as measured, shared by every process's copies, checksums and reductions")
         emit("#" + pad("bandwidth", 11) + pad("latency", 10) + pad("algo", 6) + pad("size", 11, right: true) + pad("measured(ms)", 14, right: true)
              + pad("model(ms)", 12, right: true) + pad("ratio", 8, right: true) + pad("busbw", 9, right: true) + pad("wan busbw", 11, right: true)
              + pad("link util", 11, right: true) + "  plan")

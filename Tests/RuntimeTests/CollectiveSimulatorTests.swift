@@ -86,6 +86,55 @@ struct CollectiveSimulatorTests {
     }
 }
 
+/// The model of a local cluster, whose processes share the machine's cores, against closed forms.
+@Suite("the model on shared cores")
+struct SharedCoresModelTests {
+    /// A flat ring of `bytes` over two hosts of one region, one chunk per step, on `cores`.
+    static func ring(cores: Double, bytes: Int, beta: Double, reduce: Double = 0, copy: Double = 0, checksum: Double = 0) -> Double {
+        let layout = ClusterLayout(regions: ["a"], devicesPerWorker: 1, workers: [
+            ControlMessage.PlanWorker(worker: 0, region: 0, host: 0, firstRank: 0, endpoints: []),
+            ControlMessage.PlanWorker(worker: 1, region: 0, host: 1, firstRank: 1, endpoints: []),
+        ])
+        var costs = CollectiveSimulator.Costs(lan: LinkCost(alphaSeconds: 0, betaSecondsPerByte: beta),
+                                              reduceSecondsPerByte: reduce, copySecondsPerByte: copy)
+        costs.cores = cores
+        costs.checksumSecondsPerByte = checksum
+        let simulator = CollectiveSimulator(layout: layout, links: nil, costs: costs)
+        let choice = ClusterPlanner(layout: layout, lan: .unmeasured, wan: .unmeasured, algo: "ring", chunkBytes: bytes / 2).choose(bytes: bytes)
+        return simulator.predict(choice, bytes: bytes)
+    }
+
+    @Test("a message is copied by both ends at once: two at a time take one step of bytes·β with four cores, four with one")
+    func copies() {
+        // Each step both ranks send half of 1 MiB (and a 64-byte header): two messages at once.
+        let bytes = 1 << 20, beta = 1e-9, b = Double(bytes / 2 + 64)
+        let four = Self.ring(cores: 4, bytes: bytes, beta: beta), one = Self.ring(cores: 1, bytes: bytes, beta: beta)
+        #expect(abs(four - 2 * b * beta) < 1e-6, "4 cores: \(four) s")
+        #expect(abs(one - 2 * 4 * b * beta) < 1e-6, "1 core: \(one) s")
+    }
+
+    @Test("reductions share the cores with everything else; each rank reduces one message at a time")
+    func reductions() {
+        // Free copies; reduce 1 ns and copy 0.5 ns a byte. Each step both ranks work on half of
+        // 1 MiB at once: reduce-scatter, then the all-gather's copies.
+        let bytes = 1 << 20, half = Double(bytes / 2)
+        let two = Self.ring(cores: 2, bytes: bytes, beta: 1e-15, reduce: 1e-9, copy: 0.5e-9)
+        let one = Self.ring(cores: 1, bytes: bytes, beta: 1e-15, reduce: 1e-9, copy: 0.5e-9)
+        #expect(abs(two - half * 1.5e-9) < 1e-6, "2 cores: \(two) s")
+        #expect(abs(one - 2 * half * 1.5e-9) < 1e-6, "1 core: \(one) s")
+    }
+
+    @Test("checksums: the sender's thread sums a message before it leaves, the receiver's before it counts")
+    func checksums() {
+        // β 2 ns a byte is 0.5 for each checksum and 1 for the kernel's copy at each end (at
+        // once, with four cores); copies and reductions free. A step: sum, copy, check.
+        let bytes = 1 << 20, b = Double(bytes / 2)
+        let summed = Self.ring(cores: 4, bytes: bytes, beta: 2e-9, checksum: 0.5e-9)
+        let expected = 2 * (b * 0.5e-9 + (b + 64) * 1e-9 + b * 0.5e-9)
+        #expect(abs(summed - expected) < 1e-6, "\(summed) s against \(expected) s")
+    }
+}
+
 @Suite("gateway route frame")
 struct GatewayRouteTests {
     @Test("carries the destination and, on this machine's clock, when it was sent; 8-byte frames still route")
@@ -102,5 +151,18 @@ struct GatewayRouteTests {
         #expect(bad.withUnsafeBytes { GatewayRoute.parse($0, clock: 42) } == nil)
         #expect(Array(frame[0..<12]).withUnsafeBytes { GatewayRoute.parse($0, clock: 42) } == nil)
         #expect(GatewayRoute.clock != 0)
+    }
+}
+
+@Suite("host calibration")
+struct HostCalibrationTests {
+    @Test("measures this machine: positive rates for each kind of work, and between 1 and `threads` threads' worth at once")
+    func measure() {
+        let calibration = HostCalibration.measure(threads: 2, seconds: 0.01, rounds: 1)
+        for perByte in [calibration.reduceSecondsPerByte, calibration.copySecondsPerByte, calibration.checksumSecondsPerByte] {
+            // Between 10 MB/s and 1 TB/s: a real measurement, whatever the machine.
+            #expect(perByte > 1e-12 && perByte < 1e-7, "\(perByte) s a byte")
+        }
+        #expect(calibration.cores >= 1 && calibration.cores <= 2 && calibration.threads == 2)
     }
 }
