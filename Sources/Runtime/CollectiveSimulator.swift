@@ -65,16 +65,6 @@ public struct CollectiveSimulator {
     /// phase. Ranks leave a barrier across slow links at different times, and that skew is part
     /// of what is measured, so it is part of what is predicted.
     public func predict(_ choice: ClusterPlanner.Choice, bytes: Int) -> Double {
-        simulate(choice, bytes: bytes).seconds
-    }
-
-    /// Per rank, when it finished its barrier and then each of its phases, in seconds from
-    /// the common start, as `predict` simulates them.
-    public func timeline(_ choice: ClusterPlanner.Choice, bytes: Int) -> [[Double]] {
-        simulate(choice, bytes: bytes).ends.map { $0.map { Double($0) / 1e9 } }
-    }
-
-    private func simulate(_ choice: ClusterPlanner.Choice, bytes: Int) -> (seconds: Double, ends: [[Int64]]) {
         let count = bytes / 4
         let devices = layout.devicesPerWorker
         var programs: [[CollectiveSchedule]] = []
@@ -101,7 +91,7 @@ public struct CollectiveSimulator {
     public func simulate(_ schedules: [CollectiveSchedule]) -> Double {
         var barriers: [[CollectiveSchedule]] = []
         for schedule in schedules { barriers.append([CollectiveSchedule(rank: schedule.rank, ranks: schedule.ranks), schedule]) }
-        return run(barriers, sharedBefore: 0, sharedAfter: 0).seconds
+        return run(barriers, sharedBefore: 0, sharedAfter: 0)
     }
 
     /// The seconds the busiest WAN link spends serialising one all-reduce `choice` of `bytes`
@@ -148,7 +138,7 @@ public struct CollectiveSimulator {
     /// rank's time from the end of its barrier to the end of its last phase. With
     /// `sharedBefore`/`sharedAfter`, the devices of a worker meet after the barrier and after
     /// the last phase, and spend that long in shared memory.
-    private func run(_ programs: [[CollectiveSchedule]], sharedBefore: Double, sharedAfter: Double) -> (seconds: Double, ends: [[Int64]]) {
+    private func run(_ programs: [[CollectiveSchedule]], sharedBefore: Double, sharedAfter: Double) -> Double {
         let ranks = programs.count
         var runners: [ScheduleRunner?] = Array(repeating: nil, count: ranks)
         var phase = [Int](repeating: -1, count: ranks)
@@ -156,7 +146,6 @@ public struct CollectiveSimulator {
         var cpuFree = [Int64](repeating: 0, count: ranks)
         var barrierEnd = [Int64](repeating: 0, count: ranks)
         var end = [Int64](repeating: 0, count: ranks)
-        var phaseEnds = programs.map { [Int64](repeating: 0, count: $0.count) }
         var waiting: [Int: [(rank: Int, time: Int64)]] = [:]
         var events = EventQueue<Event>()
         var wan: [Int: [Int: LinkModel]] = [:]
@@ -263,7 +252,6 @@ public struct CollectiveSimulator {
         func finishPhase(_ rank: Int, at now: Int64) {
             let finished = phase[rank]
             let last = finished == programs[rank].count - 1
-            phaseEnds[rank][finished] = now
             if finished == 0 { barrierEnd[rank] = now }
             let meets = (finished == 0 && sharedBefore > 0) || (last && sharedAfter > 0)
             if meets {
@@ -363,7 +351,7 @@ public struct CollectiveSimulator {
                 }
             }
         }
-        return (Double((0..<ranks).map { end[$0] - barrierEnd[$0] }.max() ?? 0) / 1e9, phaseEnds)
+        return Double((0..<ranks).map { end[$0] - barrierEnd[$0] }.max() ?? 0) / 1e9
     }
 }
 
