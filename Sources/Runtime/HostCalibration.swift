@@ -5,7 +5,7 @@ import StraitsWire
 /// What this machine's cores do with a collective's bytes, measured: reducing, copying and
 /// checksumming per byte on one thread, and how many threads' worth of that work the machine
 /// gives when all its cores do it at once. The work is memory-bound, so that is less than the
-/// core count when the cores share memory bandwidth (2 cores of a virtual machine here: ~1.4).
+/// core count when the cores share memory bandwidth (2 cores of a virtual machine here: 1.3–2.0).
 ///
 /// The model of a local cluster, whose ranks and gateways share one machine, runs on these.
 public struct HostCalibration: Sendable, Equatable {

@@ -13,38 +13,33 @@ struct ProcessorSharingTests {
         return done
     }
 
+    /// Jobs 1, 2, … (each its own owner; work in ms, parallelism) offered at 0 on `cores`, run to
+    /// the end: [job, time in ms] of each completion.
+    static func run(cores: Double, _ jobs: [(work: Int64, parallelism: Double)]) -> [[Int64]] {
+        var resource = ProcessorSharing(cores: cores)
+        for (index, job) in jobs.enumerated() {
+            resource.offer(job: index + 1, owner: index + 1, work: Double(job.work * ms), parallelism: job.parallelism, now: 0)
+        }
+        return drain(&resource)
+    }
+
     @Test("a lone job takes its work; two jobs on one core take twice as long, and end together")
     func sharing() {
-        var one = ProcessorSharing(cores: 1)
-        one.offer(job: 1, owner: 1, work: Double(10 * Self.ms), now: 0)
-        #expect(Self.drain(&one) == [[1, 10]])
-
-        var two = ProcessorSharing(cores: 1)
-        two.offer(job: 1, owner: 1, work: Double(10 * Self.ms), now: 0)
-        two.offer(job: 2, owner: 2, work: Double(10 * Self.ms), now: 0)
-        #expect(Self.drain(&two) == [[1, 20], [2, 20]])
+        #expect(Self.run(cores: 1, [(10, 1)]) == [[1, 10]])
+        #expect(Self.run(cores: 1, [(10, 1), (10, 1)]) == [[1, 20], [2, 20]])
     }
 
     @Test("more cores than jobs: each job runs at one core, no faster")
     func capped() {
-        var cores = ProcessorSharing(cores: 4)
-        cores.offer(job: 1, owner: 1, work: Double(10 * Self.ms), now: 0)
-        cores.offer(job: 2, owner: 2, work: Double(30 * Self.ms), now: 0)
-        #expect(Self.drain(&cores) == [[1, 10], [2, 30]])
+        #expect(Self.run(cores: 4, [(10, 1), (30, 1)]) == [[1, 10], [2, 30]])
     }
 
     @Test("a job of parallelism 2 takes two cores when they are free, and what the others leave when not")
     func parallelism() {
-        var alone = ProcessorSharing(cores: 2)
-        alone.offer(job: 1, owner: 1, work: Double(20 * Self.ms), parallelism: 2, now: 0)
-        #expect(Self.drain(&alone) == [[1, 10]])
-
+        #expect(Self.run(cores: 2, [(20, 2)]) == [[1, 10]])
         // 1.5 cores: the serial job gets 0.75 (an even share), the parallel one the other 0.75.
-        var shared = ProcessorSharing(cores: 1.5)
-        shared.offer(job: 1, owner: 1, work: Double(15 * Self.ms), parallelism: 2, now: 0)
-        shared.offer(job: 2, owner: 2, work: Double(30 * Self.ms), now: 0)
         // Job 1 ends at 20 ms; then job 2 (15 ms of work left) runs alone at 1 core: 35 ms.
-        #expect(Self.drain(&shared) == [[1, 20], [2, 35]])
+        #expect(Self.run(cores: 1.5, [(15, 2), (30, 1)]) == [[1, 20], [2, 35]])
     }
 
     @Test("an owner's jobs run one after another, and a job offered later joins the sharing from then")
