@@ -18,18 +18,49 @@ public enum ExactPattern {
     }
 
     /// Writes rank `rank`'s first `count` elements as float32 at `buffer` (any alignment).
+    ///
+    /// A period at a time, so the loop is a multiply-add of the index that vectorises, with no
+    /// division per element (a tenth of the time of `value` per element).
     public static func fill(_ buffer: UnsafeMutableRawPointer, count: Int, rank: Int, ranks: Int) {
-        for index in 0..<count {
-            buffer.storeBytes(of: value(rank: rank, index: index, ranks: ranks), toByteOffset: index * 4, as: Float.self)
+        let period = period(ranks: ranks)
+        let scale = Float(ranks), offset = Float(rank)
+        forEachPeriod(count: count, period: period) { start, length in
+            if Int(bitPattern: buffer) % MemoryLayout<Float>.alignment == 0 {
+                let elements = (buffer + start * 4).assumingMemoryBound(to: Float.self)
+                for index in 0..<length { elements[index] = Float(index) * scale + offset }
+            } else {
+                for index in 0..<length {
+                    buffer.storeBytes(of: Float(index) * scale + offset, toByteOffset: (start + index) * 4, as: Float.self)
+                }
+            }
         }
     }
 
     /// How many of the `count` float32 elements at `buffer` differ from the exact sum.
     public static func countWrong(_ buffer: UnsafeRawPointer, count: Int, ranks: Int) -> Int {
+        let period = period(ranks: ranks)
+        let scale = Float(ranks * ranks), offset = Float(ranks * (ranks - 1) / 2)
         var wrong = 0
-        for index in 0..<count where buffer.loadUnaligned(fromByteOffset: index * 4, as: Float.self) != sum(index: index, ranks: ranks) {
-            wrong += 1
+        forEachPeriod(count: count, period: period) { start, length in
+            if Int(bitPattern: buffer) % MemoryLayout<Float>.alignment == 0 {
+                let elements = (buffer + start * 4).assumingMemoryBound(to: Float.self)
+                for index in 0..<length { wrong &+= elements[index] != Float(index) * scale + offset ? 1 : 0 }
+            } else {
+                for index in 0..<length {
+                    let value = buffer.loadUnaligned(fromByteOffset: (start + index) * 4, as: Float.self)
+                    wrong &+= value != Float(index) * scale + offset ? 1 : 0
+                }
+            }
         }
         return wrong
+    }
+
+    /// Calls `body(start, length)` for each stretch of `count` elements that starts a period.
+    private static func forEachPeriod(count: Int, period: Int, _ body: (Int, Int) -> Void) {
+        var start = 0
+        while start < count {
+            body(start, min(period, count - start))
+            start += period
+        }
     }
 }
