@@ -95,7 +95,7 @@ public struct BenchWorker {
         var collective: UInt64 = 1
         if workers > 1 && device == 0 && worker <= 1 {
             let link = try probe(plane: plane, rank: rank, peer: worker == 0 ? devices : 0, ranks: options.ranks,
-                                 buffer: group.base(0), elements: group.elementCount, collective: &collective, timeout: timeout)
+                                 buffer: group.base(0), elements: group.elementCount, collective: &collective, timeout: timeout).link
             if worker == 0, let control {
                 try send(control, ["probe", "\(link.alphaSeconds)", "\(link.betaSecondsPerByte)"])
             }
@@ -165,10 +165,19 @@ public struct BenchWorker {
         try group.synchronize(timeout: timeout, what: "finish")
     }
 
-    /// Ping-pong of 4-byte messages (α = half the fastest round trip), then 4 MiB one way with a
-    /// 4-byte reply (β from what is left of the fastest).
+    /// What a probe measures: the link's α and β, and what a message costs the cores of the
+    /// processes at its two ends beyond its bytes (the median processor time of a ping-pong on
+    /// the lead's side: one message sent and one received; every thread of the process counts,
+    /// its libzmq I/O thread too).
+    struct ProbeResult {
+        var link: LinkCost
+        var cpuPerMessageSeconds: Double
+    }
+
+    /// Ping-pong of 4-byte messages (α = half the fastest round trip, and the median processor
+    /// time of each), then 4 MiB one way with a 4-byte reply (β from what is left of the fastest).
     static func probe(plane: DataPlane, rank: Int, peer: Int, ranks: Int, buffer: UnsafeMutableRawPointer,
-                      elements: Int, collective: inout UInt64, timeout: Duration) throws -> LinkCost {
+                      elements: Int, collective: inout UInt64, timeout: Duration) throws -> ProbeResult {
         let leader = rank < peer
         /// The leader's decision to stop, shared with the peer (one 1-element message: 1 stop, 0 go on).
         func agree(_ stop: Bool) throws -> Bool {
@@ -203,10 +212,12 @@ public struct BenchWorker {
         // Up to 30 pings and 5 bulk transfers, fewer over a slow link: the leader stops a phase
         // once it has spent half a second and has 5 pings or 2 transfers, and tells the peer so
         // by the size of its next message (a 1-element message ends the bulk phase).
-        var small: [Double] = []
+        var small: [Double] = [], processor: [Double] = []
         let pingStart = ContinuousClock.now
         for index in 0..<30 {
+            let before = processSeconds()
             small.append(try exchange(1))
+            processor.append(processSeconds() - before)
             let enough = index >= 4 && ContinuousClock.now - pingStart > .milliseconds(500)
             if try agree(enough) { break }
         }
@@ -224,7 +235,14 @@ public struct BenchWorker {
         // bulk transfer's warm-up (the allocator's pages and the sockets' buffers).
         let alpha = small.min()! / 2
         let beta = bulk.min().map { max(($0 - 2 * alpha) / Double(bulkElements * 4), 1e-12) } ?? 1 / 2e9
-        return LinkCost(alphaSeconds: alpha, betaSecondsPerByte: beta)
+        return ProbeResult(link: LinkCost(alphaSeconds: alpha, betaSecondsPerByte: beta), cpuPerMessageSeconds: processor.median)
+    }
+
+    /// Processor time this process (every thread) has used, in seconds.
+    static func processSeconds() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) * 1e-9
     }
 
     static func send(_ control: SocketBox, _ frames: [String]) throws {

@@ -60,10 +60,12 @@ public struct ClusterWorker {
         var planes: [DataPlane] = []
         for device in 0..<options.devices {
             let plane = try DataPlane(
-                rank: -1, bind: ["tcp://\(options.bindAddress):*", "inproc://straits-worker-\(getpid())-\(device)"],
+                rank: -1, bind: [options.transport.endpoint(address: options.bindAddress, name: "device\(device)"),
+                                 "inproc://straits-worker-\(getpid())-\(device)"],
                 maximumMessageBytes: (1 << 30) + 4096)
             planes.append(plane)
         }
+        defer { for plane in planes { plane.removeSocketFiles() } }
         let shared = Shared(planes: planes)
         let board = try DeviceBoard(devices: options.devices)
 
@@ -274,14 +276,15 @@ public struct ClusterWorker {
                     }
                     var collective = UInt64(probe.collective)
                     let peer = layout.rank(worker: probe.peerWorker, device: 0)
-                    func measure() throws -> LinkCost {
+                    func measure() throws -> BenchWorker.ProbeResult {
                         try BenchWorker.probe(plane: plane, rank: plane.rank, peer: peer, ranks: layout.ranks, buffer: group.base(0),
                                               elements: group.elementCount, collective: &collective, timeout: shared.timeout)
                     }
-                    let link = probe.direct == true
+                    let result = probe.direct == true
                         ? try plane.withDirectConnection(peer: peer, endpoint: layout.workers[probe.peerWorker].endpoints[0], measure)
                         : try measure()
-                    board.finish(device: device, .probed(.init(alphaS: link.alphaSeconds, betaSPerByte: link.betaSecondsPerByte)))
+                    board.finish(device: device, .probed(.init(alphaS: result.link.alphaSeconds, betaSPerByte: result.link.betaSecondsPerByte,
+                                                               cpuPerMessageS: result.cpuPerMessageSeconds)))
                 case .step(let step):
                     if let train = step.train {
                         guard let trainer = shared.trainingDevices[safe: device] else {

@@ -34,6 +34,12 @@ public struct CollectiveSimulator {
         public var cores: Double?
         /// CRC32C per byte, on sending and again on receiving (0: no checksums).
         public var checksumSecondsPerByte: Double = 0
+        /// With cores: what a message between two processes costs the cores of its two ends
+        /// beyond its bytes (system calls, wake-ups, the message's bookkeeping), shared by the
+        /// ends' I/O threads like its copies; the LAN probe measures it as the processor time
+        /// of a ping-pong on one side. It is part of what a lone message's α measures, so the
+        /// α left after a trip is that much less.
+        public var messageSeconds: Double = 0
 
         public init(lan: LinkCost, local: LinkCost = LinkCost(alphaSeconds: 5e-6, betaSecondsPerByte: 1 / 8e9),
                     reduceSecondsPerByte: Double = 1 / 6e9, copySecondsPerByte: Double = 1 / 10e9, gatewayHop: LinkCost? = nil) {
@@ -177,9 +183,12 @@ public struct CollectiveSimulator {
             case receive(rank: Int, operation: Int, phase: Int)
         }
         // The kernel's copy per byte at each end: what a lone message's β leaves once the
-        // checksums and the receiver's copy are taken out (the two ends copy at once).
+        // checksums and the receiver's copy are taken out (the two ends copy at once); and the
+        // wire time a lone message's α leaves once its processor time at both ends (two at once)
+        // is taken out.
         let kernelCopy = max(costs.lan.betaSecondsPerByte - 2 * costs.checksumSecondsPerByte - costs.copySecondsPerByte,
                              costs.lan.betaSecondsPerByte / 10)
+        let tripAlpha = max(costs.lan.alphaSeconds - costs.messageSeconds / 2, 0)
         var jobs: [Int: Work] = [:]
         var nextJob = 0
         func schedule(_ work: Work, owner: Int, seconds: Double, parallelism: Double = 1, at now: Int64) {
@@ -193,7 +202,7 @@ public struct CollectiveSimulator {
         func offerLAN(_ id: Int, from: Int, to: Int, bytes: Int, hop: Int, now: Int64) {
             if cpu != nil {
                 // One connection's messages go one after another, each copied by both ends at once.
-                schedule(.trip(message: id), owner: (from << 32 | to) << 1 | hop, seconds: 2 * Double(bytes) * kernelCopy, parallelism: 2, at: now)
+                schedule(.trip(message: id), owner: (from << 32 | to) << 1 | hop, seconds: 2 * Double(bytes) * kernelCopy + costs.messageSeconds, parallelism: 2, at: now)
             } else {
                 lan.offer(message: id, flow: from << 32 | to, bytes: bytes, now: now)
             }
@@ -304,7 +313,7 @@ public struct CollectiveSimulator {
                 if cpu != nil {
                     for done in cpu!.advance(to: linkTime) {
                         switch jobs.removeValue(forKey: done.job)! {
-                        case .trip(let id): landed(id, at: done.at + nanos(costs.lan.alphaSeconds))
+                        case .trip(let id): landed(id, at: done.at + nanos(tripAlpha))
                         case .send(let rank, let operation, let phase):
                             launch(operation, rank: rank, phase: phase, at: done.at)
                             events.push(done.at, .complete(rank: rank, operation: operation.id, phase: phase))

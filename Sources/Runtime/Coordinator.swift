@@ -204,6 +204,7 @@ public final class Coordinator {
                 ("kind", .string(kind)), ("from", .string(members[order[from]].label)), ("to", .string(members[order[to]].label)),
                 ("alpha_s", .double(link.alphaS)), ("beta_s_per_byte", .double(link.betaSPerByte)),
                 ("bandwidth_gbps", .double(8 / link.betaSPerByte / 1e9)),
+                ("cpu_per_message_s", link.cpuPerMessageS.map { .double($0) } ?? .null),
             ]))
         }
         for region in layout.workersByRegion where region.count >= 2 {
@@ -287,6 +288,10 @@ public final class Coordinator {
             costs.reduceSecondsPerByte = calibration.reduceSecondsPerByte
             costs.copySecondsPerByte = calibration.copySecondsPerByte
             costs.checksumSecondsPerByte = options.checksums ? calibration.checksumSecondsPerByte : 0
+            // What a message costs the cores beyond its bytes, as the probes between two
+            // processes measured it (the LAN pairs, or the direct hop).
+            let perMessage = (lanLinks.isEmpty ? [hopMeasured].compactMap { $0 } : lanLinks).compactMap(\.cpuPerMessageS)
+            costs.messageSeconds = perMessage.isEmpty ? 0 : perMessage.median
         }
         simulator = CollectiveSimulator(layout: layout, links: declared, costs: costs)
         let sizes = job.kind == .bench ? job.benchSizes : [trainingBytes ?? job.gradientBytes]
@@ -317,7 +322,8 @@ public final class Coordinator {
             ("model_cores", calibration.map { c in
                 .object([("cores", .double(c.cores)), ("threads", .int(c.threads)),
                          ("reduce_bytes_per_s", .double(1 / c.reduceSecondsPerByte)), ("copy_bytes_per_s", .double(1 / c.copySecondsPerByte)),
-                         ("checksum_bytes_per_s", .double(1 / c.checksumSecondsPerByte)), ("checksums", .bool(options.checksums))])
+                         ("checksum_bytes_per_s", .double(1 / c.checksumSecondsPerByte)), ("checksums", .bool(options.checksums)),
+                         ("message_cpu_s", .double(costs.messageSeconds))])
             } ?? .null),
             ("gateways", .array(gateways.keys.sorted().map { region in
                 .object([("region", .string(topology.regions[region].name)), ("pid", .int(gateways[region]!.join.pid)),

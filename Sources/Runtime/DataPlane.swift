@@ -42,9 +42,12 @@ public final class DataPlane: @unchecked Sendable {
     /// An ipc endpoint's socket file outlives the socket unless removed: remove it (a bound
     /// socket goes on working; nothing new can connect).
     deinit {
-        for endpoint in endpoints where endpoint.hasPrefix("ipc://") {
-            unlink(String(endpoint.dropFirst("ipc://".count)))
-        }
+        removeSocketFiles()
+    }
+
+    /// Removes the socket files of the inbox's ipc endpoints (see `deinit`).
+    public func removeSocketFiles() {
+        for endpoint in endpoints { DataTransport.removeSocketFile(of: endpoint) }
     }
 
     /// Connects a PUSH socket to `peer` at `endpoint`. With `routedTo`, the endpoint is a

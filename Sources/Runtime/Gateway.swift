@@ -100,9 +100,10 @@ public final class Gateway {
             var pull = try ZMQSocket(.pull, context: context, linger: .zero)
             try pull.setReceiveHighWaterMark(64)
             try pull.setMaximumMessageSize((1 << 30) + 4096)
-            endpoints[destination] = try pull.bind("tcp://\(options.bindAddress):*")
+            endpoints[destination] = try pull.bind(options.transport.endpoint(address: options.bindAddress, name: "ingress\(destination)"))
             ingress[destination] = SocketBox(pull)
         }
+        defer { for endpoint in endpoints { DataTransport.removeSocketFile(of: endpoint) } }
         var control = try ZMQSocket(.dealer, linger: .seconds(1))
         try control.connect(options.coordinator)
         try ControlLink.send(.join(.init(region: options.region, host: 0, devices: 0, numaNodes: 1, endpoints: endpoints,

@@ -6,6 +6,8 @@ public struct GatewayOptions: Sendable {
     public var region = ""
     public var topologyPath = ""
     public var bindAddress = "127.0.0.1"
+    /// TCP, or Unix-domain sockets where the whole cluster runs on one machine.
+    public var transport = DataTransport.tcp
     public var heartbeatSeconds = 0.5
     public var deadAfterSeconds = 5.0
     public var joinTimeoutSeconds = 60.0
@@ -29,6 +31,9 @@ public struct GatewayOptions: Sendable {
           --region NAME            the region this gateway serves
           --topology FILE          the topology (links: bandwidth, latency, jitter)
           --bind-address ADDR      address the ingress sockets bind on (default 127.0.0.1)
+          --transport tcp|ipc      how the ingress sockets are reached: tcp on --bind-address
+                                   (default), or ipc: Unix-domain sockets in the temporary
+                                   directory, for a cluster that runs on one machine
           --chunk-bytes N          link chunk size, bytes (default 65536)
           --queue-bytes N          queue bound per link, bytes (default 67108864)
           --heartbeat-ms MS        heartbeat interval (default 500)
@@ -46,6 +51,7 @@ public struct GatewayOptions: Sendable {
             case "--region": region = try flags.value(flag)
             case "--topology": topologyPath = try flags.value(flag)
             case "--bind-address": bindAddress = try flags.value(flag)
+            case "--transport": transport = try DataTransport.parse(try flags.value(flag), command: "straits-gateway")
             case "--chunk-bytes": chunkBytes = try flags.integer(flag, minimum: 1)
             case "--queue-bytes": queueBytes = try flags.integer(flag, minimum: 1)
             case "--heartbeat-ms": heartbeatSeconds = try flags.positive(flag) / 1000

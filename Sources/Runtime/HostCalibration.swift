@@ -5,7 +5,7 @@ import StraitsWire
 /// What this machine's cores do with a collective's bytes, measured: reducing, copying and
 /// checksumming per byte on one thread, and how many threads' worth of that work the machine
 /// gives when all its cores do it at once. The work is memory-bound, so that is less than the
-/// core count when the cores share memory bandwidth (2 cores of a virtual machine here: 1.3–2.0).
+/// core count when the cores share memory bandwidth (2 cores of a virtual machine here: 1.3–1.9).
 ///
 /// The model of a local cluster, whose ranks and gateways share one machine, runs on these.
 public struct HostCalibration: Sendable, Equatable {
@@ -27,19 +27,20 @@ public struct HostCalibration: Sendable, Equatable {
 
     /// Measures this machine: each kind of work alone on one thread, then the three in turn on
     /// one thread and on `threads` threads at once, `seconds` each, in `rounds` rounds (about
-    /// `5 × seconds × rounds` in all). Each figure is the best of its rounds: whatever else runs
-    /// on the machine only ever slows a measurement down. Buffers are 32 MiB, larger than the
-    /// caches, as a collective's are.
+    /// `5 × seconds × rounds` in all). Each rate is the median of its rounds, and the cores the
+    /// median of each round's ratio of the threads together to the one thread just before them:
+    /// the model predicts the median of a cluster's iterations, on a machine that others share
+    /// as they share it. Buffers are 32 MiB, larger than the caches, as a collective's are.
     public static func measure(threads: Int = ProcessInfo.processInfo.activeProcessorCount, seconds: Double = 0.04,
-                               rounds: Int = 3) -> HostCalibration {
+                               rounds: Int = 5) -> HostCalibration {
         let count = max(threads, 1)
         let workers = (0..<count).map { _ in Worker() }
-        var reduce = 0.0, copy = 0.0, checksum = 0.0, single = 0.0, together = 0.0
+        var reduce: [Double] = [], copy: [Double] = [], checksum: [Double] = [], ratios: [Double] = []
         for _ in 0..<max(rounds, 1) {
-            reduce = max(reduce, workers[0].rate(of: .reduce, for: seconds))
-            copy = max(copy, workers[0].rate(of: .copy, for: seconds))
-            checksum = max(checksum, workers[0].rate(of: .checksum, for: seconds))
-            single = max(single, workers[0].rate(of: nil, for: seconds))
+            reduce.append(workers[0].rate(of: .reduce, for: seconds))
+            copy.append(workers[0].rate(of: .copy, for: seconds))
+            checksum.append(workers[0].rate(of: .checksum, for: seconds))
+            let single = workers[0].rate(of: nil, for: seconds)
             guard count > 1 else { continue }
             let rates = Rates(count: count)
             let group = DispatchGroup()
@@ -51,10 +52,10 @@ public struct HostCalibration: Sendable, Equatable {
                 }.start()
             }
             group.wait()
-            together = max(together, rates.total)
+            ratios.append(min(max(rates.total / single, 1), Double(count)))
         }
-        return HostCalibration(reduceSecondsPerByte: 1 / reduce, copySecondsPerByte: 1 / copy, checksumSecondsPerByte: 1 / checksum,
-                               cores: count > 1 ? min(max(together / single, 1), Double(count)) : 1, threads: count)
+        return HostCalibration(reduceSecondsPerByte: 1 / reduce.median, copySecondsPerByte: 1 / copy.median,
+                               checksumSecondsPerByte: 1 / checksum.median, cores: count > 1 ? ratios.median : 1, threads: count)
     }
 
     private enum Kind: CaseIterable { case reduce, copy, checksum }

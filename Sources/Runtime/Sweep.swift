@@ -34,7 +34,7 @@ public struct Sweep {
         let points = options.bandwidths.flatMap { b in options.latencies.flatMap { l in options.algorithms.map { (b, l, $0) } } }
         let ranks = options.regions * options.hosts * options.devices
         emit("# straits sweep: \(points.count) points × \(options.sizes.count) sizes; \(options.regions) regions × \(options.hosts) hosts × \(options.devices) devices = \(ranks) ranks; \(options.iterations) iterations after \(options.warmup) warm-up")
-        emit("# model: each rank's schedules simulated over the declared links (bandwidth shared by the flows on a link, then latency), the measured LAN, and this machine's cores as measured, shared by every process's copies, checksums and reductions")
+        emit("# model: each rank's schedules simulated over the declared links (bandwidth shared by the flows on a link, then latency), the measured LAN, and this machine's cores as measured, shared by every process's copies\(options.checksums ? ", checksums" : "") and reductions; data frames \(options.checksums ? "checksummed (CRC32C)" : "without checksums (--checksums adds them)")")
         emit("#" + pad("bandwidth", 11) + pad("latency", 10) + pad("algo", 6) + pad("size", 11, right: true) + pad("measured(ms)", 14, right: true)
              + pad("model(ms)", 12, right: true) + pad("ratio", 8, right: true) + pad("busbw", 9, right: true) + pad("wan busbw", 11, right: true)
              + pad("link util", 11, right: true) + "  plan")
@@ -142,7 +142,7 @@ public struct Sweep {
         try? manager.removeItem(atPath: directory + "/coordinator.endpoint")
 
         let coordinator = try children.start(binaries + "/straits-coordinator",
-                                             ["--topology", topologyPath, "--job", jobPath, "--run-dir", directory],
+                                             ["--topology", topologyPath, "--job", jobPath, "--run-dir", directory] + (options.checksums ? [] : ["--no-checksums"]),
                                              log: directory + "/logs/coordinator.log")
         var endpoint = ""
         let start = Date()
@@ -156,11 +156,12 @@ public struct Sweep {
         }
         guard !endpoint.isEmpty else { throw RuntimeError("the coordinator did not start; see \(directory)/logs/coordinator.log") }
         for region in regionNames {
-            try children.start(binaries + "/straits-gateway", ["--coordinator", endpoint, "--region", region, "--topology", topologyPath],
+            try children.start(binaries + "/straits-gateway", ["--coordinator", endpoint, "--region", region, "--topology", topologyPath,
+                                                               "--transport", options.transport.rawValue],
                                log: directory + "/logs/gateway-\(region).log")
             for host in 0..<options.hosts {
                 try children.start(binaries + "/straits-worker", ["--coordinator", endpoint, "--region", region, "--host", String(host),
-                                                                  "--devices", String(options.devices)],
+                                                                  "--devices", String(options.devices), "--transport", options.transport.rawValue],
                                    log: directory + "/logs/worker-\(region)-\(host).log")
             }
         }

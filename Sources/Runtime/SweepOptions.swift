@@ -14,6 +14,10 @@ public struct SweepOptions: Sendable {
     public var jitterSeconds = 0.0
     public var output = "sweep"
     public var timeoutSeconds = 600.0
+    /// Whether data frames carry a CRC32C of their payload (off unless asked: see the help).
+    public var checksums = false
+    /// How the cluster's processes reach each other's data sockets (they share this machine).
+    public var transport = DataTransport.ipc
     /// A training job to run at every point instead of the all-reduce benchmark.
     public var job: String?
 
@@ -43,6 +47,12 @@ public struct SweepOptions: Sendable {
           -n, --iters N       timed iterations per size (default 3)
           -w, --warmup N      warm-up iterations per size (default 1)
           --timeout S         give up on one grid point after S seconds (default 600)
+          --transport tcp|ipc how workers and gateways reach each other: ipc (default),
+                              Unix-domain sockets, which cost the shared cores less per byte
+                              and per message than tcp on 127.0.0.1
+          --checksums         CRC32C every data frame, as a cluster run does by default; a
+                              sweep measures the links, and leaves out the two passes over
+                              every byte a checksum costs the cores the ranks share
           --out DIR           where the results go (default sweep)
           -h, --help          show this help
 
@@ -80,6 +90,8 @@ public struct SweepOptions: Sendable {
             case "-w", "--warmup": warmup = try flags.integer(flag, minimum: 0)
             case "--timeout": timeoutSeconds = try flags.positive(flag)
             case "--out": output = try flags.value(flag)
+            case "--checksums": checksums = true
+            case "--transport": transport = try DataTransport.parse(try flags.value(flag), command: "straits sweep")
             case "--job":
                 let path = try flags.value(flag)
                 guard try JobSpec.load(path: path).kind == .train else {

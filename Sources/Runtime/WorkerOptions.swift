@@ -9,6 +9,8 @@ public struct WorkerOptions: Sendable {
     public var devices = 1
     /// The address the data sockets bind on (this host's address as the other workers see it).
     public var bindAddress = "127.0.0.1"
+    /// TCP, or Unix-domain sockets where the whole cluster runs on one machine.
+    public var transport = DataTransport.tcp
     public var heartbeatSeconds = 0.5
     public var deadAfterSeconds = 5.0
     public var joinTimeoutSeconds = 60.0
@@ -26,6 +28,9 @@ public struct WorkerOptions: Sendable {
           --host N                 this host's index in its region, from 0
           --devices D              devices (rank threads) on this host (default 1)
           --bind-address ADDR      address the data sockets bind on (default 127.0.0.1)
+          --transport tcp|ipc      how the data sockets are reached: tcp on --bind-address
+                                   (default), or ipc: Unix-domain sockets in the temporary
+                                   directory, for a cluster that runs on one machine
           --heartbeat-ms MS        heartbeat interval (default 500)
           --dead-after-s S         the coordinator counts as gone after S seconds of silence (default 5)
           --join-timeout-s S       give up if not admitted within S seconds (default 60)
@@ -44,6 +49,7 @@ public struct WorkerOptions: Sendable {
             case "--host": host = try flags.integer(flag, minimum: 0)
             case "--devices": devices = try flags.integer(flag, minimum: 1)
             case "--bind-address": bindAddress = try flags.value(flag)
+            case "--transport": transport = try DataTransport.parse(try flags.value(flag), command: "straits-worker")
             case "--heartbeat-ms": heartbeatSeconds = try flags.positive(flag) / 1000
             case "--dead-after-s": deadAfterSeconds = try flags.positive(flag)
             case "--join-timeout-s": joinTimeoutSeconds = try flags.positive(flag)

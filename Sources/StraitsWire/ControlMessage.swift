@@ -122,9 +122,14 @@ public enum ControlMessage: Equatable, Sendable {
     public struct LinkParameters: Codable, Equatable, Sendable {
         public var alphaS: Double
         public var betaSPerByte: Double
-        public init(alphaS: Double, betaSPerByte: Double) {
+        /// Probe results only: the processor time a ping-pong took the lead's process (sending
+        /// one message and receiving one), the median over the pings; by symmetry what one
+        /// message costs its two ends beyond its bytes.
+        public var cpuPerMessageS: Double?
+        public init(alphaS: Double, betaSPerByte: Double, cpuPerMessageS: Double? = nil) {
             self.alphaS = alphaS
             self.betaSPerByte = betaSPerByte
+            self.cpuPerMessageS = cpuPerMessageS
         }
     }
 

@@ -201,6 +201,18 @@ struct TrainingClusterTests {
         #expect(rows.allSatisfy { ($0["wan_bytes"] as? Double ?? 0) > 0 && $0["final_loss"] is Double && $0["latency_s"] is Double })
         let csv = try String(contentsOfFile: out + "/sweep.csv", encoding: .utf8).split(separator: "\n")
         #expect(csv.count == 5 && csv[0].hasPrefix("bandwidth_bps,latency_s,schedule"))
+        // The sweep's processes reached each other over Unix-domain sockets, and each removed
+        // its socket files when it finished.
+        let temporary = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())
+        for point in try FileManager.default.contentsOfDirectory(atPath: out + "/runs") {
+            let plan = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(out)/runs/\(point)/plan.json"))) as! [String: Any]
+            let workers = plan["workers"] as! [[String: Any]], gateways = plan["gateways"] as! [[String: Any]]
+            #expect(workers.allSatisfy { ($0["endpoints"] as! [String]).allSatisfy { $0.hasPrefix("ipc://") } })
+            #expect(gateways.allSatisfy { ($0["ingress"] as! [String]).allSatisfy { $0.isEmpty || $0.hasPrefix("ipc://") } })
+            for pid in (workers + gateways).map({ $0["pid"] as! Int }) {
+                #expect(!temporary.contains { $0.hasPrefix("straits-\(pid)-") }, "socket files of process \(pid) left behind")
+            }
+        }
         let report = try cluster.start("report", "straits", ["report", out])
         #expect(LocalCluster.wait(report, timeout: 30) == 0)
         #expect(cluster.log("report").contains("training sweep"))

@@ -90,15 +90,17 @@ struct CollectiveSimulatorTests {
 @Suite("the model on shared cores")
 struct SharedCoresModelTests {
     /// A flat ring of `bytes` over two hosts of one region, one chunk per step, on `cores`.
-    static func ring(cores: Double, bytes: Int, beta: Double, reduce: Double = 0, copy: Double = 0, checksum: Double = 0) -> Double {
+    static func ring(cores: Double, bytes: Int, beta: Double, reduce: Double = 0, copy: Double = 0, checksum: Double = 0,
+                     alpha: Double = 0, message: Double = 0) -> Double {
         let layout = ClusterLayout(regions: ["a"], devicesPerWorker: 1, workers: [
             ControlMessage.PlanWorker(worker: 0, region: 0, host: 0, firstRank: 0, endpoints: []),
             ControlMessage.PlanWorker(worker: 1, region: 0, host: 1, firstRank: 1, endpoints: []),
         ])
-        var costs = CollectiveSimulator.Costs(lan: LinkCost(alphaSeconds: 0, betaSecondsPerByte: beta),
+        var costs = CollectiveSimulator.Costs(lan: LinkCost(alphaSeconds: alpha, betaSecondsPerByte: beta),
                                               reduceSecondsPerByte: reduce, copySecondsPerByte: copy)
         costs.cores = cores
         costs.checksumSecondsPerByte = checksum
+        costs.messageSeconds = message
         let simulator = CollectiveSimulator(layout: layout, links: nil, costs: costs)
         let choice = ClusterPlanner(layout: layout, lan: .unmeasured, wan: .unmeasured, algo: "ring", chunkBytes: bytes / 2).choose(bytes: bytes)
         return simulator.predict(choice, bytes: bytes)
@@ -122,6 +124,18 @@ struct SharedCoresModelTests {
         let one = Self.ring(cores: 1, bytes: bytes, beta: 1e-15, reduce: 1e-9, copy: 0.5e-9)
         #expect(abs(two - half * 1.5e-9) < 1e-6, "2 cores: \(two) s")
         #expect(abs(one - 2 * half * 1.5e-9) < 1e-6, "1 core: \(one) s")
+    }
+
+    @Test("a message's own processor time is part of its α alone, and adds to the cores' load when they are short")
+    func messageCost() {
+        // α 50 µs, of which 80 µs of processor time at the two ends at once (40 µs); β 1 ns a byte.
+        let bytes = 1 << 20, b = Double(bytes / 2 + 64), alpha = 50e-6, message = 80e-6
+        let four = Self.ring(cores: 4, bytes: bytes, beta: 1e-9, alpha: alpha, message: message)
+        #expect(abs(four - 2 * (b * 1e-9 + alpha)) < 1e-6, "4 cores: \(four) s, as without the message's cost")
+        // One core for the two messages of a step: each gets half, bytes and message cost alike.
+        let one = Self.ring(cores: 1, bytes: bytes, beta: 1e-9, alpha: alpha, message: message)
+        let step = (2 * b * 1e-9 + message) / 0.5 + alpha - message / 2
+        #expect(abs(one - 2 * step) < 1e-6, "1 core: \(one) s against \(2 * step) s")
     }
 
     @Test("checksums: the sender's thread sums a message before it leaves, the receiver's before it counts")

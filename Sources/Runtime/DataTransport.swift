@@ -1,0 +1,32 @@
+import Foundation
+
+/// How a cluster process's data sockets are reached: TCP on an address, or, where every
+/// process of the cluster shares one machine, Unix-domain sockets (ZeroMQ `ipc`), which cost
+/// the cores less per byte and per message than loopback TCP.
+public enum DataTransport: String, Sendable, CaseIterable {
+    case tcp, ipc
+
+    /// The endpoint to bind for this process's socket `name`: a TCP port on `address` chosen by
+    /// the kernel, or a socket file in the temporary directory named after the process.
+    func endpoint(address: String, name: String) -> String {
+        switch self {
+        case .tcp: "tcp://\(address):*"
+        case .ipc: "ipc://\(NSTemporaryDirectory())straits-\(getpid())-\(name).ipc"
+        }
+    }
+
+    /// Removes the socket file behind an `ipc` endpoint (a bound socket goes on working; nothing
+    /// new can connect). Other endpoints have nothing to remove.
+    static func removeSocketFile(of endpoint: String) {
+        guard endpoint.hasPrefix("ipc://") else { return }
+        unlink(String(endpoint.dropFirst("ipc://".count)))
+    }
+
+    /// Reads a `--transport` value.
+    static func parse(_ text: String, command: String) throws -> DataTransport {
+        guard let transport = DataTransport(rawValue: text) else {
+            throw RuntimeError("\(command): --transport: expected tcp or ipc, got \"\(text)\"")
+        }
+        return transport
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+@testable import Runtime
+
+@Suite("data transport")
+struct DataTransportTests {
+    @Test("tcp binds a kernel-chosen port; ipc a socket file named after the process, removed on request")
+    func endpoints() throws {
+        #expect(DataTransport.tcp.endpoint(address: "10.0.0.7", name: "device0") == "tcp://10.0.0.7:*")
+        let endpoint = DataTransport.ipc.endpoint(address: "10.0.0.7", name: "device0")
+        let path = NSTemporaryDirectory() + "straits-\(getpid())-device0.ipc"
+        #expect(endpoint == "ipc://" + path)
+
+        // A real inbox bound there: the file exists while it is bound, and is gone once removed.
+        let plane = try DataPlane(rank: 0, bind: [endpoint])
+        #expect(plane.endpoints == [endpoint])
+        #expect(FileManager.default.fileExists(atPath: path))
+        plane.removeSocketFiles()
+        #expect(!FileManager.default.fileExists(atPath: path))
+        DataTransport.removeSocketFile(of: "tcp://127.0.0.1:5555")  // nothing to remove, no harm
+    }
+
+    @Test("a --transport other than tcp or ipc is refused, naming the command and the value")
+    func parse() throws {
+        #expect(try DataTransport.parse("ipc", command: "straits-worker") == .ipc)
+        #expect(throws: RuntimeError.self) { try DataTransport.parse("udp", command: "straits-worker") }
+        do {
+            _ = try DataTransport.parse("udp", command: "straits-worker")
+        } catch {
+            #expect("\(error)".contains("straits-worker: --transport") && "\(error)".contains("\"udp\""))
+        }
+    }
+
+    @Test("a sweep runs over ipc without checksums unless told; a worker or gateway alone defaults to tcp")
+    func defaults() throws {
+        let sweep = try SweepOptions(arguments: [])
+        #expect(sweep.transport == .ipc && !sweep.checksums)
+        let told = try SweepOptions(arguments: ["--transport", "tcp", "--checksums"])
+        #expect(told.transport == .tcp && told.checksums)
+        #expect(try WorkerOptions(arguments: ["--coordinator", "tcp://127.0.0.1:1", "--region", "a"]).transport == .tcp)
+        let gateway = try GatewayOptions(arguments: ["--coordinator", "tcp://127.0.0.1:1", "--region", "a", "--topology", "t.yaml",
+                                                     "--transport", "ipc"])
+        #expect(gateway.transport == .ipc)
+    }
+}
