@@ -138,12 +138,14 @@ struct ZMQSocketTests {
         let context = try ZMQContext()
         try await withConnectedPair(.inproc, .pull, .push, context: context) { pull, _ in
             let started = ContinuousClock.now
-            async let shutdown: Void = {
-                try? await Task.sleep(for: .milliseconds(100))
+            // Its own thread, not a task: the shutdown must come while the receive waits, even
+            // when the other tests running alongside keep the cooperative pool's threads busy.
+            let shutdown = Thread {
+                Thread.sleep(forTimeInterval: 0.1)
                 context.shutdown()
-            }()
+            }
+            shutdown.start()
             let error = await #expect(throws: ZMQError.self) { _ = try await pull.receive(timeout: .seconds(30)) }
-            await shutdown
             #expect(error?.code == .terminated)
             #expect(error?.description.contains("Context was terminated") == true)
             #expect(ContinuousClock.now - started < .seconds(30))
