@@ -19,8 +19,8 @@ public enum ExactPattern {
 
     /// Writes rank `rank`'s first `count` elements as float32 at `buffer` (any alignment).
     ///
-    /// A period at a time, so the loop is a multiply-add of the index that vectorises, with no
-    /// division per element (a tenth of the time of `value` per element).
+    /// A period at a time, so the loop is a multiply-add of the index, with no division per
+    /// element as `value` has.
     public static func fill(_ buffer: UnsafeMutableRawPointer, count: Int, rank: Int, ranks: Int) {
         let period = period(ranks: ranks)
         let scale = Float(ranks), offset = Float(rank)
