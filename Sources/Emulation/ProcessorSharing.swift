@@ -22,6 +22,8 @@ public struct ProcessorSharing: Sendable {
     }
 
     public let cores: Double
+    /// Core-nanoseconds of work done so far.
+    public private(set) var workDone: Double = 0
     private var queues: [Int: [Job]] = [:]
     private var heads: [Int: Int] = [:]
     private var clock: Int64 = .min
@@ -96,7 +98,10 @@ public struct ProcessorSharing: Sendable {
         guard now > clock else { return }
         if !queues.isEmpty {
             let elapsed = Double(now - clock)
-            for (owner, rate) in rates { queues[owner]![heads[owner]!].remaining -= elapsed * rate }
+            for (owner, rate) in rates {
+                queues[owner]![heads[owner]!].remaining -= elapsed * rate
+                workDone += elapsed * rate
+            }
         }
         clock = now
     }

@@ -71,6 +71,26 @@ public struct CollectiveSimulator {
     /// phase. Ranks leave a barrier across slow links at different times, and that skew is part
     /// of what is measured, so it is part of what is predicted.
     public func predict(_ choice: ClusterPlanner.Choice, bytes: Int) -> Double {
+        prediction(choice, bytes: bytes).seconds
+    }
+
+    /// What `predict` gives, and how busy the model keeps the cores meanwhile.
+    public struct Prediction: Sendable, Equatable {
+        public var seconds: Double
+        /// The work done on the cores (`Costs.cores`) over what they could have done, from the
+        /// first rank leaving its barrier to the last rank's end; nil when the model has no
+        /// cores. Near 1, this machine's cores, not the links, set the pace, and how they are
+        /// shared then (the scheduler's wake-ups, caches) decides more than the model can.
+        public var coresBusy: Double?
+    }
+
+    /// `predict`, with how busy the cores are.
+    public func prediction(_ choice: ClusterPlanner.Choice, bytes: Int) -> Prediction {
+        let run = simulate(choice, bytes: bytes)
+        return Prediction(seconds: run.seconds, coresBusy: run.coresBusy)
+    }
+
+    private func simulate(_ choice: ClusterPlanner.Choice, bytes: Int) -> (seconds: Double, coresBusy: Double?) {
         let count = bytes / 4
         let devices = layout.devicesPerWorker
         var programs: [[CollectiveSchedule]] = []
@@ -97,7 +117,7 @@ public struct CollectiveSimulator {
     public func simulate(_ schedules: [CollectiveSchedule]) -> Double {
         var barriers: [[CollectiveSchedule]] = []
         for schedule in schedules { barriers.append([CollectiveSchedule(rank: schedule.rank, ranks: schedule.ranks), schedule]) }
-        return run(barriers, sharedBefore: 0, sharedAfter: 0)
+        return run(barriers, sharedBefore: 0, sharedAfter: 0).seconds
     }
 
     /// The seconds the busiest WAN link spends serialising one all-reduce `choice` of `bytes`
@@ -144,7 +164,7 @@ public struct CollectiveSimulator {
     /// rank's time from the end of its barrier to the end of its last phase. With
     /// `sharedBefore`/`sharedAfter`, the devices of a worker meet after the barrier and after
     /// the last phase, and spend that long in shared memory.
-    private func run(_ programs: [[CollectiveSchedule]], sharedBefore: Double, sharedAfter: Double) -> Double {
+    private func run(_ programs: [[CollectiveSchedule]], sharedBefore: Double, sharedAfter: Double) -> (seconds: Double, coresBusy: Double?) {
         let ranks = programs.count
         var runners: [ScheduleRunner?] = Array(repeating: nil, count: ranks)
         var phase = [Int](repeating: -1, count: ranks)
@@ -173,6 +193,8 @@ public struct CollectiveSimulator {
         }
         func nanos(_ seconds: Double) -> Int64 { Int64((seconds * 1e9).rounded()) }
         var cpu = costs.cores.map { ProcessorSharing(cores: $0) }
+        /// When the first rank left its barrier, and the work the cores had done by then.
+        var firstStart: (time: Int64, work: Double)?
         /// Work on the cores: a message's trip between two processes (both ends' I/O threads),
         /// or on a rank's thread the checksum of a send, the check of a received message, and a
         /// reduction or copy.
@@ -261,7 +283,12 @@ public struct CollectiveSimulator {
         func finishPhase(_ rank: Int, at now: Int64) {
             let finished = phase[rank]
             let last = finished == programs[rank].count - 1
-            if finished == 0 { barrierEnd[rank] = now }
+            if finished == 0 {
+                barrierEnd[rank] = now
+                if firstStart == nil, let cpu {
+                    firstStart = (now, cpu.workDone)
+                }
+            }
             let meets = (finished == 0 && sharedBefore > 0) || (last && sharedAfter > 0)
             if meets {
                 let worker = layout.worker(ofRank: rank)
@@ -360,7 +387,11 @@ public struct CollectiveSimulator {
                 }
             }
         }
-        return Double((0..<ranks).map { end[$0] - barrierEnd[$0] }.max() ?? 0) / 1e9
+        var busy: Double?
+        if let cpu, let firstStart, let last = end.max(), last > firstStart.time {
+            busy = min((cpu.workDone - firstStart.work) / (cpu.cores * Double(last - firstStart.time)), 1)
+        }
+        return (Double((0..<ranks).map { end[$0] - barrierEnd[$0] }.max() ?? 0) / 1e9, busy)
     }
 }
 

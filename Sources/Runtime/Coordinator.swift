@@ -404,7 +404,8 @@ public final class Coordinator {
             let busbw = algbw * 2 * Double(ranks - 1) / Double(ranks)
             busTotal += busbw
             let choice = planner!.choose(bytes: size)
-            let predicted = simulator!.predict(choice, bytes: size)
+            let prediction = simulator!.prediction(choice, bytes: size)
+            let predicted = prediction.seconds
             let linkSeconds = simulator!.busiestLinkSeconds(choice, bytes: size)
             let host = levels.map(\.host).median, regionLevel = levels.map(\.region).median, wanLevel = levels.map(\.wan).median
             // Per level: the bytes each rank all-reduces there, and busbw over that level's ranks.
@@ -425,6 +426,8 @@ public final class Coordinator {
                 // The busiest link's serialisation time against the whole: bandwidth is the bound
                 // when it is most of the model's time; utilisation is its share of the measured time.
                 ("link_bound", .bool(linkSeconds >= 0.8 * predicted)), ("link_utilisation", .double(linkSeconds / median)),
+                // How busy the model keeps this machine's cores (a local cluster's model only).
+                ("model_cores_busy", prediction.coresBusy.map { .double($0) } ?? .null),
                 ("hierarchical", .bool(choice.hierarchical)),
                 ("host_us", .double(host * 1e6)), ("region_us", .double(regionLevel * 1e6)), ("wan_us", .double(wanLevel * 1e6)),
                 ("host_busbw_gbps", .double(levelBusbw(Double(size), devices, host))),

@@ -22,7 +22,13 @@ public struct Sweep {
         let record: [String: Any]
         var measured: Double { (record["time_us"] as? Double ?? 0) / 1e6 }
         var predicted: Double { (record["predicted_us"] as? Double ?? 0) / 1e6 }
+        /// How busy the model keeps the machine's cores (nil: not modelled).
+        var coresBusy: Double? { record["model_cores_busy"] as? Double }
     }
+
+    /// Rows whose model leaves the cores at least this idle are the ones the emulation is
+    /// held to: above it, the machine running the cluster, not the emulated links, sets the pace.
+    static let headroomBusy = 0.5
 
     public func run() throws -> Int32 {
         if let job = options.job { return try runTraining(jobPath: job) }
@@ -37,9 +43,11 @@ public struct Sweep {
         emit("# model: each rank's schedules simulated over the declared links (bandwidth shared by the flows on a link, then latency), the measured LAN, and this machine's cores as measured, shared by every process's copies\(options.checksums ? ", checksums" : "") and reductions; data frames \(options.checksums ? "checksummed (CRC32C)" : "without checksums (--checksums adds them)")")
         emit("#" + pad("bandwidth", 11) + pad("latency", 10) + pad("algo", 6) + pad("size", 11, right: true) + pad("measured(ms)", 14, right: true)
              + pad("model(ms)", 12, right: true) + pad("ratio", 8, right: true) + pad("busbw", 9, right: true) + pad("wan busbw", 11, right: true)
-             + pad("link util", 11, right: true) + "  plan")
+             + pad("link util", 11, right: true) + pad("cores", 7, right: true) + "  plan")
         var failures = 0
         var within = 0, total = 0
+        /// The same, over the rows whose model leaves the cores at least half idle.
+        var withinHeadroom = 0, totalHeadroom = 0, modelled = 0
         for (index, (bandwidth, latency, algo)) in points.enumerated() {
             let directory = pointDirectory(bandwidth, latency, algo)
             emit("# [\(index + 1)/\(points.count)] \(Units.formatRate(bitsPerSecond: bandwidth)), \(Units.formatDuration(seconds: latency)), \(algo): running (\(directory))")
@@ -49,12 +57,18 @@ public struct Sweep {
                     let ratio = row.measured / row.predicted
                     total += 1
                     if abs(ratio - 1) <= 0.10 { within += 1 }
+                    if row.coresBusy != nil { modelled += 1 }
+                    if let busy = row.coresBusy, busy < Self.headroomBusy {
+                        totalHeadroom += 1
+                        if abs(ratio - 1) <= 0.10 { withinHeadroom += 1 }
+                    }
                     emit(" " + pad(Units.formatRate(bitsPerSecond: bandwidth), 11) + pad(Units.formatDuration(seconds: latency), 10) + pad(algo, 6)
                          + pad(AllReducePlanSize.format(row.size), 11, right: true) + pad(fixed(row.measured * 1e3, 2), 14, right: true)
                          + pad(fixed(row.predicted * 1e3, 2), 12, right: true) + pad(fixed(ratio, 3), 8, right: true)
                          + pad(fixed(r["busbw_gbps"] as? Double ?? 0, 3), 9, right: true)
                          + pad(fixed(r["wan_busbw_gbps"] as? Double ?? 0, 3), 11, right: true)
                          + pad((r["link_bound"] as? Bool ?? false) ? fixed((r["link_utilisation"] as? Double ?? 0) * 100, 0) + "%" : "-", 11, right: true)
+                         + pad(row.coresBusy.map { fixed($0 * 100, 0) + "%" } ?? "-", 7, right: true)
                          + "  " + (r["algo"] as? String ?? ""))
                     let fields: [(String, JSONValue)] = [
                         ("bandwidth_bps", .double(bandwidth)), ("latency_s", .double(latency)), ("algo", .string(algo)),
@@ -67,6 +81,7 @@ public struct Sweep {
                         ("wan_busbw_gbps", .double(r["wan_busbw_gbps"] as? Double ?? 0)),
                         ("link_utilisation", .double(r["link_utilisation"] as? Double ?? 0)),
                         ("link_bound", .bool(r["link_bound"] as? Bool ?? false)),
+                        ("cores_busy", row.coresBusy.map { .double($0) } ?? .null),
                         ("plan", .string(r["algo"] as? String ?? "")), ("wrong", .int(r["wrong"] as? Int ?? 0)),
                     ]
                     jsonl.append(.object(fields))
@@ -77,7 +92,11 @@ public struct Sweep {
                 emit("# [\(index + 1)/\(points.count)] failed: \(error) (logs in \(directory)/logs)")
             }
         }
-        emit("# \(within) of \(total) measurements within ±10% of the model (\(total > 0 ? fixed(Double(within) / Double(total) * 100, 0) : "0")%); \(failures) point\(failures == 1 ? "" : "s") failed")
+        func percent(_ part: Int, _ whole: Int) -> String { whole > 0 ? fixed(Double(part) / Double(whole) * 100, 0) + "%" : "-" }
+        emit("# \(within) of \(total) measurements within ±10% of the model (\(percent(within, total))); \(failures) point\(failures == 1 ? "" : "s") failed")
+        if modelled > 0 {
+            emit("# where the model leaves this machine's cores at least half idle (cores < \(fixed(Self.headroomBusy * 100, 0))%): \(withinHeadroom) of \(totalHeadroom) within ±10% (\(percent(withinHeadroom, totalHeadroom))); the other \(modelled - totalHeadroom) rows are paced by the cores as much as by the links")
+        }
         emit("# results: \(options.output)/sweep.csv, \(options.output)/sweep.jsonl; chart: straits report \(options.output)")
         return failures == 0 ? 0 : 1
     }
@@ -98,10 +117,11 @@ public struct Sweep {
 
     static let columns = ["bandwidth_bps", "latency_s", "algo", "size_bytes", "ranks", "regions", "hosts_per_region", "devices_per_host",
                           "measured_s", "predicted_s", "ratio", "busbw_gbps", "host_busbw_gbps", "region_busbw_gbps", "wan_busbw_gbps",
-                          "link_utilisation", "link_bound", "plan", "wrong"]
+                          "link_utilisation", "link_bound", "cores_busy", "plan", "wrong"]
 
     static func csvCell(_ value: JSONValue) -> String {
         switch value {
+        case .null: return ""
         case .string(let text): return text.contains(",") || text.contains("\"") ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
         default: return value.encoded
         }

@@ -42,6 +42,19 @@ struct ProcessorSharingTests {
         #expect(Self.run(cores: 1.5, [(15, 2), (30, 1)]) == [[1, 20], [2, 35]])
     }
 
+    @Test("the work done is what the jobs needed, however they shared the cores, and nothing while idle")
+    func workDone() {
+        var resource = ProcessorSharing(cores: 1.5)
+        resource.offer(job: 1, owner: 1, work: Double(15 * Self.ms), parallelism: 2, now: 0)
+        resource.offer(job: 2, owner: 2, work: Double(30 * Self.ms), now: 0)
+        _ = resource.advance(to: 10 * Self.ms)
+        // 10 ms at 1.5 cores.
+        #expect(abs(resource.workDone - Double(15 * Self.ms)) < 1)
+        _ = Self.drain(&resource)
+        _ = resource.advance(to: 100 * Self.ms)
+        #expect(abs(resource.workDone - Double(45 * Self.ms)) < 1)
+    }
+
     @Test("an owner's jobs run one after another, and a job offered later joins the sharing from then")
     func owners() {
         var cores = ProcessorSharing(cores: 1)

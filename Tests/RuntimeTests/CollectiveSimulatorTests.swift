@@ -92,6 +92,11 @@ struct SharedCoresModelTests {
     /// A flat ring of `bytes` over two hosts of one region, one chunk per step, on `cores`.
     static func ring(cores: Double, bytes: Int, beta: Double, reduce: Double = 0, copy: Double = 0, checksum: Double = 0,
                      alpha: Double = 0, message: Double = 0) -> Double {
+        prediction(cores: cores, bytes: bytes, beta: beta, reduce: reduce, copy: copy, checksum: checksum, alpha: alpha, message: message).seconds
+    }
+
+    static func prediction(cores: Double, bytes: Int, beta: Double, reduce: Double = 0, copy: Double = 0, checksum: Double = 0,
+                           alpha: Double = 0, message: Double = 0) -> CollectiveSimulator.Prediction {
         let layout = ClusterLayout(regions: ["a"], devicesPerWorker: 1, workers: [
             ControlMessage.PlanWorker(worker: 0, region: 0, host: 0, firstRank: 0, endpoints: []),
             ControlMessage.PlanWorker(worker: 1, region: 0, host: 1, firstRank: 1, endpoints: []),
@@ -103,7 +108,28 @@ struct SharedCoresModelTests {
         costs.messageSeconds = message
         let simulator = CollectiveSimulator(layout: layout, links: nil, costs: costs)
         let choice = ClusterPlanner(layout: layout, lan: .unmeasured, wan: .unmeasured, algo: "ring", chunkBytes: bytes / 2).choose(bytes: bytes)
-        return simulator.predict(choice, bytes: bytes)
+        return simulator.prediction(choice, bytes: bytes)
+    }
+
+    @Test("how busy the cores are: all of them when two copies at once need more than there is, a part when latency paces the ring")
+    func coresBusy() {
+        // One core, two messages a step, nothing but their copies: the core never rests.
+        let bytes = 1 << 20
+        let one = Self.prediction(cores: 1, bytes: bytes, beta: 1e-9)
+        #expect(abs((one.coresBusy ?? 0) - 1) < 1e-6, "1 core: \(String(describing: one.coresBusy))")
+        // Four cores: each step's two copies use all four for b·β, then the step waits α = 9·b·β
+        // with nothing to do: a tenth of the time busy.
+        let b = Double(bytes / 2 + 64)
+        let four = Self.prediction(cores: 4, bytes: bytes, beta: 1e-9, alpha: 9 * b * 1e-9)
+        #expect(abs((four.coresBusy ?? 0) - 0.1) < 1e-3, "4 cores, latency-bound: \(String(describing: four.coresBusy))")
+        // Without cores in the model there is nothing to say.
+        let layout = ClusterLayout(regions: ["a"], devicesPerWorker: 1, workers: [
+            ControlMessage.PlanWorker(worker: 0, region: 0, host: 0, firstRank: 0, endpoints: []),
+            ControlMessage.PlanWorker(worker: 1, region: 0, host: 1, firstRank: 1, endpoints: []),
+        ])
+        let plain = CollectiveSimulator(layout: layout, links: nil, costs: CollectiveSimulator.Costs(lan: LinkCost(alphaSeconds: 0, betaSecondsPerByte: 1e-9)))
+        let choice = ClusterPlanner(layout: layout, lan: .unmeasured, wan: .unmeasured, algo: "ring", chunkBytes: bytes / 2).choose(bytes: bytes)
+        #expect(plain.prediction(choice, bytes: bytes).coresBusy == nil)
     }
 
     @Test("a message is copied by both ends at once: two at a time take one step of bytes·β with four cores, four with one")
