@@ -182,6 +182,8 @@ public struct CollectiveSimulator {
         var lan = LinkModel(spec: LinkSpec(bitsPerSecond: 8 / max(costs.lan.betaSecondsPerByte, 1e-12), latencySeconds: costs.lan.alphaSeconds),
                             chunkBytes: gatewayChunkBytes, queueLimitBytes: .max, seed: 99)
         var nextMessage = 0
+        /// Zero-copy sends, by message: completed when the message's first hop has its bytes.
+        var releasedAfterHop: [Int: (rank: Int, operation: Int, phase: Int)] = [:]
         if let links {
             for (from, targets) in links {
                 for (to, spec) in targets {
@@ -229,12 +231,18 @@ public struct CollectiveSimulator {
                 lan.offer(message: id, flow: from << 32 | to, bytes: bytes, now: now)
             }
         }
-        /// Sends `operation` of `rank`'s phase `sendPhase` on its way at `now`.
+        /// Sends `operation` of `rank`'s phase `sendPhase` on its way at `now`, and completes it:
+        /// at once when its payload is copied (a small one, or to a device of the same worker),
+        /// or, sent zero-copy to another process, once the first hop has taken its bytes, when
+        /// libzmq releases the buffer (until then the rank may not go on past it).
         func launch(_ operation: CollectiveSchedule.Operation, rank: Int, phase sendPhase: Int, at now: Int64) {
             let peer = operation.kind.peer
             let bytes = operation.range.count * 4 + 64
             let (fromWorker, toWorker) = (layout.worker(ofRank: rank), layout.worker(ofRank: peer))
             let (fromRegion, toRegion) = (layout.workers[fromWorker].region, layout.workers[toWorker].region)
+            if fromWorker == toWorker || bytes - 64 <= ScheduleExecutor.copyThresholdBytes {
+                events.push(now, .complete(rank: rank, operation: operation.id, phase: sendPhase))
+            }
             if fromWorker == toWorker {
                 let due = now + nanos(costs.local.alphaSeconds + Double(bytes) * costs.local.betaSecondsPerByte)
                 events.push(due, cpu == nil ? .arrive(rank: peer, from: rank, tag: operation.tag, phase: sendPhase)
@@ -246,6 +254,7 @@ public struct CollectiveSimulator {
                 let viaWAN = fromRegion != toRegion && wan[fromRegion]?[toRegion] != nil
                 let hops: [(Int, Int)] = viaWAN ? [(fromRegion, toRegion), (-1, -1)] : []
                 inFlight[id] = (peer, rank, operation.tag, bytes, sendPhase, hops, now)
+                if bytes - 64 > ScheduleExecutor.copyThresholdBytes { releasedAfterHop[id] = (rank, operation.id, sendPhase) }
                 offerLAN(id, from: rank, to: peer, bytes: bytes, hop: 0, now: now)
             }
         }
@@ -260,8 +269,6 @@ public struct CollectiveSimulator {
                                  seconds: Double(operation.range.count * 4) * costs.checksumSecondsPerByte, at: now)
                     } else {
                         launch(operation, rank: rank, phase: phase[rank], at: now)
-                        // Sends are released at once (copied, or handed to the socket).
-                        events.push(now, .complete(rank: rank, operation: operation.id, phase: phase[rank]))
                     }
                 case .receive(let operation):
                     let bytes = Double(operation.range.count * 4)
@@ -325,6 +332,9 @@ public struct CollectiveSimulator {
                 /// A message off a link: on to its next hop, or arrived.
                 func landed(_ delivery: LinkModel.Delivery) { landed(delivery.message, at: delivery.dueAt) }
                 func landed(_ id: Int, at due: Int64) {
+                    if let send = releasedAfterHop.removeValue(forKey: id) {
+                        events.push(due, .complete(rank: send.rank, operation: send.operation, phase: send.phase))
+                    }
                     var message = inFlight[id]!
                     guard let hop = message.hops.first else {
                         inFlight[id] = nil
@@ -340,10 +350,13 @@ public struct CollectiveSimulator {
                 if cpu != nil {
                     for done in cpu!.advance(to: linkTime) {
                         switch jobs.removeValue(forKey: done.job)! {
-                        case .trip(let id): landed(id, at: done.at + nanos(tripAlpha))
+                        case .trip(let id):
+                            if let send = releasedAfterHop.removeValue(forKey: id) {
+                                events.push(done.at, .complete(rank: send.rank, operation: send.operation, phase: send.phase))
+                            }
+                            landed(id, at: done.at + nanos(tripAlpha))
                         case .send(let rank, let operation, let phase):
                             launch(operation, rank: rank, phase: phase, at: done.at)
-                            events.push(done.at, .complete(rank: rank, operation: operation.id, phase: phase))
                         case .check(let rank, let from, let tag, let phase): events.push(done.at, .arrive(rank: rank, from: from, tag: tag, phase: phase))
                         case .receive(let rank, let operation, let phase): events.push(done.at, .complete(rank: rank, operation: operation, phase: phase))
                         }

@@ -26,10 +26,6 @@ public struct Sweep {
         var coresBusy: Double? { record["model_cores_busy"] as? Double }
     }
 
-    /// Rows whose model leaves the cores at least this idle are the ones the emulation is
-    /// held to: above it, the machine running the cluster, not the emulated links, sets the pace.
-    static let headroomBusy = 0.5
-
     public func run() throws -> Int32 {
         if let job = options.job { return try runTraining(jobPath: job) }
         let (csv, jsonl) = try outputs(columns: Self.columns)
@@ -58,7 +54,7 @@ public struct Sweep {
                     total += 1
                     if abs(ratio - 1) <= 0.10 { within += 1 }
                     if row.coresBusy != nil { modelled += 1 }
-                    if let busy = row.coresBusy, busy < Self.headroomBusy {
+                    if let busy = row.coresBusy, busy < SweepReport.headroomBusy {
                         totalHeadroom += 1
                         if abs(ratio - 1) <= 0.10 { withinHeadroom += 1 }
                     }
@@ -95,7 +91,7 @@ public struct Sweep {
         func percent(_ part: Int, _ whole: Int) -> String { whole > 0 ? fixed(Double(part) / Double(whole) * 100, 0) + "%" : "-" }
         emit("# \(within) of \(total) measurements within ±10% of the model (\(percent(within, total))); \(failures) point\(failures == 1 ? "" : "s") failed")
         if modelled > 0 {
-            emit("# where the model leaves this machine's cores at least half idle (cores < \(fixed(Self.headroomBusy * 100, 0))%): \(withinHeadroom) of \(totalHeadroom) within ±10% (\(percent(withinHeadroom, totalHeadroom))); the other \(modelled - totalHeadroom) rows are paced by the cores as much as by the links")
+            emit("# where the model leaves this machine's cores at least half idle (cores < \(fixed(SweepReport.headroomBusy * 100, 0))%): \(withinHeadroom) of \(totalHeadroom) within ±10% (\(percent(withinHeadroom, totalHeadroom))); the other \(modelled - totalHeadroom) rows are paced by the cores as much as by the links")
         }
         emit("# results: \(options.output)/sweep.csv, \(options.output)/sweep.jsonl; chart: straits report \(options.output)")
         return failures == 0 ? 0 : 1

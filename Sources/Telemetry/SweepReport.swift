@@ -20,6 +20,13 @@ public struct SweepReport {
     static func double(_ value: Any?) -> Double { (value as? NSNumber)?.doubleValue ?? 0 }
     static func int(_ value: Any?) -> Int { (value as? NSNumber)?.intValue ?? 0 }
 
+    /// How busy the model kept the cores of the machine that ran the point (nil: not modelled).
+    static func coresBusy(_ row: Record) -> Double? { (row["cores_busy"] as? NSNumber)?.doubleValue }
+
+    /// Below this, the model leaves the cores at least half idle: the links, not the machine
+    /// that emulates them, set the pace (`straits sweep` counts these rows apart too).
+    public static let headroomBusy = 0.5
+
     static func rate(_ bps: Double) -> String {
         bps >= 1e9 ? String(format: "%g Gbps", bps / 1e9) : String(format: "%g Mbps", bps / 1e6)
     }
@@ -67,11 +74,21 @@ public struct SweepReport {
     public func table() -> String {
         if isTraining { return trainingTable() }
         var lines = ["sweep \(path): \(rows.count) measurements"]
-        lines.append(RunReport.row(["regions", "bandwidth", "latency", "algo", "size", "measured ms", "model ms", "ratio", "link util"], width: 12))
+        lines.append(RunReport.row(["regions", "bandwidth", "latency", "algo", "size", "measured ms", "model ms", "ratio", "link util", "cores"], width: 12))
         var within = 0, bound = 0, utilised = 0
+        /// Rows whose model keeps the cores less than half busy, and those of them within ±10%.
+        var headroom = 0, headroomWithin = 0, modelled = 0
         for row in rows {
             let ratio = Self.double(row["ratio"])
             if abs(ratio - 1) <= 0.10 { within += 1 }
+            let busy = Self.coresBusy(row)
+            if let busy {
+                modelled += 1
+                if busy < Self.headroomBusy {
+                    headroom += 1
+                    if abs(ratio - 1) <= 0.10 { headroomWithin += 1 }
+                }
+            }
             let isBound = row["link_bound"] as? Bool ?? false
             if isBound {
                 bound += 1
@@ -83,9 +100,13 @@ public struct SweepReport {
                 String(Self.int(row["size_bytes"]) >> 20) + "M", String(format: "%.2f", Self.double(row["measured_s"]) * 1e3),
                 String(format: "%.2f", Self.double(row["predicted_s"]) * 1e3), String(format: "%.3f", ratio),
                 isBound ? String(format: "%.0f%%", Self.double(row["link_utilisation"]) * 100) : "-",
+                busy.map { String(format: "%.0f%%", $0 * 100) } ?? "-",
             ], width: 12))
         }
         lines.append("within ±10% of the model: \(within) of \(rows.count) (\(rows.isEmpty ? 0 : within * 100 / rows.count)%)")
+        if modelled > 0 {
+            lines.append("where the model keeps this machine's cores less than \(Int(Self.headroomBusy * 100))% busy: \(headroomWithin) of \(headroom) within ±10% (\(headroom == 0 ? 0 : headroomWithin * 100 / headroom)%); busier: \(within - headroomWithin) of \(rows.count - headroom)")
+        }
         lines.append("bandwidth-bound measurements with the busiest link ≥ 90% utilised: \(utilised) of \(bound)")
         // Hierarchical against flat ring at the same point: measured speed-up beside the model's.
         var pairs: [String] = []
@@ -123,12 +144,24 @@ public struct SweepReport {
             let points = rows.filter { $0["algo"] as? String == algo }.map { (Double(Self.int($0["size_bytes"])), Self.double($0["ratio"])) }
             if !points.isEmpty { ratios.append(SVGChart.Series(name: algo, points: points, scatter: true)) }
         }
-        return [
+        var charts = [
             SVGChart(title: "All-reduce time: measured against the model", xLabel: "model (ms)", yLabel: "measured (ms)",
                      series: series, logLog: true),
             SVGChart(title: "Measured / model by message size", xLabel: "message size (bytes)", yLabel: "measured / model",
                      series: ratios, logX: true),
         ]
+        var busy: [SVGChart.Series] = []
+        for algo in ["ring", "hier"] {
+            let points = rows.filter { $0["algo"] as? String == algo }.compactMap { row in
+                Self.coresBusy(row).map { ($0 * 100, Self.double(row["ratio"])) }
+            }
+            if !points.isEmpty { busy.append(SVGChart.Series(name: algo, points: points, scatter: true)) }
+        }
+        if !busy.isEmpty {
+            charts.append(SVGChart(title: "Measured / model against how busy the model keeps the cores", xLabel: "cores busy in the model (%)",
+                                   yLabel: "measured / model", series: busy))
+        }
+        return charts
     }
 
     public func html() -> String {

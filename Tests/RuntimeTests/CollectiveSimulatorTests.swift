@@ -50,6 +50,32 @@ struct CollectiveSimulatorTests {
         #expect(ring.simulator.busiestLinkSeconds(ring.choice, bytes: 1 << 20) == ring.step * 2)
     }
 
+    @Test("a zero-copy send holds its range until the first hop has its bytes; a small one is copied and free at once")
+    func zeroCopyRelease() {
+        // Three single-device hosts of one region; the LAN 1 ms and 1 ns a byte; no cores.
+        let layout = ClusterLayout(regions: ["a"], devicesPerWorker: 1, workers: (0..<3).map {
+            ControlMessage.PlanWorker(worker: $0, region: 0, host: $0, firstRank: $0, endpoints: [])
+        })
+        let alpha = 1e-3, beta = 1e-9
+        let simulator = CollectiveSimulator(layout: layout, links: nil,
+                                            costs: .init(lan: LinkCost(alphaSeconds: alpha, betaSecondsPerByte: beta), reduceSecondsPerByte: 0, copySecondsPerByte: 0))
+        /// Rank 0 sends `elements` to rank 1, then, once that send is done, one element to rank 2.
+        func time(_ elements: Int) -> Double {
+            var zero = CollectiveSchedule(rank: 0, ranks: 3), one = CollectiveSchedule(rank: 1, ranks: 3), two = CollectiveSchedule(rank: 2, ranks: 3)
+            let first = zero.add(.send(peer: 1), ElementRange(offset: 0, count: elements), tag: 1)
+            zero.add(.send(peer: 2), ElementRange(offset: 0, count: 1), tag: 2, after: [first])
+            one.add(.receiveCopy(peer: 0), ElementRange(offset: 0, count: elements), tag: 1)
+            two.add(.receiveCopy(peer: 0), ElementRange(offset: 0, count: 1), tag: 2)
+            return simulator.simulate([zero, one, two])
+        }
+        // 4 MiB goes zero-copy: the second message leaves only once the first has crossed.
+        let big = Double(4 << 20)
+        #expect(time(1 << 20) >= 2 * alpha + big * beta, "\(time(1 << 20)) s")
+        // 64 KiB is copied: both leave at once, and the larger sets the time.
+        let small = time(16 << 10)
+        #expect(small < alpha + 2 * Double(64 << 10) * beta && small >= alpha + Double(64 << 10) * beta, "\(small) s")
+    }
+
     @Test("when the latency exceeds a step's serialisation, each step waits for it: K·(L + C) + S − C")
     func latencyBound() {
         let ring = Self.ring(bitsPerSecond: 1e9, latency: 0.050, chunksPerStep: 4)

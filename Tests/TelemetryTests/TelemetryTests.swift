@@ -13,6 +13,29 @@ struct TelemetryTests {
         #expect(parsed?["t"] as? String == "x\"y\n")
     }
 
+    @Test("a sweep's report counts the rows within ±10% of the model, apart where the model keeps the cores busy, and charts the ratio against it")
+    func sweepReport() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("straits-sweep-report-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // (ratio, cores busy): two quiet rows on the model, one quiet row off it, two busy rows, one off.
+        let rows: [(Double, Double)] = [(1.02, 0.1), (0.97, 0.3), (1.2, 0.4), (1.05, 0.7), (1.5, 0.9)]
+        let lines = rows.enumerated().map { index, row -> String in
+            JSONValue.object([("bandwidth_bps", 1e9), ("latency_s", 0.02), ("algo", index % 2 == 0 ? "ring" : "hier"),
+                              ("size_bytes", .int(1 << (20 + index))), ("regions", 2), ("measured_s", .double(row.0 * 0.1)),
+                              ("predicted_s", 0.1), ("ratio", .double(row.0)), ("link_bound", false), ("link_utilisation", 0.5),
+                              ("cores_busy", .double(row.1))]).encoded
+        }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path + "/sweep.jsonl", atomically: true, encoding: .utf8)
+        #expect(SweepReport.isSweep(path))
+        let report = try SweepReport(path: path)
+        let table = report.table()
+        #expect(table.contains("within ±10% of the model: 3 of 5 (60%)"), "\(table)")
+        #expect(table.contains("less than 50% busy: 2 of 3 within ±10% (66%); busier: 1 of 2"), "\(table)")
+        #expect(table.contains("90%"))
+        #expect(report.charts().contains { $0.title.contains("how busy the model keeps the cores") })
+    }
+
     @Test("a run directory's records read back; the report's table and page show its data")
     func report() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("straits-telemetry-\(getpid())").path
