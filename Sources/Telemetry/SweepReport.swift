@@ -103,9 +103,10 @@ public struct SweepReport {
                 busy.map { String(format: "%.0f%%", $0 * 100) } ?? "-",
             ], width: 12))
         }
-        lines.append("within ±10% of the model: \(within) of \(rows.count) (\(rows.isEmpty ? 0 : within * 100 / rows.count)%)")
+        func percent(_ part: Int, _ whole: Int) -> Int { whole == 0 ? 0 : Int((Double(part) * 100 / Double(whole)).rounded()) }
+        lines.append("within ±10% of the model: \(within) of \(rows.count) (\(percent(within, rows.count))%)")
         if modelled > 0 {
-            lines.append("where the model keeps this machine's cores less than \(Int(Self.headroomBusy * 100))% busy: \(headroomWithin) of \(headroom) within ±10% (\(headroom == 0 ? 0 : headroomWithin * 100 / headroom)%); busier: \(within - headroomWithin) of \(rows.count - headroom)")
+            lines.append("where the model keeps this machine's cores less than \(Int(Self.headroomBusy * 100))% busy: \(headroomWithin) of \(headroom) within ±10% (\(percent(headroomWithin, headroom))%); busier: \(within - headroomWithin) of \(rows.count - headroom)")
         }
         lines.append("bandwidth-bound measurements with the busiest link ≥ 90% utilised: \(utilised) of \(bound)")
         // Hierarchical against flat ring at the same point: measured speed-up beside the model's.

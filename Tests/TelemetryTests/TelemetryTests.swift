@@ -31,7 +31,7 @@ struct TelemetryTests {
         let report = try SweepReport(path: path)
         let table = report.table()
         #expect(table.contains("within ±10% of the model: 3 of 5 (60%)"), "\(table)")
-        #expect(table.contains("less than 50% busy: 2 of 3 within ±10% (66%); busier: 1 of 2"), "\(table)")
+        #expect(table.contains("less than 50% busy: 2 of 3 within ±10% (67%); busier: 1 of 2"), "\(table)")
         #expect(table.contains("90%"))
         #expect(report.charts().contains { $0.title.contains("how busy the model keeps the cores") })
     }
