@@ -76,17 +76,21 @@ public struct SweepReport {
         var lines = ["sweep \(path): \(rows.count) measurements"]
         lines.append(RunReport.row(["regions", "bandwidth", "latency", "algo", "size", "measured ms", "model ms", "ratio", "link util", "cores"], width: 12))
         var within = 0, bound = 0, utilised = 0
-        /// Rows whose model keeps the cores less than half busy, and those of them within ±10%.
-        var headroom = 0, headroomWithin = 0, modelled = 0
+        /// Rows whose model keeps the cores less than half busy, and those of them within ±10%;
+        /// the same for the busier rows.
+        var headroom = 0, headroomWithin = 0, busier = 0, busierWithin = 0
         for row in rows {
             let ratio = Self.double(row["ratio"])
             if abs(ratio - 1) <= 0.10 { within += 1 }
             let busy = Self.coresBusy(row)
             if let busy {
-                modelled += 1
+                let within = abs(ratio - 1) <= 0.10 ? 1 : 0
                 if busy < Self.headroomBusy {
                     headroom += 1
-                    if abs(ratio - 1) <= 0.10 { headroomWithin += 1 }
+                    headroomWithin += within
+                } else {
+                    busier += 1
+                    busierWithin += within
                 }
             }
             let isBound = row["link_bound"] as? Bool ?? false
@@ -105,8 +109,8 @@ public struct SweepReport {
         }
         func percent(_ part: Int, _ whole: Int) -> Int { whole == 0 ? 0 : Int((Double(part) * 100 / Double(whole)).rounded()) }
         lines.append("within ±10% of the model: \(within) of \(rows.count) (\(percent(within, rows.count))%)")
-        if modelled > 0 {
-            lines.append("where the model keeps this machine's cores less than \(Int(Self.headroomBusy * 100))% busy: \(headroomWithin) of \(headroom) within ±10% (\(percent(headroomWithin, headroom))%); busier: \(within - headroomWithin) of \(rows.count - headroom)")
+        if headroom + busier > 0 {
+            lines.append("where the model keeps this machine's cores less than \(Int(Self.headroomBusy * 100))% busy: \(headroomWithin) of \(headroom) within ±10% (\(percent(headroomWithin, headroom))%); busier: \(busierWithin) of \(busier)")
         }
         lines.append("bandwidth-bound measurements with the busiest link ≥ 90% utilised: \(utilised) of \(bound)")
         // Hierarchical against flat ring at the same point: measured speed-up beside the model's.

@@ -26,11 +26,14 @@ struct TelemetryTests {
                               ("predicted_s", 0.1), ("ratio", .double(row.0)), ("link_bound", false), ("link_utilisation", 0.5),
                               ("cores_busy", .double(row.1))]).encoded
         }
-        try (lines.joined(separator: "\n") + "\n").write(toFile: path + "/sweep.jsonl", atomically: true, encoding: .utf8)
+        // And a row from a cluster whose model had no cores (not a local one): counted, not split.
+        let unmodelled = JSONValue.object([("bandwidth_bps", 1e9), ("latency_s", 0.02), ("algo", "ring"), ("size_bytes", .int(1 << 26)), ("regions", 2),
+                                           ("measured_s", 0.1), ("predicted_s", 0.1), ("ratio", 1.0), ("link_bound", false), ("link_utilisation", 0.5)]).encoded
+        try ((lines + [unmodelled]).joined(separator: "\n") + "\n").write(toFile: path + "/sweep.jsonl", atomically: true, encoding: .utf8)
         #expect(SweepReport.isSweep(path))
         let report = try SweepReport(path: path)
         let table = report.table()
-        #expect(table.contains("within ±10% of the model: 3 of 5 (60%)"), "\(table)")
+        #expect(table.contains("within ±10% of the model: 4 of 6 (67%)"), "\(table)")
         #expect(table.contains("less than 50% busy: 2 of 3 within ±10% (67%); busier: 1 of 2"), "\(table)")
         #expect(table.contains("90%"))
         #expect(report.charts().contains { $0.title.contains("how busy the model keeps the cores") })
