@@ -240,9 +240,8 @@ public struct CollectiveSimulator {
             let bytes = operation.range.count * 4 + 64
             let (fromWorker, toWorker) = (layout.worker(ofRank: rank), layout.worker(ofRank: peer))
             let (fromRegion, toRegion) = (layout.workers[fromWorker].region, layout.workers[toWorker].region)
-            if fromWorker == toWorker || bytes - 64 <= ScheduleExecutor.copyThresholdBytes {
-                events.push(now, .complete(rank: rank, operation: operation.id, phase: sendPhase))
-            }
+            let zeroCopy = fromWorker != toWorker && bytes - 64 > ScheduleExecutor.copyThresholdBytes
+            if !zeroCopy { events.push(now, .complete(rank: rank, operation: operation.id, phase: sendPhase)) }
             if fromWorker == toWorker {
                 let due = now + nanos(costs.local.alphaSeconds + Double(bytes) * costs.local.betaSecondsPerByte)
                 events.push(due, cpu == nil ? .arrive(rank: peer, from: rank, tag: operation.tag, phase: sendPhase)
@@ -254,7 +253,7 @@ public struct CollectiveSimulator {
                 let viaWAN = fromRegion != toRegion && wan[fromRegion]?[toRegion] != nil
                 let hops: [(Int, Int)] = viaWAN ? [(fromRegion, toRegion), (-1, -1)] : []
                 inFlight[id] = (peer, rank, operation.tag, bytes, sendPhase, hops, now)
-                if bytes - 64 > ScheduleExecutor.copyThresholdBytes { releasedAfterHop[id] = (rank, operation.id, sendPhase) }
+                if zeroCopy { releasedAfterHop[id] = (rank, operation.id, sendPhase) }
                 offerLAN(id, from: rank, to: peer, bytes: bytes, hop: 0, now: now)
             }
         }
@@ -331,10 +330,14 @@ public struct CollectiveSimulator {
             if let linkTime, events.peekTime == nil || linkTime < events.peekTime! {
                 /// A message off a link: on to its next hop, or arrived.
                 func landed(_ delivery: LinkModel.Delivery) { landed(delivery.message, at: delivery.dueAt) }
-                func landed(_ id: Int, at due: Int64) {
+                /// Completes the zero-copy send of message `id`, if it still waits for its first hop.
+                func release(_ id: Int, at time: Int64) {
                     if let send = releasedAfterHop.removeValue(forKey: id) {
-                        events.push(due, .complete(rank: send.rank, operation: send.operation, phase: send.phase))
+                        events.push(time, .complete(rank: send.rank, operation: send.operation, phase: send.phase))
                     }
+                }
+                func landed(_ id: Int, at due: Int64) {
+                    release(id, at: due)
                     var message = inFlight[id]!
                     guard let hop = message.hops.first else {
                         inFlight[id] = nil
@@ -351,9 +354,8 @@ public struct CollectiveSimulator {
                     for done in cpu!.advance(to: linkTime) {
                         switch jobs.removeValue(forKey: done.job)! {
                         case .trip(let id):
-                            if let send = releasedAfterHop.removeValue(forKey: id) {
-                                events.push(done.at, .complete(rank: send.rank, operation: send.operation, phase: send.phase))
-                            }
+                            // The bytes are across when the copies end; the message lands α later.
+                            release(id, at: done.at)
                             landed(id, at: done.at + nanos(tripAlpha))
                         case .send(let rank, let operation, let phase):
                             launch(operation, rank: rank, phase: phase, at: done.at)

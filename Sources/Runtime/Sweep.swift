@@ -41,9 +41,7 @@ public struct Sweep {
              + pad("model(ms)", 12, right: true) + pad("ratio", 8, right: true) + pad("busbw", 9, right: true) + pad("wan busbw", 11, right: true)
              + pad("link util", 11, right: true) + pad("cores", 7, right: true) + "  plan")
         var failures = 0
-        var within = 0, total = 0
-        /// The same, over the rows whose model leaves the cores at least half idle.
-        var withinHeadroom = 0, totalHeadroom = 0, modelled = 0
+        var tally = SweepReport.Tally()
         for (index, (bandwidth, latency, algo)) in points.enumerated() {
             let directory = pointDirectory(bandwidth, latency, algo)
             emit("# [\(index + 1)/\(points.count)] \(Units.formatRate(bitsPerSecond: bandwidth)), \(Units.formatDuration(seconds: latency)), \(algo): running (\(directory))")
@@ -51,13 +49,7 @@ public struct Sweep {
                 for row in try runPoint(bandwidth: bandwidth, latency: latency, algo: algo, directory: directory, children: children) {
                     let r = row.record
                     let ratio = row.measured / row.predicted
-                    total += 1
-                    if abs(ratio - 1) <= 0.10 { within += 1 }
-                    if row.coresBusy != nil { modelled += 1 }
-                    if let busy = row.coresBusy, busy < SweepReport.headroomBusy {
-                        totalHeadroom += 1
-                        if abs(ratio - 1) <= 0.10 { withinHeadroom += 1 }
-                    }
+                    tally.add(ratio: ratio, coresBusy: row.coresBusy)
                     emit(" " + pad(Units.formatRate(bitsPerSecond: bandwidth), 11) + pad(Units.formatDuration(seconds: latency), 10) + pad(algo, 6)
                          + pad(AllReducePlanSize.format(row.size), 11, right: true) + pad(fixed(row.measured * 1e3, 2), 14, right: true)
                          + pad(fixed(row.predicted * 1e3, 2), 12, right: true) + pad(fixed(ratio, 3), 8, right: true)
@@ -88,10 +80,10 @@ public struct Sweep {
                 emit("# [\(index + 1)/\(points.count)] failed: \(error) (logs in \(directory)/logs)")
             }
         }
-        func percent(_ part: Int, _ whole: Int) -> String { whole > 0 ? fixed(Double(part) / Double(whole) * 100, 0) + "%" : "-" }
-        emit("# \(within) of \(total) measurements within ±10% of the model (\(percent(within, total))); \(failures) point\(failures == 1 ? "" : "s") failed")
-        if modelled > 0 {
-            emit("# where the model leaves this machine's cores at least half idle (cores < \(fixed(SweepReport.headroomBusy * 100, 0))%): \(withinHeadroom) of \(totalHeadroom) within ±10% (\(percent(withinHeadroom, totalHeadroom))); the other \(modelled - totalHeadroom) rows are paced by the cores as much as by the links")
+        let percent = SweepReport.Tally.percent
+        emit("# \(tally.within) of \(tally.total) measurements within ±10% of the model (\(percent(tally.within, tally.total))); \(failures) point\(failures == 1 ? "" : "s") failed")
+        if tally.headroom + tally.busier > 0 {
+            emit("# where the model leaves this machine's cores at least half idle (cores < \(fixed(SweepReport.headroomBusy * 100, 0))%): \(tally.headroomWithin) of \(tally.headroom) within ±10% (\(percent(tally.headroomWithin, tally.headroom))); the other \(tally.busier) rows are paced by the cores as much as by the links")
         }
         emit("# results: \(options.output)/sweep.csv, \(options.output)/sweep.jsonl; chart: straits report \(options.output)")
         return failures == 0 ? 0 : 1

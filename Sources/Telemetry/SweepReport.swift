@@ -24,8 +24,40 @@ public struct SweepReport {
     static func coresBusy(_ row: Record) -> Double? { (row["cores_busy"] as? NSNumber)?.doubleValue }
 
     /// Below this, the model leaves the cores at least half idle: the links, not the machine
-    /// that emulates them, set the pace (`straits sweep` counts these rows apart too).
+    /// that emulates them, set the pace.
     public static let headroomBusy = 0.5
+
+    /// Measurements within ±10% of the model, overall and apart by how busy the model keeps the
+    /// cores (rows whose model has none are counted only overall); `straits sweep` keeps one as
+    /// it goes, the report one over the file.
+    public struct Tally: Sendable {
+        public private(set) var total = 0, within = 0
+        /// Rows whose model keeps the cores under `headroomBusy`, and those of them within ±10%.
+        public private(set) var headroom = 0, headroomWithin = 0
+        /// Rows whose model keeps the cores busier, and those of them within ±10%.
+        public private(set) var busier = 0, busierWithin = 0
+
+        public init() {}
+
+        public mutating func add(ratio: Double, coresBusy: Double?) {
+            let isWithin = abs(ratio - 1) <= 0.10 ? 1 : 0
+            total += 1
+            within += isWithin
+            guard let coresBusy else { return }
+            if coresBusy < SweepReport.headroomBusy {
+                headroom += 1
+                headroomWithin += isWithin
+            } else {
+                busier += 1
+                busierWithin += isWithin
+            }
+        }
+
+        /// `part` of `whole` as a whole percentage ("-" of nothing).
+        public static func percent(_ part: Int, _ whole: Int) -> String {
+            whole == 0 ? "-" : "\(Int((Double(part) * 100 / Double(whole)).rounded()))%"
+        }
+    }
 
     static func rate(_ bps: Double) -> String {
         bps >= 1e9 ? String(format: "%g Gbps", bps / 1e9) : String(format: "%g Mbps", bps / 1e6)
@@ -75,24 +107,11 @@ public struct SweepReport {
         if isTraining { return trainingTable() }
         var lines = ["sweep \(path): \(rows.count) measurements"]
         lines.append(RunReport.row(["regions", "bandwidth", "latency", "algo", "size", "measured ms", "model ms", "ratio", "link util", "cores"], width: 12))
-        var within = 0, bound = 0, utilised = 0
-        /// Rows whose model keeps the cores less than half busy, and those of them within ±10%;
-        /// the same for the busier rows.
-        var headroom = 0, headroomWithin = 0, busier = 0, busierWithin = 0
+        var tally = Tally(), bound = 0, utilised = 0
         for row in rows {
             let ratio = Self.double(row["ratio"])
-            if abs(ratio - 1) <= 0.10 { within += 1 }
             let busy = Self.coresBusy(row)
-            if let busy {
-                let within = abs(ratio - 1) <= 0.10 ? 1 : 0
-                if busy < Self.headroomBusy {
-                    headroom += 1
-                    headroomWithin += within
-                } else {
-                    busier += 1
-                    busierWithin += within
-                }
-            }
+            tally.add(ratio: ratio, coresBusy: busy)
             let isBound = row["link_bound"] as? Bool ?? false
             if isBound {
                 bound += 1
@@ -107,10 +126,9 @@ public struct SweepReport {
                 busy.map { String(format: "%.0f%%", $0 * 100) } ?? "-",
             ], width: 12))
         }
-        func percent(_ part: Int, _ whole: Int) -> Int { whole == 0 ? 0 : Int((Double(part) * 100 / Double(whole)).rounded()) }
-        lines.append("within ±10% of the model: \(within) of \(rows.count) (\(percent(within, rows.count))%)")
-        if headroom + busier > 0 {
-            lines.append("where the model keeps this machine's cores less than \(Int(Self.headroomBusy * 100))% busy: \(headroomWithin) of \(headroom) within ±10% (\(percent(headroomWithin, headroom))%); busier: \(busierWithin) of \(busier)")
+        lines.append("within ±10% of the model: \(tally.within) of \(tally.total) (\(Tally.percent(tally.within, tally.total)))")
+        if tally.headroom + tally.busier > 0 {
+            lines.append("where the model keeps this machine's cores less than \(Int(Self.headroomBusy * 100))% busy: \(tally.headroomWithin) of \(tally.headroom) within ±10% (\(Tally.percent(tally.headroomWithin, tally.headroom))); busier: \(tally.busierWithin) of \(tally.busier)")
         }
         lines.append("bandwidth-bound measurements with the busiest link ≥ 90% utilised: \(utilised) of \(bound)")
         // Hierarchical against flat ring at the same point: measured speed-up beside the model's.
