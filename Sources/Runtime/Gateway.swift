@@ -22,7 +22,8 @@ public final class Gateway {
     /// The gateway's own ZeroMQ context (its I/O thread carries the deliveries).
     let context: ZMQContext
 
-    /// A received message waiting in a link, until its delivery time.
+    /// A received message, or one fragment of it (`GatewayFragments`), waiting in a link until
+    /// its delivery time: the header and payload frames the receiver gets.
     final class Held: @unchecked Sendable {
         // Unchecked Sendable: filled by an ingress thread and emptied by the delivery thread,
         // both under `State.condition`'s lock.
@@ -40,7 +41,8 @@ public final class Gateway {
         let condition = NSCondition()
         var links: [Int: LinkModel] = [:]
         var lateness: [Int: LatenessHistogram] = [:]
-        var held: [Int: Held] = [:]
+        /// Each message's whole message or fragments, in order.
+        var held: [Int: [Held]] = [:]
         var nextMessage = 0
         var endpoints: [Int: String] = [:]
         var regionOfRank: [Int: Int] = [:]
@@ -114,7 +116,9 @@ public final class Gateway {
 
         var threads: [Thread] = []
         for (destination, socket) in ingress {
-            let thread = Thread { [state] in Gateway.ingressLoop(destination: destination, socket: socket, state: state) }
+            let thread = Thread { [state, options] in
+                Gateway.ingressLoop(destination: destination, socket: socket, chunkBytes: options.chunkBytes, state: state)
+            }
             thread.name = "ingress → \(topology.regions[destination].name)"
             threads.append(thread)
         }
@@ -190,8 +194,9 @@ public final class Gateway {
         }
     }
 
-    /// Reads one link's ingress while its queue has room; each message goes into the link model.
-    static func ingressLoop(destination: Int, socket: SocketBox, state: State) {
+    /// Reads one link's ingress while its queue has room; each message goes into the link model,
+    /// whole or as fragments of at most `chunkBytes` (`GatewayFragments`).
+    static func ingressLoop(destination: Int, socket: SocketBox, chunkBytes: Int, state: State) {
         // Real-time too (below the delivery thread): it holds the shared lock briefly, and must
         // not be preempted while the delivery thread waits for it.
         _ = straits_set_realtime(29)
@@ -208,7 +213,7 @@ public final class Gateway {
             let received: Result<ZMQMessage, ZMQError> = Result { () throws(ZMQError) -> ZMQMessage in
                 try socket.socket.blockingReceive(timeout: .milliseconds(100))
             }
-            let message: ZMQMessage
+            var message: ZMQMessage
             switch consume received {
             case .success(let got): message = got
             case .failure(let error):
@@ -221,21 +226,50 @@ public final class Gateway {
             let receivedAt = now()
             var destinationRank = -1, sourceRank = -1
             var sentAt: Int64?
+            var header: DataFrameHeader?
             if message.count != 3 {
                 reason = "\(message.count) frames, expected 3 (route, header, payload)"
             } else if let route = message.withFrame(0, { GatewayRoute.parse($0) }) {
                 destinationRank = route.destination
                 sentAt = route.sentAt
                 do {
-                    let header = try message.withFrame(1) { try DataFrameHeader(decoding: $0) }
-                    sourceRank = Int(header.sourceRank)
+                    header = try message.withFrame(1) { try DataFrameHeader(decoding: $0) }
+                    sourceRank = Int(header!.sourceRank)
                 } catch {
                     reason = "\(error)"
                 }
             } else {
                 reason = "no route frame (24 or 8 bytes, magic STRG)"
             }
-            let bytes = message.count == 3 ? message.frameSize(1) + message.frameSize(2) : 0
+            var held: [Held] = []
+            var fragmentSizes: [Int]?
+            var bytes = 0
+            if reason == nil, let header {
+                message.removeFirstFrame()
+                bytes = message.frameSize(0) + message.frameSize(1)
+                let fragments = message.withFrame(1) { payload in
+                    GatewayFragments.split(header, payloadBytes: payload.count, chunkBytes: chunkBytes) {
+                        CRC32C.checksum(UnsafeRawBufferPointer(rebasing: payload[$0]))
+                    }
+                }
+                if let fragments {
+                    // Each fragment carries its own checksum, so the message's is checked here.
+                    let crc = message.withFrame(1) { CRC32C.checksum($0) }
+                    if header.flags & DataFrameHeader.Flags.checksummed != 0, crc != header.crc32c {
+                        reason = "payload from rank \(sourceRank) tag \(header.tag) fails its CRC32C (0x\(String(crc, radix: 16)), header says 0x\(String(header.crc32c, radix: 16)))"
+                    } else {
+                        let shared = SharedZMQMessage(message)
+                        for fragment in fragments {
+                            var part = ZMQMessage(fragment.header.encoded)
+                            part.append(sharing: fragment.payload, ofFrame: 1, in: shared)
+                            held.append(Held(part, destination: destinationRank))
+                        }
+                        fragmentSizes = fragments.map { DataFrameHeader.size + $0.payload.count }
+                    }
+                } else {
+                    held = [Held(message, destination: destinationRank)]
+                }
+            }
             state.condition.lock()
             if reason == nil, state.regionOfRank[destinationRank] != destination {
                 reason = "rank \(destinationRank) is not in the region this ingress serves"
@@ -251,8 +285,13 @@ public final class Gateway {
             }
             let id = state.nextMessage
             state.nextMessage += 1
-            state.held[id] = Held(message, destination: destinationRank)
-            state.links[destination]!.offer(message: id, flow: sourceRank << 32 | destinationRank, bytes: bytes, now: receivedAt, sentAt: sentAt)
+            state.held[id] = held
+            let flow = sourceRank << 32 | destinationRank
+            if let fragmentSizes {
+                state.links[destination]!.offer(message: id, flow: flow, bytes: bytes, fragments: fragmentSizes, now: receivedAt, sentAt: sentAt)
+            } else {
+                state.links[destination]!.offer(message: id, flow: flow, bytes: bytes, now: receivedAt, sentAt: sentAt)
+            }
             state.condition.broadcast()
             state.condition.unlock()
         }
@@ -287,8 +326,9 @@ public final class Gateway {
             for destination in state.links.keys {
                 let wasFull = !state.links[destination]!.canAccept
                 for delivery in state.links[destination]!.advance(to: now) {
-                    if let held = state.held.removeValue(forKey: delivery.message) {
-                        due.append((destination, held, delivery.dueAt))
+                    if let parts = state.held[delivery.message] {
+                        due.append((destination, parts[delivery.fragment ?? 0], delivery.dueAt))
+                        if delivery.last { state.held[delivery.message] = nil }
                     }
                 }
                 if wasFull && state.links[destination]!.canAccept { state.condition.broadcast() }
@@ -370,8 +410,7 @@ public final class Gateway {
     }
 
     private static func send(_ held: Held, outboxes: inout [Int: SocketBox], state: State, context: ZMQContext) throws {
-        guard var message = held.message.take() else { return }
-        message.removeFirstFrame()
+        guard let message = held.message.take() else { return }
         if outboxes[held.destination] == nil {
             state.condition.lock()
             let endpoint = state.endpoints[held.destination]
