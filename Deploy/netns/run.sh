@@ -3,17 +3,19 @@
 # network namespace, joined to the others by veth pairs on a bridge, with `tc tbf` limiting
 # what leaves each region to the WAN bandwidth, and runs the all-reduce benchmark through it
 # with the coordinator's --no-gateways (traffic goes straight between the namespaces). Then it
-# runs the same benchmark through the gateways (shaping in user space) and prints both times,
+# runs the same benchmark through the gateways (shaping in user space; workers and gateways over
+# Unix-domain sockets, as `straits sweep` runs them) and prints both times,
 # their ratio, and the time the bytes take at the line rate, for every bandwidth and size.
 # netem is not available on these machines, so latency is not part of the comparison (the
 # gateway runs with 0 latency too).
 #
 #   sudo Deploy/netns/run.sh [--bandwidth 50Mbps,200Mbps,1Gbps] [--sizes 1M,8M] [--chunk SIZE]
-#                            [--burst BYTES] [--store-and-forward] [--out DIR]
+#                            [--burst BYTES] [--store-and-forward] [--gateway-transport ipc|tcp] [--out DIR]
 #
 # --chunk fixes the ring's chunk size in both runs (by default each run's planner picks it).
 # --burst sets tbf's bucket (default: 64 KiB and one frame, or 1 ms at the rate if that is more).
 # --store-and-forward runs the gateways without their allowance for their own hops.
+# --gateway-transport tcp runs the gateway side over loopback TCP instead (the sweep's --transport tcp).
 # Needs root, iproute2 (ip, tc) and a release build (Deploy/local-cluster.sh makes one).
 # Everything it creates (namespaces, bridge, processes) is removed on exit, also on failure.
 set -euo pipefail
@@ -26,6 +28,7 @@ iters=3
 chunk=""
 burst=""
 gateway_flags=()
+gateway_transport=ipc
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --bandwidth) bandwidths="$2"; shift 2 ;;
@@ -35,6 +38,7 @@ while [[ $# -gt 0 ]]; do
         --chunk) chunk="$2"; shift 2 ;;
         --burst) burst="$2"; shift 2 ;;
         --store-and-forward) gateway_flags=(--store-and-forward); shift ;;
+        --gateway-transport) gateway_transport="$2"; shift 2 ;;
         -h|--help) sed -n '2,/^[^#]/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "netns/run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -115,9 +119,11 @@ run_bench() {  # $1 mode (kernel|gateway), $2 bandwidth, $3 run dir
             ip netns exec "straits-$region" "$bin/straits-worker" --coordinator "$endpoint" --region "$region" --host 0 \
                 --bind-address "10.77.0.$((10 + index))" >"$dir/logs/worker-$region.log" 2>&1 &
         else
-            "$bin/straits-gateway" --coordinator "$endpoint" --region "$region" --topology "$topology" >"$dir/logs/gateway-$region.log" 2>&1 &
+            "$bin/straits-gateway" --coordinator "$endpoint" --region "$region" --topology "$topology" --transport "$gateway_transport" \
+                >"$dir/logs/gateway-$region.log" 2>&1 &
             pids+=($!)
-            "$bin/straits-worker" --coordinator "$endpoint" --region "$region" --host 0 >"$dir/logs/worker-$region.log" 2>&1 &
+            "$bin/straits-worker" --coordinator "$endpoint" --region "$region" --host 0 --transport "$gateway_transport" \
+                >"$dir/logs/worker-$region.log" 2>&1 &
         fi
         pids+=($!)
     done

@@ -8,7 +8,7 @@
 /// chunk of `b` bytes starts when the previous one ends and takes `8b / bandwidth`. A chunk
 /// arrives `latency ± jitter` after its last byte left, never before an earlier chunk of its
 /// flow; a message is delivered when its last chunk arrives, or, offered as fragments, each
-/// fragment (one chunk) when it arrives. The queue is bounded in bytes: `canAccept` says whether
+/// fragment when its last chunk arrives. The queue is bounded in bytes: `canAccept` says whether
 /// the owner may offer more.
 ///
 /// No I/O and no clock of its own: the gateway calls `offer` and `advance(to:)` with the real
@@ -83,8 +83,11 @@ public struct LinkModel: Sendable {
         let bytes: Int
         let last: Bool
         let offeredAt: Int64
-        /// Its index, when the message was offered as fragments (each delivered on its own).
+        /// The index of the fragment this chunk ends, when the message was offered as fragments
+        /// (each delivered on its own).
         let fragment: Int?
+        /// The bytes of the fragment (or message) it belongs to.
+        let fragmentBytes: Int
     }
 
     private struct Scheduled {
@@ -139,8 +142,13 @@ public struct LinkModel: Sendable {
     /// Queues message `message` of `bytes` bytes from `flow`, received whole at `now`; `sentAt`,
     /// when known, is when its sender sent it, on the same clock. It is delivered whole.
     public mutating func offer(message: Int, flow: Int, bytes: Int, now received: Int64, sentAt: Int64? = nil) {
-        // Whole chunks, the part left over first: a message's last chunk is then a whole one, so
-        // a release held back to its last chunk's start (see `Hop`) is as early as it can be.
+        enqueue(message: message, flow: flow, bytes: bytes, fragments: [bytes], delivered: false, now: received, sentAt: sentAt)
+    }
+
+    /// The chunks `bytes` are cut into: whole chunks, the part left over first, so that the last
+    /// is a whole one and a release held back to its last chunk's start (see `Hop`) is as early
+    /// as it can be.
+    public static func chunks(_ bytes: Int, chunkBytes: Int) -> [Int] {
         var sizes: [Int] = []
         var left = bytes
         repeat {
@@ -148,23 +156,25 @@ public struct LinkModel: Sendable {
             left -= size
             sizes.append(size)
         } while left > 0
-        enqueue(message: message, flow: flow, bytes: bytes, sizes: sizes, fragments: false, now: received, sentAt: sentAt)
+        return sizes
     }
 
     /// Queues message `message` of `bytes` bytes from `flow`, received whole at `now`, to be
-    /// carried as fragments of the given sizes (a chunk's payload and a header each, say): each
-    /// fragment is one chunk on the wire, whatever its size, and is delivered on its own when it
-    /// arrives, released one hop of its own bytes early (see `Hop`), as a router forwards
+    /// carried as fragments of the given sizes (each with a header of its own, say): each
+    /// fragment is cut into chunks like a message and is delivered on its own when its last
+    /// chunk arrives, released one hop of its own bytes early (see `Hop`), as a router forwards
     /// packets. The counters count the message's `bytes`, offered, and delivered with its last
     /// fragment (what the fragments add, like framing, shows in the serialiser's busy time).
     public mutating func offer(message: Int, flow: Int, bytes: Int, fragments: [Int], now received: Int64, sentAt: Int64? = nil) {
         precondition(!fragments.isEmpty && fragments.allSatisfy { $0 > 0 }, "fragments must have bytes: \(fragments)")
-        enqueue(message: message, flow: flow, bytes: bytes, sizes: fragments, fragments: true, now: received, sentAt: sentAt)
+        enqueue(message: message, flow: flow, bytes: bytes, fragments: fragments, delivered: true, now: received, sentAt: sentAt)
     }
 
-    private mutating func enqueue(message: Int, flow: Int, bytes: Int, sizes: [Int], fragments: Bool, now received: Int64, sentAt: Int64?) {
+    /// Queues a message carried as `fragments`, each delivered on its own if `delivered`, else
+    /// the message whole.
+    private mutating func enqueue(message: Int, flow: Int, bytes: Int, fragments: [Int], delivered: Bool, now received: Int64, sentAt: Int64?) {
         precondition(pending[message] == nil, "message \(message) offered twice")
-        let wire = sizes.reduce(0, +)
+        let wire = fragments.reduce(0, +)
         // Its first byte came one hop's α after it was sent, if that is known, else one hop
         // before its last (and never after its last).
         let now = hop == .none ? received
@@ -175,8 +185,14 @@ public struct LinkModel: Sendable {
         counters.offeredBytes += bytes
         counters.offeredMessages += 1
         queuedBytes += wire
-        let chunks = sizes.enumerated().map { index, size in
-            Chunk(message: message, bytes: size, last: index == sizes.count - 1, offeredAt: now, fragment: fragments ? index : nil)
+        var chunks: [Chunk] = []
+        for (index, size) in fragments.enumerated() {
+            let sizes = Self.chunks(size, chunkBytes: chunkBytes)
+            for (position, chunk) in sizes.enumerated() {
+                let ends = position == sizes.count - 1
+                chunks.append(Chunk(message: message, bytes: chunk, last: ends && index == fragments.count - 1, offeredAt: now,
+                                    fragment: delivered && ends ? index : nil, fragmentBytes: size))
+            }
         }
         if queues[flow] == nil || queueHeads[flow] == queues[flow]?.count {
             // Back from idle: level with the least-served active flow.
@@ -222,7 +238,7 @@ public struct LinkModel: Sendable {
             if chunk.last || chunk.fragment != nil {
                 // Released one hop of what is handed on (the whole message, or this fragment) early.
                 let message = pending[chunk.message]!
-                let handedOn = chunk.fragment == nil ? message.bytes : chunk.bytes
+                let handedOn = chunk.fragment == nil ? message.bytes : chunk.fragmentBytes
                 let release = max(due - message.hop.nanoseconds(handedOn), start, message.receivedAt, lastRelease[flow] ?? .min)
                 lastRelease[flow] = release
                 let index = scheduled.firstIndex { $0.due > release } ?? scheduled.count
@@ -250,8 +266,12 @@ public struct LinkModel: Sendable {
     /// When the next chunk may start (the serialiser is free and a chunk is queued).
     public var nextChunkStart: Int64? { queues.isEmpty ? nil : serialiserFreeAt }
 
-    /// When the next message arrives at the far end.
+    /// When the next message or fragment arrives at the far end.
     public var nextDelivery: Int64? { scheduled.first?.due }
+
+    /// When the next delivery that completes a message (its last fragment, or all of it), or
+    /// that does not (`completing` false), arrives at the far end.
+    public func nextDelivery(completing: Bool) -> Int64? { scheduled.first { $0.last == completing }?.due }
 
     /// When something next happens (a chunk starts or a message arrives); nil when idle.
     public var nextEvent: Int64? {

@@ -6,7 +6,7 @@ import Emulation
 /// LAN; messages between regions cost a hop to the sender's gateway, the WAN link itself (the
 /// same `LinkModel` the gateway runs: the link's bandwidth, shared round-robin by the flows on
 /// it, then its latency, allowing for the hops at its ends as the gateways do), and a hop on to
-/// the receiver, in fragments of a link chunk as the gateways hand them on (`GatewayFragments`);
+/// the receiver, in the two fragments the gateways hand a large message on in (`GatewayFragments`);
 /// each rank reduces or copies what it receives one message (or fragment) at a time at `γ` per
 /// byte. Because the schedules are the ones the workers run, chunking and pipelining are
 /// modelled as they happen, not as a closed formula.
@@ -134,9 +134,10 @@ public struct CollectiveSimulator {
                 for operation in phase.schedule.operations where operation.kind.isSend {
                     let from = layout.region(ofRank: rank), to = layout.region(ofRank: operation.kind.peer)
                     guard from != to, let spec = links[from]?[to] else { continue }
-                    // As the gateway serialises it: in fragments of a chunk, each with its headers.
-                    let sizes = GatewayFragments.wireSizes(payloadBytes: operation.range.count * 4, chunkBytes: gatewayChunkBytes)
-                    carried[from, default: [:]][to, default: 0] += sizes.reduce(0) { $0 + spec.framing.wireBytes($1) }
+                    // As the gateway serialises it: each fragment in chunks, each with its headers.
+                    let chunks = GatewayFragments.wireSizes(payloadBytes: operation.range.count * 4, chunkBytes: gatewayChunkBytes)
+                        .flatMap { LinkModel.chunks($0, chunkBytes: gatewayChunkBytes) }
+                    carried[from, default: [:]][to, default: 0] += chunks.reduce(0) { $0 + spec.framing.wireBytes($1) }
                 }
             }
         }

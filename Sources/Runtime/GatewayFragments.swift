@@ -1,15 +1,19 @@
 import StraitsWire
 
-/// How a gateway cuts a data message into fragments of one link chunk's payload each, so that it hands each on to the receiver as the link delivers it, as a router
-/// forwards packets, instead of the whole message after its last byte: the trip after the link
-/// is then one fragment's, and the receiver reduces the first fragments while the rest are on
-/// the wire.
+/// How a gateway cuts a data message larger than a link chunk into two fragments, so that it
+/// hands it on as the link delivers it, as a router forwards packets, instead of the whole
+/// message after its last byte: the head (all but the last chunk's payload) leaves for the
+/// receiver one hop early, as a whole message does, and the tail (the last chunk's payload) as
+/// the last byte arrives. The trip after the link is then one chunk's, not the whole message's,
+/// and the receiver reduces the head while the tail is on the wire. Two and not a fragment per
+/// chunk: every message between processes costs both ends' cores, and on a busy machine many
+/// small ones cost more than the trip they save.
 ///
 /// Each fragment is a data message of its own: the header with the fragment flag, `offset` and
 /// `length` of its part, and a CRC32C of its own payload where the message had one; a
 /// message's fragments are sent in order and cover it exactly (`Protocols/data-frame.md`).
-/// The part left over goes first, so every later fragment is a whole chunk. Messages in the
-/// int8 format travel whole: their scales lead the payload, so a fragment would not be a slice.
+/// Messages in the int8 format travel whole: their scales lead the payload, so a fragment would
+/// not be a slice.
 public enum GatewayFragments {
     /// The payload bytes of one value on the wire, for the formats that fragment.
     static func valueBytes(_ dtype: DataFrameHeader.DataType) -> Int? {
@@ -21,13 +25,11 @@ public enum GatewayFragments {
     }
 
     /// The values in each fragment of a message of `values` values of `valueBytes` bytes each,
-    /// in order (a chunk's payload each, the part left over first), or nil when its payload fits
-    /// one chunk.
+    /// in order (the head, then a chunk's payload), or nil when its payload fits one chunk.
     public static func values(_ values: Int, valueBytes: Int, chunkBytes: Int) -> [Int]? {
-        let perFragment = chunkBytes / valueBytes
-        guard perFragment > 0, values * valueBytes > chunkBytes else { return nil }
-        let left = values % perFragment
-        return (left > 0 ? [left] : []) + Array(repeating: perFragment, count: values / perFragment)
+        let tail = chunkBytes / valueBytes
+        guard tail > 0, values * valueBytes > chunkBytes else { return nil }
+        return [values - tail, tail]
     }
 
     /// The bytes each fragment of a float32 message of `payloadBytes` puts on a link (header

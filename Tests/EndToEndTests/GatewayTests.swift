@@ -108,7 +108,7 @@ struct GatewayTests {
             }
         }
         // Each flow's completion time: when its last byte arrives (both watched together). The
-        // gateway hands messages larger than a chunk on in fragments of a chunk's payload.
+        // gateway hands messages larger than a chunk on in two fragments.
         var received = [0, 0]
         var finished = [0.0, 0.0]
         let total = flows.map { $0.messages * $0.size }
@@ -116,7 +116,7 @@ struct GatewayTests {
         while (received[0] < total[0] || received[1] < total[1]) && Date() < deadline {
             var progressed = false
             if received[0] < total[0], let shape = Self.poll(&receiver0) {
-                #expect(shape.frames == 2 && shape.payload <= 64 << 10)
+                #expect(shape.frames == 2 && shape.payload > 0)
                 received[0] += shape.payload
                 progressed = true
                 if received[0] == total[0] { finished[0] = Date().timeIntervalSince(start) }

@@ -21,7 +21,7 @@ struct CollectiveSimulatorTests {
 
     /// A flat ring of 1 MiB over the two regions, `chunksPerStep` chunks per step: the model's
     /// time, and one chunk's and one step's serialisation on the link (the gateway hands a chunk
-    /// of the ring on in fragments of 64 KiB of payload, each with its header).
+    /// of the ring larger than 64 KiB on in two fragments, each with its header).
     static func ring(bitsPerSecond: Double, latency: Double, chunksPerStep: Int)
         -> (simulator: CollectiveSimulator, choice: ClusterPlanner.Choice, predicted: Double, chunk: Double, step: Double)
     {
@@ -80,8 +80,9 @@ struct CollectiveSimulatorTests {
 
     @Test("a message the gateway hands on in fragments is reduced as they come: only the last fragment's reduction is left")
     func fragmentsReduceAsTheyCome() {
-        // 1 MiB from rank 0 to rank 1 over 100 Mbit/s and 10 ms; reduction 1 ns a byte (64 µs a
-        // fragment, far less than a fragment's 5.2 ms on the link); LAN free, store-and-forward.
+        // 1 MiB from rank 0 to rank 1 over 100 Mbit/s and 10 ms; reduction 1 ns a byte. The head
+        // (960 KiB) is reduced in 1 ms, while the tail (64 KiB) spends 5.2 ms on the link; LAN
+        // free, store-and-forward.
         let layout = Self.simulator(link: LinkSpec(bitsPerSecond: 100e6, latencySeconds: 0.010)).layout
         let link = LinkSpec(bitsPerSecond: 100e6, latencySeconds: 0.010)
         let free = LinkCost(alphaSeconds: 0, betaSecondsPerByte: 1e-15)
@@ -92,7 +93,7 @@ struct CollectiveSimulatorTests {
         zero.add(.send(peer: 1), ElementRange(offset: 0, count: count), tag: 1)
         one.add(.receiveReduce(peer: 0), ElementRange(offset: 0, count: count), tag: 1)
         let time = simulator.simulate([zero, one])
-        let expected = 16 * Double((64 << 10) + 64) * 8 / 100e6 + 0.010 + Double(64 << 10) * 1e-9
+        let expected = Double((1 << 20) + 2 * 64) * 8 / 100e6 + 0.010 + Double(64 << 10) * 1e-9
         #expect(abs(time - expected) < 1e-5, "\(time) s, expected \(expected) s")
     }
 
@@ -119,9 +120,9 @@ struct CollectiveSimulatorTests {
         let choice = ClusterPlanner(layout: layout, lan: .unmeasured, wan: .unmeasured, algo: "ring", chunkBytes: bytes / 2).choose(bytes: bytes)
         let store = model(nil).predict(choice, bytes: bytes), cut = model(hop).predict(choice, bytes: bytes)
         // Each step sends one 512 KiB message each way; both cross the LAN at once, so a hop
-        // takes up to α + 2b·β. The link alone: 2 steps of serialisation (8 fragments of 64 KiB
-        // and a header each) and latency. The hop out carries one fragment.
-        let b = Double(bytes / 2 + 64), wire = Double(8 * ((64 << 10) + 64)), link2 = 2 * (wire * 8 / 100e6 + 0.010)
+        // takes up to α + 2b·β. The link alone: 2 steps of serialisation (two fragments, 448 and
+        // 64 KiB, a header each) and latency. The last hop out carries the 64 KiB fragment.
+        let b = Double(bytes / 2 + 64), wire = Double(bytes / 2 + 2 * 64), link2 = 2 * (wire * 8 / 100e6 + 0.010)
         let uncontended = 100e-6 + b * 1e-9, contended = 100e-6 + 2 * b * 1e-9
         let fragmentOut = 100e-6 + Double((64 << 10) + 64) * 1e-9
         // Never faster than the link; what is left over it is at most the contended hop out of
