@@ -7,9 +7,8 @@
 /// the bandwidth evenly in bytes whatever their message sizes, and pacing is byte-accurate: a
 /// chunk of `b` bytes starts when the previous one ends and takes `8b / bandwidth`. A chunk
 /// arrives `latency ± jitter` after its last byte left, never before an earlier chunk of its
-/// flow; a message is delivered when its last chunk arrives, or, offered as fragments, each
-/// fragment when its last chunk arrives. The queue is bounded in bytes: `canAccept` says whether
-/// the owner may offer more.
+/// flow; a message is delivered when its last chunk arrives. The queue is bounded in bytes:
+/// `canAccept` says whether the owner may offer more.
 ///
 /// No I/O and no clock of its own: the gateway calls `offer` and `advance(to:)` with the real
 /// time, tests with a manual one, and both get exactly the same deliveries.
@@ -20,13 +19,12 @@ public struct LinkModel: Sendable {
     /// to the gateway, and from the gateway to its receiver, `alpha + bytes · perByte` each.
     ///
     /// A router forwards packets as they come, so a real path adds one packet's
-    /// store-and-forward, not a whole message's; a gateway receives whole messages. So a message
-    /// offered at `now` is serialised from when its first byte came (one α after its sender sent
-    /// it, where the gateway knows when that was; else one hop before `now`; never before the
-    /// link is free), and it is released one hop before its last byte reaches the far end (never
-    /// before its last chunk starts, before it was offered, or before an earlier message of its
-    /// flow), so that the hop out lands it on time. A message offered as fragments is released a
-    /// fragment at a time, each one hop of its own bytes early. The hop is what an
+    /// store-and-forward, not a whole message's; a gateway receives and sends whole messages.
+    /// So a message offered at `now` is serialised from when its first byte came (one α after
+    /// its sender sent it, where the gateway knows when that was; else one hop before `now`;
+    /// never before the link is free), and it is released one hop before its last byte
+    /// reaches the far end (never before its last chunk starts, before it was offered, or before
+    /// an earlier message of its flow), so that the hop out lands it on time. The hop is what an
     /// uncontended hop costs: a slower hop makes the message later, never earlier, than the link.
     public struct Hop: Sendable, Equatable {
         public var alphaNanoseconds: Int64
@@ -46,15 +44,10 @@ public struct LinkModel: Sendable {
         }
     }
 
-    /// A message, or a fragment of one, that has reached the far end.
+    /// A message that has reached the far end.
     public struct Delivery: Sendable, Equatable {
         public let message: Int
-        /// Which fragment of the message this is (nil: the whole message).
-        public let fragment: Int?
-        /// Whether the message has now arrived whole (its last fragment, or the whole message).
-        public let last: Bool
         public let flow: Int
-        /// The bytes delivered (the fragment's, or the message's).
         public let bytes: Int
         /// When it was offered (less the hop in).
         public let offeredAt: Int64
@@ -83,19 +76,6 @@ public struct LinkModel: Sendable {
         let bytes: Int
         let last: Bool
         let offeredAt: Int64
-        /// The index of the fragment this chunk ends, when the message was offered as fragments
-        /// (each delivered on its own).
-        let fragment: Int?
-        /// The bytes of the fragment (or message) it belongs to.
-        let fragmentBytes: Int
-    }
-
-    private struct Scheduled {
-        let due: Int64
-        let message: Int
-        let fragment: Int?
-        let bytes: Int
-        let last: Bool
     }
 
     private struct Pending {
@@ -103,8 +83,9 @@ public struct LinkModel: Sendable {
         let bytes: Int
         let offeredAt: Int64
         let receivedAt: Int64
-        let hop: Hop
+        let hop: Int64
         var firstStart: Int64?
+        var dueAt: Int64?
     }
 
     public let spec: LinkSpec
@@ -124,8 +105,8 @@ public struct LinkModel: Sendable {
     private var lastDue: [Int: Int64] = [:]
     private var lastRelease: [Int: Int64] = [:]
     private var pending: [Int: Pending] = [:]
-    /// Messages whose last chunk is on the wire, and fragments on the wire, by due time.
-    private var scheduled: [Scheduled] = []
+    /// Messages whose last chunk is on the wire, by due time.
+    private var scheduled: [(due: Int64, message: Int)] = []
     private var random: SplitMix64
 
     public init(spec: LinkSpec, chunkBytes: Int = 64 << 10, queueLimitBytes: Int = 64 << 20, seed: UInt64 = 1) {
@@ -140,60 +121,29 @@ public struct LinkModel: Sendable {
     public var canAccept: Bool { queuedBytes < queueLimitBytes }
 
     /// Queues message `message` of `bytes` bytes from `flow`, received whole at `now`; `sentAt`,
-    /// when known, is when its sender sent it, on the same clock. It is delivered whole.
+    /// when known, is when its sender sent it, on the same clock.
     public mutating func offer(message: Int, flow: Int, bytes: Int, now received: Int64, sentAt: Int64? = nil) {
-        enqueue(message: message, flow: flow, bytes: bytes, fragments: [bytes], delivered: false, now: received, sentAt: sentAt)
-    }
-
-    /// The chunks `bytes` are cut into: whole chunks, the part left over first, so that the last
-    /// is a whole one and a release held back to its last chunk's start (see `Hop`) is as early
-    /// as it can be.
-    public static func chunks(_ bytes: Int, chunkBytes: Int) -> [Int] {
-        var sizes: [Int] = []
+        precondition(pending[message] == nil, "message \(message) offered twice")
+        let hopNanoseconds = hop.nanoseconds(bytes)
+        // Its first byte came one hop's α after it was sent, if that is known, else one hop
+        // before its last (and never after its last).
+        let now = hop == .none ? received
+            : sentAt.map { min($0 + hop.alphaNanoseconds, received) } ?? received - hopNanoseconds
+        // An idle serialiser starts the new message now; a busy one keeps its own time.
+        if queues.isEmpty { serialiserFreeAt = max(serialiserFreeAt, now) }
+        pending[message] = Pending(flow: flow, bytes: bytes, offeredAt: now, receivedAt: received, hop: hopNanoseconds)
+        counters.offeredBytes += bytes
+        counters.offeredMessages += 1
+        queuedBytes += bytes
+        // Whole chunks, the part left over first: a message's last chunk is then a whole one, so
+        // a release held back to its last chunk's start (see `Hop`) is as early as it can be.
+        var chunks: [Chunk] = []
         var left = bytes
         repeat {
             let size = left % chunkBytes == 0 ? min(left, chunkBytes) : left % chunkBytes
             left -= size
-            sizes.append(size)
+            chunks.append(Chunk(message: message, bytes: size, last: left == 0, offeredAt: now))
         } while left > 0
-        return sizes
-    }
-
-    /// Queues message `message` of `bytes` bytes from `flow`, received whole at `now`, to be
-    /// carried as fragments of the given sizes (each with a header of its own, say): each
-    /// fragment is cut into chunks like a message and is delivered on its own when its last
-    /// chunk arrives, released one hop of its own bytes early (see `Hop`), as a router forwards
-    /// packets. The counters count the message's `bytes`, offered, and delivered with its last
-    /// fragment (what the fragments add, like framing, shows in the serialiser's busy time).
-    public mutating func offer(message: Int, flow: Int, bytes: Int, fragments: [Int], now received: Int64, sentAt: Int64? = nil) {
-        precondition(!fragments.isEmpty && fragments.allSatisfy { $0 > 0 }, "fragments must have bytes: \(fragments)")
-        enqueue(message: message, flow: flow, bytes: bytes, fragments: fragments, delivered: true, now: received, sentAt: sentAt)
-    }
-
-    /// Queues a message carried as `fragments`, each delivered on its own if `delivered`, else
-    /// the message whole.
-    private mutating func enqueue(message: Int, flow: Int, bytes: Int, fragments: [Int], delivered: Bool, now received: Int64, sentAt: Int64?) {
-        precondition(pending[message] == nil, "message \(message) offered twice")
-        let wire = fragments.reduce(0, +)
-        // Its first byte came one hop's α after it was sent, if that is known, else one hop
-        // before its last (and never after its last).
-        let now = hop == .none ? received
-            : sentAt.map { min($0 + hop.alphaNanoseconds, received) } ?? received - hop.nanoseconds(bytes)
-        // An idle serialiser starts the new message now; a busy one keeps its own time.
-        if queues.isEmpty { serialiserFreeAt = max(serialiserFreeAt, now) }
-        pending[message] = Pending(flow: flow, bytes: bytes, offeredAt: now, receivedAt: received, hop: hop)
-        counters.offeredBytes += bytes
-        counters.offeredMessages += 1
-        queuedBytes += wire
-        var chunks: [Chunk] = []
-        for (index, size) in fragments.enumerated() {
-            let sizes = Self.chunks(size, chunkBytes: chunkBytes)
-            for (position, chunk) in sizes.enumerated() {
-                let ends = position == sizes.count - 1
-                chunks.append(Chunk(message: message, bytes: chunk, last: ends && index == fragments.count - 1, offeredAt: now,
-                                    fragment: delivered && ends ? index : nil, fragmentBytes: size))
-            }
-        }
         if queues[flow] == nil || queueHeads[flow] == queues[flow]?.count {
             // Back from idle: level with the least-served active flow.
             let level = queues.keys.compactMap { served[$0] }.min() ?? served.values.max() ?? 0
@@ -235,29 +185,25 @@ public struct LinkModel: Sendable {
             var due = end + Int64((spec.latencySeconds * 1e9).rounded()) + jitter
             due = max(due, end, lastDue[flow] ?? .min)
             lastDue[flow] = due
-            if chunk.last || chunk.fragment != nil {
-                // Released one hop of what is handed on (the whole message, or this fragment) early.
+            if chunk.last {
                 let message = pending[chunk.message]!
-                let handedOn = chunk.fragment == nil ? message.bytes : chunk.fragmentBytes
-                let release = max(due - message.hop.nanoseconds(handedOn), start, message.receivedAt, lastRelease[flow] ?? .min)
+                let release = max(due - message.hop, start, message.receivedAt, lastRelease[flow] ?? .min)
                 lastRelease[flow] = release
+                pending[chunk.message]?.dueAt = release
                 let index = scheduled.firstIndex { $0.due > release } ?? scheduled.count
-                scheduled.insert(Scheduled(due: release, message: chunk.message, fragment: chunk.fragment, bytes: handedOn, last: chunk.last),
-                                 at: index)
+                scheduled.insert((release, chunk.message), at: index)
             }
         }
         var delivered: [Delivery] = []
         while let first = scheduled.first, first.due <= now {
             scheduled.removeFirst()
-            let message = first.last ? pending.removeValue(forKey: first.message)! : pending[first.message]!
+            let message = pending.removeValue(forKey: first.message)!
             let queueDelay = (message.firstStart ?? message.offeredAt) - message.offeredAt
-            if first.last {
-                counters.deliveredBytes += message.bytes
-                counters.deliveredMessages += 1
-                counters.queueDelaySum += queueDelay
-                counters.queueDelayMax = max(counters.queueDelayMax, queueDelay)
-            }
-            delivered.append(Delivery(message: first.message, fragment: first.fragment, last: first.last, flow: message.flow, bytes: first.bytes,
+            counters.deliveredBytes += message.bytes
+            counters.deliveredMessages += 1
+            counters.queueDelaySum += queueDelay
+            counters.queueDelayMax = max(counters.queueDelayMax, queueDelay)
+            delivered.append(Delivery(message: first.message, flow: message.flow, bytes: message.bytes,
                                       offeredAt: message.offeredAt, dueAt: first.due, queueDelay: queueDelay))
         }
         return delivered
@@ -266,12 +212,8 @@ public struct LinkModel: Sendable {
     /// When the next chunk may start (the serialiser is free and a chunk is queued).
     public var nextChunkStart: Int64? { queues.isEmpty ? nil : serialiserFreeAt }
 
-    /// When the next message or fragment arrives at the far end.
+    /// When the next message arrives at the far end.
     public var nextDelivery: Int64? { scheduled.first?.due }
-
-    /// When the next delivery that completes a message (its last fragment, or all of it), or
-    /// that does not (`completing` false), arrives at the far end.
-    public func nextDelivery(completing: Bool) -> Int64? { scheduled.first { $0.last == completing }?.due }
 
     /// When something next happens (a chunk starts or a message arrives); nil when idle.
     public var nextEvent: Int64? {

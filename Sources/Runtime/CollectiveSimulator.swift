@@ -6,8 +6,7 @@ import Emulation
 /// LAN; messages between regions cost a hop to the sender's gateway, the WAN link itself (the
 /// same `LinkModel` the gateway runs: the link's bandwidth, shared round-robin by the flows on
 /// it, then its latency, allowing for the hops at its ends as the gateways do), and a hop on to
-/// the receiver, in the two fragments the gateways hand a large message on in (`GatewayFragments`);
-/// each rank reduces or copies what it receives one message (or fragment) at a time at `γ` per
+/// the receiver; each rank reduces or copies what it receives one message at a time at `γ` per
 /// byte. Because the schedules are the ones the workers run, chunking and pipelining are
 /// modelled as they happen, not as a closed formula.
 ///
@@ -134,10 +133,11 @@ public struct CollectiveSimulator {
                 for operation in phase.schedule.operations where operation.kind.isSend {
                     let from = layout.region(ofRank: rank), to = layout.region(ofRank: operation.kind.peer)
                     guard from != to, let spec = links[from]?[to] else { continue }
-                    // As the gateway serialises it: each fragment in chunks, each with its headers.
-                    let chunks = GatewayFragments.wireSizes(payloadBytes: operation.range.count * 4, chunkBytes: gatewayChunkBytes)
-                        .flatMap { LinkModel.chunks($0, chunkBytes: gatewayChunkBytes) }
-                    carried[from, default: [:]][to, default: 0] += chunks.reduce(0) { $0 + spec.framing.wireBytes($1) }
+                    // As the gateway serialises it: in chunks, each with its headers.
+                    let bytes = operation.range.count * 4 + 64
+                    let whole = bytes / gatewayChunkBytes, rest = bytes % gatewayChunkBytes
+                    let wire = whole * spec.framing.wireBytes(gatewayChunkBytes) + spec.framing.wireBytes(rest)
+                    carried[from, default: [:]][to, default: 0] += wire
                 }
             }
         }
@@ -148,39 +148,12 @@ public struct CollectiveSimulator {
         return busiest
     }
 
-    /// One of the `count` fragments a gateway hands a message on in, with `bytes` of payload.
-    private struct Fragment {
-        let count: Int
-        let bytes: Int
-    }
-
-    /// A fragmented message being put together at its receiver (see `ScheduleExecutor`).
-    private struct Assembly {
-        let count: Int
-        var arrived = 0
-        /// Fragments applied, and those arrived but not yet applied (with their bytes).
-        var applied = 0
-        var waiting = 0
-        var waitingBytes = 0
-        /// The operation applying it, once it may run.
-        var operation: CollectiveSchedule.Operation?
-    }
-
-    private struct AssemblyKey: Hashable {
-        let rank: Int
-        let from: Int
-        let tag: UInt64
-        let phase: Int
-    }
-
     private enum Event {
-        case arrive(rank: Int, from: Int, tag: UInt64, phase: Int, fragment: Fragment?)
+        case arrive(rank: Int, from: Int, tag: UInt64, phase: Int)
         /// A message of `bytes` payload reaches its rank's socket: with cores modelled, the rank's
         /// thread checks it before it counts as arrived.
-        case land(rank: Int, from: Int, tag: UInt64, phase: Int, bytes: Int, fragment: Fragment?)
+        case land(rank: Int, from: Int, tag: UInt64, phase: Int, bytes: Int)
         case complete(rank: Int, operation: Int, phase: Int)
-        /// Fragments of a message have been applied.
-        case applied(AssemblyKey, fragments: Int)
         /// A message joins a link's queue: the LAN (`fromRegion` -1) or a WAN link.
         case offer(message: Int, fromRegion: Int, toRegion: Int)
         /// A rank starts its next phase.
@@ -202,21 +175,8 @@ public struct CollectiveSimulator {
         var waiting: [Int: [(rank: Int, time: Int64)]] = [:]
         var events = EventQueue<Event>()
         var wan: [Int: [Int: LinkModel]] = [:]
-        /// Messages on a link; `hops` is what is left of their path after it (WAN links, by region
-        /// pair); `fragment`, for one fragment of a message a gateway hands on in fragments.
-        struct InFlight {
-            let rank: Int
-            let from: Int
-            let tag: UInt64
-            var bytes: Int
-            let phase: Int
-            var hops: [(Int, Int)]
-            let sentAt: Int64
-            var fragments = 1
-            var fragment: Fragment?
-        }
-        var inFlight: [Int: InFlight] = [:]
-        var assembly: [AssemblyKey: Assembly] = [:]
+        /// Messages on a link; `hops` is what is left of their path after it (WAN links, by region pair).
+        var inFlight: [Int: (rank: Int, from: Int, tag: UInt64, bytes: Int, phase: Int, hops: [(Int, Int)], sentAt: Int64)] = [:]
         // This machine's LAN (loopback TCP between processes) is one shared resource: every
         // message between workers, and to and from the gateways, crosses it at the measured rate.
         var lan = LinkModel(spec: LinkSpec(bitsPerSecond: 8 / max(costs.lan.betaSecondsPerByte, 1e-12), latencySeconds: costs.lan.alphaSeconds),
@@ -243,9 +203,8 @@ public struct CollectiveSimulator {
         enum Work {
             case trip(message: Int)
             case send(rank: Int, operation: CollectiveSchedule.Operation, phase: Int)
-            case check(rank: Int, from: Int, tag: UInt64, phase: Int, fragment: Fragment?)
+            case check(rank: Int, from: Int, tag: UInt64, phase: Int)
             case receive(rank: Int, operation: Int, phase: Int)
-            case receiveFragments(AssemblyKey, count: Int)
         }
         // The kernel's copy per byte at each end: what a lone message's β leaves once the
         // checksums and the receiver's copy are taken out (the two ends copy at once); and the
@@ -285,31 +244,17 @@ public struct CollectiveSimulator {
             if !zeroCopy { events.push(now, .complete(rank: rank, operation: operation.id, phase: sendPhase)) }
             if fromWorker == toWorker {
                 let due = now + nanos(costs.local.alphaSeconds + Double(bytes) * costs.local.betaSecondsPerByte)
-                events.push(due, cpu == nil ? .arrive(rank: peer, from: rank, tag: operation.tag, phase: sendPhase, fragment: nil)
-                                            : .land(rank: peer, from: rank, tag: operation.tag, phase: sendPhase, bytes: bytes - 64, fragment: nil))
+                events.push(due, cpu == nil ? .arrive(rank: peer, from: rank, tag: operation.tag, phase: sendPhase)
+                                            : .land(rank: peer, from: rank, tag: operation.tag, phase: sendPhase, bytes: bytes - 64))
             } else {
                 // LAN; or LAN to the gateway, the WAN link, LAN from the far gateway.
                 let id = nextMessage
                 nextMessage += 1
                 let viaWAN = fromRegion != toRegion && wan[fromRegion]?[toRegion] != nil
                 let hops: [(Int, Int)] = viaWAN ? [(fromRegion, toRegion), (-1, -1)] : []
-                inFlight[id] = InFlight(rank: peer, from: rank, tag: operation.tag, bytes: bytes, phase: sendPhase, hops: hops, sentAt: now)
+                inFlight[id] = (peer, rank, operation.tag, bytes, sendPhase, hops, now)
                 if zeroCopy { releasedAfterHop[id] = (rank, operation.id, sendPhase) }
                 offerLAN(id, from: rank, to: peer, bytes: bytes, hop: 0, now: now)
-            }
-        }
-
-        /// The rank's thread applies `count` fragments (`bytes` of payload) of the message `key`
-        /// names to its operation.
-        func applyFragments(_ key: AssemblyKey, count: Int, bytes: Int, at now: Int64) {
-            guard count > 0, let operation = assembly[key]?.operation else { return }
-            let perByte = operation.kind == .receiveReduce(peer: operation.kind.peer) ? costs.reduceSecondsPerByte : costs.copySecondsPerByte
-            if cpu != nil {
-                schedule(.receiveFragments(key, count: count), owner: thread(key.rank), seconds: Double(bytes) * perByte, at: now)
-            } else {
-                let start = max(now, cpuFree[key.rank])
-                cpuFree[key.rank] = start + nanos(Double(bytes) * perByte)
-                events.push(cpuFree[key.rank], .applied(key, fragments: count))
             }
         }
 
@@ -325,16 +270,6 @@ public struct CollectiveSimulator {
                         launch(operation, rank: rank, phase: phase[rank], at: now)
                     }
                 case .receive(let operation):
-                    let key = AssemblyKey(rank: rank, from: operation.kind.peer, tag: operation.tag, phase: phase[rank])
-                    if var parts = assembly[key] {
-                        // A fragmented message: what has come is applied now, the rest as it comes.
-                        parts.operation = operation
-                        let (count, bytes) = (parts.waiting, parts.waitingBytes)
-                        (parts.waiting, parts.waitingBytes) = (0, 0)
-                        assembly[key] = parts
-                        applyFragments(key, count: count, bytes: bytes, at: now)
-                        continue
-                    }
                     let bytes = Double(operation.range.count * 4)
                     let perByte = operation.kind == .receiveReduce(peer: operation.kind.peer) ? costs.reduceSecondsPerByte : costs.copySecondsPerByte
                     if cpu != nil {
@@ -393,19 +328,8 @@ public struct CollectiveSimulator {
                 for link in targets.values { if let t = link.nextEvent { linkTime = min(linkTime ?? t, t) } }
             }
             if let linkTime, events.peekTime == nil || linkTime < events.peekTime! {
-                /// A message, or a fragment, off a link: on to its next hop, or arrived.
-                func landed(_ delivery: LinkModel.Delivery) {
-                    guard delivery.fragment != nil else { return landed(delivery.message, at: delivery.dueAt) }
-                    // A fragment goes on alone.
-                    var part = inFlight[delivery.message]!
-                    if delivery.last { inFlight[delivery.message] = nil }
-                    part.fragment = Fragment(count: part.fragments, bytes: delivery.bytes - 64)
-                    part.bytes = delivery.bytes
-                    let id = nextMessage
-                    nextMessage += 1
-                    inFlight[id] = part
-                    landed(id, at: delivery.dueAt)
-                }
+                /// A message off a link: on to its next hop, or arrived.
+                func landed(_ delivery: LinkModel.Delivery) { landed(delivery.message, at: delivery.dueAt) }
                 /// Completes the zero-copy send of message `id`, if it still waits for its first hop.
                 func release(_ id: Int, at time: Int64) {
                     if let send = releasedAfterHop.removeValue(forKey: id) {
@@ -417,10 +341,9 @@ public struct CollectiveSimulator {
                     var message = inFlight[id]!
                     guard let hop = message.hops.first else {
                         inFlight[id] = nil
-                        events.push(due, cpu == nil ? .arrive(rank: message.rank, from: message.from, tag: message.tag, phase: message.phase,
-                                                              fragment: message.fragment)
+                        events.push(due, cpu == nil ? .arrive(rank: message.rank, from: message.from, tag: message.tag, phase: message.phase)
                                                     : .land(rank: message.rank, from: message.from, tag: message.tag, phase: message.phase,
-                                                            bytes: message.bytes - 64, fragment: message.fragment))
+                                                            bytes: message.bytes - 64))
                         return
                     }
                     message.hops.removeFirst()
@@ -436,10 +359,8 @@ public struct CollectiveSimulator {
                             landed(id, at: done.at + nanos(tripAlpha))
                         case .send(let rank, let operation, let phase):
                             launch(operation, rank: rank, phase: phase, at: done.at)
-                        case .check(let rank, let from, let tag, let phase, let fragment):
-                            events.push(done.at, .arrive(rank: rank, from: from, tag: tag, phase: phase, fragment: fragment))
+                        case .check(let rank, let from, let tag, let phase): events.push(done.at, .arrive(rank: rank, from: from, tag: tag, phase: phase))
                         case .receive(let rank, let operation, let phase): events.push(done.at, .complete(rank: rank, operation: operation, phase: phase))
-                        case .receiveFragments(let key, let count): events.push(done.at, .applied(key, fragments: count))
                         }
                     }
                 } else {
@@ -456,33 +377,16 @@ public struct CollectiveSimulator {
             switch event {
             case .begin(let rank, let next):
                 begin(rank, next, at: now)
-            case .land(let rank, let from, let tag, let messagePhase, let bytes, let fragment):
-                schedule(.check(rank: rank, from: from, tag: tag, phase: messagePhase, fragment: fragment), owner: thread(rank),
+            case .land(let rank, let from, let tag, let messagePhase, let bytes):
+                schedule(.check(rank: rank, from: from, tag: tag, phase: messagePhase), owner: thread(rank),
                          seconds: Double(bytes) * costs.checksumSecondsPerByte, at: now)
-            case .arrive(let rank, let from, let tag, let messagePhase, let fragment):
-                if let fragment {
-                    // Applied at once if its operation is applying the message; else it waits, and
-                    // only the first fragment tells the runner the message has come.
-                    let key = AssemblyKey(rank: rank, from: from, tag: tag, phase: messagePhase)
-                    var parts = assembly[key] ?? Assembly(count: fragment.count)
-                    parts.arrived += 1
-                    let applying = parts.operation != nil
-                    if !applying { (parts.waiting, parts.waitingBytes) = (parts.waiting + 1, parts.waitingBytes + fragment.bytes) }
-                    assembly[key] = parts
-                    if applying { applyFragments(key, count: 1, bytes: fragment.bytes, at: now) }
-                    if parts.arrived > 1 { continue }
-                }
+            case .arrive(let rank, let from, let tag, let messagePhase):
                 if messagePhase != phase[rank] {
                     held[rank, default: []].append((from, tag, messagePhase))
                     continue
                 }
                 perform((try? runners[rank]!.messageArrived(from: from, tag: tag)) ?? [], rank: rank, at: now)
                 if runners[rank]!.isFinished { finishPhase(rank, at: now) }
-            case .applied(let key, let count):
-                assembly[key]!.applied += count
-                guard let parts = assembly[key], parts.applied == parts.count else { continue }
-                assembly[key] = nil
-                events.push(now, .complete(rank: key.rank, operation: parts.operation!.id, phase: key.phase))
             case .complete(let rank, let operation, let operationPhase):
                 guard operationPhase == phase[rank] else { continue }
                 perform(runners[rank]!.completed(operation), rank: rank, at: now)
@@ -492,16 +396,9 @@ public struct CollectiveSimulator {
                 if fromRegion < 0 {
                     offerLAN(id, from: message.from, to: message.rank, bytes: message.bytes, hop: 1, now: now)
                 } else {
-                    // The gateway knows when the sender sent it (its route frame says), and hands it
-                    // on in fragments where it is larger than a chunk.
-                    let sizes = GatewayFragments.wireSizes(payloadBytes: message.bytes - 64, chunkBytes: gatewayChunkBytes)
-                    let flow = message.from << 32 | message.rank
-                    if sizes.count > 1 {
-                        inFlight[id]!.fragments = sizes.count
-                        wan[fromRegion]![toRegion]!.offer(message: id, flow: flow, bytes: message.bytes, fragments: sizes, now: now, sentAt: message.sentAt)
-                    } else {
-                        wan[fromRegion]![toRegion]!.offer(message: id, flow: flow, bytes: message.bytes, now: now, sentAt: message.sentAt)
-                    }
+                    // The gateway knows when the sender sent it (its route frame says).
+                    wan[fromRegion]![toRegion]!.offer(message: id, flow: message.from << 32 | message.rank, bytes: message.bytes,
+                                                      now: now, sentAt: message.sentAt)
                 }
             }
         }

@@ -8,10 +8,8 @@ import ZeroMQ
 
 /// `straits-gateway`: a region's outbound WAN. One ingress socket per outbound link takes the
 /// region's workers' messages (a route frame, then the data message); the link model decides
-/// when each arrives at the far end, a message larger than a chunk in fragments of a chunk's
-/// payload (`GatewayFragments`), each arriving on its own; a delivery thread sends each on to
-/// the destination rank at that time, sleeping until shortly before a delivery that completes a
-/// message and spinning the last few tens of microseconds.
+/// when each arrives at the far end; a delivery thread sends it on to the destination rank at
+/// that time, sleeping until shortly before it and spinning the last few tens of microseconds.
 /// Once the coordinator has measured what a hop between two processes costs here, the links
 /// allow for the hops in (from the time on the route frame) and out (`LinkModel.Hop`), so that a
 /// message crosses the emulated path in the link's time, as through a router, not in the link's
@@ -24,8 +22,7 @@ public final class Gateway {
     /// The gateway's own ZeroMQ context (its I/O thread carries the deliveries).
     let context: ZMQContext
 
-    /// A received message, or one fragment of it (`GatewayFragments`), waiting in a link until
-    /// its delivery time: the header and payload frames the receiver gets.
+    /// A received message waiting in a link, until its delivery time.
     final class Held: @unchecked Sendable {
         // Unchecked Sendable: filled by an ingress thread and emptied by the delivery thread,
         // both under `State.condition`'s lock.
@@ -43,8 +40,7 @@ public final class Gateway {
         let condition = NSCondition()
         var links: [Int: LinkModel] = [:]
         var lateness: [Int: LatenessHistogram] = [:]
-        /// Each message's whole message or fragments, in order.
-        var held: [Int: [Held]] = [:]
+        var held: [Int: Held] = [:]
         var nextMessage = 0
         var endpoints: [Int: String] = [:]
         var regionOfRank: [Int: Int] = [:]
@@ -118,9 +114,7 @@ public final class Gateway {
 
         var threads: [Thread] = []
         for (destination, socket) in ingress {
-            let thread = Thread { [state, options] in
-                Gateway.ingressLoop(destination: destination, socket: socket, chunkBytes: options.chunkBytes, state: state)
-            }
+            let thread = Thread { [state] in Gateway.ingressLoop(destination: destination, socket: socket, state: state) }
             thread.name = "ingress → \(topology.regions[destination].name)"
             threads.append(thread)
         }
@@ -196,9 +190,8 @@ public final class Gateway {
         }
     }
 
-    /// Reads one link's ingress while its queue has room; each message goes into the link model,
-    /// whole or as fragments of at most `chunkBytes` (`GatewayFragments`).
-    static func ingressLoop(destination: Int, socket: SocketBox, chunkBytes: Int, state: State) {
+    /// Reads one link's ingress while its queue has room; each message goes into the link model.
+    static func ingressLoop(destination: Int, socket: SocketBox, state: State) {
         // Real-time too (below the delivery thread): it holds the shared lock briefly, and must
         // not be preempted while the delivery thread waits for it.
         _ = straits_set_realtime(29)
@@ -215,7 +208,7 @@ public final class Gateway {
             let received: Result<ZMQMessage, ZMQError> = Result { () throws(ZMQError) -> ZMQMessage in
                 try socket.socket.blockingReceive(timeout: .milliseconds(100))
             }
-            var message: ZMQMessage
+            let message: ZMQMessage
             switch consume received {
             case .success(let got): message = got
             case .failure(let error):
@@ -228,50 +221,21 @@ public final class Gateway {
             let receivedAt = now()
             var destinationRank = -1, sourceRank = -1
             var sentAt: Int64?
-            var header: DataFrameHeader?
             if message.count != 3 {
                 reason = "\(message.count) frames, expected 3 (route, header, payload)"
             } else if let route = message.withFrame(0, { GatewayRoute.parse($0) }) {
                 destinationRank = route.destination
                 sentAt = route.sentAt
                 do {
-                    header = try message.withFrame(1) { try DataFrameHeader(decoding: $0) }
-                    sourceRank = Int(header!.sourceRank)
+                    let header = try message.withFrame(1) { try DataFrameHeader(decoding: $0) }
+                    sourceRank = Int(header.sourceRank)
                 } catch {
                     reason = "\(error)"
                 }
             } else {
                 reason = "no route frame (24 or 8 bytes, magic STRG)"
             }
-            var held: [Held] = []
-            var fragmentSizes: [Int]?
-            var bytes = 0
-            if reason == nil, let header {
-                message.removeFirstFrame()
-                bytes = message.frameSize(0) + message.frameSize(1)
-                let fragments = message.withFrame(1) { payload in
-                    GatewayFragments.split(header, payloadBytes: payload.count, chunkBytes: chunkBytes) {
-                        CRC32C.checksum(UnsafeRawBufferPointer(rebasing: payload[$0]))
-                    }
-                }
-                if let fragments {
-                    // Each fragment carries its own checksum, so the message's is checked here.
-                    let crc = message.withFrame(1) { CRC32C.checksum($0) }
-                    if header.flags & DataFrameHeader.Flags.checksummed != 0, crc != header.crc32c {
-                        reason = "payload from rank \(sourceRank) tag \(header.tag) fails its CRC32C (0x\(String(crc, radix: 16)), header says 0x\(String(header.crc32c, radix: 16)))"
-                    } else {
-                        let shared = SharedZMQMessage(message)
-                        for fragment in fragments {
-                            var part = ZMQMessage(fragment.header.encoded)
-                            part.append(sharing: fragment.payload, ofFrame: 1, in: shared)
-                            held.append(Held(part, destination: destinationRank))
-                        }
-                        fragmentSizes = fragments.map { DataFrameHeader.size + $0.payload.count }
-                    }
-                } else {
-                    held = [Held(message, destination: destinationRank)]
-                }
-            }
+            let bytes = message.count == 3 ? message.frameSize(1) + message.frameSize(2) : 0
             state.condition.lock()
             if reason == nil, state.regionOfRank[destinationRank] != destination {
                 reason = "rank \(destinationRank) is not in the region this ingress serves"
@@ -287,13 +251,8 @@ public final class Gateway {
             }
             let id = state.nextMessage
             state.nextMessage += 1
-            state.held[id] = held
-            let flow = sourceRank << 32 | destinationRank
-            if let fragmentSizes {
-                state.links[destination]!.offer(message: id, flow: flow, bytes: bytes, fragments: fragmentSizes, now: receivedAt, sentAt: sentAt)
-            } else {
-                state.links[destination]!.offer(message: id, flow: flow, bytes: bytes, now: receivedAt, sentAt: sentAt)
-            }
+            state.held[id] = Held(message, destination: destinationRank)
+            state.links[destination]!.offer(message: id, flow: sourceRank << 32 | destinationRank, bytes: bytes, now: receivedAt, sentAt: sentAt)
             state.condition.broadcast()
             state.condition.unlock()
         }
@@ -323,28 +282,23 @@ public final class Gateway {
                 return
             }
             let now = Gateway.now()
-            var due: [(destination: Int, held: Held, dueAt: Int64, completing: Bool)] = []
-            var nextStart: Int64?, nextDelivery: Int64?, nextFragment: Int64?
+            var due: [(Int, Held, Int64)] = []
+            var nextStart: Int64?, nextDelivery: Int64?
             for destination in state.links.keys {
                 let wasFull = !state.links[destination]!.canAccept
                 for delivery in state.links[destination]!.advance(to: now) {
-                    if let parts = state.held[delivery.message] {
-                        due.append((destination, parts[delivery.fragment ?? 0], delivery.dueAt, delivery.last))
-                        if delivery.last { state.held[delivery.message] = nil }
+                    if let held = state.held.removeValue(forKey: delivery.message) {
+                        due.append((destination, held, delivery.dueAt))
                     }
                 }
                 if wasFull && state.links[destination]!.canAccept { state.condition.broadcast() }
                 if let start = state.links[destination]!.nextChunkStart { nextStart = min(nextStart ?? start, start) }
-                if let arrival = state.links[destination]!.nextDelivery(completing: true) { nextDelivery = min(nextDelivery ?? arrival, arrival) }
-                if let arrival = state.links[destination]!.nextDelivery(completing: false) { nextFragment = min(nextFragment ?? arrival, arrival) }
+                if let arrival = state.links[destination]!.nextDelivery { nextDelivery = min(nextDelivery ?? arrival, arrival) }
             }
             if due.isEmpty {
                 let early = overshoot.early
                 // Chunk starts are slept to directly: their times are computed, so a late
-                // wake-up there costs nothing. So are fragments that leave the rest of their
-                // message on the wire: the receiver cannot finish before the last, and spinning
-                // for each would hold a core at every chunk. A delivery that completes a message
-                // is approached: this machine's timer
+                // wake-up there costs nothing. A delivery is approached: this machine's timer
                 // wakes a core that went idle late, and the later the longer it slept (a
                 // virtual machine here: p99 ~25 µs after 200 µs, ~120 µs after 1 ms, ~650 µs
                 // after 5 ms), so each sleep covers half of what is left, and only
@@ -353,9 +307,8 @@ public final class Gateway {
                 var wake: Int64?
                 var final = false
                 let deliveryWake = nextDelivery.map { $0 - early }
-                let direct = [nextStart, nextFragment].compactMap { $0 }.min()
-                if let direct, deliveryWake == nil || direct <= deliveryWake! {
-                    wake = direct
+                if let start = nextStart, deliveryWake == nil || start <= deliveryWake! {
+                    wake = start
                 } else if let target = deliveryWake {
                     if target - now <= Self.finalSleep {
                         wake = target
@@ -383,7 +336,7 @@ public final class Gateway {
                 continue
             }
             state.condition.unlock()
-            for (destination, held, dueAt, completing) in due {
+            for (destination, held, dueAt) in due {
                 let sentAt = Gateway.now()
                 do {
                     try send(held, outboxes: &outboxes, state: state, context: context)
@@ -391,7 +344,7 @@ public final class Gateway {
                     FileHandle.standardError.write(Data("straits-gateway: delivery to rank \(held.destination) failed: \(error)\n".utf8))
                 }
                 state.condition.lock()
-                if completing { state.lateness[destination]!.record(nanoseconds: sentAt - dueAt) }
+                state.lateness[destination]!.record(nanoseconds: sentAt - dueAt)
                 state.condition.unlock()
             }
         }
@@ -417,7 +370,8 @@ public final class Gateway {
     }
 
     private static func send(_ held: Held, outboxes: inout [Int: SocketBox], state: State, context: ZMQContext) throws {
-        guard let message = held.message.take() else { return }
+        guard var message = held.message.take() else { return }
+        message.removeFirstFrame()
         if outboxes[held.destination] == nil {
             state.condition.lock()
             let endpoint = state.endpoints[held.destination]

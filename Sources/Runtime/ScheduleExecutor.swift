@@ -8,9 +8,7 @@ import ZeroMQ
 /// zero-copy straight from the rank's buffer, each preceded by a `DataFrameHeader` frame; a range
 /// is written again only after libzmq has released the send that reads it (the schedule's
 /// dependencies say so, and the release queue reports it). Received payloads are reduced
-/// straight out of libzmq's message into the buffer, with no staging copy. A message that a
-/// gateway hands on in fragments (`GatewayFragments`) is applied a fragment at a time, as they
-/// come once its operation may run, and completes with its last.
+/// straight out of libzmq's message into the buffer, with no staging copy.
 public struct ScheduleExecutor {
     private struct MessageKey: Hashable {
         let peer: Int
@@ -32,10 +30,7 @@ public struct ScheduleExecutor {
     private let deadline: ContinuousClock.Instant
     private let compression: WireCompression?
     private var runner: ScheduleRunner
-    /// Messages that arrived before their operation could run: one, or the fragments so far.
-    private var held: [MessageKey: [HeldMessage]] = [:]
-    /// Operations applying a fragmented message: the float32 bytes of it applied so far.
-    private var partial: [MessageKey: (operation: CollectiveSchedule.Operation, applied: Int)] = [:]
+    private var held: [MessageKey: HeldMessage] = [:]
     private var work: [ScheduleRunner.Directive] = []
 
     /// Runs `schedule` on the float32 elements at `buffer` (`elementCount` of them, any
@@ -82,16 +77,11 @@ public struct ScheduleExecutor {
                     try send(operation)
                 case .receive(let operation):
                     let key = MessageKey(peer: operation.kind.peer, tag: operation.tag)
-                    guard let messages = held.removeValue(forKey: key) else {
+                    guard let message = held.removeValue(forKey: key) else {
                         throw RuntimeError("rank \(plane.rank): \(operation) is ready but its message is missing")
                     }
-                    var applied = 0
-                    for message in messages { try apply(operation, message, applied: &applied) }
-                    if applied == operation.range.count * 4 {
-                        work += runner.completed(operation.id)
-                    } else {
-                        partial[key] = (operation, applied)
-                    }
+                    try apply(operation, message)
+                    work += runner.completed(operation.id)
                 }
             }
             for id in plane.releases.drain() { work += runner.completed(id) }
@@ -120,10 +110,7 @@ public struct ScheduleExecutor {
             return
         }
         guard let held else { return }
-        // A message counts its header once, as it was sent: a fragment's is counted when the
-        // first part of the message is applied.
-        let fragment = held.header.flags & DataFrameHeader.Flags.fragment != 0
-        plane.traffic.received(from: Int(held.header.sourceRank), bytes: (fragment ? 0 : DataFrameHeader.size) + held.payloadSize)
+        plane.traffic.received(from: Int(held.header.sourceRank), bytes: DataFrameHeader.size + held.payloadSize)
         try file(held)
     }
 
@@ -147,31 +134,13 @@ public struct ScheduleExecutor {
             plane.reject("message from rank \(header.sourceRank) belongs to collective \(header.collectiveID), which already finished here (now running \(collectiveID))")
             return
         }
-        let key = MessageKey(peer: peer, tag: header.tag)
-        if header.flags & DataFrameHeader.Flags.fragment != 0 {
-            // A later fragment: applied now if its operation is applying the message, else kept.
-            if var progress = partial[key] {
-                try apply(progress.operation, held, applied: &progress.applied)
-                if progress.applied == progress.operation.range.count * 4 {
-                    partial[key] = nil
-                    work += runner.completed(progress.operation.id)
-                } else {
-                    partial[key] = progress
-                }
-                return
-            }
-            if self.held[key] != nil {
-                self.held[key]!.append(held)
-                return
-            }
-        }
         do {
             work += try runner.messageArrived(from: peer, tag: header.tag)
         } catch {
             plane.reject("\(error)")
             return
         }
-        self.held[key] = [held]
+        self.held[MessageKey(peer: peer, tag: header.tag)] = held
     }
 
     private mutating func send(_ operation: CollectiveSchedule.Operation) throws {
@@ -216,32 +185,23 @@ public struct ScheduleExecutor {
         if copied { work += runner.completed(operation.id) }
     }
 
-    /// Applies `held` to `operation`'s range: the whole message, or the fragment that follows
-    /// the `applied` float32 bytes of it so far (and counts it in).
-    private func apply(_ operation: CollectiveSchedule.Operation, _ held: HeldMessage, applied: inout Int) throws {
+    private func apply(_ operation: CollectiveSchedule.Operation, _ held: HeldMessage) throws {
         let range = operation.range
         let header = held.header
         let payloadBytes = held.payloadSize
         let format = WireCodec.Format(rawValue: header.dtype.rawValue)!
-        let fragment = header.flags & DataFrameHeader.Flags.fragment != 0
-        // A whole message covers the range; a fragment the next part of it, in order.
-        let offset = range.offset * 4 + applied
-        let length = fragment ? Int(header.lengthBytes) : range.count * 4
-        let expectedBytes = WireCodec.encodedSize(format, count: length / 4)
-        guard header.offsetBytes == UInt64(offset), header.lengthBytes == UInt64(length), length % 4 == 0,
-              applied + length <= range.count * 4, !fragment || length > 0, payloadBytes == expectedBytes
+        let expectedBytes = WireCodec.encodedSize(format, count: range.count)
+        guard header.offsetBytes == UInt64(range.offset * 4), header.lengthBytes == UInt64(range.count * 4),
+              payloadBytes == expectedBytes
         else {
-            let part = fragment ? "a fragment of " : ""
-            throw RuntimeError("rank \(plane.rank): message from rank \(header.sourceRank) tag \(header.tag) carries \(payloadBytes) bytes of \(format) at offset \(header.offsetBytes) (header says \(header.lengthBytes)); expected \(part)\(range.count) values at offset \(range.offset * 4)\(fragment ? ", next at \(offset)" : "") for \(operation)")
+            throw RuntimeError("rank \(plane.rank): message from rank \(header.sourceRank) tag \(header.tag) carries \(payloadBytes) bytes of \(format) at offset \(header.offsetBytes) (header says \(header.lengthBytes)); expected \(expectedBytes) bytes for \(range.count) values at offset \(range.offset * 4) for \(operation)")
         }
-        if fragment && applied == 0 { plane.traffic.received(from: Int(header.sourceRank), bytes: DataFrameHeader.size) }
-        applied += length
-        guard length > 0 else { return }
-        let target = buffer + offset
+        guard range.count > 0 else { return }
+        let target = buffer + range.offset * 4
         if format != .float32 {
-            held.decodePayload(format, count: length / 4, into: target, accumulate: operation.kind != .receiveCopy(peer: operation.kind.peer))
+            held.decodePayload(format, count: range.count, into: target, accumulate: operation.kind != .receiveCopy(peer: operation.kind.peer))
         } else if case .receiveReduce = operation.kind {
-            held.reducePayload(into: target, count: length / 4)
+            held.reducePayload(into: target, count: range.count)
         } else {
             held.copyPayload(into: target)
         }

@@ -16,7 +16,7 @@
 /// | 40 | 8 | offset of the payload in the buffer, bytes |
 /// | 48 | 8 | payload length, bytes |
 /// | 56 | 4 | CRC32C of the payload (0 unless flags bit 0 is set) |
-/// | 60 | 4 | flags: bit 0 checksummed, bit 1 a fragment of the message for this tag |
+/// | 60 | 4 | flags |
 public struct DataFrameHeader: Equatable, Sendable {
     public static let size = 64
     public static let magic: UInt32 = 0x5752_5453
@@ -27,10 +27,6 @@ public struct DataFrameHeader: Equatable, Sendable {
     public enum Flags {
         /// `crc32c` holds the CRC32C of the payload frame.
         public static let checksummed: UInt32 = 1
-        /// The payload is one fragment of the message for this tag: `offsetBytes` and
-        /// `lengthBytes` are its part. A gateway sends a message's fragments in order, and they
-        /// cover it exactly.
-        public static let fragment: UInt32 = 2
     }
     /// How the payload's values travel; `lengthBytes` and `offsetBytes` always count float32
     /// bytes of the buffer, whatever the payload's own size.

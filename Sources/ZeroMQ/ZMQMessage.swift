@@ -102,15 +102,6 @@ public struct ZMQMessage: ~Copyable {
         frames.append(frame)
     }
 
-    /// Appends a frame that points at bytes `range` of frame `index` of `source`, without
-    /// copying them; `source` lives until libzmq lets go of the frame.
-    public mutating func append(sharing range: Range<Int>, ofFrame index: Int, in source: SharedZMQMessage) {
-        source.message.withFrame(index) { bytes in
-            precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count, "bytes \(range) of a \(bytes.count)-byte frame")
-            append(zeroCopy: UnsafeRawBufferPointer(rebasing: bytes[range]), owner: source)
-        }
-    }
-
     /// Removes the first frame (a routing frame, say) without touching the others' payloads.
     ///
     /// The corresponding C function is `zmq_msg_close`.
@@ -152,17 +143,6 @@ public struct ZMQMessage: ~Copyable {
     private func frame(_ index: Int) -> UnsafeMutablePointer<zmq_msg_t> {
         precondition(index >= 0 && index < count, "frame \(index) of a \(count)-frame message")
         return frames[framesSent + index]
-    }
-}
-
-/// A received message that frames of other messages point into (`ZMQMessage.append(sharing:)`):
-/// it is never changed, and it is closed when the last of them is released.
-/// Unchecked Sendable: immutable once made; libzmq's I/O thread only reads the frames' bytes.
-public final class SharedZMQMessage: @unchecked Sendable {
-    public let message: ZMQMessage
-
-    public init(_ message: consuming ZMQMessage) {
-        self.message = message
     }
 }
 

@@ -33,30 +33,6 @@ struct LinkModelTests {
         #expect(link.counters.busy == 30_280_000 && link.counters.deliveredBytes == 28_960)
     }
 
-    @Test("a message offered as fragments: each cut into chunks, delivered on its own, one hop of its own bytes early")
-    func fragments() {
-        // 8 Mbit/s: a byte a microsecond. Hops cost 100 µs + 1 ns a byte; sent at 0, received at
-        // 300 µs, so the serialiser starts one α after it was sent.
-        var link = LinkModel(spec: LinkSpec(bitsPerSecond: 8e6, latencySeconds: 0.001), chunkBytes: 1000)
-        link.hop = LinkModel.Hop(alphaNanoseconds: 100_000, nanosecondsPerByte: 1)
-        link.offer(message: 1, flow: 0, bytes: 3400, fragments: [2500, 1000], now: 300_000, sentAt: 0)
-        let deliveries = Self.run(&link, until: 5 * Self.millisecond, step: 500)
-        // The first fragment's chunks (500, 1000, 1000) end at 600, 1600, 2600 µs, the second's at
-        // 3600; each arrives a latency after its last chunk, released a hop of its own bytes early.
-        let released: [Int64] = [3_600_000 - 102_500, 4_600_000 - 101_000]
-        #expect(deliveries.map(\.dueAt) == released)
-        #expect(deliveries.map(\.fragment) == [0, 1])
-        #expect(deliveries.map(\.last) == [false, true])
-        #expect(deliveries.map(\.bytes) == [2500, 1000])
-        #expect(deliveries.allSatisfy { $0.message == 1 && $0.queueDelay == 0 })
-        #expect(link.counters.deliveredMessages == 1 && link.counters.deliveredBytes == 3400 && link.counters.offeredBytes == 3400 && link.inFlightMessages == 0)
-        // Store-and-forward: from when it was received, each fragment one latency after its last byte.
-        var plain = LinkModel(spec: LinkSpec(bitsPerSecond: 8e6, latencySeconds: 0.001), chunkBytes: 1000)
-        plain.offer(message: 1, flow: 0, bytes: 3400, fragments: [2500, 1000], now: 300_000, sentAt: 0)
-        let stored: [Int64] = [3_800_000, 4_800_000]
-        #expect(Self.run(&plain, until: 5 * Self.millisecond, step: 500).map(\.dueAt) == stored)
-    }
-
     @Test("one message: serialised at the bandwidth, delivered one latency after its last byte")
     func oneMessage() {
         // 8 Mbit/s = 1 MB/s: 1 000 000 bytes take exactly one second.

@@ -20,8 +20,7 @@ struct CollectiveSimulatorTests {
     }
 
     /// A flat ring of 1 MiB over the two regions, `chunksPerStep` chunks per step: the model's
-    /// time, and one chunk's and one step's serialisation on the link (the gateway hands a chunk
-    /// of the ring larger than 64 KiB on in two fragments, each with its header).
+    /// time, and one chunk's and one step's serialisation on the link.
     static func ring(bitsPerSecond: Double, latency: Double, chunksPerStep: Int)
         -> (simulator: CollectiveSimulator, choice: ClusterPlanner.Choice, predicted: Double, chunk: Double, step: Double)
     {
@@ -29,8 +28,7 @@ struct CollectiveSimulatorTests {
         let bytes = 1 << 20, chunkBytes = bytes / 2 / chunksPerStep
         let choice = ClusterPlanner(layout: simulator.layout, lan: .unmeasured, wan: .unmeasured, algo: "ring", chunkBytes: chunkBytes)
             .choose(bytes: bytes)
-        let wire = GatewayFragments.wireSizes(payloadBytes: chunkBytes, chunkBytes: 64 << 10).reduce(0, +)
-        let chunk = Double(wire) * 8 / bitsPerSecond
+        let chunk = Double(chunkBytes + 64) * 8 / bitsPerSecond
         return (simulator, choice, simulator.predict(choice, bytes: bytes), chunk, Double(chunksPerStep) * chunk)
     }
 
@@ -78,25 +76,6 @@ struct CollectiveSimulatorTests {
         #expect(small < alpha + 2 * Double(64 << 10) * beta && small >= alpha + Double(64 << 10) * beta, "\(small) s")
     }
 
-    @Test("a message the gateway hands on in fragments is reduced as they come: only the last fragment's reduction is left")
-    func fragmentsReduceAsTheyCome() {
-        // 1 MiB from rank 0 to rank 1 over 100 Mbit/s and 10 ms; reduction 1 ns a byte. The head
-        // (960 KiB) is reduced in 1 ms, while the tail (64 KiB) spends 5.2 ms on the link; LAN
-        // free, store-and-forward.
-        let layout = Self.simulator(link: LinkSpec(bitsPerSecond: 100e6, latencySeconds: 0.010)).layout
-        let link = LinkSpec(bitsPerSecond: 100e6, latencySeconds: 0.010)
-        let free = LinkCost(alphaSeconds: 0, betaSecondsPerByte: 1e-15)
-        let simulator = CollectiveSimulator(layout: layout, links: [0: [1: link], 1: [0: link]],
-                                            costs: .init(lan: free, local: free, reduceSecondsPerByte: 1e-9, copySecondsPerByte: 0))
-        let count = 1 << 18
-        var zero = CollectiveSchedule(rank: 0, ranks: 2), one = CollectiveSchedule(rank: 1, ranks: 2)
-        zero.add(.send(peer: 1), ElementRange(offset: 0, count: count), tag: 1)
-        one.add(.receiveReduce(peer: 0), ElementRange(offset: 0, count: count), tag: 1)
-        let time = simulator.simulate([zero, one])
-        let expected = Double((1 << 20) + 2 * 64) * 8 / 100e6 + 0.010 + Double(64 << 10) * 1e-9
-        #expect(abs(time - expected) < 1e-5, "\(time) s, expected \(expected) s")
-    }
-
     @Test("when the latency exceeds a step's serialisation, each step waits for it: K·(L + C) + S − C")
     func latencyBound() {
         let ring = Self.ring(bitsPerSecond: 1e9, latency: 0.050, chunksPerStep: 4)
@@ -120,18 +99,16 @@ struct CollectiveSimulatorTests {
         let choice = ClusterPlanner(layout: layout, lan: .unmeasured, wan: .unmeasured, algo: "ring", chunkBytes: bytes / 2).choose(bytes: bytes)
         let store = model(nil).predict(choice, bytes: bytes), cut = model(hop).predict(choice, bytes: bytes)
         // Each step sends one 512 KiB message each way; both cross the LAN at once, so a hop
-        // takes up to α + 2b·β. The link alone: 2 steps of serialisation (two fragments, 448 and
-        // 64 KiB, a header each) and latency. The last hop out carries the 64 KiB fragment.
-        let b = Double(bytes / 2 + 64), wire = Double(bytes / 2 + 2 * 64), link2 = 2 * (wire * 8 / 100e6 + 0.010)
+        // takes up to α + 2b·β. The link alone: 2 steps of serialisation and latency.
+        let b = Double(bytes / 2 + 64), link2 = 2 * (b * 8 / 100e6 + 0.010)
         let uncontended = 100e-6 + b * 1e-9, contended = 100e-6 + 2 * b * 1e-9
-        let fragmentOut = 100e-6 + Double((64 << 10) + 64) * 1e-9
         // Never faster than the link; what is left over it is at most the contended hop out of
         // each step (the link starts when the sender sent, and releases one uncontended hop early).
         #expect(cut >= link2, "cut-through \(cut) s against the link's \(link2) s")
         #expect(cut - link2 <= 2 * contended, "cut-through \(cut) s, link \(link2) s")
-        // Store-and-forward pays a contended hop in each step (and a fragment's hop out).
+        // Store-and-forward pays a contended hop at both ends of each step.
         #expect(store - link2 > 2 * contended, "store-and-forward \(store) s, link \(link2) s")
-        #expect(store - cut >= 2 * (uncontended + fragmentOut), "store-and-forward \(store) s, cut-through \(cut) s")
+        #expect(store - cut >= 2 * 2 * uncontended, "store-and-forward \(store) s, cut-through \(cut) s")
     }
 }
 

@@ -1,9 +1,7 @@
 import Collectives
 import Foundation
 import NUMA
-import StraitsWire
 import Testing
-import ZeroMQ
 @testable import Runtime
 
 @Suite("all-reduce over real ZeroMQ sockets")
@@ -119,69 +117,6 @@ struct ScheduleExecutorTests {
             }
         }
         #expect(error?.description.contains("cannot fold") == true)
-    }
-
-    @Test("a gateway's fragments: the head, then the last chunk's payload, each with its own checksum")
-    func fragmentSplit() {
-        var header = DataFrameHeader(sourceRank: 3, step: 9, collectiveID: 4, tag: 77, offsetBytes: 400, lengthBytes: 4 * (2 * 16_384 + 10))
-        header.flags = DataFrameHeader.Flags.checksummed
-        let payload = (0..<(2 * 16_384 + 10) * 4).map { UInt8(truncatingIfNeeded: $0 * 7) }
-        let crc = { (range: Range<Int>) in payload.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[range])) } }
-        let fragments = GatewayFragments.split(header, payloadBytes: payload.count, chunkBytes: 65_536, checksum: crc)
-        #expect(fragments?.map(\.payload) == [0..<65_576, 65_576..<131_112])
-        #expect(fragments?.map(\.header.offsetBytes) == [400, 65_976] && fragments?.map(\.header.lengthBytes) == [65_576, 65_536])
-        #expect(fragments?.allSatisfy { $0.header.flags == 3 && $0.header.crc32c == crc($0.payload) && $0.header.tag == 77 } == true)
-        // Two bytes a value in fp16: twice the values in the tail.
-        header.dtype = .float16
-        #expect(GatewayFragments.split(header, payloadBytes: payload.count / 2, chunkBytes: 65_536, checksum: crc)?.map(\.payload)
-            == [0..<20, 20..<65_556])
-        // int8 goes whole (its scales lead the payload), as does what fits one chunk, or disagrees with its header.
-        header.dtype = .int8
-        #expect(GatewayFragments.split(header, payloadBytes: 32_778 + 129, chunkBytes: 65_536, checksum: crc) == nil)
-        header.dtype = .float32
-        #expect(GatewayFragments.split(header, payloadBytes: payload.count, chunkBytes: 1 << 20, checksum: crc) == nil)
-        #expect(GatewayFragments.split(header, payloadBytes: payload.count - 4, chunkBytes: 65_536, checksum: crc) == nil)
-        #expect(GatewayFragments.wireSizes(payloadBytes: 128 << 10, chunkBytes: 65_536) == [65_600, 65_600])
-        #expect(GatewayFragments.wireSizes(payloadBytes: 64 << 10, chunkBytes: 65_536) == [65_600])
-    }
-
-    @Test("a message in fragments is reduced in as they come; a fragment out of order fails the collective, naming it", arguments: [false, true])
-    func fragmentsApplied(outOfOrder: Bool) throws {
-        let name = "inproc://straits-exec-fragments-\(outOfOrder)"
-        let plane = try DataPlane(rank: 0, bind: [name])
-        let count = 40_000
-        var schedule = CollectiveSchedule(rank: 0, ranks: 2)
-        schedule.add(.receiveReduce(peer: 1), ElementRange(offset: 0, count: count), tag: 5)
-        var values = [Float](repeating: 1, count: count)
-        let sent = (0..<count).map { Float($0 % 1000) }
-        var header = DataFrameHeader(sourceRank: 1, step: 0, collectiveID: 1, tag: 5, offsetBytes: 0, lengthBytes: UInt64(count * 4))
-        header.flags = DataFrameHeader.Flags.checksummed
-        var push = try ZMQSocket(.push, linger: .zero)
-        try push.connect(name)
-        try sent.withUnsafeBytes { payload in
-            var fragments = GatewayFragments.split(header, payloadBytes: payload.count, chunkBytes: 65_536) {
-                CRC32C.checksum(UnsafeRawBufferPointer(rebasing: payload[$0]))
-            }!
-            #expect(fragments.count == 2)
-            if outOfOrder { fragments.swapAt(0, 1) }
-            for fragment in fragments {
-                var message = ZMQMessage(fragment.header.encoded)
-                message.append(copying: UnsafeRawBufferPointer(rebasing: payload[fragment.payload]))
-                try push.blockingSend(message, timeout: .seconds(5))
-            }
-        }
-        let run = {
-            try values.withUnsafeMutableBytes {
-                try ScheduleExecutor.run(schedule, buffer: $0.baseAddress!, elementCount: count, on: plane, collectiveID: 1, timeout: .seconds(10))
-            }
-        }
-        if outOfOrder {
-            let error = #expect(throws: RuntimeError.self) { try run() }
-            #expect(error?.description.contains("a fragment of 40000 values") == true, "\(String(describing: error))")
-        } else {
-            try run()
-            #expect(values == sent.map { $0 + 1 })
-        }
     }
 
     @Test("a peer that never sends makes the collective time out with a clear error")
