@@ -9,9 +9,12 @@
 # netem is not available on these machines, so latency is not part of the comparison (the
 # gateway runs with 0 latency too).
 #
-#   sudo Deploy/netns/run.sh [--bandwidth 50Mbps,200Mbps,1Gbps] [--sizes 1M,8M] [--chunk SIZE]
+#   sudo Deploy/netns/run.sh [--bandwidth 50Mbps,200Mbps,1Gbps] [--sizes 1M,8M] [--iters N] [--repeat N] [--chunk SIZE]
 #                            [--burst BYTES] [--store-and-forward] [--gateway-transport ipc|tcp] [--out DIR]
 #
+# --repeat N runs the pair (kernel, then gateways) N times at each bandwidth and prints medians,
+# with the lowest and highest ratio: on a shared machine one run at 1-2 Gbit/s can be far off on
+# either side.
 # --chunk fixes the ring's chunk size in both runs (by default each run's planner picks it).
 # --burst sets tbf's bucket (default: 64 KiB and one frame, or 1 ms at the rate if that is more).
 # --store-and-forward runs the gateways without their allowance for their own hops.
@@ -25,6 +28,7 @@ bandwidths="50Mbps,200Mbps,1Gbps"
 sizes="1M,8M"
 out="runs/netns-$(date +%Y%m%d-%H%M%S)"
 iters=3
+repeat=1
 chunk=""
 burst=""
 gateway_flags=()
@@ -35,6 +39,7 @@ while [[ $# -gt 0 ]]; do
         --sizes) sizes="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
         --iters) iters="$2"; shift 2 ;;
+        --repeat) repeat="$2"; shift 2 ;;
         --chunk) chunk="$2"; shift 2 ;;
         --burst) burst="$2"; shift 2 ;;
         --store-and-forward) gateway_flags=(--store-and-forward); shift ;;
@@ -130,35 +135,43 @@ run_bench() {  # $1 mode (kernel|gateway), $2 bandwidth, $3 run dir
     wait "$coordinator"
 }
 
-printf '%-10s %-6s %14s %14s %8s %10s\n' bandwidth size "kernel tbf ms" "gateway ms" "ratio" "line ms"
+printf '%-10s %-6s %14s %14s %8s %10s %15s\n' bandwidth size "kernel tbf ms" "gateway ms" "ratio" "line ms" "ratio min-max"
 : >"$out/netns.csv"
-echo "bandwidth_bps,size_bytes,kernel_s,gateway_s,ratio,line_s" >>"$out/netns.csv"
+echo "bandwidth_bps,size_bytes,kernel_s,gateway_s,ratio,line_s,ratio_min,ratio_max,repeats" >>"$out/netns.csv"
 IFS=, read -r -a bandwidth_list <<<"$bandwidths"
 for bandwidth in "${bandwidth_list[@]}"; do
     bps=$(rate_bps "$bandwidth")
     bucket=${burst:-$(python3 -c "print(max(65536 + 1514, int($bps / 8 * 0.001)))")}
-    for index in "${!regions[@]}"; do
-        ip netns exec "straits-${regions[$index]}" tc qdisc replace dev "v-${regions[$index]}" root tbf rate "${bps}bit" burst "$bucket" latency 1s
+    for run in $(seq "$repeat"); do
+        suffix=$([[ $repeat -gt 1 ]] && echo "-$run" || true)
+        for index in "${!regions[@]}"; do
+            ip netns exec "straits-${regions[$index]}" tc qdisc replace dev "v-${regions[$index]}" root tbf rate "${bps}bit" burst "$bucket" latency 1s
+        done
+        run_bench kernel "$bandwidth" "$out/$bandwidth-kernel$suffix"
+        for index in "${!regions[@]}"; do
+            ip netns exec "straits-${regions[$index]}" tc qdisc del dev "v-${regions[$index]}" root
+        done
+        run_bench gateway "$bandwidth" "$out/$bandwidth-gateway$suffix"
     done
-    run_bench kernel "$bandwidth" "$out/$bandwidth-kernel"
-    for index in "${!regions[@]}"; do
-        ip netns exec "straits-${regions[$index]}" tc qdisc del dev "v-${regions[$index]}" root
-    done
-    run_bench gateway "$bandwidth" "$out/$bandwidth-gateway"
-    python3 - "$out" "$bandwidth" "$bps" <<'PY'
-import json, sys
-out, bandwidth, bps = sys.argv[1], sys.argv[2], int(sys.argv[3])
-def rows(mode):
-    return {r["size_bytes"]: r["time_us"] / 1e6 for r in map(json.loads, open(f"{out}/{bandwidth}-{mode}/bench.jsonl"))}
-kernel, gateway = rows("kernel"), rows("gateway")
+    python3 - "$out" "$bandwidth" "$bps" "$repeat" <<'PY'
+import json, statistics, sys
+out, bandwidth, bps, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+def rows(mode, run):
+    suffix = f"-{run}" if repeat > 1 else ""
+    return {r["size_bytes"]: r["time_us"] / 1e6 for r in map(json.loads, open(f"{out}/{bandwidth}-{mode}{suffix}/bench.jsonl"))}
+runs = [(rows("kernel", run), rows("gateway", run)) for run in range(1, repeat + 1)]
 with open(f"{out}/netns.csv", "a") as csv:
-    for size in sorted(kernel):
-        ratio = gateway[size] / kernel[size]
+    for size in sorted(runs[0][0]):
+        kernel = statistics.median(k[size] for k, _ in runs)
+        gateway = statistics.median(g[size] for _, g in runs)
+        ratios = [g[size] / k[size] for k, g in runs]
+        ratio = statistics.median(ratios)
         # What the link itself needs: a 2-rank ring sends `size` bytes each way, in 1448-byte
         # TCP segments with 66 bytes of headers each.
         line = size * 1514 / 1448 * 8 / bps
-        print(f"{bandwidth:<10} {size >> 20:>4}M {kernel[size] * 1e3:14.2f} {gateway[size] * 1e3:14.2f} {ratio:8.3f} {line * 1e3:10.2f}")
-        csv.write(f"{bps},{size},{kernel[size]},{gateway[size]},{ratio},{line}\n")
+        spread = f"{min(ratios):.3f}-{max(ratios):.3f}" if repeat > 1 else ""
+        print(f"{bandwidth:<10} {size >> 20:>4}M {kernel * 1e3:14.2f} {gateway * 1e3:14.2f} {ratio:8.3f} {line * 1e3:10.2f} {spread:>15}")
+        csv.write(f"{bps},{size},{kernel},{gateway},{ratio},{line},{min(ratios)},{max(ratios)},{repeat}\n")
 PY
 done
 echo "results: $out/netns.csv (each run's directory beside it)"
