@@ -50,14 +50,18 @@ public final class ChildProcesses: Sendable {
         return true
     }
 
-    /// Sends SIGTERM to every running process, then SIGKILL to any still there after 2 s.
+    /// Sends SIGTERM to every running process, then SIGKILL to any still there after 2 s, and
+    /// removes the socket files they leave behind.
     public func stopAll() {
         let running = processes.withLock { $0.filter(\.isRunning) }
         for process in running { kill(process.processIdentifier, SIGTERM) }
         let deadline = ContinuousClock.now + .seconds(2)
         while running.contains(where: \.isRunning) && ContinuousClock.now < deadline { usleep(10_000) }
         for process in running where process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        for process in running { process.waitUntilExit() }
+        for process in running {
+            process.waitUntilExit()
+            DataTransport.removeSocketFiles(ofProcess: process.processIdentifier)
+        }
     }
 
     /// On SIGINT or SIGTERM: stop the processes of every `ChildProcesses`, then exit 130.

@@ -11,7 +11,20 @@ public enum DataTransport: String, Sendable, CaseIterable {
     func endpoint(address: String, name: String) -> String {
         switch self {
         case .tcp: "tcp://\(address):*"
-        case .ipc: "ipc://\(NSTemporaryDirectory())straits-\(getpid())-\(name).ipc"
+        case .ipc: "ipc://\(NSTemporaryDirectory())\(Self.socketFilePrefix(of: getpid()))\(name).ipc"
+        }
+    }
+
+    /// What the names of process `pid`'s socket files begin with.
+    static func socketFilePrefix(of pid: pid_t) -> String { "straits-\(pid)-" }
+
+    /// Removes the socket files a process left behind (one stopped by a signal does not remove
+    /// its own).
+    static func removeSocketFiles(ofProcess pid: pid_t) {
+        let directory = NSTemporaryDirectory(), prefix = socketFilePrefix(of: pid)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        for name in names where name.hasPrefix(prefix) && name.hasSuffix(".ipc") {
+            unlink((directory as NSString).appendingPathComponent(name))
         }
     }
 

@@ -20,6 +20,24 @@ struct DataTransportTests {
         DataTransport.removeSocketFile(of: "tcp://127.0.0.1:5555")  // nothing to remove, no harm
     }
 
+    @Test("a child stopped by a signal leaves no socket files: they are removed for it, and only its own")
+    func stoppedChildSocketFiles() throws {
+        let children = ChildProcesses()
+        // The shell makes a socket file as a worker names it (its own pid), and one of another process.
+        let other = NSTemporaryDirectory() + "straits-999999999-device0.ipc"
+        _ = FileManager.default.createFile(atPath: other, contents: nil)
+        defer { unlink(other) }
+        let process = try children.start("/bin/sh", ["-c", "touch \"$0straits-$$-device0.ipc\"; exec sleep 30", NSTemporaryDirectory()])
+        let path = NSTemporaryDirectory() + "straits-\(process.processIdentifier)-device0.ipc"
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !FileManager.default.fileExists(atPath: path) && ContinuousClock.now < deadline { usleep(10_000) }
+        #expect(FileManager.default.fileExists(atPath: path))
+        children.stopAll()
+        #expect(!process.isRunning)
+        #expect(!FileManager.default.fileExists(atPath: path))
+        #expect(FileManager.default.fileExists(atPath: other))
+    }
+
     @Test("a --transport other than tcp or ipc is refused, naming the command and the value")
     func parse() throws {
         #expect(try DataTransport.parse("ipc", command: "straits-worker") == .ipc)
