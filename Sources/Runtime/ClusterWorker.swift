@@ -365,6 +365,11 @@ public struct ClusterWorker {
             hostS += lap()
         }
         let commS = seconds(ContinuousClock.now - start)
+        // Check only once every rank has finished: ranks share this machine's cores, and a rank
+        // that checked its result at once would take a core that a slower rank still needs,
+        // slowing what that rank measures.
+        if choice.hierarchical { try group.synchronize(timeout: timeout, what: "step \(step.step) end") }
+        try run(barrier)
         let checkStart = ContinuousClock.now
         let wrong = ExactPattern.countWrong(buffer, count: count, ranks: ranks)
         checkS += seconds(ContinuousClock.now - checkStart)
