@@ -10,13 +10,17 @@
 # gateway runs with 0 latency too).
 #
 #   sudo Deploy/netns/run.sh [--bandwidth 50Mbps,200Mbps,1Gbps] [--sizes 1M,8M] [--iters N] [--repeat N] [--chunk SIZE]
-#                            [--burst BYTES] [--store-and-forward] [--gateway-transport ipc|tcp] [--out DIR]
+#                            [--burst BYTES] [--gateway-line] [--store-and-forward] [--gateway-transport ipc|tcp] [--out DIR]
 #
+# --iters N is the fewest timed iterations of a size; a size the line moves in less than 250 ms
+# gets more, up to 20, so that its median spans about 250 ms (each size runs as its own job).
 # --repeat N runs the pair (kernel, then gateways) N times at each bandwidth and prints medians,
 # with the lowest and highest ratio: on a shared machine one run at 1-2 Gbit/s can be far off on
 # either side.
 # --chunk fixes the ring's chunk size in both runs (by default each run's planner picks it).
 # --burst sets tbf's bucket (default: 64 KiB and one frame, or 1 ms at the rate if that is more).
+# The gateways' links get the same bucket (`burst:` in the topology), so that both sides shape
+# alike; --gateway-line runs them as a line instead (no bucket: never faster than the rate).
 # --store-and-forward runs the gateways without their allowance for their own hops.
 # --gateway-transport tcp runs the gateway side over loopback TCP instead (the sweep's --transport tcp).
 # Needs root, iproute2 (ip, tc) and a release build (Deploy/local-cluster.sh makes one).
@@ -33,6 +37,7 @@ chunk=""
 burst=""
 gateway_flags=()
 gateway_transport=ipc
+gateway_line=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --bandwidth) bandwidths="$2"; shift 2 ;;
@@ -44,6 +49,7 @@ while [[ $# -gt 0 ]]; do
         --burst) burst="$2"; shift 2 ;;
         --store-and-forward) gateway_flags=(--store-and-forward); shift ;;
         --gateway-transport) gateway_transport="$2"; shift 2 ;;
+        --gateway-line) gateway_line=1; shift ;;
         -h|--help) sed -n '2,/^[^#]/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "netns/run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -99,14 +105,32 @@ rate_bps() {
     python3 -c "print(int(float('$value') * $scale))"
 }
 
-run_bench() {  # $1 mode (kernel|gateway), $2 bandwidth, $3 run dir
-    local mode=$1 bandwidth=$2 dir=$3
+run_bench() {  # $1 mode (kernel|gateway), $2 bandwidth, $3 run dir: one job per size, each in $3/SIZE
+    local size
+    IFS=, read -r -a size_list <<<"$sizes"
+    for size in "${size_list[@]}"; do run_size "$1" "$2" "$3/$size" "$size"; done
+}
+
+# Timed iterations for a size: at least --iters, and enough for about 250 ms at the line rate, up to 20.
+iterations() {  # $1 size, $2 bits/s
+    python3 - "$1" "$2" "$iters" <<'PY'
+import math, re, sys
+size, bps, least = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+number, unit = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", size).groups()
+scale = {"": 1, "B": 1, "K": 1 << 10, "KiB": 1 << 10, "M": 1 << 20, "MiB": 1 << 20, "G": 1 << 30, "GiB": 1 << 30}[unit]
+line = float(number) * scale * 1514 / 1448 * 8 / bps
+print(min(max(least, 20), max(least, math.ceil(0.25 / line))))
+PY
+}
+
+run_size() {  # $1 mode (kernel|gateway), $2 bandwidth, $3 run dir, $4 size
+    local mode=$1 bandwidth=$2 dir=$3 size=$4
     mkdir -p "$dir/logs"
     local topology="$dir/netns-topology.yaml" job="$dir/netns-job.yaml"
     local latency=0us
-    printf 'name: netns\nregions:\n  - { name: r0, hosts: 1 }\n  - { name: r1, hosts: 1 }\nlinks:\n  - { between: [r0, r1], bandwidth: %s, latency: %s }\n' \
-        "$bandwidth" "$latency" >"$topology"
-    printf 'name: netns\nkind: bench\nsizes: [%s]\niters: %s\nwarmup: 1\nalgo: ring\n' "$sizes" "$iters" >"$job"
+    printf 'name: netns\nregions:\n  - { name: r0, hosts: 1 }\n  - { name: r1, hosts: 1 }\nlinks:\n  - { between: [r0, r1], bandwidth: %s, latency: %s, burst: %s }\n' \
+        "$bandwidth" "$latency" "$gateway_bucket" >"$topology"
+    printf 'name: netns\nkind: bench\nsizes: [%s]\niters: %s\nwarmup: 1\nalgo: ring\n' "$size" "$(iterations "$size" "$bps")" >"$job"
     if [[ -n $chunk ]]; then printf 'chunk: %s\n' "$chunk" >>"$job"; fi
     rm -f "$dir/coordinator.endpoint"
     local extra=("${gateway_flags[@]}") bind=tcp://127.0.0.1:*
@@ -142,6 +166,7 @@ IFS=, read -r -a bandwidth_list <<<"$bandwidths"
 for bandwidth in "${bandwidth_list[@]}"; do
     bps=$(rate_bps "$bandwidth")
     bucket=${burst:-$(python3 -c "print(max(65536 + 1514, int($bps / 8 * 0.001)))")}
+    gateway_bucket=$([[ $gateway_line == 1 ]] && echo 0 || echo "$bucket")
     for run in $(seq "$repeat"); do
         suffix=$([[ $repeat -gt 1 ]] && echo "-$run" || true)
         for index in "${!regions[@]}"; do
@@ -154,11 +179,14 @@ for bandwidth in "${bandwidth_list[@]}"; do
         run_bench gateway "$bandwidth" "$out/$bandwidth-gateway$suffix"
     done
     python3 - "$out" "$bandwidth" "$bps" "$repeat" <<'PY'
-import json, statistics, sys
+import glob, json, statistics, sys
 out, bandwidth, bps, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 def rows(mode, run):
     suffix = f"-{run}" if repeat > 1 else ""
-    return {r["size_bytes"]: r["time_us"] / 1e6 for r in map(json.loads, open(f"{out}/{bandwidth}-{mode}{suffix}/bench.jsonl"))}
+    found = {}
+    for path in glob.glob(f"{out}/{bandwidth}-{mode}{suffix}/*/bench.jsonl"):
+        found.update({r["size_bytes"]: r["time_us"] / 1e6 for r in map(json.loads, open(path))})
+    return found
 runs = [(rows("kernel", run), rows("gateway", run)) for run in range(1, repeat + 1)]
 with open(f"{out}/netns.csv", "a") as csv:
     for size in sorted(runs[0][0]):

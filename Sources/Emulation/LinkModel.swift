@@ -10,6 +10,10 @@
 /// flow; a message is delivered when its last chunk arrives. The queue is bounded in bytes:
 /// `canAccept` says whether the owner may offer more.
 ///
+/// With a bucket (`LinkSpec.burstBytes`) the serialiser may run up to a bucket's time behind
+/// the clock, as a token bucket's tokens let it: a chunk leaves when the line would have ended
+/// it, or when it was offered if that is later.
+///
 /// No I/O and no clock of its own: the gateway calls `offer` and `advance(to:)` with the real
 /// time, tests with a manual one, and both get exactly the same deliveries.
 ///
@@ -23,9 +27,16 @@ public struct LinkModel: Sendable {
     /// So a message offered at `now` is serialised from when its first byte came (one α after
     /// its sender sent it, where the gateway knows when that was; else one hop before `now`;
     /// never before the link is free), and it is released one hop before its last byte
-    /// reaches the far end (never before its last chunk starts, before it was offered, or before
-    /// an earlier message of its flow), so that the hop out lands it on time. The hop is what an
-    /// uncontended hop costs: a slower hop makes the message later, never earlier, than the link.
+    /// reaches the far end (never before it was offered, or before an earlier message of its
+    /// flow), so that the hop out lands it on time. The hop is what an uncontended hop costs: a
+    /// slower hop makes the message later, never earlier, than the link.
+    ///
+    /// A release must not come before the link has settled when the message arrives, and
+    /// another flow's chunk could still come between two of its chunks. So where the chunks
+    /// left after one, with the latency, take less than the hop, the link commits the message's
+    /// tail when it starts that one: the tail goes on the wire back to back, as packets already
+    /// in a NIC's transmit ring do, so its arrival is known one hop ahead. Another flow waits at
+    /// most one hop's time longer for it.
     public struct Hop: Sendable, Equatable {
         public var alphaNanoseconds: Int64
         public var nanosecondsPerByte: Double
@@ -76,6 +87,8 @@ public struct LinkModel: Sendable {
         let bytes: Int
         let last: Bool
         let offeredAt: Int64
+        /// Nanoseconds the message's chunks after this one take on the wire.
+        let after: Int64
     }
 
     private struct Pending {
@@ -105,6 +118,8 @@ public struct LinkModel: Sendable {
     private var lastDue: [Int: Int64] = [:]
     private var lastRelease: [Int: Int64] = [:]
     private var pending: [Int: Pending] = [:]
+    /// The flow whose message's tail is committed (see `Hop`), and when its commitment began.
+    private var committed: (flow: Int, since: Int64)?
     /// Messages whose last chunk is on the wire, by due time.
     private var scheduled: [(due: Int64, message: Int)] = []
     private var random: SplitMix64
@@ -129,8 +144,9 @@ public struct LinkModel: Sendable {
         // before its last (and never after its last).
         let now = hop == .none ? received
             : sentAt.map { min($0 + hop.alphaNanoseconds, received) } ?? received - hopNanoseconds
-        // An idle serialiser starts the new message now; a busy one keeps its own time.
-        if queues.isEmpty { serialiserFreeAt = max(serialiserFreeAt, now) }
+        // An idle serialiser starts the new message now (or as far back as a full bucket
+        // reaches); a busy one keeps its own time.
+        if queues.isEmpty { serialiserFreeAt = max(serialiserFreeAt, now - spec.burstNanoseconds) }
         pending[message] = Pending(flow: flow, bytes: bytes, offeredAt: now, receivedAt: received, hop: hopNanoseconds)
         counters.offeredBytes += bytes
         counters.offeredMessages += 1
@@ -139,10 +155,12 @@ public struct LinkModel: Sendable {
         // a release held back to its last chunk's start (see `Hop`) is as early as it can be.
         var chunks: [Chunk] = []
         var left = bytes
+        let wholeChunk = spec.serialisationNanoseconds(chunkBytes)
         repeat {
             let size = left % chunkBytes == 0 ? min(left, chunkBytes) : left % chunkBytes
             left -= size
-            chunks.append(Chunk(message: message, bytes: size, last: left == 0, offeredAt: now))
+            chunks.append(Chunk(message: message, bytes: size, last: left == 0, offeredAt: now,
+                                after: Int64(left / chunkBytes) * wholeChunk))
         } while left > 0
         if queues[flow] == nil || queueHeads[flow] == queues[flow]?.count {
             // Back from idle: level with the least-served active flow.
@@ -158,7 +176,9 @@ public struct LinkModel: Sendable {
     /// Moves the link on to `now`: starts every chunk whose turn has come, and returns the
     /// messages that have arrived by `now`, in arrival order.
     public mutating func advance(to now: Int64) -> [Delivery] {
-        while serialiserFreeAt <= now, let flow = nextFlow() {
+        let burst = spec.burstNanoseconds
+        let shortestLatency = Int64(((spec.latencySeconds - spec.jitterSeconds) * 1e9).rounded(.down))
+        while let flow = committed?.flow ?? (serialiserFreeAt <= now ? nextFlow() : nil) {
             let head = queueHeads[flow]!
             let chunk = queues[flow]![head]
             queueHeads[flow] = head + 1
@@ -166,9 +186,10 @@ public struct LinkModel: Sendable {
                 queues[flow] = nil
                 queueHeads[flow] = nil
             }
-            // A chunk never leaves before it was offered (offers may come in ahead of the clock).
-            let start = max(serialiserFreeAt, chunk.offeredAt)
-            if start > now {
+            // A chunk never leaves before it was offered (offers may come in ahead of the clock),
+            // less what the bucket lets through at once. A committed tail goes straight on.
+            let start = max(serialiserFreeAt, chunk.offeredAt - burst)
+            if start > now && committed == nil {
                 // Put it back: its time has not come.
                 queueHeads[flow] = head
                 if queues[flow] == nil { queues[flow] = [chunk]; queueHeads[flow] = 0 }
@@ -182,12 +203,19 @@ public struct LinkModel: Sendable {
             queuedBytes -= chunk.bytes
             if pending[chunk.message]?.firstStart == nil { pending[chunk.message]?.firstStart = start }
             let jitter = spec.jitterSeconds > 0 ? Int64(((random.nextUnit() * 2 - 1) * spec.jitterSeconds * 1e9).rounded()) : 0
-            var due = end + Int64((spec.latencySeconds * 1e9).rounded()) + jitter
+            var due = max(end, chunk.offeredAt) + Int64((spec.latencySeconds * 1e9).rounded()) + jitter
             due = max(due, end, lastDue[flow] ?? .min)
             lastDue[flow] = due
+            let hop = pending[chunk.message]!.hop
+            if committed == nil && !chunk.last && chunk.after + shortestLatency < hop {
+                // What is left would arrive within one hop: commit it (see `Hop`).
+                committed = (flow, start)
+            }
             if chunk.last {
                 let message = pending[chunk.message]!
-                let release = max(due - message.hop, start, message.receivedAt, lastRelease[flow] ?? .min)
+                let settled = committed?.since ?? start
+                committed = nil
+                let release = max(due - message.hop, settled, message.receivedAt, lastRelease[flow] ?? .min)
                 lastRelease[flow] = release
                 pending[chunk.message]?.dueAt = release
                 let index = scheduled.firstIndex { $0.due > release } ?? scheduled.count

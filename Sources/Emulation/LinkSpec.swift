@@ -7,6 +7,12 @@ public struct LinkSpec: Sendable, Equatable {
     public var jitterSeconds: Double
     /// What the link carries besides the bytes it is given.
     public var framing: Framing
+    /// A token bucket in front of the line, in bytes on the wire (headers counted, as `tc`
+    /// counts them): 0 is a line, whose bytes go at its bandwidth and no faster. With a bucket,
+    /// the link is a shaper like `tc tbf rate … burst …` or a cloud provider's policer: tokens
+    /// accrue at the bandwidth up to the bucket's depth, and a chunk goes as soon as there are
+    /// tokens for it, so after an idle moment up to a bucket's worth goes at once.
+    public var burstBytes: Int
 
     /// Headers on the wire: `headerBytes` for every `segmentBytes` of payload or part of it.
     public struct Framing: Sendable, Equatable {
@@ -35,12 +41,20 @@ public struct LinkSpec: Sendable, Equatable {
         }
     }
 
-    public init(bitsPerSecond: Double, latencySeconds: Double, jitterSeconds: Double = 0, framing: Framing = .none) {
+    public init(bitsPerSecond: Double, latencySeconds: Double, jitterSeconds: Double = 0, framing: Framing = .none, burstBytes: Int = 0) {
         precondition(bitsPerSecond > 0, "link of \(bitsPerSecond) bit/s")
+        precondition(burstBytes >= 0, "bucket of \(burstBytes) bytes")
         self.bitsPerSecond = bitsPerSecond
         self.latencySeconds = latencySeconds
         self.jitterSeconds = jitterSeconds
         self.framing = framing
+        self.burstBytes = burstBytes
+    }
+
+    /// How far the bucket lets the serialiser run ahead of the line: a full bucket's time at
+    /// the bandwidth (rounded down: a bucket never holds more than it is).
+    public var burstNanoseconds: Int64 {
+        Int64((Double(burstBytes) * 8 * 1e9 / bitsPerSecond).rounded(.down))
     }
 
     /// Nanoseconds to serialise `bytes` of payload onto the link, headers included (rounded

@@ -308,7 +308,8 @@ public final class Coordinator {
             })),
             ("links_declared", .array(topology.links.map { link in
                 .object([("from", .string(link.from)), ("to", .string(link.to)), ("bandwidth_bps", .double(link.bitsPerSecond)),
-                         ("latency_s", .double(link.latencySeconds)), ("jitter_s", .double(link.jitterSeconds))])
+                         ("latency_s", .double(link.latencySeconds)), ("jitter_s", .double(link.jitterSeconds)),
+                         ("burst_bytes", .int(link.burstBytes))])
             })),
             ("links_measured", .array(measured)),
             ("planner_links", .object([

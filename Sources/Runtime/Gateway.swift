@@ -109,7 +109,7 @@ public final class Gateway {
         try ControlLink.send(.join(.init(region: options.region, host: 0, devices: 0, numaNodes: 1, endpoints: endpoints,
                                          pid: Int(getpid()), role: "gateway")), on: &control)
         for link in topology.links where link.from == options.region {
-            say("link → \(link.to): \(Units.formatRate(bitsPerSecond: link.bitsPerSecond)), \(Units.formatDuration(seconds: link.latencySeconds)) ± \(Units.formatDuration(seconds: link.jitterSeconds)); ingress \(endpoints[topology.regions.firstIndex { $0.name == link.to }!])")
+            say("link → \(link.to): \(Units.formatRate(bitsPerSecond: link.bitsPerSecond)), \(Units.formatDuration(seconds: link.latencySeconds)) ± \(Units.formatDuration(seconds: link.jitterSeconds))\(link.burstBytes > 0 ? ", bucket \(link.burstBytes) bytes" : ""); ingress \(endpoints[topology.regions.firstIndex { $0.name == link.to }!])")
         }
 
         var threads: [Thread] = []

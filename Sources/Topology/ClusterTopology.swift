@@ -19,6 +19,8 @@ public struct ClusterTopology: Sendable, Equatable {
         /// Whether the link's bandwidth counts TCP/IPv4/Ethernet headers (the default; a
         /// link carries less payload than its line rate) or only the bytes Straits sends.
         public let framing: Framing
+        /// A token bucket in front of the line, bytes on the wire (0: none; see `LinkSpec`).
+        public var burstBytes = 0
 
         public enum Framing: String, Sendable, Equatable, CaseIterable {
             case tcp
@@ -73,7 +75,7 @@ public struct ClusterTopology: Sendable, Equatable {
         if root.contains("links") {
             for (node, path) in try root.list("links") {
                 let fields = try FieldReader(node, file: file, path: path,
-                                             known: ["between", "bandwidth", "latency", "jitter", "directed", "framing"])
+                                             known: ["between", "bandwidth", "latency", "jitter", "directed", "framing", "burst"])
                 let between = try fields.required("between")
                 guard case .sequence(let ends, _) = between, ends.count == 2,
                       case .scalar(let a, _) = ends[0], case .scalar(let b, _) = ends[1] else {
@@ -96,13 +98,15 @@ public struct ClusterTopology: Sendable, Equatable {
                                       message: "jitter (\(Units.formatDuration(seconds: jitter))) must not exceed the latency (\(Units.formatDuration(seconds: latency)))")
                 }
                 let framing = Link.Framing(rawValue: try fields.choice("framing", of: Link.Framing.allCases.map(\.rawValue), default: "tcp"))!
+                let burst = try fields.bytes("burst", default: 0)
                 let directed = try fields.boolean("directed", default: false)
                 for (from, to) in directed ? [(a, b)] : [(a, b), (b, a)] {
                     if links.contains(where: { $0.from == from && $0.to == to }) {
                         throw ConfigError(file: file, line: fields.line, field: "\(path).between",
                                           message: "the link \(from) → \(to) is declared twice")
                     }
-                    links.append(Link(from: from, to: to, bitsPerSecond: rate, latencySeconds: latency, jitterSeconds: jitter, framing: framing))
+                    links.append(Link(from: from, to: to, bitsPerSecond: rate, latencySeconds: latency, jitterSeconds: jitter, framing: framing,
+                                      burstBytes: burst))
                 }
             }
         }

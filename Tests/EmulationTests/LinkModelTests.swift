@@ -179,6 +179,57 @@ struct LinkModelTests {
         #expect(Self.run(&plain, from: 10 * Self.millisecond, until: 50 * Self.millisecond).map(\.offeredAt) == [10 * Self.millisecond])
     }
 
+    @Test("a bucket lets its depth through at once after an idle moment, and no more than the bandwidth over time")
+    func bucket() {
+        // 8 Mbit/s (1 µs a byte), 10 ms, a bucket of 50 000 bytes, 10 000-byte chunks.
+        let spec = LinkSpec(bitsPerSecond: 8e6, latencySeconds: 0.010, burstBytes: 50_000)
+        #expect(spec.burstNanoseconds == 50 * Self.millisecond)
+        var link = LinkModel(spec: spec, chunkBytes: 10_000)
+        // 100 000 bytes on a full bucket: the first half goes at once, the rest at the line's
+        // rate, so its last byte leaves at 50 ms (a line: 100 ms).
+        link.offer(message: 1, flow: 0, bytes: 100_000, now: 0)
+        #expect(Self.run(&link, until: 69 * Self.millisecond).map(\.dueAt) == [60 * Self.millisecond])
+        // 20 ms after that, the bucket holds 20 000 bytes again: 80 000 at the rate, ending at 150 ms.
+        link.offer(message: 2, flow: 0, bytes: 100_000, now: 70 * Self.millisecond)
+        #expect(Self.run(&link, from: 70 * Self.millisecond, until: 300 * Self.millisecond).map(\.dueAt) == [160 * Self.millisecond])
+        // Idle for longer than a bucket's time: full again, and never fuller.
+        link.offer(message: 3, flow: 0, bytes: 100_000, now: 500 * Self.millisecond)
+        #expect(Self.run(&link, from: 500 * Self.millisecond, until: 600 * Self.millisecond).map(\.dueAt) == [560 * Self.millisecond])
+        // Over a long transfer the bucket adds its depth once, not a rate: 1 MB takes 950 ms.
+        var long = LinkModel(spec: spec, chunkBytes: 10_000)
+        long.offer(message: 1, flow: 0, bytes: 1_000_000, now: 0)
+        #expect(Self.run(&long, until: 2 * Self.second).map(\.dueAt) == [960 * Self.millisecond])
+        #expect(long.counters.busy == Self.second)
+        // No chunk leaves before it was offered: a small message on a full bucket arrives one
+        // latency after it came.
+        var small = LinkModel(spec: spec, chunkBytes: 10_000)
+        small.offer(message: 1, flow: 0, bytes: 1000, now: Self.second)
+        #expect(Self.run(&small, from: Self.second, until: 2 * Self.second).map(\.dueAt) == [Self.second + 10 * Self.millisecond])
+    }
+
+    @Test("cut-through with a hop longer than the latency: the tail is committed, so the release comes one hop ahead")
+    func committedTail() {
+        // 8 Mbit/s (1 µs a byte), no latency, 10 000-byte chunks (10 ms each), a hop of 25 ms.
+        var link = LinkModel(spec: LinkSpec(bitsPerSecond: 8e6, latencySeconds: 0), chunkBytes: 10_000)
+        link.hop = LinkModel.Hop(alphaNanoseconds: 25 * Self.millisecond, nanosecondsPerByte: 0)
+        // 100 000 bytes sent at 0 (received at once): on the wire 0–100 ms. The chunks after
+        // the eighth (70–80 ms) take 20 ms, less than the hop, so the tail is committed at 70 ms
+        // and the message leaves at 75 ms, one hop before it arrives (without the commitment,
+        // not before its last chunk's start, 90 ms).
+        link.offer(message: 1, flow: 1, bytes: 100_000, now: 0, sentAt: 0)
+        var deliveries = link.advance(to: 0)
+        // A message of another flow at 72 ms would be served next at 80 ms (it comes back
+        // level, and wins the tie); it waits for the committed tail, and goes 100–110 ms.
+        deliveries += Self.run(&link, from: Self.millisecond, until: 71 * Self.millisecond)
+        link.offer(message: 2, flow: 0, bytes: 10_000, now: 72 * Self.millisecond, sentAt: 72 * Self.millisecond)
+        deliveries += Self.run(&link, from: 72 * Self.millisecond, until: 200 * Self.millisecond)
+        #expect(deliveries.map(\.message) == [1, 2])
+        // Message 2 arrives at 110 ms: one hop before is 85 ms, before it settled; it leaves at 100 ms.
+        #expect(deliveries.map(\.dueAt) == [75 * Self.millisecond, 100 * Self.millisecond])
+        #expect(deliveries.last?.queueDelay == 28 * Self.millisecond)
+        #expect(link.counters.busy == 110 * Self.millisecond)
+    }
+
     @Test("a link with no hop is store-and-forward: the same deliveries as before hops existed")
     func noHop() {
         var link = LinkModel(spec: LinkSpec(bitsPerSecond: 8e6, latencySeconds: 0.010), chunkBytes: 65_536)

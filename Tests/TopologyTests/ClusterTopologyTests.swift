@@ -67,12 +67,14 @@ struct ClusterTopologyTests {
                 bandwidth: 125MB/s
                 latency: 20ms
                 framing: none
+                burst: 125000
             """
         let topology = try ClusterTopology.parse(text, file: "d.yaml")
         #expect(topology.link(from: "a", to: "b")?.bitsPerSecond == 1e8)
         #expect(topology.link(from: "b", to: "a")?.bitsPerSecond == 1e9)
         #expect(topology.link(from: "a", to: "b")?.framing == .tcp && topology.link(from: "b", to: "a")?.framing == ClusterTopology.Link.Framing.none)
         #expect(topology.regions.map(\.devicesPerHost) == [1, 1])
+        #expect(topology.link(from: "a", to: "b")?.burstBytes == 0 && topology.link(from: "b", to: "a")?.burstBytes == 125_000)
     }
 
     /// Replaces `old` with `new` in the example and returns the error it gives.
@@ -111,6 +113,9 @@ struct ClusterTopologyTests {
 
         let framing = try error("jitter: 1ms", "jitter: 1ms\n    framing: udp")
         #expect(framing.description == "bad.yaml:14: links[0].framing: expected one of tcp, none, got \"udp\"")
+
+        let burst = try error("jitter: 1ms", "jitter: 1ms\n    burst: lots")
+        #expect(burst.description == "bad.yaml:14: links[0].burst: expected a size like 16MiB or 64K, got \"lots\"")
 
         let jitter = try error("jitter: 1ms", "jitter: 50ms")
         #expect(jitter.line == 13 && jitter.message.contains("must not exceed the latency"))
