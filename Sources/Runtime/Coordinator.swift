@@ -252,7 +252,15 @@ public final class Coordinator {
         // (interference only ever slows a probe down). The model's LAN, which adds contention
         // itself; and what the gateways allow for their own hops (cut-through), so that a hop
         // slower than that makes a message later than its link, never earlier.
-        let uncontended = fastest(lanLinks) ?? lan
+        let measuredHop = fastest(lanLinks) ?? lan
+        // With a calibration pool (a sweep's), the model and the gateways use the median of every
+        // run's measurement so far, this one's included (`CalibrationPool`).
+        let pool = try options.calibrationPool.map { try CalibrationPool(path: $0) }
+        var own = CalibrationPool.Sample(hopAlphaS: measuredHop.alphaS, hopBetaSPerByte: measuredHop.betaSPerByte)
+        let uncontended = pool.map { pool in
+            let pooled = pool.pooled(with: own)
+            return ControlMessage.LinkParameters(alphaS: pooled.hopAlphaS!, betaSPerByte: pooled.hopBetaSPerByte!)
+        } ?? measuredHop
         let hop: ControlMessage.LinkParameters? = gateways.isEmpty || !options.cutThrough ? nil : uncontended
         if let hop {
             for gateway in gateways.values {
@@ -282,17 +290,32 @@ public final class Coordinator {
         // what they measure here (the workers are idle now).
         let local = members.allSatisfy { $0.join.endpoints.allSatisfy(Self.isLoopback) }
             && gateways.values.allSatisfy { $0.join.endpoints.allSatisfy { $0.isEmpty || Self.isLoopback($0) } }
-        let calibration = local ? HostCalibration.measure() : nil
-        if let calibration {
-            costs.cores = calibration.cores
-            costs.reduceSecondsPerByte = calibration.reduceSecondsPerByte
-            costs.copySecondsPerByte = calibration.copySecondsPerByte
-            costs.checksumSecondsPerByte = options.checksums ? calibration.checksumSecondsPerByte : 0
+        var calibration = local ? HostCalibration.measure() : nil
+        if var measured = calibration {
             // What a message costs the cores beyond its bytes, as the probes between two
             // processes measured it (the LAN pairs, or the direct hop).
             let perMessage = (lanLinks.isEmpty ? [hopMeasured].compactMap { $0 } : lanLinks).compactMap(\.cpuPerMessageS)
-            costs.messageSeconds = perMessage.isEmpty ? 0 : perMessage.median
+            var messageSeconds = perMessage.isEmpty ? 0 : perMessage.median
+            own.cores = measured.cores
+            own.reduceSPerByte = measured.reduceSecondsPerByte
+            own.copySPerByte = measured.copySecondsPerByte
+            own.checksumSPerByte = measured.checksumSecondsPerByte
+            own.messageCPUS = messageSeconds
+            if let pooled = pool?.pooled(with: own) {
+                measured.cores = pooled.cores!
+                measured.reduceSecondsPerByte = pooled.reduceSPerByte!
+                measured.copySecondsPerByte = pooled.copySPerByte!
+                measured.checksumSecondsPerByte = pooled.checksumSPerByte!
+                messageSeconds = pooled.messageCPUS!
+                calibration = measured
+            }
+            costs.cores = measured.cores
+            costs.reduceSecondsPerByte = measured.reduceSecondsPerByte
+            costs.copySecondsPerByte = measured.copySecondsPerByte
+            costs.checksumSecondsPerByte = options.checksums ? measured.checksumSecondsPerByte : 0
+            costs.messageSeconds = messageSeconds
         }
+        try pool?.record(own)
         simulator = CollectiveSimulator(layout: layout, links: declared, costs: costs)
         let sizes = job.kind == .bench ? job.benchSizes : [trainingBytes ?? job.gradientBytes]
         let planJSON: JSONValue = .object([
@@ -318,6 +341,13 @@ public final class Coordinator {
             ])),
             ("wan_path", .string(wanPath)),
             ("model_lan", .object([("alpha_s", .double(uncontended.alphaS)), ("beta_s_per_byte", .double(uncontended.betaSPerByte))])),
+            ("calibration_pool", pool.map { pool in
+                .object([("file", .string(pool.path)), ("runs", .int(pool.earlier.count + 1)),
+                         ("own", .object([("hop_alpha_s", own.hopAlphaS), ("hop_beta_s_per_byte", own.hopBetaSPerByte),
+                                          ("cores", own.cores), ("reduce_s_per_byte", own.reduceSPerByte),
+                                          ("copy_s_per_byte", own.copySPerByte), ("checksum_s_per_byte", own.checksumSPerByte),
+                                          ("message_cpu_s", own.messageCPUS)].map { ($0, $1.map { .double($0) } ?? .null) }))])
+            } ?? .null),
             ("gateway_hop", hop.map { .object([("alpha_s", .double($0.alphaS)), ("beta_s_per_byte", .double($0.betaSPerByte)),
                                                ("measured_as", .string(!lanLinks.isEmpty ? "lan" : hopMeasured != nil ? "hop" : "assumed"))]) } ?? .null),
             ("model_cores", calibration.map { c in

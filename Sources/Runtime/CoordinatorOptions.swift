@@ -14,6 +14,8 @@ public struct CoordinatorOptions: Sendable {
     public var gateways = true
     /// Whether the gateways' links allow for the hops to and from the gateway (cut-through).
     public var cutThrough = true
+    /// A file of earlier runs' machine measurements to pool this run's with (`CalibrationPool`).
+    public var calibrationPool: String?
 
     public static let help = """
         USAGE: straits-coordinator --topology FILE --job FILE --run-dir DIR [options]
@@ -43,6 +45,12 @@ public struct CoordinatorOptions: Sendable {
                                  message's trip from its sender and on to its receiver); by
                                  default each link allows for them (cut-through, as a router),
                                  at the fastest LAN measured
+          --calibration-pool FILE
+                                 append this run's machine measurements (the hop between two
+                                 processes, the cores' rates, a message's processor time) to
+                                 FILE, and model with the median of every run's in it (a sweep
+                                 gives its points one, so that one noisy measurement does not
+                                 set a point's model)
           -h, --help             show this help
 
         """
@@ -61,6 +69,7 @@ public struct CoordinatorOptions: Sendable {
             case "--no-checksums": checksums = false
             case "--no-gateways": gateways = false
             case "--store-and-forward": cutThrough = false
+            case "--calibration-pool": calibrationPool = try flags.value(flag)
             default: throw flags.unknown(flag)
             }
         }

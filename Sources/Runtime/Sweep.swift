@@ -36,7 +36,7 @@ public struct Sweep {
         let points = options.bandwidths.flatMap { b in options.latencies.flatMap { l in options.algorithms.map { (b, l, $0) } } }
         let ranks = options.regions * options.hosts * options.devices
         emit("# straits sweep: \(points.count) points × \(options.sizes.count) sizes; \(options.regions) regions × \(options.hosts) hosts × \(options.devices) devices = \(ranks) ranks; \(options.iterations) iterations after \(options.warmup) warm-up")
-        emit("# model: each rank's schedules simulated over the declared links (bandwidth shared by the flows on a link, then latency), the measured LAN, and this machine's cores as measured, shared by every process's copies\(options.checksums ? ", checksums" : "") and reductions; data frames \(options.checksums ? "checksummed (CRC32C)" : "without checksums (--checksums adds them)")")
+        emit("# model: each rank's schedules simulated over the declared links (bandwidth shared by the flows on a link, then latency), the measured LAN, and this machine's cores as measured (each the median of the points' measurements so far, in calibration.jsonl), shared by every process's copies\(options.checksums ? ", checksums" : "") and reductions; data frames \(options.checksums ? "checksummed (CRC32C)" : "without checksums (--checksums adds them)")")
         emit("#" + pad("bandwidth", 11) + pad("latency", 10) + pad("algo", 6) + pad("size", 11, right: true) + pad("measured(ms)", 14, right: true)
              + pad("model(ms)", 12, right: true) + pad("ratio", 8, right: true) + pad("busbw", 9, right: true) + pad("wan busbw", 11, right: true)
              + pad("link util", 11, right: true) + pad("cores", 7, right: true) + "  plan")
@@ -89,9 +89,15 @@ public struct Sweep {
         return failures == 0 ? 0 : 1
     }
 
-    /// Creates the output directory and opens sweep.csv (with its header line) and sweep.jsonl.
+    /// The points' pooled machine measurements (`CalibrationPool`): each point's coordinator
+    /// adds its own, and models with the median of all so far.
+    var calibrationPoolPath: String { options.output + "/calibration.jsonl" }
+
+    /// Creates the output directory and opens sweep.csv (with its header line) and sweep.jsonl;
+    /// a new sweep starts a new calibration pool.
     private func outputs(columns: [String]) throws -> (csv: JSONLWriter, jsonl: JSONLWriter) {
         try FileManager.default.createDirectory(atPath: options.output + "/runs", withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(atPath: calibrationPoolPath)
         let csv = try JSONLWriter(path: options.output + "/sweep.csv")
         csv.appendLine(columns.joined(separator: ","))
         return (csv, try JSONLWriter(path: options.output + "/sweep.jsonl"))
@@ -150,7 +156,8 @@ public struct Sweep {
         try? manager.removeItem(atPath: directory + "/coordinator.endpoint")
 
         let coordinator = try children.start(binaries + "/straits-coordinator",
-                                             ["--topology", topologyPath, "--job", jobPath, "--run-dir", directory] + (options.checksums ? [] : ["--no-checksums"]),
+                                             ["--topology", topologyPath, "--job", jobPath, "--run-dir", directory,
+                                              "--calibration-pool", calibrationPoolPath] + (options.checksums ? [] : ["--no-checksums"]),
                                              log: directory + "/logs/coordinator.log")
         var endpoint = ""
         let start = Date()
