@@ -28,7 +28,9 @@ public struct SweepOptions: Sendable {
         workers) at every point of a grid of WAN bandwidth × latency × algorithm, and prints the
         measured time beside the model's prediction for each message size. Writes sweep.csv and
         sweep.jsonl (and each point's run directory under runs/) into --out; `straits report DIR`
-        charts measured against predicted.
+        charts measured against predicted. Each point models this machine with the median of the
+        points' measurements so far (the hop between two processes, the cores), which it adds to
+        calibration.jsonl there, so that one noisy measurement does not set a point's model.
 
         With --job FILE (a kind: train job), every point trains instead: the job's schedules run
         one after another as in a cluster run, and each schedule gives a row (final loss, time and
