@@ -152,7 +152,7 @@ public struct LinkModel: Sendable {
         counters.offeredMessages += 1
         queuedBytes += bytes
         // Whole chunks, the part left over first: a message's last chunk is then a whole one, so
-        // a release held back to its last chunk's start (see `Hop`) is as early as it can be.
+        // a commitment (see `Hop`), made a whole number of chunks before the end, starts as late as it can.
         var chunks: [Chunk] = []
         var left = bytes
         let wholeChunk = spec.serialisationNanoseconds(chunkBytes)

@@ -1,4 +1,5 @@
 import Foundation
+import Telemetry
 
 /// The machine measurements of a series of runs on one machine, pooled: each run appends what
 /// it measured to a file and models with the median of every run's so far, its own included.
@@ -36,6 +37,13 @@ public struct CalibrationPool {
             case hopAlphaS = "hop_alpha_s", hopBetaSPerByte = "hop_beta_s_per_byte", cores
             case reduceSPerByte = "reduce_s_per_byte", copySPerByte = "copy_s_per_byte", checksumSPerByte = "checksum_s_per_byte"
             case messageCPUS = "message_cpu_s"
+        }
+
+        /// The sample as `plan.json` records it, under the same names as in the pool's file.
+        public var json: JSONValue {
+            .object([(CodingKeys.hopAlphaS, hopAlphaS), (.hopBetaSPerByte, hopBetaSPerByte), (.cores, cores),
+                     (.reduceSPerByte, reduceSPerByte), (.copySPerByte, copySPerByte), (.checksumSPerByte, checksumSPerByte),
+                     (.messageCPUS, messageCPUS)].map { ($0.rawValue, $1.map { .double($0) } ?? .null) })
         }
 
         /// Each field's median over `samples` (nil where none has it).

@@ -318,6 +318,7 @@ public final class Coordinator {
         try pool?.record(own)
         simulator = CollectiveSimulator(layout: layout, links: declared, costs: costs)
         let sizes = job.kind == .bench ? job.benchSizes : [trainingBytes ?? job.gradientBytes]
+        let poolJSON: JSONValue = pool.map { .object([("file", .string($0.path)), ("runs", .int($0.earlier.count + 1)), ("own", own.json)]) } ?? .null
         let planJSON: JSONValue = .object([
             ("epoch", 1), ("topology", .string(topology.name)), ("job", .string(job.name)),
             ("ranks", .int(layout.ranks)), ("devices_per_worker", .int(devices)), ("algo", .string(job.algorithm)),
@@ -341,13 +342,7 @@ public final class Coordinator {
             ])),
             ("wan_path", .string(wanPath)),
             ("model_lan", .object([("alpha_s", .double(uncontended.alphaS)), ("beta_s_per_byte", .double(uncontended.betaSPerByte))])),
-            ("calibration_pool", pool.map { pool in
-                .object([("file", .string(pool.path)), ("runs", .int(pool.earlier.count + 1)),
-                         ("own", .object([("hop_alpha_s", own.hopAlphaS), ("hop_beta_s_per_byte", own.hopBetaSPerByte),
-                                          ("cores", own.cores), ("reduce_s_per_byte", own.reduceSPerByte),
-                                          ("copy_s_per_byte", own.copySPerByte), ("checksum_s_per_byte", own.checksumSPerByte),
-                                          ("message_cpu_s", own.messageCPUS)].map { ($0, $1.map { .double($0) } ?? .null) }))])
-            } ?? .null),
+            ("calibration_pool", poolJSON),
             ("gateway_hop", hop.map { .object([("alpha_s", .double($0.alphaS)), ("beta_s_per_byte", .double($0.betaSPerByte)),
                                                ("measured_as", .string(!lanLinks.isEmpty ? "lan" : hopMeasured != nil ? "hop" : "assumed"))]) } ?? .null),
             ("model_cores", calibration.map { c in
