@@ -13,7 +13,7 @@ import Telemetry
 /// so the median of theirs is the better estimate of what the next one will meet.
 public struct CalibrationPool {
     /// One run's measurement. Fields a run did not measure are nil and left out of the medians.
-    public struct Sample: Codable, Equatable, Sendable {
+    public struct Sample: Decodable, Equatable, Sendable {
         public var hopAlphaS: Double?
         public var hopBetaSPerByte: Double?
         public var cores: Double?
@@ -39,7 +39,7 @@ public struct CalibrationPool {
             case messageCPUS = "message_cpu_s"
         }
 
-        /// The sample as `plan.json` records it, under the same names as in the pool's file.
+        /// The sample as the pool's file and `plan.json` record it (a field not measured: null).
         public var json: JSONValue {
             .object([(CodingKeys.hopAlphaS, hopAlphaS), (.hopBetaSPerByte, hopBetaSPerByte), (.cores, cores),
                      (.reduceSPerByte, reduceSPerByte), (.copySPerByte, copySPerByte), (.checksumSPerByte, checksumSPerByte),
@@ -87,18 +87,6 @@ public struct CalibrationPool {
 
     /// Appends `own` to the file, as one line written at once.
     public func record(_ own: Sample) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        var line = try encoder.encode(own)
-        line.append(UInt8(ascii: "\n"))
-        guard let handle = FileHandle(forWritingAtPath: path) ?? {
-            _ = FileManager.default.createFile(atPath: path, contents: nil)
-            return FileHandle(forWritingAtPath: path)
-        }() else {
-            throw RuntimeError("calibration pool \(path): cannot open it for writing")
-        }
-        defer { try? handle.close() }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: line)
+        try JSONLWriter(path: path, appending: true).append(own.json)
     }
 }

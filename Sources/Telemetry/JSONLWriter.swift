@@ -8,10 +8,10 @@ public final class JSONLWriter: Sendable {
     private let descriptor: Int32
     private let lock = Mutex<Void>(())
 
-    /// Creates (or empties) the file at `path`.
-    public init(path: String) throws {
+    /// Creates (or empties) the file at `path`; with `appending`, keeps what it has and adds to it.
+    public init(path: String, appending: Bool = false) throws {
         self.path = path
-        descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
+        descriptor = open(path, O_WRONLY | O_CREAT | (appending ? 0 : O_TRUNC) | O_APPEND | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw TelemetryError("cannot open \(path) for writing: \(String(cString: strerror(errno)))")
         }
