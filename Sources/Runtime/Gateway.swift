@@ -2,6 +2,7 @@ import Collectives
 import CStraitsShims
 import Emulation
 import Foundation
+import NUMA
 import StraitsWire
 import Topology
 import ZeroMQ
@@ -10,6 +11,8 @@ import ZeroMQ
 /// region's workers' messages (a route frame, then the data message); the link model decides
 /// when each arrives at the far end; a delivery thread sends it on to the destination rank at
 /// that time, sleeping until shortly before it and spinning the last few tens of microseconds.
+/// With `--delivery-threads 2`, two delivery threads on two CPUs race to each delivery, so that a
+/// CPU its hypervisor holds back does not hold the delivery back.
 /// Once the coordinator has measured what a hop between two processes costs here, the links
 /// allow for the hops in (from the time on the route frame) and out (`LinkModel.Hop`), so that a
 /// message crosses the emulated path in the link's time, as through a router, not in the link's
@@ -118,9 +121,18 @@ public final class Gateway {
             thread.name = "ingress → \(topology.regions[destination].name)"
             threads.append(thread)
         }
-        let delivery = Thread { [state, context] in Gateway.deliveryLoop(state: state, context: context) }
-        delivery.name = "delivery"
-        threads.append(delivery)
+        // One delivery thread goes where the scheduler puts it. Several race to each delivery,
+        // each pinned to a CPU of its own: region i's first on the i-th CPU this process may
+        // use, the others spread evenly from there.
+        let cpus = (try? ThreadAffinity.current()) ?? []
+        let deliveryThreads = max(1, min(options.deliveryThreads, cpus.count))
+        let outboxes = Outboxes()
+        for k in 0..<deliveryThreads {
+            let cpu = deliveryThreads == 1 ? nil : cpus[(regionIndex + k * (cpus.count / deliveryThreads)) % cpus.count]
+            let delivery = Thread { [state, context] in Gateway.deliveryLoop(state: state, context: context, outboxes: outboxes, cpu: cpu) }
+            delivery.name = "delivery \(k)"
+            threads.append(delivery)
+        }
         for thread in threads { thread.start() }
         defer {
             state.condition.lock()
@@ -258,22 +270,40 @@ public final class Gateway {
         }
     }
 
+    /// The sockets that carry deliveries on to their ranks, one per rank, shared by the delivery
+    /// threads: one thread sends at a time (a ZeroMQ socket may change threads across a lock),
+    /// and batches go out in the order they were taken from the links.
+    final class Outboxes: @unchecked Sendable {
+        // Unchecked Sendable: `sockets` is only touched with `lock` held.
+        let lock = NSLock()
+        var sockets: [Int: SocketBox] = [:]
+    }
+
     /// Sends each message on when the link model says it arrives.
     ///
-    /// The thread sleeps until the next chunk start (whose time the model keeps exactly, so a
+    /// Each delivery thread runs this loop (several: each pinned to its own CPU); whichever gets
+    /// to a delivery first takes it from the link under the shared lock and sends it. On a
+    /// virtual machine a CPU now and then waits for its hypervisor for 0.1–3 ms, running or
+    /// halted (a real-time thread spinning on each of the development machine's 2 CPUs lost the
+    /// CPU for over 100 µs 0.3–2.3% of the time, but both CPUs at once 0–0.02%), so one thread
+    /// is late at the 99th percentile by hundreds of microseconds, and two on two CPUs seldom.
+    /// A second thread costs the ranks the cores it takes: it wakes for every offer and spins
+    /// before every delivery too.
+    ///
+    /// A thread sleeps until the next chunk start (whose time the model keeps exactly, so a
     /// late wake-up there costs nothing) or until shortly before the next delivery, then spins
     /// for the rest. How early it wakes is what this machine's timer needs: the 99th percentile
     /// of its recent wake-up overshoots plus 10 µs (20 µs at least, 300 µs at most), so a
     /// precise host spins a few tens of microseconds and a virtual machine a little more.
-    static func deliveryLoop(state: State, context: ZMQContext) {
+    static func deliveryLoop(state: State, context: ZMQContext, outboxes: Outboxes, cpu: Int?) {
         _ = straits_set_timer_slack(1000)
+        if let cpu { try? ThreadAffinity.pin(to: [cpu]) }
         // Wake on time even when every core is busy with ranks: real-time priority where the
         // process may have it (it sleeps between deliveries and spins only briefly).
         let realtime = straits_set_realtime(30)
         if realtime != 0 {
             FileHandle.standardError.write(Data("straits-gateway: delivery thread runs at normal priority (SCHED_FIFO: \(String(cString: strerror(realtime)))); deliveries may be late when the cores are busy\n".utf8))
         }
-        var outboxes: [Int: SocketBox] = [:]
         var overshoot = OvershootWindow()
         while true {
             state.condition.lock()
@@ -335,18 +365,25 @@ public final class Gateway {
                 }
                 continue
             }
+            let endpoints = due.map { state.endpoints[$0.1.destination] }
+            // The send lock is taken before the shared one is let go, so that batches go out in
+            // the order they were taken; it is let go before the shared one is taken again.
+            outboxes.lock.lock()
             state.condition.unlock()
-            for (destination, held, dueAt) in due {
+            var sent: [(destination: Int, late: Int64)] = []
+            for ((destination, held, dueAt), endpoint) in zip(due, endpoints) {
                 let sentAt = Gateway.now()
                 do {
-                    try send(held, outboxes: &outboxes, state: state, context: context)
+                    try send(held, endpoint: endpoint, outboxes: outboxes, context: context)
                 } catch {
                     FileHandle.standardError.write(Data("straits-gateway: delivery to rank \(held.destination) failed: \(error)\n".utf8))
                 }
-                state.condition.lock()
-                state.lateness[destination]!.record(nanoseconds: sentAt - dueAt)
-                state.condition.unlock()
+                sent.append((destination, sentAt - dueAt))
             }
+            outboxes.lock.unlock()
+            state.condition.lock()
+            for (destination, late) in sent { state.lateness[destination]!.record(nanoseconds: late) }
+            state.condition.unlock()
         }
     }
 
@@ -369,20 +406,18 @@ public final class Gateway {
         }
     }
 
-    private static func send(_ held: Held, outboxes: inout [Int: SocketBox], state: State, context: ZMQContext) throws {
+    /// Sends one message on to its rank; `outboxes.lock` held.
+    private static func send(_ held: Held, endpoint: String?, outboxes: Outboxes, context: ZMQContext) throws {
         guard var message = held.message.take() else { return }
         message.removeFirstFrame()
-        if outboxes[held.destination] == nil {
-            state.condition.lock()
-            let endpoint = state.endpoints[held.destination]
-            state.condition.unlock()
+        if outboxes.sockets[held.destination] == nil {
             guard let endpoint else { throw RuntimeError("no endpoint for rank \(held.destination)") }
             var push = try ZMQSocket(.push, context: context, linger: .seconds(2))
             try push.setSendHighWaterMark(0)
             try push.connect(endpoint)
-            outboxes[held.destination] = SocketBox(push)
+            outboxes.sockets[held.destination] = SocketBox(push)
         }
-        let box = outboxes[held.destination]!
+        let box = outboxes.sockets[held.destination]!
         if let blocked = try box.socket.trySend(message) {
             try box.socket.blockingSend(blocked, timeout: .seconds(30))
         }

@@ -13,14 +13,21 @@ struct LatenessHistogram {
     }
 
     /// The `fraction` percentile in microseconds (the bucket's upper edge); 0 when empty.
+    ///
+    /// The walk starts at the latest bucket and goes down, since it is asked for high
+    /// percentiles under the gateway's shared lock: it visits the buckets from the maximum to
+    /// the percentile, not all of them.
     func percentile(_ fraction: Double) -> Double {
         guard count > 0 else { return 0 }
-        let target = Int((Double(count) * fraction).rounded(.up))
-        var seen = 0
-        for (index, n) in buckets.enumerated() {
-            seen += n
-            if seen >= target { return Double(index + 1) }
+        let target = max(Int((Double(count) * fraction).rounded(.up)), 1)
+        // The target-th sample in ascending order is in the highest bucket that, with every
+        // bucket above it, holds more than `count - target` samples.
+        var above = 0
+        var index = min(Int(maxMicroseconds), buckets.count - 1)
+        while index > 0 && above + buckets[index] <= count - target {
+            above += buckets[index]
+            index -= 1
         }
-        return Double(buckets.count)
+        return Double(index + 1)
     }
 }

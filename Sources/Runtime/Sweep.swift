@@ -172,7 +172,8 @@ public struct Sweep {
         guard !endpoint.isEmpty else { throw RuntimeError("the coordinator did not start; see \(directory)/logs/coordinator.log") }
         for region in regionNames {
             try children.start(binaries + "/straits-gateway", ["--coordinator", endpoint, "--region", region, "--topology", topologyPath,
-                                                               "--transport", options.transport.rawValue],
+                                                               "--transport", options.transport.rawValue]
+                                   + (options.deliveryThreads.map { ["--delivery-threads", String($0)] } ?? []),
                                log: directory + "/logs/gateway-\(region).log")
             for host in 0..<options.hosts {
                 try children.start(binaries + "/straits-worker", ["--coordinator", endpoint, "--region", region, "--host", String(host),

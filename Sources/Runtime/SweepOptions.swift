@@ -20,6 +20,8 @@ public struct SweepOptions: Sendable {
     public var transport = DataTransport.ipc
     /// A training job to run at every point instead of the all-reduce benchmark.
     public var job: String?
+    /// The gateways' `--delivery-threads` (nil: their default).
+    public var deliveryThreads: Int?
 
     public static let help = """
         USAGE: straits sweep [options]
@@ -55,6 +57,8 @@ public struct SweepOptions: Sendable {
           --checksums         CRC32C every data frame, as a cluster run does by default; a
                               sweep measures the links, and leaves out the two passes over
                               every byte a checksum costs the cores the ranks share
+          --delivery-threads N
+                              the gateways' --delivery-threads (see straits-gateway --help)
           --out DIR           where the results go (default sweep)
           -h, --help          show this help
 
@@ -93,6 +97,7 @@ public struct SweepOptions: Sendable {
             case "--timeout": timeoutSeconds = try flags.positive(flag)
             case "--out": output = try flags.value(flag)
             case "--checksums": checksums = true
+            case "--delivery-threads": deliveryThreads = try flags.integer(flag, minimum: 1)
             case "--transport": transport = try DataTransport.parse(try flags.value(flag), command: "straits sweep")
             case "--job":
                 let path = try flags.value(flag)

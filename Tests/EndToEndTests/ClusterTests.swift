@@ -72,10 +72,10 @@ final class LocalCluster {
     }
 
     /// Starts one gateway per region of `topology` (a path).
-    func startGateways(_ endpoint: String, topology: String, regions: [String]) throws {
+    func startGateways(_ endpoint: String, topology: String, regions: [String], extra: [String] = []) throws {
         for region in regions {
             let name = "gateway-\(region)"
-            workers[name] = try start(name, "straits-gateway", ["--coordinator", endpoint, "--region", region, "--topology", topology])
+            workers[name] = try start(name, "straits-gateway", ["--coordinator", endpoint, "--region", region, "--topology", topology] + extra)
         }
     }
 

@@ -32,19 +32,49 @@ struct GatewayTests {
         try router.blockingSend(frames, timeout: .seconds(5))
     }
 
+    /// Writes the topology of regions a and b, 2 hosts each, joined by one link each way.
+    static func writeTopology(_ cluster: LocalCluster, bandwidth: String, latency: String) throws -> String {
+        try cluster.write("ab.yaml", """
+            name: ab
+            regions:
+              - { name: a, hosts: 2 }
+              - { name: b, hosts: 2 }
+            links:
+              - { between: [a, b], bandwidth: \(bandwidth), latency: \(latency) }
+            """)
+    }
+
     /// Starts region a's gateway against `router` (bound here, acting as its coordinator) and
     /// returns the route to it and its join; nil, with the issue recorded, if something else joined.
-    static func startGateway(_ cluster: LocalCluster, topology: String, router: inout ZMQSocket) throws
+    static func startGateway(_ cluster: LocalCluster, topology: String, router: inout ZMQSocket, extra: [String] = []) throws
         -> (route: [UInt8], join: ControlMessage.Join)?
     {
         let endpoint = try router.bind("tcp://127.0.0.1:*")
-        try cluster.startGateways(endpoint, topology: topology, regions: ["a"])
+        try cluster.startGateways(endpoint, topology: topology, regions: ["a"], extra: extra)
         let (route, joined) = try receiveControl(&router)
         guard case .join(let join) = joined, join.role == "gateway" else {
             Issue.record("expected a gateway join, got \(joined)")
             return nil
         }
         return (route, join)
+    }
+
+    /// Sends the gateway of region a, as its coordinator, the plan of 2 regions × 2 hosts whose
+    /// ranks 2 and 3 (region b) are `receivers`, and waits for it to take it.
+    static func sendPlan(_ router: inout ZMQSocket, _ route: [UInt8], receivers: [String]) throws {
+        let plan = ControlMessage.Plan(
+            epoch: 1, you: -1, regions: ["a", "b"], devicesPerWorker: 1,
+            workers: [
+                .init(worker: 0, region: 0, host: 0, firstRank: 0, endpoints: ["tcp://127.0.0.1:1"]),
+                .init(worker: 1, region: 0, host: 1, firstRank: 1, endpoints: ["tcp://127.0.0.1:1"]),
+                .init(worker: 2, region: 1, host: 0, firstRank: 2, endpoints: [receivers[0]]),
+                .init(worker: 3, region: 1, host: 1, firstRank: 3, endpoints: [receivers[1]]),
+            ],
+            algo: "ring", chunkBytes: 0, maxBytes: 1 << 20, checksums: false, timeoutS: 30,
+            lan: .init(alphaS: 1e-4, betaSPerByte: 1e-9), wan: .init(alphaS: 1e-3, betaSPerByte: 1e-7))
+        try sendControl(&router, route, .heartbeat(.init(seq: 1)))
+        try sendControl(&router, route, .plan(plan))
+        usleep(200_000)
     }
 
     /// Stops region a's gateway as its coordinator would, and expects it to exit 0.
@@ -57,14 +87,7 @@ struct GatewayTests {
     @Test("two flows from region A to region B, one of large messages and one of small, each get half the link")
     func contention() throws {
         let cluster = try LocalCluster(name: "contention")
-        let topology = try cluster.write("ab.yaml", """
-            name: ab
-            regions:
-              - { name: a, hosts: 2 }
-              - { name: b, hosts: 2 }
-            links:
-              - { between: [a, b], bandwidth: 40Mbps, latency: 2ms }
-            """)
+        let topology = try Self.writeTopology(cluster, bandwidth: "40Mbps", latency: "2ms")
         var router = try ZMQSocket(.router, linger: .zero)
         guard let (gatewayRoute, join) = try Self.startGateway(cluster, topology: topology, router: &router) else { return }
         let ingress = join.endpoints[1]
@@ -72,19 +95,7 @@ struct GatewayTests {
         // Ranks 2 and 3 live in region b: this test's receivers.
         var receiver0 = try ZMQSocket(.pull, linger: .zero), receiver1 = try ZMQSocket(.pull, linger: .zero)
         let receiverEndpoints = [try receiver0.bind("tcp://127.0.0.1:*"), try receiver1.bind("tcp://127.0.0.1:*")]
-        let plan = ControlMessage.Plan(
-            epoch: 1, you: -1, regions: ["a", "b"], devicesPerWorker: 1,
-            workers: [
-                .init(worker: 0, region: 0, host: 0, firstRank: 0, endpoints: ["tcp://127.0.0.1:1"]),
-                .init(worker: 1, region: 0, host: 1, firstRank: 1, endpoints: ["tcp://127.0.0.1:1"]),
-                .init(worker: 2, region: 1, host: 0, firstRank: 2, endpoints: [receiverEndpoints[0]]),
-                .init(worker: 3, region: 1, host: 1, firstRank: 3, endpoints: [receiverEndpoints[1]]),
-            ],
-            algo: "ring", chunkBytes: 0, maxBytes: 1 << 20, checksums: false, timeoutS: 30,
-            lan: .init(alphaS: 1e-4, betaSPerByte: 1e-9), wan: .init(alphaS: 1e-3, betaSPerByte: 1e-7))
-        try Self.sendControl(&router, gatewayRoute, .heartbeat(.init(seq: 1)))
-        try Self.sendControl(&router, gatewayRoute, .plan(plan))
-        usleep(200_000)
+        try Self.sendPlan(&router, gatewayRoute, receivers: receiverEndpoints)
 
         // Flow 0 → rank 2: 4 messages of 640 KiB; flow 1 → rank 3: 40 messages of 64 KiB. Same bytes.
         let flows: [(source: UInt32, destination: UInt32, messages: Int, size: Int)] = [(0, 2, 4, 640 << 10), (1, 3, 40, 64 << 10)]
@@ -138,6 +149,56 @@ struct GatewayTests {
             let share = bytesPerFlow * 8 / time / 40e6
             #expect(abs(share - 0.5) <= 0.5 * 0.15, "flow \(index) got \(share) of the link (finished at \(time) s, both by \(shared) s)\n\(cluster.log("gateway-a"))")
         }
+    }
+
+    @Test("with two delivery threads racing, every message of every flow arrives once and in order")
+    func racingDeliveryThreads() throws {
+        let cluster = try LocalCluster(name: "racing-delivery")
+        let topology = try Self.writeTopology(cluster, bandwidth: "1Gbps", latency: "1ms")
+        var router = try ZMQSocket(.router, linger: .zero)
+        guard let (gatewayRoute, join) = try Self.startGateway(cluster, topology: topology, router: &router,
+                                                               extra: ["--delivery-threads", "2"]) else { return }
+        var receiver0 = try ZMQSocket(.pull, linger: .zero), receiver1 = try ZMQSocket(.pull, linger: .zero)
+        let receiverEndpoints = [try receiver0.bind("tcp://127.0.0.1:*"), try receiver1.bind("tcp://127.0.0.1:*")]
+        try Self.sendPlan(&router, gatewayRoute, receivers: receiverEndpoints)
+
+        // Rank 0 → rank 2 and rank 1 → rank 3, 150 messages each of 4–36 KiB, tags 0…149.
+        var sender0 = try ZMQSocket(.push, linger: .zero), sender1 = try ZMQSocket(.push, linger: .zero)
+        try sender0.connect(join.endpoints[1])
+        try sender1.connect(join.endpoints[1])
+        usleep(100_000)
+        let count = 150
+        for message in 0..<count {
+            for flow in 0..<2 {
+                let size = (4 << 10) * (1 + (message * 7 + flow) % 9)
+                let header = DataFrameHeader(sourceRank: UInt32(flow), step: 0, collectiveID: 1, tag: UInt64(message),
+                                             offsetBytes: 0, lengthBytes: UInt64(size))
+                var frames = ZMQMessage(Self.route(UInt32(flow + 2)))
+                frames.append(header.encoded)
+                frames.append([UInt8](repeating: UInt8(flow), count: size))
+                if flow == 0 {
+                    try sender0.blockingSend(frames, timeout: .seconds(5))
+                } else {
+                    try sender1.blockingSend(frames, timeout: .seconds(5))
+                }
+            }
+        }
+        func drain(_ receiver: inout ZMQSocket, flow: Int) throws {
+            var tags: [UInt64] = []
+            while tags.count < count {
+                let message = try receiver.blockingReceive(timeout: .seconds(10))
+                let header = try message.withFrame(0) { try DataFrameHeader(decoding: $0) }
+                #expect(header.sourceRank == UInt32(flow))
+                tags.append(header.tag)
+            }
+            #expect(tags == (0..<UInt64(count)).map { $0 }, "flow \(flow) arrived as \(tags)")
+            // Nothing more: each message went once.
+            usleep(50_000)
+            #expect(Self.poll(&receiver) == nil)
+        }
+        try drain(&receiver0, flow: 0)
+        try drain(&receiver1, flow: 1)
+        try Self.stopGateway(cluster, router: &router, route: gatewayRoute)
     }
 
     @Test("a message that reaches the ingress before the gateway has the plan waits for it, and is delivered")
