@@ -52,6 +52,20 @@ public final class Gateway {
         var planned = false
         var stopping = false
         var rejected = 0
+        /// Held while any link has traffic in flight, so that the CPUs do not halt under the
+        /// delivery threads (see `CPULatencyRequest`); nil where the gateway may not ask.
+        var cpuLatency: CPULatencyRequest?
+
+        /// Holds the CPU latency request while `busy`, releases it otherwise; lock held.
+        func keepCPUsAwake(_ busy: Bool) {
+            guard let request = cpuLatency, request.isHeld != busy else { return }
+            do {
+                if busy { try request.hold() } else { try request.release() }
+            } catch {
+                FileHandle.standardError.write(Data("straits-gateway: \(error); the CPUs may halt between deliveries from now on\n".utf8))
+                cpuLatency = nil
+            }
+        }
     }
 
     public init(options: GatewayOptions) throws {
@@ -113,6 +127,15 @@ public final class Gateway {
                                          pid: Int(getpid()), role: "gateway")), on: &control)
         for link in topology.links where link.from == options.region {
             say("link → \(link.to): \(Units.formatRate(bitsPerSecond: link.bitsPerSecond)), \(Units.formatDuration(seconds: link.latencySeconds)) ± \(Units.formatDuration(seconds: link.jitterSeconds))\(link.burstBytes > 0 ? ", bucket \(link.burstBytes) bytes" : ""); ingress \(endpoints[topology.regions.firstIndex { $0.name == link.to }!])")
+        }
+
+        if let microseconds = options.cpuLatencyMicroseconds {
+            do {
+                state.cpuLatency = try CPULatencyRequest(microseconds: microseconds)
+                say("while traffic is in flight, CPUs wake within \(microseconds) µs (\(CPULatencyRequest.defaultPath)\(microseconds == 0 ? ": idle CPUs poll instead of halting" : ""))")
+            } catch {
+                say("\(error): CPUs may halt between deliveries, and on a virtual machine wake late (--cpu-latency-us off silences this)")
+            }
         }
 
         var threads: [Thread] = []
@@ -325,6 +348,7 @@ public final class Gateway {
                 if let start = state.links[destination]!.nextChunkStart { nextStart = min(nextStart ?? start, start) }
                 if let arrival = state.links[destination]!.nextDelivery { nextDelivery = min(nextDelivery ?? arrival, arrival) }
             }
+            state.keepCPUsAwake(!due.isEmpty || nextStart != nil || nextDelivery != nil)
             if due.isEmpty {
                 let early = overshoot.early
                 // Chunk starts are slept to directly: their times are computed, so a late

@@ -18,6 +18,9 @@ public struct GatewayOptions: Sendable {
     /// Delivery threads racing to each delivery, each pinned to a CPU of its own where more than
     /// one (at most one per CPU).
     public var deliveryThreads = 1
+    /// The CPU wake-up latency the gateway asks the kernel for while traffic is in flight
+    /// (`CPULatencyRequest`); nil: it asks nothing.
+    public var cpuLatencyMicroseconds: Int? = 0
 
     public static let help = """
         USAGE: straits-gateway --coordinator ENDPOINT --region NAME --topology FILE [options]
@@ -43,6 +46,11 @@ public struct GatewayOptions: Sendable {
                                    pinned to a CPU of its own when more than one (default 1;
                                    at most one per CPU): on a virtual machine, 2 are late far
                                    less often, and take more of the cores from the ranks
+          --cpu-latency-us N|off   while a link has traffic in flight, ask the kernel to keep
+                                   every CPU's wake-up latency within N µs (/dev/cpu_dma_latency;
+                                   default 0: idle CPUs poll instead of halting, which on a
+                                   virtual machine makes a delivery's wake-up hundreds of
+                                   microseconds late); off: ask nothing
           --heartbeat-ms MS        heartbeat interval (default 500)
           --dead-after-s S         the coordinator counts as gone after S seconds of silence (default 5)
           --join-timeout-s S       give up if not admitted within S seconds (default 60)
@@ -62,6 +70,15 @@ public struct GatewayOptions: Sendable {
             case "--chunk-bytes": chunkBytes = try flags.integer(flag, minimum: 1)
             case "--queue-bytes": queueBytes = try flags.integer(flag, minimum: 1)
             case "--delivery-threads": deliveryThreads = try flags.integer(flag, minimum: 1)
+            case "--cpu-latency-us":
+                let text = try flags.value(flag)
+                if text == "off" {
+                    cpuLatencyMicroseconds = nil
+                } else if let value = Int(text), value >= 0 {
+                    cpuLatencyMicroseconds = value
+                } else {
+                    throw RuntimeError("straits-gateway: --cpu-latency-us: expected microseconds (0 or more) or off, got \"\(text)\"")
+                }
             case "--heartbeat-ms": heartbeatSeconds = try flags.positive(flag) / 1000
             case "--dead-after-s": deadAfterSeconds = try flags.positive(flag)
             case "--join-timeout-s": joinTimeoutSeconds = try flags.positive(flag)

@@ -173,7 +173,8 @@ public struct Sweep {
         for region in regionNames {
             try children.start(binaries + "/straits-gateway", ["--coordinator", endpoint, "--region", region, "--topology", topologyPath,
                                                                "--transport", options.transport.rawValue]
-                                   + (options.deliveryThreads.map { ["--delivery-threads", String($0)] } ?? []),
+                                   + (options.deliveryThreads.map { ["--delivery-threads", String($0)] } ?? [])
+                                   + (options.cpuLatency.map { ["--cpu-latency-us", $0] } ?? []),
                                log: directory + "/logs/gateway-\(region).log")
             for host in 0..<options.hosts {
                 try children.start(binaries + "/straits-worker", ["--coordinator", endpoint, "--region", region, "--host", String(host),

@@ -22,6 +22,8 @@ public struct SweepOptions: Sendable {
     public var job: String?
     /// The gateways' `--delivery-threads` (nil: their default).
     public var deliveryThreads: Int?
+    /// The gateways' `--cpu-latency-us` (nil: their default).
+    public var cpuLatency: String?
 
     public static let help = """
         USAGE: straits sweep [options]
@@ -59,6 +61,8 @@ public struct SweepOptions: Sendable {
                               every byte a checksum costs the cores the ranks share
           --delivery-threads N
                               the gateways' --delivery-threads (see straits-gateway --help)
+          --cpu-latency-us N|off
+                              the gateways' --cpu-latency-us (see straits-gateway --help)
           --out DIR           where the results go (default sweep)
           -h, --help          show this help
 
@@ -98,6 +102,12 @@ public struct SweepOptions: Sendable {
             case "--out": output = try flags.value(flag)
             case "--checksums": checksums = true
             case "--delivery-threads": deliveryThreads = try flags.integer(flag, minimum: 1)
+            case "--cpu-latency-us":
+                let text = try flags.value(flag)
+                guard text == "off" || (Int(text).map { $0 >= 0 } ?? false) else {
+                    throw RuntimeError("straits sweep: --cpu-latency-us: expected microseconds (0 or more) or off, got \"\(text)\"")
+                }
+                cpuLatency = text
             case "--transport": transport = try DataTransport.parse(try flags.value(flag), command: "straits sweep")
             case "--job":
                 let path = try flags.value(flag)
