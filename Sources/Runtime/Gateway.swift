@@ -11,8 +11,11 @@ import ZeroMQ
 /// region's workers' messages (a route frame, then the data message); the link model decides
 /// when each arrives at the far end; a delivery thread sends it on to the destination rank at
 /// that time, sleeping until shortly before it and spinning the last few tens of microseconds.
-/// With `--delivery-threads 2`, two delivery threads on two CPUs race to each delivery, so that a
-/// CPU its hypervisor holds back does not hold the delivery back.
+/// While any link has traffic in flight the gateway holds a CPU latency request of 0 µs
+/// (`CPULatencyRequest`), so that an idle CPU polls instead of halting and a delivery's wake-up
+/// does not wait for a hypervisor to bring a halted CPU back. With `--delivery-threads 2`, two
+/// delivery threads on two CPUs race to each delivery, so that a CPU its hypervisor holds back
+/// while it runs does not hold the delivery back either.
 /// Once the coordinator has measured what a hop between two processes costs here, the links
 /// allow for the hops in (from the time on the route frame) and out (`LinkModel.Hop`), so that a
 /// message crosses the emulated path in the link's time, as through a router, not in the link's
