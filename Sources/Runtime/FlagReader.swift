@@ -37,6 +37,16 @@ struct FlagReader {
         return number
     }
 
+    /// A whole number of microseconds (0 or more), or nil for `off`.
+    mutating func microsecondsOrOff(_ flag: String) throws -> Int? {
+        let text = try value(flag)
+        if text == "off" { return nil }
+        guard let number = Int(text), number >= 0 else {
+            throw RuntimeError("\(command): \(flag) expects microseconds (0 or more) or off, got \"\(text)\"")
+        }
+        return number
+    }
+
     func unknown(_ flag: String) -> RuntimeError {
         RuntimeError("\(command): unknown flag \(flag); --help lists them")
     }

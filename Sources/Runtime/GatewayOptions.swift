@@ -70,15 +70,7 @@ public struct GatewayOptions: Sendable {
             case "--chunk-bytes": chunkBytes = try flags.integer(flag, minimum: 1)
             case "--queue-bytes": queueBytes = try flags.integer(flag, minimum: 1)
             case "--delivery-threads": deliveryThreads = try flags.integer(flag, minimum: 1)
-            case "--cpu-latency-us":
-                let text = try flags.value(flag)
-                if text == "off" {
-                    cpuLatencyMicroseconds = nil
-                } else if let value = Int(text), value >= 0 {
-                    cpuLatencyMicroseconds = value
-                } else {
-                    throw RuntimeError("straits-gateway: --cpu-latency-us: expected microseconds (0 or more) or off, got \"\(text)\"")
-                }
+            case "--cpu-latency-us": cpuLatencyMicroseconds = try flags.microsecondsOrOff(flag)
             case "--heartbeat-ms": heartbeatSeconds = try flags.positive(flag) / 1000
             case "--dead-after-s": deadAfterSeconds = try flags.positive(flag)
             case "--join-timeout-s": joinTimeoutSeconds = try flags.positive(flag)

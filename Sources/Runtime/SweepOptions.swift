@@ -102,12 +102,7 @@ public struct SweepOptions: Sendable {
             case "--out": output = try flags.value(flag)
             case "--checksums": checksums = true
             case "--delivery-threads": deliveryThreads = try flags.integer(flag, minimum: 1)
-            case "--cpu-latency-us":
-                let text = try flags.value(flag)
-                guard text == "off" || (Int(text).map { $0 >= 0 } ?? false) else {
-                    throw RuntimeError("straits sweep: --cpu-latency-us: expected microseconds (0 or more) or off, got \"\(text)\"")
-                }
-                cpuLatency = text
+            case "--cpu-latency-us": cpuLatency = try flags.microsecondsOrOff(flag).map(String.init) ?? "off"
             case "--transport": transport = try DataTransport.parse(try flags.value(flag), command: "straits sweep")
             case "--job":
                 let path = try flags.value(flag)
