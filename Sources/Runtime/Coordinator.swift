@@ -409,6 +409,9 @@ public final class Coordinator {
         emit("#" + pad("size", 11) + pad("count", 12) + pad("type", 8) + pad("redop", 7) + pad("time(us)", 11) + pad("algbw(GB/s)", 13) + pad("busbw(GB/s)", 13) + pad("#wrong", 8) + pad("model(us)", 12) + pad("ratio", 7) + "  plan")
         var step = 0
         var busTotal = 0.0
+        // The workers' data transport, from the scheme of their endpoints (tcp, ipc).
+        let schemes = Set(members.flatMap { $0.join.endpoints.map { String($0.prefix { $0 != ":" }) } })
+        let transport = schemes.sorted().joined(separator: "+")
         for size in sizes {
             var times: [Double] = [], levels: [(host: Double, region: Double, wan: Double)] = []
             var wrong = 0
@@ -446,7 +449,7 @@ public final class Coordinator {
                   + pad(fixed(predicted * 1e6, 1), 12, right: true) + pad(fixed(median / predicted, 3), 7, right: true) + "  " + planText)
             run.bench.append(.object([
                 ("size_bytes", .int(size)), ("count", .int(size / 4)), ("ranks", .int(ranks)), ("algo", .string(planText)),
-                ("transport", "tcp"), ("time_us", .double(median * 1e6)), ("p50_us", .double(median * 1e6)),
+                ("transport", .string(transport)), ("time_us", .double(median * 1e6)), ("p50_us", .double(median * 1e6)),
                 ("p99_us", .double(p99 * 1e6)), ("algbw_gbps", .double(algbw)), ("busbw_gbps", .double(busbw)), ("wrong", .int(wrong)),
                 ("predicted_us", .double(predicted * 1e6)), ("ratio", .double(median / predicted)),
                 // The busiest link's serialisation time against the whole: bandwidth is the bound

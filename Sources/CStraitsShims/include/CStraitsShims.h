@@ -28,6 +28,10 @@ int straits_errno(void);
 /// `nanoseconds` of their deadline instead of the default 50 µs. Returns 0, or -1 with errno.
 int straits_set_timer_slack(unsigned long nanoseconds);
 
+/// Names the calling thread (prctl PR_SET_NAME; 15 bytes kept), as `ps -L` and `perf` show it.
+/// Returns 0, or -1 with errno.
+int straits_set_thread_name(const char *name);
+
 /// Moves the calling thread to SCHED_FIFO at `priority` (1–99), so it runs as soon as it wakes.
 /// Returns 0, or an errno value (EPERM without the privilege).
 int straits_set_realtime(int priority);
