@@ -326,8 +326,9 @@ public final class Gateway {
     /// A thread sleeps until the next chunk start (whose time the model keeps exactly, so a
     /// late wake-up there costs nothing) or until shortly before the next delivery, then spins
     /// for the rest. How early it wakes is what this machine's timer needs: the 99th percentile
-    /// of its recent wake-up overshoots plus 10 µs (20 µs at least, 300 µs at most), so a
-    /// precise host spins a few tens of microseconds and a virtual machine a little more.
+    /// of its recent wake-up overshoots plus 10 µs (20 µs at least, 300 µs at most; the 90th
+    /// where several threads race), so a precise host spins a few tens of microseconds and a
+    /// virtual machine a little more. As it stops it logs its deliveries, wake-ups and CPU time.
     static func deliveryLoop(state: State, context: ZMQContext, outboxes: Outboxes, cpu: Int?, racers: Int, label: String) {
         _ = straits_set_timer_slack(1000)
         _ = straits_set_thread_name("gw-delivery")
