@@ -409,9 +409,9 @@ public final class Coordinator {
         emit("#" + pad("size", 11) + pad("count", 12) + pad("type", 8) + pad("redop", 7) + pad("time(us)", 11) + pad("algbw(GB/s)", 13) + pad("busbw(GB/s)", 13) + pad("#wrong", 8) + pad("model(us)", 12) + pad("ratio", 7) + "  plan")
         var step = 0
         var busTotal = 0.0
-        // The workers' data transport, from the scheme of their endpoints (tcp, ipc).
-        let schemes = Set(members.flatMap { $0.join.endpoints.map { String($0.prefix { $0 != ":" }) } })
-        let transport = schemes.sorted().joined(separator: "+")
+        // The workers' data transport, from their endpoints.
+        let transport = Set(members.flatMap { $0.join.endpoints.compactMap { DataTransport(endpoint: $0)?.rawValue } })
+            .sorted().joined(separator: "+")
         for size in sizes {
             var times: [Double] = [], levels: [(host: Double, region: Double, wan: Double)] = []
             var wrong = 0

@@ -15,6 +15,11 @@ public enum DataTransport: String, Sendable, CaseIterable {
         }
     }
 
+    /// The transport an endpoint this type made is reached by (nil for another scheme, such as inproc).
+    init?(endpoint: String) {
+        self.init(rawValue: String(endpoint.prefix { $0 != ":" }))
+    }
+
     /// What the names of process `pid`'s socket files begin with.
     static func socketFilePrefix(of pid: pid_t) -> String { "straits-\(pid)-" }
 

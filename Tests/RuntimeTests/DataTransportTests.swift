@@ -18,6 +18,11 @@ struct DataTransportTests {
         plane.removeSocketFiles()
         #expect(!FileManager.default.fileExists(atPath: path))
         DataTransport.removeSocketFile(of: "tcp://127.0.0.1:5555")  // nothing to remove, no harm
+
+        // An endpoint says which transport reaches it.
+        #expect(DataTransport(endpoint: endpoint) == .ipc)
+        #expect(DataTransport(endpoint: "tcp://127.0.0.1:5555") == .tcp)
+        #expect(DataTransport(endpoint: "inproc://rank0") == nil)
     }
 
     @Test("a child stopped by a signal leaves no socket files: they are removed for it, and only its own")
