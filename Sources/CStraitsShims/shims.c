@@ -2,11 +2,14 @@
 #include "CStraitsShims.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <time.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 int straits_eventfd_create(void) {
@@ -117,8 +120,35 @@ int straits_set_timer_slack(unsigned long nanoseconds) {
     return prctl(PR_SET_TIMERSLACK, nanoseconds, 0, 0, 0);
 }
 
+int straits_wait_readable(const int *fds, int count, int64_t timeout_ns) {
+    struct pollfd polled[8];
+    if (count < 0 || count > 8) { errno = EINVAL; return -1; }
+    for (int i = 0; i < count; i++) polled[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+    struct timespec timeout = {.tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000};
+    int ready = ppoll(polled, (nfds_t)count, timeout_ns < 0 ? NULL : &timeout, NULL);
+    if (ready <= 0) return ready;
+    int mask = 0;
+    for (int i = 0; i < count; i++) if (polled[i].revents) mask |= 1 << i;
+    return mask;
+}
+
+int straits_timerfd_create(void) {
+    return timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+}
+
+int straits_timerfd_arm(int fd, int64_t at_ns) {
+    if (at_ns <= 0) at_ns = 1;  /* 0 would disarm it */
+    struct itimerspec spec = {.it_value = {.tv_sec = at_ns / 1000000000, .tv_nsec = at_ns % 1000000000}};
+    return timerfd_settime(fd, TFD_TIMER_ABSTIME, &spec, NULL);
+}
+
 int straits_set_thread_name(const char *name) {
     return prctl(PR_SET_NAME, name, 0, 0, 0);
+}
+
+int straits_set_normal(void) {
+    struct sched_param param = { .sched_priority = 0 };
+    return pthread_setschedparam(pthread_self(), SCHED_OTHER, &param);
 }
 
 int straits_set_realtime(int priority) {

@@ -63,8 +63,10 @@ public struct LinkModel: Sendable {
         /// When it was offered (less the hop in).
         public let offeredAt: Int64
         /// When it leaves for its receiver: when its last chunk reaches the far end, less the
-        /// hop out.
+        /// hop out (or, where the receiver holds it, as soon as that time is settled).
         public let dueAt: Int64
+        /// When its last chunk reaches the far end.
+        public let arrivesAt: Int64
         /// Time its first chunk waited for the serialiser.
         public let queueDelay: Int64
     }
@@ -99,6 +101,7 @@ public struct LinkModel: Sendable {
         let hop: Int64
         var firstStart: Int64?
         var dueAt: Int64?
+        var arrivesAt: Int64?
     }
 
     public let spec: LinkSpec
@@ -106,6 +109,9 @@ public struct LinkModel: Sendable {
     public let queueLimitBytes: Int
     /// The hops around the link (none: store-and-forward); applies to messages offered after it is set.
     public var hop: Hop = .none
+    /// Whether the receiver holds a message until it arrives: then a message is released as soon
+    /// as its arrival is settled, with the time it arrives (`Delivery.arrivesAt`).
+    public var receiverHolds = false
     public private(set) var counters = Counters()
     /// Bytes offered and not yet on the wire.
     public private(set) var queuedBytes = 0
@@ -215,9 +221,10 @@ public struct LinkModel: Sendable {
                 let message = pending[chunk.message]!
                 let settled = committed?.since ?? start
                 committed = nil
-                let release = max(due - message.hop, settled, message.receivedAt, lastRelease[flow] ?? .min)
+                let release = max(receiverHolds ? settled : due - message.hop, settled, message.receivedAt, lastRelease[flow] ?? .min)
                 lastRelease[flow] = release
                 pending[chunk.message]?.dueAt = release
+                pending[chunk.message]?.arrivesAt = due
                 let index = scheduled.firstIndex { $0.due > release } ?? scheduled.count
                 scheduled.insert((release, chunk.message), at: index)
             }
@@ -232,7 +239,8 @@ public struct LinkModel: Sendable {
             counters.queueDelaySum += queueDelay
             counters.queueDelayMax = max(counters.queueDelayMax, queueDelay)
             delivered.append(Delivery(message: first.message, flow: message.flow, bytes: message.bytes,
-                                      offeredAt: message.offeredAt, dueAt: first.due, queueDelay: queueDelay))
+                                      offeredAt: message.offeredAt, dueAt: first.due, arrivesAt: message.arrivesAt!,
+                                      queueDelay: queueDelay))
         }
         return delivered
     }

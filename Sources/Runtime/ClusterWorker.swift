@@ -93,7 +93,11 @@ public struct ClusterWorker {
             var totals = ControlMessage.Traffic()
             let me = shared.you
             let myRegion = layout.workers.indices.contains(me) ? layout.workers[me].region : -1
+            var arrivals: [Int: LatenessHistogram] = [:]
             for plane in planes {
+                for (region, histogram) in plane.traffic.arrivalSnapshot() where layout.regions.indices.contains(region) {
+                    arrivals[region, default: LatenessHistogram(limitMicroseconds: TrafficCounters.arrivalLimitMicroseconds)].merge(histogram)
+                }
                 totals.rejectedMessages += plane.rejected
                 for (peer, counts) in plane.traffic.snapshot() where peer >= 0 && peer < layout.ranks {
                     let worker = layout.worker(ofRank: peer)
@@ -106,6 +110,13 @@ public struct ClusterWorker {
                         totals.wanTxBytes[layout.regions[region], default: 0] += counts.sentBytes
                         totals.wanRxBytes[layout.regions[region], default: 0] += counts.receivedBytes
                     }
+                }
+            }
+            if !arrivals.isEmpty {
+                totals.arrivals = arrivals.reduce(into: [:]) { result, entry in
+                    result[layout.regions[entry.key]] = ControlMessage.Arrivals(
+                        messages: entry.value.count, lateP50Us: entry.value.percentile(0.5),
+                        lateP99Us: entry.value.percentile(0.99), lateMaxUs: entry.value.maxMicroseconds)
                 }
             }
             return totals
@@ -253,6 +264,7 @@ public struct ClusterWorker {
                 case .connect(let plan):
                     let layout = ClusterLayout(plan: plan)
                     plane.rank = layout.rank(worker: plan.you, device: device)
+                    plane.traffic.setRegions((0..<layout.ranks).map { layout.workers[layout.worker(ofRank: $0)].region })
                     let myRegion = layout.workers[plan.you].region
                     let gateway = plan.gateways?.first { $0.region == myRegion }
                     for peer in 0..<layout.ranks where peer != plane.rank {

@@ -854,6 +854,17 @@ public final class Coordinator {
                     ("queue_delay_max_ms", .double(stats.queueDelaySMax * 1e3)),
                     ("late_p99_us", .double(stats.lateP99Us)), ("shaped", true),
                 ]
+                // Counted by the ranks that took the messages: how late after they arrived (the
+                // worst receiving host's percentiles).
+                let receivers = members.filter { topology.regions[$0.region].name == link.to }.compactMap { $0.traffic.arrivals?[link.from] }
+                if !receivers.isEmpty {
+                    fields += [
+                        ("arrivals", .int(receivers.reduce(0) { $0 + $1.messages })),
+                        ("arrival_late_p50_us", .double(receivers.map(\.lateP50Us).max()!)),
+                        ("arrival_late_p99_us", .double(receivers.map(\.lateP99Us).max()!)),
+                        ("arrival_late_max_us", .double(receivers.map(\.lateMaxUs).max()!)),
+                    ]
+                }
             } else {
                 // No gateway: what the workers sent and received.
                 let offered = members.filter { topology.regions[$0.region].name == link.from }.reduce(0) { $0 + ($1.traffic.wanTxBytes[link.to] ?? 0) }

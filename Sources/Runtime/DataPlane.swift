@@ -16,6 +16,9 @@ public final class DataPlane: @unchecked Sendable {
     /// Messages of later collectives that arrived while an earlier one was running (a peer that
     /// finished first may start the next collective at once), by collective id.
     var early: [UInt64: [HeldMessage]] = [:]
+    /// Messages a gateway sent on before they arrive (`HeldMessage.arrivesAt`), by arrival
+    /// time: the rank takes each only once it has arrived.
+    var holding: [HeldMessage] = []
     /// Bytes sent to and received from each peer (header and payload), readable from any thread.
     public let traffic = TrafficCounters()
     /// Whether sends carry a CRC32C of their payload (receivers check any frame that has one).

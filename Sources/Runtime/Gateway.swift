@@ -9,8 +9,12 @@ import ZeroMQ
 
 /// `straits-gateway`: a region's outbound WAN. One ingress socket per outbound link takes the
 /// region's workers' messages (a route frame, then the data message); the link model decides
-/// when each arrives at the far end; a delivery thread sends it on to the destination rank at
-/// that time, sleeping until shortly before it and spinning the last few tens of microseconds.
+/// when each arrives at the far end. A delivery thread sends it on with an arrival frame
+/// carrying that time (`GatewayRoute`). Where the receiver is on this machine (`--hold
+/// receiver`, the default) it goes as soon as that time is settled, and the receiving rank
+/// holds it until then (`ScheduleExecutor`), so the trip from the gateway to the rank is off
+/// the message's path; otherwise the thread sends it at that time less the trip, sleeping until
+/// shortly before it and spinning the last few tens of microseconds.
 /// While any link has traffic in flight the gateway holds a CPU latency request of 0 µs
 /// (`CPULatencyRequest`), so that an idle CPU polls instead of halting and a delivery's wake-up
 /// does not wait for a hypervisor to bring a halted CPU back. With `--delivery-threads 2`, two
@@ -58,6 +62,10 @@ public final class Gateway {
         /// Held while any link has traffic in flight, so that the CPUs do not halt under the
         /// delivery threads (see `CPULatencyRequest`); nil where the gateway may not ask.
         var cpuLatency: CPULatencyRequest?
+        /// A little after the last message sent on to a receiver that holds it arrives: the CPU
+        /// latency request is held until then, for the receivers' wake-ups (letting it go makes
+        /// idle CPUs halt, and a receiver whose timer is about to fire would then wake late).
+        var heldUntil: Int64 = .min
 
         /// Holds the CPU latency request while `busy`, releases it otherwise; lock held.
         func keepCPUsAwake(_ busy: Bool) {
@@ -200,9 +208,23 @@ public final class Gateway {
                 if let hop = plan.gatewayHop {
                     for destination in state.links.keys { state.links[destination]!.hop = LinkModel.Hop(hop) }
                 }
+                // Receivers hold messages only where they read this machine's clock.
+                var holding: [String] = [], notHolding: [String] = []
+                for destination in state.links.keys.sorted() {
+                    let local = layout.workers.filter { $0.region == destination }.allSatisfy { $0.endpoints.allSatisfy(Self.isLocal) }
+                    state.links[destination]!.receiverHolds = options.receiverHolds && local
+                    if options.receiverHolds && local { holding.append(topology.regions[destination].name) }
+                    if options.receiverHolds && !local { notHolding.append(topology.regions[destination].name) }
+                }
                 state.planned = true
                 state.condition.broadcast()
                 state.condition.unlock()
+                if !holding.isEmpty {
+                    say("receivers in \(holding.joined(separator: ", ")) hold each message until it arrives: it goes on as soon as its arrival time is settled")
+                }
+                if !notHolding.isEmpty {
+                    say("receivers in \(notHolding.joined(separator: ", ")) are on other machines (their clocks are not this one): messages to them wait here until they arrive")
+                }
                 if let hop = plan.gatewayHop {
                     say("cut-through: links start a message when its sender sent it, and release it one hop (\(Units.formatDuration(seconds: hop.alphaS)) + bytes at \(fixed(1 / hop.betaSPerByte / 1e9, 2)) GB/s) before it arrives")
                 }
@@ -353,24 +375,31 @@ public final class Gateway {
                 return
             }
             let now = Gateway.now()
-            var due: [(Int, Held, Int64)] = []
-            var nextStart: Int64?, nextDelivery: Int64?
+            var due: [(Int, Held, Int64, Int64)] = []
+            var nextStart: Int64?, nextDelivery: Int64?, nextRelease: Int64?
             for destination in state.links.keys {
                 let wasFull = !state.links[destination]!.canAccept
+                let holds = state.links[destination]!.receiverHolds
                 for delivery in state.links[destination]!.advance(to: now) {
                     if let held = state.held.removeValue(forKey: delivery.message) {
-                        due.append((destination, held, delivery.dueAt))
+                        due.append((destination, held, delivery.dueAt, delivery.arrivesAt))
+                        if holds { state.heldUntil = max(state.heldUntil, delivery.arrivesAt + 2_000_000) }
                     }
                 }
                 if wasFull && state.links[destination]!.canAccept { state.condition.broadcast() }
                 if let start = state.links[destination]!.nextChunkStart { nextStart = min(nextStart ?? start, start) }
-                if let arrival = state.links[destination]!.nextDelivery { nextDelivery = min(nextDelivery ?? arrival, arrival) }
+                if let arrival = state.links[destination]!.nextDelivery {
+                    if holds { nextRelease = min(nextRelease ?? arrival, arrival) } else { nextDelivery = min(nextDelivery ?? arrival, arrival) }
+                }
             }
-            state.keepCPUsAwake(!due.isEmpty || nextStart != nil || nextDelivery != nil)
+            let receiversHolding = state.heldUntil > now
+            state.keepCPUsAwake(!due.isEmpty || nextStart != nil || nextDelivery != nil || nextRelease != nil || receiversHolding)
             if due.isEmpty {
                 let early = overshoot.early
                 // Chunk starts are slept to directly: their times are computed, so a late
-                // wake-up there costs nothing. A delivery is approached: this machine's timer
+                // wake-up there costs nothing. So are releases to receivers that hold messages
+                // until they arrive: a release comes before that by the link's latency at least,
+                // and a late one costs nothing either. A delivery is approached: this machine's timer
                 // wakes a core that went idle late, and the later the longer it slept (a
                 // virtual machine here: p99 ~25 µs after 200 µs, ~120 µs after 1 ms, ~650 µs
                 // after 5 ms), so each sleep covers half of what is left, and only
@@ -381,9 +410,10 @@ public final class Gateway {
                 // of the wake-ups: `Benchmarks/gateway/run.sh`, four pairs, README.)
                 var wake: Int64?
                 var final = false
+                let direct = [nextStart, nextRelease, receiversHolding ? state.heldUntil : nil].compactMap { $0 }.min()
                 let deliveryWake = nextDelivery.map { $0 - early }
-                if let start = nextStart, deliveryWake == nil || start <= deliveryWake! {
-                    wake = start
+                if let direct, deliveryWake == nil || direct <= deliveryWake! {
+                    wake = direct
                 } else if let target = deliveryWake {
                     if target - now <= Self.finalSleep {
                         wake = target
@@ -419,10 +449,10 @@ public final class Gateway {
             outboxes.lock.lock()
             state.condition.unlock()
             var sent: [(destination: Int, late: Int64)] = []
-            for ((destination, held, dueAt), endpoint) in zip(due, endpoints) {
+            for ((destination, held, dueAt, arrivesAt), endpoint) in zip(due, endpoints) {
                 let sentAt = Gateway.now()
                 do {
-                    try send(held, endpoint: endpoint, outboxes: outboxes, context: context)
+                    try send(held, arrivesAt: arrivesAt, endpoint: endpoint, outboxes: outboxes, context: context)
                 } catch {
                     FileHandle.standardError.write(Data("straits-gateway: delivery to rank \(held.destination) failed: \(error)\n".utf8))
                 }
@@ -434,6 +464,14 @@ public final class Gateway {
             for (destination, late) in sent { state.lateness[destination]!.record(nanoseconds: late) }
             state.condition.unlock()
         }
+    }
+
+    /// Whether an endpoint is on this machine: ipc, inproc, or TCP on a loopback address.
+    static func isLocal(_ endpoint: String) -> Bool {
+        if endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") { return true }
+        guard endpoint.hasPrefix("tcp://") else { return false }
+        let address = endpoint.dropFirst(6)
+        return address.hasPrefix("127.") || address.hasPrefix("localhost:") || address.hasPrefix("[::1]:")
     }
 
     /// The longest sleep aimed straight at a delivery (see `deliveryLoop`).
@@ -460,9 +498,10 @@ public final class Gateway {
     }
 
     /// Sends one message on to its rank; `outboxes.lock` held.
-    private static func send(_ held: Held, endpoint: String?, outboxes: Outboxes, context: ZMQContext) throws {
+    private static func send(_ held: Held, arrivesAt: Int64?, endpoint: String?, outboxes: Outboxes, context: ZMQContext) throws {
         guard var message = held.message.take() else { return }
         message.removeFirstFrame()
+        if let arrivesAt { message.prepend(GatewayRoute.arrivalFrame(destination: held.destination, arrivesAt: arrivesAt)) }
         if outboxes.sockets[held.destination] == nil {
             guard let endpoint else { throw RuntimeError("no endpoint for rank \(held.destination)") }
             var push = try ZMQSocket(.push, context: context, linger: .seconds(2))

@@ -21,6 +21,9 @@ public struct GatewayOptions: Sendable {
     /// The CPU wake-up latency the gateway asks the kernel for while traffic is in flight
     /// (`CPULatencyRequest`); nil: it asks nothing.
     public var cpuLatencyMicroseconds: Int? = 0
+    /// Where a message waits out the rest of its link's time: at its receiver (the gateway sends
+    /// it on as soon as its arrival time is settled, with that time), or at the gateway.
+    public var receiverHolds = true
 
     public static let help = """
         USAGE: straits-gateway --coordinator ENDPOINT --region NAME --topology FILE [options]
@@ -51,6 +54,13 @@ public struct GatewayOptions: Sendable {
                                    default 0: idle CPUs poll instead of halting, which on a
                                    virtual machine makes a delivery's wake-up hundreds of
                                    microseconds late); off: ask nothing
+          --hold receiver|gateway  where a message waits until its link says it arrives:
+                                   receiver (default): the gateway sends it on as soon as
+                                   that time is settled, with an arrival frame, and the rank
+                                   takes it at that time (so the trip from the gateway to the
+                                   rank is off the message's path); gateway: it sends it on
+                                   at that time, less the trip. Receivers on other machines
+                                   (not ipc or loopback) are always held for at the gateway
           --heartbeat-ms MS        heartbeat interval (default 500)
           --dead-after-s S         the coordinator counts as gone after S seconds of silence (default 5)
           --join-timeout-s S       give up if not admitted within S seconds (default 60)
@@ -71,6 +81,12 @@ public struct GatewayOptions: Sendable {
             case "--queue-bytes": queueBytes = try flags.integer(flag, minimum: 1)
             case "--delivery-threads": deliveryThreads = try flags.integer(flag, minimum: 1)
             case "--cpu-latency-us": cpuLatencyMicroseconds = try flags.microsecondsOrOff(flag)
+            case "--hold":
+                switch try flags.value(flag) {
+                case "receiver": receiverHolds = true
+                case "gateway": receiverHolds = false
+                case let other: throw RuntimeError("straits-gateway: --hold takes receiver or gateway, not \(other)")
+                }
             case "--heartbeat-ms": heartbeatSeconds = try flags.positive(flag) / 1000
             case "--dead-after-s": deadAfterSeconds = try flags.positive(flag)
             case "--join-timeout-s": joinTimeoutSeconds = try flags.positive(flag)

@@ -5,8 +5,13 @@ import Foundation
 /// the message to its socket (CLOCK_MONOTONIC nanoseconds) and which clock that is (a hash of the
 /// kernel's boot id: processes on one machine share it). 24 bytes; a frame of the first 8 alone
 /// is a route without a time.
+///
+/// A gateway whose receivers hold messages (`--receiver-holds`) sends a message on with an
+/// arrival frame in place of the route: the same layout with magic `STRA` (0x41525453) and the
+/// time the message reaches the far end of its link; the receiver holds it until then.
 enum GatewayRoute {
     static let magic: UInt32 = 0x4752_5453
+    static let arrivalMagic: UInt32 = 0x4152_5453
     static let size = 24
     static let shortSize = 8
 
@@ -30,7 +35,7 @@ enum GatewayRoute {
     }()
 
     /// A route to `rank`, stamped now (on the clock the gateways read) unless told when.
-    static func frame(destination rank: Int, sentAt: Int64 = Gateway.now(), clock: UInt64 = Self.clock) -> [UInt8] {
+    static func frame(destination rank: Int, sentAt: Int64 = Gateway.now(), clock: UInt64 = Self.clock, magic: UInt32 = Self.magic) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: size)
         bytes.withUnsafeMutableBytes { raw in
             raw.storeBytes(of: magic.littleEndian, toByteOffset: 0, as: UInt32.self)
@@ -41,8 +46,14 @@ enum GatewayRoute {
         return bytes
     }
 
-    /// The route in a frame, or nil if it is not one (wrong size or magic).
-    static func parse(_ frame: UnsafeRawBufferPointer, clock: UInt64 = Self.clock) -> Route? {
+    /// An arrival frame: `rank`'s message arrives at `arrivesAt`.
+    static func arrivalFrame(destination rank: Int, arrivesAt: Int64) -> [UInt8] {
+        frame(destination: rank, sentAt: arrivesAt, magic: arrivalMagic)
+    }
+
+    /// The route in a frame, or nil if it is not one (wrong size or magic); with `magic:
+    /// arrivalMagic`, an arrival frame (`sentAt` is then when the message arrives).
+    static func parse(_ frame: UnsafeRawBufferPointer, clock: UInt64 = Self.clock, magic: UInt32 = Self.magic) -> Route? {
         guard frame.count == size || frame.count == shortSize,
               UInt32(littleEndian: frame.loadUnaligned(fromByteOffset: 0, as: UInt32.self)) == magic else { return nil }
         var route = Route(destination: Int(UInt32(littleEndian: frame.loadUnaligned(fromByteOffset: 4, as: UInt32.self))))

@@ -1,9 +1,22 @@
 /// How late deliveries went out against their due time: a histogram of 1 µs buckets up to
-/// 100 ms (later ones share the last bucket), for percentiles without keeping every sample.
-struct LatenessHistogram {
-    private var buckets = [Int](repeating: 0, count: 100_001)
+/// 100 ms (or `limitMicroseconds`; later ones share the last bucket), for percentiles without
+/// keeping every sample.
+struct LatenessHistogram: Sendable {
+    private var buckets: [Int]
     private(set) var count = 0
     private(set) var maxMicroseconds = 0.0
+
+    init(limitMicroseconds: Int = 100_000) {
+        buckets = [Int](repeating: 0, count: limitMicroseconds + 1)
+    }
+
+    /// Adds `other`'s samples (of the same limit).
+    mutating func merge(_ other: LatenessHistogram) {
+        precondition(other.buckets.count == buckets.count, "merging histograms of different limits")
+        for index in other.buckets.indices where other.buckets[index] != 0 { buckets[index] += other.buckets[index] }
+        count += other.count
+        maxMicroseconds = max(maxMicroseconds, other.maxMicroseconds)
+    }
 
     mutating func record(nanoseconds: Int64) {
         let microseconds = max(0, Double(nanoseconds) / 1000)

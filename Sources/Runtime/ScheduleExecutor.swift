@@ -96,9 +96,20 @@ public struct ScheduleExecutor {
     }
 
     /// Waits for the next message (or a release) and files it.
+    ///
+    /// A gateway may send a message on before it arrives, with the time it does (`HeldMessage.
+    /// arrivesAt`): it is held until then, and the wait ends then, to the microsecond (the
+    /// doorbell's timer). How late after its arrival a waiting rank takes each such message
+    /// goes to the traffic counters: the emulated link's punctuality as the rank sees it.
     private mutating func receiveOne() throws {
+        let waitingSince = Gateway.now()
+        if let first = plane.holding.first, first.arrivesAt! <= waitingSince {
+            try take(plane.holding.removeFirst(), waitingSince: waitingSince, now: waitingSince)
+            return
+        }
         let remaining = deadline - .now
         guard remaining > .zero else { throw timedOut() }
+        if let first = plane.holding.first { plane.releases.doorbell.ring(at: first.arrivesAt!) }
         // A timeout surfaces as nil too; the deadline check above reports it on the next turn.
         let held: HeldMessage?
         do {
@@ -109,8 +120,26 @@ public struct ScheduleExecutor {
             plane.reject(error.description)
             return
         }
-        guard let held else { return }
-        plane.traffic.received(from: Int(held.header.sourceRank), bytes: DataFrameHeader.size + held.payloadSize)
+        let now = Gateway.now()
+        if let held {
+            plane.traffic.received(from: Int(held.header.sourceRank), bytes: DataFrameHeader.size + held.payloadSize)
+            if let arrivesAt = held.arrivesAt, arrivesAt > now {
+                let index = plane.holding.firstIndex { $0.arrivesAt! > arrivesAt } ?? plane.holding.count
+                plane.holding.insert(held, at: index)
+                return
+            }
+            try take(held, waitingSince: waitingSince, now: now)
+        } else if let first = plane.holding.first, first.arrivesAt! <= now {
+            try take(plane.holding.removeFirst(), waitingSince: waitingSince, now: now)
+        }
+    }
+
+    /// Files a message that has arrived; one with an arrival time counts how late after it (or
+    /// after the rank began to wait, if later) the rank took it.
+    private mutating func take(_ held: HeldMessage, waitingSince: Int64, now: Int64) throws {
+        if let arrivesAt = held.arrivesAt {
+            plane.traffic.arrived(from: Int(held.header.sourceRank), lateBy: now - max(arrivesAt, waitingSince))
+        }
         try file(held)
     }
 

@@ -35,11 +35,24 @@ final class SocketBox: @unchecked Sendable {
 final class HeldMessage: @unchecked Sendable {
     let message: ZMQMessage
     let header: DataFrameHeader
+    /// When the message reaches this rank (CLOCK_MONOTONIC nanoseconds), where a gateway sent it
+    /// on before that with an arrival frame (`GatewayRoute`); nil: it has arrived.
+    let arrivesAt: Int64?
 
     /// Checks the frame count and decodes the header; throws what is wrong with it.
     init(_ message: consuming ZMQMessage, rank: Int) throws {
+        var message = message
+        if message.count == 3 {
+            guard let arrival = message.withFrame(0, { GatewayRoute.parse($0, magic: GatewayRoute.arrivalMagic) }) else {
+                throw RuntimeError("rank \(rank): data message with 3 frames whose first is not an arrival frame (24 bytes, magic STRA)")
+            }
+            arrivesAt = arrival.sentAt
+            message.removeFirstFrame()
+        } else {
+            arrivesAt = nil
+        }
         guard message.count == 2 else {
-            throw RuntimeError("rank \(rank): data message with \(message.count) frames, expected 2 (header, payload)")
+            throw RuntimeError("rank \(rank): data message with \(message.count) frames, expected 2 (header, payload), after an arrival frame or not")
         }
         let bytes = message.bytes(0)
         do {

@@ -174,6 +174,7 @@ public struct Sweep {
             try children.start(binaries + "/straits-gateway", ["--coordinator", endpoint, "--region", region, "--topology", topologyPath,
                                                                "--transport", options.transport.rawValue]
                                    + (options.deliveryThreads.map { ["--delivery-threads", String($0)] } ?? [])
+                                   + (options.hold.map { ["--hold", $0] } ?? [])
                                    + (options.cpuLatency.map { ["--cpu-latency-us", $0] } ?? []),
                                log: directory + "/logs/gateway-\(region).log")
             for host in 0..<options.hosts {

@@ -22,6 +22,8 @@ public struct SweepOptions: Sendable {
     public var job: String?
     /// The gateways' `--delivery-threads` (nil: their default).
     public var deliveryThreads: Int?
+    /// The gateways' `--hold` (nil: their default).
+    public var hold: String?
     /// The gateways' `--cpu-latency-us` (nil: their default).
     public var cpuLatency: String?
 
@@ -61,6 +63,8 @@ public struct SweepOptions: Sendable {
                               every byte a checksum costs the cores the ranks share
           --delivery-threads N
                               the gateways' --delivery-threads (see straits-gateway --help)
+          --hold receiver|gateway
+                              the gateways' --hold (see straits-gateway --help)
           --cpu-latency-us N|off
                               the gateways' --cpu-latency-us (see straits-gateway --help)
           --out DIR           where the results go (default sweep)
@@ -102,6 +106,12 @@ public struct SweepOptions: Sendable {
             case "--out": output = try flags.value(flag)
             case "--checksums": checksums = true
             case "--delivery-threads": deliveryThreads = try flags.integer(flag, minimum: 1)
+            case "--hold":
+                let value = try flags.value(flag)
+                guard value == "receiver" || value == "gateway" else {
+                    throw RuntimeError("straits sweep: --hold takes receiver or gateway, not \(value)")
+                }
+                hold = value
             case "--cpu-latency-us": cpuLatency = try flags.microsecondsOrOff(flag).map(String.init) ?? "off"
             case "--transport": transport = try DataTransport.parse(try flags.value(flag), command: "straits sweep")
             case "--job":

@@ -329,6 +329,9 @@ public enum ControlMessage: Equatable, Sendable {
         public var wanTxBytes: [String: Int]
         public var wanRxBytes: [String: Int]
         public var rejectedMessages: Int
+        /// How late this worker's ranks, while they waited, took messages from each other
+        /// region after those arrived (the time a gateway's arrival frame gives), by region name.
+        public var arrivals: [String: Arrivals]?
         public init(lanTxBytes: Int = 0, lanRxBytes: Int = 0, wanTxBytes: [String: Int] = [:], wanRxBytes: [String: Int] = [:],
                     rejectedMessages: Int = 0) {
             self.lanTxBytes = lanTxBytes
@@ -336,6 +339,21 @@ public enum ControlMessage: Equatable, Sendable {
             self.wanTxBytes = wanTxBytes
             self.wanRxBytes = wanRxBytes
             self.rejectedMessages = rejectedMessages
+        }
+    }
+
+    /// Messages that came through a gateway with their arrival time, and how late after it the
+    /// rank that waited for each took it (microseconds; 0 when it was waiting in time).
+    public struct Arrivals: Codable, Equatable, Sendable {
+        public var messages: Int
+        public var lateP50Us: Double
+        public var lateP99Us: Double
+        public var lateMaxUs: Double
+        public init(messages: Int, lateP50Us: Double, lateP99Us: Double, lateMaxUs: Double) {
+            self.messages = messages
+            self.lateP50Us = lateP50Us
+            self.lateP99Us = lateP99Us
+            self.lateMaxUs = lateMaxUs
         }
     }
 

@@ -188,7 +188,9 @@ public struct RunReport {
     }
 
     /// Per directed WAN link: what was offered and delivered, mean and peak delivered rate, how
-    /// busy the link was, queueing delay and delivery lateness (from the gateways' records).
+    /// busy the link was, queueing delay and delivery lateness (from the gateways' records): how
+    /// late the gateway sent messages on (`late p99`), and how late after they arrived the ranks
+    /// that waited for them took them (`taken p99`, where the receivers counted it).
     func linkTable() -> [String] {
         let shaped = links.filter { $0["shaped"] as? Bool == true && ["second", "final"].contains($0["kind"] as? String ?? "") }
         guard !shaped.isEmpty else { return [] }
@@ -196,7 +198,7 @@ public struct RunReport {
         let names = Array(Set(shaped.map(key))).sorted()
         let first = (names.map(\.count).max() ?? 4) + 2
         func padded(_ text: String) -> String { text.padding(toLength: max(first, text.count), withPad: " ", startingAt: 0) }
-        var lines = [padded("link") + Self.row(["", "declared", "offered", "delivered", "mean Gbps", "peak Gbps", "busy", "queue ms", "max q ms", "late p99"], width: 11).dropFirst(11)]
+        var lines = [padded("link") + Self.row(["", "declared", "offered", "delivered", "mean Gbps", "peak Gbps", "busy", "queue ms", "max q ms", "late p99", "taken p99"], width: 11).dropFirst(11)]
         for link in names {
             let records = shaped.filter { key($0) == link }
             let seconds = records.reduce(0) { $0 + Self.double($1["window_s"]) }
@@ -213,6 +215,7 @@ public struct RunReport {
                 String(format: "%.2f", delivered > 0 ? weightedDelay / Double(delivered) : 0),
                 String(format: "%.1f", records.map { Self.double($0["queue_delay_max_ms"]) }.max() ?? 0),
                 String(format: "%.0f µs", Self.double(last["late_p99_us"])),
+                last["arrival_late_p99_us"] == nil ? "-" : String(format: "%.0f µs", Self.double(last["arrival_late_p99_us"])),
             ], width: 11).dropFirst(11))
         }
         return lines

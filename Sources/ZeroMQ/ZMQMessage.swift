@@ -102,6 +102,12 @@ public struct ZMQMessage: ~Copyable {
         frames.append(frame)
     }
 
+    /// Puts a frame holding a copy of `bytes` in front of the others.
+    public mutating func prepend(_ bytes: [UInt8]) {
+        append(bytes)
+        frames.insert(frames.removeLast(), at: framesSent)
+    }
+
     /// Removes the first frame (a routing frame, say) without touching the others' payloads.
     ///
     /// The corresponding C function is `zmq_msg_close`.

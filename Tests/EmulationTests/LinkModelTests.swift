@@ -230,6 +230,31 @@ struct LinkModelTests {
         #expect(link.counters.busy == 110 * Self.millisecond)
     }
 
+    @Test("where the receiver holds: released once its arrival is settled, with the arrival time; a flow stays in order")
+    func receiverHolds() {
+        // As in `cutThrough`: 8 Mbit/s, 10 ms, a hop of 100 µs + 1 ns a byte; 100 000 bytes
+        // received at 10 ms are on the wire 9.8–109.8 ms and reach the far end at 119.8 ms.
+        var link = LinkModel(spec: LinkSpec(bitsPerSecond: 8e6, latencySeconds: 0.010), chunkBytes: 65_536)
+        link.hop = LinkModel.Hop(alphaNanoseconds: 100_000, nanosecondsPerByte: 1)
+        link.receiverHolds = true
+        // Its chunks are 34 464 bytes (the part left over goes first), then 65 536: the last
+        // starts at 44.264 ms, and from then nothing can come between, so it leaves then.
+        link.offer(message: 1, flow: 0, bytes: 100_000, now: 10 * Self.millisecond)
+        // A second message of the flow, 1000 bytes at 20 ms: on the wire 109.8–110.8 ms, at the
+        // far end at 120.8 ms; released at its start, after the first.
+        link.offer(message: 2, flow: 0, bytes: 1000, now: 20 * Self.millisecond)
+        let both = Self.run(&link, from: 10 * Self.millisecond, until: 200 * Self.millisecond, step: 100_000)
+        #expect(both.map(\.message) == [1, 2])
+        #expect(both.map(\.arrivesAt) == [119_800_000, 120_800_000])
+        #expect(both.map(\.dueAt) == [44_264_000, 109_800_000])
+        // The same link, the gateway holding: released one hop before each arrival.
+        var held = LinkModel(spec: LinkSpec(bitsPerSecond: 8e6, latencySeconds: 0.010), chunkBytes: 65_536)
+        held.hop = link.hop
+        held.offer(message: 1, flow: 0, bytes: 100_000, now: 10 * Self.millisecond)
+        let one = Self.run(&held, from: 10 * Self.millisecond, until: 200 * Self.millisecond, step: 100_000)
+        #expect(one.map(\.dueAt) == [119_600_000] && one.map(\.arrivesAt) == [119_800_000])
+    }
+
     @Test("a link with no hop is store-and-forward: the same deliveries as before hops existed")
     func noHop() {
         var link = LinkModel(spec: LinkSpec(bitsPerSecond: 8e6, latencySeconds: 0.010), chunkBytes: 65_536)

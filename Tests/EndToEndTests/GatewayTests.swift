@@ -11,13 +11,29 @@ struct GatewayTests {
         [0x53, 0x54, 0x52, 0x47] + withUnsafeBytes(of: rank.littleEndian) { Array($0) }
     }
 
-    /// A message waiting on `socket` (its frame count and payload size), or nil if none is.
-    static func poll(_ socket: inout ZMQSocket) -> (frames: Int, payload: Int)? {
+    /// A message waiting on `socket` (its frame count, payload size, and the time its arrival
+    /// frame gives), or nil if none is.
+    static func poll(_ socket: inout ZMQSocket) -> (frames: Int, payload: Int, arrivesAt: Int64?)? {
         let result: Result<ZMQMessage, ZMQError> = Result { () throws(ZMQError) -> ZMQMessage in try socket.tryReceive() }
         switch consume result {
-        case .success(let message): return (message.count, message.count > 1 ? message.frameSize(1) : 0)
+        case .success(let message):
+            return (message.count, message.count > 2 ? message.frameSize(2) : 0, message.withFrame(0) { arrival($0) })
         case .failure: return nil
         }
+    }
+
+    /// The time in an arrival frame (magic STRA, the rank, CLOCK_MONOTONIC nanoseconds, the
+    /// clock's id), or nil if the frame is not one.
+    static func arrival(_ frame: UnsafeRawBufferPointer) -> Int64? {
+        guard frame.count == 24, Array(frame.prefix(4)) == [0x53, 0x54, 0x52, 0x41] else { return nil }
+        return Int64(littleEndian: frame.loadUnaligned(fromByteOffset: 8, as: Int64.self))
+    }
+
+    /// CLOCK_MONOTONIC nanoseconds, the clock of arrival frames.
+    static func monotonic() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
     }
 
     static func receiveControl(_ router: inout ZMQSocket) throws -> (route: [UInt8], message: ControlMessage) {
@@ -103,7 +119,7 @@ struct GatewayTests {
         try sender0.connect(ingress)
         try sender1.connect(ingress)
         usleep(100_000)
-        let start = Date()
+        let start = Self.monotonic()
         for message in 0..<40 {
             for (index, flow) in flows.enumerated() where message < flow.messages {
                 let header = DataFrameHeader(sourceRank: flow.source, step: 0, collectiveID: 1, tag: UInt64(message),
@@ -118,23 +134,25 @@ struct GatewayTests {
                 }
             }
         }
-        // Each flow's completion time: when its last message arrives (both watched together).
+        // Each flow's completion time: when its last message arrives (both watched together). A
+        // rank would hold a message that came before the time on its arrival frame until then.
         var received = [0, 0]
         var finished = [0.0, 0.0]
         let deadline = Date(timeIntervalSinceNow: 20)
+        func taken(_ arrivesAt: Int64?) -> Double { Double(max(Self.monotonic(), arrivesAt ?? 0) - start) / 1e9 }
         while (received[0] < flows[0].messages || received[1] < flows[1].messages) && Date() < deadline {
             var progressed = false
             if received[0] < flows[0].messages, let shape = Self.poll(&receiver0) {
-                #expect(shape.frames == 2 && shape.payload == flows[0].size)
+                #expect(shape.frames == 3 && shape.payload == flows[0].size && shape.arrivesAt != nil)
                 received[0] += 1
                 progressed = true
-                if received[0] == flows[0].messages { finished[0] = Date().timeIntervalSince(start) }
+                if received[0] == flows[0].messages { finished[0] = taken(shape.arrivesAt) }
             }
             if received[1] < flows[1].messages, let shape = Self.poll(&receiver1) {
-                #expect(shape.frames == 2 && shape.payload == flows[1].size)
+                #expect(shape.frames == 3 && shape.payload == flows[1].size && shape.arrivesAt != nil)
                 received[1] += 1
                 progressed = true
-                if received[1] == flows[1].messages { finished[1] = Date().timeIntervalSince(start) }
+                if received[1] == flows[1].messages { finished[1] = taken(shape.arrivesAt) }
             }
             if !progressed { usleep(500) }
         }
@@ -187,7 +205,8 @@ struct GatewayTests {
             var tags: [UInt64] = []
             while tags.count < count {
                 let message = try receiver.blockingReceive(timeout: .seconds(10))
-                let header = try message.withFrame(0) { try DataFrameHeader(decoding: $0) }
+                #expect(message.count == 3 && message.withFrame(0) { Self.arrival($0) } != nil)
+                let header = try message.withFrame(1) { try DataFrameHeader(decoding: $0) }
                 #expect(header.sourceRank == UInt32(flow))
                 tags.append(header.tag)
             }
@@ -198,6 +217,38 @@ struct GatewayTests {
         }
         try drain(&receiver0, flow: 0)
         try drain(&receiver1, flow: 1)
+        try Self.stopGateway(cluster, router: &router, route: gatewayRoute)
+    }
+
+    @Test("--hold receiver sends a message on at once with its arrival time; --hold gateway sends it at that time", arguments: ["receiver", "gateway"])
+    func hold(_ hold: String) throws {
+        let cluster = try LocalCluster(name: "hold-\(hold)")
+        let topology = try Self.writeTopology(cluster, bandwidth: "1Gbps", latency: "300ms")
+        var router = try ZMQSocket(.router, linger: .zero)
+        guard let (gatewayRoute, join) = try Self.startGateway(cluster, topology: topology, router: &router,
+                                                               extra: ["--hold", hold]) else { return }
+        var receiver0 = try ZMQSocket(.pull, linger: .zero), receiver1 = try ZMQSocket(.pull, linger: .zero)
+        try Self.sendPlan(&router, gatewayRoute, receivers: [try receiver0.bind("tcp://127.0.0.1:*"), try receiver1.bind("tcp://127.0.0.1:*")])
+        var sender = try ZMQSocket(.push, linger: .zero)
+        try sender.connect(join.endpoints[1])
+        usleep(100_000)
+        var frames = ZMQMessage(Self.route(2))
+        frames.append(DataFrameHeader(sourceRank: 0, step: 0, collectiveID: 1, tag: 1, offsetBytes: 0, lengthBytes: 4096).encoded)
+        frames.append([UInt8](repeating: 3, count: 4096))
+        let sentAt = Self.monotonic()
+        try sender.blockingSend(frames, timeout: .seconds(5))
+        let message = try receiver0.blockingReceive(timeout: .seconds(10))
+        let receivedAt = Self.monotonic()
+        let arrivesAt = try #require(message.withFrame(0) { Self.arrival($0) })
+        #expect(message.count == 3 && message.frameSize(2) == 4096)
+        // The link's latency is 300 ms: the message arrives no sooner after it was sent.
+        #expect(arrivesAt - sentAt >= 300_000_000, "arrives \(arrivesAt - sentAt) ns after it was sent")
+        if hold == "receiver" {
+            // Sent on once its arrival time was settled, long before that time.
+            #expect(arrivesAt - receivedAt >= 150_000_000, "received \(arrivesAt - receivedAt) ns before it arrives\n\(cluster.log("gateway-a"))")
+        } else {
+            #expect(receivedAt >= arrivesAt, "received \(arrivesAt - receivedAt) ns before it arrives\n\(cluster.log("gateway-a"))")
+        }
         try Self.stopGateway(cluster, router: &router, route: gatewayRoute)
     }
 
@@ -234,7 +285,7 @@ struct GatewayTests {
             lan: .init(alphaS: 1e-4, betaSPerByte: 1e-9), wan: .init(alphaS: 1e-3, betaSPerByte: 1e-8))
         try Self.sendControl(&router, gatewayRoute, .plan(plan))
         let delivered = try receiver.blockingReceive(timeout: .seconds(10))
-        #expect(delivered.count == 2 && delivered.frameSize(1) == 4096)
+        #expect(delivered.count == 3 && delivered.frameSize(2) == 4096)
         try Self.stopGateway(cluster, router: &router, route: gatewayRoute)
         #expect(!cluster.log("gateway-a").contains("dropped"), "\(cluster.log("gateway-a"))")
     }

@@ -218,6 +218,28 @@ struct GatewayRouteTests {
         #expect(Array(frame[0..<12]).withUnsafeBytes { GatewayRoute.parse($0, clock: 42) } == nil)
         #expect(GatewayRoute.clock != 0)
     }
+
+    @Test("an arrival frame: the route's layout with magic STRA and the arrival time; a route is not one, nor one from another clock")
+    func arrivalFrames() {
+        let frame = GatewayRoute.arrivalFrame(destination: 3, arrivesAt: 987_654_321)
+        #expect(frame.count == 24 && Array(frame[0..<4]) == [0x53, 0x54, 0x52, 0x41])
+        #expect(frame.withUnsafeBytes { GatewayRoute.parse($0, magic: GatewayRoute.arrivalMagic) } == GatewayRoute.Route(destination: 3, sentAt: 987_654_321))
+        #expect(frame.withUnsafeBytes { GatewayRoute.parse($0) } == nil)
+        let route = GatewayRoute.frame(destination: 3, sentAt: 1)
+        #expect(route.withUnsafeBytes { GatewayRoute.parse($0, magic: GatewayRoute.arrivalMagic) } == nil)
+        let elsewhere = GatewayRoute.frame(destination: 3, sentAt: 5, clock: GatewayRoute.clock &+ 1, magic: GatewayRoute.arrivalMagic)
+        #expect(elsewhere.withUnsafeBytes { GatewayRoute.parse($0, magic: GatewayRoute.arrivalMagic) } == GatewayRoute.Route(destination: 3, sentAt: nil))
+    }
+
+    @Test("receivers hold messages only on this machine: ipc, inproc and loopback TCP endpoints")
+    func localEndpoints() {
+        for endpoint in ["ipc:///tmp/x.sock", "inproc://a", "tcp://127.0.0.1:5555", "tcp://localhost:1", "tcp://[::1]:9"] {
+            #expect(Gateway.isLocal(endpoint), "\(endpoint)")
+        }
+        for endpoint in ["tcp://10.0.0.2:5555", "tcp://host-b:1", "tcp://1127.0.0.1:2"] {
+            #expect(!Gateway.isLocal(endpoint), "\(endpoint)")
+        }
+    }
 }
 
 @Suite("host calibration")

@@ -2,6 +2,7 @@ import Collectives
 import Foundation
 import NUMA
 import Testing
+import ZeroMQ
 @testable import Runtime
 
 @Suite("all-reduce over real ZeroMQ sockets")
@@ -117,6 +118,64 @@ struct ScheduleExecutorTests {
             }
         }
         #expect(error?.description.contains("cannot fold") == true)
+    }
+
+    @Test("a message sent on before it arrives is held until its arrival time, and its lateness counted")
+    func heldUntilArrival() async throws {
+        // Rank 1's messages to rank 0 go through a relay acting as a gateway that sends each on
+        // at once with an arrival time 60 ms later.
+        let hold: Int64 = 60_000_000
+        let relayEndpoint = "inproc://straits-exec-held-relay"
+        var relay = try ZMQSocket(.pull, linger: .zero)
+        _ = try relay.bind(relayEndpoint)
+        let relayBox = SocketBox(relay)
+        let board = EndpointBoard()
+        let barrier = ThreadBarrier(parties: 3)
+        let results = try await onThreads(3) { role -> [Int] in
+            if role == 2 {
+                // The relay: two messages (rank 1's reduce-scatter and all-gather halves).
+                try barrier.wait(timeout: .seconds(30))
+                var out = try ZMQSocket(.push, linger: .seconds(1))
+                try out.connect(board.endpoints(0)[0])
+                for _ in 0..<2 {
+                    var message = try relayBox.socket.blockingReceive(timeout: .seconds(20))
+                    message.removeFirstFrame()
+                    message.prepend(GatewayRoute.arrivalFrame(destination: 0, arrivesAt: Gateway.now() + hold))
+                    try out.blockingSend(message, timeout: .seconds(5))
+                }
+                try barrier.wait(timeout: .seconds(30))
+                return []
+            }
+            let rank = role
+            let plane = try DataPlane(rank: rank, bind: ["inproc://straits-exec-held-\(rank)"])
+            plane.traffic.setRegions([0, 1])
+            board.publish(rank, plane.endpoints)
+            try barrier.wait(timeout: .seconds(30))
+            if rank == 1 {
+                try plane.connect(peer: 0, endpoint: relayEndpoint, routedTo: 0)
+            } else {
+                try plane.connect(peer: 1, endpoint: board.endpoints(1)[0])
+            }
+            let count = 1000
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
+            defer { buffer.deallocate() }
+            var schedule = CollectiveSchedule(rank: rank, ranks: 2)
+            RingAllReduce.append(to: &schedule, group: [0, 1], range: ElementRange(offset: 0, count: count), chunkElements: count)
+            ExactPattern.fill(buffer, count: count, rank: rank, ranks: 2)
+            let started = Gateway.now()
+            try ScheduleExecutor.run(schedule, buffer: buffer, elementCount: count, on: plane, collectiveID: 1, timeout: .seconds(30))
+            let took = Gateway.now() - started
+            let wrong = ExactPattern.countWrong(buffer, count: count, ranks: 2)
+            let arrivals = plane.traffic.arrivalSnapshot()
+            try barrier.wait(timeout: .seconds(30))
+            return [wrong, Int(took), arrivals[1]?.count ?? 0, arrivals.count]
+        }
+        #expect(results[0][0] == 0 && results[1][0] == 0)
+        // Rank 0 takes each of rank 1's two messages no sooner than 60 ms after the relay sent it.
+        #expect(results[0][1] >= Int(hold), "rank 0 finished in \(results[0][1]) ns")
+        // Both were counted as arrivals from region 1; rank 1 had none.
+        #expect(results[0][2] == 2 && results[0][3] == 1)
+        #expect(results[1][3] == 0)
     }
 
     @Test("a peer that never sends makes the collective time out with a clear error")

@@ -28,6 +28,20 @@ int straits_errno(void);
 /// `nanoseconds` of their deadline instead of the default 50 µs. Returns 0, or -1 with errno.
 int straits_set_timer_slack(unsigned long nanoseconds);
 
+/// Waits until one of `count` (at most 8) descriptors is readable or `timeout_ns` nanoseconds
+/// pass (ppoll; negative: no limit). Returns a bit mask of the readable ones (bit i: fds[i]),
+/// 0 on timeout, or -1 with errno (EINTR included).
+int straits_wait_readable(const int *fds, int count, int64_t timeout_ns);
+
+/// A non-blocking timerfd on CLOCK_MONOTONIC, or -1 with errno.
+int straits_timerfd_create(void);
+/// Arms `fd` to fire once at `at_ns` (CLOCK_MONOTONIC, absolute; a time past fires at once),
+/// with no slack. Returns 0, or -1 with errno.
+int straits_timerfd_arm(int fd, int64_t at_ns);
+
+/// Moves the calling thread back to SCHED_OTHER. Returns 0, or an errno value.
+int straits_set_normal(void);
+
 /// Names the calling thread (prctl PR_SET_NAME; 15 bytes kept), as `ps -L` and `perf` show it.
 /// Returns 0, or -1 with errno.
 int straits_set_thread_name(const char *name);
