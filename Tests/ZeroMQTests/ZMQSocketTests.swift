@@ -112,6 +112,39 @@ struct ZMQSocketTests {
         #expect(ContinuousClock.now - blockingStart >= .milliseconds(100))
     }
 
+    @Test("a doorbell ends a blocking receive: rung, or at the time set on it, never before; a waiting message comes first")
+    func doorbell() throws {
+        func monotonic() -> Int64 {
+            var spec = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &spec)
+            return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+        }
+        var pull = try ZMQSocket(.pull, linger: .zero)
+        let endpoint = try pull.bind(Transport.inproc.endpoint("doorbell"))
+        let doorbell = try ZMQDoorbell()
+        // Rung before the wait: the wait ends at once.
+        doorbell.ring()
+        if try pull.blockingReceive(timeout: .seconds(5), wakingOn: doorbell) != nil { Issue.record("a message, with none sent") }
+        // Set to ring 80 ms from now: not before.
+        let at = monotonic() + 80_000_000
+        doorbell.ring(at: at)
+        if try pull.blockingReceive(timeout: .seconds(5), wakingOn: doorbell) != nil { Issue.record("a message, with none sent") }
+        #expect(monotonic() >= at)
+        // A message that is waiting comes first.
+        var push = try ZMQSocket(.push, linger: .zero)
+        try push.connect(endpoint)
+        try push.blockingSend(ZMQMessage("hello"), timeout: .seconds(5))
+        guard let message = try pull.blockingReceive(timeout: .seconds(5), wakingOn: doorbell) else {
+            Issue.record("the doorbell, not the waiting message")
+            return
+        }
+        #expect(message.string(0) == "hello")
+        // Nothing rings: the deadline.
+        let start = ContinuousClock.now
+        let error = #expect(throws: ZMQError.self) { _ = try pull.blockingReceive(timeout: .milliseconds(100), wakingOn: doorbell) }
+        #expect(error?.code == .timedOut && ContinuousClock.now - start >= .milliseconds(100))
+    }
+
     @Test("would-block is reported, and trySend gives the message back")
     func wouldBlock() throws {
         var pull = try ZMQSocket(.pull)
