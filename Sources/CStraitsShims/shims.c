@@ -146,11 +146,6 @@ int straits_set_thread_name(const char *name) {
     return prctl(PR_SET_NAME, name, 0, 0, 0);
 }
 
-int straits_set_normal(void) {
-    struct sched_param param = { .sched_priority = 0 };
-    return pthread_setschedparam(pthread_self(), SCHED_OTHER, &param);
-}
-
 int straits_set_realtime(int priority) {
     struct sched_param param = { .sched_priority = priority };
     return pthread_setschedparam(pthread_self(), SCHED_FIFO, &param);

@@ -497,11 +497,11 @@ public final class Gateway {
         }
     }
 
-    /// Sends one message on to its rank; `outboxes.lock` held.
-    private static func send(_ held: Held, arrivesAt: Int64?, endpoint: String?, outboxes: Outboxes, context: ZMQContext) throws {
+    /// Sends one message on to its rank, its route frame replaced by an arrival frame; `outboxes.lock` held.
+    private static func send(_ held: Held, arrivesAt: Int64, endpoint: String?, outboxes: Outboxes, context: ZMQContext) throws {
         guard var message = held.message.take() else { return }
         message.removeFirstFrame()
-        if let arrivesAt { message.prepend(GatewayRoute.arrivalFrame(destination: held.destination, arrivesAt: arrivesAt)) }
+        message.prepend(GatewayRoute.arrivalFrame(destination: held.destination, arrivesAt: arrivesAt))
         if outboxes.sockets[held.destination] == nil {
             guard let endpoint else { throw RuntimeError("no endpoint for rank \(held.destination)") }
             var push = try ZMQSocket(.push, context: context, linger: .seconds(2))

@@ -59,8 +59,8 @@ public struct GatewayOptions: Sendable {
                                    that time is settled, with an arrival frame, and the rank
                                    takes it at that time (so the trip from the gateway to the
                                    rank is off the message's path); gateway: it sends it on
-                                   at that time, less the trip. Receivers on other machines
-                                   (not ipc or loopback) are always held for at the gateway
+                                   at that time, less the trip. Messages to ranks on other
+                                   machines (not ipc or loopback) always wait at the gateway
           --heartbeat-ms MS        heartbeat interval (default 500)
           --dead-after-s S         the coordinator counts as gone after S seconds of silence (default 5)
           --join-timeout-s S       give up if not admitted within S seconds (default 60)

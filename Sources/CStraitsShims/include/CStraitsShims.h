@@ -39,9 +39,6 @@ int straits_timerfd_create(void);
 /// with no slack. Returns 0, or -1 with errno.
 int straits_timerfd_arm(int fd, int64_t at_ns);
 
-/// Moves the calling thread back to SCHED_OTHER. Returns 0, or an errno value.
-int straits_set_normal(void);
-
 /// Names the calling thread (prctl PR_SET_NAME; 15 bytes kept), as `ps -L` and `perf` show it.
 /// Returns 0, or -1 with errno.
 int straits_set_thread_name(const char *name);
