@@ -68,6 +68,15 @@ public struct GatewayOptions: Sendable {
 
         """
 
+    /// What `--hold` says: true for receiver, false for gateway.
+    static func receiverHolds(_ value: String, command: String) throws -> Bool {
+        switch value {
+        case "receiver": return true
+        case "gateway": return false
+        default: throw RuntimeError("\(command): --hold takes receiver or gateway, not \(value)")
+        }
+    }
+
     public init(arguments: [String]) throws {
         var flags = FlagReader(command: "straits-gateway", arguments: arguments)
         while let flag = flags.next() {
@@ -81,12 +90,7 @@ public struct GatewayOptions: Sendable {
             case "--queue-bytes": queueBytes = try flags.integer(flag, minimum: 1)
             case "--delivery-threads": deliveryThreads = try flags.integer(flag, minimum: 1)
             case "--cpu-latency-us": cpuLatencyMicroseconds = try flags.microsecondsOrOff(flag)
-            case "--hold":
-                switch try flags.value(flag) {
-                case "receiver": receiverHolds = true
-                case "gateway": receiverHolds = false
-                case let other: throw RuntimeError("straits-gateway: --hold takes receiver or gateway, not \(other)")
-                }
+            case "--hold": receiverHolds = try Self.receiverHolds(try flags.value(flag), command: "straits-gateway")
             case "--heartbeat-ms": heartbeatSeconds = try flags.positive(flag) / 1000
             case "--dead-after-s": deadAfterSeconds = try flags.positive(flag)
             case "--join-timeout-s": joinTimeoutSeconds = try flags.positive(flag)

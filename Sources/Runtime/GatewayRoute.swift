@@ -6,9 +6,9 @@ import Foundation
 /// kernel's boot id: processes on one machine share it). 24 bytes; a frame of the first 8 alone
 /// is a route without a time.
 ///
-/// A gateway whose receivers hold messages (`--receiver-holds`) sends a message on with an
-/// arrival frame in place of the route: the same layout with magic `STRA` (0x41525453) and the
-/// time the message reaches the far end of its link; the receiver holds it until then.
+/// A gateway sends each message on with an arrival frame in place of the route: the same layout
+/// with magic `STRA` (0x41525453) and the time the message reaches the far end of its link; the
+/// receiving rank takes it no sooner (with `--hold receiver` the gateway sends it well before).
 enum GatewayRoute {
     static let magic: UInt32 = 0x4752_5453
     static let arrivalMagic: UInt32 = 0x4152_5453

@@ -108,9 +108,7 @@ public struct SweepOptions: Sendable {
             case "--delivery-threads": deliveryThreads = try flags.integer(flag, minimum: 1)
             case "--hold":
                 let value = try flags.value(flag)
-                guard value == "receiver" || value == "gateway" else {
-                    throw RuntimeError("straits sweep: --hold takes receiver or gateway, not \(value)")
-                }
+                _ = try GatewayOptions.receiverHolds(value, command: "straits sweep")
                 hold = value
             case "--cpu-latency-us": cpuLatency = try flags.microsecondsOrOff(flag).map(String.init) ?? "off"
             case "--transport": transport = try DataTransport.parse(try flags.value(flag), command: "straits sweep")

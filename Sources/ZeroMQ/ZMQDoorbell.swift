@@ -42,7 +42,14 @@ public final class ZMQDoorbell: Sendable {
     /// Clears pending rings; returns how many there were.
     @discardableResult
     public func drain() -> UInt64 {
-        _ = straits_eventfd_drain(timer)
-        return straits_eventfd_drain(fd)
+        drain(rung: true, timed: true)
+    }
+
+    /// Clears what woke a wait: the rings (`rung`) and the timer (`timed`), each read only when it
+    /// fired, since releases ring the doorbell once a message and every read is a system call.
+    @discardableResult
+    func drain(rung: Bool, timed: Bool) -> UInt64 {
+        if timed { _ = straits_eventfd_drain(timer) }
+        return rung ? straits_eventfd_drain(fd) : 0
     }
 }

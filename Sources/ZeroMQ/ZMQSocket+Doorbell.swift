@@ -23,7 +23,7 @@ extension ZMQSocket {
             }
             let ready = try zmqCall("ppoll", endpoint) { straits_wait_readable(fds, 3, nanoseconds) }
             if ready & 6 != 0 {
-                doorbell.drain()
+                doorbell.drain(rung: ready & 2 != 0, timed: ready & 4 != 0)
                 return nil
             }
         }
