@@ -151,3 +151,8 @@ int straits_set_realtime(int priority) {
     return pthread_setschedparam(pthread_self(), SCHED_FIFO, &param);
 }
 
+int straits_set_normal_priority(void) {
+    struct sched_param param = { .sched_priority = 0 };
+    return pthread_setschedparam(pthread_self(), SCHED_OTHER, &param);
+}
+

@@ -63,6 +63,7 @@ public struct ClusterWorker {
                 rank: -1, bind: [options.transport.endpoint(address: options.bindAddress, name: "device\(device)"),
                                  "inproc://straits-worker-\(getpid())-\(device)"],
                 maximumMessageBytes: (1 << 30) + 4096)
+            plane.approachesArrivals = options.approachesArrivals
             planes.append(plane)
         }
         defer { for plane in planes { plane.removeSocketFiles() } }
@@ -235,6 +236,12 @@ public struct ClusterWorker {
                 queue.append(.step(step))
             case .stop(let stop):
                 if stop.ok {
+                    // The devices are idle (their last command finished before the stop came).
+                    for (device, plane) in planes.enumerated() where plane.approached > 0 {
+                        let spun = Double(plane.spunNanoseconds)
+                        say("device \(device) (rank \(plane.rank)): spun \(fixed(spun / 1e9, 3)) s before \(plane.approached) arrivals "
+                            + "(\(Int(spun / Double(plane.approached) / 1000)) µs each), waking \(plane.approachEarly / 1000) µs early")
+                    }
                     board.post(.quit)
                     say("job finished: \(stop.reason)")
                     return 0

@@ -1,3 +1,4 @@
+import CStraitsShims
 import Foundation
 import ZeroMQ
 
@@ -19,6 +20,13 @@ public final class DataPlane: @unchecked Sendable {
     /// Messages a gateway sent on before they arrive (`HeldMessage.arrivesAt`), by arrival
     /// time: the rank takes each only once it has arrived.
     var holding: [HeldMessage] = []
+    /// How the rank waits for a held message to arrive: woken shortly before its arrival by the
+    /// doorbell's timer (as early as the timer's recent overshoots say it must be) and spinning on
+    /// the clock for the rest, or (nil) woken by the timer at the arrival itself.
+    var approach: OvershootWindow? = OvershootWindow()
+    /// Arrivals the rank spun for, and the nanoseconds it spun.
+    public private(set) var approached = 0
+    public private(set) var spunNanoseconds: Int64 = 0
     /// Bytes sent to and received from each peer (header and payload), readable from any thread.
     public let traffic = TrafficCounters()
     /// Whether sends carry a CRC32C of their payload (receivers check any frame that has one).
@@ -72,6 +80,38 @@ public final class DataPlane: @unchecked Sendable {
         defer { outboxes[peer] = usual }
         try connect(peer: peer, endpoint: endpoint, context: context)
         return try body()
+    }
+
+    /// Whether the rank approaches a held message's arrival (see `approach`); on by default.
+    public var approachesArrivals: Bool {
+        get { approach != nil }
+        set { approach = newValue ? (approach ?? OvershootWindow()) : nil }
+    }
+
+    /// How early the rank now wakes for an arrival, nanoseconds (0: it does not approach).
+    public var approachEarly: Int64 { approach?.early ?? 0 }
+
+    /// Moves the device thread to real-time priority for the last stretch of an approach, so that
+    /// its wake-up does not wait for whatever else holds the core (below the gateways' delivery
+    /// threads, and for 300 µs at most); false where the process may not (then it stays normal).
+    func raiseForArrival() -> Bool {
+        guard !realtimeRefused else { return false }
+        if straits_set_realtime(Self.arrivalPriority) == 0 { return true }
+        realtimeRefused = true
+        return false
+    }
+
+    func lowerAfterArrival() {
+        _ = straits_set_normal_priority()
+    }
+
+    /// Below the gateways' delivery threads (30).
+    static let arrivalPriority: Int32 = 20
+    private var realtimeRefused = false
+
+    func spun(_ nanoseconds: Int64) {
+        approached += 1
+        spunNanoseconds += nanoseconds
     }
 
     /// Counts a dropped message and says why on standard error (the first 20, then every 1000th).

@@ -403,7 +403,7 @@ public final class Gateway {
                 // wakes a core that went idle late, and the later the longer it slept (a
                 // virtual machine here: p99 ~25 µs after 200 µs, ~120 µs after 1 ms, ~650 µs
                 // after 5 ms), so each sleep covers half of what is left, and only
-                // the last, under `finalSleep`, aims at the delivery less `early`: what that
+                // the last, under `OvershootWindow.finalSleep`, aims at the delivery less `early`: what that
                 // sleep overshoots is what `early` is measured on. (With the CPU latency request
                 // held a wake-up is no later after 5 ms than after 200 µs, but sleeping straight
                 // to the delivery, or to 250 µs before it, made deliveries later, with a fifth
@@ -415,12 +415,7 @@ public final class Gateway {
                 if let direct, deliveryWake == nil || direct <= deliveryWake! {
                     wake = direct
                 } else if let target = deliveryWake {
-                    if target - now <= Self.finalSleep {
-                        wake = target
-                        final = true
-                    } else {
-                        wake = now + (target - now) / 2
-                    }
+                    (wake, final) = OvershootWindow.approach(from: now, to: target)
                 }
                 if wake == nil || wake! > now {
                     // Idle: wait for an offer (at most 0.2 s, to notice stopping).
@@ -472,29 +467,6 @@ public final class Gateway {
         guard endpoint.hasPrefix("tcp://") else { return false }
         let address = endpoint.dropFirst(6)
         return address.hasPrefix("127.") || address.hasPrefix("localhost:") || address.hasPrefix("[::1]:")
-    }
-
-    /// The longest sleep aimed straight at a delivery (see `deliveryLoop`).
-    static let finalSleep: Int64 = 250_000
-
-    /// The recent wake-up overshoots of timed waits, and how early to wake because of them.
-    ///
-    /// One thread wakes early by the 99th percentile of its overshoots; each of several racing
-    /// threads by a lower one (`percentile`), since a delivery is late only when all of them are.
-    struct OvershootWindow {
-        private var samples = [Int64](repeating: 50_000, count: 128)
-        private var next = 0
-        private(set) var early: Int64 = 100_000
-        var percentile = 99
-
-        mutating func record(_ nanoseconds: Int64) {
-            samples[next] = nanoseconds
-            next = (next + 1) % samples.count
-            if next % 16 == 0 {
-                let sorted = samples.sorted()
-                early = min(max(sorted[sorted.count * percentile / 100] + 10_000, 20_000), 300_000)
-            }
-        }
     }
 
     /// Sends one message on to its rank, its route frame replaced by an arrival frame; `outboxes.lock` held.

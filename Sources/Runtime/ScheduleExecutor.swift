@@ -98,9 +98,14 @@ public struct ScheduleExecutor {
     /// Waits for the next message (or a release) and files it.
     ///
     /// A gateway may send a message on before it arrives, with the time it does (`HeldMessage.
-    /// arrivesAt`): it is held until then, and the wait ends then, to the microsecond (the
-    /// doorbell's timer). How late after its arrival a waiting rank takes each such message
-    /// goes to the traffic counters: the emulated link's punctuality as the rank sees it.
+    /// arrivesAt`): it is held until then. The wait for it ends on the doorbell's timer, which
+    /// fires with no slack but wakes a thread late by what the machine's scheduler and
+    /// hypervisor leave it, and the later the longer it slept. So the rank approaches an
+    /// arrival as the gateways approach a delivery (`OvershootWindow`): sleeps that each cover
+    /// half of what is left, a last one (under 250 µs) to shortly before the arrival, by the
+    /// recent overshoots of those last wake-ups (20–300 µs), and a spin on the clock for the
+    /// rest. How late after its arrival a waiting rank takes each such message goes to the
+    /// traffic counters: the emulated link's punctuality as the rank sees it.
     private mutating func receiveOne() throws {
         let waitingSince = Gateway.now()
         if let first = plane.holding.first, first.arrivesAt! <= waitingSince {
@@ -109,7 +114,15 @@ public struct ScheduleExecutor {
         }
         let remaining = deadline - .now
         guard remaining > .zero else { throw timedOut() }
-        if let first = plane.holding.first { plane.releases.doorbell.ring(at: first.arrivesAt!) }
+        let early = plane.approachEarly
+        var wake: Int64?, final = true
+        if let first = plane.holding.first {
+            let arrivesAt = first.arrivesAt!
+            (wake, final) = early > 0 ? OvershootWindow.approach(from: waitingSince, to: arrivesAt - early) : (arrivesAt, true)
+            plane.releases.doorbell.ring(at: wake!)
+        }
+        let raised = final && early > 0 && plane.raiseForArrival()
+        defer { if raised { plane.lowerAfterArrival() } }
         // A timeout surfaces as nil too; the deadline check above reports it on the next turn.
         let held: HeldMessage?
         do {
@@ -120,7 +133,7 @@ public struct ScheduleExecutor {
             plane.reject(error.description)
             return
         }
-        let now = Gateway.now()
+        var now = Gateway.now()
         if let held {
             plane.traffic.received(from: Int(held.header.sourceRank), bytes: DataFrameHeader.size + held.payloadSize)
             if let arrivesAt = held.arrivesAt, arrivesAt > now {
@@ -129,8 +142,17 @@ public struct ScheduleExecutor {
                 return
             }
             try take(held, waitingSince: waitingSince, now: now)
-        } else if let first = plane.holding.first, first.arrivesAt! <= now {
-            try take(plane.holding.removeFirst(), waitingSince: waitingSince, now: now)
+        } else if let first = plane.holding.first, let wake, now >= wake, final {
+            // The last timer of the approach rang (a release, or a timer on the way, returns
+            // earlier, and the next turn sets the timer again).
+            let arrivesAt = first.arrivesAt!
+            if early > 0 {
+                plane.approach?.record(now - wake)
+                let spinFrom = now
+                while now < arrivesAt { now = Gateway.now() }
+                plane.spun(now - spinFrom)
+            }
+            if arrivesAt <= now { try take(plane.holding.removeFirst(), waitingSince: waitingSince, now: now) }
         }
     }
 

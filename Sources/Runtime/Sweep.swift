@@ -179,7 +179,8 @@ public struct Sweep {
                                log: directory + "/logs/gateway-\(region).log")
             for host in 0..<options.hosts {
                 try children.start(binaries + "/straits-worker", ["--coordinator", endpoint, "--region", region, "--host", String(host),
-                                                                  "--devices", String(options.devices), "--transport", options.transport.rawValue],
+                                                                  "--devices", String(options.devices), "--transport", options.transport.rawValue]
+                                       + (options.arrivalWait.map { ["--arrival-wait", $0] } ?? []),
                                    log: directory + "/logs/worker-\(region)-\(host).log")
             }
         }

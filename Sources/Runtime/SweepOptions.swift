@@ -26,6 +26,8 @@ public struct SweepOptions: Sendable {
     public var hold: String?
     /// The gateways' `--cpu-latency-us` (nil: their default).
     public var cpuLatency: String?
+    /// The workers' `--arrival-wait` (nil: their default).
+    public var arrivalWait: String?
 
     public static let help = """
         USAGE: straits sweep [options]
@@ -67,6 +69,8 @@ public struct SweepOptions: Sendable {
                               the gateways' --hold (see straits-gateway --help)
           --cpu-latency-us N|off
                               the gateways' --cpu-latency-us (see straits-gateway --help)
+          --arrival-wait approach|timer
+                              the workers' --arrival-wait (see straits-worker --help)
           --out DIR           where the results go (default sweep)
           -h, --help          show this help
 
@@ -111,6 +115,10 @@ public struct SweepOptions: Sendable {
                 _ = try GatewayOptions.receiverHolds(value, command: "straits sweep")
                 hold = value
             case "--cpu-latency-us": cpuLatency = try flags.microsecondsOrOff(flag).map(String.init) ?? "off"
+            case "--arrival-wait":
+                let value = try flags.value(flag)
+                _ = try WorkerOptions.approachesArrivals(value, command: "straits sweep")
+                arrivalWait = value
             case "--transport": transport = try DataTransport.parse(try flags.value(flag), command: "straits sweep")
             case "--job":
                 let path = try flags.value(flag)

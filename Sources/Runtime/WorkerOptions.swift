@@ -15,6 +15,9 @@ public struct WorkerOptions: Sendable {
     public var deadAfterSeconds = 5.0
     public var joinTimeoutSeconds = 60.0
     public var protocolVersion = ControlMessage.protocolVersion
+    /// `--arrival-wait`: whether a rank approaches a held message's arrival (wakes shortly before
+    /// it and spins the rest) or is woken by its timer at the arrival itself.
+    public var approachesArrivals = true
 
     public static let help = """
         USAGE: straits-worker --coordinator ENDPOINT --region NAME --host N [options]
@@ -31,6 +34,12 @@ public struct WorkerOptions: Sendable {
           --transport tcp|ipc      how the data sockets are reached: tcp on --bind-address
                                    (default), or ipc: Unix-domain sockets in the temporary
                                    directory, for a cluster that runs on one machine
+          --arrival-wait approach|timer
+                                   how a rank waits for a message a gateway sent on before it
+                                   arrives: approach (default) wakes shortly before the arrival,
+                                   as early as the timer's recent wake-ups were late (20-300 µs),
+                                   and spins on the clock for the rest; timer wakes at the
+                                   arrival itself, as late as the machine wakes it
           --heartbeat-ms MS        heartbeat interval (default 500)
           --dead-after-s S         the coordinator counts as gone after S seconds of silence (default 5)
           --join-timeout-s S       give up if not admitted within S seconds (default 60)
@@ -50,6 +59,7 @@ public struct WorkerOptions: Sendable {
             case "--devices": devices = try flags.integer(flag, minimum: 1)
             case "--bind-address": bindAddress = try flags.value(flag)
             case "--transport": transport = try DataTransport.parse(try flags.value(flag), command: "straits-worker")
+            case "--arrival-wait": approachesArrivals = try Self.approachesArrivals(try flags.value(flag), command: "straits-worker")
             case "--heartbeat-ms": heartbeatSeconds = try flags.positive(flag) / 1000
             case "--dead-after-s": deadAfterSeconds = try flags.positive(flag)
             case "--join-timeout-s": joinTimeoutSeconds = try flags.positive(flag)
@@ -59,5 +69,14 @@ public struct WorkerOptions: Sendable {
         }
         guard !coordinator.isEmpty else { throw RuntimeError("straits-worker: --coordinator is required") }
         guard !region.isEmpty else { throw RuntimeError("straits-worker: --region is required") }
+    }
+
+    /// What `--arrival-wait` says: true for approach, false for timer.
+    static func approachesArrivals(_ value: String, command: String) throws -> Bool {
+        switch value {
+        case "approach": return true
+        case "timer": return false
+        default: throw RuntimeError("\(command): --arrival-wait takes approach or timer, not \(value)")
+        }
     }
 }

@@ -65,4 +65,15 @@ struct DataTransportTests {
                                                      "--transport", "ipc"])
         #expect(gateway.transport == .ipc)
     }
+
+    @Test("ranks approach arrivals unless told to wait on the timer; a sweep passes the choice on and refuses others")
+    func arrivalWait() throws {
+        let base = ["--coordinator", "tcp://127.0.0.1:1", "--region", "a"]
+        #expect(try WorkerOptions(arguments: base).approachesArrivals)
+        #expect(try !WorkerOptions(arguments: base + ["--arrival-wait", "timer"]).approachesArrivals)
+        #expect(try SweepOptions(arguments: []).arrivalWait == nil)
+        #expect(try SweepOptions(arguments: ["--arrival-wait", "timer"]).arrivalWait == "timer")
+        #expect(throws: RuntimeError.self) { try SweepOptions(arguments: ["--arrival-wait", "spin"]) }
+        #expect(throws: RuntimeError.self) { try WorkerOptions(arguments: base + ["--arrival-wait", ""]) }
+    }
 }

@@ -120,12 +120,15 @@ struct ScheduleExecutorTests {
         #expect(error?.description.contains("cannot fold") == true)
     }
 
-    @Test("a message sent on before it arrives is held until its arrival time, and its lateness counted")
-    func heldUntilArrival() async throws {
+    @Test("a message sent on before it arrives is held until its arrival time, and its lateness counted",
+          arguments: [true, false])
+    func heldUntilArrival(approach: Bool) async throws {
         // Rank 1's messages to rank 0 go through a relay acting as a gateway that sends each on
-        // at once with an arrival time 60 ms later.
+        // at once with an arrival time 60 ms later. Rank 0 approaches each arrival (wakes
+        // shortly before it and spins the rest), or is woken by its timer at the arrival.
         let hold: Int64 = 60_000_000
-        let relayEndpoint = "inproc://straits-exec-held-relay"
+        let tag = approach ? "approach" : "timer"
+        let relayEndpoint = "inproc://straits-exec-held-relay-\(tag)"
         var relay = try ZMQSocket(.pull, linger: .zero)
         _ = try relay.bind(relayEndpoint)
         let relayBox = SocketBox(relay)
@@ -147,7 +150,8 @@ struct ScheduleExecutorTests {
                 return []
             }
             let rank = role
-            let plane = try DataPlane(rank: rank, bind: ["inproc://straits-exec-held-\(rank)"])
+            let plane = try DataPlane(rank: rank, bind: ["inproc://straits-exec-held-\(tag)-\(rank)"])
+            plane.approachesArrivals = approach
             plane.traffic.setRegions([0, 1])
             board.publish(rank, plane.endpoints)
             try barrier.wait(timeout: .seconds(30))
@@ -168,7 +172,7 @@ struct ScheduleExecutorTests {
             let wrong = ExactPattern.countWrong(buffer, count: count, ranks: 2)
             let arrivals = plane.traffic.arrivalSnapshot()
             try barrier.wait(timeout: .seconds(30))
-            return [wrong, Int(took), arrivals[1]?.count ?? 0, arrivals.count]
+            return [wrong, Int(took), arrivals[1]?.count ?? 0, arrivals.count, plane.approached, Int(plane.spunNanoseconds)]
         }
         #expect(results[0][0] == 0 && results[1][0] == 0)
         // Rank 0 takes each of rank 1's two messages no sooner than 60 ms after the relay sent it.
@@ -176,6 +180,47 @@ struct ScheduleExecutorTests {
         // Both were counted as arrivals from region 1; rank 1 had none.
         #expect(results[0][2] == 2 && results[0][3] == 1)
         #expect(results[1][3] == 0)
+        if approach {
+            // Each arrival it woke for before it came (a busy machine may wake it after), it spun
+            // for no longer than its margin allows.
+            #expect(results[0][4] <= 2)
+            #expect(results[0][5] <= results[0][4] * Int(OvershootWindow.ceiling), "spun \(results[0][5]) ns")
+        } else {
+            #expect(results[0][4] == 0 && results[0][5] == 0)
+        }
+    }
+
+    @Test("how early a thread wakes follows a percentile of its recent overshoots, within its floor and ceiling")
+    func overshootWindow() {
+        var window = OvershootWindow()
+        #expect(window.early == 100_000)
+        // 128 overshoots of 30 µs: wake 40 µs early.
+        for _ in 0..<128 { window.record(30_000) }
+        #expect(window.early == 40_000)
+        // Two in a hundred at 1 ms move the 99th percentile there, up to the ceiling.
+        for index in 0..<128 { window.record(index % 50 == 0 ? 1_000_000 : 30_000) }
+        #expect(window.early == OvershootWindow.ceiling)
+        // The 90th, as for racing threads, stays with the common case.
+        window.percentile = 90
+        for index in 0..<128 { window.record(index % 50 == 0 ? 1_000_000 : 30_000) }
+        #expect(window.early == 40_000)
+        // A precise timer still wakes a margin early.
+        for _ in 0..<128 { window.record(1_000) }
+        #expect(window.early == OvershootWindow.floor)
+        // A moment 10 ms away is approached by halves; the last sleep, under 250 µs, aims at it.
+        var now: Int64 = 0
+        var wakes: [Int64] = []
+        while true {
+            let (wake, final) = OvershootWindow.approach(from: now, to: 10_000_000)
+            wakes.append(wake)
+            if final { break }
+            now = wake
+        }
+        #expect(wakes.prefix(3) == [5_000_000, 7_500_000, 8_750_000])
+        #expect(wakes.last == 10_000_000 && wakes.count == 7)
+        #expect(OvershootWindow.approach(from: 9_800_000, to: 10_000_000) == (10_000_000, true))
+        // A moment already past is the final wake, at once.
+        #expect(OvershootWindow.approach(from: 10_000_100, to: 10_000_000) == (10_000_000, true))
     }
 
     @Test("a peer that never sends makes the collective time out with a clear error")

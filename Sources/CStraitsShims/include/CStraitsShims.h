@@ -47,6 +47,9 @@ int straits_set_thread_name(const char *name);
 /// Returns 0, or an errno value (EPERM without the privilege).
 int straits_set_realtime(int priority);
 
+/// Moves the calling thread back to SCHED_OTHER. Returns 0, or an errno value.
+int straits_set_normal_priority(void);
+
 /// CRC32C (Castagnoli, reflected polynomial 0x82F63B78) of `count` bytes, continuing from
 /// `crc` (0 to start). Uses the SSE4.2 crc32 instruction when the CPU has it, a table otherwise.
 uint32_t straits_crc32c(uint32_t crc, const void *bytes, size_t count);
