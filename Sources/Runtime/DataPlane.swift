@@ -91,22 +91,24 @@ public final class DataPlane: @unchecked Sendable {
     /// How early the rank now wakes for an arrival, nanoseconds (0: it does not approach).
     public var approachEarly: Int64 { approach?.early ?? 0 }
 
-    /// Moves the device thread to real-time priority for the last stretch of an approach, so that
-    /// its wake-up does not wait for whatever else holds the core (below the gateways' delivery
-    /// threads, and for 300 µs at most); false where the process may not (then it stays normal).
-    func raiseForArrival() -> Bool {
+    /// Moves the device thread to real-time priority while it waits (see `ScheduleExecutor`), so
+    /// that its wake-up does not wait for whatever else holds the core; below the gateways'
+    /// delivery threads, and it spins at most 300 µs at it. False where the process may not
+    /// (then it stays at normal priority).
+    func raiseForWait() -> Bool {
         guard !realtimeRefused else { return false }
-        if straits_set_realtime(Self.arrivalPriority) == 0 { return true }
+        if straits_set_realtime(Self.waitPriority) == 0 { return true }
         realtimeRefused = true
         return false
     }
 
-    func lowerAfterArrival() {
+    /// Back to normal priority, to work.
+    func lowerAfterWait() {
         _ = straits_set_normal_priority()
     }
 
-    /// Below the gateways' delivery threads (30).
-    static let arrivalPriority: Int32 = 20
+    /// SCHED_FIFO priority of a waiting rank: below the gateways' delivery threads (30).
+    static let waitPriority: Int32 = 20
     private var realtimeRefused = false
 
     func spun(_ nanoseconds: Int64) {

@@ -103,8 +103,8 @@ public struct ScheduleExecutor {
     /// hypervisor leave it, and the later the longer it slept. So the rank approaches an
     /// arrival as the gateways approach a delivery (`OvershootWindow`): sleeps that each cover
     /// half of what is left, a last one (under 250 µs) to shortly before the arrival, by the
-    /// recent overshoots of those last wake-ups (20–300 µs), and a spin on the clock for the
-    /// rest. How late after its arrival a waiting rank takes each such message goes to the
+    /// recent overshoots of those last wake-ups (20–300 µs), at real-time priority, and a spin
+    /// on the clock for the rest. How late after its arrival a waiting rank takes each such message goes to the
     /// traffic counters: the emulated link's punctuality as the rank sees it.
     private mutating func receiveOne() throws {
         let waitingSince = Gateway.now()
@@ -121,8 +121,11 @@ public struct ScheduleExecutor {
             (wake, final) = early > 0 ? OvershootWindow.approach(from: waitingSince, to: arrivesAt - early) : (arrivesAt, true)
             plane.releases.doorbell.ring(at: wake!)
         }
-        let raised = final && early > 0 && plane.raiseForArrival()
-        defer { if raised { plane.lowerAfterArrival() } }
+        // A rank that approaches arrivals waits at real-time priority (not on the way, where a
+        // late wake-up costs nothing), so that it runs as soon as what it waits for comes: a
+        // message, a release, the last stretch to an arrival. It works at normal priority.
+        let raised = final && early > 0 && plane.raiseForWait()
+        defer { if raised { plane.lowerAfterWait() } }
         // A timeout surfaces as nil too; the deadline check above reports it on the next turn.
         let held: HeldMessage?
         do {

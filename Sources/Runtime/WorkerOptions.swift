@@ -38,8 +38,11 @@ public struct WorkerOptions: Sendable {
                                    how a rank waits for a message a gateway sent on before it
                                    arrives: approach (default) wakes shortly before the arrival,
                                    as early as the timer's recent wake-ups were late (20-300 µs),
-                                   and spins on the clock for the rest; timer wakes at the
-                                   arrival itself, as late as the machine wakes it
+                                   and spins on the clock for the rest, and waits at real-time
+                                   priority where the process may (below the gateways' delivery
+                                   threads); timer waits at normal priority and wakes at the
+                                   arrival itself, as late as the machine wakes it, and spins
+                                   for none (the cores the ranks share then do more work)
           --heartbeat-ms MS        heartbeat interval (default 500)
           --dead-after-s S         the coordinator counts as gone after S seconds of silence (default 5)
           --join-timeout-s S       give up if not admitted within S seconds (default 60)
