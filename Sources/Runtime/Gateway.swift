@@ -400,11 +400,9 @@ public final class Gateway {
                 // wake-up there costs nothing. So are releases to receivers that hold messages
                 // until they arrive: a release comes before that by the link's latency at least,
                 // and a late one costs nothing either. A delivery is approached: this machine's timer
-                // wakes a core that went idle late, and the later the longer it slept (a
-                // virtual machine here: p99 ~25 µs after 200 µs, ~120 µs after 1 ms, ~650 µs
-                // after 5 ms), so each sleep covers half of what is left, and only
-                // the last, under `OvershootWindow.finalSleep`, aims at the delivery less `early`: what that
-                // sleep overshoots is what `early` is measured on. (With the CPU latency request
+                // wakes a core that went idle late, and the later the longer it slept, so it is
+                // approached by halves (`OvershootWindow.approach`): only the last sleep aims at
+                // the delivery less `early`, and what it overshoots is what `early` is measured on. (With the CPU latency request
                 // held a wake-up is no later after 5 ms than after 200 µs, but sleeping straight
                 // to the delivery, or to 250 µs before it, made deliveries later, with a fifth
                 // of the wake-ups: `Benchmarks/gateway/run.sh`, four pairs, README.)

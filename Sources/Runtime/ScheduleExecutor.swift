@@ -104,8 +104,8 @@ public struct ScheduleExecutor {
     /// arrival as the gateways approach a delivery (`OvershootWindow`): sleeps that each cover
     /// half of what is left, a last one (under 250 µs) to shortly before the arrival, by the
     /// recent overshoots of those last wake-ups (20–300 µs), at real-time priority, and a spin
-    /// on the clock for the rest. How late after its arrival a waiting rank takes each such message goes to the
-    /// traffic counters: the emulated link's punctuality as the rank sees it.
+    /// on the clock for the rest. How late after its arrival a waiting rank takes each such
+    /// message goes to the traffic counters: the emulated link's punctuality as the rank sees it.
     private mutating func receiveOne() throws {
         let waitingSince = Gateway.now()
         if let first = plane.holding.first, first.arrivesAt! <= waitingSince {
