@@ -62,6 +62,7 @@ vectors = {
     "control-probe": control("probe", {"collective": 1, "lead": True, "peer_worker": 1}),
     "control-probed": control("probed", {"link": link, "peer_worker": 1}),
     "control-step": control("step", {"bytes": 4194304, "collective": 1008, "compute_s": 0.02, "step": 1}),
+    "control-step-timer": control("step", {"approach_arrivals": False, "bytes": 1048576, "collective": 1016, "compute_s": 0, "step": 2}),
     "control-step-done": control("step_done", {
         "devices": [{"comm_s": 0.05, "compute_s": 0.02, "host_s": 0.01, "rank": 2, "region_s": 0.015, "sync_s": 0.003, "check_s": 0.002,
                      "wan_s": 0.025, "wrong": 0}],

@@ -6,8 +6,8 @@
 # ranks: the emulated link as a rank sees it), and how late the gateways sent messages on
 # against the time their links released them (`late_p99_us`). Under each configuration asked
 # for: HOLD/THREADS/CPU_LATENCY[/WAIT], the gateways' --hold, --delivery-threads and
-# --cpu-latency-us, and the workers' --arrival-wait (default receiver/1/0/approach, the defaults,
-# against receiver/1/0/timer: the ranks woken by their timer at each arrival, and gateway/1/0: the
+# --cpu-latency-us, and the workers' --arrival-wait (default receiver/1/0/approach, the gateways'
+# defaults and what the workers' default, auto, chooses for a 64 KiB ring, against receiver/1/0/timer: the ranks woken by their timer at each arrival, and gateway/1/0: the
 # gateway holds each message and sends it on when it arrives, less the trip to the rank). First, the floor under
 # it: how late this machine's timer wakes a real-time thread after sleeps of 50 µs to 5 ms,
 # with idle CPUs halting and polling.
@@ -36,7 +36,7 @@ echo "# sent: how late the gateway sent messages on against when its link releas
 echo "# hold: the gateways' --hold (receiver, the default: sent on at once, held by the rank; gateway: sent on when it arrives)"
 echo "# threads: their --delivery-threads (2: two CPUs race to each delivery; 1, the default)"
 echo "# cpu-us: their --cpu-latency-us (0, the default: idle CPUs poll while traffic is in flight; off: they halt)"
-echo "# wait: the workers' --arrival-wait (approach, the default: woken shortly before an arrival, spinning the rest; timer: woken at it)"
+echo "# wait: the workers' --arrival-wait (approach: woken shortly before an arrival, spinning the rest, as auto, the default, does here; timer: woken at it)"
 printf '%-10s %-8s %-9s %7s %7s %-8s %10s %10s %10s %10s\n' bandwidth latency hold threads cpu-us wait "taken r0→r1" "r1→r0" "sent r0→r1" "r1→r0"
 IFS=, read -r -a bandwidth_list <<<"$bandwidths"
 for bandwidth in "${bandwidth_list[@]}"; do

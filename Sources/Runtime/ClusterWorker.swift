@@ -32,9 +32,12 @@ public struct ClusterWorker {
         var you = -1
         var timeout = Duration.seconds(60)
         let planes: [DataPlane]
+        /// How the ranks wait for held messages' arrivals (`--arrival-wait`).
+        let arrivalWait: WorkerOptions.ArrivalWait
 
-        init(planes: [DataPlane]) {
+        init(planes: [DataPlane], arrivalWait: WorkerOptions.ArrivalWait) {
             self.planes = planes
+            self.arrivalWait = arrivalWait
         }
     }
 
@@ -63,11 +66,11 @@ public struct ClusterWorker {
                 rank: -1, bind: [options.transport.endpoint(address: options.bindAddress, name: "device\(device)"),
                                  "inproc://straits-worker-\(getpid())-\(device)"],
                 maximumMessageBytes: (1 << 30) + 4096)
-            plane.approachesArrivals = options.approachesArrivals
+            plane.approachesArrivals = options.arrivalWait.approaches(advice: nil)
             planes.append(plane)
         }
         defer { for plane in planes { plane.removeSocketFiles() } }
-        let shared = Shared(planes: planes)
+        let shared = Shared(planes: planes, arrivalWait: options.arrivalWait)
         let board = try DeviceBoard(devices: options.devices)
 
         var control = try ZMQSocket(.dealer, linger: .seconds(1))
@@ -305,6 +308,7 @@ public struct ClusterWorker {
                     board.finish(device: device, .probed(.init(alphaS: result.link.alphaSeconds, betaSPerByte: result.link.betaSecondsPerByte,
                                                                cpuPerMessageS: result.cpuPerMessageSeconds)))
                 case .step(let step):
+                    plane.approachesArrivals = shared.arrivalWait.approaches(advice: step.approachArrivals)
                     if let train = step.train {
                         guard let trainer = shared.trainingDevices[safe: device] else {
                             throw RuntimeError("a training step, but the plan carries no training job")

@@ -82,15 +82,27 @@ public struct CollectiveSimulator {
         /// cores. Near 1, this machine's cores, not the links, set the pace, and how they are
         /// shared then (the scheduler's wake-ups, caches) decides more than the model can.
         public var coresBusy: Double?
+        /// Messages of the all-reduce (not its barrier) that cross a WAN link: those a receiver
+        /// holds until they arrive.
+        public var wanArrivals = 0
+        /// What the cores could have done over the time `coresBusy` is taken over, in seconds of
+        /// one thread's work; nil when the model has no cores.
+        public var coreSeconds: Double?
+
+        /// `coresBusy` with `seconds` more work on the cores for each WAN arrival (a receiver
+        /// that spins for it).
+        public func coresBusy(spinningPerArrival seconds: Double) -> Double? {
+            guard let coresBusy, let coreSeconds, coreSeconds > 0 else { return coresBusy }
+            return coresBusy + Double(wanArrivals) * seconds / coreSeconds
+        }
     }
 
     /// `predict`, with how busy the cores are.
     public func prediction(_ choice: ClusterPlanner.Choice, bytes: Int) -> Prediction {
-        let run = simulate(choice, bytes: bytes)
-        return Prediction(seconds: run.seconds, coresBusy: run.coresBusy)
+        simulate(choice, bytes: bytes)
     }
 
-    private func simulate(_ choice: ClusterPlanner.Choice, bytes: Int) -> (seconds: Double, coresBusy: Double?) {
+    private func simulate(_ choice: ClusterPlanner.Choice, bytes: Int) -> Prediction {
         let count = bytes / 4
         let devices = layout.devicesPerWorker
         var programs: [[CollectiveSchedule]] = []
@@ -164,7 +176,7 @@ public struct CollectiveSimulator {
     /// rank's time from the end of its barrier to the end of its last phase. With
     /// `sharedBefore`/`sharedAfter`, the devices of a worker meet after the barrier and after
     /// the last phase, and spend that long in shared memory.
-    private func run(_ programs: [[CollectiveSchedule]], sharedBefore: Double, sharedAfter: Double) -> (seconds: Double, coresBusy: Double?) {
+    private func run(_ programs: [[CollectiveSchedule]], sharedBefore: Double, sharedAfter: Double) -> Prediction {
         let ranks = programs.count
         var runners: [ScheduleRunner?] = Array(repeating: nil, count: ranks)
         var phase = [Int](repeating: -1, count: ranks)
@@ -182,6 +194,7 @@ public struct CollectiveSimulator {
         var lan = LinkModel(spec: LinkSpec(bitsPerSecond: 8 / max(costs.lan.betaSecondsPerByte, 1e-12), latencySeconds: costs.lan.alphaSeconds),
                             chunkBytes: gatewayChunkBytes, queueLimitBytes: .max, seed: 99)
         var nextMessage = 0
+        var wanArrivals = 0
         /// Zero-copy sends, by message: completed when the message's first hop has its bytes.
         var releasedAfterHop: [Int: (rank: Int, operation: Int, phase: Int)] = [:]
         if let links {
@@ -251,6 +264,7 @@ public struct CollectiveSimulator {
                 let id = nextMessage
                 nextMessage += 1
                 let viaWAN = fromRegion != toRegion && wan[fromRegion]?[toRegion] != nil
+                if viaWAN && sendPhase > 0 { wanArrivals += 1 }
                 let hops: [(Int, Int)] = viaWAN ? [(fromRegion, toRegion), (-1, -1)] : []
                 inFlight[id] = (peer, rank, operation.tag, bytes, sendPhase, hops, now)
                 if zeroCopy { releasedAfterHop[id] = (rank, operation.id, sendPhase) }
@@ -402,11 +416,14 @@ public struct CollectiveSimulator {
                 }
             }
         }
-        var busy: Double?
+        var prediction = Prediction(seconds: Double((0..<ranks).map { end[$0] - barrierEnd[$0] }.max() ?? 0) / 1e9,
+                                    coresBusy: nil, wanArrivals: wanArrivals)
         if let cpu, let firstStart, let last = end.max(), last > firstStart.time {
-            busy = min((cpu.workDone - firstStart.work) / (cpu.cores * Double(last - firstStart.time)), 1)
+            let capacity = cpu.cores * Double(last - firstStart.time)
+            prediction.coresBusy = min((cpu.workDone - firstStart.work) / capacity, 1)
+            prediction.coreSeconds = capacity / 1e9
         }
-        return (Double((0..<ranks).map { end[$0] - barrierEnd[$0] }.max() ?? 0) / 1e9, busy)
+        return prediction
     }
 }
 

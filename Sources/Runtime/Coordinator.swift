@@ -416,8 +416,16 @@ public final class Coordinator {
             var times: [Double] = [], levels: [(host: Double, region: Double, wan: Double)] = []
             var wrong = 0
             var planText = ""
+            let choice = planner!.choose(bytes: size)
+            let prediction = simulator!.prediction(choice, bytes: size)
+            // Ranks that leave it to the coordinator spin for arrivals only where the model, with
+            // those spins on the cores, leaves this machine's cores at least half idle: elsewhere
+            // a spin takes a core the other ranks' and the gateways' work needs, and costs more
+            // time than the wake-up it saves.
+            let approach = prediction.coresBusy(spinningPerArrival: Self.spinPerArrivalSeconds).map { $0 < SweepReport.headroomBusy }
             for iteration in 0..<(job.warmupIterations + job.iterations) {
-                let result = try runStep(step, bytes: size, computeS: 0, collective: Self.firstStepCollective + step * 8)
+                let result = try runStep(step, bytes: size, computeS: 0, collective: Self.firstStepCollective + step * 8,
+                                         approachArrivals: approach)
                 step += 1
                 wrong += result.wrong
                 planText = result.plan
@@ -432,8 +440,6 @@ public final class Coordinator {
             let algbw = Double(size) / median / 1e9
             let busbw = algbw * 2 * Double(ranks - 1) / Double(ranks)
             busTotal += busbw
-            let choice = planner!.choose(bytes: size)
-            let prediction = simulator!.prediction(choice, bytes: size)
             let predicted = prediction.seconds
             let linkSeconds = simulator!.busiestLinkSeconds(choice, bytes: size)
             let host = levels.map(\.host).median, regionLevel = levels.map(\.region).median, wanLevel = levels.map(\.wan).median
@@ -458,6 +464,8 @@ public final class Coordinator {
                 ("link_bound", .bool(linkSeconds >= 0.9 * predicted)), ("link_utilisation", .double(linkSeconds / median)),
                 // How busy the model keeps this machine's cores (a local cluster's model only).
                 ("model_cores_busy", prediction.coresBusy.map { .double($0) } ?? .null),
+                // Whether ranks left to choose (`--arrival-wait auto`) approached arrivals.
+                ("approach_arrivals", approach.map { .bool($0) } ?? .null),
                 ("hierarchical", .bool(choice.hierarchical)),
                 ("host_us", .double(host * 1e6)), ("region_us", .double(regionLevel * 1e6)), ("wan_us", .double(wanLevel * 1e6)),
                 ("host_busbw_gbps", .double(levelBusbw(Double(size), devices, host))),
@@ -468,6 +476,11 @@ public final class Coordinator {
         }
         emit("# Avg bus bandwidth    : \(fixed(busTotal / Double(sizes.count), 3))")
     }
+
+    /// What a rank that approaches an arrival spins for it, as the model counts it: half the
+    /// longest it may (`OvershootWindow.ceiling`); on this kind of virtual machine ranks wake
+    /// 160–300 µs early and spin 40–160 µs an arrival.
+    static let spinPerArrivalSeconds = Double(OvershootWindow.ceiling) / 2 / 1e9
 
     /// One step, across all ranks: wall time, the slowest rank's all-reduce and level times.
     struct StepResult {
@@ -488,13 +501,14 @@ public final class Coordinator {
     /// Runs one step on every worker and logs it. Returns the step's wall time, the slowest
     /// rank's all-reduce time, wrong elements and the plan.
     func runStep(_ step: Int, bytes: Int, computeS: Double, collective: Int, train: ControlMessage.TrainStep? = nil,
-                 scheduleName: String? = nil) throws -> StepResult {
+                 scheduleName: String? = nil, approachArrivals: Bool? = nil) throws -> StepResult {
         stepResults = [:]
         currentStep = step
         let start = ContinuousClock.now
         let startDate = Date()
         for member in order {
-            try send(.step(.init(step: step, bytes: bytes, computeS: computeS, collective: collective, train: train)), to: members[member].route)
+            try send(.step(.init(step: step, bytes: bytes, computeS: computeS, collective: collective, train: train,
+                                 approachArrivals: approachArrivals)), to: members[member].route)
         }
         let deadline = ContinuousClock.now + .milliseconds(Int((job.timeoutSeconds + computeS) * 1000) + 5000)
         try pump(until: { self.stepResults.count == self.order.count }, deadline: deadline) {

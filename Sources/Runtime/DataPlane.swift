@@ -22,8 +22,9 @@ public final class DataPlane: @unchecked Sendable {
     var holding: [HeldMessage] = []
     /// How the rank waits for a held message to arrive: woken shortly before its arrival by the
     /// doorbell's timer (as early as the timer's recent overshoots say it must be) and spinning on
-    /// the clock for the rest, or (nil) woken by the timer at the arrival itself.
-    var approach: OvershootWindow? = OvershootWindow()
+    /// the clock for the rest, or (`approachesArrivals` false) woken by the timer at the arrival
+    /// itself. The window is kept while the rank does not approach, for the steps it does.
+    var approach = OvershootWindow()
     /// Arrivals the rank spun for, and the nanoseconds it spun.
     public private(set) var approached = 0
     public private(set) var spunNanoseconds: Int64 = 0
@@ -83,13 +84,11 @@ public final class DataPlane: @unchecked Sendable {
     }
 
     /// Whether the rank approaches a held message's arrival (see `approach`); on by default.
-    public var approachesArrivals: Bool {
-        get { approach != nil }
-        set { approach = newValue ? (approach ?? OvershootWindow()) : nil }
-    }
+    /// A worker may change it from step to step (`WorkerOptions.ArrivalWait.auto`).
+    public var approachesArrivals = true
 
     /// How early the rank now wakes for an arrival, nanoseconds (0: it does not approach).
-    public var approachEarly: Int64 { approach?.early ?? 0 }
+    public var approachEarly: Int64 { approachesArrivals ? approach.early : 0 }
 
     /// Moves the device thread to real-time priority while it waits (see `ScheduleExecutor`), so
     /// that its wake-up does not wait for whatever else holds the core; below the gateways'

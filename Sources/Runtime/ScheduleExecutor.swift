@@ -150,7 +150,7 @@ public struct ScheduleExecutor {
             // earlier, and the next turn sets the timer again).
             let arrivesAt = first.arrivesAt!
             if early > 0 {
-                plane.approach?.record(now - wake)
+                plane.approach.record(now - wake)
                 let spinFrom = now
                 while now < arrivesAt { now = Gateway.now() }
                 plane.spun(now - spinFrom)

@@ -124,6 +124,7 @@ public struct Sweep {
     /// Runs one grid point's cluster and returns its benchmark rows.
     private func runPoint(bandwidth: Double, latency: Double, algo: String, directory: String, children: ChildProcesses) throws -> [Row] {
         let job = "name: sweep\nkind: bench\nsizes: [\(options.sizes.map(String.init).joined(separator: ", "))]\niters: \(options.iterations)\nwarmup: \(options.warmup)\nalgo: \(algo)\ntimeout: \(Int(options.timeoutSeconds))s\n"
+            + (options.chunkBytes.map { "chunk: \($0)\n" } ?? "")
         try runCluster(bandwidth: bandwidth, latency: latency, job: job, directory: directory, children: children,
                        timeout: options.timeoutSeconds * Double(options.sizes.count) + 60)
         let text = try String(contentsOfFile: directory + "/bench.jsonl", encoding: .utf8)

@@ -28,6 +28,8 @@ public struct SweepOptions: Sendable {
     public var cpuLatency: String?
     /// The workers' `--arrival-wait` (nil: their default).
     public var arrivalWait: String?
+    /// The job's `chunk`: every level's chunk size (nil: the planner's).
+    public var chunkBytes: Int?
 
     public static let help = """
         USAGE: straits sweep [options]
@@ -69,8 +71,9 @@ public struct SweepOptions: Sendable {
                               the gateways' --hold (see straits-gateway --help)
           --cpu-latency-us N|off
                               the gateways' --cpu-latency-us (see straits-gateway --help)
-          --arrival-wait approach|timer
+          --arrival-wait auto|approach|timer
                               the workers' --arrival-wait (see straits-worker --help)
+          --chunk SIZE        every level's chunk size, e.g. 64K (default: the planner's)
           --out DIR           where the results go (default sweep)
           -h, --help          show this help
 
@@ -117,8 +120,14 @@ public struct SweepOptions: Sendable {
             case "--cpu-latency-us": cpuLatency = try flags.microsecondsOrOff(flag).map(String.init) ?? "off"
             case "--arrival-wait":
                 let value = try flags.value(flag)
-                _ = try WorkerOptions.approachesArrivals(value, command: "straits sweep")
+                _ = try WorkerOptions.ArrivalWait.parse(value, command: "straits sweep")
                 arrivalWait = value
+            case "--chunk":
+                let text = try flags.value(flag)
+                guard let bytes = Units.bytes(text), bytes > 0, bytes % 4 == 0 else {
+                    throw RuntimeError("straits sweep: --chunk: expected a size like 64K (a multiple of 4 bytes), got \"\(text)\"")
+                }
+                chunkBytes = bytes
             case "--transport": transport = try DataTransport.parse(try flags.value(flag), command: "straits sweep")
             case "--job":
                 let path = try flags.value(flag)

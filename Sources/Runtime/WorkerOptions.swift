@@ -15,9 +15,35 @@ public struct WorkerOptions: Sendable {
     public var deadAfterSeconds = 5.0
     public var joinTimeoutSeconds = 60.0
     public var protocolVersion = ControlMessage.protocolVersion
-    /// `--arrival-wait`: whether a rank approaches a held message's arrival (wakes shortly before
-    /// it and spins the rest) or is woken by its timer at the arrival itself.
-    public var approachesArrivals = true
+    /// `--arrival-wait`: how a rank waits for a held message's arrival.
+    public var arrivalWait = ArrivalWait.auto
+
+    /// How a rank waits for a held message's arrival.
+    public enum ArrivalWait: String, Sendable, CaseIterable {
+        /// Wakes shortly before it and spins the rest.
+        case approach
+        /// Is woken by its timer at the arrival itself.
+        case timer
+        /// As the coordinator says for each step (`ControlMessage.Step.approachArrivals`), and
+        /// approaches where it does not say.
+        case auto
+
+        /// Whether a rank approaches arrivals in a step for which the coordinator said `advice`.
+        public func approaches(advice: Bool?) -> Bool {
+            switch self {
+            case .approach: true
+            case .timer: false
+            case .auto: advice ?? true
+            }
+        }
+
+        static func parse(_ value: String, command: String) throws -> ArrivalWait {
+            guard let wait = ArrivalWait(rawValue: value) else {
+                throw RuntimeError("\(command): --arrival-wait takes auto, approach or timer, not \(value)")
+            }
+            return wait
+        }
+    }
 
     public static let help = """
         USAGE: straits-worker --coordinator ENDPOINT --region NAME --host N [options]
@@ -34,15 +60,19 @@ public struct WorkerOptions: Sendable {
           --transport tcp|ipc      how the data sockets are reached: tcp on --bind-address
                                    (default), or ipc: Unix-domain sockets in the temporary
                                    directory, for a cluster that runs on one machine
-          --arrival-wait approach|timer
+          --arrival-wait auto|approach|timer
                                    how a rank waits for a message a gateway sent on before it
-                                   arrives: approach (default) wakes shortly before the arrival,
-                                   as early as the timer's recent wake-ups were late (20-300 µs),
-                                   and spins on the clock for the rest, and waits at real-time
+                                   arrives: approach wakes shortly before the arrival, as early
+                                   as the timer's recent wake-ups were late (20-300 µs), and
+                                   spins on the clock for the rest, and waits at real-time
                                    priority where the process may (below the gateways' delivery
                                    threads); timer waits at normal priority and wakes at the
                                    arrival itself, as late as the machine wakes it, and spins
-                                   for none (the cores the ranks share then do more work)
+                                   for none (the cores the ranks share then do more work); auto
+                                   (default) does what the coordinator says for each step:
+                                   approach where the model of a local cluster leaves this
+                                   machine's cores at least half idle, timer where it does not,
+                                   approach where it has no such model
           --heartbeat-ms MS        heartbeat interval (default 500)
           --dead-after-s S         the coordinator counts as gone after S seconds of silence (default 5)
           --join-timeout-s S       give up if not admitted within S seconds (default 60)
@@ -62,7 +92,7 @@ public struct WorkerOptions: Sendable {
             case "--devices": devices = try flags.integer(flag, minimum: 1)
             case "--bind-address": bindAddress = try flags.value(flag)
             case "--transport": transport = try DataTransport.parse(try flags.value(flag), command: "straits-worker")
-            case "--arrival-wait": approachesArrivals = try Self.approachesArrivals(try flags.value(flag), command: "straits-worker")
+            case "--arrival-wait": arrivalWait = try ArrivalWait.parse(try flags.value(flag), command: "straits-worker")
             case "--heartbeat-ms": heartbeatSeconds = try flags.positive(flag) / 1000
             case "--dead-after-s": deadAfterSeconds = try flags.positive(flag)
             case "--join-timeout-s": joinTimeoutSeconds = try flags.positive(flag)
@@ -72,14 +102,5 @@ public struct WorkerOptions: Sendable {
         }
         guard !coordinator.isEmpty else { throw RuntimeError("straits-worker: --coordinator is required") }
         guard !region.isEmpty else { throw RuntimeError("straits-worker: --region is required") }
-    }
-
-    /// What `--arrival-wait` says: true for approach, false for timer.
-    static func approachesArrivals(_ value: String, command: String) throws -> Bool {
-        switch value {
-        case "approach": return true
-        case "timer": return false
-        default: throw RuntimeError("\(command): --arrival-wait takes approach or timer, not \(value)")
-        }
     }
 }

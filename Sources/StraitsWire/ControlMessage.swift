@@ -229,12 +229,17 @@ public enum ControlMessage: Equatable, Sendable {
         /// Training steps only: which of the job's schedules this step belongs to (a new one
         /// starts from fresh parameters), and its step number within that schedule.
         public var train: TrainStep?
-        public init(step: Int, bytes: Int, computeS: Double, collective: Int, train: TrainStep? = nil) {
+        /// Whether ranks that leave the choice to the coordinator (`--arrival-wait auto`)
+        /// approach held messages' arrivals this step; nil: they do (the coordinator has no model
+        /// of the cores, or does not choose).
+        public var approachArrivals: Bool?
+        public init(step: Int, bytes: Int, computeS: Double, collective: Int, train: TrainStep? = nil, approachArrivals: Bool? = nil) {
             self.step = step
             self.bytes = bytes
             self.computeS = computeS
             self.collective = collective
             self.train = train
+            self.approachArrivals = approachArrivals
         }
     }
 

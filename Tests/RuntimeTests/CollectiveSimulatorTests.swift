@@ -158,6 +158,30 @@ struct SharedCoresModelTests {
         #expect(plain.prediction(choice, bytes: bytes).coresBusy == nil)
     }
 
+    @Test("counts the all-reduce's WAN arrivals, and what a spin for each would add to how busy the cores are")
+    func spinsForArrivals() {
+        // Two regions of one rank each, a ring of 4 chunks a step: each rank sends its 2 steps'
+        // 4 chunks across the WAN (the barrier's messages are not counted).
+        let link = LinkSpec(bitsPerSecond: 1e9, latencySeconds: 0.001)
+        let base = CollectiveSimulatorTests.simulator(link: link)
+        var costs = base.costs
+        costs.cores = 2
+        let simulator = CollectiveSimulator(layout: base.layout, links: [0: [1: link], 1: [0: link]], costs: costs)
+        let bytes = 1 << 20
+        let choice = ClusterPlanner(layout: base.layout, lan: .unmeasured, wan: .unmeasured, algo: "ring", chunkBytes: bytes / 8)
+            .choose(bytes: bytes)
+        let prediction = simulator.prediction(choice, bytes: bytes)
+        #expect(prediction.wanArrivals == 16)
+        let busy = prediction.coresBusy ?? -1, capacity = prediction.coreSeconds ?? 0
+        #expect(busy >= 0 && capacity > 0)
+        // Capacity is both cores over the time the work is counted on (at least the all-reduce's).
+        #expect(capacity >= 2 * prediction.seconds * 0.99)
+        let spin = 100e-6
+        #expect(abs((prediction.coresBusy(spinningPerArrival: spin) ?? 0) - (busy + 16 * spin / capacity)) < 1e-12)
+        // Without cores in the model there is nothing to add to.
+        #expect(base.prediction(choice, bytes: bytes).coresBusy(spinningPerArrival: spin) == nil)
+    }
+
     @Test("a message is copied by both ends at once: two at a time take one step of bytes·β with four cores, four with one")
     func copies() {
         // Each step both ranks send half of 1 MiB (and a 64-byte header): two messages at once.

@@ -66,14 +66,27 @@ struct DataTransportTests {
         #expect(gateway.transport == .ipc)
     }
 
-    @Test("ranks approach arrivals unless told to wait on the timer; a sweep passes the choice on and refuses others")
+    @Test("ranks wait for arrivals as the coordinator says unless told how; a sweep passes the choice on and refuses others")
     func arrivalWait() throws {
         let base = ["--coordinator", "tcp://127.0.0.1:1", "--region", "a"]
-        #expect(try WorkerOptions(arguments: base).approachesArrivals)
-        #expect(try !WorkerOptions(arguments: base + ["--arrival-wait", "timer"]).approachesArrivals)
+        let auto = try WorkerOptions(arguments: base).arrivalWait
+        #expect(auto == .auto)
+        #expect(auto.approaches(advice: nil) && auto.approaches(advice: true) && !auto.approaches(advice: false))
+        let timer = try WorkerOptions(arguments: base + ["--arrival-wait", "timer"]).arrivalWait
+        #expect(!timer.approaches(advice: nil) && !timer.approaches(advice: true))
+        let approach = try WorkerOptions(arguments: base + ["--arrival-wait", "approach"]).arrivalWait
+        #expect(approach.approaches(advice: false))
         #expect(try SweepOptions(arguments: []).arrivalWait == nil)
         #expect(try SweepOptions(arguments: ["--arrival-wait", "timer"]).arrivalWait == "timer")
         #expect(throws: RuntimeError.self) { try SweepOptions(arguments: ["--arrival-wait", "spin"]) }
         #expect(throws: RuntimeError.self) { try WorkerOptions(arguments: base + ["--arrival-wait", ""]) }
+    }
+
+    @Test("a sweep's --chunk sets every level's chunk of its job, in bytes; sizes that are not whole floats are refused")
+    func sweepChunk() throws {
+        #expect(try SweepOptions(arguments: []).chunkBytes == nil)
+        #expect(try SweepOptions(arguments: ["--chunk", "64K"]).chunkBytes == 64 << 10)
+        #expect(throws: RuntimeError.self) { try SweepOptions(arguments: ["--chunk", "6"]) }
+        #expect(throws: RuntimeError.self) { try SweepOptions(arguments: ["--chunk", "big"]) }
     }
 }

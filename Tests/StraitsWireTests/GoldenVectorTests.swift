@@ -23,7 +23,7 @@ struct GoldenVectorTests {
         "control-join", "control-refuse", "control-plan", "control-probe", "control-probed", "control-step",
         "control-step-done", "control-heartbeat", "control-heartbeat-coordinator", "control-stop",
         "control-join-gateway", "control-plan-gateways", "control-heartbeat-gateway", "control-step-train",
-        "control-step-done-train",
+        "control-step-done-train", "control-step-timer",
     ])
     func control(name: String) throws {
         let frames = try Self.frames(name)
@@ -48,6 +48,12 @@ struct GoldenVectorTests {
             Issue.record("not a training step")
             return
         }
+        #expect(step.approachArrivals == nil)
+        guard case .step(let bench) = try ControlMessage(frames: try Self.frames("control-step-timer")) else {
+            Issue.record("not a step")
+            return
+        }
+        #expect(bench == ControlMessage.Step(step: 2, bytes: 1 << 20, computeS: 0, collective: 1016, approachArrivals: false))
         #expect(train == ControlMessage.TrainStep(schedule: 1, index: 3, gradients: "region", outer: true,
                                                   buckets: [[232448, 131216], [0, 232448]], save: "/runs/r1/model-diloco.bin"))
         guard case .stepDone(let done) = try ControlMessage(frames: try Self.frames("control-step-done-train")) else {
