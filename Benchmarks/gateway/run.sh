@@ -7,7 +7,8 @@
 # against the time their links released them (`late_p99_us`). Under each configuration asked
 # for: HOLD/THREADS/CPU_LATENCY[/WAIT], the gateways' --hold, --delivery-threads and
 # --cpu-latency-us, and the workers' --arrival-wait (default receiver/1/0/approach, the gateways'
-# defaults and what the workers' default, auto, chooses for a 64 KiB ring, against receiver/1/0/timer: the ranks woken by their timer at each arrival, and gateway/1/0: the
+# defaults and what the workers' default, auto, chooses for a 64 KiB ring, against
+# receiver/1/0/timer: the ranks woken by their timer at each arrival, and gateway/1/0: the
 # gateway holds each message and sends it on when it arrives, less the trip to the rank). First, the floor under
 # it: how late this machine's timer wakes a real-time thread after sleeps of 50 µs to 5 ms,
 # with idle CPUs halting and polling.

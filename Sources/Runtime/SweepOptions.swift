@@ -98,7 +98,7 @@ public struct SweepOptions: Sendable {
             case "--latency": latencies = try list(flag, Units.seconds, what: "durations like 1ms,20ms")
             case "--algo": algorithms = try list(flag, { ["ring", "hier"].contains($0) ? $0 : nil }, what: "ring or hier")
             case "--sizes":
-                sizes = try list(flag, { text in Units.bytes(text).flatMap { $0 > 0 && $0 % 4 == 0 ? $0 : nil } },
+                sizes = try list(flag, Self.floatBytes,
                                  what: "sizes like 1M,16M (multiples of 4 bytes)")
             case "--regions": regions = try flags.integer(flag, minimum: 2)
             case "--hosts": hosts = try flags.integer(flag, minimum: 1)
@@ -124,7 +124,7 @@ public struct SweepOptions: Sendable {
                 arrivalWait = value
             case "--chunk":
                 let text = try flags.value(flag)
-                guard let bytes = Units.bytes(text), bytes > 0, bytes % 4 == 0 else {
+                guard let bytes = Self.floatBytes(text) else {
                     throw RuntimeError("straits sweep: --chunk: expected a size like 64K (a multiple of 4 bytes), got \"\(text)\"")
                 }
                 chunkBytes = bytes
@@ -138,5 +138,10 @@ public struct SweepOptions: Sendable {
             default: throw flags.unknown(flag)
             }
         }
+    }
+
+    /// A size like 64K or 16M that holds a whole number of float32 values (nil otherwise).
+    static func floatBytes(_ text: String) -> Int? {
+        Units.bytes(text).flatMap { $0 > 0 && $0 % 4 == 0 ? $0 : nil }
     }
 }

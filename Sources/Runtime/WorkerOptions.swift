@@ -70,9 +70,9 @@ public struct WorkerOptions: Sendable {
                                    arrival itself, as late as the machine wakes it, and spins
                                    for none (the cores the ranks share then do more work); auto
                                    (default) does what the coordinator says for each step:
-                                   approach where the model of a local cluster leaves this
-                                   machine's cores at least half idle, timer where it does not,
-                                   approach where it has no such model
+                                   approach where the model of a local cluster, with the spins
+                                   counted, leaves this machine's cores at least half idle, timer
+                                   where it does not, approach where it has no such model
           --heartbeat-ms MS        heartbeat interval (default 500)
           --dead-after-s S         the coordinator counts as gone after S seconds of silence (default 5)
           --join-timeout-s S       give up if not admitted within S seconds (default 60)
