@@ -44,7 +44,10 @@ public struct ClusterPlanner: Sendable {
         self.chunkBytes = chunkBytes
     }
 
-    public func choose(bytes: Int) -> Choice {
+    /// The all-reduce for `bytes`; `chunkBytes`, when given, overrides every chunk size for this
+    /// size alone (the coordinator's model-chosen chunk), as the planner's own override does.
+    public func choose(bytes: Int, chunkBytes stepChunk: Int? = nil) -> Choice {
+        let chunkBytes = stepChunk ?? self.chunkBytes
         let regionHosts = layout.workersByRegion.map(\.count).max() ?? 1
         let regions = layout.regions.count
         let devices = layout.devicesPerWorker
@@ -62,5 +65,22 @@ public struct ClusterPlanner: Sendable {
                                                     algorithm: algo == "ring" ? .ring : nil, chunkBytes: chunkBytes)
         return Choice(hierarchical: false, regionChunkBytes: 0, algorithm: flat.algorithm, chunkBytes: flat.chunkBytes,
                       regionHosts: regionHosts, regions: regions, devices: devices)
+    }
+
+    /// The chunk sizes worth modelling for `bytes` when the job fixes none: powers of two from
+    /// 64 KiB up to the planner's own choice (which is always among them). Smaller chunks
+    /// pipeline a step's hops more deeply at the cost of more messages; which wins depends on
+    /// the links and on how busy the hosts are, so the coordinator asks its model.
+    public func chunkCandidates(bytes: Int) -> [Int] {
+        guard chunkBytes == nil else { return [] }
+        let own = choose(bytes: bytes)
+        let largest = max(own.chunkBytes, own.hierarchical ? own.regionChunkBytes : 0)
+        var candidates: [Int] = []
+        var chunk = 64 << 10
+        while chunk < largest {
+            candidates.append(chunk)
+            chunk *= 2
+        }
+        return candidates
     }
 }

@@ -155,7 +155,7 @@ public struct ClusterWorker {
                         }
                     }
                     stepsDone += 1
-                    let plan = shared.planner?.choose(bytes: step.bytes).description ?? ""
+                    let plan = shared.planner?.choose(bytes: step.bytes, chunkBytes: step.chunkBytes).description ?? ""
                     try ControlLink.send(.stepDone(.init(step: step.step, plan: plan, devices: devices, traffic: traffic())), on: &control)
                 default:
                     break
@@ -346,7 +346,7 @@ public struct ClusterWorker {
         if step.computeS > 0 { Thread.sleep(forTimeInterval: step.computeS) }
         let computeS = seconds(ContinuousClock.now - computeStart)
 
-        let choice = planner.choose(bytes: step.bytes)
+        let choice = planner.choose(bytes: step.bytes, chunkBytes: step.chunkBytes)
         var collective = UInt64(step.collective)
         func run(_ schedule: CollectiveSchedule) throws {
             try ScheduleExecutor.run(schedule, buffer: buffer, elementCount: count, on: plane, collectiveID: collective,

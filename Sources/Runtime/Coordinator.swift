@@ -356,7 +356,7 @@ public final class Coordinator {
                          ("ingress", .array(gateways[region]!.join.endpoints.map { .string($0) }))])
             })),
             ("collectives", .array(sizes.map { size in
-                let choice = planner.choose(bytes: size)
+                let choice = job.kind == .bench ? modelChoice(bytes: size).choice : planner.choose(bytes: size)
                 return .object([("size_bytes", .int(size)), ("plan", .string(choice.description))])
             })),
         ])
@@ -402,6 +402,12 @@ public final class Coordinator {
         }
     }
 
+    /// The all-reduce a bench step of `bytes` runs, the chunk sent with it where the model chose
+    /// one (`CollectiveSimulator.modelChoice`), and the model's prediction.
+    func modelChoice(bytes: Int) -> (chunk: Int?, choice: ClusterPlanner.Choice, prediction: CollectiveSimulator.Prediction) {
+        simulator!.modelChoice(planner!, bytes: bytes)
+    }
+
     private func runBench() throws {
         let sizes = job.benchSizes
         let ranks = topology.deviceCount
@@ -416,8 +422,7 @@ public final class Coordinator {
             var times: [Double] = [], levels: [(host: Double, region: Double, wan: Double)] = []
             var wrong = 0
             var planText = ""
-            let choice = planner!.choose(bytes: size)
-            let prediction = simulator!.prediction(choice, bytes: size)
+            let (chunk, choice, prediction) = modelChoice(bytes: size)
             // Ranks that leave it to the coordinator spin for arrivals only where the model, with
             // those spins on the cores, leaves this machine's cores at least half idle: elsewhere
             // a spin takes a core the other ranks' and the gateways' work needs, and costs more
@@ -425,7 +430,7 @@ public final class Coordinator {
             let approach = prediction.coresBusy(spinningPerArrival: Self.spinPerArrivalSeconds).map { $0 < SweepReport.headroomBusy }
             for iteration in 0..<(job.warmupIterations + job.iterations) {
                 let result = try runStep(step, bytes: size, computeS: 0, collective: Self.firstStepCollective + step * 8,
-                                         approachArrivals: approach)
+                                         approachArrivals: approach, chunkBytes: chunk)
                 step += 1
                 wrong += result.wrong
                 planText = result.plan
@@ -501,14 +506,14 @@ public final class Coordinator {
     /// Runs one step on every worker and logs it. Returns the step's wall time, the slowest
     /// rank's all-reduce time, wrong elements and the plan.
     func runStep(_ step: Int, bytes: Int, computeS: Double, collective: Int, train: ControlMessage.TrainStep? = nil,
-                 scheduleName: String? = nil, approachArrivals: Bool? = nil) throws -> StepResult {
+                 scheduleName: String? = nil, approachArrivals: Bool? = nil, chunkBytes: Int? = nil) throws -> StepResult {
         stepResults = [:]
         currentStep = step
         let start = ContinuousClock.now
         let startDate = Date()
         for member in order {
             try send(.step(.init(step: step, bytes: bytes, computeS: computeS, collective: collective, train: train,
-                                 approachArrivals: approachArrivals)), to: members[member].route)
+                                 approachArrivals: approachArrivals, chunkBytes: chunkBytes)), to: members[member].route)
         }
         let deadline = ContinuousClock.now + .milliseconds(Int((job.timeoutSeconds + computeS) * 1000) + 5000)
         try pump(until: { self.stepResults.count == self.order.count }, deadline: deadline) {

@@ -233,13 +233,18 @@ public enum ControlMessage: Equatable, Sendable {
         /// approach held messages' arrivals this step; nil: they do (the coordinator has no model
         /// of the cores, or does not choose).
         public var approachArrivals: Bool?
-        public init(step: Int, bytes: Int, computeS: Double, collective: Int, train: TrainStep? = nil, approachArrivals: Bool? = nil) {
+        /// The chunk every level of this step's all-reduce uses, where the coordinator's model
+        /// chose one over the planner's (`ClusterPlanner.chunkCandidates`); nil: the planner's.
+        public var chunkBytes: Int?
+        public init(step: Int, bytes: Int, computeS: Double, collective: Int, train: TrainStep? = nil, approachArrivals: Bool? = nil,
+                    chunkBytes: Int? = nil) {
             self.step = step
             self.bytes = bytes
             self.computeS = computeS
             self.collective = collective
             self.train = train
             self.approachArrivals = approachArrivals
+            self.chunkBytes = chunkBytes
         }
     }
 

@@ -110,6 +110,53 @@ struct CollectiveSimulatorTests {
         #expect(store - link2 > 2 * contended, "store-and-forward \(store) s, link \(link2) s")
         #expect(store - cut >= 2 * 2 * uncontended, "store-and-forward \(store) s, cut-through \(cut) s")
     }
+
+    @Test("a bench step takes the chunk the model predicts fastest: the largest that pipelines each step behind the latency")
+    func modelChosenChunk() {
+        // 1 MiB over two regions at 100 Mbit/s and 10 ms: the planner sends each 512 KiB step as
+        // one chunk, 2(L + S); in two chunks a step's second overlaps its first one's latency
+        // (L + C < S), 2S + L; smaller chunks gain nothing more and carry more headers.
+        let simulator = Self.simulator(link: LinkSpec(bitsPerSecond: 100e6, latencySeconds: 0.010))
+        let planner = ClusterPlanner(layout: simulator.layout, lan: .unmeasured, wan: .unmeasured, algo: "ring")
+        let bytes = 1 << 20
+        #expect(planner.choose(bytes: bytes).chunkBytes == 512 << 10)
+        #expect(planner.chunkCandidates(bytes: bytes) == [64 << 10, 128 << 10, 256 << 10])
+        let own = simulator.predict(planner.choose(bytes: bytes), bytes: bytes)
+        let chosen = simulator.modelChoice(planner, bytes: bytes)
+        #expect(chosen.chunk == 256 << 10 && chosen.choice.chunkBytes == 256 << 10)
+        #expect(chosen.prediction.seconds < own * 0.98, "chosen \(chosen.prediction.seconds) s against the planner's \(own) s")
+        let two = Self.ring(bitsPerSecond: 100e6, latency: 0.010, chunksPerStep: 2)
+        #expect(abs(chosen.prediction.seconds - (2 * two.step + 0.010)) < 1e-5 && chosen.prediction.seconds == two.predicted)
+        // Asked for more gain than any chunk gives, the planner's choice stands.
+        #expect(simulator.modelChoice(planner, bytes: bytes, gain: 0.9).chunk == nil)
+        // A job that fixes its chunk has no candidates.
+        let fixed = ClusterPlanner(layout: simulator.layout, lan: .unmeasured, wan: .unmeasured, algo: "ring", chunkBytes: 256 << 10)
+        #expect(fixed.chunkCandidates(bytes: bytes).isEmpty && simulator.modelChoice(fixed, bytes: bytes).chunk == nil)
+        // With a model of the cores, a chunk whose model keeps them too busy is not taken.
+        var costs = simulator.costs
+        costs.cores = 2
+        let shared = CollectiveSimulator(layout: simulator.layout, links: simulator.links, costs: costs)
+        #expect(shared.modelChoice(planner, bytes: bytes).chunk == 256 << 10)
+        let refused = shared.modelChoice(planner, bytes: bytes, coresBusyBelow: 0)
+        #expect(refused.chunk == nil && refused.choice == planner.choose(bytes: bytes))
+    }
+
+    @Test("a step's chunk overrides both levels of a hierarchical all-reduce, and candidates stop below the planner's largest")
+    func hierarchicalChunkOverride() {
+        let layout = ClusterLayout(regions: ["a", "b"], devicesPerWorker: 1, workers: (0..<4).map {
+            ControlMessage.PlanWorker(worker: $0, region: $0 / 2, host: $0 % 2, firstRank: $0, endpoints: [])
+        })
+        let planner = ClusterPlanner(layout: layout, lan: .unmeasured, wan: .unmeasured, algo: "hier")
+        let bytes = 8 << 20
+        let own = planner.choose(bytes: bytes)
+        let largest = max(own.chunkBytes, own.regionChunkBytes)
+        let candidates = planner.chunkCandidates(bytes: bytes)
+        #expect(candidates.first == 64 << 10 && candidates.allSatisfy { $0 < largest && $0.nonzeroBitCount == 1 })
+        #expect(candidates.last! * 2 >= largest)
+        let small = planner.choose(bytes: bytes, chunkBytes: 128 << 10)
+        #expect(small.hierarchical && small.regionChunkBytes == 128 << 10 && small.chunkBytes == 128 << 10)
+        #expect(planner.choose(bytes: bytes, chunkBytes: nil) == own)
+    }
 }
 
 /// The model of a local cluster, whose processes share the machine's cores, against closed forms.

@@ -63,6 +63,22 @@ struct GoldenVectorTests {
         #expect(done.devices[0].loss == 0.25 && done.devices[0].parametersChecksum == 0xDEAD_BEEF && done.devices[0].wanBytes == 363792)
     }
 
+    @Test("a bench step's model-chosen chunk travels as chunk_bytes; a step without one leaves it out")
+    func stepChunk() throws {
+        let step = ControlMessage.step(.init(step: 4, bytes: 1 << 20, computeS: 0, collective: 1032, approachArrivals: false,
+                                             chunkBytes: 128 << 10))
+        let body = String(decoding: step.body(), as: UTF8.self)
+        #expect(body.contains("\"chunk_bytes\":131072"), "\(body)")
+        #expect(try ControlMessage(frames: step.encoded()) == step)
+        let plain = ControlMessage.step(.init(step: 4, bytes: 1 << 20, computeS: 0, collective: 1032))
+        #expect(!String(decoding: plain.body(), as: UTF8.self).contains("chunk_bytes"))
+        guard case .step(let decoded) = try ControlMessage(frames: plain.encoded()) else {
+            Issue.record("not a step")
+            return
+        }
+        #expect(decoded.chunkBytes == nil)
+    }
+
     @Test("a peer of another protocol version is refused with both versions named; its refusal still reads")
     func version() throws {
         #expect(throws: ControlMessage.DecodeError.versionMismatch(peer: 2, ours: 1)) {
