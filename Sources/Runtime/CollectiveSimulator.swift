@@ -481,12 +481,15 @@ extension CollectiveSimulator {
     /// step's hops (the WAN, the LAN, the reduce) more deeply, which pays where a hop's latency
     /// is a large share of a chunk's time on the link, and costs a message each, which the model
     /// charges the cores; where the cores are busier, how the scheduler shares them decides more
-    /// than the model can (each message wakes threads that wait for a core). `chunk` is nil where
-    /// the planner's choice stands.
+    /// than the model can (each message wakes threads that wait for a core). Between regions
+    /// whose links the model does not know (no gateways: the traffic is shaped, if at all, where
+    /// the model cannot see it), it does not choose. `chunk` is nil where the planner's choice
+    /// stands.
     public func modelChoice(_ planner: ClusterPlanner, bytes: Int, gain: Double = chunkGain, coresBusyBelow: Double = SweepReport.headroomBusy)
         -> (chunk: Int?, choice: ClusterPlanner.Choice, prediction: Prediction) {
         let own = planner.choose(bytes: bytes)
         var best = (chunk: Int?.none, choice: own, prediction: prediction(own, bytes: bytes))
+        guard links != nil || layout.regions.count < 2 else { return best }
         var bar = best.prediction.seconds * (1 - gain)
         for chunk in planner.chunkCandidates(bytes: bytes) {
             let choice = planner.choose(bytes: bytes, chunkBytes: chunk)

@@ -139,6 +139,9 @@ struct CollectiveSimulatorTests {
         #expect(shared.modelChoice(planner, bytes: bytes).chunk == 256 << 10)
         let refused = shared.modelChoice(planner, bytes: bytes, coresBusyBelow: 0)
         #expect(refused.chunk == nil && refused.choice == planner.choose(bytes: bytes))
+        // Between regions whose links it does not know (no gateways), the model does not choose.
+        let unshaped = CollectiveSimulator(layout: simulator.layout, links: nil, costs: simulator.costs)
+        #expect(unshaped.modelChoice(planner, bytes: bytes).chunk == nil)
     }
 
     @Test("a step's chunk overrides both levels of a hierarchical all-reduce, and candidates stop below the planner's largest")
