@@ -28,7 +28,7 @@ gcc -O2 -o "$out/timer_overshoot" Benchmarks/gateway/timer_overshoot.c
 "$out/timer_overshoot" 500
 echo
 
-swift build -c release --product straits >/dev/null
+swift build -c release >/dev/null # straits and the coordinator, gateway and worker its sweeps start
 straits="$(swift build -c release --show-bin-path)/straits"
 latencies=1ms,20ms,100ms,200ms
 echo "# p99 lateness per link (µs), r0→r1 and r1→r0; 64 KiB ring, $iterations iterations"
@@ -47,7 +47,8 @@ for bandwidth in "${bandwidth_list[@]}"; do
         dir="$out/sweep-$bandwidth-$hold-threads$threads-cpu$cpu_latency-$wait"
         rm -rf "$dir"
         "$straits" sweep --regions 2 --hosts 1 --bandwidth "$bandwidth" --latency "$latencies" --algo ring --sizes 64K \
-            -n "$iterations" -w 2 --hold "$hold" --delivery-threads "$threads" --cpu-latency-us "$cpu_latency" --arrival-wait "$wait" --out "$dir" >"$dir.log"
+            -n "$iterations" -w 2 --hold "$hold" --delivery-threads "$threads" --cpu-latency-us "$cpu_latency" --arrival-wait "$wait" --out "$dir" >"$dir.log" 2>&1 \
+            || { echo "the sweep for $config at $bandwidth failed; its last lines ($dir.log):" >&2; tail -n 4 "$dir.log" >&2; exit 1; }
         for latency in ${latencies//,/ }; do
             python3 - "$dir/runs/$bandwidth-$latency-ring/links.jsonl" "$bandwidth" "$latency" "$hold" "$threads" "$cpu_latency" "$wait" <<'PY'
 import json, sys

@@ -21,6 +21,11 @@ struct OvershootWindow {
     /// what is left, and only the last, under this, aims at the moment less `early`.
     static let finalSleep: Int64 = 250_000
 
+    /// How near an arrival a waiting rank's wake-ups are at real-time priority after it held
+    /// the message longer than this: the last few sleeps of the approach, each of which a late
+    /// wake-up at normal priority can carry past the arrival.
+    static let nearArrival: Int64 = 4_000_000
+
     /// The next wake-up on the way from `now` to `target`, and whether it is the final one (whose
     /// overshoot is what `record` is given).
     static func approach(from now: Int64, to target: Int64) -> (wake: Int64, final: Bool) {

@@ -38,6 +38,8 @@ final class HeldMessage: @unchecked Sendable {
     /// When the message reaches this rank (CLOCK_MONOTONIC nanoseconds), where a gateway sent it
     /// on before that with an arrival frame (`GatewayRoute`); nil: it has arrived.
     let arrivesAt: Int64?
+    /// When this rank received it (CLOCK_MONOTONIC nanoseconds).
+    let receivedAt = Gateway.now()
 
     /// Checks the frame count and decodes the header; throws what is wrong with it.
     init(_ message: consuming ZMQMessage, rank: Int) throws {

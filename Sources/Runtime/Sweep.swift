@@ -16,6 +16,17 @@ public struct Sweep {
         self.binaries = binaries
     }
 
+    /// Fails before the first point when a program the clusters need is not beside `straits`,
+    /// rather than once per point.
+    func checkBinaries() throws {
+        let missing = ["straits-coordinator", "straits-gateway", "straits-worker"].filter {
+            !FileManager.default.isExecutableFile(atPath: binaries + "/" + $0)
+        }
+        guard missing.isEmpty else {
+            throw RuntimeError("straits sweep: \(missing.joined(separator: ", ")) not found in \(binaries), where straits is; build every product (swift build -c release)")
+        }
+    }
+
     /// One measured size at one grid point.
     struct Row {
         let bandwidth: Double, latency: Double, algo: String, size: Int
@@ -27,6 +38,7 @@ public struct Sweep {
     }
 
     public func run() throws -> Int32 {
+        try checkBinaries()
         if let job = options.job { return try runTraining(jobPath: job) }
         let (csv, jsonl) = try outputs(columns: Self.columns)
         let children = ChildProcesses()
