@@ -115,11 +115,11 @@ public struct ScheduleExecutor {
         let remaining = deadline - .now
         guard remaining > .zero else { throw timedOut() }
         let early = plane.approachEarly
-        var wake: Int64?, final = true, near = true
+        var wake: Int64?, final = true, nearAfterLongHold = false
         if let first = plane.holding.first {
             let arrivesAt = first.arrivesAt!
             (wake, final) = early > 0 ? OvershootWindow.approach(from: waitingSince, to: arrivesAt - early) : (arrivesAt, true)
-            near = arrivesAt - waitingSince <= OvershootWindow.nearArrival && arrivesAt - first.receivedAt > OvershootWindow.nearArrival
+            nearAfterLongHold = arrivesAt - waitingSince <= OvershootWindow.nearArrival && arrivesAt - first.receivedAt > OvershootWindow.nearArrival
             plane.releases.doorbell.ring(at: wake!)
         }
         // A rank that approaches arrivals waits at real-time priority for the last stretch to
@@ -132,7 +132,7 @@ public struct ScheduleExecutor {
         // (the gateways' relaying among it), and a real-time wake on the way takes a core from
         // it (measured: 8% slower at 2 Gbit/s and 1 ms over 3 regions, for a punctuality the
         // short sleeps mostly have anyway).
-        let raised = (final || near) && early > 0 && plane.raiseForWait()
+        let raised = (final || nearAfterLongHold) && early > 0 && plane.raiseForWait()
         defer { if raised { plane.lowerAfterWait() } }
         // A timeout surfaces as nil too; the deadline check above reports it on the next turn.
         let held: HeldMessage?
