@@ -58,6 +58,8 @@ let package = Package(
         .target(name: "Topology", swiftSettings: strictConcurrency),
         .target(name: "Emulation", swiftSettings: strictConcurrency),
         .target(name: "Telemetry", dependencies: ["Topology"], swiftSettings: strictConcurrency),
+        // The I/O-free cores of the cluster's control logic: no ZeroMQ, no files, no clock.
+        .target(name: "ClusterCore", dependencies: ["StraitsWire", "Topology"], swiftSettings: strictConcurrency),
         .target(
             name: "Training",
             dependencies: ["COpenBLAS", "Topology", "Emulation"],
@@ -65,7 +67,7 @@ let package = Package(
         ),
         .target(
             name: "Runtime",
-            dependencies: ["ZeroMQ", "NUMA", "Collectives", "StraitsWire", "Topology", "Telemetry", "Emulation", "Training"],
+            dependencies: ["ZeroMQ", "NUMA", "Collectives", "StraitsWire", "Topology", "Telemetry", "Emulation", "Training", "ClusterCore"],
             swiftSettings: strictConcurrency
         ),
         .executableTarget(name: "straits", dependencies: ["Runtime", "Telemetry", "Training"], swiftSettings: strictConcurrency),
@@ -77,6 +79,7 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "CZeroMQ"], swiftSettings: strictConcurrency),
         .testTarget(name: "TopologyTests", dependencies: ["Topology"], swiftSettings: strictConcurrency),
         .testTarget(name: "StraitsWireTests", dependencies: ["StraitsWire"], swiftSettings: strictConcurrency),
+        .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", "StraitsWire", "Topology"], swiftSettings: strictConcurrency),
         .testTarget(name: "EmulationTests", dependencies: ["Emulation"], swiftSettings: strictConcurrency),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: strictConcurrency),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Topology", "Collectives"], swiftSettings: strictConcurrency),

@@ -75,29 +75,6 @@ public struct CollectiveSimulator {
         prediction(choice, bytes: bytes).seconds
     }
 
-    /// What `predict` gives, and how busy the model keeps the cores meanwhile.
-    public struct Prediction: Sendable, Equatable {
-        public var seconds: Double
-        /// The work done on the cores (`Costs.cores`) over what they could have done, from the
-        /// first rank leaving its barrier to the last rank's end; nil when the model has no
-        /// cores. Near 1, this machine's cores, not the links, set the pace, and how they are
-        /// shared then (the scheduler's wake-ups, caches) decides more than the model can.
-        public var coresBusy: Double?
-        /// Messages of the all-reduce (not its barrier) that cross a WAN link: those a receiver
-        /// holds until they arrive.
-        public var wanArrivals = 0
-        /// What the cores could have done over the time `coresBusy` is taken over, in seconds of
-        /// one thread's work; nil when the model has no cores.
-        public var coreSeconds: Double?
-
-        /// `coresBusy` with `seconds` more work on the cores for each WAN arrival (a receiver
-        /// that spins for it).
-        public func coresBusy(spinningPerArrival seconds: Double) -> Double? {
-            guard let coresBusy, let coreSeconds, coreSeconds > 0 else { return coresBusy }
-            return coresBusy + Double(wanArrivals) * seconds / coreSeconds
-        }
-    }
-
     /// `predict`, with how busy the cores are.
     public func prediction(_ choice: ClusterPlanner.Choice, bytes: Int) -> Prediction {
         simulate(choice, bytes: bytes)
@@ -131,34 +108,6 @@ public struct CollectiveSimulator {
         var barriers: [[CollectiveSchedule]] = []
         for schedule in schedules { barriers.append([CollectiveSchedule(rank: schedule.rank, ranks: schedule.ranks), schedule]) }
         return run(barriers, sharedBefore: 0, sharedAfter: 0).seconds
-    }
-
-    /// The seconds the busiest WAN link spends serialising one all-reduce `choice` of `bytes`
-    /// (its bytes, headers included, over its bandwidth); 0 without shaped links.
-    public func busiestLinkSeconds(_ choice: ClusterPlanner.Choice, bytes: Int) -> Double {
-        guard let links else { return 0 }
-        let count = bytes / 4, devices = layout.devicesPerWorker
-        var carried: [Int: [Int: Int]] = [:]
-        for rank in 0..<layout.ranks {
-            let device = rank % devices
-            for phase in ClusterCollective.phases(choice: choice, layout: layout, rank: rank, device: device, count: count,
-                                                  slice: ClusterCollective.slice(device: device, devices: devices, count: count)) {
-                for operation in phase.schedule.operations where operation.kind.isSend {
-                    let from = layout.region(ofRank: rank), to = layout.region(ofRank: operation.kind.peer)
-                    guard from != to, let spec = links[from]?[to] else { continue }
-                    // As the gateway serialises it: in chunks, each with its headers.
-                    let bytes = operation.range.count * 4 + 64
-                    let whole = bytes / gatewayChunkBytes, rest = bytes % gatewayChunkBytes
-                    let wire = whole * spec.framing.wireBytes(gatewayChunkBytes) + spec.framing.wireBytes(rest)
-                    carried[from, default: [:]][to, default: 0] += wire
-                }
-            }
-        }
-        var busiest = 0.0
-        for (from, targets) in carried {
-            for (to, wire) in targets { busiest = max(busiest, Double(wire) * 8 / links[from]![to]!.bitsPerSecond) }
-        }
-        return busiest
     }
 
     private enum Event {
@@ -425,79 +374,5 @@ public struct CollectiveSimulator {
             prediction.coreSeconds = capacity / 1e9
         }
         return prediction
-    }
-}
-
-/// A min-heap of timed events; ties keep insertion order.
-struct EventQueue<Element> {
-    private var heap: [(time: Int64, order: Int, element: Element)] = []
-    private var counter = 0
-
-    var peekTime: Int64? { heap.first?.time }
-
-    mutating func push(_ time: Int64, _ element: Element) {
-        heap.append((time, counter, element))
-        counter += 1
-        var child = heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard Self.less(heap[child], heap[parent]) else { break }
-            heap.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    mutating func pop() -> (Int64, Element)? {
-        guard !heap.isEmpty else { return nil }
-        heap.swapAt(0, heap.count - 1)
-        let top = heap.removeLast()
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1, right = left + 1
-            var smallest = parent
-            if left < heap.count && Self.less(heap[left], heap[smallest]) { smallest = left }
-            if right < heap.count && Self.less(heap[right], heap[smallest]) { smallest = right }
-            if smallest == parent { break }
-            heap.swapAt(parent, smallest)
-            parent = smallest
-        }
-        return (top.time, top.element)
-    }
-
-    private static func less(_ a: (time: Int64, order: Int, element: Element), _ b: (time: Int64, order: Int, element: Element)) -> Bool {
-        a.time < b.time || (a.time == b.time && a.order < b.order)
-    }
-}
-
-extension CollectiveSimulator {
-    /// How much faster the model must predict a smaller chunk than the planner's for it to be
-    /// taken: within that, fewer messages are the safer choice on a busy host.
-    public static let chunkGain = 0.02
-
-    /// The all-reduce of `bytes` the model predicts fastest among the planner's choice and the
-    /// same with each of its smaller chunks (`ClusterPlanner.chunkCandidates`): a smaller one is
-    /// taken where it is predicted at least `gain` faster and the model of it leaves the cores
-    /// below `coresBusyBelow` (with no model of the cores, always). A smaller chunk pipelines a
-    /// step's hops (the WAN, the LAN, the reduce) more deeply, which pays where a hop's latency
-    /// is a large share of a chunk's time on the link, and costs a message each, which the model
-    /// charges the cores; where the cores are busier, how the scheduler shares them decides more
-    /// than the model can (each message wakes threads that wait for a core). Between regions
-    /// whose links the model does not know (no gateways: the traffic is shaped, if at all, where
-    /// the model cannot see it), it does not choose. `chunk` is nil where the planner's choice
-    /// stands.
-    public func modelChoice(_ planner: ClusterPlanner, bytes: Int, gain: Double = chunkGain, coresBusyBelow: Double = SweepReport.headroomBusy)
-        -> (chunk: Int?, choice: ClusterPlanner.Choice, prediction: Prediction) {
-        let own = planner.choose(bytes: bytes)
-        var best = (chunk: Int?.none, choice: own, prediction: prediction(own, bytes: bytes))
-        guard links != nil || layout.regions.count < 2 else { return best }
-        var bar = best.prediction.seconds * (1 - gain)
-        for chunk in planner.chunkCandidates(bytes: bytes) {
-            let choice = planner.choose(bytes: bytes, chunkBytes: chunk)
-            let candidate = prediction(choice, bytes: bytes)
-            guard candidate.seconds < bar, candidate.coresBusy.map({ $0 < coresBusyBelow }) ?? true else { continue }
-            best = (chunk, choice, candidate)
-            bar = candidate.seconds
-        }
-        return best
     }
 }

@@ -1,3 +1,4 @@
+import ClusterCore
 import Collectives
 import Foundation
 import StraitsWire
@@ -64,8 +65,7 @@ extension Coordinator {
         }
         var measuredCompute: [Double] = []
         var step = 0
-        // Collective ids: four per bucket for the gradients and four per bucket for the outer sync.
-        var collective = Self.firstStepCollective
+        var collective = CollectiveIDs.firstStep
         for (index, schedule) in spec.schedules.enumerated() {
             ledger!.begin(schedule)
             let syncText = switch schedule.sync {
@@ -77,7 +77,7 @@ extension Coordinator {
             run.event("schedule", [("name", .string(schedule.name)), ("sync", .string(schedule.sync.rawValue)),
                                    ("every", .int(schedule.every)), ("compression", .string(schedule.compression.rawValue)),
                                    ("steps", .int(schedule.steps))])
-            var lastPrint = ContinuousClock.now
+            var lastPrint = clock.now()
             let fileName = schedule.name.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" }
             for i in 0..<schedule.steps {
                 let last = i == schedule.steps - 1
@@ -87,33 +87,34 @@ extension Coordinator {
                     save: last ? run.path + "/model-\(String(fileName)).bin" : nil)
                 let result = try runStep(step, bytes: bytes, computeS: 0, collective: collective, train: train, scheduleName: schedule.name)
                 step += 1
-                collective += 8 * buckets.count + 8
+                collective += CollectiveIDs.trainingStepSpan(buckets: buckets.count)
                 // Re-plan the buckets once from measured compute (steps 1…3; step 0 warms up).
                 if !planned, i >= 1 {
-                    let devices = result.regionCompute.values.reduce(0) { $0 + $1.devices }
-                    measuredCompute.append(result.regionCompute.values.reduce(0) { $0 + $1.compute } / Double(max(devices, 1)))
+                    let sums = result.tally.regionSums.values
+                    measuredCompute.append(sums.reduce(0) { $0 + $1.computeS } / Double(max(sums.reduce(0) { $0 + $1.devices }, 1)))
                     if measuredCompute.count == 3 {
                         buckets = plan(computeSeconds: measuredCompute.reduce(0, +) / 3, basis: "measured")
                         planned = true
                     }
                 }
-                let loss = result.losses.map(\.loss).reduce(0, +) / Double(max(result.losses.count, 1))
-                if let bad = result.losses.first(where: { !$0.loss.isFinite }) {
+                let loss = result.tally.losses.map(\.loss).reduce(0, +) / Double(max(result.tally.losses.count, 1))
+                if let bad = result.tally.losses.first(where: { !$0.loss.isFinite }) {
                     throw Abort(description: "schedule \(schedule.name) step \(i): rank \(bad.rank)'s loss is \(bad.loss): training diverged; lower optimizer.lr")
                 }
                 if last {
-                    let distinct = Set(result.parameterChecksums.values)
-                    guard distinct.count == 1, result.parameterChecksums.count == topology.deviceCount else {
-                        let table = result.parameterChecksums.sorted { $0.key < $1.key }.map { "rank \($0.key): \(String($0.value, radix: 16))" }
+                    let distinct = Set(result.tally.parameterChecksums.values)
+                    guard distinct.count == 1, result.tally.parameterChecksums.count == topology.deviceCount else {
+                        let table = result.tally.parameterChecksums.sorted { $0.key < $1.key }.map { "rank \($0.key): \(String($0.value, radix: 16))" }
                         throw Abort(description: "schedule \(schedule.name) ended with replicas that differ (CRC32C of the parameters: \(table.joined(separator: ", ")))")
                     }
                     run.event("replicas_identical", [("schedule", .string(schedule.name)), ("crc32c", .string(String(distinct.first!, radix: 16))),
                                                      ("file", .string(train.save ?? ""))])
                 }
-                ledger!.record(.init(wall: result.wall, loss: loss, wanBytes: result.wanBytes, lanBytes: result.lanBytes,
-                                     regionCompute: result.regionCompute, regionWanBytes: result.regionWanBytes))
-                if last || ContinuousClock.now - lastPrint > .seconds(2) {
-                    lastPrint = ContinuousClock.now
+                ledger!.record(.init(wall: result.wall, loss: loss, wanBytes: result.tally.wanBytes, lanBytes: result.tally.lanBytes,
+                                     regionCompute: result.tally.regionSums.mapValues { (compute: $0.computeS, devices: $0.devices) },
+                                     regionWanBytes: result.tally.regionWanBytes))
+                if last || clock.now() - lastPrint > 2_000_000_000 {
+                    lastPrint = clock.now()
                     let sofar = ledger!.runs.last!
                     say("\(schedule.name) step \(i + 1)/\(schedule.steps): loss \(fixed(loss, 4)), \(fixed(result.wall * 1e3, 1)) ms/step, "
                         + "\(fixed(sofar.wall, 1)) s, WAN \(fixed(Double(sofar.wanBytes) / 1e6, 1)) MB")

@@ -1,3 +1,4 @@
+import Emulation
 import CStraitsShims
 import Foundation
 import ZeroMQ

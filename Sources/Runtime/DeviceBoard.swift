@@ -1,3 +1,4 @@
+import ClusterCore
 import Foundation
 import StraitsWire
 import ZeroMQ
@@ -7,26 +8,12 @@ import ZeroMQ
 final class DeviceBoard: @unchecked Sendable {
     // Unchecked Sendable: every field is read and written under `condition`'s lock.
     enum Command: Sendable {
-        case connect(ControlMessage.Plan)
-        case probe(ControlMessage.Probe)
-        case step(ControlMessage.Step)
+        /// A command from the coordinator, in the order `WorkerCommandQueue` hands them out.
+        case run(WorkerCommandQueue.Command)
         case quit
-
-        var kind: ControlMessage.Kind {
-            switch self {
-            case .connect: .plan
-            case .probe: .probe
-            case .step: .step
-            case .quit: .stop
-            }
-        }
     }
 
-    enum Outcome: Sendable {
-        case done
-        case probed(ControlMessage.LinkParameters)
-        case stepped(ControlMessage.DeviceStep)
-    }
+    typealias Outcome = WorkerCommandQueue.DeviceOutcome
 
     private let condition = NSCondition()
     private let devices: Int

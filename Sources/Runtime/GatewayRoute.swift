@@ -1,3 +1,4 @@
+import Emulation
 import Foundation
 
 /// The frame a worker puts in front of a data message it sends through its region's gateway
@@ -35,7 +36,7 @@ enum GatewayRoute {
     }()
 
     /// A route to `rank`, stamped now (on the clock the gateways read) unless told when.
-    static func frame(destination rank: Int, sentAt: Int64 = Gateway.now(), clock: UInt64 = Self.clock, magic: UInt32 = Self.magic) -> [UInt8] {
+    static func frame(destination rank: Int, sentAt: Int64 = SystemClock.shared.now(), clock: UInt64 = Self.clock, magic: UInt32 = Self.magic) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: size)
         bytes.withUnsafeMutableBytes { raw in
             raw.storeBytes(of: magic.littleEndian, toByteOffset: 0, as: UInt32.self)

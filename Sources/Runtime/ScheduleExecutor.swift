@@ -1,3 +1,4 @@
+import Emulation
 import Collectives
 import StraitsWire
 import ZeroMQ
@@ -107,7 +108,7 @@ public struct ScheduleExecutor {
     /// on the clock for the rest. How late after its arrival a waiting rank takes each such
     /// message goes to the traffic counters: the emulated link's punctuality as the rank sees it.
     private mutating func receiveOne() throws {
-        let waitingSince = Gateway.now()
+        let waitingSince = SystemClock.shared.now()
         if let first = plane.holding.first, first.arrivesAt! <= waitingSince {
             try take(plane.holding.removeFirst(), waitingSince: waitingSince, now: waitingSince)
             return
@@ -144,7 +145,7 @@ public struct ScheduleExecutor {
             plane.reject(error.description)
             return
         }
-        var now = Gateway.now()
+        var now = SystemClock.shared.now()
         if let held {
             plane.traffic.received(from: Int(held.header.sourceRank), bytes: DataFrameHeader.size + held.payloadSize)
             if let arrivesAt = held.arrivesAt, arrivesAt > now {
@@ -160,7 +161,7 @@ public struct ScheduleExecutor {
             if early > 0 {
                 plane.approach.record(now - wake)
                 let spinFrom = now
-                while now < arrivesAt { now = Gateway.now() }
+                while now < arrivesAt { now = SystemClock.shared.now() }
                 plane.spun(now - spinFrom)
             }
             if arrivesAt <= now { try take(plane.holding.removeFirst(), waitingSince: waitingSince, now: now) }

@@ -1,3 +1,4 @@
+import Emulation
 import Collectives
 import StraitsWire
 import ZeroMQ
@@ -39,7 +40,7 @@ final class HeldMessage: @unchecked Sendable {
     /// on before that with an arrival frame (`GatewayRoute`); nil: it has arrived.
     let arrivesAt: Int64?
     /// When this rank received it (CLOCK_MONOTONIC nanoseconds).
-    let receivedAt = Gateway.now()
+    let receivedAt = SystemClock.shared.now()
 
     /// Checks the frame count and decodes the header; throws what is wrong with it.
     init(_ message: consuming ZMQMessage, rank: Int) throws {

@@ -1,3 +1,4 @@
+import Emulation
 import Collectives
 import Foundation
 import NUMA
@@ -143,7 +144,7 @@ struct ScheduleExecutorTests {
                 for _ in 0..<2 {
                     var message = try relayBox.socket.blockingReceive(timeout: .seconds(20))
                     message.removeFirstFrame()
-                    message.prepend(GatewayRoute.arrivalFrame(destination: 0, arrivesAt: Gateway.now() + hold))
+                    message.prepend(GatewayRoute.arrivalFrame(destination: 0, arrivesAt: SystemClock.shared.now() + hold))
                     try out.blockingSend(message, timeout: .seconds(5))
                 }
                 try barrier.wait(timeout: .seconds(30))
@@ -166,9 +167,9 @@ struct ScheduleExecutorTests {
             var schedule = CollectiveSchedule(rank: rank, ranks: 2)
             RingAllReduce.append(to: &schedule, group: [0, 1], range: ElementRange(offset: 0, count: count), chunkElements: count)
             ExactPattern.fill(buffer, count: count, rank: rank, ranks: 2)
-            let started = Gateway.now()
+            let started = SystemClock.shared.now()
             try ScheduleExecutor.run(schedule, buffer: buffer, elementCount: count, on: plane, collectiveID: 1, timeout: .seconds(30))
-            let took = Gateway.now() - started
+            let took = SystemClock.shared.now() - started
             let wrong = ExactPattern.countWrong(buffer, count: count, ranks: 2)
             let arrivals = plane.traffic.arrivalSnapshot()
             try barrier.wait(timeout: .seconds(30))
@@ -188,39 +189,6 @@ struct ScheduleExecutorTests {
         } else {
             #expect(results[0][4] == 0 && results[0][5] == 0)
         }
-    }
-
-    @Test("how early a thread wakes follows a percentile of its recent overshoots, within its floor and ceiling")
-    func overshootWindow() {
-        var window = OvershootWindow()
-        #expect(window.early == 100_000)
-        // 128 overshoots of 30 µs: wake 40 µs early.
-        for _ in 0..<128 { window.record(30_000) }
-        #expect(window.early == 40_000)
-        // Two in a hundred at 1 ms move the 99th percentile there, up to the ceiling.
-        for index in 0..<128 { window.record(index % 50 == 0 ? 1_000_000 : 30_000) }
-        #expect(window.early == OvershootWindow.ceiling)
-        // The 90th, as for racing threads, stays with the common case.
-        window.percentile = 90
-        for index in 0..<128 { window.record(index % 50 == 0 ? 1_000_000 : 30_000) }
-        #expect(window.early == 40_000)
-        // A precise timer still wakes a margin early.
-        for _ in 0..<128 { window.record(1_000) }
-        #expect(window.early == OvershootWindow.floor)
-        // A moment 10 ms away is approached by halves; the last sleep, under 250 µs, aims at it.
-        var now: Int64 = 0
-        var wakes: [Int64] = []
-        while true {
-            let (wake, final) = OvershootWindow.approach(from: now, to: 10_000_000)
-            wakes.append(wake)
-            if final { break }
-            now = wake
-        }
-        #expect(wakes.prefix(3) == [5_000_000, 7_500_000, 8_750_000])
-        #expect(wakes.last == 10_000_000 && wakes.count == 7)
-        #expect(OvershootWindow.approach(from: 9_800_000, to: 10_000_000) == (10_000_000, true))
-        // A moment already past is the final wake, at once.
-        #expect(OvershootWindow.approach(from: 10_000_100, to: 10_000_000) == (10_000_000, true))
     }
 
     @Test("a peer that never sends makes the collective time out with a clear error")

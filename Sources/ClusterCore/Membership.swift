@@ -1,0 +1,255 @@
+import StraitsWire
+import Topology
+
+/// The coordinator's membership: who may join, who has joined, when heartbeats go out, and who
+/// has gone silent. It does no I/O and reads no clock: each event comes with `now` (monotonic
+/// nanoseconds) and returns what the shell is to do, so admission and liveness are tested under
+/// a manual clock.
+public struct Membership: Sendable {
+    /// A peer's ZeroMQ routing id on the coordinator's ROUTER.
+    public typealias Route = [UInt8]
+
+    /// A member: a worker (by the order it was admitted in) or a region's gateway.
+    public enum MemberID: Hashable, Sendable {
+        case worker(Int)
+        case gateway(region: Int)
+    }
+
+    /// An admitted worker or gateway, and what it last reported.
+    public struct Member: Sendable {
+        public let route: Route
+        public let join: ControlMessage.Join
+        /// Its region, by index in the topology.
+        public let region: Int
+        /// When it was last heard from (monotonic nanoseconds).
+        public internal(set) var lastHeard: Int64
+        public var report = MemberReport()
+
+        public var isGateway: Bool { join.memberRole == .gateway }
+
+        /// How logs and errors name it: `us-east/host 1 (pid 42)` or `gateway us-east (pid 43)`.
+        public var label: String {
+            isGateway
+                ? "gateway \(join.region) (pid \(join.pid))"
+                : "\(join.region)/host \(join.host) (pid \(join.pid))"
+        }
+    }
+
+    /// What a member reported in its heartbeats and step results: the counters the records are made of.
+    public struct MemberReport: Sendable, Equatable {
+        public var traffic = ControlMessage.Traffic()
+        public var computeS = 0.0
+        public var commS = 0.0
+        public var stepsDone = 0
+        /// A gateway's link counters, by destination region.
+        public var links: [ControlMessage.LinkStats] = []
+        public init() {}
+    }
+
+    /// What the shell does next.
+    public enum Directive: Equatable, Sendable {
+        /// A member was admitted: greet it with a heartbeat (and log it).
+        case admitted(MemberID)
+        /// A join was refused: tell the peer why (and log it).
+        case refuse(route: Route, reason: String)
+        /// Send heartbeat `seq` to every member.
+        case heartbeat(seq: Int)
+        /// A member is dead: the job cannot go on without it.
+        case dead(MemberID, reason: String)
+    }
+
+    /// Timing of the liveness protocol, in nanoseconds.
+    public struct Timing: Sendable, Equatable {
+        /// Between two heartbeats to every member.
+        public var heartbeat: Int64
+        /// Silence after which a member is dead.
+        public var deadAfter: Int64
+        public init(heartbeat: Int64, deadAfter: Int64) {
+            self.heartbeat = heartbeat
+            self.deadAfter = deadAfter
+        }
+    }
+
+    public let topology: ClusterTopology
+    public let timing: Timing
+    /// Whether each region brings a gateway (several regions, WAN through gateways).
+    public let expectsGateways: Bool
+    /// Workers in the order they were admitted (`MemberID.worker(i)` is `workers[i]`).
+    public private(set) var workers: [Member] = []
+    /// Each region's gateway, by region index.
+    public private(set) var gateways: [Int: Member] = [:]
+    /// Whether joins are still taken (until the job starts).
+    public private(set) var admitting = true
+    public private(set) var heartbeatSequence = 0
+    private var nextHeartbeat: Int64
+
+    public init(topology: ClusterTopology, timing: Timing, gateways: Bool, now: Int64) {
+        self.topology = topology
+        self.timing = timing
+        expectsGateways = gateways && topology.regions.count > 1
+        nextHeartbeat = now
+    }
+
+    /// Gateways this job needs: one per region, or none.
+    public var gatewaysNeeded: Int { expectsGateways ? topology.regions.count : 0 }
+
+    /// Whether every host and every gateway has joined.
+    public var isComplete: Bool { workers.count == topology.hostCount && gateways.count == gatewaysNeeded }
+
+    /// Who has not joined yet, as logs name them.
+    public var missing: [String] {
+        var missing: [String] = []
+        if expectsGateways {
+            for (index, region) in topology.regions.enumerated() where gateways[index] == nil {
+                missing.append("gateway \(region.name)")
+            }
+        }
+        for region in topology.regions {
+            for host in 0..<region.hosts
+            where !workers.contains(where: { $0.join.region == region.name && $0.join.host == host }) {
+                missing.append("\(region.name)/host \(host)")
+            }
+        }
+        return missing
+    }
+
+    /// Every member, workers first.
+    public var everyone: [Member] { workers + gateways.keys.sorted().map { gateways[$0]! } }
+
+    public subscript(id: MemberID) -> Member {
+        get {
+            switch id {
+            case .worker(let index): workers[index]
+            case .gateway(let region): gateways[region]!
+            }
+        }
+        set {
+            switch id {
+            case .worker(let index): workers[index] = newValue
+            case .gateway(let region): gateways[region] = newValue
+            }
+        }
+    }
+
+    /// The member behind a routing id, if it has joined.
+    public func member(route: Route) -> MemberID? {
+        if let index = workers.firstIndex(where: { $0.route == route }) { return .worker(index) }
+        if let region = gateways.first(where: { $0.value.route == route })?.key { return .gateway(region: region) }
+        return nil
+    }
+
+    /// Ends admission: the job starts, and a join from now on is refused.
+    public mutating func closeAdmission() {
+        admitting = false
+    }
+
+    /// A join: admitted, or refused with the reason (each reason names the peer and what is wrong).
+    public mutating func onJoin(_ join: ControlMessage.Join, route: Route, now: Int64) -> Directive {
+        let label = "\(join.region)/host \(join.host) (pid \(join.pid))"
+        guard admitting else {
+            return .refuse(route: route, reason: "\(label): the job has already started; joining mid-job is not supported")
+        }
+        guard let region = topology.regions.firstIndex(where: { $0.name == join.region }) else {
+            let names = topology.regions.map(\.name).joined(separator: ", ")
+            return .refuse(
+                route: route,
+                reason: "\(label): topology \(topology.name) has no region \"\(join.region)\" (regions: \(names))")
+        }
+        switch join.memberRole {
+        case .gateway:
+            return admitGateway(join, route: route, region: region, now: now)
+        case .unknown(let role):
+            return .refuse(route: route, reason: "\(label): unknown role \"\(role)\" (expected a worker, or role gateway)")
+        case .worker:
+            break
+        }
+        let spec = topology.regions[region]
+        guard join.host >= 0, join.host < spec.hosts else {
+            let plural = spec.hosts == 1 ? "" : "s"
+            return .refuse(
+                route: route,
+                reason: "\(label): region \(spec.name) has \(spec.hosts) host\(plural) (0…\(spec.hosts - 1)) in topology \(topology.name)")
+        }
+        guard join.devices == spec.devicesPerHost, join.endpoints.count == join.devices else {
+            return .refuse(
+                route: route,
+                reason: "\(label): brings \(join.devices) devices and \(join.endpoints.count) endpoints; "
+                    + "region \(spec.name) has \(spec.devicesPerHost) devices per host")
+        }
+        if let existing = workers.first(where: { $0.join.region == join.region && $0.join.host == join.host }) {
+            return .refuse(
+                route: route, reason: "\(label): \(join.region)/host \(join.host) has already joined as pid \(existing.join.pid)")
+        }
+        if member(route: route) != nil {
+            return .refuse(route: route, reason: "\(label): this connection has already joined")
+        }
+        workers.append(Member(route: route, join: join, region: region, lastHeard: now))
+        return .admitted(.worker(workers.count - 1))
+    }
+
+    private mutating func admitGateway(_ join: ControlMessage.Join, route: Route, region: Int, now: Int64) -> Directive {
+        let label = "gateway \(join.region) (pid \(join.pid))"
+        guard expectsGateways else {
+            let why = topology.regions.count == 1 ? "one region" : "--no-gateways"
+            return .refuse(route: route, reason: "\(label): this run takes no gateways (\(why))")
+        }
+        if let existing = gateways[region] {
+            return .refuse(
+                route: route,
+                reason: "\(label): region \(join.region) already has its gateway (pid \(existing.join.pid))")
+        }
+        guard join.endpoints.count == topology.regions.count else {
+            return .refuse(
+                route: route,
+                reason: "\(label): \(join.endpoints.count) ingress endpoints for \(topology.regions.count) regions")
+        }
+        if member(route: route) != nil {
+            return .refuse(route: route, reason: "\(label): this connection has already joined")
+        }
+        gateways[region] = Member(route: route, join: join, region: region, lastHeard: now)
+        return .admitted(.gateway(region: region))
+    }
+
+    /// Notes that a member was heard from at `now`.
+    public mutating func heard(_ id: MemberID, now: Int64) {
+        self[id].lastHeard = max(self[id].lastHeard, now)
+    }
+
+    /// Time passes: a heartbeat when one is due, and every member silent for `deadAfter` or
+    /// longer is dead (exactly at its deadline, not a nanosecond before).
+    public mutating func onTick(now: Int64) -> [Directive] {
+        var directives: [Directive] = []
+        if now >= nextHeartbeat {
+            heartbeatSequence += 1
+            directives.append(.heartbeat(seq: heartbeatSequence))
+            nextHeartbeat = now + timing.heartbeat
+        }
+        for (id, member) in identified where now >= member.lastHeard + timing.deadAfter {
+            let silence = Seconds.text(now - member.lastHeard, places: 1)
+            let reason =
+                "\(member.isGateway ? "" : "worker ")\(member.label) sent nothing for \(silence) s "
+                + "(dead after \(Seconds.text(timing.deadAfter, places: 3)) s)"
+            directives.append(.dead(id, reason: reason))
+        }
+        return directives
+    }
+
+    /// A member's connection closed (libzmq could not route to it): it exited or was killed.
+    public func onConnectionGone(route: Route) -> Directive? {
+        guard let id = member(route: route) else { return nil }
+        let member = self[id]
+        let reason =
+            "\(member.isGateway ? "" : "worker ")\(member.label) is gone: its connection closed (it exited or was killed)"
+        return .dead(id, reason: reason)
+    }
+
+    /// The next time `onTick` has something to do: a heartbeat or a liveness deadline.
+    public var nextDeadline: Int64 {
+        identified.reduce(nextHeartbeat) { min($0, $1.1.lastHeard + timing.deadAfter) }
+    }
+
+    private var identified: [(MemberID, Member)] {
+        workers.enumerated().map { (MemberID.worker($0.offset), $0.element) }
+            + gateways.keys.sorted().map { (MemberID.gateway(region: $0), gateways[$0]!) }
+    }
+}
