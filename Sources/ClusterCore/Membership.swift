@@ -1,5 +1,5 @@
 import StraitsWire
-import Topology
+import Config
 
 /// The coordinator's membership: who may join, who has joined, when heartbeats go out, and who
 /// has gone silent. It does no I/O and reads no clock: each event comes with `now` (monotonic

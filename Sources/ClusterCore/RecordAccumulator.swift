@@ -1,5 +1,5 @@
 import StraitsWire
-import Topology
+import Config
 
 /// Turns the members' running counters into the per-second, per-step and final records of each
 /// region and WAN link: every record holds what changed since the one before it. No I/O and no

@@ -3,7 +3,7 @@ import Collectives
 import Foundation
 import NUMA
 import StraitsWire
-import Topology
+import Config
 import Synchronization
 import ZeroMQ
 

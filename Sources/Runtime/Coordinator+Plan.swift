@@ -4,7 +4,7 @@ import Emulation
 import Foundation
 import StraitsWire
 import Telemetry
-import Topology
+import Config
 
 extension Coordinator {
     /// What the plan rests on, for plan.json and the log.

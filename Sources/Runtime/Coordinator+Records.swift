@@ -1,7 +1,7 @@
 import ClusterCore
 import Foundation
 import Telemetry
-import Topology
+import Config
 import Training
 
 extension Coordinator {

@@ -4,7 +4,7 @@ import Emulation
 import Foundation
 import StraitsWire
 import Telemetry
-import Topology
+import Config
 
 extension Coordinator {
     /// One step, across all ranks: wall time and the ranks' results summed (`StepTally`).

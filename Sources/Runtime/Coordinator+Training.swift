@@ -3,7 +3,7 @@ import Collectives
 import Foundation
 import StraitsWire
 import Telemetry
-import Topology
+import Config
 import Training
 
 extension Coordinator {

@@ -5,7 +5,7 @@ import Foundation
 import StraitsWire
 import Synchronization
 import Telemetry
-import Topology
+import Config
 import Training
 import ZeroMQ
 

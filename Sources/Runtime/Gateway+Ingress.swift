@@ -4,7 +4,7 @@ import Emulation
 import Foundation
 import NUMA
 import StraitsWire
-import Topology
+import Config
 import ZeroMQ
 
 extension Gateway {

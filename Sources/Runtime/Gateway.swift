@@ -4,7 +4,7 @@ import Emulation
 import Foundation
 import NUMA
 import StraitsWire
-import Topology
+import Config
 import ZeroMQ
 
 /// `straits-gateway`: a region's outbound WAN. One ingress socket per outbound link takes the

@@ -1,7 +1,7 @@
 import Collectives
 import Emulation
 import StraitsWire
-import Topology
+import Config
 
 extension ClusterTopology.Link {
     /// The link as the gateways emulate it and the model simulates it.

@@ -1,7 +1,7 @@
 import Collectives
 import Foundation
 import Telemetry
-import Topology
+import Config
 
 /// `straits sweep`: a grid of WAN bandwidth × latency × algorithm, each point a local cluster
 /// (coordinator, gateways, workers) running the all-reduce benchmark at every size, with the

@@ -1,4 +1,4 @@
-import Topology
+import Config
 
 /// Flags of `straits sweep`.
 public struct SweepOptions: Sendable {

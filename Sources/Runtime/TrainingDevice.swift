@@ -1,7 +1,7 @@
 import Collectives
 import Foundation
 import StraitsWire
-import Topology
+import Config
 import Training
 
 /// One device's part of a training job: its replica of the model, its gradient buffer (the

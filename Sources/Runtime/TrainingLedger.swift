@@ -1,5 +1,5 @@
 import Telemetry
-import Topology
+import Config
 
 /// What each schedule of a training job cost and reached, step by step, and the figures the
 /// summary reports from it: final loss, time and WAN bytes to the target loss, WAN bytes

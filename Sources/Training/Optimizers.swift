@@ -1,5 +1,5 @@
 import Foundation
-import Topology
+import Config
 
 /// The inner optimiser of a replica: SGD (with momentum) or AdamW, over the flat parameter
 /// vector. State is float32, one or two vectors the size of the model.

@@ -1,4 +1,4 @@
-import Topology
+import Config
 
 /// One device's copy of the model and everything it updates: parameters, the inner optimiser,
 /// and for schedules that synchronise across regions only every H steps, the last global

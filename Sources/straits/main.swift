@@ -3,7 +3,7 @@ import Foundation
 import Runtime
 import Training
 import Telemetry
-import Topology
+import Config
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 let usage = """

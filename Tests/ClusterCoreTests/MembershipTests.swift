@@ -2,7 +2,7 @@ import ClusterCore
 import Emulation
 import StraitsWire
 import Testing
-import Topology
+import Config
 
 /// The coordinator's membership under a manual clock: every admission, every refusal reason,
 /// heartbeats and liveness to the nanosecond.

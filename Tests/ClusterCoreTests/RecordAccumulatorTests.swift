@@ -2,7 +2,7 @@ import ClusterCore
 import Emulation
 import StraitsWire
 import Testing
-import Topology
+import Config
 
 /// The per-second, per-step and final records under a manual clock: each holds exactly what
 /// changed since the one before.

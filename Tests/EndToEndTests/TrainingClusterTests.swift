@@ -1,7 +1,7 @@
 import Foundation
 import Telemetry
 import Testing
-import Topology
+import Config
 import Training
 
 /// Training across a real two-region cluster (coordinator, gateways, workers), checked against

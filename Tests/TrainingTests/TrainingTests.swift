@@ -1,7 +1,7 @@
 import Collectives
 import Foundation
 import Testing
-import Topology
+import Config
 @testable import Training
 
 @Suite struct MLPTests {

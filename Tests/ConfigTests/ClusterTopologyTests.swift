@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import Topology
+import Config
 
 @Suite("topology files")
 struct ClusterTopologyTests {
