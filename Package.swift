@@ -30,6 +30,12 @@ let package = Package(
         .executable(name: "straits-worker", targets: ["straits-worker"]),
         .executable(name: "straits-gateway", targets: ["straits-gateway"]),
     ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
     targets: [
         // System libraries. Debian's libzmq.pc emits an `-isystem` flag that SwiftPM rejects, and
         // both headers live on the default include path, so the module maps name no pkg-config.
@@ -55,7 +61,7 @@ let package = Package(
         ),
 
         .target(name: "StraitsWire", dependencies: ["CStraitsShims"], swiftSettings: strictConcurrency),
-        .target(name: "Config", swiftSettings: strictConcurrency),
+        .target(name: "Config", dependencies: ["Yams"], swiftSettings: strictConcurrency),
         .target(name: "Emulation", swiftSettings: strictConcurrency),
         .target(name: "Telemetry", dependencies: ["Config"], swiftSettings: strictConcurrency),
         // The I/O-free cores of the cluster's control logic: no ZeroMQ, no files, no clock.

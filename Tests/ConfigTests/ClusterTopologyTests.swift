@@ -149,10 +149,37 @@ struct ClusterTopologyTests {
             do {
                 _ = try YAMLParser.parse(text, file: "s.yaml")
                 Issue.record("no error for \(text)")
+                continue
             } catch {
                 #expect(error.line == line, "\(error)")
                 #expect(error.message.contains(fragment), "\(error)")
             }
+        }
+    }
+
+    @Test("a file nested 100,000 levels deep, or too large, gets a clear error with its line, not a crash")
+    func deepNesting() throws {
+        let deep: [(String, Int)] = [
+            ("name: x\nregions: " + String(repeating: "[", count: 100_000) + "\n", 2),
+            ("name: x\nregions:\n  " + String(repeating: "- ", count: 100_000) + "a\n", 3),
+            ("name: x\n" + (0..<200).map { String(repeating: " ", count: $0) + "k\($0):" }.joined(separator: "\n") + "\n", 66),
+            ("a: {b: [c, {d: " + String(repeating: "{e: ", count: 99_990) + "\n", 1),
+        ]
+        for (text, line) in deep {
+            do {
+                _ = try ClusterTopology.parse(text, file: "deep.yaml")
+                Issue.record("no error for a deep file")
+            } catch {
+                #expect(error.file == "deep.yaml" && error.line == line, "\(error)")
+                #expect(error.message.contains("nested more than 64 levels"), "\(error)")
+            }
+        }
+        // Sixty levels are still read.
+        let sixty = "a: " + String(repeating: "[", count: 60) + String(repeating: "]", count: 60) + "\n"
+        #expect(throws: Never.self) { try YAMLParser.parse(sixty, file: "ok.yaml") }
+        let huge = "name: " + String(repeating: "x", count: YAMLParser.maximumBytes) + "\n"
+        #expect { try YAMLParser.parse(huge, file: "huge.yaml") } throws: { error in
+            "\(error)".contains("huge.yaml:0:") && "\(error)".contains("at most")
         }
     }
 
