@@ -73,13 +73,32 @@ let package = Package(
         ),
         .target(
             name: "Runtime",
-            dependencies: ["ZeroMQ", "NUMA", "Collectives", "StraitsWire", "Config", "Telemetry", "Emulation", "Training", "ClusterCore"],
+            dependencies: [
+                "ZeroMQ", "NUMA", "Collectives", "StraitsWire", "Config", "Telemetry", "Emulation", "Training", "ClusterCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strictConcurrency
         ),
-        .executableTarget(name: "straits", dependencies: ["Runtime", "Telemetry", "Training"], swiftSettings: strictConcurrency),
-        .executableTarget(name: "straits-coordinator", dependencies: ["Runtime"], swiftSettings: strictConcurrency),
-        .executableTarget(name: "straits-worker", dependencies: ["Runtime"], swiftSettings: strictConcurrency),
-        .executableTarget(name: "straits-gateway", dependencies: ["Runtime"], swiftSettings: strictConcurrency),
+        .executableTarget(
+            name: "straits",
+            dependencies: ["Runtime", "Telemetry", "Training", "Config", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strictConcurrency
+        ),
+        .executableTarget(
+            name: "straits-coordinator",
+            dependencies: ["Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strictConcurrency
+        ),
+        .executableTarget(
+            name: "straits-worker",
+            dependencies: ["Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strictConcurrency
+        ),
+        .executableTarget(
+            name: "straits-gateway",
+            dependencies: ["Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strictConcurrency
+        ),
         .testTarget(name: "EndToEndTests", dependencies: ["straits", "straits-coordinator", "straits-worker", "straits-gateway", "ZeroMQ", "StraitsWire", "Training", "Config", "Telemetry"], swiftSettings: strictConcurrency),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Collectives", "NUMA", "ZeroMQ", "StraitsWire", "Emulation", "Training"], swiftSettings: strictConcurrency),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "CZeroMQ"], swiftSettings: strictConcurrency),

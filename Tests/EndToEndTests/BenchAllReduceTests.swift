@@ -16,10 +16,11 @@ func straitsBinary() throws -> URL {
     return fallback
 }
 
-/// Runs `straits` with `arguments`, killing it after `timeout`; returns its status and output.
-func runStraits(_ arguments: [String], timeout: TimeInterval = 120) throws -> (status: Int32, output: String) {
+/// Runs `straits` (or `binary`, beside it) with `arguments`, killing it after `timeout`; returns
+/// its status and output.
+func runStraits(_ arguments: [String], binary: String = "straits", timeout: TimeInterval = 120) throws -> (status: Int32, output: String) {
     let process = Process()
-    process.executableURL = try straitsBinary()
+    process.executableURL = try straitsBinary().deletingLastPathComponent().appendingPathComponent(binary)
     process.arguments = arguments
     let pipe = Pipe()
     process.standardOutput = pipe
