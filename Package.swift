@@ -24,7 +24,7 @@ let package = Package(
         .library(name: "NUMA", targets: ["NUMA"]),
         .library(name: "Collectives", targets: ["Collectives"]),
         .library(name: "Training", targets: ["Training"]),
-        .library(name: "Runtime", targets: ["Runtime"]),
+        .library(name: "Services", targets: ["Services"]),
         .executable(name: "straits", targets: ["straits"]),
         .executable(name: "straits-coordinator", targets: ["straits-coordinator"]),
         .executable(name: "straits-worker", targets: ["straits-worker"]),
@@ -56,56 +56,65 @@ let package = Package(
         ),
         .target(
             name: "Collectives",
-            dependencies: ["NUMA"],
+            dependencies: ["NUMA", "StraitsWire"],
             swiftSettings: strictConcurrency + vectorISA
         ),
 
         .target(name: "StraitsWire", dependencies: ["CStraitsShims"], swiftSettings: strictConcurrency),
         .target(name: "Config", dependencies: ["Yams"], swiftSettings: strictConcurrency),
-        .target(name: "Emulation", swiftSettings: strictConcurrency),
-        .target(name: "Telemetry", dependencies: ["Config"], swiftSettings: strictConcurrency),
+        .target(name: "Emulation", dependencies: ["Collectives", "Config", "StraitsWire"], swiftSettings: strictConcurrency),
+        .target(name: "Telemetry", dependencies: ["Config", "Emulation"], swiftSettings: strictConcurrency),
         // The I/O-free cores of the cluster's control logic: no ZeroMQ, no files, no clock.
         .target(name: "ClusterCore", dependencies: ["StraitsWire", "Config"], swiftSettings: strictConcurrency),
         .target(
             name: "Training",
-            dependencies: ["COpenBLAS", "Config", "Emulation"],
+            dependencies: ["COpenBLAS", "Config", "Emulation", "Telemetry"],
             swiftSettings: strictConcurrency + vectorISA
         ),
+        // Sockets and the data plane: control links, ranks' data sockets, the schedule executor,
+        // device groups in shared memory.
         .target(
-            name: "Runtime",
+            name: "Transport",
+            dependencies: ["ZeroMQ", "NUMA", "Collectives", "StraitsWire", "Emulation", "CStraitsShims"],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
+            name: "Services",
             dependencies: [
                 "ZeroMQ", "NUMA", "Collectives", "StraitsWire", "Config", "Telemetry", "Emulation", "Training", "ClusterCore",
+                "Transport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictConcurrency
         ),
         .executableTarget(
             name: "straits",
-            dependencies: ["Runtime", "Telemetry", "Training", "Config", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Services", "Telemetry", "Training", "Config", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strictConcurrency
         ),
         .executableTarget(
             name: "straits-coordinator",
-            dependencies: ["Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Services", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strictConcurrency
         ),
         .executableTarget(
             name: "straits-worker",
-            dependencies: ["Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Services", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strictConcurrency
         ),
         .executableTarget(
             name: "straits-gateway",
-            dependencies: ["Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Services", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strictConcurrency
         ),
         .testTarget(name: "EndToEndTests", dependencies: ["straits", "straits-coordinator", "straits-worker", "straits-gateway", "ZeroMQ", "StraitsWire", "Training", "Config", "Telemetry"], swiftSettings: strictConcurrency),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Collectives", "NUMA", "ZeroMQ", "StraitsWire", "Emulation", "Training"], swiftSettings: strictConcurrency),
+        .testTarget(name: "ServicesTests", dependencies: ["Services", "Collectives", "NUMA", "ZeroMQ", "StraitsWire", "Emulation", "Training", "Transport"], swiftSettings: strictConcurrency),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "Collectives", "NUMA", "ZeroMQ", "StraitsWire", "Emulation"], swiftSettings: strictConcurrency),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "CZeroMQ"], swiftSettings: strictConcurrency),
         .testTarget(name: "ConfigTests", dependencies: ["Config"], swiftSettings: strictConcurrency),
         .testTarget(name: "StraitsWireTests", dependencies: ["StraitsWire"], swiftSettings: strictConcurrency),
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", "StraitsWire", "Config"], swiftSettings: strictConcurrency),
-        .testTarget(name: "EmulationTests", dependencies: ["Emulation"], swiftSettings: strictConcurrency),
+        .testTarget(name: "EmulationTests", dependencies: ["Emulation", "Collectives", "StraitsWire"], swiftSettings: strictConcurrency),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: strictConcurrency),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Config", "Collectives"], swiftSettings: strictConcurrency),
         .testTarget(name: "NUMATests", dependencies: ["NUMA"], swiftSettings: strictConcurrency),

@@ -1,3 +1,4 @@
+import Emulation
 import Foundation
 
 /// `straits report DIR` for a sweep's directory: the measured-against-model table and its
@@ -23,9 +24,8 @@ public struct SweepReport {
     /// How busy the model kept the cores of the machine that ran the point (nil: not modelled).
     static func coresBusy(_ row: Record) -> Double? { (row["cores_busy"] as? NSNumber)?.doubleValue }
 
-    /// Below this, the model leaves the cores at least half idle: the links, not the machine
-    /// that emulates them, set the pace.
-    public static let headroomBusy = 0.5
+    /// Below this, the model leaves the cores at least half idle (`CollectiveSimulator.headroomBusy`).
+    public static let headroomBusy = CollectiveSimulator.headroomBusy
 
     /// Measurements within ±10% of the model, overall and apart by how busy the model keeps the
     /// cores (rows whose model has none are counted only overall); `straits sweep` keeps one as

@@ -1,7 +1,7 @@
 // straits-coordinator: the control plane of a Straits cluster. `--help` lists the flags.
 import ArgumentParser
 import Foundation
-import Runtime
+import Services
 
 @main
 struct StraitsCoordinator: ParsableCommand {

@@ -1,7 +1,7 @@
 // straits-gateway: a region's emulated WAN links. `--help` lists the flags.
 import ArgumentParser
 import Foundation
-import Runtime
+import Services
 
 @main
 struct StraitsGateway: ParsableCommand {

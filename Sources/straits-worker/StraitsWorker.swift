@@ -1,6 +1,6 @@
 // straits-worker: one host of a Straits cluster. `--help` lists the flags.
 import ArgumentParser
-import Runtime
+import Services
 
 @main
 struct StraitsWorker: ParsableCommand {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Runtime
+import Services
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Config
-import Runtime
+import Services
 import Training
 
 struct JobCommand: ParsableCommand {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Runtime
+import Services
 
 struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

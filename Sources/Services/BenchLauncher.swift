@@ -1,0 +1,147 @@
+import Transport
+import Collectives
+import Foundation
+import NUMA
+import Synchronization
+import ZeroMQ
+
+/// `straits bench allreduce`: starts the worker processes (as `mpirun -np P` would), hands out
+/// the endpoint table and the measured link costs, and prints an nccl-tests-style table.
+/// Every process it starts is stopped again: on success, on failure and on Ctrl-C.
+public struct BenchLauncher {
+    let options: BenchOptions
+    let executable: String
+
+    public init(options: BenchOptions, executable: String) {
+        self.options = options
+        self.executable = executable
+    }
+
+    /// Runs the benchmark; returns the process exit status.
+    public func run() throws -> Int32 {
+        var router = try ZMQSocket(.router, linger: .zero)
+        try router.setRouterMandatory(true)
+        let endpoint = try router.bind("tcp://127.0.0.1:*")
+        let children = ChildProcesses()
+        defer { children.stopAll() }
+        children.installSignalHandlers()
+
+        for worker in 0..<options.workers {
+            try children.start(executable, ["bench-worker", "--control", endpoint, "--worker", "\(worker)"] + options.arguments)
+        }
+        let timeout = Duration.seconds(options.timeoutSeconds)
+
+        // hello from every worker: its routing id and its devices' endpoints.
+        var routes = [[UInt8]](repeating: [], count: options.workers)
+        var table = [String](repeating: "", count: options.ranks)
+        for _ in 0..<options.workers {
+            let (route, frames) = try receive(&router, expecting: "hello", children: children, timeout: timeout)
+            guard let worker = Int(frames[0]), worker < options.workers, frames.count == 1 + options.devicesPerWorker else {
+                throw RuntimeError("bad hello from a worker: \(frames)")
+            }
+            routes[worker] = route
+            for device in 0..<options.devicesPerWorker { table[worker * options.devicesPerWorker + device] = frames[1 + device] }
+        }
+        for route in routes { try send(&router, route, ["table"] + table) }
+
+        var link = LinkCost.unmeasured
+        var measured = false
+        if options.workers > 1 {
+            let (_, frames) = try receive(&router, expecting: "probe", children: children, timeout: timeout)
+            if let alpha = Double(frames[0]), let beta = Double(frames[1]) {
+                link = LinkCost(alphaSeconds: alpha, betaSecondsPerByte: beta)
+                measured = true
+            }
+        }
+        for route in routes { try send(&router, route, ["params", "\(link.alphaSeconds)", "\(link.betaSecondsPerByte)"]) }
+
+        let topology = try NUMATopology.discover()
+        emit("# straits bench allreduce: \(options.ranks) ranks = \(options.workers) worker\(options.workers == 1 ? "" : "s") × \(options.devicesPerWorker) device\(options.devicesPerWorker == 1 ? "" : "s"), transport \(options.transport), algo \(options.algorithm?.rawValue ?? "auto"), float32 sum")
+        emit("# \(topology)")
+        emit("# link between workers (\(measured ? "measured: ping-pong and 4 MiB probe" : "default, one worker")): \(link)")
+        emit("# time: median over \(options.iterations) iterations of the slowest rank's time, each after a barrier; busbw = algbw × 2(P−1)/P")
+        emit("#")
+        emit("#" + pad("size", 11) + pad("count", 12) + pad("type", 8) + pad("redop", 7) + pad("time(us)", 11) + pad("algbw(GB/s)", 13) + pad("busbw(GB/s)", 13) + pad("#wrong", 8) + "  plan")
+        var json: FileHandle?
+        if let path = options.jsonPath {
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+            json = FileHandle(forWritingAtPath: path)
+        }
+        var busTotal = 0.0
+        var wrongTotal = 0
+        let p = Double(options.ranks)
+        for size in options.sizes {
+            var perIteration = [Double](repeating: 0, count: options.iterations)
+            var wrong = 0
+            var plan = ""
+            for _ in 0..<options.workers {
+                let (_, frames) = try receive(&router, expecting: "result", children: children,
+                                              timeout: timeout * (options.iterations + options.warmupIterations + 1))
+                guard Int(frames[0]) == size, let wrongHere = Int(frames[1]), frames.count == 3 + options.iterations else {
+                    throw RuntimeError("bad result from a worker for size \(size): \(frames.prefix(4))")
+                }
+                wrong += wrongHere
+                plan = frames[2]
+                for (index, text) in frames.dropFirst(3).enumerated() { perIteration[index] = max(perIteration[index], Double(text) ?? .infinity) }
+            }
+            let sorted = perIteration.sorted()
+            let median = perIteration.median
+            let p99 = sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.99).rounded(.up)) - 1)]
+            let algbw = Double(size) / median / 1e9
+            let busbw = algbw * 2 * (p - 1) / p
+            busTotal += busbw
+            wrongTotal += wrong
+            emit(pad(String(size), 12, right: true) + pad(String(size / 4), 12, right: true) + pad("float", 8, right: true)
+                  + pad("sum", 7, right: true) + pad(fixed(median * 1e6, 1), 11, right: true) + pad(fixed(algbw, 3), 13, right: true)
+                  + pad(fixed(busbw, 3), 13, right: true) + pad(String(wrong), 8, right: true) + "  " + plan)
+            let algorithm = plan.split(separator: ",").first.map(String.init) ?? ""
+            let line = "{\"size_bytes\":\(size),\"count\":\(size / 4),\"ranks\":\(options.ranks),\"algo\":\"\(algorithm)\",\"transport\":\"\(options.transport)\",\"time_us\":\(median * 1e6),\"p50_us\":\(median * 1e6),\"p99_us\":\(p99 * 1e6),\"algbw_gbps\":\(algbw),\"busbw_gbps\":\(busbw),\"wrong\":\(wrong)}\n"
+            json?.write(Data(line.utf8))
+        }
+        try? json?.close()
+        for route in routes { try send(&router, route, ["bye"]) }
+        emit("# Out of bounds values : \(wrongTotal) \(wrongTotal == 0 ? "OK" : "FAILED")")
+        emit("# Avg bus bandwidth    : \(fixed(busTotal / Double(options.sizes.count), 3))")
+        guard children.waitAll(timeout: .seconds(30)) else {
+            throw RuntimeError("workers did not exit within 30 s after the run; stopped them")
+        }
+        return wrongTotal == 0 ? 0 : 1
+    }
+
+    private func receive(_ router: inout ZMQSocket, expecting kind: String, children: ChildProcesses,
+                         timeout: Duration) throws -> ([UInt8], [String]) {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let failed = children.firstFailure() { throw RuntimeError(failed) }
+            do {
+                let message = try router.blockingReceive(timeout: .milliseconds(500))
+                let frames = (1..<message.count).map { message.string($0) }
+                guard frames.first == kind else {
+                    throw RuntimeError("control: expected \(kind) from a worker, got \(frames.first ?? "nothing")")
+                }
+                return (message.bytes(0), Array(frames.dropFirst()))
+            } catch let error as ZMQError where error.code == .timedOut {
+                if ContinuousClock.now >= deadline {
+                    throw RuntimeError("no \(kind) from the workers within \(timeout)")
+                }
+            }
+        }
+    }
+
+    private func send(_ router: inout ZMQSocket, _ route: [UInt8], _ frames: [String]) throws {
+        var message = ZMQMessage(route)
+        for frame in frames { message.append(frame) }
+        try router.blockingSend(message, timeout: .seconds(30))
+    }
+}
+
+func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
+    guard text.count < width else { return text }
+    let space = String(repeating: " ", count: width - text.count)
+    return right ? space + text : text + space
+}
+
+/// Writes a line to standard output at once (unbuffered), so progress shows through a pipe.
+func emit(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}

@@ -1,0 +1,264 @@
+import Transport
+import Collectives
+import Foundation
+import NUMA
+import Synchronization
+import ZeroMQ
+
+/// One worker process of `straits bench allreduce`: `D` device threads, pinned across the NUMA
+/// nodes, each a rank with its own data-plane sockets and a node-local buffer.
+///
+/// Control messages to the launcher (multipart text frames over a DEALER):
+/// `hello W ep…` → `table ep…` → (worker 0) `probe α β` → `params α β` →
+/// per size `result SIZE WRONG t…` (per-iteration times of the worker's slowest device) → `bye`.
+public struct BenchWorker {
+    let options: BenchOptions
+    let worker: Int
+    let controlEndpoint: String
+
+    public init(options: BenchOptions, worker: Int, controlEndpoint: String) {
+        self.options = options
+        self.worker = worker
+        self.controlEndpoint = controlEndpoint
+    }
+
+    /// What the device threads share.
+    final class Shared: Sendable {
+        let endpoints = Mutex<[Int: [String]]>([:])
+        let table = Mutex<[String]>([])
+        let link = Mutex<LinkCost>(.unmeasured)
+        let times = Mutex<[Int: [Double]]>([:])
+        let wrong = Mutex<[Int: Int]>([:])
+        let failure = Mutex<String?>(nil)
+    }
+
+    public func run() throws {
+        let devices = options.devicesPerWorker
+        let topology = try NUMATopology.discover()
+        let group = try DeviceGroup(devices: devices, elementCount: options.maxBytes / 4, topology: topology)
+        let shared = Shared()
+        let options = self.options, worker = self.worker, controlEndpoint = self.controlEndpoint
+        let done = DispatchGroup()
+        for device in 0..<devices {
+            done.enter()
+            Thread {
+                defer { done.leave() }
+                do {
+                    try BenchWorker.device(device, worker: worker, options: options, control: controlEndpoint, group: group, shared: shared)
+                } catch {
+                    shared.failure.withLock { $0 = $0 ?? "worker \(worker) device \(device): \(error)" }
+                    group.abort("worker \(worker) device \(device) failed: \(error)")
+                }
+            }.start()
+        }
+        done.wait()
+        if let failure = shared.failure.withLock({ $0 }) { throw RuntimeError(failure) }
+    }
+
+    static func device(_ device: Int, worker: Int, options: BenchOptions, control controlEndpoint: String,
+                       group: DeviceGroup, shared: Shared) throws {
+        let devices = options.devicesPerWorker, workers = options.workers
+        let rank = worker * devices + device
+        let timeout = Duration.seconds(options.timeoutSeconds)
+        try group.pin(device: device)
+
+        var binds = ["inproc://straits-bench-\(getpid())-\(device)"]
+        switch options.transport {
+        case "tcp": binds.insert("tcp://127.0.0.1:*", at: 0)
+        case "ipc": binds.insert("ipc:///tmp/straits-bench-\(getpid())-\(device).sock", at: 0)
+        default: break
+        }
+        let plane = try DataPlane(rank: rank, bind: binds)
+        shared.endpoints.withLock { $0[device] = plane.endpoints }
+
+        var control: SocketBox?
+        if device == 0 {
+            var dealer = try ZMQSocket(.dealer, linger: .seconds(1))
+            try dealer.connect(controlEndpoint)
+            control = SocketBox(dealer)
+        }
+        try group.synchronize(timeout: timeout, what: "bind")
+        if let control {
+            let mine = shared.endpoints.withLock { endpoints in (0..<devices).map { endpoints[$0]![0] } }
+            try send(control, ["hello", "\(worker)"] + mine)
+            let table = try receive(control, expecting: "table", timeout: timeout)
+            shared.table.withLock { $0 = table }
+        }
+        try group.synchronize(timeout: timeout, what: "table")
+        let table = shared.table.withLock { $0 }
+        let local = shared.endpoints.withLock { $0 }
+        for peer in 0..<options.ranks where peer != rank {
+            let sameWorker = peer / devices == worker
+            try plane.connect(peer: peer, endpoint: sameWorker ? local[peer % devices]!.last! : table[peer])
+        }
+
+        // α and β of the link between workers, measured between worker 0 and worker 1.
+        var collective: UInt64 = 1
+        if workers > 1 && device == 0 && worker <= 1 {
+            let link = try probe(plane: plane, rank: rank, peer: worker == 0 ? devices : 0, ranks: options.ranks,
+                                 buffer: group.base(0), elements: group.elementCount, collective: &collective, timeout: timeout).link
+            if worker == 0, let control {
+                try send(control, ["probe", "\(link.alphaSeconds)", "\(link.betaSecondsPerByte)"])
+            }
+        }
+        if let control {
+            let params = try receive(control, expecting: "params", timeout: timeout)
+            if let alpha = Double(params[0]), let beta = Double(params[1]) {
+                shared.link.withLock { $0 = LinkCost(alphaSeconds: alpha, betaSecondsPerByte: beta) }
+            }
+        }
+        try group.synchronize(timeout: timeout, what: "probe")
+        collective = 1000
+        let planner = AllReducePlanner(link: shared.link.withLock { $0 })
+
+        for size in options.sizes {
+            let count = size / 4
+            let plan = planner.plan(bytes: size, workers: workers, devicesPerWorker: devices, algorithm: options.algorithm,
+                                    chunkBytes: options.chunkBytes)
+            let hierarchical = plan.algorithm == .hier
+            var schedule = CollectiveSchedule(rank: rank, ranks: options.ranks)
+            var barrier = CollectiveSchedule(rank: rank, ranks: options.ranks)
+            if hierarchical {
+                let stream = (0..<workers).map { $0 * devices + device }
+                (plan.innerAlgorithm ?? .ring).appendFlat(to: &schedule, group: stream, range: group.slice(device, of: count),
+                                                          chunkElements: plan.chunkElements)
+                DisseminationBarrier.append(to: &barrier, group: stream)
+            } else {
+                plan.algorithm.appendFlat(to: &schedule, group: Array(0..<options.ranks),
+                                          range: ElementRange(offset: 0, count: count), chunkElements: plan.chunkElements)
+                DisseminationBarrier.append(to: &barrier, group: Array(0..<options.ranks))
+            }
+            let buffer = group.base(device)
+            var times: [Double] = []
+            for iteration in 0..<(options.warmupIterations + options.iterations) {
+                ExactPattern.fill(buffer, count: count, rank: rank, ranks: options.ranks)
+                if hierarchical { try group.synchronize(timeout: timeout, what: "iteration start") }
+                try ScheduleExecutor.run(barrier, buffer: buffer, elementCount: count, on: plane, collectiveID: collective, timeout: timeout)
+                collective += 1
+                if hierarchical { try group.synchronize(timeout: timeout, what: "iteration barrier") }
+                let start = ContinuousClock.now
+                if hierarchical {
+                    try group.reduceScatter(device: device, count: count, timeout: timeout)
+                    try ScheduleExecutor.run(schedule, buffer: buffer, elementCount: count, on: plane, collectiveID: collective, timeout: timeout)
+                    try group.allGather(device: device, count: count, timeout: timeout)
+                } else {
+                    try ScheduleExecutor.run(schedule, buffer: buffer, elementCount: count, on: plane, collectiveID: collective, timeout: timeout)
+                }
+                let elapsed = ContinuousClock.now - start
+                collective += 1
+                if iteration >= options.warmupIterations {
+                    times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+                }
+            }
+            let wrong = options.check ? ExactPattern.countWrong(buffer, count: count, ranks: options.ranks) : 0
+            shared.times.withLock { $0[device] = times }
+            shared.wrong.withLock { $0[device] = wrong }
+            try group.synchronize(timeout: timeout, what: "results")
+            if let control {
+                let all = shared.times.withLock { $0 }
+                let slowest = (0..<times.count).map { iteration in (0..<devices).map { all[$0]![iteration] }.max()! }
+                let wrongTotal = shared.wrong.withLock { $0.values.reduce(0, +) }
+                try send(control, ["result", "\(size)", "\(wrongTotal)", plan.description] + slowest.map { "\($0)" })
+            }
+            try group.synchronize(timeout: timeout, what: "next size")
+        }
+        if let control { _ = try receive(control, expecting: "bye", timeout: timeout) }
+        try group.synchronize(timeout: timeout, what: "finish")
+    }
+
+    /// What a probe measures: the link's α and β, and what a message costs the cores of the
+    /// processes at its two ends beyond its bytes (the median processor time of a ping-pong on
+    /// the lead's side: one message sent and one received; every thread of the process counts,
+    /// its libzmq I/O thread too).
+    struct ProbeResult {
+        var link: LinkCost
+        var cpuPerMessageSeconds: Double
+    }
+
+    /// Ping-pong of 4-byte messages (α = half the fastest round trip, and the median processor
+    /// time of each), then 4 MiB one way with a 4-byte reply (β from what is left of the fastest).
+    static func probe(plane: DataPlane, rank: Int, peer: Int, ranks: Int, buffer: UnsafeMutableRawPointer,
+                      elements: Int, collective: inout UInt64, timeout: Duration) throws -> ProbeResult {
+        let leader = rank < peer
+        /// The leader's decision to stop, shared with the peer (one 1-element message: 1 stop, 0 go on).
+        func agree(_ stop: Bool) throws -> Bool {
+            var schedule = CollectiveSchedule(rank: rank, ranks: ranks)
+            let flag = buffer.assumingMemoryBound(to: Float.self)
+            if leader {
+                flag.pointee = stop ? 1 : 0
+                schedule.add(.send(peer: peer), ElementRange(offset: 0, count: 1), tag: 3)
+            } else {
+                schedule.add(.receiveCopy(peer: peer), ElementRange(offset: 0, count: 1), tag: 3)
+            }
+            try ScheduleExecutor.run(schedule, buffer: buffer, elementCount: 1, on: plane, collectiveID: collective, timeout: timeout)
+            collective += 1
+            return flag.pointee == 1
+        }
+        func exchange(_ count: Int) throws -> Double {
+            var schedule = CollectiveSchedule(rank: rank, ranks: ranks)
+            let range = ElementRange(offset: 0, count: count), reply = ElementRange(offset: 0, count: 1)
+            if leader {
+                schedule.add(.send(peer: peer), range, tag: 1)
+                schedule.add(.receiveCopy(peer: peer), reply, tag: 2, after: [0])
+            } else {
+                schedule.add(.receiveCopy(peer: peer), range, tag: 1)
+                schedule.add(.send(peer: peer), reply, tag: 2, after: [0])
+            }
+            let start = ContinuousClock.now
+            try ScheduleExecutor.run(schedule, buffer: buffer, elementCount: count, on: plane, collectiveID: collective, timeout: timeout)
+            collective += 1
+            let elapsed = ContinuousClock.now - start
+            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        }
+        // Up to 30 pings and 5 bulk transfers, fewer over a slow link: the leader stops a phase
+        // once it has spent half a second and has 5 pings or 2 transfers, and tells the peer so
+        // by the size of its next message (a 1-element message ends the bulk phase).
+        var small: [Double] = [], processor: [Double] = []
+        let pingStart = ContinuousClock.now
+        for index in 0..<30 {
+            let before = processSeconds()
+            small.append(try exchange(1))
+            processor.append(processSeconds() - before)
+            let enough = index >= 4 && ContinuousClock.now - pingStart > .milliseconds(500)
+            if try agree(enough) { break }
+        }
+        let bulkElements = min(elements, 1 << 20)
+        var bulk: [Double] = []
+        if bulkElements > 1024 {
+            let bulkStart = ContinuousClock.now
+            for index in 0..<5 {
+                bulk.append(try exchange(bulkElements))
+                let enough = index >= 1 && ContinuousClock.now - bulkStart > .milliseconds(500)
+                if try agree(enough) { break }
+            }
+        }
+        // The fastest of each: interference only slows an exchange down, and so does a first
+        // bulk transfer's warm-up (the allocator's pages and the sockets' buffers).
+        let alpha = small.min()! / 2
+        let beta = bulk.min().map { max(($0 - 2 * alpha) / Double(bulkElements * 4), 1e-12) } ?? 1 / 2e9
+        return ProbeResult(link: LinkCost(alphaSeconds: alpha, betaSecondsPerByte: beta), cpuPerMessageSeconds: processor.median)
+    }
+
+    /// Processor time this process (every thread) has used, in seconds.
+    static func processSeconds() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) * 1e-9
+    }
+
+    static func send(_ control: SocketBox, _ frames: [String]) throws {
+        var message = ZMQMessage()
+        for frame in frames { message.append(frame) }
+        try control.socket.blockingSend(message, timeout: .seconds(30))
+    }
+
+    static func receive(_ control: SocketBox, expecting kind: String, timeout: Duration) throws -> [String] {
+        let message = try control.socket.blockingReceive(timeout: timeout)
+        let frames = (0..<message.count).map { message.string($0) }
+        guard frames.first == kind else {
+            if frames.first == "abort" { throw RuntimeError("the launcher aborted the run: \(frames.dropFirst().joined(separator: " "))") }
+            throw RuntimeError("control: expected \(kind), got \(frames.first ?? "an empty message")")
+        }
+        return Array(frames.dropFirst())
+    }
+}

@@ -1,0 +1,143 @@
+import Transport
+import ClusterCore
+import Foundation
+import StraitsWire
+import Telemetry
+import ZeroMQ
+
+extension Coordinator {
+    /// Serves the control socket until `done()` holds: hands joins, heartbeats and results to the
+    /// cores, sends heartbeats, writes per-second records, and fails the job on a dead or failed
+    /// member or when `deadline` (monotonic nanoseconds) passes.
+    func pump(until done: () -> Bool, deadline: Int64, timeoutMessage: () -> String) throws {
+        while !done() {
+            if let failure { throw Abort(description: failure) }
+            let signalNumber = Self.interrupted.load(ordering: .relaxed)
+            if signalNumber != 0 {
+                throw Abort(description: "interrupted by \(signalNumber == SIGINT ? "SIGINT" : "SIGTERM") at step \(max(steps.step, 0))")
+            }
+            let now = clock.now()
+            if now >= deadline { throw Abort(description: timeoutMessage()) }
+            for directive in membership.onTick(now: now) { try carryOut(directive) }
+            if !membership.admitting, let (regions, links) = records.onTick(now: now, membership: membership, latestStep: latestStep) {
+                write(regions, links)
+            }
+            let next = min(membership.nextDeadline, deadline, now + 100_000_000)
+            let wait = Duration.nanoseconds(max(next - now, 1_000_000))
+            guard let frames = try ControlLink.receiveFrames(on: &router.socket, timeout: wait) else { continue }
+            try handle(frames)
+        }
+    }
+
+    /// Carries out what the membership core decided.
+    func carryOut(_ directive: Membership.Directive) throws {
+        switch directive {
+        case .admitted(let id):
+            let member = membership[id]
+            if member.isGateway {
+                run.event("join", [("role", "gateway"), ("region", .string(member.join.region)), ("pid", .int(member.join.pid))])
+                say("admitted \(member.label)")
+            } else {
+                let join = member.join
+                run.event("join", [("region", .string(join.region)), ("host", .int(join.host)), ("pid", .int(join.pid)),
+                                   ("devices", .int(join.devices)), ("numa_nodes", .int(join.numaNodes))])
+                say("admitted \(member.label): \(join.devices) device\(join.devices == 1 ? "" : "s"), \(join.numaNodes) NUMA node\(join.numaNodes == 1 ? "" : "s") (\(membership.workers.count)/\(topology.hostCount))")
+            }
+            try? send(.heartbeat(.init(seq: membership.heartbeatSequence)), to: member.route)
+        case .refuse(let route, let reason):
+            run.event("refused", [("reason", .string(reason))])
+            say("refused a join: \(reason)")
+            try? send(.refuse(.init(reason: reason)), to: route)
+        case .heartbeat(let seq):
+            for member in membership.everyone { try? send(.heartbeat(.init(seq: seq)), to: member.route) }
+        case .dead(let id, let reason):
+            let member = membership[id]
+            run.event("worker_dead", [("region", .string(member.join.region)), ("host", .int(member.join.host)),
+                                      ("pid", .int(member.join.pid)), ("reason", .string(reason))])
+            throw Abort(description: reason)
+        }
+    }
+
+    private func handle(_ frames: [[UInt8]]) throws {
+        guard frames.count >= 2 else {
+            drop("a message of \(frames.count) frame\(frames.count == 1 ? "" : "s") (expected routing id, envelope, body)")
+            return
+        }
+        let route = frames[0]
+        let who = membership.member(route: route)
+        let message: ControlMessage
+        do {
+            message = try ControlMessage(frames: Array(frames.dropFirst()))
+        } catch {
+            if case .versionMismatch = error {
+                try carryOut(.refuse(route: route, reason: "\(error); upgrade the worker or the coordinator so both speak version \(ControlMessage.protocolVersion)"))
+                return
+            }
+            drop("from \(who.map { membership[$0].label } ?? "an unknown peer"): \(error)")
+            return
+        }
+        if case .join(let join) = message {
+            try carryOut(membership.onJoin(join, route: route, now: clock.now()))
+            return
+        }
+        guard let who else {
+            drop("a \(message.kind) message from a peer that has not joined")
+            return
+        }
+        membership.heard(who, now: clock.now())
+        let label = membership[who].label
+        switch (who, message) {
+        case (.gateway, .heartbeat(let beat)):
+            if let links = beat.links { membership[who].report.links = links }
+        case (.gateway(let region), .stop(let stop)):
+            run.event("gateway_failed", [("region", .string(topology.regions[region].name)), ("reason", .string(stop.reason))])
+            failure = "gateway \(topology.regions[region].name) failed: \(stop.reason)"
+        case (.gateway, _):
+            drop("a \(message.kind) message from \(label)")
+        case (.worker, .heartbeat(let beat)):
+            if let traffic = beat.traffic { membership[who].report.traffic = traffic }
+            if let compute = beat.computeS { membership[who].report.computeS = compute }
+            if let comm = beat.commS { membership[who].report.commS = comm }
+            if let steps = beat.stepsDone { membership[who].report.stepsDone = steps }
+        case (.worker, .probed(let result)):
+            probed = result
+        case (.worker(let index), .stepDone(let done)):
+            switch steps.onStepDone(done, worker: order.firstIndex(of: index), label: label) {
+            case .accepted:
+                membership[who].report.traffic = done.traffic
+                membership[who].report.computeS += done.devices.reduce(0) { $0 + $1.computeS }
+                membership[who].report.commS += done.devices.reduce(0) { $0 + $1.commS }
+            case .dropped(let reason):
+                drop(reason)
+            }
+        case (.worker, .stop(let stop)):
+            let member = membership[who]
+            run.event("worker_failed", [("region", .string(member.join.region)), ("host", .int(member.join.host)),
+                                        ("reason", .string(stop.reason))])
+            failure = "worker \(label) failed: \(stop.reason)"
+        case (.worker, .join), (.worker, .refuse), (.worker, .plan), (.worker, .probe), (.worker, .step):
+            drop("a \(message.kind) message from \(label), which only the coordinator sends")
+        }
+    }
+
+    /// Counts and logs a control message that was not taken (the first 20 and every 1000th in
+    /// events.jsonl).
+    func drop(_ reason: String) {
+        dropped += 1
+        if dropped <= 20 || dropped % 1000 == 0 {
+            run.event("dropped", [("count", .int(dropped)), ("reason", .string(reason))])
+        }
+        ControlLink.logDropped("straits-coordinator", count: dropped, reason)
+    }
+
+    /// Sends to a worker or gateway. A peer whose connection is gone (it exited or was killed:
+    /// libzmq says host unreachable) is recorded as dead and ends the job.
+    func send(_ message: ControlMessage, to route: [UInt8]) throws {
+        do {
+            try ControlLink.send(message, on: &router.socket, to: route)
+        } catch let error as ZMQError where error.code == .hostUnreachable {
+            guard let gone = membership.onConnectionGone(route: route) else { throw error }
+            try carryOut(gone)
+        }
+    }
+}

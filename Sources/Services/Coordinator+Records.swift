@@ -1,0 +1,109 @@
+import Transport
+import ClusterCore
+import Foundation
+import Telemetry
+import Config
+import Training
+
+extension Coordinator {
+    /// The records of the window since the last ones (`RecordAccumulator`), written out.
+    func writeRecords(kind: RegionRecord.Kind) {
+        let (regions, links) = records.records(now: clock.now(), membership: membership, latestStep: latestStep, kind: kind)
+        write(regions, links)
+    }
+
+    func write(_ regions: [RegionRecord], _ links: [LinkRecord]) {
+        let timestamp = RunDirectory.timestamp()
+        for record in regions { run.regions[record.region]?.append(record.json(timestamp: timestamp)) }
+        for record in links { run.links.append(record.json(timestamp: timestamp)) }
+    }
+
+    /// summary.json: the run's headline figures.
+    func writeSummary(status: String, reason: String?) {
+        let totals = RegionTotals.of(membership.workers)
+        let wall = Date().timeIntervalSince(started)
+        var sent = 0, received = 0
+        for member in membership.workers {
+            let traffic = member.report.traffic
+            sent += traffic.lanTxBytes + traffic.wanTxBytes.values.reduce(0, +)
+            received += traffic.lanRxBytes + traffic.wanRxBytes.values.reduce(0, +)
+        }
+        let devicesPerHost = topology.regions[0].devicesPerHost
+        let regions: [JSONValue] = topology.regions.enumerated().map { index, region in
+            let t = totals[index] ?? RegionTotals()
+            let busy = t.computeS + t.commS
+            let devices = max(region.hosts * devicesPerHost, 1)
+            return .object([
+                ("region", .string(region.name)), ("hosts", .int(region.hosts)), ("devices", .int(region.hosts * devicesPerHost)),
+                ("wan_tx_bytes", .int(t.wanTx)), ("wan_rx_bytes", .int(t.wanRx)), ("lan_tx_bytes", .int(t.lanTx)), ("lan_rx_bytes", .int(t.lanRx)),
+                ("compute_s", .double(t.computeS / Double(devices))),
+                ("comm_s", .double(t.commS / Double(devices))),
+                ("comm_share", .double(busy > 0 ? t.commS / busy : 0)),
+                ("samples_per_s", .double(wall > 0 ? Double(stepsFinished * region.hosts * devicesPerHost * job.samplesPerStep) / wall : 0)),
+            ])
+        }
+        run.write("summary.json", .object([
+            ("status", .string(status)), ("reason", reason.map { .string($0) } ?? .null),
+            ("job", .string(job.name)), ("kind", .string(job.kind.rawValue)), ("topology", .string(topology.name)),
+            ("workers", .int(membership.workers.count)), ("ranks", .int(topology.deviceCount)),
+            ("steps", .int(stepsFinished)), ("samples", .int(samplesFinished)), ("wall_s", .double(wall)),
+            ("started", .string(RunDirectory.timestamp(started))), ("finished", .string(RunDirectory.timestamp())),
+            ("compute", .string(job.training.map { Self.computeDescription($0, model: MLP(layers: $0.model.layers)) }
+                ?? (job.computeSeconds > 0 ? "emulated: \(Units.formatDuration(seconds: job.computeSeconds)) sleep per step" : "none"))),
+            ("wan_path", .string(wanPath)),
+            ("bytes_sent", .int(sent)), ("bytes_received", .int(received)), ("bytes_balanced", .bool(sent == received)),
+            ("dropped_control_messages", .int(dropped)),
+            ("rejected_data_messages", .int(membership.workers.reduce(0) { $0 + $1.report.traffic.rejectedMessages })),
+            ("regions", .array(regions)),
+            ("training", ledger?.json(samplesPerStep: job.samplesPerStep) ?? .null),
+        ]))
+    }
+}
+
+extension RegionRecord {
+    /// The line of `regions/<region>.jsonl`, stamped `timestamp`.
+    func json(timestamp: String) -> JSONValue {
+        var fields: [(String, JSONValue)] = [
+            ("t", .string(timestamp)), ("kind", .string(kind.rawValue)), ("region", .string(region)),
+            ("window_s", .double(windowS)), ("step", .int(step)),
+            ("wan_tx_bytes", .int(wanTxBytes)), ("wan_rx_bytes", .int(wanRxBytes)),
+            ("wan_tx_gbps", .double(wanTxGbps)), ("wan_rx_gbps", .double(wanRxGbps)),
+            ("lan_tx_bytes", .int(lanTxBytes)), ("lan_rx_bytes", .int(lanRxBytes)), ("lan_gbps", .double(lanGbps)),
+            ("samples_per_s", .double(samplesPerS)), ("compute_s", .double(computeS)), ("comm_s", .double(commS)),
+        ]
+        if let gateway {
+            fields += [
+                ("gateway_offered_bytes", .int(gateway.offeredBytes)), ("gateway_delivered_bytes", .int(gateway.deliveredBytes)),
+                ("wan_queue_delay_ms", .double(gateway.queueDelayMs)),
+            ]
+        }
+        return .object(fields)
+    }
+}
+
+extension LinkRecord {
+    /// The line of `links.jsonl`, stamped `timestamp`.
+    func json(timestamp: String) -> JSONValue {
+        var fields: [(String, JSONValue)] = [
+            ("t", .string(timestamp)), ("kind", .string(kind.rawValue)), ("from", .string(from)), ("to", .string(to)),
+            ("window_s", .double(windowS)), ("bandwidth_bps", .double(bandwidthBps)), ("latency_s", .double(latencyS)),
+            ("offered_bytes", .int(offeredBytes)), ("delivered_bytes", .int(deliveredBytes)),
+            ("offered_gbps", .double(offeredGbps)), ("delivered_gbps", .double(deliveredGbps)),
+        ]
+        guard let shaped else {
+            return .object(fields + [("queue_delay_ms", .null), ("shaped", false)])
+        }
+        fields += [
+            ("utilisation", .double(shaped.utilisation)), ("queued_bytes", .int(shaped.queuedBytes)),
+            ("queue_delay_ms", .double(shaped.queueDelayMs)), ("queue_delay_max_ms", .double(shaped.queueDelayMaxMs)),
+            ("late_p99_us", .double(shaped.lateP99Us)), ("shaped", true),
+        ]
+        if let arrivals = shaped.arrivals {
+            fields += [
+                ("arrivals", .int(arrivals.messages)), ("arrival_late_p50_us", .double(arrivals.lateP50Us)),
+                ("arrival_late_p99_us", .double(arrivals.lateP99Us)), ("arrival_late_max_us", .double(arrivals.lateMaxUs)),
+            ]
+        }
+        return .object(fields)
+    }
+}

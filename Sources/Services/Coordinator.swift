@@ -1,0 +1,193 @@
+import Transport
+import ClusterCore
+import Collectives
+import Emulation
+import Foundation
+import StraitsWire
+import Synchronization
+import Telemetry
+import Config
+import Training
+import ZeroMQ
+
+/// `straits-coordinator`: admits the topology's workers, plans, drives the job step by step,
+/// watches heartbeats, and writes the run directory. One thread; every wait has a deadline.
+///
+/// This is the shell: the decisions are the cores' (`Membership` admits and declares members
+/// dead, `StepCollector` and `StepTally` gather a step, `RecordAccumulator` makes the records,
+/// `LinkCalibration` says what to probe); the shell reads the socket and the clock, hands the
+/// cores each event with the time, and carries out what they return.
+public final class Coordinator {
+    /// Why the job ended early.
+    struct Abort: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    let options: CoordinatorOptions
+    let topology: ClusterTopology
+    let job: JobSpec
+    let run: RunDirectory
+    let clock: any MonotonicClock = SystemClock.shared
+    let router: SocketBox
+    var membership: Membership
+    var steps: StepCollector
+    var records: RecordAccumulator
+    /// Workers in rank order (indices into `membership.workers`), once the plan is made.
+    var order: [Int] = []
+    var dropped = 0
+    var failure: String?
+    var probed: ControlMessage.Probed?
+    let started = Date()
+    var latestStep = -1
+    var stepsFinished = 0
+    var samplesFinished = 0
+    /// Training jobs: each schedule's steps, for the summary.
+    var ledger: TrainingLedger?
+    var planner: ClusterPlanner?
+    var simulator: CollectiveSimulator?
+
+    public init(options: CoordinatorOptions) throws {
+        self.options = options
+        topology = try ClusterTopology.load(path: options.topologyPath)
+        job = try JobSpec.load(path: options.jobPath)
+        try Self.check(job: job, jobPath: options.jobPath, topology: topology, topologyPath: options.topologyPath)
+        run = try RunDirectory(
+            path: options.runDirectory, regionNames: topology.regions.map(\.name),
+            topologyFile: options.topologyPath, jobFile: options.jobPath)
+        var socket = try ZMQSocket(.router, linger: .milliseconds(500))
+        try socket.setRouterMandatory(true)
+        try socket.setMaximumMessageSize(4 << 20)
+        try socket.setReceiveHighWaterMark(10_000)
+        let endpoint = try socket.bind(options.bind)
+        router = SocketBox(socket)
+        let now = clock.now()
+        membership = Membership(
+            topology: topology,
+            timing: .init(heartbeat: Self.nanoseconds(options.heartbeatSeconds), deadAfter: Self.nanoseconds(options.deadAfterSeconds)),
+            gateways: options.gateways, now: now)
+        steps = StepCollector(workers: topology.hostCount)
+        records = RecordAccumulator(topology: topology, samplesPerStep: job.samplesPerStep, now: now)
+        try Data((endpoint + "\n").utf8).write(to: URL(fileURLWithPath: options.runDirectory + "/coordinator.endpoint"))
+        say("listening on \(endpoint); run directory \(options.runDirectory)")
+        run.event("start", [("endpoint", .string(endpoint)), ("topology", .string(topology.name)), ("job", .string(job.name)),
+                            ("hosts", .int(topology.hostCount)), ("ranks", .int(topology.deviceCount))])
+    }
+
+    /// What the job asks of the topology that the schedules cannot do yet.
+    static func check(job: JobSpec, jobPath: String, topology: ClusterTopology, topologyPath: String) throws {
+        let hosts = topology.regions.map { "\($0.name): \($0.hosts)" }.joined(separator: ", ")
+        let alike = Set(topology.regions.map(\.hosts)).count == 1
+        if job.algorithm == "hier", !alike {
+            throw ConfigError(file: jobPath, line: 1, field: "algo",
+                              message: "hier needs the same number of hosts in every region (the topology has \(hosts)); use auto or ring")
+        }
+        if let training = job.training, training.schedules.contains(where: { $0.sync != .ddp }), !alike {
+            throw ConfigError(file: jobPath, line: 1, field: "schedules",
+                              message: "schedules that synchronise inside regions need the same number of hosts in every region (the topology has \(hosts))")
+        }
+        if Set(topology.regions.map(\.devicesPerHost)).count > 1 {
+            let devices = topology.regions.map { "\($0.name): \($0.devicesPerHost)" }.joined(separator: ", ")
+            throw ConfigError(file: topologyPath, line: 1, field: "regions",
+                              message: "every host needs the same devices_per_host for now (got \(devices))")
+        }
+    }
+
+    func say(_ line: String) {
+        FileHandle.standardOutput.write(Data(("straits-coordinator: " + line + "\n").utf8))
+    }
+
+    /// Set by SIGINT or SIGTERM: the job ends as an abort, with its records and summary written.
+    static let interrupted = Atomic<Int32>(0)
+    private var signalSources: [any DispatchSourceSignal] = []
+
+    private func watchSignals() {
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { Coordinator.interrupted.store(signalNumber, ordering: .relaxed) }
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+
+    /// Runs the job to its end; returns the exit status (0 finished, 1 failed, 130 interrupted).
+    public func runJob() -> Int32 {
+        watchSignals()
+        do {
+            try admitWorkers()
+            try plan()
+            switch job.kind {
+            case .sync: try runSteps()
+            case .bench: try runBench()
+            case .train: try runTraining()
+            }
+            try awaitGatewayReports()
+            writeRecords(kind: .final)
+            stopEveryone(ok: true, reason: "job \(job.name) finished")
+            run.event("finish", [("steps", .int(stepsFinished))])
+            writeSummary(status: "ok", reason: nil)
+            say("job \(job.name) finished: \(stepsFinished) steps in \(JSONValue.format((Date().timeIntervalSince(started) * 1000).rounded() / 1000)) s")
+            return 0
+        } catch {
+            let reason = "\(error)"
+            writeRecords(kind: .final)
+            stopEveryone(ok: false, reason: reason)
+            run.event("abort", [("reason", .string(reason))])
+            writeSummary(status: "failed", reason: reason)
+            FileHandle.standardError.write(Data("straits-coordinator: job aborted: \(reason)\n".utf8))
+            return Self.interrupted.load(ordering: .relaxed) != 0 ? 130 : 1
+        }
+    }
+
+    private func stopEveryone(ok: Bool, reason: String) {
+        for member in membership.everyone { try? send(.stop(.init(ok: ok, reason: reason)), to: member.route) }
+        Self.flush()
+    }
+
+    /// Waits for every worker and gateway of the topology to join.
+    private func admitWorkers() throws {
+        let deadline = clock.now() + Self.nanoseconds(options.joinTimeoutSeconds)
+        say("waiting for \(topology.hostCount) workers (\(topology.regions.map { "\($0.name): \($0.hosts)×\($0.devicesPerHost)" }.joined(separator: ", ")))")
+        let gatewaysNeeded = membership.gatewaysNeeded
+        if gatewaysNeeded > 0 { say("and \(gatewaysNeeded) gateways, one per region") }
+        try pump(until: { self.membership.isComplete }, deadline: deadline) {
+            "only \(self.membership.workers.count) of \(self.topology.hostCount) workers and \(self.membership.gateways.count) of \(gatewaysNeeded) gateways joined within \(JSONValue.format(self.options.joinTimeoutSeconds)) s; missing: \(self.membership.missing.joined(separator: ", "))"
+        }
+        membership.closeAdmission()
+    }
+
+    /// Waits for a heartbeat from every gateway sent after now, so the last records count
+    /// everything the links carried.
+    private func awaitGatewayReports() throws {
+        let since = clock.now()
+        guard !membership.gateways.isEmpty else { return }
+        try pump(until: { self.membership.gateways.values.allSatisfy { $0.lastHeard > since } }, deadline: since + 3_000_000_000) {
+            "no final report from the gateways within 3 s"
+        }
+    }
+
+    /// The worker at place `index` of the plan.
+    func worker(_ index: Int) -> Membership.Member { membership.workers[order[index]] }
+
+    /// Gives libzmq's I/O thread time to put the last messages (the stops) on the wire before
+    /// the process exits: `exit` does not wait for it, and a worker that misses its stop would
+    /// wait out the heartbeat deadline.
+    static func flush() {
+        usleep(300_000)
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+    }
+
+    static func nanoseconds(_ seconds: Double) -> Int64 {
+        Int64((seconds * 1e9).rounded())
+    }
+}
+
+extension Double {
+    func rounded(toPlaces places: Int) -> Double {
+        let scale = pow(10, Double(places))
+        return (self * scale).rounded() / scale
+    }
+}

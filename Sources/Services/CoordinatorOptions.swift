@@ -1,0 +1,85 @@
+import Transport
+import ArgumentParser
+import Foundation
+
+/// Flags of `straits-coordinator`.
+public struct CoordinatorOptions: ParsableArguments, Sendable {
+    public static let discussion = """
+        The control plane of a Straits cluster: admits the workers the topology lists, assigns \
+        ranks region → host → device, measures the links, plans the all-reduce, drives the job \
+        step by step (for a training job: what each step synchronises where, and the gradient \
+        buckets), and writes the run directory (plan.json, regions/*.jsonl, links.jsonl, \
+        steps.jsonl, bench.jsonl, events.jsonl, summary.json; model-<schedule>.bin when \
+        training). Exits 0 when the job finished, 1 when it failed (a worker died, refused or \
+        timed out), 2 on a bad topology or job file, 130 when interrupted.
+        """
+
+    @Option(name: .customLong("topology"), help: ArgumentHelp("Topology YAML.", valueName: "file"))
+    public var topologyPath = "Deploy/topologies/default.yaml"
+
+    @Option(name: .customLong("job"), help: ArgumentHelp("Job YAML.", valueName: "file"))
+    public var jobPath = "Deploy/jobs/default.yaml"
+
+    @Option(name: .customLong("run-dir"), help: ArgumentHelp("Where the run's files go (default runs/<timestamp>).", valueName: "dir"))
+    var runDirectoryFlag: String?
+
+    @Option(help: ArgumentHelp(
+        "Control endpoint (a free port by default); the endpoint bound is written to <dir>/coordinator.endpoint.",
+        valueName: "endpoint"))
+    public var bind = "tcp://127.0.0.1:*"
+
+    @Option(name: .customLong("heartbeat-ms"), help: ArgumentHelp("Heartbeat interval both ways.", valueName: "ms"))
+    var heartbeatMilliseconds = 500.0
+
+    @Option(name: .customLong("dead-after-s"), help: ArgumentHelp("A member silent this long is dead.", valueName: "s"))
+    public var deadAfterSeconds = 5.0
+
+    @Option(name: .customLong("join-timeout-s"), help: ArgumentHelp(
+        "Give up if the topology's hosts have not all joined by then.", valueName: "s"))
+    public var joinTimeoutSeconds = 60.0
+
+    @Flag(name: .customLong("no-checksums"), help: "Send data frames without a CRC32C of the payload.")
+    var noChecksums = false
+
+    @Flag(name: .customLong("no-gateways"), help: ArgumentHelp(
+        "Let workers of different regions talk directly (unshaped).",
+        discussion: "By default the coordinator waits for one straits-gateway per region and routes every message between regions through it."))
+    var noGateways = false
+
+    @Flag(name: .customLong("store-and-forward"), help: ArgumentHelp(
+        "Gateways add their own hops to every message's time.",
+        discussion: "A whole message's trip from its sender and on to its receiver; by default each link allows for them (cut-through, as a router), at the fastest LAN measured."))
+    var storeAndForward = false
+
+    @Option(name: .customLong("calibration-pool"), help: ArgumentHelp(
+        "Pool this run's machine measurements with earlier runs' in this file.",
+        discussion: "Appends the hop between two processes, the cores' rates and a message's processor time to the file, and models with the median of every run's in it (a sweep gives its points one, so that one noisy measurement does not set a point's model).",
+        valueName: "file"))
+    public var calibrationPool: String?
+
+    public init() {}
+
+    /// Parses a command line (see `ParsableArguments.parsing`).
+    public init(arguments: [String]) throws {
+        self = try Self.parsing(arguments)
+    }
+
+    public mutating func validate() throws {
+        try FlagCheck.positive(heartbeatMilliseconds, "--heartbeat-ms")
+        try FlagCheck.positive(deadAfterSeconds, "--dead-after-s", maximum: 86_400)
+        try FlagCheck.positive(joinTimeoutSeconds, "--join-timeout-s", maximum: 86_400)
+        if runDirectoryFlag == nil {
+            let formatter = DateFormatter()
+            formatter.dateFormat = "yyyyMMdd-HHmmss"
+            runDirectoryFlag = "runs/" + formatter.string(from: Date())
+        }
+    }
+
+    public var runDirectory: String { runDirectoryFlag ?? "runs/unnamed" }
+    public var heartbeatSeconds: Double { heartbeatMilliseconds / 1000 }
+    public var checksums: Bool { !noChecksums }
+    /// Whether traffic between regions goes through the regions' gateways (shaped).
+    public var gateways: Bool { !noGateways }
+    /// Whether the gateways' links allow for the hops to and from the gateway (cut-through).
+    public var cutThrough: Bool { !storeAndForward }
+}

@@ -1,0 +1,256 @@
+import Transport
+import Collectives
+import CStraitsShims
+import Emulation
+import Foundation
+import NUMA
+import StraitsWire
+import Config
+import ZeroMQ
+
+/// `straits-gateway`: a region's outbound WAN. One ingress socket per outbound link takes the
+/// region's workers' messages (a route frame, then the data message); the link model decides
+/// when each arrives at the far end. A delivery thread sends it on with an arrival frame
+/// carrying that time (`GatewayRoute`). Where the receiver is on this machine (`--hold
+/// receiver`, the default) it goes as soon as that time is settled, and the receiving rank
+/// holds it until then (`ScheduleExecutor`), so the trip from the gateway to the rank is off
+/// the message's path; otherwise the thread sends it at that time less the trip, sleeping until
+/// shortly before it and spinning the last few tens of microseconds.
+/// While any link has traffic in flight the gateway holds a CPU latency request of 0 µs
+/// (`CPULatencyRequest`), so that an idle CPU polls instead of halting and a delivery's wake-up
+/// does not wait for a hypervisor to bring a halted CPU back. With `--delivery-threads 2`, two
+/// delivery threads on two CPUs race to each delivery, so that a CPU its hypervisor holds back
+/// while it runs does not hold the delivery back either.
+/// Once the coordinator has measured what a hop between two processes costs here, the links
+/// allow for the hops in (from the time on the route frame) and out (`LinkModel.Hop`), so that a
+/// message crosses the emulated path in the link's time, as through a router, not in the link's
+/// time plus two whole-message hops.
+public final class Gateway {
+    let options: GatewayOptions
+    let topology: ClusterTopology
+    let regionIndex: Int
+    let state: State
+    /// The gateway's own ZeroMQ context (its I/O thread carries the deliveries).
+    let context: ZMQContext
+
+    /// A received message waiting in a link, until its delivery time.
+    final class Held: @unchecked Sendable {
+        // Unchecked Sendable: filled by an ingress thread and emptied by the delivery thread,
+        // both under `State.condition`'s lock.
+        var message: ZMQMessage?
+        let destination: Int
+
+        init(_ message: consuming ZMQMessage, destination: Int) {
+            self.message = consume message
+            self.destination = destination
+        }
+    }
+
+    /// Everything the threads share, guarded by `condition`'s lock.
+    final class State: @unchecked Sendable {
+        let condition = NSCondition()
+        var scheduler = DeliveryScheduler()
+        var lateness: [Int: LatenessHistogram] = [:]
+        var held: [Int: Held] = [:]
+        var nextMessage = 0
+        var endpoints: [Int: String] = [:]
+        var regionOfRank: [Int: Int] = [:]
+        /// Whether the plan (ranks, their regions and endpoints) has come: until then the
+        /// ingresses are not read, so a worker that got its plan first waits, losing nothing.
+        var planned = false
+        var stopping = false
+        var rejected = 0
+        /// Held while any link has traffic in flight, so that the CPUs do not halt under the
+        /// delivery threads (see `CPULatencyRequest`); nil where the gateway may not ask.
+        var cpuLatency: CPULatencyRequest?
+
+        /// Holds the CPU latency request while `busy`, releases it otherwise; lock held.
+        func keepCPUsAwake(_ busy: Bool) {
+            guard let request = cpuLatency, request.isHeld != busy else { return }
+            do {
+                if busy { try request.hold() } else { try request.release() }
+            } catch {
+                FileHandle.standardError.write(Data("straits-gateway: \(error); the CPUs may halt between deliveries from now on\n".utf8))
+                cpuLatency = nil
+            }
+        }
+    }
+
+    public init(options: GatewayOptions) throws {
+        self.options = options
+        topology = try ClusterTopology.load(path: options.topologyPath)
+        guard let index = topology.regions.firstIndex(where: { $0.name == options.region }) else {
+            throw RuntimeError("straits-gateway: topology \(topology.name) has no region \"\(options.region)\" (regions: \(topology.regions.map(\.name).joined(separator: ", ")))")
+        }
+        regionIndex = index
+        state = State()
+        context = try ZMQContext(ioThreads: 1)
+        for (destination, region) in topology.regions.enumerated() where destination != index {
+            let link = topology.link(from: options.region, to: region.name)!
+            state.scheduler.links[destination] = LinkModel(
+                spec: link.spec,
+                chunkBytes: options.chunkBytes, queueLimitBytes: options.queueBytes, seed: UInt64(index * 1000 + destination + 1))
+            state.lateness[destination] = LatenessHistogram()
+        }
+    }
+
+    private var name: String { "straits-gateway \(options.region)" }
+
+    private func say(_ line: String) {
+        FileHandle.standardError.write(Data("\(name): \(line)\n".utf8))
+    }
+
+    /// Runs the gateway; 0 when the job finished, 1 on failure or abort, 3 when refused.
+    public func run() -> Int32 {
+        do {
+            return try runThrowing()
+        } catch {
+            say("\(error)")
+            return 1
+        }
+    }
+
+    private func runThrowing() throws -> Int32 {
+        // Ingress: one PULL per destination region, each read by its own thread.
+        var endpoints = [String](repeating: "", count: topology.regions.count)
+        var ingress: [Int: SocketBox] = [:]
+        for destination in state.scheduler.links.keys.sorted() {
+            var pull = try ZMQSocket(.pull, context: context, linger: .zero)
+            try pull.setReceiveHighWaterMark(64)
+            try pull.setMaximumMessageSize((1 << 30) + 4096)
+            endpoints[destination] = try pull.bind(options.transport.endpoint(address: options.bindAddress, name: "ingress\(destination)"))
+            ingress[destination] = SocketBox(pull)
+        }
+        defer { for endpoint in endpoints { DataTransport.removeSocketFile(of: endpoint) } }
+        var control = try ZMQSocket(.dealer, linger: .seconds(1))
+        try control.connect(options.coordinator)
+        try ControlLink.send(.join(.init(region: options.region, host: 0, devices: 0, numaNodes: 1, endpoints: endpoints,
+                                         pid: Int(getpid()), role: "gateway")), on: &control)
+        for link in topology.links where link.from == options.region {
+            say("link → \(link.to): \(Units.formatRate(bitsPerSecond: link.bitsPerSecond)), \(Units.formatDuration(seconds: link.latencySeconds)) ± \(Units.formatDuration(seconds: link.jitterSeconds))\(link.burstBytes > 0 ? ", bucket \(link.burstBytes) bytes" : ""); ingress \(endpoints[topology.regions.firstIndex { $0.name == link.to }!])")
+        }
+
+        if let microseconds = options.cpuLatencyMicroseconds {
+            do {
+                state.cpuLatency = try CPULatencyRequest(microseconds: microseconds)
+                say("while traffic is in flight, CPUs wake within \(microseconds) µs (\(CPULatencyRequest.defaultPath)\(microseconds == 0 ? ": idle CPUs poll instead of halting" : ""))")
+            } catch {
+                say("\(error): CPUs may halt between deliveries, and on a virtual machine wake late (--cpu-latency-us off silences this)")
+            }
+        }
+
+        var threads: [Thread] = []
+        for (destination, socket) in ingress {
+            let thread = Thread { [state] in Gateway.ingressLoop(destination: destination, socket: socket, state: state) }
+            thread.name = "ingress → \(topology.regions[destination].name)"
+            threads.append(thread)
+        }
+        // One delivery thread goes where the scheduler puts it. Several race to each delivery,
+        // each pinned to a CPU of its own: region i's first on the i-th CPU this process may
+        // use, the others spread evenly from there.
+        let cpus = (try? ThreadAffinity.current()) ?? []
+        let deliveryThreads = max(1, min(options.deliveryThreads, cpus.count))
+        let outboxes = Outboxes()
+        // The delivery threads say what they cost as they stop; the gateway waits for that.
+        let deliveriesStopped = DispatchGroup()
+        for k in 0..<deliveryThreads {
+            let cpu = deliveryThreads == 1 ? nil : cpus[(regionIndex + k * (cpus.count / deliveryThreads)) % cpus.count]
+            deliveriesStopped.enter()
+            let delivery = Thread { [state, context, name] in
+                Gateway.deliveryLoop(state: state, context: context, outboxes: outboxes, cpu: cpu, racers: deliveryThreads, label: "\(name): delivery thread \(k)")
+                deliveriesStopped.leave()
+            }
+            threads.append(delivery)
+        }
+        for thread in threads { thread.start() }
+        defer {
+            state.condition.lock()
+            state.stopping = true
+            state.condition.broadcast()
+            state.condition.unlock()
+            _ = deliveriesStopped.wait(timeout: .now() + .milliseconds(500))
+        }
+
+        var watch = CoordinatorWatch(endpoint: options.coordinator, heartbeatSeconds: options.heartbeatSeconds,
+                                     deadAfterSeconds: options.deadAfterSeconds, joinTimeoutSeconds: options.joinTimeoutSeconds)
+        while true {
+            if let failure = watch.failure() {
+                say(failure)
+                return 1
+            }
+            if let seq = watch.heartbeatDue() {
+                try ControlLink.send(.heartbeat(.init(seq: seq, links: linkStats())), on: &control)
+            }
+            guard let frames = try ControlLink.receiveFrames(on: &control, timeout: watch.wait(cap: .milliseconds(200))) else { continue }
+            guard let message = watch.accept(frames, who: name) else { continue }
+            switch message {
+            case .refuse(let refuse):
+                say("refused by the coordinator: \(refuse.reason)")
+                return 3
+            case .plan(let plan):
+                let layout = ClusterLayout(plan: plan)
+                state.condition.lock()
+                for rank in 0..<layout.ranks {
+                    let worker = layout.worker(ofRank: rank)
+                    state.endpoints[rank] = layout.workers[worker].endpoints[rank - layout.workers[worker].firstRank]
+                    state.regionOfRank[rank] = layout.workers[worker].region
+                }
+                if let hop = plan.gatewayHop {
+                    for destination in state.scheduler.links.keys { state.scheduler.links[destination]!.hop = LinkModel.Hop(hop) }
+                }
+                // Receivers hold messages only where they read this machine's clock.
+                var holding: [String] = [], notHolding: [String] = []
+                for destination in state.scheduler.links.keys.sorted() {
+                    let local = layout.workers.filter { $0.region == destination }.allSatisfy { $0.endpoints.allSatisfy(Self.isLocal) }
+                    state.scheduler.links[destination]!.receiverHolds = options.receiverHolds && local
+                    if options.receiverHolds && local { holding.append(topology.regions[destination].name) }
+                    if options.receiverHolds && !local { notHolding.append(topology.regions[destination].name) }
+                }
+                state.planned = true
+                state.condition.broadcast()
+                state.condition.unlock()
+                if !holding.isEmpty {
+                    say("receivers in \(holding.joined(separator: ", ")) hold each message until it arrives: it goes on as soon as its arrival time is settled")
+                }
+                if !notHolding.isEmpty {
+                    say("receivers in \(notHolding.joined(separator: ", ")) are on other machines (their clocks are not this one): messages to them wait here until they arrive")
+                }
+                if let hop = plan.gatewayHop {
+                    say("cut-through: links start a message when its sender sent it, and release it one hop (\(Units.formatDuration(seconds: hop.alphaS)) + bytes at \(fixed(1 / hop.betaSPerByte / 1e9, 2)) GB/s) before it arrives")
+                }
+            case .stop(let stop):
+                // One last report of the counters, then go.
+                try? ControlLink.send(.heartbeat(.init(seq: watch.sequence + 1, links: linkStats())), on: &control)
+                say(stop.ok ? "job finished: \(stop.reason)" : "the coordinator stopped the job: \(stop.reason)")
+                return stop.ok ? 0 : 1
+            case .heartbeat:
+                break
+            default:
+                watch.drop(name, "a \(message.kind) message is not for a gateway")
+            }
+        }
+    }
+
+    private func linkStats() -> [ControlMessage.LinkStats] {
+        state.condition.lock()
+        defer { state.condition.unlock() }
+        return state.scheduler.links.keys.sorted().map { destination in
+            let link = state.scheduler.links[destination]!
+            let lateness = state.lateness[destination]!
+            return ControlMessage.LinkStats(
+                to: topology.regions[destination].name, offeredBytes: link.counters.offeredBytes,
+                deliveredBytes: link.counters.deliveredBytes, queuedBytes: link.queuedBytes,
+                deliveredMessages: link.counters.deliveredMessages, busyS: Double(link.counters.busy) / 1e9,
+                queueDelaySSum: Double(link.counters.queueDelaySum) / 1e9, queueDelaySMax: Double(link.counters.queueDelayMax) / 1e9,
+                lateP99Us: lateness.percentile(0.99), lateMaxUs: lateness.maxMicroseconds)
+        }
+    }
+
+    /// Whether an endpoint is on this machine: ipc, inproc, or TCP on a loopback address.
+    static func isLocal(_ endpoint: String) -> Bool {
+        if endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") { return true }
+        guard endpoint.hasPrefix("tcp://") else { return false }
+        let address = endpoint.dropFirst(6)
+        return address.hasPrefix("127.") || address.hasPrefix("localhost:") || address.hasPrefix("[::1]:")
+    }
+}

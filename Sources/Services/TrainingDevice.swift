@@ -1,0 +1,335 @@
+import Transport
+import Collectives
+import Foundation
+import StraitsWire
+import Config
+import Training
+
+/// One device's part of a training job: its replica of the model, its gradient buffer (the
+/// worker's NUMA-local all-reduce buffer), and a communication thread that all-reduces gradient
+/// buckets while the backward pass goes on, in the order the coordinator's step lists them.
+final class TrainingDevice: @unchecked Sendable {
+    // Unchecked Sendable: the device thread and its communication thread share this object;
+    // the pipe's lock orders every hand-over between them (a bucket is posted only after the
+    // backward pass finished writing it, and read back only after the pipe reports it done).
+    let device: Int
+    let spec: TrainingSpec
+    let plane: DataPlane
+    let group: DeviceGroup
+    let shared: ClusterWorker.Shared
+    let gradients: UnsafeMutablePointer<Float>
+    private let pipe = BucketPipe()
+    private var replica: Replica?
+    private var scheduleIndex = -1
+    /// Error feedback for int8: what earlier encodings of the gradients and of the
+    /// pseudo-gradients lost, per element.
+    private var gradientResidual: UnsafeMutablePointer<Float>?
+    private var outerResidual: UnsafeMutablePointer<Float>?
+    private var communicator: Thread?
+
+    init(device: Int, spec: TrainingSpec, plane: DataPlane, group: DeviceGroup, shared: ClusterWorker.Shared) {
+        self.device = device
+        self.spec = spec
+        self.plane = plane
+        self.group = group
+        self.shared = shared
+        gradients = group.base(device).bindMemory(to: Float.self, capacity: group.elementCount)
+        BLAS.useOneThread()
+    }
+
+    deinit {
+        gradientResidual?.deallocate()
+        outerResidual?.deallocate()
+    }
+
+    private static func zeroed(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        buffer.update(repeating: 0, count: count)
+        return buffer
+    }
+
+    /// Stops the communication thread.
+    func close() {
+        pipe.close()
+    }
+
+    /// Time spent in each level of the all-reduces of one step.
+    struct LevelTimes {
+        var host = 0.0, region = 0.0, wan = 0.0, total = 0.0
+
+        static func + (a: LevelTimes, b: LevelTimes) -> LevelTimes {
+            LevelTimes(host: a.host + b.host, region: a.region + b.region, wan: a.wan + b.wan, total: a.total + b.total)
+        }
+    }
+
+    /// One all-reduce of a bucket, as the communication thread or the device thread runs it.
+    struct Bucket: Sendable {
+        let offset: Int
+        let count: Int
+        /// `all` ranks or this `region`.
+        let everyRank: Bool
+        let collective: UInt64
+        let step: UInt64
+        let outer: Bool
+    }
+
+    func step(_ step: ControlMessage.Step, _ train: ControlMessage.TrainStep) throws -> ControlMessage.DeviceStep {
+        guard let layout = shared.layout else { throw RuntimeError("training step before the plan") }
+        guard train.schedule >= 0 && train.schedule < spec.schedules.count else {
+            throw RuntimeError("step \(step.step) names schedule \(train.schedule); the job has \(spec.schedules.count)")
+        }
+        let schedule = spec.schedules[train.schedule]
+        if train.schedule != scheduleIndex {
+            replica = Replica(spec: spec, schedule: schedule)
+            scheduleIndex = train.schedule
+            for residual in [gradientResidual, outerResidual] { residual?.update(repeating: 0, count: group.elementCount) }
+        }
+        let replica = replica!
+        let model = replica.model, count = model.parameterCount
+        guard count <= group.elementCount else {
+            throw RuntimeError("the model has \(count) parameters; the all-reduce buffers hold \(group.elementCount)")
+        }
+        if schedule.compression == .int8, gradientResidual == nil {
+            gradientResidual = Self.zeroed(group.elementCount)
+            outerResidual = Self.zeroed(group.elementCount)
+        }
+        if communicator == nil {
+            let thread = Thread { [self] in communicate() }
+            thread.name = "device \(device) comm"
+            thread.start()
+            communicator = thread
+        }
+        let before = plane.traffic.snapshot()
+        let rank = plane.rank
+        replica.task.fill(rank: rank, step: train.index, input: replica.input, target: replica.target)
+
+        // Compute, padded to the device profile's time when compute is synthetic; buckets are
+        // handed to the communication thread as the backward pass completes them.
+        let everyRank = train.gradients == "all"
+        let buckets = train.buckets
+        var end = count
+        for bucket in buckets {
+            guard bucket.count == 2, bucket[1] > 0, bucket[0] + bucket[1] == end else {
+                throw RuntimeError("step \(step.step): buckets \(buckets) do not cover the \(count) parameters from the last one down")
+            }
+            end = bucket[0]
+        }
+        guard end == 0 else { throw RuntimeError("step \(step.step): buckets \(buckets) leave parameters 0..<\(end) out") }
+        let flops = model.flops(batch: spec.data.batch)
+        let computeStart = ContinuousClock.now
+        var emulated = 0.0
+        func pad(_ phaseFlops: Double) {
+            guard spec.compute.synthetic else { return }
+            emulated += spec.compute.seconds(flops: phaseFlops)
+            let due = computeStart + .nanoseconds(Int64(emulated * 1e9))
+            let now = ContinuousClock.now
+            if due > now { Thread.sleep(forTimeInterval: ClusterWorker.seconds(due - now)) }
+        }
+        var posted = 0
+        let base = UInt64(step.collective)
+        let loss = model.lossAndGradients(
+            replica.parameters, gradients: gradients, input: replica.input, target: replica.target,
+            batch: spec.data.batch, workspace: replica.workspace,
+            forwardDone: { pad(flops.forward) },
+            layerDone: { layer in
+                pad(flops.backward[layer])
+                while posted < buckets.count && buckets[posted][0] >= model.weightOffsets[layer] {
+                    pipe.post(Bucket(offset: buckets[posted][0], count: buckets[posted][1], everyRank: everyRank,
+                                     collective: base + UInt64(posted * 4), step: UInt64(step.step), outer: false))
+                    posted += 1
+                }
+            })
+        let computeS = ClusterWorker.seconds(ContinuousClock.now - computeStart)
+
+        let waitStart = ContinuousClock.now
+        var times = try pipe.waitAll(buckets.count, timeout: shared.timeout * max(1, buckets.count))
+        let waitS = ClusterWorker.seconds(ContinuousClock.now - waitStart)
+        replica.inner.step(replica.parameters, gradients: gradients)
+
+        var outerS = 0.0
+        if train.outer {
+            let outerStart = ContinuousClock.now
+            replica.pseudoGradient(into: gradients)
+            for (index, bucket) in buckets.enumerated() {
+                times = times + (try allReduce(Bucket(offset: bucket[0], count: bucket[1], everyRank: true,
+                                                      collective: base + UInt64((buckets.count + index) * 4),
+                                                      step: UInt64(step.step), outer: true)))
+            }
+            replica.applyOuter(gradients)
+            outerS = ClusterWorker.seconds(ContinuousClock.now - outerStart)
+        }
+        var parametersChecksum: UInt32?
+        if let path = train.save {
+            let bytes = UnsafeRawBufferPointer(start: replica.parameters, count: count * 4)
+            parametersChecksum = CRC32C.checksum(bytes)
+            if rank == 0 { try Data(bytes).write(to: URL(fileURLWithPath: path)) }
+        }
+
+        var lanBytes = 0, wanBytes = 0
+        let myRegion = layout.region(ofRank: rank)
+        for (peer, totals) in plane.traffic.snapshot() where peer >= 0 && peer < layout.ranks {
+            let sent = totals.sentBytes - (before[peer]?.sentBytes ?? 0)
+            if layout.region(ofRank: peer) == myRegion { lanBytes += sent } else { wanBytes += sent }
+        }
+        var result = ControlMessage.DeviceStep(rank: rank, computeS: computeS, commS: times.total, hostS: times.host,
+                                               regionS: times.region, wanS: times.wan, syncS: 0, checkS: 0, wrong: 0)
+        result.loss = loss
+        result.waitS = waitS
+        result.outerS = outerS
+        result.emulatedS = spec.compute.synthetic ? emulated : nil
+        result.lanBytes = lanBytes
+        result.wanBytes = wanBytes
+        result.parametersChecksum = parametersChecksum
+        return result
+    }
+
+    /// The communication thread: all-reduces buckets as they are posted, until closed.
+    private func communicate() {
+        while let bucket = pipe.next() {
+            do {
+                pipe.finish(try allReduce(bucket))
+            } catch {
+                group.abort("device \(device) communication failed: \(error)")
+                pipe.fail("\(error)")
+            }
+        }
+    }
+
+    /// All-reduces one bucket of the gradient buffer and divides it by the number of ranks it
+    /// was summed over: shared memory inside the worker, then the region's ring, then (for
+    /// `everyRank`) the regions, compressed on the WAN when the schedule says so.
+    private func allReduce(_ bucket: Bucket) throws -> LevelTimes {
+        guard let layout = shared.layout, let planner = shared.planner, let regional = shared.regionalPlanner else {
+            throw RuntimeError("all-reduce before the plan")
+        }
+        let schedule = spec.schedules[scheduleIndex]
+        let rank = plane.rank, timeout = shared.timeout
+        let buffer = UnsafeMutableRawPointer(gradients + bucket.offset)
+        var choice = bucket.everyRank ? planner.choose(bytes: bucket.count * 4) : regional.choose(bytes: bucket.count * 4)
+        var compression: WireCompression?
+        if bucket.everyRank, layout.regions.count > 1, let format = schedule.compression.wireFormat {
+            let group = choice.hierarchical ? layout.regions.count : layout.ranks
+            choice = ClusterPlanner.Choice(hierarchical: choice.hierarchical, regionChunkBytes: choice.regionChunkBytes,
+                                           algorithm: WireCompression.algorithm(for: choice.algorithm, ranks: group),
+                                           chunkBytes: choice.chunkBytes, regionHosts: choice.regionHosts,
+                                           regions: choice.regions, devices: choice.devices)
+            let myRegion = layout.region(ofRank: rank)
+            let residual = bucket.outer ? outerResidual : gradientResidual
+            compression = WireCompression(format: format, compressTo: (0..<layout.ranks).map { layout.region(ofRank: $0) != myRegion },
+                                          residual: residual.map { $0 + bucket.offset })
+        }
+        var times = LevelTimes()
+        let start = ContinuousClock.now
+        var mark = start
+        func lap() -> Double {
+            let now = ContinuousClock.now
+            defer { mark = now }
+            return ClusterWorker.seconds(now - mark)
+        }
+        if choice.hierarchical {
+            try group.reduceScatter(device: device, offset: bucket.offset, count: bucket.count, timeout: timeout)
+            times.host += lap()
+        }
+        let phases = ClusterCollective.phases(choice: choice, layout: layout, rank: rank, device: device, count: bucket.count,
+                                              slice: group.slice(device, of: bucket.count))
+        for (index, phase) in phases.enumerated() where bucket.everyRank || phase.level != .wan {
+            try ScheduleExecutor.run(phase.schedule, buffer: buffer, elementCount: bucket.count, on: plane,
+                                     collectiveID: bucket.collective + UInt64(index), step: bucket.step, timeout: timeout,
+                                     compression: phase.level == .region ? nil : compression)
+            switch phase.level {
+            case .region: times.region += lap()
+            case .wan, .flat: times.wan += lap()
+            }
+        }
+        if choice.hierarchical {
+            try group.allGather(device: device, offset: bucket.offset, count: bucket.count, timeout: timeout)
+            times.host += lap()
+        }
+        let summed = bucket.everyRank ? layout.ranks : layout.workersByRegion[layout.region(ofRank: rank)].count * layout.devicesPerWorker
+        let scale = 1 / Float(summed)
+        for i in 0..<bucket.count { buffer.assumingMemoryBound(to: Float.self)[i] *= scale }
+        times.total = ClusterWorker.seconds(ContinuousClock.now - start)
+        return times
+    }
+}
+
+extension TrainingSpec.Schedule.Compression {
+    var wireFormat: WireCodec.Format? {
+        switch self {
+        case .none: nil
+        case .fp16: .float16
+        case .bf16: .bfloat16
+        case .int8: .int8
+        }
+    }
+}
+
+/// Buckets from a device thread to its communication thread, and their results back. Waits
+/// sleep on a condition variable with deadlines.
+final class BucketPipe: @unchecked Sendable {
+    // Unchecked Sendable: every field is read and written under `condition`'s lock.
+    private let condition = NSCondition()
+    private var queue: [TrainingDevice.Bucket] = []
+    private var finished = 0
+    private var times = TrainingDevice.LevelTimes()
+    private var failure: String?
+    private var closed = false
+
+    func post(_ bucket: TrainingDevice.Bucket) {
+        condition.lock()
+        queue.append(bucket)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The next bucket, or nil once the pipe is closed.
+    func next() -> TrainingDevice.Bucket? {
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.isEmpty && !closed {
+            _ = condition.wait(until: Date(timeIntervalSinceNow: 1))
+        }
+        return closed ? nil : queue.removeFirst()
+    }
+
+    func finish(_ result: TrainingDevice.LevelTimes) {
+        condition.lock()
+        finished += 1
+        times = times + result
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func fail(_ reason: String) {
+        condition.lock()
+        if failure == nil { failure = reason }
+        finished += 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits until `count` buckets are done; returns their summed level times and starts over.
+    func waitAll(_ count: Int, timeout: Duration) throws -> TrainingDevice.LevelTimes {
+        condition.lock()
+        defer { condition.unlock() }
+        let deadline = Date(timeIntervalSinceNow: ClusterWorker.seconds(timeout))
+        while finished < count && failure == nil {
+            if !condition.wait(until: deadline) { break }
+        }
+        if let failure { throw RuntimeError("bucket all-reduce failed: \(failure)") }
+        guard finished >= count else {
+            throw RuntimeError("\(count - finished) of \(count) gradient buckets were not all-reduced within \(timeout)")
+        }
+        let result = times
+        finished = 0
+        times = TrainingDevice.LevelTimes()
+        return result
+    }
+
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}

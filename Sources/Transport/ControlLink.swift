@@ -1,0 +1,41 @@
+import Foundation
+import StraitsWire
+import ZeroMQ
+
+/// Sending and receiving control messages (envelope + JSON body, see `Protocols/control.md`),
+/// with a routing-id frame in front on the coordinator's ROUTER.
+public enum ControlLink {
+    public static func send(_ message: ControlMessage, on socket: inout ZMQSocket, to route: [UInt8]? = nil,
+                     version: UInt16 = ControlMessage.protocolVersion) throws {
+        var frames = ZMQMessage()
+        if let route { frames.append(route) }
+        for frame in message.encoded(version: version) { frames.append(frame) }
+        try socket.blockingSend(frames, timeout: .seconds(5))
+    }
+
+    /// The frames of the next message, or nil when `timeout` passes or `doorbell` rings first.
+    public static func receiveFrames(on socket: inout ZMQSocket, timeout: Duration, wakingOn doorbell: ZMQDoorbell? = nil) throws -> [[UInt8]]? {
+        let result: Result<ZMQMessage?, ZMQError> = Result { () throws(ZMQError) -> ZMQMessage? in
+            if let doorbell { return try socket.blockingReceive(timeout: timeout, wakingOn: doorbell) }
+            return try socket.blockingReceive(timeout: timeout)
+        }
+        switch consume result {
+        case .success(let message):
+            guard let message else { return nil }
+            return frames(of: message)
+        case .failure(let error):
+            if error.code == .timedOut { return nil }
+            throw error
+        }
+    }
+
+    private static func frames(of message: borrowing ZMQMessage) -> [[UInt8]] {
+        (0..<message.count).map { message.bytes($0) }
+    }
+
+    /// Says on standard error that a message was dropped (the first 20, then every 1000th).
+    public static func logDropped(_ who: String, count: Int, _ reason: String) {
+        guard count <= 20 || count % 1000 == 0 else { return }
+        FileHandle.standardError.write(Data("\(who): dropped a control message (\(count) so far): \(reason)\n".utf8))
+    }
+}

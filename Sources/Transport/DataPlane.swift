@@ -1,0 +1,133 @@
+import Emulation
+import CStraitsShims
+import Foundation
+import ZeroMQ
+
+/// One rank's data-plane sockets: a PULL socket that every peer sends to, and a PUSH socket
+/// connected to each peer it sends to. Sends are zero-copy from the rank's buffer, with no
+/// high-water mark (a queued zero-copy message costs no copy of its payload), so a send never
+/// blocks the device thread; the release of each send comes back through `releases`.
+public final class DataPlane: @unchecked Sendable {
+    // Unchecked Sendable: made on, and used only by, the device thread that owns the rank.
+    /// This rank's number; a cluster worker binds its planes before the plan gives ranks out,
+    /// and the device thread sets it when the plan arrives.
+    public var rank: Int
+    public let inbox: SocketBox
+    public var outboxes: [Int: SocketBox] = [:]
+    public let releases: ReleaseQueue
+    /// Messages of later collectives that arrived while an earlier one was running (a peer that
+    /// finished first may start the next collective at once), by collective id.
+    public var early: [UInt64: [HeldMessage]] = [:]
+    /// Messages a gateway sent on before they arrive (`HeldMessage.arrivesAt`), by arrival
+    /// time: the rank takes each only once it has arrived.
+    public var holding: [HeldMessage] = []
+    /// How the rank waits for a held message to arrive: woken shortly before its arrival by the
+    /// doorbell's timer (as early as the timer's recent overshoots say it must be) and spinning on
+    /// the clock for the rest, or (`approachesArrivals` false) woken by the timer at the arrival
+    /// itself. The window is kept while the rank does not approach, for the steps it does.
+    public var approach = OvershootWindow()
+    /// Arrivals the rank spun for, and the nanoseconds it spun.
+    public private(set) var approached = 0
+    public private(set) var spunNanoseconds: Int64 = 0
+    /// Bytes sent to and received from each peer (header and payload), readable from any thread.
+    public let traffic = TrafficCounters()
+    /// Whether sends carry a CRC32C of their payload (receivers check any frame that has one).
+    public var checksums = false
+    /// Malformed or corrupt messages dropped so far.
+    public private(set) var rejected = 0
+    /// Endpoints the inbox is bound to (a transport endpoint, and inproc for same-worker peers).
+    public private(set) var endpoints: [String] = []
+
+    /// Binds the inbox to each of `endpoints` (tcp `*` ports are filled in).
+    /// Messages larger than `maximumMessageBytes` make libzmq drop the sender's connection.
+    public init(rank: Int, bind endpoints: [String], maximumMessageBytes: Int? = nil, context: ZMQContext = .shared) throws {
+        self.rank = rank
+        var pull = try ZMQSocket(.pull, context: context, linger: .zero)
+        try pull.setReceiveHighWaterMark(0)
+        if let maximumMessageBytes { try pull.setMaximumMessageSize(maximumMessageBytes) }
+        for endpoint in endpoints {
+            self.endpoints.append(try pull.bind(endpoint))
+        }
+        inbox = SocketBox(pull)
+        releases = try ReleaseQueue()
+    }
+
+    /// An ipc endpoint's socket file outlives the socket unless removed: remove it (a bound
+    /// socket goes on working; nothing new can connect).
+    deinit {
+        removeSocketFiles()
+    }
+
+    /// Removes the socket files of the inbox's ipc endpoints (see `deinit`).
+    public func removeSocketFiles() {
+        for endpoint in endpoints { DataTransport.removeSocketFile(of: endpoint) }
+    }
+
+    /// Connects a PUSH socket to `peer` at `endpoint`. With `routedTo`, the endpoint is a
+    /// gateway's ingress, and each message carries a route frame naming that rank.
+    public func connect(peer: Int, endpoint: String, routedTo destination: Int? = nil, context: ZMQContext = .shared) throws {
+        guard outboxes[peer] == nil else { return }
+        var push = try ZMQSocket(.push, context: context, linger: .seconds(2))
+        try push.setSendHighWaterMark(0)
+        try push.connect(endpoint)
+        let box = SocketBox(push)
+        box.route = destination
+        outboxes[peer] = box
+    }
+
+    /// Runs `body` with messages to `peer` going straight to `endpoint` (no gateway, no route
+    /// frame), then puts the usual connection back.
+    public func withDirectConnection<T>(peer: Int, endpoint: String, context: ZMQContext = .shared, _ body: () throws -> T) throws -> T {
+        let usual = outboxes.removeValue(forKey: peer)
+        defer { outboxes[peer] = usual }
+        try connect(peer: peer, endpoint: endpoint, context: context)
+        return try body()
+    }
+
+    /// Whether the rank approaches a held message's arrival (see `approach`); on by default.
+    /// A worker may change it from step to step (`WorkerOptions.ArrivalWait.auto`).
+    public var approachesArrivals = true
+
+    /// How early the rank now wakes for an arrival, nanoseconds (0: it does not approach).
+    public var approachEarly: Int64 { approachesArrivals ? approach.early : 0 }
+
+    /// Moves the device thread to real-time priority while it waits (see `ScheduleExecutor`), so
+    /// that its wake-up does not wait for whatever else holds the core; below the gateways'
+    /// delivery threads, and it spins at most 300 µs at it. False where the process may not
+    /// (then it stays at normal priority).
+    public func raiseForWait() -> Bool {
+        guard !realtimeRefused else { return false }
+        if straits_set_realtime(Self.waitPriority) == 0 { return true }
+        realtimeRefused = true
+        return false
+    }
+
+    /// Back to normal priority, to work.
+    public func lowerAfterWait() {
+        _ = straits_set_normal_priority()
+    }
+
+    /// SCHED_FIFO priority of a waiting rank: below the gateways' delivery threads (30).
+    public static let waitPriority: Int32 = 20
+    private var realtimeRefused = false
+
+    public func spun(_ nanoseconds: Int64) {
+        approached += 1
+        spunNanoseconds += nanoseconds
+    }
+
+    /// Counts a dropped message and says why on standard error (the first 20, then every 1000th).
+    public func reject(_ reason: String) {
+        rejected += 1
+        if rejected <= 20 || rejected % 1000 == 0 {
+            FileHandle.standardError.write(Data("straits: rank \(rank): dropped a data message (\(rejected) so far): \(reason)\n".utf8))
+        }
+    }
+
+    public func outbox(_ peer: Int) throws -> SocketBox {
+        guard let box = outboxes[peer] else {
+            throw RuntimeError("rank \(rank): no data connection to rank \(peer) (connected: \(outboxes.keys.sorted()))")
+        }
+        return box
+    }
+}
