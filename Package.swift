@@ -75,7 +75,10 @@ let package = Package(
         // device groups in shared memory.
         .target(
             name: "Transport",
-            dependencies: ["ZeroMQ", "NUMA", "Collectives", "StraitsWire", "Emulation", "CStraitsShims"],
+            dependencies: [
+                "ZeroMQ", "NUMA", "Collectives", "StraitsWire", "Emulation", "CStraitsShims",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
             swiftSettings: strictConcurrency
         ),
         .target(

@@ -184,10 +184,3 @@ public final class Coordinator {
         Int64((seconds * 1e9).rounded())
     }
 }
-
-extension Double {
-    func rounded(toPlaces places: Int) -> Double {
-        let scale = pow(10, Double(places))
-        return (self * scale).rounded() / scale
-    }
-}

@@ -1,46 +1,40 @@
-/// How late deliveries went out against their due time: a histogram of 1 µs buckets up to
-/// 100 ms (or `limitMicroseconds`; later ones share the last bucket), for percentiles without
-/// keeping every sample.
+import Histogram
+
+/// How late deliveries went out against their due time (or ranks took held messages): an HDR
+/// histogram (hdrhistogram-swift) of whole microseconds up to `limitMicroseconds` (later ones
+/// count at the limit), for percentiles without keeping every sample. Values under 2048 µs are
+/// exact; above that within 0.1%.
 public struct LatenessHistogram: Sendable {
-    private var buckets: [Int]
-    public private(set) var count = 0
+    private var histogram: Histogram<UInt64>
+    private let limit: UInt64
     public private(set) var maxMicroseconds = 0.0
 
     public init(limitMicroseconds: Int = 100_000) {
-        buckets = [Int](repeating: 0, count: limitMicroseconds + 1)
+        limit = UInt64(max(limitMicroseconds, 2))
+        histogram = Histogram(highestTrackableValue: limit, numberOfSignificantValueDigits: .three)
     }
+
+    /// Samples recorded.
+    public var count: Int { Int(histogram.totalCount) }
 
     /// Adds `other`'s samples (of the same limit).
     public mutating func merge(_ other: LatenessHistogram) {
-        precondition(other.buckets.count == buckets.count, "merging histograms of different limits")
-        for index in other.buckets.indices where other.buckets[index] != 0 { buckets[index] += other.buckets[index] }
-        count += other.count
+        precondition(other.limit == limit, "merging histograms of different limits")
+        histogram.add(other.histogram)
         maxMicroseconds = max(maxMicroseconds, other.maxMicroseconds)
     }
 
+    /// One sample; early (negative) counts as on time.
     public mutating func record(nanoseconds: Int64) {
         let microseconds = max(0, Double(nanoseconds) / 1000)
-        buckets[min(Int(microseconds), buckets.count - 1)] += 1
-        count += 1
+        _ = histogram.record(min(UInt64(microseconds), limit))
         maxMicroseconds = max(maxMicroseconds, microseconds)
     }
 
-    /// The `fraction` percentile in microseconds (the bucket's upper edge); 0 when empty.
-    ///
-    /// The walk starts at the latest bucket and goes down, since it is asked for high
-    /// percentiles under the gateway's shared lock: it visits the buckets from the maximum to
-    /// the percentile, not all of them.
+    /// The `fraction` percentile in microseconds: the upper edge of the whole microsecond that
+    /// holds the sample of that rank; 0 when empty.
     public func percentile(_ fraction: Double) -> Double {
         guard count > 0 else { return 0 }
-        let target = max(Int((Double(count) * fraction).rounded(.up)), 1)
-        // The target-th sample in ascending order is in the highest bucket that, with every
-        // bucket above it, holds more than `count - target` samples.
-        var above = 0
-        var index = min(Int(maxMicroseconds), buckets.count - 1)
-        while index > 0 && above + buckets[index] <= count - target {
-            above += buckets[index]
-            index -= 1
-        }
-        return Double(index + 1)
+        return Double(histogram.valueAtPercentile(fraction * 100) + 1)
     }
 }
