@@ -63,7 +63,11 @@ let package = Package(
         .target(name: "StraitsWire", dependencies: ["CStraitsShims"], swiftSettings: strictConcurrency),
         .target(name: "Config", dependencies: ["Yams"], swiftSettings: strictConcurrency),
         .target(name: "Emulation", dependencies: ["Collectives", "Config", "StraitsWire"], swiftSettings: strictConcurrency),
-        .target(name: "Telemetry", dependencies: ["Config", "Emulation"], swiftSettings: strictConcurrency),
+        .target(
+            name: "Telemetry",
+            dependencies: ["Config", "Emulation", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictConcurrency
+        ),
         // The I/O-free cores of the cluster's control logic: no ZeroMQ, no files, no clock.
         .target(name: "ClusterCore", dependencies: ["StraitsWire", "Config"], swiftSettings: strictConcurrency),
         .target(
@@ -78,6 +82,7 @@ let package = Package(
             dependencies: [
                 "ZeroMQ", "NUMA", "Collectives", "StraitsWire", "Emulation", "CStraitsShims",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictConcurrency
         ),
@@ -87,6 +92,7 @@ let package = Package(
                 "ZeroMQ", "NUMA", "Collectives", "StraitsWire", "Config", "Telemetry", "Emulation", "Training", "ClusterCore",
                 "Transport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictConcurrency
         ),
@@ -97,17 +103,26 @@ let package = Package(
         ),
         .executableTarget(
             name: "straits-coordinator",
-            dependencies: ["Services", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Services", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictConcurrency
         ),
         .executableTarget(
             name: "straits-worker",
-            dependencies: ["Services", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Services", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictConcurrency
         ),
         .executableTarget(
             name: "straits-gateway",
-            dependencies: ["Services", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Services", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictConcurrency
         ),
         .testTarget(name: "EndToEndTests", dependencies: ["straits", "straits-coordinator", "straits-worker", "straits-gateway", "ZeroMQ", "StraitsWire", "Training", "Config", "Telemetry"], swiftSettings: strictConcurrency),

@@ -2,6 +2,7 @@ import Transport
 import ClusterCore
 import Collectives
 import Foundation
+import Logging
 import NUMA
 import StraitsWire
 import Config
@@ -49,16 +50,15 @@ public struct ClusterWorker {
         do {
             return try runThrowing()
         } catch {
-            say("\(error)")
+            log.info("\(error)")
             return 1
         }
     }
 
     private var name: String { "straits-worker \(options.region)/\(options.host)" }
 
-    private func say(_ line: String) {
-        FileHandle.standardError.write(Data("\(name): \(line)\n".utf8))
-    }
+    /// This worker's log (`straits-worker <region>/<host>: ...`).
+    private var log: Logger { Logger(label: name) }
 
     private func runThrowing() throws -> Int32 {
         let topology = try NUMATopology.discover()
@@ -82,7 +82,7 @@ public struct ClusterWorker {
             region: options.region, host: options.host, devices: options.devices, numaNodes: topology.nodes.count,
             endpoints: planes.map { $0.endpoints[0] }, pid: Int(getpid()))
         try ControlLink.send(.join(join), on: &control, version: options.protocolVersion)
-        say("joining \(options.coordinator) with \(options.devices) device\(options.devices == 1 ? "" : "s") (\(topology))")
+        log.info("joining \(options.coordinator) with \(options.devices) device\(options.devices == 1 ? "" : "s") (\(topology))")
 
         var watch = CoordinatorWatch(endpoint: options.coordinator, heartbeatSeconds: options.heartbeatSeconds,
                                      deadAfterSeconds: options.deadAfterSeconds, joinTimeoutSeconds: options.joinTimeoutSeconds)
@@ -112,7 +112,7 @@ public struct ClusterWorker {
 
         while true {
             if let failure = watch.failure() {
-                say(failure)
+                log.error("\(failure)")
                 return 1
             }
             if let seq = watch.heartbeatDue() {
@@ -128,7 +128,7 @@ public struct ClusterWorker {
                 } catch let error as RuntimeError {
                     try? ControlLink.send(.stop(.init(ok: false, reason: "\(name): \(error)")), on: &control)
                     Coordinator.flush()
-                    say("failed: \(error)")
+                    log.error("failed: \(error)")
                     return 1
                 }
             }
@@ -138,14 +138,14 @@ public struct ClusterWorker {
             guard let message = watch.accept(frames, who: name) else { continue }
             switch message {
             case .refuse(let refuse):
-                say("refused by the coordinator: \(refuse.reason)")
+                log.info("refused by the coordinator: \(refuse.reason)")
                 return 3
             case .heartbeat:
                 break
             case .plan(let plan):
                 let layout = ClusterLayout(plan: plan)
                 guard plan.devicesPerWorker == options.devices, layout.workers.indices.contains(plan.you) else {
-                    say("the plan does not fit this worker (\(plan.devicesPerWorker) devices per worker, you = \(plan.you))")
+                    log.info("the plan does not fit this worker (\(plan.devicesPerWorker) devices per worker, you = \(plan.you))")
                     return 1
                 }
                 try carryOut(commands.onCommand(.connect(plan)))
@@ -158,14 +158,14 @@ public struct ClusterWorker {
                     // The devices are idle (their last command finished before the stop came).
                     for (device, plane) in planes.enumerated() where plane.approached > 0 {
                         let spun = Double(plane.spunNanoseconds)
-                        say("device \(device) (rank \(plane.rank)): spun \(fixed(spun / 1e9, 3)) s before \(plane.approached) arrivals "
-                            + "(\(Int(spun / Double(plane.approached) / 1000)) µs each), waking \(plane.approachEarly / 1000) µs early")
+                        log.info(Logger.Message(stringLiteral: "device \(device) (rank \(plane.rank)): spun \(fixed(spun / 1e9, 3)) s before \(plane.approached) arrivals "
+                            + "(\(Int(spun / Double(plane.approached) / 1000)) µs each), waking \(plane.approachEarly / 1000) µs early"))
                     }
                     board.post(.quit)
-                    say("job finished: \(stop.reason)")
+                    log.info("job finished: \(stop.reason)")
                     return 0
                 }
-                say("the coordinator stopped the job: \(stop.reason)")
+                log.info("the coordinator stopped the job: \(stop.reason)")
                 return 1
             case .join, .probed, .stepDone:
                 watch.drop(name, "a \(message.kind) message is for the coordinator")

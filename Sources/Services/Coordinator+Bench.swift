@@ -3,6 +3,7 @@ import Emulation
 import ClusterCore
 import Collectives
 import Foundation
+import Logging
 import StraitsWire
 import Telemetry
 
@@ -12,7 +13,7 @@ extension Coordinator {
     func runBench() throws {
         let sizes = job.benchSizes
         let ranks = topology.deviceCount
-        say("all-reduce benchmark over the cluster: \(ranks) ranks, sizes \(sizes.first!)…\(sizes.last!), \(job.iterations) iterations after \(job.warmupIterations) warm-up")
+        log.info("all-reduce benchmark over the cluster: \(ranks) ranks, sizes \(sizes.first!)…\(sizes.last!), \(job.iterations) iterations after \(job.warmupIterations) warm-up")
         emit("#" + pad("size", 11) + pad("count", 12) + pad("type", 8) + pad("redop", 7) + pad("time(us)", 11) + pad("algbw(GB/s)", 13) + pad("busbw(GB/s)", 13) + pad("#wrong", 8) + pad("model(us)", 12) + pad("ratio", 7) + "  plan")
         var step = 0
         var busTotal = 0.0

@@ -3,6 +3,7 @@ import ClusterCore
 import Collectives
 import Emulation
 import Foundation
+import Logging
 import StraitsWire
 import Telemetry
 import Config
@@ -126,7 +127,7 @@ extension Coordinator {
         run.event("plan", [("ranks", .int(layout.ranks)), ("workers", .int(order.count))])
         let sizes = job.kind == .bench ? job.benchSizes : [trainingBytes ?? job.gradientBytes]
         let lan = links.lan, wan = links.wan
-        say("plan: \(layout.ranks) ranks on \(order.count) workers; measured lan α \(fixed(lan.alphaS * 1e6, 1)) µs, \(fixed(1 / lan.betaSPerByte / 1e9, 2)) GB/s; wan α \(fixed(wan.alphaS * 1e6, 1)) µs, \(fixed(1 / wan.betaSPerByte / 1e9, 2)) GB/s; \(planner.choose(bytes: sizes.last!).description)")
+        log.info("plan: \(layout.ranks) ranks on \(order.count) workers; measured lan α \(fixed(lan.alphaS * 1e6, 1)) µs, \(fixed(1 / lan.betaSPerByte / 1e9, 2)) GB/s; wan α \(fixed(wan.alphaS * 1e6, 1)) µs, \(fixed(1 / wan.betaSPerByte / 1e9, 2)) GB/s; \(planner.choose(bytes: sizes.last!).description)")
     }
 
     /// Runs one link probe between two workers and waits for the lead's result.

@@ -1,6 +1,7 @@
 import Transport
 import ClusterCore
 import Foundation
+import Logging
 import StraitsWire
 import Telemetry
 import ZeroMQ
@@ -36,17 +37,17 @@ extension Coordinator {
             let member = membership[id]
             if member.isGateway {
                 run.event("join", [("role", "gateway"), ("region", .string(member.join.region)), ("pid", .int(member.join.pid))])
-                say("admitted \(member.label)")
+                log.info("admitted \(member.label)")
             } else {
                 let join = member.join
                 run.event("join", [("region", .string(join.region)), ("host", .int(join.host)), ("pid", .int(join.pid)),
                                    ("devices", .int(join.devices)), ("numa_nodes", .int(join.numaNodes))])
-                say("admitted \(member.label): \(join.devices) device\(join.devices == 1 ? "" : "s"), \(join.numaNodes) NUMA node\(join.numaNodes == 1 ? "" : "s") (\(membership.workers.count)/\(topology.hostCount))")
+                log.info("admitted \(member.label): \(join.devices) device\(join.devices == 1 ? "" : "s"), \(join.numaNodes) NUMA node\(join.numaNodes == 1 ? "" : "s") (\(membership.workers.count)/\(topology.hostCount))")
             }
             try? send(.heartbeat(.init(seq: membership.heartbeatSequence)), to: member.route)
         case .refuse(let route, let reason):
             run.event("refused", [("reason", .string(reason))])
-            say("refused a join: \(reason)")
+            log.info("refused a join: \(reason)")
             try? send(.refuse(.init(reason: reason)), to: route)
         case .heartbeat(let seq):
             for member in membership.everyone { try? send(.heartbeat(.init(seq: seq)), to: member.route) }

@@ -3,6 +3,7 @@ import ClusterCore
 import Collectives
 import Emulation
 import Foundation
+import Logging
 import StraitsWire
 import Telemetry
 import Config
@@ -19,13 +20,13 @@ extension Coordinator {
 
     /// A sync job: its steps, each an emulated compute and the all-reduce of the gradient bytes.
     func runSteps() throws {
-        say("running \(job.steps) steps: compute \(Units.formatDuration(seconds: job.computeSeconds)), all-reduce \(job.gradientBytes) bytes")
+        log.info("running \(job.steps) steps: compute \(Units.formatDuration(seconds: job.computeSeconds)), all-reduce \(job.gradientBytes) bytes")
         var lastPrint = clock.now()
         for step in 0..<job.steps {
             let result = try runStep(step, bytes: job.gradientBytes, computeS: job.computeSeconds, collective: CollectiveIDs.step(step))
             if step == job.steps - 1 || clock.now() - lastPrint > 2_000_000_000 {
                 lastPrint = clock.now()
-                say("step \(step + 1)/\(job.steps): \(fixed(result.wall * 1e3, 1)) ms, comm \(fixed(result.comm * 1e3, 1)) ms, \(result.wrong) wrong")
+                log.info("step \(step + 1)/\(job.steps): \(fixed(result.wall * 1e3, 1)) ms, comm \(fixed(result.comm * 1e3, 1)) ms, \(result.wrong) wrong")
             }
             if result.wrong > 0 { throw Abort(description: "step \(step): \(result.wrong) elements of the all-reduce are wrong") }
         }

@@ -2,6 +2,7 @@ import Transport
 import ClusterCore
 import Collectives
 import Foundation
+import Logging
 import StraitsWire
 import Telemetry
 import Config
@@ -32,9 +33,9 @@ extension Coordinator {
         let model = MLP(layers: spec.model.layers)
         let bytes = model.parameterCount * 4
         ledger = TrainingLedger(spec: spec, regions: topology.regions.map(\.name))
-        say("training an MLP \(model.layers.map(String.init).joined(separator: "→")): \(model.parameterCount) parameters, "
-            + "\(AllReducePlan.formatBytes(bytes)) of gradients, batch \(spec.data.batch) per device on \(topology.deviceCount) devices")
-        say("compute: " + Self.computeDescription(spec, model: model))
+        log.info(Logger.Message(stringLiteral: "training an MLP \(model.layers.map(String.init).joined(separator: "→")): \(model.parameterCount) parameters, "
+            + "\(AllReducePlan.formatBytes(bytes)) of gradients, batch \(spec.data.batch) per device on \(topology.deviceCount) devices"))
+        log.info(Logger.Message(stringLiteral: "compute: " + Self.computeDescription(spec, model: model)))
         // Buckets: the job's size, or planned from each layer's compute time (emulated, then
         // measured after a few steps) and the model's all-reduce time for each grouping.
         func plan(computeSeconds: Double, basis: String) -> [[Int]] {
@@ -42,8 +43,8 @@ extension Coordinator {
             let backward = BucketPlanner.backwardSeconds(model, batch: spec.data.batch, computeSeconds: computeSeconds)
             let (buckets, finish) = BucketPlanner.fastest(model, backward: backward) { simulator.predict(planner.choose(bytes: $0), bytes: $0) }
             let sizes = buckets.map { AllReducePlan.formatBytes($0[1] * 4) }.joined(separator: ", ")
-            say("buckets planned from \(basis) compute (\(fixed(computeSeconds * 1e3, 1)) ms per step): \(buckets.count) [\(sizes)], "
-                + "last all-reduce predicted to end \(fixed(finish * 1e3, 1)) ms after the backward pass starts")
+            log.info(Logger.Message(stringLiteral: "buckets planned from \(basis) compute (\(fixed(computeSeconds * 1e3, 1)) ms per step): \(buckets.count) [\(sizes)], "
+                + "last all-reduce predicted to end \(fixed(finish * 1e3, 1)) ms after the backward pass starts"))
             run.event("buckets", [("basis", .string(basis)), ("compute_s", .double(computeSeconds)),
                                   ("buckets", .array(buckets.map { .array($0.map { .int($0) }) })), ("predicted_finish_s", .double(finish))])
             return buckets
@@ -61,8 +62,8 @@ extension Coordinator {
             planned = false
         }
         if spec.bucketBytes != nil || !spec.compute.synthetic {
-            say("buckets: \(buckets.count) of at least \(AllReducePlan.formatBytes(spec.bucketBytes ?? 25 << 20))"
-                + (spec.bucketBytes == nil ? " until compute is measured" : ""))
+            log.info(Logger.Message(stringLiteral: "buckets: \(buckets.count) of at least \(AllReducePlan.formatBytes(spec.bucketBytes ?? 25 << 20))"
+                + (spec.bucketBytes == nil ? " until compute is measured" : "")))
         }
         var measuredCompute: [Double] = []
         var step = 0
@@ -74,7 +75,7 @@ extension Coordinator {
             case .hierarchicalLocal: "gradients inside each region every step, parameters averaged across regions every \(schedule.every)"
             case .diloco: "inner \(spec.optimizer.name.rawValue) inside each region, outer Nesterov (lr \(JSONValue.format(schedule.outerLearningRate)), momentum \(JSONValue.format(schedule.outerMomentum))) every \(schedule.every)"
             }
-            say("schedule \(index + 1)/\(spec.schedules.count) \(schedule.name): \(schedule.steps) steps, \(syncText); WAN \(schedule.compression == .none ? "fp32" : schedule.compression.rawValue)")
+            log.info("schedule \(index + 1)/\(spec.schedules.count) \(schedule.name): \(schedule.steps) steps, \(syncText); WAN \(schedule.compression == .none ? "fp32" : schedule.compression.rawValue)")
             run.event("schedule", [("name", .string(schedule.name)), ("sync", .string(schedule.sync.rawValue)),
                                    ("every", .int(schedule.every)), ("compression", .string(schedule.compression.rawValue)),
                                    ("steps", .int(schedule.steps))])
@@ -117,8 +118,8 @@ extension Coordinator {
                 if last || clock.now() - lastPrint > 2_000_000_000 {
                     lastPrint = clock.now()
                     let sofar = ledger!.runs.last!
-                    say("\(schedule.name) step \(i + 1)/\(schedule.steps): loss \(fixed(loss, 4)), \(fixed(result.wall * 1e3, 1)) ms/step, "
-                        + "\(fixed(sofar.wall, 1)) s, WAN \(fixed(Double(sofar.wanBytes) / 1e6, 1)) MB")
+                    log.info(Logger.Message(stringLiteral: "\(schedule.name) step \(i + 1)/\(schedule.steps): loss \(fixed(loss, 4)), \(fixed(result.wall * 1e3, 1)) ms/step, "
+                        + "\(fixed(sofar.wall, 1)) s, WAN \(fixed(Double(sofar.wanBytes) / 1e6, 1)) MB"))
                 }
             }
         }

@@ -3,6 +3,7 @@ import ClusterCore
 import Collectives
 import Emulation
 import Foundation
+import Logging
 import StraitsWire
 import Synchronization
 import Telemetry
@@ -28,6 +29,7 @@ public final class Coordinator {
     let job: JobSpec
     let run: RunDirectory
     let clock: any MonotonicClock = SystemClock.shared
+    let log = Logger(label: "straits-coordinator")
     let router: SocketBox
     var membership: Membership
     var steps: StepCollector
@@ -68,7 +70,7 @@ public final class Coordinator {
         steps = StepCollector(workers: topology.hostCount)
         records = RecordAccumulator(topology: topology, samplesPerStep: job.samplesPerStep, now: now)
         try Data((endpoint + "\n").utf8).write(to: URL(fileURLWithPath: options.runDirectory + "/coordinator.endpoint"))
-        say("listening on \(endpoint); run directory \(options.runDirectory)")
+        log.info("listening on \(endpoint); run directory \(options.runDirectory)")
         run.event("start", [("endpoint", .string(endpoint)), ("topology", .string(topology.name)), ("job", .string(job.name)),
                             ("hosts", .int(topology.hostCount)), ("ranks", .int(topology.deviceCount))])
     }
@@ -90,10 +92,6 @@ public final class Coordinator {
             throw ConfigError(file: topologyPath, line: 1, field: "regions",
                               message: "every host needs the same devices_per_host for now (got \(devices))")
         }
-    }
-
-    func say(_ line: String) {
-        FileHandle.standardOutput.write(Data(("straits-coordinator: " + line + "\n").utf8))
     }
 
     /// Set by SIGINT or SIGTERM: the job ends as an abort, with its records and summary written.
@@ -126,7 +124,7 @@ public final class Coordinator {
             stopEveryone(ok: true, reason: "job \(job.name) finished")
             run.event("finish", [("steps", .int(stepsFinished))])
             writeSummary(status: "ok", reason: nil)
-            say("job \(job.name) finished: \(stepsFinished) steps in \(JSONValue.format((Date().timeIntervalSince(started) * 1000).rounded() / 1000)) s")
+            log.info("job \(job.name) finished: \(stepsFinished) steps in \(JSONValue.format((Date().timeIntervalSince(started) * 1000).rounded() / 1000)) s")
             return 0
         } catch {
             let reason = "\(error)"
@@ -134,7 +132,7 @@ public final class Coordinator {
             stopEveryone(ok: false, reason: reason)
             run.event("abort", [("reason", .string(reason))])
             writeSummary(status: "failed", reason: reason)
-            FileHandle.standardError.write(Data("straits-coordinator: job aborted: \(reason)\n".utf8))
+            log.error("job aborted: \(reason)")
             return Self.interrupted.load(ordering: .relaxed) != 0 ? 130 : 1
         }
     }
@@ -147,9 +145,9 @@ public final class Coordinator {
     /// Waits for every worker and gateway of the topology to join.
     private func admitWorkers() throws {
         let deadline = clock.now() + Self.nanoseconds(options.joinTimeoutSeconds)
-        say("waiting for \(topology.hostCount) workers (\(topology.regions.map { "\($0.name): \($0.hosts)×\($0.devicesPerHost)" }.joined(separator: ", ")))")
+        log.info("waiting for \(topology.hostCount) workers (\(topology.regions.map { "\($0.name): \($0.hosts)×\($0.devicesPerHost)" }.joined(separator: ", ")))")
         let gatewaysNeeded = membership.gatewaysNeeded
-        if gatewaysNeeded > 0 { say("and \(gatewaysNeeded) gateways, one per region") }
+        if gatewaysNeeded > 0 { log.info("and \(gatewaysNeeded) gateways, one per region") }
         try pump(until: { self.membership.isComplete }, deadline: deadline) {
             "only \(self.membership.workers.count) of \(self.topology.hostCount) workers and \(self.membership.gateways.count) of \(gatewaysNeeded) gateways joined within \(JSONValue.format(self.options.joinTimeoutSeconds)) s; missing: \(self.membership.missing.joined(separator: ", "))"
         }

@@ -1,4 +1,5 @@
 import Transport
+import Logging
 import Collectives
 import CStraitsShims
 import Emulation
@@ -36,6 +37,7 @@ extension Gateway {
     /// where several threads race), so a precise host spins a few tens of microseconds and a
     /// virtual machine a little more. As it stops it logs its deliveries, wake-ups and CPU time.
     static func deliveryLoop(state: State, context: ZMQContext, outboxes: Outboxes, cpu: Int?, racers: Int, label: String) {
+        let log = Logger(label: label)
         _ = straits_set_timer_slack(1000)
         _ = straits_set_thread_name("gw-delivery")
         if let cpu { try? ThreadAffinity.pin(to: [cpu]) }
@@ -43,7 +45,7 @@ extension Gateway {
         // process may have it (it sleeps between deliveries and spins only briefly).
         let realtime = straits_set_realtime(30)
         if realtime != 0 {
-            FileHandle.standardError.write(Data("straits-gateway: delivery thread runs at normal priority (SCHED_FIFO: \(String(cString: strerror(realtime)))); deliveries may be late when the cores are busy\n".utf8))
+            log.warning("delivery thread runs at normal priority (SCHED_FIFO: \(String(cString: strerror(realtime)))); deliveries may be late when the cores are busy")
         }
         let clock = SystemClock.shared
         var overshoot = OvershootWindow()
@@ -56,7 +58,7 @@ extension Gateway {
                 var spec = timespec()
                 clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
                 let cpu = Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
-                FileHandle.standardError.write(Data("\(label): \(delivered) deliveries, \(wakes) wake-ups, \(fixed(cpu, 3)) s of CPU, of it \(fixed(Double(spun) / 1e9, 3)) s spinning; waking \(overshoot.early / 1000) µs early\n".utf8))
+                log.info("\(delivered) deliveries, \(wakes) wake-ups, \(fixed(cpu, 3)) s of CPU, of it \(fixed(Double(spun) / 1e9, 3)) s spinning; waking \(overshoot.early / 1000) µs early")
                 return
             }
             let now = clock.now()
@@ -95,7 +97,7 @@ extension Gateway {
                 do {
                     try send(held, arrivesAt: due.arrivesAt, endpoint: endpoint, outboxes: outboxes, context: context)
                 } catch {
-                    FileHandle.standardError.write(Data("straits-gateway: delivery to rank \(held.destination) failed: \(error)\n".utf8))
+                    log.error("delivery to rank \(held.destination) failed: \(error)")
                 }
                 sent.append((due.destination, sentAt - due.dueAt))
             }

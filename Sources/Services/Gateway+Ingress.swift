@@ -1,4 +1,5 @@
 import Transport
+import Logging
 import Collectives
 import CStraitsShims
 import Emulation
@@ -33,7 +34,7 @@ extension Gateway {
             case .success(let got): message = got
             case .failure(let error):
                 if error.code == .timedOut { continue }
-                FileHandle.standardError.write(Data("straits-gateway: ingress: \(error)\n".utf8))
+                Logger(label: "straits-gateway").error("ingress: \(error)")
                 return
             }
             // Frames: route, data header, payload.
@@ -65,7 +66,7 @@ extension Gateway {
                 state.condition.unlock()
                 rejected += 1
                 if rejected <= 20 || rejected % 1000 == 0 {
-                    FileHandle.standardError.write(Data("straits-gateway: dropped a message (\(rejected) so far): \(reason)\n".utf8))
+                    Logger(label: "straits-gateway").warning("dropped a message (\(rejected) so far): \(reason)")
                 }
                 continue
             }

@@ -3,6 +3,7 @@ import Collectives
 import CStraitsShims
 import Emulation
 import Foundation
+import Logging
 import NUMA
 import StraitsWire
 import Config
@@ -70,7 +71,7 @@ public final class Gateway {
             do {
                 if busy { try request.hold() } else { try request.release() }
             } catch {
-                FileHandle.standardError.write(Data("straits-gateway: \(error); the CPUs may halt between deliveries from now on\n".utf8))
+                Logger(label: "straits-gateway").warning("\(error); the CPUs may halt between deliveries from now on")
                 cpuLatency = nil
             }
         }
@@ -96,16 +97,15 @@ public final class Gateway {
 
     private var name: String { "straits-gateway \(options.region)" }
 
-    private func say(_ line: String) {
-        FileHandle.standardError.write(Data("\(name): \(line)\n".utf8))
-    }
+    /// This gateway's log (`straits-gateway <region>: ...`).
+    var log: Logger { Logger(label: name) }
 
     /// Runs the gateway; 0 when the job finished, 1 on failure or abort, 3 when refused.
     public func run() -> Int32 {
         do {
             return try runThrowing()
         } catch {
-            say("\(error)")
+            log.info("\(error)")
             return 1
         }
     }
@@ -127,15 +127,15 @@ public final class Gateway {
         try ControlLink.send(.join(.init(region: options.region, host: 0, devices: 0, numaNodes: 1, endpoints: endpoints,
                                          pid: Int(getpid()), role: "gateway")), on: &control)
         for link in topology.links where link.from == options.region {
-            say("link → \(link.to): \(Units.formatRate(bitsPerSecond: link.bitsPerSecond)), \(Units.formatDuration(seconds: link.latencySeconds)) ± \(Units.formatDuration(seconds: link.jitterSeconds))\(link.burstBytes > 0 ? ", bucket \(link.burstBytes) bytes" : ""); ingress \(endpoints[topology.regions.firstIndex { $0.name == link.to }!])")
+            log.info("link → \(link.to): \(Units.formatRate(bitsPerSecond: link.bitsPerSecond)), \(Units.formatDuration(seconds: link.latencySeconds)) ± \(Units.formatDuration(seconds: link.jitterSeconds))\(link.burstBytes > 0 ? ", bucket \(link.burstBytes) bytes" : ""); ingress \(endpoints[topology.regions.firstIndex { $0.name == link.to }!])")
         }
 
         if let microseconds = options.cpuLatencyMicroseconds {
             do {
                 state.cpuLatency = try CPULatencyRequest(microseconds: microseconds)
-                say("while traffic is in flight, CPUs wake within \(microseconds) µs (\(CPULatencyRequest.defaultPath)\(microseconds == 0 ? ": idle CPUs poll instead of halting" : ""))")
+                log.info("while traffic is in flight, CPUs wake within \(microseconds) µs (\(CPULatencyRequest.defaultPath)\(microseconds == 0 ? ": idle CPUs poll instead of halting" : ""))")
             } catch {
-                say("\(error): CPUs may halt between deliveries, and on a virtual machine wake late (--cpu-latency-us off silences this)")
+                log.info("\(error): CPUs may halt between deliveries, and on a virtual machine wake late (--cpu-latency-us off silences this)")
             }
         }
 
@@ -175,7 +175,7 @@ public final class Gateway {
                                      deadAfterSeconds: options.deadAfterSeconds, joinTimeoutSeconds: options.joinTimeoutSeconds)
         while true {
             if let failure = watch.failure() {
-                say(failure)
+                log.error("\(failure)")
                 return 1
             }
             if let seq = watch.heartbeatDue() {
@@ -185,7 +185,7 @@ public final class Gateway {
             guard let message = watch.accept(frames, who: name) else { continue }
             switch message {
             case .refuse(let refuse):
-                say("refused by the coordinator: \(refuse.reason)")
+                log.info("refused by the coordinator: \(refuse.reason)")
                 return 3
             case .plan(let plan):
                 let layout = ClusterLayout(plan: plan)
@@ -210,18 +210,18 @@ public final class Gateway {
                 state.condition.broadcast()
                 state.condition.unlock()
                 if !holding.isEmpty {
-                    say("receivers in \(holding.joined(separator: ", ")) hold each message until it arrives: it goes on as soon as its arrival time is settled")
+                    log.info("receivers in \(holding.joined(separator: ", ")) hold each message until it arrives: it goes on as soon as its arrival time is settled")
                 }
                 if !notHolding.isEmpty {
-                    say("receivers in \(notHolding.joined(separator: ", ")) are on other machines (their clocks are not this one): messages to them wait here until they arrive")
+                    log.info("receivers in \(notHolding.joined(separator: ", ")) are on other machines (their clocks are not this one): messages to them wait here until they arrive")
                 }
                 if let hop = plan.gatewayHop {
-                    say("cut-through: links start a message when its sender sent it, and release it one hop (\(Units.formatDuration(seconds: hop.alphaS)) + bytes at \(fixed(1 / hop.betaSPerByte / 1e9, 2)) GB/s) before it arrives")
+                    log.info("cut-through: links start a message when its sender sent it, and release it one hop (\(Units.formatDuration(seconds: hop.alphaS)) + bytes at \(fixed(1 / hop.betaSPerByte / 1e9, 2)) GB/s) before it arrives")
                 }
             case .stop(let stop):
                 // One last report of the counters, then go.
                 try? ControlLink.send(.heartbeat(.init(seq: watch.sequence + 1, links: linkStats())), on: &control)
-                say(stop.ok ? "job finished: \(stop.reason)" : "the coordinator stopped the job: \(stop.reason)")
+                if stop.ok { log.info("job finished: \(stop.reason)") } else { log.error("the coordinator stopped the job: \(stop.reason)") }
                 return stop.ok ? 0 : 1
             case .heartbeat:
                 break

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 
 /// Appends one JSON object per line to a file. Each line goes out in a single `write`, so a
@@ -36,7 +37,7 @@ public final class JSONLWriter: Sendable {
                 }
                 if written < 0 {
                     if errno == EINTR { continue }
-                    FileHandle.standardError.write(Data("straits: cannot write to \(path): \(String(cString: strerror(errno)))\n".utf8))
+                    Logger(label: "straits").error("cannot write to \(path): \(String(cString: strerror(errno)))")
                     return
                 }
                 offset += written

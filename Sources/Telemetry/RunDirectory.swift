@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// The files of one run (see DESIGN.md, "Run directory"): copies of the topology and job,
 /// `plan.json`, `regions/<region>.jsonl`, `links.jsonl`, `steps.jsonl`, `bench.jsonl`,
@@ -52,7 +53,7 @@ public final class RunDirectory: Sendable {
         do {
             try data.write(to: URL(fileURLWithPath: path + "/" + name), options: .atomic)
         } catch {
-            FileHandle.standardError.write(Data("straits: cannot write \(path)/\(name): \(error.localizedDescription)\n".utf8))
+            Logger(label: "straits").error("cannot write \(path)/\(name): \(error.localizedDescription)")
         }
     }
 

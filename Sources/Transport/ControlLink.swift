@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import StraitsWire
 import ZeroMQ
 
@@ -36,6 +37,6 @@ public enum ControlLink {
     /// Says on standard error that a message was dropped (the first 20, then every 1000th).
     public static func logDropped(_ who: String, count: Int, _ reason: String) {
         guard count <= 20 || count % 1000 == 0 else { return }
-        FileHandle.standardError.write(Data("\(who): dropped a control message (\(count) so far): \(reason)\n".utf8))
+        Logger(label: who).warning("dropped a control message (\(count) so far): \(reason)")
     }
 }

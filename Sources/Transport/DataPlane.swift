@@ -1,4 +1,5 @@
 import Emulation
+import Logging
 import CStraitsShims
 import Foundation
 import ZeroMQ
@@ -120,7 +121,7 @@ public final class DataPlane: @unchecked Sendable {
     public func reject(_ reason: String) {
         rejected += 1
         if rejected <= 20 || rejected % 1000 == 0 {
-            FileHandle.standardError.write(Data("straits: rank \(rank): dropped a data message (\(rejected) so far): \(reason)\n".utf8))
+            Logger(label: "straits").warning("rank \(rank): dropped a data message (\(rejected) so far): \(reason)")
         }
     }
 

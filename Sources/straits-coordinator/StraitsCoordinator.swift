@@ -1,6 +1,6 @@
 // straits-coordinator: the control plane of a Straits cluster. `--help` lists the flags.
 import ArgumentParser
-import Foundation
+import Logging
 import Services
 
 @main
@@ -9,14 +9,16 @@ struct StraitsCoordinator: ParsableCommand {
         commandName: "straits-coordinator", abstract: "The control plane of a Straits cluster.",
         discussion: CoordinatorOptions.discussion)
 
+    @OptionGroup var log: LogOptions
     @OptionGroup var options: CoordinatorOptions
 
     func run() throws {
+        log.bootstrap(stream: .standardOutput)
         let coordinator: Coordinator
         do {
             coordinator = try Coordinator(options: options)
         } catch {
-            FileHandle.standardError.write(Data("straits-coordinator: \(error)\n".utf8))
+            Logger(label: "straits-coordinator").error("\(error)")
             throw ExitCode(2)
         }
         throw ExitCode(coordinator.runJob())

@@ -1,6 +1,6 @@
 // straits-gateway: a region's emulated WAN links. `--help` lists the flags.
 import ArgumentParser
-import Foundation
+import Logging
 import Services
 
 @main
@@ -9,14 +9,16 @@ struct StraitsGateway: ParsableCommand {
         commandName: "straits-gateway", abstract: "A region's gateway: its emulated WAN links.",
         discussion: GatewayOptions.discussion)
 
+    @OptionGroup var log: LogOptions
     @OptionGroup var options: GatewayOptions
 
     func run() throws {
+        log.bootstrap(stream: .standardError)
         let gateway: Gateway
         do {
             gateway = try Gateway(options: options)
         } catch {
-            FileHandle.standardError.write(Data("straits-gateway: \(error)\n".utf8))
+            Logger(label: "straits-gateway").error("\(error)")
             throw ExitCode(2)
         }
         throw ExitCode(gateway.run())

@@ -7,9 +7,11 @@ struct StraitsWorker: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "straits-worker", abstract: "One host of a Straits cluster.", discussion: WorkerOptions.discussion)
 
+    @OptionGroup var log: LogOptions
     @OptionGroup var options: WorkerOptions
 
     func run() throws {
+        log.bootstrap(stream: .standardError)
         throw ExitCode(ClusterWorker(options: options).run())
     }
 }

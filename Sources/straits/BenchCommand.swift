@@ -14,6 +14,7 @@ struct BenchCommand: ParsableCommand {
         @OptionGroup var options: BenchOptions
 
         func run() throws {
+            LogOptions.bootstrapDefault(stream: .standardError)
             // The rank processes are this same executable (`bench-worker`).
             let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
             let resolved = FileManager.default.isExecutableFile(atPath: executable)
@@ -33,6 +34,7 @@ struct BenchWorkerCommand: ParsableCommand {
     @OptionGroup var options: BenchOptions
 
     func run() throws {
+        LogOptions.bootstrapDefault(stream: .standardError)
         try BenchWorker(options: options, worker: worker, controlEndpoint: control).run()
     }
 }

@@ -11,6 +11,7 @@ struct SweepCommand: ParsableCommand {
     @OptionGroup var options: SweepOptions
 
     func run() throws {
+        LogOptions.bootstrapDefault(stream: .standardError)
         // The cluster's executables sit beside this one.
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         throw ExitCode(try Sweep(options: options, binaries: executable.deletingLastPathComponent().path).run())
