@@ -3,17 +3,18 @@ import Foundation
 import PackageDescription
 
 let strictConcurrency: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 /// The reduction kernels target x86-64-v3 (AVX2, FMA), the instructions a C `-O3 -march=native`
 /// loop gets on the machines Straits runs on. `STRAITS_PORTABLE=1` builds for baseline x86-64.
 #if arch(x86_64)
-let vectorISA: [SwiftSetting] = ProcessInfo.processInfo.environment["STRAITS_PORTABLE"] == nil
-    ? [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
-    : []
+    let vectorISA: [SwiftSetting] =
+        ProcessInfo.processInfo.environment["STRAITS_PORTABLE"] == nil
+        ? [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
+        : []
 #else
-let vectorISA: [SwiftSetting] = []
+    let vectorISA: [SwiftSetting] = []
 #endif
 
 let package = Package(
@@ -62,7 +63,8 @@ let package = Package(
 
         .target(name: "StraitsWire", dependencies: ["CStraitsShims"], swiftSettings: strictConcurrency),
         .target(name: "Config", dependencies: ["Yams"], swiftSettings: strictConcurrency),
-        .target(name: "Emulation", dependencies: ["Collectives", "Config", "StraitsWire"], swiftSettings: strictConcurrency),
+        .target(
+            name: "Emulation", dependencies: ["Collectives", "Config", "StraitsWire"], swiftSettings: strictConcurrency),
         .target(
             name: "Telemetry",
             dependencies: ["Config", "Emulation", .product(name: "Logging", package: "swift-log")],
@@ -89,7 +91,8 @@ let package = Package(
         .target(
             name: "Services",
             dependencies: [
-                "ZeroMQ", "NUMA", "Collectives", "StraitsWire", "Config", "Telemetry", "Emulation", "Training", "ClusterCore",
+                "ZeroMQ", "NUMA", "Collectives", "StraitsWire", "Config", "Telemetry", "Emulation", "Training",
+                "ClusterCore",
                 "Transport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -98,7 +101,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "straits",
-            dependencies: ["Services", "Telemetry", "Training", "Config", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Services", "Telemetry", "Training", "Config",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strictConcurrency
         ),
         .executableTarget(
@@ -125,16 +131,34 @@ let package = Package(
             ],
             swiftSettings: strictConcurrency
         ),
-        .testTarget(name: "EndToEndTests", dependencies: ["straits", "straits-coordinator", "straits-worker", "straits-gateway", "ZeroMQ", "StraitsWire", "Training", "Config", "Telemetry"], swiftSettings: strictConcurrency),
-        .testTarget(name: "ServicesTests", dependencies: ["Services", "Collectives", "NUMA", "ZeroMQ", "StraitsWire", "Emulation", "Training", "Transport"], swiftSettings: strictConcurrency),
-        .testTarget(name: "TransportTests", dependencies: ["Transport", "Collectives", "NUMA", "ZeroMQ", "StraitsWire", "Emulation"], swiftSettings: strictConcurrency),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "straits", "straits-coordinator", "straits-worker", "straits-gateway", "ZeroMQ", "StraitsWire",
+                "Training", "Config", "Telemetry",
+            ], swiftSettings: strictConcurrency),
+        .testTarget(
+            name: "ServicesTests",
+            dependencies: [
+                "Services", "Collectives", "NUMA", "ZeroMQ", "StraitsWire", "Emulation", "Training", "Transport",
+            ], swiftSettings: strictConcurrency),
+        .testTarget(
+            name: "TransportTests",
+            dependencies: ["Transport", "Collectives", "NUMA", "ZeroMQ", "StraitsWire", "Emulation"],
+            swiftSettings: strictConcurrency),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "CZeroMQ"], swiftSettings: strictConcurrency),
         .testTarget(name: "ConfigTests", dependencies: ["Config"], swiftSettings: strictConcurrency),
         .testTarget(name: "StraitsWireTests", dependencies: ["StraitsWire"], swiftSettings: strictConcurrency),
-        .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", "StraitsWire", "Config"], swiftSettings: strictConcurrency),
-        .testTarget(name: "EmulationTests", dependencies: ["Emulation", "Collectives", "StraitsWire"], swiftSettings: strictConcurrency),
+        .testTarget(
+            name: "ClusterCoreTests", dependencies: ["ClusterCore", "StraitsWire", "Config"],
+            swiftSettings: strictConcurrency),
+        .testTarget(
+            name: "EmulationTests", dependencies: ["Emulation", "Collectives", "StraitsWire"],
+            swiftSettings: strictConcurrency),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: strictConcurrency),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Config", "Collectives"], swiftSettings: strictConcurrency),
+        .testTarget(
+            name: "TrainingTests", dependencies: ["Training", "Config", "Collectives"], swiftSettings: strictConcurrency
+        ),
         .testTarget(name: "NUMATests", dependencies: ["NUMA"], swiftSettings: strictConcurrency),
         .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "NUMA"], swiftSettings: strictConcurrency),
     ],

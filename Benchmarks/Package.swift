@@ -7,7 +7,7 @@ let package = Package(
     name: "StraitsBenchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(name: "Straits", path: ".."),
+        .package(name: "Straits", path: "..")
     ],
     targets: [
         .executableTarget(
@@ -16,7 +16,7 @@ let package = Package(
                 .product(name: "ZeroMQ", package: "Straits"),
                 .product(name: "Collectives", package: "Straits"),
             ]
-        ),
+        )
     ],
     swiftLanguageModes: [.v6]
 )

@@ -82,7 +82,9 @@ public struct LinkCalibration: Sendable {
     /// What the probes measured, taken together (all probes must be done).
     public var result: Result {
         let of = { (kind: Kind) in zip(self.probes, self.measured).filter { $0.0.kind == kind }.map(\.1) }
-        let lanLinks = of(.lan), hops = of(.hop), wanLinks = of(.wan)
+        let lanLinks = of(.lan)
+        let hops = of(.hop)
+        let wanLinks = of(.wan)
         let lan = Self.slowest(lanLinks) ?? hops.first ?? Self.assumedLAN
         let hop = Self.fastest(lanLinks) ?? lan
         return Result(

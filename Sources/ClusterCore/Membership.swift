@@ -1,5 +1,5 @@
-import StraitsWire
 import Config
+import StraitsWire
 
 /// The coordinator's membership: who may join, who has joined, when heartbeats go out, and who
 /// has gone silent. It does no I/O and reads no clock: each event comes with `now` (monotonic
@@ -147,7 +147,8 @@ public struct Membership: Sendable {
     public mutating func onJoin(_ join: ControlMessage.Join, route: Route, now: Int64) -> Directive {
         let label = "\(join.region)/host \(join.host) (pid \(join.pid))"
         guard admitting else {
-            return .refuse(route: route, reason: "\(label): the job has already started; joining mid-job is not supported")
+            return .refuse(
+                route: route, reason: "\(label): the job has already started; joining mid-job is not supported")
         }
         guard let region = topology.regions.firstIndex(where: { $0.name == join.region }) else {
             let names = topology.regions.map(\.name).joined(separator: ", ")
@@ -159,7 +160,8 @@ public struct Membership: Sendable {
         case .gateway:
             return admitGateway(join, route: route, region: region, now: now)
         case .unknown(let role):
-            return .refuse(route: route, reason: "\(label): unknown role \"\(role)\" (expected a worker, or role gateway)")
+            return .refuse(
+                route: route, reason: "\(label): unknown role \"\(role)\" (expected a worker, or role gateway)")
         case .worker:
             break
         }
@@ -168,7 +170,9 @@ public struct Membership: Sendable {
             let plural = spec.hosts == 1 ? "" : "s"
             return .refuse(
                 route: route,
-                reason: "\(label): region \(spec.name) has \(spec.hosts) host\(plural) (0…\(spec.hosts - 1)) in topology \(topology.name)")
+                reason:
+                    "\(label): region \(spec.name) has \(spec.hosts) host\(plural) (0…\(spec.hosts - 1)) in topology \(topology.name)"
+            )
         }
         guard join.devices == spec.devicesPerHost, join.endpoints.count == join.devices else {
             return .refuse(
@@ -178,7 +182,8 @@ public struct Membership: Sendable {
         }
         if let existing = workers.first(where: { $0.join.region == join.region && $0.join.host == join.host }) {
             return .refuse(
-                route: route, reason: "\(label): \(join.region)/host \(join.host) has already joined as pid \(existing.join.pid)")
+                route: route,
+                reason: "\(label): \(join.region)/host \(join.host) has already joined as pid \(existing.join.pid)")
         }
         if member(route: route) != nil {
             return .refuse(route: route, reason: "\(label): this connection has already joined")
@@ -187,7 +192,8 @@ public struct Membership: Sendable {
         return .admitted(.worker(workers.count - 1))
     }
 
-    private mutating func admitGateway(_ join: ControlMessage.Join, route: Route, region: Int, now: Int64) -> Directive {
+    private mutating func admitGateway(_ join: ControlMessage.Join, route: Route, region: Int, now: Int64) -> Directive
+    {
         let label = "gateway \(join.region) (pid \(join.pid))"
         guard expectsGateways else {
             let why = topology.regions.count == 1 ? "one region" : "--no-gateways"

@@ -1,5 +1,5 @@
-import StraitsWire
 import Config
+import StraitsWire
 
 /// Turns the members' running counters into the per-second, per-step and final records of each
 /// region and WAN link: every record holds what changed since the one before it. No I/O and no
@@ -36,7 +36,8 @@ public struct RecordAccumulator: Sendable {
     public var nextRecordDue: Int64 { lastRecord + interval }
 
     /// The per-second records, if a second has passed since the last ones.
-    public mutating func onTick(now: Int64, membership: Membership, latestStep: Int) -> ([RegionRecord], [LinkRecord])? {
+    public mutating func onTick(now: Int64, membership: Membership, latestStep: Int) -> ([RegionRecord], [LinkRecord])?
+    {
         guard now >= nextRecordDue else { return nil }
         return records(now: now, membership: membership, latestStep: latestStep, kind: .second)
     }
@@ -53,7 +54,8 @@ public struct RecordAccumulator: Sendable {
         let devicesPerHost = topology.regions[0].devicesPerHost
         var regionRecords: [RegionRecord] = []
         for (index, region) in topology.regions.enumerated() {
-            let current = totals[index] ?? RegionTotals(), previous = recorded[index] ?? RegionTotals()
+            let current = totals[index] ?? RegionTotals()
+            let previous = recorded[index] ?? RegionTotals()
             let devices = max(region.hosts * devicesPerHost, 1)
             let steps = (current.stepsDone - previous.stepsDone) / max(region.hosts, 1)
             var record = Self.delta(
@@ -64,8 +66,10 @@ public struct RecordAccumulator: Sendable {
             if let gateway = membership.gateways[index] {
                 let links = gateway.report.links
                 let sums = GatewaySums(
-                    offered: links.reduce(0) { $0 + $1.offeredBytes }, delivered: links.reduce(0) { $0 + $1.deliveredBytes },
-                    messages: links.reduce(0) { $0 + $1.deliveredMessages }, delayS: links.reduce(0) { $0 + $1.queueDelaySSum })
+                    offered: links.reduce(0) { $0 + $1.offeredBytes },
+                    delivered: links.reduce(0) { $0 + $1.deliveredBytes },
+                    messages: links.reduce(0) { $0 + $1.deliveredMessages },
+                    delayS: links.reduce(0) { $0 + $1.queueDelaySSum })
                 let before = recordedGateways[index] ?? GatewaySums()
                 recordedGateways[index] = sums
                 let messages = sums.messages - before.messages
@@ -100,12 +104,14 @@ public struct RecordAccumulator: Sendable {
                 .compactMap { $0.report.traffic.arrivals?[link.from] }
             record.shaped = LinkRecord.Shaped(
                 utilisation: busy / window, queuedBytes: stats.queuedBytes,
-                queueDelayMs: messages > 0 ? delay / Double(messages) * 1e3 : 0, queueDelayMaxMs: stats.queueDelaySMax * 1e3,
+                queueDelayMs: messages > 0 ? delay / Double(messages) * 1e3 : 0,
+                queueDelayMaxMs: stats.queueDelaySMax * 1e3,
                 lateP99Us: stats.lateP99Us,
                 arrivals: receivers.isEmpty
                     ? nil
                     : ControlMessage.Arrivals(
-                        messages: receivers.reduce(0) { $0 + $1.messages }, lateP50Us: receivers.map(\.lateP50Us).max()!,
+                        messages: receivers.reduce(0) { $0 + $1.messages },
+                        lateP50Us: receivers.map(\.lateP50Us).max()!,
                         lateP99Us: receivers.map(\.lateP99Us).max()!, lateMaxUs: receivers.map(\.lateMaxUs).max()!))
         } else {
             let offered = membership.workers.filter { topology.regions[$0.region].name == link.from }

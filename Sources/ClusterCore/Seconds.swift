@@ -6,7 +6,8 @@ enum Seconds {
         for _ in 0..<max(0, min(places, 9)) { scale *= 10 }
         let unit = 1_000_000_000 / scale
         let rounded = (nanoseconds + (nanoseconds >= 0 ? unit / 2 : -unit / 2)) / unit
-        let whole = rounded / scale, fraction = abs(rounded % scale)
+        let whole = rounded / scale
+        let fraction = abs(rounded % scale)
         guard fraction != 0 else { return (rounded < 0 && whole == 0 ? "-" : "") + String(whole) }
         var digits = String(fraction)
         while digits.count < String(scale).count - 1 { digits = "0" + digits }

@@ -24,9 +24,11 @@ public enum AllReduceAlgorithm: String, CaseIterable, Sendable, CustomStringConv
         case .ring:
             RingAllReduce.append(to: &schedule, group: group, range: range, chunkElements: chunkElements)
         case .rhd:
-            HalvingDoublingAllReduce.appendRabenseifner(to: &schedule, group: group, range: range, chunkElements: chunkElements)
+            HalvingDoublingAllReduce.appendRabenseifner(
+                to: &schedule, group: group, range: range, chunkElements: chunkElements)
         case .rd:
-            HalvingDoublingAllReduce.appendRecursiveDoubling(to: &schedule, group: group, range: range, chunkElements: chunkElements)
+            HalvingDoublingAllReduce.appendRecursiveDoubling(
+                to: &schedule, group: group, range: range, chunkElements: chunkElements)
         case .hier:
             preconditionFailure("hier has shared-memory levels; build its inter-worker part with a flat algorithm")
         }

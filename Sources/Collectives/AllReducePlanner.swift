@@ -16,8 +16,10 @@ public struct AllReducePlanner: Sendable {
     /// The sum kernel's time per byte of result.
     public var reduceSecondsPerByte: Double
 
-    public init(link: LinkCost, local: LinkCost = LinkCost(alphaSeconds: 2e-6, betaSecondsPerByte: 1 / 8e9),
-                reduceSecondsPerByte: Double = 1 / 6e9) {
+    public init(
+        link: LinkCost, local: LinkCost = LinkCost(alphaSeconds: 2e-6, betaSecondsPerByte: 1 / 8e9),
+        reduceSecondsPerByte: Double = 1 / 6e9
+    ) {
         self.link = link
         self.local = local
         self.reduceSecondsPerByte = reduceSecondsPerByte
@@ -25,15 +27,20 @@ public struct AllReducePlanner: Sendable {
 
     /// A plan for all-reducing `bytes` over `workers × devicesPerWorker` ranks; `algorithm`
     /// forces a choice (nil: the cheapest by the model).
-    public func plan(bytes: Int, workers: Int, devicesPerWorker: Int, algorithm forced: AllReduceAlgorithm? = nil,
-                     chunkBytes: Int? = nil) -> AllReducePlan {
+    public func plan(
+        bytes: Int, workers: Int, devicesPerWorker: Int, algorithm forced: AllReduceAlgorithm? = nil,
+        chunkBytes: Int? = nil
+    ) -> AllReducePlan {
         let chosen = planByModel(bytes: bytes, workers: workers, devicesPerWorker: devicesPerWorker, algorithm: forced)
         guard let chunkBytes else { return chosen }
-        return AllReducePlan(algorithm: chosen.algorithm, innerAlgorithm: chosen.innerAlgorithm, chunkBytes: chunkBytes,
-                             streams: chosen.streams, predictedSeconds: chosen.predictedSeconds)
+        return AllReducePlan(
+            algorithm: chosen.algorithm, innerAlgorithm: chosen.innerAlgorithm, chunkBytes: chunkBytes,
+            streams: chosen.streams, predictedSeconds: chosen.predictedSeconds)
     }
 
-    private func planByModel(bytes: Int, workers: Int, devicesPerWorker: Int, algorithm forced: AllReduceAlgorithm?) -> AllReducePlan {
+    private func planByModel(bytes: Int, workers: Int, devicesPerWorker: Int, algorithm forced: AllReduceAlgorithm?)
+        -> AllReducePlan
+    {
         let ranks = workers * devicesPerWorker
         var candidates: [AllReducePlan] = []
         for algorithm in AllReduceAlgorithm.allCases {
@@ -41,18 +48,24 @@ public struct AllReducePlanner: Sendable {
             if algorithm == .hier {
                 guard devicesPerWorker > 1 || forced == .hier else { continue }
                 let streamBytes = bytes / max(devicesPerWorker, 1)
-                let inner = flatPlans(bytes: streamBytes, ranks: workers, link: sharedLink(streams: devicesPerWorker), excluding: nil)
-                    .min { $0.predictedSeconds < $1.predictedSeconds }!
+                let inner = flatPlans(
+                    bytes: streamBytes, ranks: workers, link: sharedLink(streams: devicesPerWorker), excluding: nil
+                )
+                .min { $0.predictedSeconds < $1.predictedSeconds }!
                 let d = Double(devicesPerWorker)
-                let localSeconds = devicesPerWorker > 1
+                let localSeconds =
+                    devicesPerWorker > 1
                     ? 2 * local.alphaSeconds + 2 * (d - 1) / d * Double(bytes) * local.betaSecondsPerByte
                         + (d - 1) / d * Double(bytes) * reduceSecondsPerByte
                     : 0
-                candidates.append(AllReducePlan(
-                    algorithm: .hier, innerAlgorithm: inner.algorithm, chunkBytes: inner.chunkBytes,
-                    streams: devicesPerWorker, predictedSeconds: localSeconds + inner.predictedSeconds))
+                candidates.append(
+                    AllReducePlan(
+                        algorithm: .hier, innerAlgorithm: inner.algorithm, chunkBytes: inner.chunkBytes,
+                        streams: devicesPerWorker, predictedSeconds: localSeconds + inner.predictedSeconds))
             } else {
-                candidates += flatPlans(bytes: bytes, ranks: ranks, link: link, excluding: nil).filter { $0.algorithm == algorithm }
+                candidates += flatPlans(bytes: bytes, ranks: ranks, link: link, excluding: nil).filter {
+                    $0.algorithm == algorithm
+                }
             }
         }
         return candidates.min { $0.predictedSeconds < $1.predictedSeconds }!
@@ -67,29 +80,39 @@ public struct AllReducePlanner: Sendable {
         let n = Double(bytes)
         let (alpha, beta, gamma) = (link.alphaSeconds, link.betaSecondsPerByte, reduceSecondsPerByte)
         guard p > 1 else {
-            return [.ring, .rhd, .rd].map { AllReducePlan(algorithm: $0, innerAlgorithm: nil, chunkBytes: max(bytes, 4), streams: 1, predictedSeconds: 0) }
+            return [.ring, .rhd, .rd].map {
+                AllReducePlan(
+                    algorithm: $0, innerAlgorithm: nil, chunkBytes: max(bytes, 4), streams: 1, predictedSeconds: 0)
+            }
         }
         var p2 = 1
         while p2 * 2 <= p { p2 *= 2 }
         let log2p2 = Double(p2.trailingZeroBitCount)
         let fold = p2 == p ? 0 : 2 * (alpha + n * beta) + n * gamma
-        let pd = Double(p), p2d = Double(p2)
+        let pd = Double(p)
+        let p2d = Double(p2)
 
         let ringChunk = Self.ringChunkBytes(segmentBytes: bytes / p)
         let ring = 2 * (pd - 1) * alpha + 2 * (pd - 1) / pd * n * beta + (pd - 1) / pd * n * gamma
         let rhd = 2 * log2p2 * alpha + 2 * (p2d - 1) / p2d * n * beta + (p2d - 1) / p2d * n * gamma + fold
         let rd = log2p2 * (alpha + n * beta + n * gamma) + fold
         return [
-            AllReducePlan(algorithm: .ring, innerAlgorithm: nil, chunkBytes: ringChunk, streams: 1, predictedSeconds: ring),
-            AllReducePlan(algorithm: .rhd, innerAlgorithm: nil, chunkBytes: Self.ringChunkBytes(segmentBytes: bytes / p2), streams: 1, predictedSeconds: rhd),
-            AllReducePlan(algorithm: .rd, innerAlgorithm: nil, chunkBytes: Self.ringChunkBytes(segmentBytes: bytes), streams: 1, predictedSeconds: rd),
+            AllReducePlan(
+                algorithm: .ring, innerAlgorithm: nil, chunkBytes: ringChunk, streams: 1, predictedSeconds: ring),
+            AllReducePlan(
+                algorithm: .rhd, innerAlgorithm: nil, chunkBytes: Self.ringChunkBytes(segmentBytes: bytes / p2),
+                streams: 1, predictedSeconds: rhd),
+            AllReducePlan(
+                algorithm: .rd, innerAlgorithm: nil, chunkBytes: Self.ringChunkBytes(segmentBytes: bytes), streams: 1,
+                predictedSeconds: rd),
         ]
     }
 
     /// Chunks small enough that a segment's reduction overlaps the transfer of its next chunks
     /// (eight or more chunks per segment), large enough that per-message costs stay small.
     public static func ringChunkBytes(segmentBytes: Int) -> Int {
-        let minimum = 256 << 10, maximum = 4 << 20
+        let minimum = 256 << 10
+        let maximum = 4 << 20
         if segmentBytes <= 2 * minimum { return max(segmentBytes, 4) }
         let chunk = min(max(segmentBytes / 8, minimum), maximum)
         return chunk / 4096 * 4096
@@ -112,7 +135,8 @@ public struct AllReducePlan: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         let name = innerAlgorithm.map { "\(algorithm)(\($0))" } ?? algorithm.rawValue
-        return "\(name), chunk \(Self.formatBytes(chunkBytes)), \(streams) stream\(streams == 1 ? "" : "s"), model \(fixed(predictedSeconds * 1e6, 1)) µs"
+        return
+            "\(name), chunk \(Self.formatBytes(chunkBytes)), \(streams) stream\(streams == 1 ? "" : "s"), model \(fixed(predictedSeconds * 1e6, 1)) µs"
     }
 
     public static func formatBytes(_ bytes: Int) -> String {

@@ -1,4 +1,3 @@
-
 /// The message-passing phases of one rank's all-reduce in a cluster, as the worker runs them
 /// and the simulator predicts them: for `hier`, the region reduce-scatter, the wan all-reduce of
 /// the owned part and the region all-gather (the shared-memory levels around them are not
@@ -12,28 +11,36 @@ public enum ClusterCollective {
 
     /// The phases of `rank` (device `device` of its worker) for an all-reduce of `count`
     /// float32 elements, slice `slice` of which the rank owns after the shared-memory level.
-    public static func phases(choice: ClusterPlanner.Choice, layout: ClusterLayout, rank: Int, device: Int, count: Int,
-                              slice: ElementRange) -> [Phase] {
+    public static func phases(
+        choice: ClusterPlanner.Choice, layout: ClusterLayout, rank: Int, device: Int, count: Int,
+        slice: ElementRange
+    ) -> [Phase] {
         let ranks = layout.ranks
         guard choice.hierarchical else {
             var schedule = CollectiveSchedule(rank: rank, ranks: ranks)
-            choice.algorithm.appendFlat(to: &schedule, group: Array(0..<ranks), range: ElementRange(offset: 0, count: count),
-                                        chunkElements: max(1, choice.chunkBytes / 4))
+            choice.algorithm.appendFlat(
+                to: &schedule, group: Array(0..<ranks), range: ElementRange(offset: 0, count: count),
+                chunkElements: max(1, choice.chunkBytes / 4))
             return [Phase(level: .flat, schedule: schedule)]
         }
         let worker = layout.worker(ofRank: rank)
         let regionGroup = layout.regionGroup(worker: worker, device: device)
         let regionChunk = max(1, choice.regionChunkBytes / 4)
         var reduceScatter = CollectiveSchedule(rank: rank, ranks: ranks)
-        let owned = RingAllReduce.appendReduceScatter(to: &reduceScatter, group: regionGroup, range: slice,
-                                                      chunkElements: regionChunk, level: 1)
+        let owned = RingAllReduce.appendReduceScatter(
+            to: &reduceScatter, group: regionGroup, range: slice,
+            chunkElements: regionChunk, level: 1)
         var wan = CollectiveSchedule(rank: rank, ranks: ranks)
-        choice.algorithm.appendFlat(to: &wan, group: layout.wanGroup(worker: worker, device: device), range: owned,
-                                    chunkElements: max(1, choice.chunkBytes / 4))
+        choice.algorithm.appendFlat(
+            to: &wan, group: layout.wanGroup(worker: worker, device: device), range: owned,
+            chunkElements: max(1, choice.chunkBytes / 4))
         var allGather = CollectiveSchedule(rank: rank, ranks: ranks)
-        RingAllReduce.appendAllGather(to: &allGather, group: regionGroup, range: slice, chunkElements: regionChunk, level: 1)
-        return [Phase(level: .region, schedule: reduceScatter), Phase(level: .wan, schedule: wan),
-                Phase(level: .region, schedule: allGather)]
+        RingAllReduce.appendAllGather(
+            to: &allGather, group: regionGroup, range: slice, chunkElements: regionChunk, level: 1)
+        return [
+            Phase(level: .region, schedule: reduceScatter), Phase(level: .wan, schedule: wan),
+            Phase(level: .region, schedule: allGather),
+        ]
     }
 
     /// Device `device`'s slice of `count` elements among `devices` (what `DeviceGroup.slice` gives).

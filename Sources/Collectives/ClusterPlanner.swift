@@ -15,8 +15,10 @@ public struct ClusterPlanner: Sendable {
         public let regions: Int
         public let devices: Int
 
-        public init(hierarchical: Bool, regionChunkBytes: Int, algorithm: AllReduceAlgorithm, chunkBytes: Int, regionHosts: Int,
-                    regions: Int, devices: Int) {
+        public init(
+            hierarchical: Bool, regionChunkBytes: Int, algorithm: AllReduceAlgorithm, chunkBytes: Int, regionHosts: Int,
+            regions: Int, devices: Int
+        ) {
             self.hierarchical = hierarchical
             self.regionChunkBytes = regionChunkBytes
             self.algorithm = algorithm
@@ -28,12 +30,17 @@ public struct ClusterPlanner: Sendable {
 
         public var description: String {
             guard hierarchical else {
-                return "flat \(algorithm) over \(regionHosts * regions * devices) ranks, chunk \(AllReducePlan.formatBytes(chunkBytes))"
+                return
+                    "flat \(algorithm) over \(regionHosts * regions * devices) ranks, chunk \(AllReducePlan.formatBytes(chunkBytes))"
             }
             var levels: [String] = []
             if devices > 1 { levels.append("host shm×\(devices)") }
-            if regionHosts > 1 { levels.append("region ring×\(regionHosts) chunk \(AllReducePlan.formatBytes(regionChunkBytes))") }
-            if regions > 1 { levels.append("wan \(algorithm)×\(regions) chunk \(AllReducePlan.formatBytes(chunkBytes))") }
+            if regionHosts > 1 {
+                levels.append("region ring×\(regionHosts) chunk \(AllReducePlan.formatBytes(regionChunkBytes))")
+            }
+            if regions > 1 {
+                levels.append("wan \(algorithm)×\(regions) chunk \(AllReducePlan.formatBytes(chunkBytes))")
+            }
             return "hier: " + (levels.isEmpty ? "one rank" : levels.joined(separator: ", "))
         }
     }
@@ -65,16 +72,20 @@ public struct ClusterPlanner: Sendable {
         if hierarchical {
             let slice = bytes / max(devices, 1)
             let owned = slice / max(regionHosts, 1)
-            let wanPlan = AllReducePlanner(link: wan).plan(bytes: owned, workers: regions, devicesPerWorker: 1, chunkBytes: chunkBytes)
-            return Choice(hierarchical: true,
-                          regionChunkBytes: chunkBytes ?? AllReducePlanner.ringChunkBytes(segmentBytes: owned),
-                          algorithm: wanPlan.algorithm, chunkBytes: wanPlan.chunkBytes,
-                          regionHosts: regionHosts, regions: regions, devices: devices)
+            let wanPlan = AllReducePlanner(link: wan).plan(
+                bytes: owned, workers: regions, devicesPerWorker: 1, chunkBytes: chunkBytes)
+            return Choice(
+                hierarchical: true,
+                regionChunkBytes: chunkBytes ?? AllReducePlanner.ringChunkBytes(segmentBytes: owned),
+                algorithm: wanPlan.algorithm, chunkBytes: wanPlan.chunkBytes,
+                regionHosts: regionHosts, regions: regions, devices: devices)
         }
-        let flat = AllReducePlanner(link: wan).plan(bytes: bytes, workers: layout.ranks, devicesPerWorker: 1,
-                                                    algorithm: algo == "ring" ? .ring : nil, chunkBytes: chunkBytes)
-        return Choice(hierarchical: false, regionChunkBytes: 0, algorithm: flat.algorithm, chunkBytes: flat.chunkBytes,
-                      regionHosts: regionHosts, regions: regions, devices: devices)
+        let flat = AllReducePlanner(link: wan).plan(
+            bytes: bytes, workers: layout.ranks, devicesPerWorker: 1,
+            algorithm: algo == "ring" ? .ring : nil, chunkBytes: chunkBytes)
+        return Choice(
+            hierarchical: false, regionChunkBytes: 0, algorithm: flat.algorithm, chunkBytes: flat.chunkBytes,
+            regionHosts: regionHosts, regions: regions, devices: devices)
     }
 
     /// The chunk sizes worth modelling for `bytes` when the job fixes none: powers of two from

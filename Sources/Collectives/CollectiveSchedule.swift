@@ -74,7 +74,8 @@ public struct CollectiveSchedule: Sendable, CustomStringConvertible {
     /// with it, plus `after` (for ordering that ranges don't show, such as empty messages).
     @discardableResult
     public mutating func add(_ kind: Kind, _ range: ElementRange, tag: UInt64, after: [Int] = []) -> Int {
-        precondition(kind.peer != rank && kind.peer >= 0 && kind.peer < ranks, "rank \(rank): peer \(kind.peer) of \(ranks)")
+        precondition(
+            kind.peer != rank && kind.peer >= 0 && kind.peer < ranks, "rank \(rank): peer \(kind.peer) of \(ranks)")
         let id = operations.count
         var dependencies = hazards.record(id, range: range, reads: kind.reads, writes: kind.writes)
         dependencies.formUnion(after)

@@ -12,7 +12,8 @@ public enum DisseminationBarrier {
         while distance < p {
             let tag = MessageTag.make(.barrier, level: level, step: round, chunk: 0)
             let send = schedule.add(.send(peer: group[(me + distance) % p]), empty, tag: tag, after: previous)
-            let receive = schedule.add(.receiveCopy(peer: group[(me - distance + p) % p]), empty, tag: tag, after: previous)
+            let receive = schedule.add(
+                .receiveCopy(peer: group[(me - distance + p) % p]), empty, tag: tag, after: previous)
             previous = [send, receive]
             distance *= 2
             round += 1

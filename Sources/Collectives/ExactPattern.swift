@@ -23,14 +23,16 @@ public enum ExactPattern {
     /// element as `value` has.
     public static func fill(_ buffer: UnsafeMutableRawPointer, count: Int, rank: Int, ranks: Int) {
         let period = period(ranks: ranks)
-        let scale = Float(ranks), offset = Float(rank)
+        let scale = Float(ranks)
+        let offset = Float(rank)
         forEachPeriod(count: count, period: period) { start, length in
             if Int(bitPattern: buffer) % MemoryLayout<Float>.alignment == 0 {
                 let elements = (buffer + start * 4).assumingMemoryBound(to: Float.self)
                 for index in 0..<length { elements[index] = Float(index) * scale + offset }
             } else {
                 for index in 0..<length {
-                    buffer.storeBytes(of: Float(index) * scale + offset, toByteOffset: (start + index) * 4, as: Float.self)
+                    buffer.storeBytes(
+                        of: Float(index) * scale + offset, toByteOffset: (start + index) * 4, as: Float.self)
                 }
             }
         }
@@ -39,7 +41,8 @@ public enum ExactPattern {
     /// How many of the `count` float32 elements at `buffer` differ from the exact sum.
     public static func countWrong(_ buffer: UnsafeRawPointer, count: Int, ranks: Int) -> Int {
         let period = period(ranks: ranks)
-        let scale = Float(ranks * ranks), offset = Float(ranks * (ranks - 1) / 2)
+        let scale = Float(ranks * ranks)
+        let offset = Float(ranks * (ranks - 1) / 2)
         var wrong = 0
         forEachPeriod(count: count, period: period) { start, length in
             if Int(bitPattern: buffer) % MemoryLayout<Float>.alignment == 0 {

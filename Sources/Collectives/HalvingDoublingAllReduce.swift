@@ -18,7 +18,8 @@ public enum HalvingDoublingAllReduce {
         level: Int = 0
     ) {
         guard group.count > 1 else { return }
-        withFold(&schedule, group: group, range: range, chunkElements: chunkElements, level: level) { schedule, members, newRank in
+        withFold(&schedule, group: group, range: range, chunkElements: chunkElements, level: level) {
+            schedule, members, newRank in
             let p2 = members.count
             let segments = range.split(into: p2)
             var window = 0..<p2
@@ -31,10 +32,12 @@ public enum HalvingDoublingAllReduce {
                 let lower = window.lowerBound..<(window.lowerBound + half)
                 let upper = (window.lowerBound + half)..<window.upperBound
                 let (keep, give) = newRank & mask == 0 ? (lower, upper) : (upper, lower)
-                addChunked(&schedule, .send(peer: partner), union(segments, give), chunkElements,
-                           phase: .halvingReduceScatter, level: level, step: step)
-                addChunked(&schedule, .receiveReduce(peer: partner), union(segments, keep), chunkElements,
-                           phase: .halvingReduceScatter, level: level, step: step)
+                addChunked(
+                    &schedule, .send(peer: partner), union(segments, give), chunkElements,
+                    phase: .halvingReduceScatter, level: level, step: step)
+                addChunked(
+                    &schedule, .receiveReduce(peer: partner), union(segments, keep), chunkElements,
+                    phase: .halvingReduceScatter, level: level, step: step)
                 windows.append(window)
                 window = keep
                 mask /= 2
@@ -45,13 +48,16 @@ public enum HalvingDoublingAllReduce {
             while mask < p2 {
                 let partner = members[newRank ^ mask]
                 let outer = windows.removeLast()
-                let theirs = window.lowerBound == outer.lowerBound
+                let theirs =
+                    window.lowerBound == outer.lowerBound
                     ? window.upperBound..<outer.upperBound
                     : outer.lowerBound..<window.lowerBound
-                addChunked(&schedule, .send(peer: partner), union(segments, window), chunkElements,
-                           phase: .doublingAllGather, level: level, step: step)
-                addChunked(&schedule, .receiveCopy(peer: partner), union(segments, theirs), chunkElements,
-                           phase: .doublingAllGather, level: level, step: step)
+                addChunked(
+                    &schedule, .send(peer: partner), union(segments, window), chunkElements,
+                    phase: .doublingAllGather, level: level, step: step)
+                addChunked(
+                    &schedule, .receiveCopy(peer: partner), union(segments, theirs), chunkElements,
+                    phase: .doublingAllGather, level: level, step: step)
                 window = outer
                 mask *= 2
                 step += 1
@@ -68,13 +74,18 @@ public enum HalvingDoublingAllReduce {
         level: Int = 0
     ) {
         guard group.count > 1 else { return }
-        withFold(&schedule, group: group, range: range, chunkElements: chunkElements, level: level) { schedule, members, newRank in
+        withFold(&schedule, group: group, range: range, chunkElements: chunkElements, level: level) {
+            schedule, members, newRank in
             var mask = 1
             var step = 0
             while mask < members.count {
                 let partner = members[newRank ^ mask]
-                addChunked(&schedule, .send(peer: partner), range, chunkElements, phase: .recursiveDoubling, level: level, step: step)
-                addChunked(&schedule, .receiveReduce(peer: partner), range, chunkElements, phase: .recursiveDoubling, level: level, step: step)
+                addChunked(
+                    &schedule, .send(peer: partner), range, chunkElements, phase: .recursiveDoubling, level: level,
+                    step: step)
+                addChunked(
+                    &schedule, .receiveReduce(peer: partner), range, chunkElements, phase: .recursiveDoubling,
+                    level: level, step: step)
                 mask *= 2
                 step += 1
             }
@@ -100,17 +111,23 @@ public enum HalvingDoublingAllReduce {
         let members = (0..<p2).map { $0 < folded ? group[2 * $0 + 1] : group[$0 + folded] }
 
         if me < 2 * folded && me % 2 == 0 {
-            addChunked(&schedule, .send(peer: group[me + 1]), range, chunkElements, phase: .foldIn, level: level, step: 0)
-            addChunked(&schedule, .receiveCopy(peer: group[me + 1]), range, chunkElements, phase: .foldOut, level: level, step: 0)
+            addChunked(
+                &schedule, .send(peer: group[me + 1]), range, chunkElements, phase: .foldIn, level: level, step: 0)
+            addChunked(
+                &schedule, .receiveCopy(peer: group[me + 1]), range, chunkElements, phase: .foldOut, level: level,
+                step: 0)
             return
         }
         if me < 2 * folded {
-            addChunked(&schedule, .receiveReduce(peer: group[me - 1]), range, chunkElements, phase: .foldIn, level: level, step: 0)
+            addChunked(
+                &schedule, .receiveReduce(peer: group[me - 1]), range, chunkElements, phase: .foldIn, level: level,
+                step: 0)
         }
         let newRank = me < 2 * folded ? me / 2 : me - folded
         body(&schedule, members, newRank)
         if me < 2 * folded {
-            addChunked(&schedule, .send(peer: group[me - 1]), range, chunkElements, phase: .foldOut, level: level, step: 0)
+            addChunked(
+                &schedule, .send(peer: group[me - 1]), range, chunkElements, phase: .foldOut, level: level, step: 0)
         }
     }
 

@@ -36,9 +36,12 @@ public enum HierarchicalAllReduce {
             RingAllReduce.append(to: &schedule, group: group, range: range, chunkElements: chunkElements, level: level)
             return
         }
-        let owned = RingAllReduce.appendReduceScatter(to: &schedule, group: group, range: range, chunkElements: chunkElements, level: level)
-        append(&schedule, shape: shape.dropFirst(), level: level + 1, stride: blockSpan,
-               range: owned, chunkElements: chunkElements)
-        RingAllReduce.appendAllGather(to: &schedule, group: group, range: range, chunkElements: chunkElements, level: level)
+        let owned = RingAllReduce.appendReduceScatter(
+            to: &schedule, group: group, range: range, chunkElements: chunkElements, level: level)
+        append(
+            &schedule, shape: shape.dropFirst(), level: level + 1, stride: blockSpan,
+            range: owned, chunkElements: chunkElements)
+        RingAllReduce.appendAllGather(
+            to: &schedule, group: group, range: range, chunkElements: chunkElements, level: level)
     }
 }

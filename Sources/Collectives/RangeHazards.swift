@@ -23,7 +23,8 @@ struct RangeHazards: Sendable {
             if writes { dependencies.formUnion(segments[index].readers) }
         }
         if writes {
-            segments.replaceSubrange(low..<high, with: [Segment(start: range.offset, end: range.end, writer: id, readers: [])])
+            segments.replaceSubrange(
+                low..<high, with: [Segment(start: range.offset, end: range.end, writer: id, readers: [])])
         } else if reads {
             for index in low..<high { segments[index].readers.append(id) }
         }
@@ -33,7 +34,8 @@ struct RangeHazards: Sendable {
     /// Splits the segment containing `offset` so that a segment starts there; returns its index.
     private mutating func split(at offset: Int) -> Int {
         // The last segment whose start is ≤ offset.
-        var low = 0, high = segments.count - 1
+        var low = 0
+        var high = segments.count - 1
         while low < high {
             let middle = (low + high + 1) / 2
             if segments[middle].start <= offset { low = middle } else { high = middle - 1 }

@@ -16,17 +16,23 @@ public enum ReductionKernel {
     }
 
     /// `dst[i] = a[i] + b[i]` for `count` float32 elements; `dst` may be `a` or `b`.
-    public static func sum(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, into dst: UnsafeMutableRawPointer, count: Int) {
+    public static func sum(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, into dst: UnsafeMutableRawPointer, count: Int)
+    {
         precondition(count >= 0, "element count \(count)")
         let bytes = count * MemoryLayout<Float>.size
         var offset = 0
         while offset + blockBytes <= bytes {
-            let s0 = a.loadUnaligned(fromByteOffset: offset, as: Vector.self) + b.loadUnaligned(fromByteOffset: offset, as: Vector.self)
-            let s1 = a.loadUnaligned(fromByteOffset: offset + vectorBytes, as: Vector.self)
+            let s0 =
+                a.loadUnaligned(fromByteOffset: offset, as: Vector.self)
+                + b.loadUnaligned(fromByteOffset: offset, as: Vector.self)
+            let s1 =
+                a.loadUnaligned(fromByteOffset: offset + vectorBytes, as: Vector.self)
                 + b.loadUnaligned(fromByteOffset: offset + vectorBytes, as: Vector.self)
-            let s2 = a.loadUnaligned(fromByteOffset: offset + 2 * vectorBytes, as: Vector.self)
+            let s2 =
+                a.loadUnaligned(fromByteOffset: offset + 2 * vectorBytes, as: Vector.self)
                 + b.loadUnaligned(fromByteOffset: offset + 2 * vectorBytes, as: Vector.self)
-            let s3 = a.loadUnaligned(fromByteOffset: offset + 3 * vectorBytes, as: Vector.self)
+            let s3 =
+                a.loadUnaligned(fromByteOffset: offset + 3 * vectorBytes, as: Vector.self)
                 + b.loadUnaligned(fromByteOffset: offset + 3 * vectorBytes, as: Vector.self)
             dst.storeBytes(of: s0, toByteOffset: offset, as: Vector.self)
             dst.storeBytes(of: s1, toByteOffset: offset + vectorBytes, as: Vector.self)
@@ -35,12 +41,16 @@ public enum ReductionKernel {
             offset += blockBytes
         }
         while offset + vectorBytes <= bytes {
-            let s = a.loadUnaligned(fromByteOffset: offset, as: Vector.self) + b.loadUnaligned(fromByteOffset: offset, as: Vector.self)
+            let s =
+                a.loadUnaligned(fromByteOffset: offset, as: Vector.self)
+                + b.loadUnaligned(fromByteOffset: offset, as: Vector.self)
             dst.storeBytes(of: s, toByteOffset: offset, as: Vector.self)
             offset += vectorBytes
         }
         while offset < bytes {
-            let s = a.loadUnaligned(fromByteOffset: offset, as: Float.self) + b.loadUnaligned(fromByteOffset: offset, as: Float.self)
+            let s =
+                a.loadUnaligned(fromByteOffset: offset, as: Float.self)
+                + b.loadUnaligned(fromByteOffset: offset, as: Float.self)
             dst.storeBytes(of: s, toByteOffset: offset, as: Float.self)
             offset += MemoryLayout<Float>.size
         }

@@ -34,7 +34,8 @@ public enum RingAllReduce {
         let me = position(of: schedule.rank, in: group)
         let segments = range.split(into: p)
         guard p > 1 else { return range }
-        let right = group[(me + 1) % p], left = group[(me + p - 1) % p]
+        let right = group[(me + 1) % p]
+        let left = group[(me + p - 1) % p]
         for step in 0..<(p - 1) {
             let sendChunks = segments[(me - step + p) % p].chunked(by: chunkElements)
             let receiveChunks = segments[(me - step - 1 + 2 * p) % p].chunked(by: chunkElements)
@@ -64,14 +65,17 @@ public enum RingAllReduce {
         guard p > 1 else { return }
         let me = position(of: schedule.rank, in: group)
         let segments = range.split(into: p)
-        let right = group[(me + 1) % p], left = group[(me + p - 1) % p]
+        let right = group[(me + 1) % p]
+        let left = group[(me + p - 1) % p]
         for step in 0..<(p - 1) {
             let sendChunks = segments[(me + 1 - step + p) % p].chunked(by: chunkElements)
             let receiveChunks = segments[(me - step + p) % p].chunked(by: chunkElements)
             for chunk in 0..<max(sendChunks.count, receiveChunks.count) {
                 let tag = MessageTag.make(.ringAllGather, level: level, step: step, chunk: chunk)
                 if chunk < sendChunks.count { schedule.add(.send(peer: right), sendChunks[chunk], tag: tag) }
-                if chunk < receiveChunks.count { schedule.add(.receiveCopy(peer: left), receiveChunks[chunk], tag: tag) }
+                if chunk < receiveChunks.count {
+                    schedule.add(.receiveCopy(peer: left), receiveChunks[chunk], tag: tag)
+                }
             }
         }
     }

@@ -46,7 +46,8 @@ public struct ScheduleRunner: Sendable {
             for dependency in operation.dependencies { dependents[dependency].append(operation.id) }
             if !operation.kind.isSend {
                 let key = MessageKey(peer: operation.kind.peer, tag: operation.tag)
-                precondition(receiveFor[key] == nil, "rank \(schedule.rank): two receives from \(key.peer) with tag \(key.tag)")
+                precondition(
+                    receiveFor[key] == nil, "rank \(schedule.rank): two receives from \(key.peer) with tag \(key.tag)")
                 receiveFor[key] = operation.id
             }
         }

@@ -13,7 +13,10 @@
 /// when a chunk is re-sent along a ring after it was quantised once.
 public enum WireCodec {
     public enum Format: UInt8, Sendable, CaseIterable, CustomStringConvertible {
-        case float32 = 1, float16 = 2, bfloat16 = 3, int8 = 4
+        case float32 = 1
+        case float16 = 2
+        case bfloat16 = 3
+        case int8 = 4
 
         public var description: String {
             switch self {
@@ -41,9 +44,11 @@ public enum WireCodec {
     /// (`encodedSize` bytes). With `residual` (error feedback), the value encoded is
     /// source + residual, and residual becomes what the encoding lost. With `writeBack`,
     /// `source` is overwritten with the decoded values (what every receiver will hold).
-    public static func encode(_ format: Format, from source: UnsafeMutableRawPointer, count: Int,
-                              residual: UnsafeMutablePointer<Float>? = nil, writeBack: Bool = false,
-                              into destination: UnsafeMutableRawPointer) {
+    public static func encode(
+        _ format: Format, from source: UnsafeMutableRawPointer, count: Int,
+        residual: UnsafeMutablePointer<Float>? = nil, writeBack: Bool = false,
+        into destination: UnsafeMutableRawPointer
+    ) {
         @inline(__always) func value(_ i: Int) -> Float {
             let x = source.loadUnaligned(fromByteOffset: i * 4, as: Float.self)
             return residual.map { x + $0[i] } ?? x
@@ -78,7 +83,8 @@ public enum WireCodec {
             let values = destination + blocks
             var block = [Float](repeating: 0, count: blockElements)
             for b in 0..<blocks {
-                let start = b * blockElements, n = min(blockElements, count - start)
+                let start = b * blockElements
+                let n = min(blockElements, count - start)
                 var largest: Float = 0
                 for j in 0..<n {
                     block[j] = value(start + j)
@@ -98,8 +104,10 @@ public enum WireCodec {
 
     /// Decodes `count` values from `source` (`encodedSize` bytes) and adds them into
     /// `destination` (`accumulate`) or stores them there.
-    public static func decode(_ format: Format, from source: UnsafeRawPointer, count: Int,
-                              into destination: UnsafeMutableRawPointer, accumulate: Bool) {
+    public static func decode(
+        _ format: Format, from source: UnsafeRawPointer, count: Int,
+        into destination: UnsafeMutableRawPointer, accumulate: Bool
+    ) {
         @inline(__always) func put(_ i: Int, _ v: Float) {
             let x = accumulate ? destination.loadUnaligned(fromByteOffset: i * 4, as: Float.self) + v : v
             destination.storeBytes(of: x, toByteOffset: i * 4, as: Float.self)
@@ -109,7 +117,12 @@ public enum WireCodec {
             for i in 0..<count { put(i, source.loadUnaligned(fromByteOffset: i * 4, as: Float.self)) }
         case .float16:
             for i in 0..<count {
-                put(i, Float(Float16(bitPattern: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)))))
+                put(
+                    i,
+                    Float(
+                        Float16(
+                            bitPattern: UInt16(
+                                littleEndian: source.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)))))
             }
         case .bfloat16:
             for i in 0..<count {

@@ -42,7 +42,10 @@ public struct WireCompression {
     public func check(_ schedule: CollectiveSchedule) throws {
         let folds = [MessageTag.Phase.foldIn, .foldOut].map { UInt64($0.rawValue) }
         if let fold = schedule.operations.first(where: { folds.contains(($0.tag >> 56) % 8) }) {
-            throw FoldRefused(description: "rank \(schedule.rank): a compressed collective cannot fold ranks (\(fold)); use a ring or a power-of-two group")
+            throw FoldRefused(
+                description:
+                    "rank \(schedule.rank): a compressed collective cannot fold ranks (\(fold)); use a ring or a power-of-two group"
+            )
         }
     }
 
@@ -50,10 +53,13 @@ public struct WireCompression {
     /// sender's own copy that consistency needs).
     public func encode(_ operation: CollectiveSchedule.Operation, buffer: UnsafeMutableRawPointer) -> [UInt8]? {
         let range = operation.range
-        guard range.count > 0, let phase = MessageTag.Phase(rawValue: UInt32((operation.tag >> 56) % 8)) else { return nil }
+        guard range.count > 0, let phase = MessageTag.Phase(rawValue: UInt32((operation.tag >> 56) % 8)) else {
+            return nil
+        }
         let first = (operation.tag >> 32) & 0xFF_FFFF == 0
         let compressed = compressTo[operation.kind.peer]
-        let useResidual: Bool, writeBack: Bool
+        let useResidual: Bool
+        let writeBack: Bool
         switch phase {
         case .ringReduceScatter, .halvingReduceScatter, .foldIn:
             guard compressed else { return nil }
@@ -72,8 +78,9 @@ public struct WireCompression {
         var bytes = [UInt8](repeating: 0, count: WireCodec.encodedSize(format, count: range.count))
         let feedback = useResidual ? residual.map { $0 + range.offset } : nil
         bytes.withUnsafeMutableBytes {
-            WireCodec.encode(format, from: buffer + range.offset * 4, count: range.count, residual: feedback, writeBack: writeBack,
-                             into: $0.baseAddress!)
+            WireCodec.encode(
+                format, from: buffer + range.offset * 4, count: range.count, residual: feedback, writeBack: writeBack,
+                into: $0.baseAddress!)
         }
         return compressed ? bytes : nil
     }

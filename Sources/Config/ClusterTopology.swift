@@ -49,8 +49,9 @@ public struct ClusterTopology: Sendable, Equatable {
 
     /// Parses and checks topology text; errors name `file`, line and field.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> ClusterTopology {
-        let root = try FieldReader(try YAMLParser.parse(text, file: file), file: file, path: "",
-                                   known: ["name", "regions", "links", "lan"])
+        let root = try FieldReader(
+            try YAMLParser.parse(text, file: file), file: file, path: "",
+            known: ["name", "regions", "links", "lan"])
         let name = try root.string("name")
         var regions: [Region] = []
         var lines: [String: Int] = [:]
@@ -61,59 +62,82 @@ public struct ClusterTopology: Sendable, Equatable {
                 hosts: try fields.integer("hosts", minimum: 1, maximum: 1024),
                 devicesPerHost: try fields.integer("devices_per_host", default: 1, minimum: 1, maximum: 256))
             if let first = lines[region.name] {
-                throw ConfigError(file: file, line: fields.line, field: "\(path).name",
-                                  message: "region \"\(region.name)\" is declared twice (first on line \(first))")
+                throw ConfigError(
+                    file: file, line: fields.line, field: "\(path).name",
+                    message: "region \"\(region.name)\" is declared twice (first on line \(first))")
             }
             lines[region.name] = fields.line
             regions.append(region)
         }
         guard !regions.isEmpty else {
-            throw ConfigError(file: file, line: root.node("regions")?.line ?? 1, field: "regions", message: "expected at least one region")
+            throw ConfigError(
+                file: file, line: root.node("regions")?.line ?? 1, field: "regions",
+                message: "expected at least one region")
         }
 
         var links: [Link] = []
         if root.contains("links") {
             for (node, path) in try root.list("links") {
-                let fields = try FieldReader(node, file: file, path: path,
-                                             known: ["between", "bandwidth", "latency", "jitter", "directed", "framing", "burst"])
+                let fields = try FieldReader(
+                    node, file: file, path: path,
+                    known: ["between", "bandwidth", "latency", "jitter", "directed", "framing", "burst"])
                 let between = try fields.required("between")
                 guard case .sequence(let ends, _) = between, ends.count == 2,
-                      case .scalar(let a, _) = ends[0], case .scalar(let b, _) = ends[1] else {
-                    throw ConfigError(file: file, line: between.line, field: "\(path).between",
-                                      message: "expected two region names like [us-east, eu-west], got \(between.kindDescription)")
+                    case .scalar(let a, _) = ends[0], case .scalar(let b, _) = ends[1]
+                else {
+                    throw ConfigError(
+                        file: file, line: between.line, field: "\(path).between",
+                        message: "expected two region names like [us-east, eu-west], got \(between.kindDescription)")
                 }
                 for end in [a, b] where lines[end] == nil {
                     let hint = FieldReader.closest(end, in: regions.map(\.name)).map { " (did you mean \($0)?)" } ?? ""
-                    throw ConfigError(file: file, line: between.line, field: "\(path).between",
-                                      message: "unknown region \"\(end)\"\(hint); regions are \(regions.map(\.name).joined(separator: ", "))")
+                    throw ConfigError(
+                        file: file, line: between.line, field: "\(path).between",
+                        message:
+                            "unknown region \"\(end)\"\(hint); regions are \(regions.map(\.name).joined(separator: ", "))"
+                    )
                 }
                 guard a != b else {
-                    throw ConfigError(file: file, line: between.line, field: "\(path).between", message: "a link joins two different regions, got \(a) twice")
+                    throw ConfigError(
+                        file: file, line: between.line, field: "\(path).between",
+                        message: "a link joins two different regions, got \(a) twice")
                 }
                 let rate = try fields.bitsPerSecond("bandwidth", allowUnlimited: false)!
                 let latency = try fields.seconds("latency")
                 let jitter = try fields.seconds("jitter", default: 0)
                 guard jitter <= latency else {
-                    throw ConfigError(file: file, line: fields.node("jitter")!.line, field: "\(path).jitter",
-                                      message: "jitter (\(Units.formatDuration(seconds: jitter))) must not exceed the latency (\(Units.formatDuration(seconds: latency)))")
+                    throw ConfigError(
+                        file: file, line: fields.node("jitter")!.line, field: "\(path).jitter",
+                        message:
+                            "jitter (\(Units.formatDuration(seconds: jitter))) must not exceed the latency (\(Units.formatDuration(seconds: latency)))"
+                    )
                 }
-                let framing = Link.Framing(rawValue: try fields.choice("framing", of: Link.Framing.allCases.map(\.rawValue), default: "tcp"))!
+                let framing = Link.Framing(
+                    rawValue: try fields.choice("framing", of: Link.Framing.allCases.map(\.rawValue), default: "tcp"))!
                 let burst = try fields.bytes("burst", default: 0)
                 let directed = try fields.boolean("directed", default: false)
                 for (from, to) in directed ? [(a, b)] : [(a, b), (b, a)] {
                     if links.contains(where: { $0.from == from && $0.to == to }) {
-                        throw ConfigError(file: file, line: fields.line, field: "\(path).between",
-                                          message: "the link \(from) → \(to) is declared twice")
+                        throw ConfigError(
+                            file: file, line: fields.line, field: "\(path).between",
+                            message: "the link \(from) → \(to) is declared twice")
                     }
-                    links.append(Link(from: from, to: to, bitsPerSecond: rate, latencySeconds: latency, jitterSeconds: jitter, framing: framing,
-                                      burstBytes: burst))
+                    links.append(
+                        Link(
+                            from: from, to: to, bitsPerSecond: rate, latencySeconds: latency, jitterSeconds: jitter,
+                            framing: framing,
+                            burstBytes: burst))
                 }
             }
         }
         for a in regions {
-            for b in regions where a.name != b.name && !links.contains(where: { $0.from == a.name && $0.to == b.name }) {
-                throw ConfigError(file: file, line: root.node("links")?.line ?? root.line, field: "links",
-                                  message: "no link from \(a.name) to \(b.name); every pair of regions needs one (symmetric unless `directed: true`)")
+            for b in regions where a.name != b.name && !links.contains(where: { $0.from == a.name && $0.to == b.name })
+            {
+                throw ConfigError(
+                    file: file, line: root.node("links")?.line ?? root.line, field: "links",
+                    message:
+                        "no link from \(a.name) to \(b.name); every pair of regions needs one (symmetric unless `directed: true`)"
+                )
             }
         }
 

@@ -26,7 +26,8 @@ extension ConfigError {
         do {
             return try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ConfigError(file: path, line: 0, field: nil, message: "cannot read the \(what) file: \(error.localizedDescription)")
+            throw ConfigError(
+                file: path, line: 0, field: nil, message: "cannot read the \(what) file: \(error.localizedDescription)")
         }
     }
 }

@@ -10,8 +10,9 @@ public struct FieldReader {
     /// Reads `node` as a mapping with the fields `known`; `path` prefixes field names in errors.
     public init(_ node: YAMLNode, file: String, path: String, known: [String]) throws(ConfigError) {
         guard case .mapping(let entries, let line) = node else {
-            throw ConfigError(file: file, line: node.line, field: path.isEmpty ? nil : path,
-                              message: "expected a mapping of \(known.joined(separator: ", ")), got \(node.kindDescription)")
+            throw ConfigError(
+                file: file, line: node.line, field: path.isEmpty ? nil : path,
+                message: "expected a mapping of \(known.joined(separator: ", ")), got \(node.kindDescription)")
         }
         self.file = file
         self.path = path
@@ -20,8 +21,9 @@ public struct FieldReader {
         self.known = known
         for entry in entries where !known.contains(entry.key) {
             let suggestion = Self.closest(entry.key, in: known).map { " (did you mean \($0)?)" } ?? ""
-            throw ConfigError(file: file, line: entry.line, field: fieldPath(entry.key),
-                              message: "unknown field\(suggestion); expected one of \(known.joined(separator: ", "))")
+            throw ConfigError(
+                file: file, line: entry.line, field: fieldPath(entry.key),
+                message: "unknown field\(suggestion); expected one of \(known.joined(separator: ", "))")
         }
     }
 
@@ -59,7 +61,9 @@ public struct FieldReader {
         return text
     }
 
-    public func integer(_ key: String, default fallback: Int? = nil, minimum: Int = Int.min, maximum: Int = Int.max) throws(ConfigError) -> Int {
+    public func integer(_ key: String, default fallback: Int? = nil, minimum: Int = Int.min, maximum: Int = Int.max)
+        throws(ConfigError) -> Int
+    {
         guard let node = node(key) else {
             if let fallback { return fallback }
             throw error(key, "required field is missing; expected a whole number")
@@ -68,7 +72,10 @@ public struct FieldReader {
             throw error(key, "expected a whole number, got \(node.kindDescription)")
         }
         guard value >= minimum && value <= maximum else {
-            throw error(key, "expected a whole number from \(minimum) to \(maximum == Int.max ? "any" : String(maximum)), got \(value)")
+            throw error(
+                key,
+                "expected a whole number from \(minimum) to \(maximum == Int.max ? "any" : String(maximum)), got \(value)"
+            )
         }
         return value
     }
@@ -115,7 +122,8 @@ public struct FieldReader {
         }
         if allowUnlimited && text == "unlimited" { return nil }
         guard let value = Units.bitsPerSecond(text) else {
-            throw error(key, "expected a rate like 1Gbps or 125MB/s\(allowUnlimited ? " or unlimited" : ""), got \"\(text)\"")
+            throw error(
+                key, "expected a rate like 1Gbps or 125MB/s\(allowUnlimited ? " or unlimited" : ""), got \"\(text)\"")
         }
         return value
     }
@@ -143,7 +151,9 @@ public struct FieldReader {
 
     /// The known name closest to `text` by edit distance, when it is close enough to be a typo.
     static func closest(_ text: String, in names: [String]) -> String? {
-        let best = names.map { (name: $0, distance: editDistance(Array(text), Array($0))) }.min { $0.distance < $1.distance }
+        let best = names.map { (name: $0, distance: editDistance(Array(text), Array($0))) }.min {
+            $0.distance < $1.distance
+        }
         guard let best, best.distance <= max(2, text.count / 3) else { return nil }
         return best.name
     }

@@ -38,18 +38,25 @@ public struct JobSpec: Sendable, Equatable {
     }
 
     public static func parse(_ text: String, file: String) throws(ConfigError) -> JobSpec {
-        let root = try FieldReader(try YAMLParser.parse(text, file: file), file: file, path: "", known: [
-            "name", "kind", "steps", "gradient", "compute", "samples_per_step", "algo",
-            "min_bytes", "max_bytes", "step_factor", "iters", "warmup", "timeout", "chunk", "sizes",
-            "model", "data", "optimizer", "schedules", "bucket", "target_loss", "loss_window",
-        ])
+        let root = try FieldReader(
+            try YAMLParser.parse(text, file: file), file: file, path: "",
+            known: [
+                "name", "kind", "steps", "gradient", "compute", "samples_per_step", "algo",
+                "min_bytes", "max_bytes", "step_factor", "iters", "warmup", "timeout", "chunk", "sizes",
+                "model", "data", "optimizer", "schedules", "bucket", "target_loss", "loss_window",
+            ])
         var sizes: [Int]?
         if root.contains("sizes") {
             sizes = []
             for (node, path) in try root.list("sizes") {
-                guard case .scalar(let text, _) = node, let size = Units.bytes(text), size > 0, size % 4 == 0, size <= 1 << 30 else {
-                    throw ConfigError(file: file, line: node.line, field: path,
-                                      message: "expected a size like 16MiB (a multiple of 4 bytes, up to 1 GiB), got \(node.kindDescription)")
+                guard case .scalar(let text, _) = node, let size = Units.bytes(text), size > 0, size % 4 == 0,
+                    size <= 1 << 30
+                else {
+                    throw ConfigError(
+                        file: file, line: node.line, field: path,
+                        message:
+                            "expected a size like 16MiB (a multiple of 4 bytes, up to 1 GiB), got \(node.kindDescription)"
+                    )
                 }
                 sizes!.append(size)
             }
@@ -59,19 +66,27 @@ public struct JobSpec: Sendable, Equatable {
         let training = kind == .train ? try TrainingSpec.parse(root, steps: steps, file: file) : nil
         var samplesPerStep = try root.integer("samples_per_step", default: 32, minimum: 1)
         if let training { samplesPerStep = training.data.batch }
-        if kind != .train, let key = ["model", "data", "optimizer", "schedules", "bucket", "target_loss", "loss_window"].first(where: root.contains) {
-            throw ConfigError(file: file, line: root.node(key)!.line, field: key, message: "only a kind: train job takes \(key)")
+        if kind != .train,
+            let key = ["model", "data", "optimizer", "schedules", "bucket", "target_loss", "loss_window"].first(
+                where: root.contains)
+        {
+            throw ConfigError(
+                file: file, line: root.node(key)!.line, field: key, message: "only a kind: train job takes \(key)")
         }
         let minBytes = try root.bytes("min_bytes", default: 64 << 10)
         let maxBytes = try root.bytes("max_bytes", default: 16 << 20)
         guard minBytes <= maxBytes else {
-            throw ConfigError(file: file, line: root.node("min_bytes")?.line ?? root.line, field: "min_bytes",
-                              message: "min_bytes (\(minBytes)) exceeds max_bytes (\(maxBytes))")
+            throw ConfigError(
+                file: file, line: root.node("min_bytes")?.line ?? root.line, field: "min_bytes",
+                message: "min_bytes (\(minBytes)) exceeds max_bytes (\(maxBytes))")
         }
         let gradient = try root.bytes("gradient", default: 4 << 20)
         for (key, value) in [("gradient", gradient), ("max_bytes", maxBytes)] where value > 1 << 30 || value % 4 != 0 {
-            throw ConfigError(file: file, line: root.node(key)?.line ?? root.line, field: key,
-                              message: "expected a whole number of float32 elements (a multiple of 4 bytes) up to 1 GiB, got \(value) bytes")
+            throw ConfigError(
+                file: file, line: root.node(key)?.line ?? root.line, field: key,
+                message:
+                    "expected a whole number of float32 elements (a multiple of 4 bytes) up to 1 GiB, got \(value) bytes"
+            )
         }
         return JobSpec(
             name: try root.string("name"),

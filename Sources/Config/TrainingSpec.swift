@@ -16,7 +16,9 @@ public struct TrainingSpec: Sendable, Equatable {
         /// The hidden width that gives about `parameters` parameters for `depth` weight layers.
         public static func width(parameters: Int, input: Int, output: Int, depth: Int) -> Int {
             // (depth−2)·w² + (input + output + depth − 1)·w + output = parameters
-            let a = Double(depth - 2), b = Double(input + output + depth - 1), c = Double(output - parameters)
+            let a = Double(depth - 2)
+            let b = Double(input + output + depth - 1)
+            let c = Double(output - parameters)
             let w = a == 0 ? -c / b : (-b + (b * b - 4 * a * c).squareRoot()) / (2 * a)
             return max(1, Int(w.rounded()))
         }
@@ -104,10 +106,15 @@ public struct TrainingSpec: Sendable, Equatable {
     public let lossWindow: Int
 
     static func parse(_ root: FieldReader, steps: Int, file: String) throws(ConfigError) -> TrainingSpec {
-        let model = try parseModel(FieldReader(try root.required("model"), file: file, path: "model",
-                                               known: ["layers", "input", "output", "depth", "parameters"]))
-        let dataReader = try root.contains("data")
-            ? FieldReader(try root.required("data"), file: file, path: "data", known: ["seed", "batch", "shard", "teacher_hidden", "noise"])
+        let model = try parseModel(
+            FieldReader(
+                try root.required("model"), file: file, path: "model",
+                known: ["layers", "input", "output", "depth", "parameters"]))
+        let dataReader =
+            try root.contains("data")
+            ? FieldReader(
+                try root.required("data"), file: file, path: "data",
+                known: ["seed", "batch", "shard", "teacher_hidden", "noise"])
             : nil
         let batch = try dataReader?.integer("batch", default: 32, minimum: 1, maximum: 1 << 16) ?? 32
         let data = Data(
@@ -117,11 +124,14 @@ public struct TrainingSpec: Sendable, Equatable {
             teacherHidden: try dataReader?.integer("teacher_hidden", default: 32, minimum: 1, maximum: 1 << 14) ?? 32,
             noise: try dataReader?.number("noise", default: 0) ?? 0)
 
-        let optimizerReader = try root.contains("optimizer")
-            ? FieldReader(try root.required("optimizer"), file: file, path: "optimizer",
-                          known: ["name", "lr", "momentum", "beta1", "beta2", "eps", "weight_decay"])
+        let optimizerReader =
+            try root.contains("optimizer")
+            ? FieldReader(
+                try root.required("optimizer"), file: file, path: "optimizer",
+                known: ["name", "lr", "momentum", "beta1", "beta2", "eps", "weight_decay"])
             : nil
-        let optimizerName = Optimizer.Name(rawValue: try optimizerReader?.choice("name", of: ["sgd", "adamw"], default: "adamw") ?? "adamw")!
+        let optimizerName = Optimizer.Name(
+            rawValue: try optimizerReader?.choice("name", of: ["sgd", "adamw"], default: "adamw") ?? "adamw")!
         let optimizer = Optimizer(
             name: optimizerName,
             learningRate: try positive(optimizerReader, "lr", default: optimizerName == .adamw ? 1e-3 : 0.05),
@@ -133,12 +143,14 @@ public struct TrainingSpec: Sendable, Equatable {
 
         let compute: Compute
         if let node = root.node("compute") {
-            let reader = try FieldReader(node, file: file, path: "compute", known: ["mode", "device", "tflops", "mfu", "scale"])
+            let reader = try FieldReader(
+                node, file: file, path: "compute", known: ["mode", "device", "tflops", "mfu", "scale"])
             let device = try reader.choice("device", of: Compute.devices.keys.sorted(), default: "h100")
             compute = Compute(
                 synthetic: try reader.choice("mode", of: ["real", "synthetic"], default: "synthetic") == "synthetic",
                 device: reader.contains("tflops") ? "custom" : device,
-                peakFlops: reader.contains("tflops") ? try positive(reader, "tflops", default: 1) * 1e12 : Compute.devices[device]!,
+                peakFlops: reader.contains("tflops")
+                    ? try positive(reader, "tflops", default: 1) * 1e12 : Compute.devices[device]!,
                 mfu: try utilisation(reader, "mfu", default: 0.4),
                 scale: try positive(reader, "scale", default: 1))
         } else {
@@ -147,27 +159,32 @@ public struct TrainingSpec: Sendable, Equatable {
 
         var schedules: [Schedule] = []
         for (node, path) in try root.list("schedules") {
-            let reader = try FieldReader(node, file: file, path: path,
-                                         known: ["name", "sync", "every", "outer_lr", "outer_momentum", "compression", "steps"])
-            let sync = Schedule.Sync(rawValue: try reader.choice("sync", of: Schedule.Sync.allCases.map(\.rawValue), default: "ddp"))!
+            let reader = try FieldReader(
+                node, file: file, path: path,
+                known: ["name", "sync", "every", "outer_lr", "outer_momentum", "compression", "steps"])
+            let sync = Schedule.Sync(
+                rawValue: try reader.choice("sync", of: Schedule.Sync.allCases.map(\.rawValue), default: "ddp"))!
             let schedule = Schedule(
                 name: try reader.string("name", default: sync.rawValue),
                 sync: sync,
                 every: try reader.integer("every", default: sync == .ddp ? 1 : 20, minimum: 1, maximum: 1_000_000),
                 outerLearningRate: try positive(reader, "outer_lr", default: sync == .diloco ? 0.7 : 1),
                 outerMomentum: try fraction(reader, "outer_momentum", default: sync == .diloco ? 0.9 : 0),
-                compression: Schedule.Compression(rawValue: try reader.choice(
-                    "compression", of: Schedule.Compression.allCases.map(\.rawValue), default: "none"))!,
+                compression: Schedule.Compression(
+                    rawValue: try reader.choice(
+                        "compression", of: Schedule.Compression.allCases.map(\.rawValue), default: "none"))!,
                 steps: try reader.integer("steps", default: steps, minimum: 1, maximum: 1_000_000))
             if schedules.contains(where: { $0.name == schedule.name }) {
-                throw ConfigError(file: file, line: node.line, field: reader.fieldPath("name"),
-                                  message: "schedule name \"\(schedule.name)\" is used twice; give each schedule its own name")
+                throw ConfigError(
+                    file: file, line: node.line, field: reader.fieldPath("name"),
+                    message: "schedule name \"\(schedule.name)\" is used twice; give each schedule its own name")
             }
             schedules.append(schedule)
         }
         guard !schedules.isEmpty else {
-            throw ConfigError(file: file, line: root.node("schedules")?.line ?? root.line, field: "schedules",
-                              message: "expected at least one schedule, for example - { sync: ddp }")
+            throw ConfigError(
+                file: file, line: root.node("schedules")?.line ?? root.line, field: "schedules",
+                message: "expected at least one schedule, for example - { sync: ddp }")
         }
         return TrainingSpec(
             model: model, data: data, optimizer: optimizer, compute: compute, schedules: schedules,
@@ -183,35 +200,47 @@ public struct TrainingSpec: Sendable, Equatable {
             var widths: [Int] = []
             for (node, path) in try reader.list("layers") {
                 guard case .scalar(let text, _) = node, let width = Int(text), width >= 1, width <= 1 << 16 else {
-                    throw ConfigError(file: reader.file, line: node.line, field: path,
-                                      message: "expected a layer width from 1 to 65536, got \(node.kindDescription)")
+                    throw ConfigError(
+                        file: reader.file, line: node.line, field: path,
+                        message: "expected a layer width from 1 to 65536, got \(node.kindDescription)")
                 }
                 widths.append(width)
             }
             guard widths.count >= 2 else {
-                throw ConfigError(file: reader.file, line: reader.node("layers")!.line, field: reader.fieldPath("layers"),
-                                  message: "expected at least two widths (input and output), got \(widths.count)")
+                throw ConfigError(
+                    file: reader.file, line: reader.node("layers")!.line, field: reader.fieldPath("layers"),
+                    message: "expected at least two widths (input and output), got \(widths.count)")
             }
             layers = widths
         } else {
             let input = try reader.integer("input", default: 64, minimum: 1, maximum: 1 << 16)
             let output = try reader.integer("output", default: 16, minimum: 1, maximum: 1 << 16)
             let depth = try reader.integer("depth", default: 3, minimum: 2, maximum: 64)
-            guard case .scalar(let text, _)? = reader.node("parameters"), let parameters = Units.count(text), parameters > 0 else {
-                throw reader.error("parameters", "expected a parameter count like 1M or 500K (or give layers: [input, …, output]), got \(reader.node("parameters")?.kindDescription ?? "nothing")")
+            guard case .scalar(let text, _)? = reader.node("parameters"), let parameters = Units.count(text),
+                parameters > 0
+            else {
+                throw reader.error(
+                    "parameters",
+                    "expected a parameter count like 1M or 500K (or give layers: [input, …, output]), got \(reader.node("parameters")?.kindDescription ?? "nothing")"
+                )
             }
             let width = Model.width(parameters: parameters, input: input, output: output, depth: depth)
             layers = [input] + Array(repeating: width, count: depth - 1) + [output]
         }
         let model = Model(layers: layers)
         guard model.parameterCount <= 256 << 20 else {
-            throw ConfigError(file: reader.file, line: reader.line, field: reader.path,
-                              message: "the model has \(model.parameterCount) parameters; at most \(256 << 20) (1 GiB of float32) fit a step's buffers")
+            throw ConfigError(
+                file: reader.file, line: reader.line, field: reader.path,
+                message:
+                    "the model has \(model.parameterCount) parameters; at most \(256 << 20) (1 GiB of float32) fit a step's buffers"
+            )
         }
         return model
     }
 
-    private static func positive(_ reader: FieldReader?, _ key: String, default fallback: Double) throws(ConfigError) -> Double {
+    private static func positive(_ reader: FieldReader?, _ key: String, default fallback: Double) throws(ConfigError)
+        -> Double
+    {
         guard let reader else { return fallback }
         let value = try reader.number(key, default: fallback)
         guard value > 0 else { throw reader.error(key, "expected a number above 0, got \(value)") }
@@ -219,13 +248,19 @@ public struct TrainingSpec: Sendable, Equatable {
     }
 
     /// A share of peak, above 0 and at most 1 (a zero would make every step take forever).
-    private static func utilisation(_ reader: FieldReader, _ key: String, default fallback: Double) throws(ConfigError) -> Double {
+    private static func utilisation(_ reader: FieldReader, _ key: String, default fallback: Double) throws(ConfigError)
+        -> Double
+    {
         let value = try reader.number(key, default: fallback)
-        guard value > 0 && value <= 1 else { throw reader.error(key, "expected a number above 0 and at most 1, got \(value)") }
+        guard value > 0 && value <= 1 else {
+            throw reader.error(key, "expected a number above 0 and at most 1, got \(value)")
+        }
         return value
     }
 
-    private static func fraction(_ reader: FieldReader?, _ key: String, default fallback: Double) throws(ConfigError) -> Double {
+    private static func fraction(_ reader: FieldReader?, _ key: String, default fallback: Double) throws(ConfigError)
+        -> Double
+    {
         guard let reader else { return fallback }
         let value = try reader.number(key, default: fallback)
         guard value >= 0 && value < 1 else {

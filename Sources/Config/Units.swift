@@ -8,19 +8,20 @@ public enum Units {
     public static func bitsPerSecond(_ text: String) -> Double? {
         let (number, unit) = split(text)
         guard let number, number > 0 else { return nil }
-        let scale: Double? = switch unit {
-        case "bps", "bit/s": 1
-        case "Kbps", "kbps", "Kbit/s": 1e3
-        case "Mbps", "Mbit/s": 1e6
-        case "Gbps", "Gbit/s": 1e9
-        case "Tbps", "Tbit/s": 1e12
-        case "B/s": 8
-        case "KB/s", "kB/s": 8e3
-        case "MB/s": 8e6
-        case "GB/s": 8e9
-        case "TB/s": 8e12
-        default: nil
-        }
+        let scale: Double? =
+            switch unit {
+            case "bps", "bit/s": 1
+            case "Kbps", "kbps", "Kbit/s": 1e3
+            case "Mbps", "Mbit/s": 1e6
+            case "Gbps", "Gbit/s": 1e9
+            case "Tbps", "Tbit/s": 1e12
+            case "B/s": 8
+            case "KB/s", "kB/s": 8e3
+            case "MB/s": 8e6
+            case "GB/s": 8e9
+            case "TB/s": 8e12
+            default: nil
+            }
         return scale.map { number * $0 }
     }
 
@@ -28,15 +29,16 @@ public enum Units {
     public static func seconds(_ text: String) -> Double? {
         let (number, unit) = split(text)
         guard let number, number >= 0 else { return nil }
-        let scale: Double? = switch unit {
-        case "ns": 1e-9
-        case "us", "µs": 1e-6
-        case "ms": 1e-3
-        case "s": 1
-        case "m", "min": 60
-        case "": number == 0 ? 1 : nil
-        default: nil
-        }
+        let scale: Double? =
+            switch unit {
+            case "ns": 1e-9
+            case "us", "µs": 1e-6
+            case "ms": 1e-3
+            case "s": 1
+            case "m", "min": 60
+            case "": number == 0 ? 1 : nil
+            default: nil
+            }
         return scale.map { number * $0 }
     }
 
@@ -44,16 +46,17 @@ public enum Units {
     public static func bytes(_ text: String) -> Int? {
         let (number, unit) = split(text)
         guard let number, number >= 0 else { return nil }
-        let scale: Double? = switch unit {
-        case "", "B": 1
-        case "K", "KiB", "k": 1024
-        case "M", "MiB": 1024 * 1024
-        case "G", "GiB": 1024 * 1024 * 1024
-        case "KB", "kB": 1e3
-        case "MB": 1e6
-        case "GB": 1e9
-        default: nil
-        }
+        let scale: Double? =
+            switch unit {
+            case "", "B": 1
+            case "K", "KiB", "k": 1024
+            case "M", "MiB": 1024 * 1024
+            case "G", "GiB": 1024 * 1024 * 1024
+            case "KB", "kB": 1e3
+            case "MB": 1e6
+            case "GB": 1e9
+            default: nil
+            }
         guard let scale else { return nil }
         let value = number * scale
         guard value == value.rounded(), value < 1e15 else { return nil }
@@ -64,13 +67,14 @@ public enum Units {
     public static func count(_ text: String) -> Int? {
         let (number, unit) = split(text)
         guard let number, number >= 0 else { return nil }
-        let scale: Double? = switch unit {
-        case "": 1
-        case "K", "k": 1e3
-        case "M": 1e6
-        case "G", "B": 1e9
-        default: nil
-        }
+        let scale: Double? =
+            switch unit {
+            case "": 1
+            case "K", "k": 1e3
+            case "M": 1e6
+            case "G", "B": 1e9
+            default: nil
+            }
         guard let scale, (number * scale).rounded() < 1e15 else { return nil }
         return Int((number * scale).rounded())
     }

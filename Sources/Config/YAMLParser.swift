@@ -14,8 +14,9 @@ public enum YAMLParser {
     /// Parses `text`; errors name `file` and the line.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> YAMLNode {
         guard text.utf8.count <= maximumBytes else {
-            throw ConfigError(file: file, line: 0, field: nil,
-                              message: "\(text.utf8.count) bytes; a topology or job file may have \(maximumBytes) at most")
+            throw ConfigError(
+                file: file, line: 0, field: nil,
+                message: "\(text.utf8.count) bytes; a topology or job file may have \(maximumBytes) at most")
         }
         try YAMLShape.check(text, file: file, maximumDepth: maximumDepth)
         let root: Node?
@@ -43,13 +44,15 @@ public enum YAMLParser {
             var entries: [YAMLEntry] = []
             for (key, value) in mapping {
                 guard case .scalar(let name) = key else {
-                    throw ConfigError(file: file, line: key.mark?.line ?? line, field: nil,
-                                      message: "a key must be plain text, not \(key.isMapping ? "a mapping" : "a list")")
+                    throw ConfigError(
+                        file: file, line: key.mark?.line ?? line, field: nil,
+                        message: "a key must be plain text, not \(key.isMapping ? "a mapping" : "a list")")
                 }
                 let keyLine = key.mark?.line ?? line
                 if let first = entries.first(where: { $0.key == name.string }) {
-                    throw ConfigError(file: file, line: keyLine, field: name.string,
-                                      message: "duplicate key (first on line \(first.line))")
+                    throw ConfigError(
+                        file: file, line: keyLine, field: name.string,
+                        message: "duplicate key (first on line \(first.line))")
                 }
                 entries.append(YAMLEntry(key: name.string, value: try convert(value, file: file), line: keyLine))
             }
@@ -75,7 +78,9 @@ public enum YAMLParser {
                 message = "expected `key: value`"
             } else if problem.contains("mapping values are not allowed") {
                 message = "a `key: value` here does not fit: check the indentation"
-            } else if problem.contains("did not find expected key") || problem.contains("did not find expected <document start>") {
+            } else if problem.contains("did not find expected key")
+                || problem.contains("did not find expected <document start>")
+            {
                 message = "unexpected indentation or text (\(problem))"
             }
             if let context { message += " (\(context.text) on line \(context.mark.line))" }

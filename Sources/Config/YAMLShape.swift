@@ -20,7 +20,8 @@ enum YAMLShape {
                 index = line.index(after: index)
             }
             if flow == 0, index != line.endIndex, line[index] == UInt8(ascii: "\t") {
-                throw ConfigError(file: file, line: number, field: nil, message: "tab in indentation; indent with spaces")
+                throw ConfigError(
+                    file: file, line: number, field: nil, message: "tab in indentation; indent with spaces")
             }
             let content = line[index...]
             guard let first = content.first, first != UInt8(ascii: "#"), first != UInt8(ascii: "\r") else { continue }
@@ -68,7 +69,9 @@ enum YAMLShape {
     }
 
     /// What may stand before a token: a node's first character follows one of these.
-    private static let tokenStarts: Set<UInt8> = [UInt8(ascii: " "), UInt8(ascii: "["), UInt8(ascii: "{"), UInt8(ascii: ",")]
+    private static let tokenStarts: Set<UInt8> = [
+        UInt8(ascii: " "), UInt8(ascii: "["), UInt8(ascii: "{"), UInt8(ascii: ","),
+    ]
     /// Node properties Straits' files do not use: anchors, aliases (which can make a small file
     /// expand without bound) and tags.
     private static let refused: [UInt8: String] = [
@@ -81,7 +84,9 @@ enum YAMLShape {
         for (offset, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             var line = raw.drop { $0 == " " }
             while line.hasPrefix("- ") { line = line.dropFirst(2).drop { $0 == " " } }
-            guard line.hasPrefix(key + ":") || line.hasPrefix("\"\(key)\":") || line.hasPrefix("'\(key)':") else { continue }
+            guard line.hasPrefix(key + ":") || line.hasPrefix("\"\(key)\":") || line.hasPrefix("'\(key)':") else {
+                continue
+            }
             seen += 1
             if seen == 2 { return offset + 1 }
         }
@@ -89,7 +94,10 @@ enum YAMLShape {
     }
 
     private static func tooDeep(file: String, line: Int, _ maximumDepth: Int) -> ConfigError {
-        ConfigError(file: file, line: line, field: nil,
-                    message: "nested more than \(maximumDepth) levels deep (lists and mappings inside each other); topology and job files need a few")
+        ConfigError(
+            file: file, line: line, field: nil,
+            message:
+                "nested more than \(maximumDepth) levels deep (lists and mappings inside each other); topology and job files need a few"
+        )
     }
 }

@@ -20,8 +20,12 @@ extension CollectiveSimulator {
     /// whose links the model does not know (no gateways: the traffic is shaped, if at all, where
     /// the model cannot see it), it does not choose. `chunk` is nil where the planner's choice
     /// stands.
-    public func modelChoice(_ planner: ClusterPlanner, bytes: Int, gain: Double = chunkGain, coresBusyBelow: Double = CollectiveSimulator.headroomBusy)
-        -> (chunk: Int?, choice: ClusterPlanner.Choice, prediction: Prediction) {
+    public func modelChoice(
+        _ planner: ClusterPlanner, bytes: Int, gain: Double = chunkGain,
+        coresBusyBelow: Double = CollectiveSimulator.headroomBusy
+    )
+        -> (chunk: Int?, choice: ClusterPlanner.Choice, prediction: Prediction)
+    {
         let own = planner.choose(bytes: bytes)
         var best = (chunk: Int?.none, choice: own, prediction: prediction(own, bytes: bytes))
         guard links != nil || layout.regions.count < 2 else { return best }

@@ -28,18 +28,23 @@ extension CollectiveSimulator {
     /// (its bytes, headers included, over its bandwidth); 0 without shaped links.
     public func busiestLinkSeconds(_ choice: ClusterPlanner.Choice, bytes: Int) -> Double {
         guard let links else { return 0 }
-        let count = bytes / 4, devices = layout.devicesPerWorker
+        let count = bytes / 4
+        let devices = layout.devicesPerWorker
         var carried: [Int: [Int: Int]] = [:]
         for rank in 0..<layout.ranks {
             let device = rank % devices
-            for phase in ClusterCollective.phases(choice: choice, layout: layout, rank: rank, device: device, count: count,
-                                                  slice: ClusterCollective.slice(device: device, devices: devices, count: count)) {
+            for phase in ClusterCollective.phases(
+                choice: choice, layout: layout, rank: rank, device: device, count: count,
+                slice: ClusterCollective.slice(device: device, devices: devices, count: count))
+            {
                 for operation in phase.schedule.operations where operation.kind.isSend {
-                    let from = layout.region(ofRank: rank), to = layout.region(ofRank: operation.kind.peer)
+                    let from = layout.region(ofRank: rank)
+                    let to = layout.region(ofRank: operation.kind.peer)
                     guard from != to, let spec = links[from]?[to] else { continue }
                     // As the gateway serialises it: in chunks, each with its headers.
                     let bytes = operation.range.count * 4 + 64
-                    let whole = bytes / gatewayChunkBytes, rest = bytes % gatewayChunkBytes
+                    let whole = bytes / gatewayChunkBytes
+                    let rest = bytes % gatewayChunkBytes
                     let wire = whole * spec.framing.wireBytes(gatewayChunkBytes) + spec.framing.wireBytes(rest)
                     carried[from, default: [:]][to, default: 0] += wire
                 }

@@ -40,8 +40,10 @@ public struct CollectiveSimulator {
         /// α left after a trip is that much less.
         public var messageSeconds: Double = 0
 
-        public init(lan: LinkCost, local: LinkCost = LinkCost(alphaSeconds: 5e-6, betaSecondsPerByte: 1 / 8e9),
-                    reduceSecondsPerByte: Double = 1 / 6e9, copySecondsPerByte: Double = 1 / 10e9, gatewayHop: LinkCost? = nil) {
+        public init(
+            lan: LinkCost, local: LinkCost = LinkCost(alphaSeconds: 5e-6, betaSecondsPerByte: 1 / 8e9),
+            reduceSecondsPerByte: Double = 1 / 6e9, copySecondsPerByte: Double = 1 / 10e9, gatewayHop: LinkCost? = nil
+        ) {
             self.lan = lan
             self.gatewayHop = gatewayHop
             self.local = local
@@ -56,7 +58,8 @@ public struct CollectiveSimulator {
     public let costs: Costs
     public let gatewayChunkBytes: Int
 
-    public init(layout: ClusterLayout, links: [Int: [Int: LinkSpec]]?, costs: Costs, gatewayChunkBytes: Int = 64 << 10) {
+    public init(layout: ClusterLayout, links: [Int: [Int: LinkSpec]]?, costs: Costs, gatewayChunkBytes: Int = 64 << 10)
+    {
         self.layout = layout
         self.links = links
         self.costs = costs
@@ -84,19 +87,25 @@ public struct CollectiveSimulator {
         var programs: [[CollectiveSchedule]] = []
         for rank in 0..<layout.ranks {
             let device = rank % devices
-            let stream = choice.hierarchical ? layout.workers.indices.map { layout.rank(worker: $0, device: device) } : Array(0..<layout.ranks)
+            let stream =
+                choice.hierarchical
+                ? layout.workers.indices.map { layout.rank(worker: $0, device: device) } : Array(0..<layout.ranks)
             var barrier = CollectiveSchedule(rank: rank, ranks: layout.ranks)
             DisseminationBarrier.append(to: &barrier, group: stream)
-            let phases = ClusterCollective.phases(choice: choice, layout: layout, rank: rank, device: device, count: count,
-                                                  slice: ClusterCollective.slice(device: device, devices: devices, count: count))
+            let phases = ClusterCollective.phases(
+                choice: choice, layout: layout, rank: rank, device: device, count: count,
+                slice: ClusterCollective.slice(device: device, devices: devices, count: count))
             programs.append([barrier] + phases.map(\.schedule))
         }
         var shared = (before: 0.0, after: 0.0)
         if choice.hierarchical && devices > 1 {
             // Shared memory: each device sums its slice over the others; later copies the rest.
-            let d = Double(devices), n = Double(bytes)
-            shared = (costs.local.alphaSeconds + (d - 1) / d * n * costs.reduceSecondsPerByte,
-                      costs.local.alphaSeconds + (d - 1) / d * n * costs.copySecondsPerByte)
+            let d = Double(devices)
+            let n = Double(bytes)
+            shared = (
+                costs.local.alphaSeconds + (d - 1) / d * n * costs.reduceSecondsPerByte,
+                costs.local.alphaSeconds + (d - 1) / d * n * costs.copySecondsPerByte
+            )
         }
         return run(programs, sharedBefore: shared.before, sharedAfter: shared.after)
     }
@@ -104,7 +113,9 @@ public struct CollectiveSimulator {
     /// The time of one schedule run alone by every rank, from a common start.
     public func simulate(_ schedules: [CollectiveSchedule]) -> Double {
         var barriers: [[CollectiveSchedule]] = []
-        for schedule in schedules { barriers.append([CollectiveSchedule(rank: schedule.rank, ranks: schedule.ranks), schedule]) }
+        for schedule in schedules {
+            barriers.append([CollectiveSchedule(rank: schedule.rank, ranks: schedule.ranks), schedule])
+        }
         return run(barriers, sharedBefore: 0, sharedAfter: 0).seconds
     }
 
@@ -136,11 +147,14 @@ public struct CollectiveSimulator {
         var events = EventQueue<Event>()
         var wan: [Int: [Int: LinkModel]] = [:]
         /// Messages on a link; `hops` is what is left of their path after it (WAN links, by region pair).
-        var inFlight: [Int: (rank: Int, from: Int, tag: UInt64, bytes: Int, phase: Int, hops: [(Int, Int)], sentAt: Int64)] = [:]
+        var inFlight:
+            [Int: (rank: Int, from: Int, tag: UInt64, bytes: Int, phase: Int, hops: [(Int, Int)], sentAt: Int64)] = [:]
         // This machine's LAN (loopback TCP between processes) is one shared resource: every
         // message between workers, and to and from the gateways, crosses it at the measured rate.
-        var lan = LinkModel(spec: LinkSpec(bitsPerSecond: 8 / max(costs.lan.betaSecondsPerByte, 1e-12), latencySeconds: costs.lan.alphaSeconds),
-                            chunkBytes: gatewayChunkBytes, queueLimitBytes: .max, seed: 99)
+        var lan = LinkModel(
+            spec: LinkSpec(
+                bitsPerSecond: 8 / max(costs.lan.betaSecondsPerByte, 1e-12), latencySeconds: costs.lan.alphaSeconds),
+            chunkBytes: gatewayChunkBytes, queueLimitBytes: .max, seed: 99)
         var nextMessage = 0
         var wanArrivals = 0
         /// Zero-copy sends, by message: completed when the message's first hop has its bytes.
@@ -148,7 +162,9 @@ public struct CollectiveSimulator {
         if let links {
             for (from, targets) in links {
                 for (to, spec) in targets {
-                    var link = LinkModel(spec: spec, chunkBytes: gatewayChunkBytes, queueLimitBytes: .max, seed: UInt64(from * 1000 + to + 1))
+                    var link = LinkModel(
+                        spec: spec, chunkBytes: gatewayChunkBytes, queueLimitBytes: .max,
+                        seed: UInt64(from * 1000 + to + 1))
                     link.hop = costs.gatewayHop.map { LinkModel.Hop($0) } ?? .none
                     wan[from, default: [:]][to] = link
                 }
@@ -171,8 +187,9 @@ public struct CollectiveSimulator {
         // checksums and the receiver's copy are taken out (the two ends copy at once); and the
         // wire time a lone message's α leaves once its processor time at both ends (two at once)
         // is taken out.
-        let kernelCopy = max(costs.lan.betaSecondsPerByte - 2 * costs.checksumSecondsPerByte - costs.copySecondsPerByte,
-                             costs.lan.betaSecondsPerByte / 10)
+        let kernelCopy = max(
+            costs.lan.betaSecondsPerByte - 2 * costs.checksumSecondsPerByte - costs.copySecondsPerByte,
+            costs.lan.betaSecondsPerByte / 10)
         let tripAlpha = max(costs.lan.alphaSeconds - costs.messageSeconds / 2, 0)
         var jobs: [Int: Work] = [:]
         var nextJob = 0
@@ -187,7 +204,9 @@ public struct CollectiveSimulator {
         func offerLAN(_ id: Int, from: Int, to: Int, bytes: Int, hop: Int, now: Int64) {
             if cpu != nil {
                 // One connection's messages go one after another, each copied by both ends at once.
-                schedule(.trip(message: id), owner: (from << 32 | to) << 1 | hop, seconds: 2 * Double(bytes) * kernelCopy + costs.messageSeconds, parallelism: 2, at: now)
+                schedule(
+                    .trip(message: id), owner: (from << 32 | to) << 1 | hop,
+                    seconds: 2 * Double(bytes) * kernelCopy + costs.messageSeconds, parallelism: 2, at: now)
             } else {
                 lan.offer(message: id, flow: from << 32 | to, bytes: bytes, now: now)
             }
@@ -205,8 +224,11 @@ public struct CollectiveSimulator {
             if !zeroCopy { events.push(now, .complete(rank: rank, operation: operation.id, phase: sendPhase)) }
             if fromWorker == toWorker {
                 let due = now + nanos(costs.local.alphaSeconds + Double(bytes) * costs.local.betaSecondsPerByte)
-                events.push(due, cpu == nil ? .arrive(rank: peer, from: rank, tag: operation.tag, phase: sendPhase)
-                                            : .land(rank: peer, from: rank, tag: operation.tag, phase: sendPhase, bytes: bytes - 64))
+                events.push(
+                    due,
+                    cpu == nil
+                        ? .arrive(rank: peer, from: rank, tag: operation.tag, phase: sendPhase)
+                        : .land(rank: peer, from: rank, tag: operation.tag, phase: sendPhase, bytes: bytes - 64))
             } else {
                 // LAN; or LAN to the gateway, the WAN link, LAN from the far gateway.
                 let id = nextMessage
@@ -226,17 +248,21 @@ public struct CollectiveSimulator {
                 case .send(let operation):
                     if cpu != nil {
                         // The rank's thread checksums it, then hands it to the socket.
-                        schedule(.send(rank: rank, operation: operation, phase: phase[rank]), owner: thread(rank),
-                                 seconds: Double(operation.range.count * 4) * costs.checksumSecondsPerByte, at: now)
+                        schedule(
+                            .send(rank: rank, operation: operation, phase: phase[rank]), owner: thread(rank),
+                            seconds: Double(operation.range.count * 4) * costs.checksumSecondsPerByte, at: now)
                     } else {
                         launch(operation, rank: rank, phase: phase[rank], at: now)
                     }
                 case .receive(let operation):
                     let bytes = Double(operation.range.count * 4)
-                    let perByte = operation.kind == .receiveReduce(peer: operation.kind.peer) ? costs.reduceSecondsPerByte : costs.copySecondsPerByte
+                    let perByte =
+                        operation.kind == .receiveReduce(peer: operation.kind.peer)
+                        ? costs.reduceSecondsPerByte : costs.copySecondsPerByte
                     if cpu != nil {
-                        schedule(.receive(rank: rank, operation: operation.id, phase: phase[rank]), owner: thread(rank),
-                                 seconds: bytes * perByte, at: now)
+                        schedule(
+                            .receive(rank: rank, operation: operation.id, phase: phase[rank]), owner: thread(rank),
+                            seconds: bytes * perByte, at: now)
                     } else {
                         let start = max(now, cpuFree[rank])
                         cpuFree[rank] = start + nanos(bytes * perByte)
@@ -277,7 +303,9 @@ public struct CollectiveSimulator {
             runners[rank] = ScheduleRunner(programs[rank][next])
             perform(runners[rank]!.start(), rank: rank, at: now)
             for message in held[rank] ?? [] where message.phase == next {
-                perform((try? runners[rank]!.messageArrived(from: message.from, tag: message.tag)) ?? [], rank: rank, at: now)
+                perform(
+                    (try? runners[rank]!.messageArrived(from: message.from, tag: message.tag)) ?? [], rank: rank,
+                    at: now)
             }
             held[rank]?.removeAll { $0.phase == next }
             if runners[rank]!.isFinished { finishPhase(rank, at: now) }
@@ -303,9 +331,14 @@ public struct CollectiveSimulator {
                     var message = inFlight[id]!
                     guard let hop = message.hops.first else {
                         inFlight[id] = nil
-                        events.push(due, cpu == nil ? .arrive(rank: message.rank, from: message.from, tag: message.tag, phase: message.phase)
-                                                    : .land(rank: message.rank, from: message.from, tag: message.tag, phase: message.phase,
-                                                            bytes: message.bytes - 64))
+                        events.push(
+                            due,
+                            cpu == nil
+                                ? .arrive(
+                                    rank: message.rank, from: message.from, tag: message.tag, phase: message.phase)
+                                : .land(
+                                    rank: message.rank, from: message.from, tag: message.tag, phase: message.phase,
+                                    bytes: message.bytes - 64))
                         return
                     }
                     message.hops.removeFirst()
@@ -321,8 +354,10 @@ public struct CollectiveSimulator {
                             landed(id, at: done.at + nanos(tripAlpha))
                         case .send(let rank, let operation, let phase):
                             launch(operation, rank: rank, phase: phase, at: done.at)
-                        case .check(let rank, let from, let tag, let phase): events.push(done.at, .arrive(rank: rank, from: from, tag: tag, phase: phase))
-                        case .receive(let rank, let operation, let phase): events.push(done.at, .complete(rank: rank, operation: operation, phase: phase))
+                        case .check(let rank, let from, let tag, let phase):
+                            events.push(done.at, .arrive(rank: rank, from: from, tag: tag, phase: phase))
+                        case .receive(let rank, let operation, let phase):
+                            events.push(done.at, .complete(rank: rank, operation: operation, phase: phase))
                         }
                     }
                 } else {
@@ -340,8 +375,9 @@ public struct CollectiveSimulator {
             case .begin(let rank, let next):
                 begin(rank, next, at: now)
             case .land(let rank, let from, let tag, let messagePhase, let bytes):
-                schedule(.check(rank: rank, from: from, tag: tag, phase: messagePhase), owner: thread(rank),
-                         seconds: Double(bytes) * costs.checksumSecondsPerByte, at: now)
+                schedule(
+                    .check(rank: rank, from: from, tag: tag, phase: messagePhase), owner: thread(rank),
+                    seconds: Double(bytes) * costs.checksumSecondsPerByte, at: now)
             case .arrive(let rank, let from, let tag, let messagePhase):
                 if messagePhase != phase[rank] {
                     held[rank, default: []].append((from, tag, messagePhase))
@@ -359,13 +395,15 @@ public struct CollectiveSimulator {
                     offerLAN(id, from: message.from, to: message.rank, bytes: message.bytes, hop: 1, now: now)
                 } else {
                     // The gateway knows when the sender sent it (its route frame says).
-                    wan[fromRegion]![toRegion]!.offer(message: id, flow: message.from << 32 | message.rank, bytes: message.bytes,
-                                                      now: now, sentAt: message.sentAt)
+                    wan[fromRegion]![toRegion]!.offer(
+                        message: id, flow: message.from << 32 | message.rank, bytes: message.bytes,
+                        now: now, sentAt: message.sentAt)
                 }
             }
         }
-        var prediction = Prediction(seconds: Double((0..<ranks).map { end[$0] - barrierEnd[$0] }.max() ?? 0) / 1e9,
-                                    coresBusy: nil, wanArrivals: wanArrivals)
+        var prediction = Prediction(
+            seconds: Double((0..<ranks).map { end[$0] - barrierEnd[$0] }.max() ?? 0) / 1e9,
+            coresBusy: nil, wanArrivals: wanArrivals)
         if let cpu, let firstStart, let last = end.max(), last > firstStart.time {
             let capacity = cpu.cores * Double(last - firstStart.time)
             prediction.coresBusy = min((cpu.workDone - firstStart.work) / capacity, 1)

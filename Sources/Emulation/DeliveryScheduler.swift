@@ -69,13 +69,16 @@ public struct DeliveryScheduler: Sendable {
     public mutating func onWake(now: Int64, early: Int64) -> Wake {
         var due: [Due] = []
         var freed = false
-        var nextStart: Int64?, nextDelivery: Int64?, nextRelease: Int64?
+        var nextStart: Int64?
+        var nextDelivery: Int64?
+        var nextRelease: Int64?
         for destination in links.keys.sorted() {
             let wasFull = !links[destination]!.canAccept
             let holds = links[destination]!.receiverHolds
             for delivery in links[destination]!.advance(to: now) {
                 due.append(
-                    Due(destination: destination, message: delivery.message, dueAt: delivery.dueAt,
+                    Due(
+                        destination: destination, message: delivery.message, dueAt: delivery.dueAt,
                         arrivesAt: delivery.arrivesAt))
                 if holds { heldUntil = max(heldUntil, delivery.arrivesAt + Self.holdMargin) }
             }

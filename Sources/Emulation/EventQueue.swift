@@ -23,7 +23,8 @@ public struct EventQueue<Element> {
         let top = heap.removeLast()
         var parent = 0
         while true {
-            let left = 2 * parent + 1, right = left + 1
+            let left = 2 * parent + 1
+            let right = left + 1
             var smallest = parent
             if left < heap.count && Self.less(heap[left], heap[smallest]) { smallest = left }
             if right < heap.count && Self.less(heap[right], heap[smallest]) { smallest = right }
@@ -34,7 +35,9 @@ public struct EventQueue<Element> {
         return (top.time, top.element)
     }
 
-    private static func less(_ a: (time: Int64, order: Int, element: Element), _ b: (time: Int64, order: Int, element: Element)) -> Bool {
+    private static func less(
+        _ a: (time: Int64, order: Int, element: Element), _ b: (time: Int64, order: Int, element: Element)
+    ) -> Bool {
         a.time < b.time || (a.time == b.time && a.order < b.order)
     }
 }

@@ -148,7 +148,9 @@ public struct LinkModel: Sendable {
         let hopNanoseconds = hop.nanoseconds(bytes)
         // Its first byte came one hop's α after it was sent, if that is known, else one hop
         // before its last (and never after its last).
-        let now = hop == .none ? received
+        let now =
+            hop == .none
+            ? received
             : sentAt.map { min($0 + hop.alphaNanoseconds, received) } ?? received - hopNanoseconds
         // An idle serialiser starts the new message now (or as far back as a full bucket
         // reaches); a busy one keeps its own time.
@@ -165,8 +167,10 @@ public struct LinkModel: Sendable {
         repeat {
             let size = left % chunkBytes == 0 ? min(left, chunkBytes) : left % chunkBytes
             left -= size
-            chunks.append(Chunk(message: message, bytes: size, last: left == 0, offeredAt: now,
-                                after: Int64(left / chunkBytes) * wholeChunk))
+            chunks.append(
+                Chunk(
+                    message: message, bytes: size, last: left == 0, offeredAt: now,
+                    after: Int64(left / chunkBytes) * wholeChunk))
         } while left > 0
         if queues[flow] == nil || queueHeads[flow] == queues[flow]?.count {
             // Back from idle: level with the least-served active flow.
@@ -198,7 +202,10 @@ public struct LinkModel: Sendable {
             if start > now && committed == nil {
                 // Put it back: its time has not come.
                 queueHeads[flow] = head
-                if queues[flow] == nil { queues[flow] = [chunk]; queueHeads[flow] = 0 }
+                if queues[flow] == nil {
+                    queues[flow] = [chunk]
+                    queueHeads[flow] = 0
+                }
                 serialiserFreeAt = start
                 break
             }
@@ -208,7 +215,8 @@ public struct LinkModel: Sendable {
             counters.busy += end - start
             queuedBytes -= chunk.bytes
             if pending[chunk.message]?.firstStart == nil { pending[chunk.message]?.firstStart = start }
-            let jitter = spec.jitterSeconds > 0 ? Int64(((random.nextUnit() * 2 - 1) * spec.jitterSeconds * 1e9).rounded()) : 0
+            let jitter =
+                spec.jitterSeconds > 0 ? Int64(((random.nextUnit() * 2 - 1) * spec.jitterSeconds * 1e9).rounded()) : 0
             var due = max(end, chunk.offeredAt) + Int64((spec.latencySeconds * 1e9).rounded()) + jitter
             due = max(due, end, lastDue[flow] ?? .min)
             lastDue[flow] = due
@@ -221,7 +229,8 @@ public struct LinkModel: Sendable {
                 let message = pending[chunk.message]!
                 let settled = committed?.since ?? start
                 committed = nil
-                let release = max(receiverHolds ? settled : due - message.hop, settled, message.receivedAt, lastRelease[flow] ?? .min)
+                let release = max(
+                    receiverHolds ? settled : due - message.hop, settled, message.receivedAt, lastRelease[flow] ?? .min)
                 lastRelease[flow] = release
                 pending[chunk.message]?.dueAt = release
                 pending[chunk.message]?.arrivesAt = due
@@ -238,9 +247,11 @@ public struct LinkModel: Sendable {
             counters.deliveredMessages += 1
             counters.queueDelaySum += queueDelay
             counters.queueDelayMax = max(counters.queueDelayMax, queueDelay)
-            delivered.append(Delivery(message: first.message, flow: message.flow, bytes: message.bytes,
-                                      offeredAt: message.offeredAt, dueAt: first.due, arrivesAt: message.arrivesAt!,
-                                      queueDelay: queueDelay))
+            delivered.append(
+                Delivery(
+                    message: first.message, flow: message.flow, bytes: message.bytes,
+                    offeredAt: message.offeredAt, dueAt: first.due, arrivesAt: message.arrivesAt!,
+                    queueDelay: queueDelay))
         }
         return delivered
     }
@@ -270,7 +281,9 @@ public struct LinkModel: Sendable {
         var best: (flow: Int, served: Int)?
         for flow in queues.keys {
             let bytes = served[flow] ?? 0
-            if best == nil || bytes < best!.served || (bytes == best!.served && flow < best!.flow) { best = (flow, bytes) }
+            if best == nil || bytes < best!.served || (bytes == best!.served && flow < best!.flow) {
+                best = (flow, bytes)
+            }
         }
         return best?.flow
     }

@@ -41,7 +41,10 @@ public struct LinkSpec: Sendable, Equatable {
         }
     }
 
-    public init(bitsPerSecond: Double, latencySeconds: Double, jitterSeconds: Double = 0, framing: Framing = .none, burstBytes: Int = 0) {
+    public init(
+        bitsPerSecond: Double, latencySeconds: Double, jitterSeconds: Double = 0, framing: Framing = .none,
+        burstBytes: Int = 0
+    ) {
         precondition(bitsPerSecond > 0, "link of \(bitsPerSecond) bit/s")
         precondition(burstBytes >= 0, "bucket of \(burstBytes) bytes")
         self.bitsPerSecond = bitsPerSecond

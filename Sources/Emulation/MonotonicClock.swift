@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A source of monotonic time in nanoseconds. Every process reads one `SystemClock`; the cores
 /// (`LinkModel`, `DeliveryScheduler`, the coordinator's membership) never read a clock at all:

@@ -39,7 +39,8 @@ public struct ProcessorSharing: Sendable {
     /// The cores each running job has (by owner): an even share, capped by its parallelism,
     /// what a capped job leaves shared by the others.
     private var rates: [Int: Double] {
-        var left = cores, count = Double(queues.count)
+        var left = cores
+        var count = Double(queues.count)
         var rates: [Int: Double] = [:]
         for owner in queues.keys.sorted(by: { (head($0).parallelism, $0) < (head($1).parallelism, $1) }) {
             let rate = min(head(owner).parallelism, left / count)

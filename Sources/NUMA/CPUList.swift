@@ -6,8 +6,8 @@ public enum CPUList {
         for part in text.split(separator: ",", omittingEmptySubsequences: false) {
             let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
             guard (1...2).contains(bounds.count),
-                  let low = Int(bounds[0].filter { $0 != " " }), low >= 0,
-                  let high = Int(bounds[bounds.count - 1].filter { $0 != " " }), high >= low
+                let low = Int(bounds[0].filter { $0 != " " }), low >= 0,
+                let high = Int(bounds[bounds.count - 1].filter { $0 != " " }), high >= low
             else { return nil }
             cpus.append(contentsOf: low...high)
         }

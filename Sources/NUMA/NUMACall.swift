@@ -57,7 +57,8 @@ enum NUMASystem {
         let length = max(byteCount, 1)
         if isAvailable {
             guard let memory = numa_alloc_onnode(length, Int32(node)) else {
-                throw NUMAError(code: .outOfMemory, operation: "numa_alloc_onnode", detail: "\(byteCount) bytes on node \(node)")
+                throw NUMAError(
+                    code: .outOfMemory, operation: "numa_alloc_onnode", detail: "\(byteCount) bytes on node \(node)")
             }
             return memory
         }

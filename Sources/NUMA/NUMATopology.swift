@@ -38,7 +38,9 @@ public struct NUMATopology: Sendable, Equatable, CustomStringConvertible {
     /// The topology to use: a fake one if `STRAITS_FAKE_NUMA` is set, else the real one.
     public static func discover() throws(NUMAError) -> NUMATopology {
         let real = try discoverReal()
-        guard let fake = getenv(fakeEnvironmentVariable).map({ String(cString: $0) }), !fake.isEmpty else { return real }
+        guard let fake = getenv(fakeEnvironmentVariable).map({ String(cString: $0) }), !fake.isEmpty else {
+            return real
+        }
         return try NUMATopology.fake(fake, over: real)
     }
 
@@ -67,8 +69,9 @@ public struct NUMATopology: Sendable, Equatable, CustomStringConvertible {
         let cpuLists: [[Int]]
         if let count = Int(description) {
             guard count >= 1 && count <= 64 else {
-                throw NUMAError(code: .invalidFakeTopology, operation: fakeEnvironmentVariable,
-                                detail: "expected a node count from 1 to 64, got \(count)")
+                throw NUMAError(
+                    code: .invalidFakeTopology, operation: fakeEnvironmentVariable,
+                    detail: "expected a node count from 1 to 64, got \(count)")
             }
             if allCPUs.count >= count {
                 cpuLists = (0..<count).map { node in
@@ -81,12 +84,16 @@ public struct NUMATopology: Sendable, Equatable, CustomStringConvertible {
             var lists: [[Int]] = []
             for (index, part) in description.split(separator: ";", omittingEmptySubsequences: false).enumerated() {
                 guard let cpus = CPUList.parse(part) else {
-                    throw NUMAError(code: .invalidFakeTopology, operation: fakeEnvironmentVariable,
-                                    detail: "node \(index): expected a CPU list like 0-3,8, got \"\(part)\" (whole value \"\(description)\"; or give a node count like 2)")
+                    throw NUMAError(
+                        code: .invalidFakeTopology, operation: fakeEnvironmentVariable,
+                        detail:
+                            "node \(index): expected a CPU list like 0-3,8, got \"\(part)\" (whole value \"\(description)\"; or give a node count like 2)"
+                    )
                 }
                 if let missing = cpus.first(where: { !allCPUs.contains($0) }) {
-                    throw NUMAError(code: .invalidFakeTopology, operation: fakeEnvironmentVariable,
-                                    detail: "node \(index): CPU \(missing) does not exist here (CPUs \(CPUList.format(allCPUs)))")
+                    throw NUMAError(
+                        code: .invalidFakeTopology, operation: fakeEnvironmentVariable,
+                        detail: "node \(index): CPU \(missing) does not exist here (CPUs \(CPUList.format(allCPUs)))")
                 }
                 lists.append(cpus)
             }
@@ -102,8 +109,9 @@ public struct NUMATopology: Sendable, Equatable, CustomStringConvertible {
     /// The node with this id.
     public func node(_ id: Int) throws(NUMAError) -> NUMANode {
         guard let node = nodes.first(where: { $0.id == id }) else {
-            throw NUMAError(code: .noSuchNode, operation: "node lookup",
-                            detail: "node \(id) is not in the topology (nodes \(nodes.map(\.id)))")
+            throw NUMAError(
+                code: .noSuchNode, operation: "node lookup",
+                detail: "node \(id) is not in the topology (nodes \(nodes.map(\.id)))")
         }
         return node
     }
@@ -116,16 +124,20 @@ public struct NUMATopology: Sendable, Equatable, CustomStringConvertible {
     /// The real node that memory for `node` is allocated on.
     public func physicalNode(for node: Int) throws(NUMAError) -> Int {
         guard let index = nodes.firstIndex(where: { $0.id == node }) else {
-            throw NUMAError(code: .noSuchNode, operation: "node lookup",
-                            detail: "node \(node) is not in the topology (nodes \(nodes.map(\.id)))")
+            throw NUMAError(
+                code: .noSuchNode, operation: "node lookup",
+                detail: "node \(node) is not in the topology (nodes \(nodes.map(\.id)))")
         }
         return physicalNodeIDs[index]
     }
 
     /// The distance between two nodes (10 = local).
     public func distance(from: Int, to: Int) throws(NUMAError) -> Int {
-        guard let i = nodes.firstIndex(where: { $0.id == from }), let j = nodes.firstIndex(where: { $0.id == to }) else {
-            throw NUMAError(code: .noSuchNode, operation: "distance", detail: "nodes \(from) and \(to) (topology has \(nodes.map(\.id)))")
+        guard let i = nodes.firstIndex(where: { $0.id == from }), let j = nodes.firstIndex(where: { $0.id == to })
+        else {
+            throw NUMAError(
+                code: .noSuchNode, operation: "distance",
+                detail: "nodes \(from) and \(to) (topology has \(nodes.map(\.id)))")
         }
         return distances[i][j]
     }

@@ -1,8 +1,8 @@
-import Transport
 import Collectives
 import Foundation
 import NUMA
 import Synchronization
+import Transport
 import ZeroMQ
 
 /// `straits bench allreduce`: starts the worker processes (as `mpirun -np P` would), hands out
@@ -27,7 +27,8 @@ public struct BenchLauncher {
         children.installSignalHandlers()
 
         for worker in 0..<options.workers {
-            try children.start(executable, ["bench-worker", "--control", endpoint, "--worker", "\(worker)"] + options.arguments)
+            try children.start(
+                executable, ["bench-worker", "--control", endpoint, "--worker", "\(worker)"] + options.arguments)
         }
         let timeout = Duration.seconds(options.timeoutSeconds)
 
@@ -36,11 +37,14 @@ public struct BenchLauncher {
         var table = [String](repeating: "", count: options.ranks)
         for _ in 0..<options.workers {
             let (route, frames) = try receive(&router, expecting: "hello", children: children, timeout: timeout)
-            guard let worker = Int(frames[0]), worker < options.workers, frames.count == 1 + options.devicesPerWorker else {
+            guard let worker = Int(frames[0]), worker < options.workers, frames.count == 1 + options.devicesPerWorker
+            else {
                 throw RuntimeError("bad hello from a worker: \(frames)")
             }
             routes[worker] = route
-            for device in 0..<options.devicesPerWorker { table[worker * options.devicesPerWorker + device] = frames[1 + device] }
+            for device in 0..<options.devicesPerWorker {
+                table[worker * options.devicesPerWorker + device] = frames[1 + device]
+            }
         }
         for route in routes { try send(&router, route, ["table"] + table) }
 
@@ -53,15 +57,25 @@ public struct BenchLauncher {
                 measured = true
             }
         }
-        for route in routes { try send(&router, route, ["params", "\(link.alphaSeconds)", "\(link.betaSecondsPerByte)"]) }
+        for route in routes {
+            try send(&router, route, ["params", "\(link.alphaSeconds)", "\(link.betaSecondsPerByte)"])
+        }
 
         let topology = try NUMATopology.discover()
-        emit("# straits bench allreduce: \(options.ranks) ranks = \(options.workers) worker\(options.workers == 1 ? "" : "s") × \(options.devicesPerWorker) device\(options.devicesPerWorker == 1 ? "" : "s"), transport \(options.transport), algo \(options.algorithm?.rawValue ?? "auto"), float32 sum")
+        emit(
+            "# straits bench allreduce: \(options.ranks) ranks = \(options.workers) worker\(options.workers == 1 ? "" : "s") × \(options.devicesPerWorker) device\(options.devicesPerWorker == 1 ? "" : "s"), transport \(options.transport), algo \(options.algorithm?.rawValue ?? "auto"), float32 sum"
+        )
         emit("# \(topology)")
-        emit("# link between workers (\(measured ? "measured: ping-pong and 4 MiB probe" : "default, one worker")): \(link)")
-        emit("# time: median over \(options.iterations) iterations of the slowest rank's time, each after a barrier; busbw = algbw × 2(P−1)/P")
+        emit(
+            "# link between workers (\(measured ? "measured: ping-pong and 4 MiB probe" : "default, one worker")): \(link)"
+        )
+        emit(
+            "# time: median over \(options.iterations) iterations of the slowest rank's time, each after a barrier; busbw = algbw × 2(P−1)/P"
+        )
         emit("#")
-        emit("#" + pad("size", 11) + pad("count", 12) + pad("type", 8) + pad("redop", 7) + pad("time(us)", 11) + pad("algbw(GB/s)", 13) + pad("busbw(GB/s)", 13) + pad("#wrong", 8) + "  plan")
+        emit(
+            "#" + pad("size", 11) + pad("count", 12) + pad("type", 8) + pad("redop", 7) + pad("time(us)", 11)
+                + pad("algbw(GB/s)", 13) + pad("busbw(GB/s)", 13) + pad("#wrong", 8) + "  plan")
         var json: FileHandle?
         if let path = options.jsonPath {
             _ = FileManager.default.createFile(atPath: path, contents: nil)
@@ -75,14 +89,18 @@ public struct BenchLauncher {
             var wrong = 0
             var plan = ""
             for _ in 0..<options.workers {
-                let (_, frames) = try receive(&router, expecting: "result", children: children,
-                                              timeout: timeout * (options.iterations + options.warmupIterations + 1))
-                guard Int(frames[0]) == size, let wrongHere = Int(frames[1]), frames.count == 3 + options.iterations else {
+                let (_, frames) = try receive(
+                    &router, expecting: "result", children: children,
+                    timeout: timeout * (options.iterations + options.warmupIterations + 1))
+                guard Int(frames[0]) == size, let wrongHere = Int(frames[1]), frames.count == 3 + options.iterations
+                else {
                     throw RuntimeError("bad result from a worker for size \(size): \(frames.prefix(4))")
                 }
                 wrong += wrongHere
                 plan = frames[2]
-                for (index, text) in frames.dropFirst(3).enumerated() { perIteration[index] = max(perIteration[index], Double(text) ?? .infinity) }
+                for (index, text) in frames.dropFirst(3).enumerated() {
+                    perIteration[index] = max(perIteration[index], Double(text) ?? .infinity)
+                }
             }
             let sorted = perIteration.sorted()
             let median = perIteration.median
@@ -91,11 +109,15 @@ public struct BenchLauncher {
             let busbw = algbw * 2 * (p - 1) / p
             busTotal += busbw
             wrongTotal += wrong
-            emit(pad(String(size), 12, right: true) + pad(String(size / 4), 12, right: true) + pad("float", 8, right: true)
-                  + pad("sum", 7, right: true) + pad(fixed(median * 1e6, 1), 11, right: true) + pad(fixed(algbw, 3), 13, right: true)
-                  + pad(fixed(busbw, 3), 13, right: true) + pad(String(wrong), 8, right: true) + "  " + plan)
+            emit(
+                pad(String(size), 12, right: true) + pad(String(size / 4), 12, right: true)
+                    + pad("float", 8, right: true)
+                    + pad("sum", 7, right: true) + pad(fixed(median * 1e6, 1), 11, right: true)
+                    + pad(fixed(algbw, 3), 13, right: true)
+                    + pad(fixed(busbw, 3), 13, right: true) + pad(String(wrong), 8, right: true) + "  " + plan)
             let algorithm = plan.split(separator: ",").first.map(String.init) ?? ""
-            let line = "{\"size_bytes\":\(size),\"count\":\(size / 4),\"ranks\":\(options.ranks),\"algo\":\"\(algorithm)\",\"transport\":\"\(options.transport)\",\"time_us\":\(median * 1e6),\"p50_us\":\(median * 1e6),\"p99_us\":\(p99 * 1e6),\"algbw_gbps\":\(algbw),\"busbw_gbps\":\(busbw),\"wrong\":\(wrong)}\n"
+            let line =
+                "{\"size_bytes\":\(size),\"count\":\(size / 4),\"ranks\":\(options.ranks),\"algo\":\"\(algorithm)\",\"transport\":\"\(options.transport)\",\"time_us\":\(median * 1e6),\"p50_us\":\(median * 1e6),\"p99_us\":\(p99 * 1e6),\"algbw_gbps\":\(algbw),\"busbw_gbps\":\(busbw),\"wrong\":\(wrong)}\n"
             json?.write(Data(line.utf8))
         }
         try? json?.close()
@@ -108,8 +130,10 @@ public struct BenchLauncher {
         return wrongTotal == 0 ? 0 : 1
     }
 
-    private func receive(_ router: inout ZMQSocket, expecting kind: String, children: ChildProcesses,
-                         timeout: Duration) throws -> ([UInt8], [String]) {
+    private func receive(
+        _ router: inout ZMQSocket, expecting kind: String, children: ChildProcesses,
+        timeout: Duration
+    ) throws -> ([UInt8], [String]) {
         let deadline = ContinuousClock.now + timeout
         while true {
             if let failed = children.firstFailure() { throw RuntimeError(failed) }

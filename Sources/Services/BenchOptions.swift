@@ -1,6 +1,6 @@
-import Transport
 import ArgumentParser
 import Collectives
+import Transport
 
 /// The flags of `straits bench allreduce`, after nccl-tests' `all_reduce_perf`.
 public struct BenchOptions: ParsableArguments, Sendable {
@@ -12,11 +12,14 @@ public struct BenchOptions: ParsableArguments, Sendable {
         any element is wrong or any rank fails.
         """
 
-    @Option(name: [.customShort("b"), .customLong("minbytes")], help: ArgumentHelp(
-        "Smallest message; K, M, G are 1024-based.", valueName: "size"))
+    @Option(
+        name: [.customShort("b"), .customLong("minbytes")],
+        help: ArgumentHelp(
+            "Smallest message; K, M, G are 1024-based.", valueName: "size"))
     var minSize = ByteCount(32 << 20)
 
-    @Option(name: [.customShort("e"), .customLong("maxbytes")], help: ArgumentHelp("Largest message.", valueName: "size"))
+    @Option(
+        name: [.customShort("e"), .customLong("maxbytes")], help: ArgumentHelp("Largest message.", valueName: "size"))
     var maxSize = ByteCount(32 << 20)
 
     @Option(name: [.customShort("f"), .customLong("stepfactor")], help: "Multiply the size by this each step.")
@@ -28,39 +31,52 @@ public struct BenchOptions: ParsableArguments, Sendable {
     @Option(name: [.customShort("w"), .customLong("warmup-iters")], help: "Untimed iterations first.")
     public var warmupIterations = 5
 
-    @Option(name: [.customShort("c"), .customLong("check")], help: ArgumentHelp(
-        "Check every element against the exact sum (1) or not (0).",
-        discussion: "Element j of rank r = (j mod 2^24/P²)·P + r, so every partial sum is an exact float32 integer.",
-        valueName: "0|1"))
+    @Option(
+        name: [.customShort("c"), .customLong("check")],
+        help: ArgumentHelp(
+            "Check every element against the exact sum (1) or not (0).",
+            discussion:
+                "Element j of rank r = (j mod 2^24/P²)·P + r, so every partial sum is an exact float32 integer.",
+            valueName: "0|1"))
     var checkFlag = 1
 
     @Option(help: "Ranks in all.")
     public var ranks = 2
 
-    @Option(name: .customLong("devices-per-worker"), help: ArgumentHelp(
-        "Ranks per worker process, run as NUMA-pinned threads sharing memory.", valueName: "d"))
+    @Option(
+        name: .customLong("devices-per-worker"),
+        help: ArgumentHelp(
+            "Ranks per worker process, run as NUMA-pinned threads sharing memory.", valueName: "d"))
     public var devicesPerWorker = 1
 
-    @Option(help: ArgumentHelp(
-        "Between workers: tcp, ipc, or inproc (every rank a thread of one process).", valueName: "tcp|ipc|inproc"),
-            transform: { text in
-                guard ["tcp", "ipc", "inproc"].contains(text) else { throw ValidationError("expected tcp, ipc or inproc, got \"\(text)\"") }
-                return text
-            })
+    @Option(
+        help: ArgumentHelp(
+            "Between workers: tcp, ipc, or inproc (every rank a thread of one process).", valueName: "tcp|ipc|inproc"),
+        transform: { text in
+            guard ["tcp", "ipc", "inproc"].contains(text) else {
+                throw ValidationError("expected tcp, ipc or inproc, got \"\(text)\"")
+            }
+            return text
+        })
     public var transport = "tcp"
 
     @Option(name: .customLong("algo"), help: "Algorithm (auto: the α-β planner picks per size).")
     var algorithmChoice = AlgorithmChoice.auto
 
-    @Option(name: .customLong("chunk"), help: ArgumentHelp(
-        "Chunk size of the message-passing parts (default: the planner's choice per size).", valueName: "size"))
+    @Option(
+        name: .customLong("chunk"),
+        help: ArgumentHelp(
+            "Chunk size of the message-passing parts (default: the planner's choice per size).", valueName: "size"))
     var chunk: ByteCount?
 
-    @Option(name: .customLong("json"), help: ArgumentHelp("Also write one JSON line per size to this file.", valueName: "file"))
+    @Option(
+        name: .customLong("json"),
+        help: ArgumentHelp("Also write one JSON line per size to this file.", valueName: "file"))
     public var jsonPath: String?
 
     /// Seconds one collective may take before the run fails.
-    @Option(name: .customLong("timeout"), help: ArgumentHelp("Fail if one all-reduce takes longer.", valueName: "seconds"))
+    @Option(
+        name: .customLong("timeout"), help: ArgumentHelp("Fail if one all-reduce takes longer.", valueName: "seconds"))
     public var timeoutSeconds = 120
 
     public init() {}
@@ -77,10 +93,16 @@ public struct BenchOptions: ParsableArguments, Sendable {
         try FlagCheck.atLeast(ranks, 1, "--ranks")
         try FlagCheck.atLeast(devicesPerWorker, 1, "--devices-per-worker")
         try FlagCheck.atLeast(timeoutSeconds, 1, "--timeout")
-        guard checkFlag == 0 || checkFlag == 1 else { throw ValidationError("-c/--check expects 0 or 1, got \(checkFlag)") }
-        guard maxSize.bytes <= 16 << 30 else { throw ValidationError("-e/--maxbytes: at most 16G, got \(maxSize.bytes)") }
+        guard checkFlag == 0 || checkFlag == 1 else {
+            throw ValidationError("-c/--check expects 0 or 1, got \(checkFlag)")
+        }
+        guard maxSize.bytes <= 16 << 30 else {
+            throw ValidationError("-e/--maxbytes: at most 16G, got \(maxSize.bytes)")
+        }
         guard minBytes <= maxBytes else { throw ValidationError("-b \(minBytes) is larger than -e \(maxBytes)") }
-        if let chunk, chunk.bytes < 4 { throw ValidationError("--chunk: expected at least 4 bytes, got \(chunk.bytes)") }
+        if let chunk, chunk.bytes < 4 {
+            throw ValidationError("--chunk: expected at least 4 bytes, got \(chunk.bytes)")
+        }
         if transport == "inproc" { devicesPerWorker = ranks }
         guard ranks % devicesPerWorker == 0 else {
             throw ValidationError("--ranks \(ranks) is not a multiple of --devices-per-worker \(devicesPerWorker)")
@@ -109,10 +131,12 @@ public struct BenchOptions: ParsableArguments, Sendable {
 
     /// The flags that reproduce these options, for the worker processes.
     public var arguments: [String] {
-        var list = ["-b", "\(minBytes)", "-e", "\(maxBytes)", "-f", "\(stepFactor)", "-n", "\(iterations)",
-                    "-w", "\(warmupIterations)", "-c", check ? "1" : "0", "--ranks", "\(ranks)",
-                    "--devices-per-worker", "\(devicesPerWorker)", "--transport", transport,
-                    "--algo", algorithm?.rawValue ?? "auto", "--timeout", "\(timeoutSeconds)"]
+        var list = [
+            "-b", "\(minBytes)", "-e", "\(maxBytes)", "-f", "\(stepFactor)", "-n", "\(iterations)",
+            "-w", "\(warmupIterations)", "-c", check ? "1" : "0", "--ranks", "\(ranks)",
+            "--devices-per-worker", "\(devicesPerWorker)", "--transport", transport,
+            "--algo", algorithm?.rawValue ?? "auto", "--timeout", "\(timeoutSeconds)",
+        ]
         if let jsonPath { list += ["--json", jsonPath] }
         if let chunkBytes { list += ["--chunk", "\(chunkBytes)"] }
         return list

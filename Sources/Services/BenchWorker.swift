@@ -1,8 +1,8 @@
-import Transport
 import Collectives
 import Foundation
 import NUMA
 import Synchronization
+import Transport
 import ZeroMQ
 
 /// One worker process of `straits bench allreduce`: `D` device threads, pinned across the NUMA
@@ -37,14 +37,18 @@ public struct BenchWorker {
         let topology = try NUMATopology.discover()
         let group = try DeviceGroup(devices: devices, elementCount: options.maxBytes / 4, topology: topology)
         let shared = Shared()
-        let options = self.options, worker = self.worker, controlEndpoint = self.controlEndpoint
+        let options = self.options
+        let worker = self.worker
+        let controlEndpoint = self.controlEndpoint
         let done = DispatchGroup()
         for device in 0..<devices {
             done.enter()
             Thread {
                 defer { done.leave() }
                 do {
-                    try BenchWorker.device(device, worker: worker, options: options, control: controlEndpoint, group: group, shared: shared)
+                    try BenchWorker.device(
+                        device, worker: worker, options: options, control: controlEndpoint, group: group, shared: shared
+                    )
                 } catch {
                     shared.failure.withLock { $0 = $0 ?? "worker \(worker) device \(device): \(error)" }
                     group.abort("worker \(worker) device \(device) failed: \(error)")
@@ -55,9 +59,12 @@ public struct BenchWorker {
         if let failure = shared.failure.withLock({ $0 }) { throw RuntimeError(failure) }
     }
 
-    static func device(_ device: Int, worker: Int, options: BenchOptions, control controlEndpoint: String,
-                       group: DeviceGroup, shared: Shared) throws {
-        let devices = options.devicesPerWorker, workers = options.workers
+    static func device(
+        _ device: Int, worker: Int, options: BenchOptions, control controlEndpoint: String,
+        group: DeviceGroup, shared: Shared
+    ) throws {
+        let devices = options.devicesPerWorker
+        let workers = options.workers
         let rank = worker * devices + device
         let timeout = Duration.seconds(options.timeoutSeconds)
         try group.pin(device: device)
@@ -95,8 +102,10 @@ public struct BenchWorker {
         // α and β of the link between workers, measured between worker 0 and worker 1.
         var collective: UInt64 = 1
         if workers > 1 && device == 0 && worker <= 1 {
-            let link = try probe(plane: plane, rank: rank, peer: worker == 0 ? devices : 0, ranks: options.ranks,
-                                 buffer: group.base(0), elements: group.elementCount, collective: &collective, timeout: timeout).link
+            let link = try probe(
+                plane: plane, rank: rank, peer: worker == 0 ? devices : 0, ranks: options.ranks,
+                buffer: group.base(0), elements: group.elementCount, collective: &collective, timeout: timeout
+            ).link
             if worker == 0, let control {
                 try send(control, ["probe", "\(link.alphaSeconds)", "\(link.betaSecondsPerByte)"])
             }
@@ -113,19 +122,22 @@ public struct BenchWorker {
 
         for size in options.sizes {
             let count = size / 4
-            let plan = planner.plan(bytes: size, workers: workers, devicesPerWorker: devices, algorithm: options.algorithm,
-                                    chunkBytes: options.chunkBytes)
+            let plan = planner.plan(
+                bytes: size, workers: workers, devicesPerWorker: devices, algorithm: options.algorithm,
+                chunkBytes: options.chunkBytes)
             let hierarchical = plan.algorithm == .hier
             var schedule = CollectiveSchedule(rank: rank, ranks: options.ranks)
             var barrier = CollectiveSchedule(rank: rank, ranks: options.ranks)
             if hierarchical {
                 let stream = (0..<workers).map { $0 * devices + device }
-                (plan.innerAlgorithm ?? .ring).appendFlat(to: &schedule, group: stream, range: group.slice(device, of: count),
-                                                          chunkElements: plan.chunkElements)
+                (plan.innerAlgorithm ?? .ring).appendFlat(
+                    to: &schedule, group: stream, range: group.slice(device, of: count),
+                    chunkElements: plan.chunkElements)
                 DisseminationBarrier.append(to: &barrier, group: stream)
             } else {
-                plan.algorithm.appendFlat(to: &schedule, group: Array(0..<options.ranks),
-                                          range: ElementRange(offset: 0, count: count), chunkElements: plan.chunkElements)
+                plan.algorithm.appendFlat(
+                    to: &schedule, group: Array(0..<options.ranks),
+                    range: ElementRange(offset: 0, count: count), chunkElements: plan.chunkElements)
                 DisseminationBarrier.append(to: &barrier, group: Array(0..<options.ranks))
             }
             let buffer = group.base(device)
@@ -133,16 +145,21 @@ public struct BenchWorker {
             for iteration in 0..<(options.warmupIterations + options.iterations) {
                 ExactPattern.fill(buffer, count: count, rank: rank, ranks: options.ranks)
                 if hierarchical { try group.synchronize(timeout: timeout, what: "iteration start") }
-                try ScheduleExecutor.run(barrier, buffer: buffer, elementCount: count, on: plane, collectiveID: collective, timeout: timeout)
+                try ScheduleExecutor.run(
+                    barrier, buffer: buffer, elementCount: count, on: plane, collectiveID: collective, timeout: timeout)
                 collective += 1
                 if hierarchical { try group.synchronize(timeout: timeout, what: "iteration barrier") }
                 let start = ContinuousClock.now
                 if hierarchical {
                     try group.reduceScatter(device: device, count: count, timeout: timeout)
-                    try ScheduleExecutor.run(schedule, buffer: buffer, elementCount: count, on: plane, collectiveID: collective, timeout: timeout)
+                    try ScheduleExecutor.run(
+                        schedule, buffer: buffer, elementCount: count, on: plane, collectiveID: collective,
+                        timeout: timeout)
                     try group.allGather(device: device, count: count, timeout: timeout)
                 } else {
-                    try ScheduleExecutor.run(schedule, buffer: buffer, elementCount: count, on: plane, collectiveID: collective, timeout: timeout)
+                    try ScheduleExecutor.run(
+                        schedule, buffer: buffer, elementCount: count, on: plane, collectiveID: collective,
+                        timeout: timeout)
                 }
                 let elapsed = ContinuousClock.now - start
                 collective += 1
@@ -177,8 +194,10 @@ public struct BenchWorker {
 
     /// Ping-pong of 4-byte messages (α = half the fastest round trip, and the median processor
     /// time of each), then 4 MiB one way with a 4-byte reply (β from what is left of the fastest).
-    static func probe(plane: DataPlane, rank: Int, peer: Int, ranks: Int, buffer: UnsafeMutableRawPointer,
-                      elements: Int, collective: inout UInt64, timeout: Duration) throws -> ProbeResult {
+    static func probe(
+        plane: DataPlane, rank: Int, peer: Int, ranks: Int, buffer: UnsafeMutableRawPointer,
+        elements: Int, collective: inout UInt64, timeout: Duration
+    ) throws -> ProbeResult {
         let leader = rank < peer
         /// The leader's decision to stop, shared with the peer (one 1-element message: 1 stop, 0 go on).
         func agree(_ stop: Bool) throws -> Bool {
@@ -190,13 +209,15 @@ public struct BenchWorker {
             } else {
                 schedule.add(.receiveCopy(peer: peer), ElementRange(offset: 0, count: 1), tag: 3)
             }
-            try ScheduleExecutor.run(schedule, buffer: buffer, elementCount: 1, on: plane, collectiveID: collective, timeout: timeout)
+            try ScheduleExecutor.run(
+                schedule, buffer: buffer, elementCount: 1, on: plane, collectiveID: collective, timeout: timeout)
             collective += 1
             return flag.pointee == 1
         }
         func exchange(_ count: Int) throws -> Double {
             var schedule = CollectiveSchedule(rank: rank, ranks: ranks)
-            let range = ElementRange(offset: 0, count: count), reply = ElementRange(offset: 0, count: 1)
+            let range = ElementRange(offset: 0, count: count)
+            let reply = ElementRange(offset: 0, count: 1)
             if leader {
                 schedule.add(.send(peer: peer), range, tag: 1)
                 schedule.add(.receiveCopy(peer: peer), reply, tag: 2, after: [0])
@@ -205,7 +226,8 @@ public struct BenchWorker {
                 schedule.add(.send(peer: peer), reply, tag: 2, after: [0])
             }
             let start = ContinuousClock.now
-            try ScheduleExecutor.run(schedule, buffer: buffer, elementCount: count, on: plane, collectiveID: collective, timeout: timeout)
+            try ScheduleExecutor.run(
+                schedule, buffer: buffer, elementCount: count, on: plane, collectiveID: collective, timeout: timeout)
             collective += 1
             let elapsed = ContinuousClock.now - start
             return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
@@ -213,7 +235,8 @@ public struct BenchWorker {
         // Up to 30 pings and 5 bulk transfers, fewer over a slow link: the leader stops a phase
         // once it has spent half a second and has 5 pings or 2 transfers, and tells the peer so
         // by the size of its next message (a 1-element message ends the bulk phase).
-        var small: [Double] = [], processor: [Double] = []
+        var small: [Double] = []
+        var processor: [Double] = []
         let pingStart = ContinuousClock.now
         for index in 0..<30 {
             let before = processSeconds()
@@ -236,7 +259,8 @@ public struct BenchWorker {
         // bulk transfer's warm-up (the allocator's pages and the sockets' buffers).
         let alpha = small.min()! / 2
         let beta = bulk.min().map { max(($0 - 2 * alpha) / Double(bulkElements * 4), 1e-12) } ?? 1 / 2e9
-        return ProbeResult(link: LinkCost(alphaSeconds: alpha, betaSecondsPerByte: beta), cpuPerMessageSeconds: processor.median)
+        return ProbeResult(
+            link: LinkCost(alphaSeconds: alpha, betaSecondsPerByte: beta), cpuPerMessageSeconds: processor.median)
     }
 
     /// Processor time this process (every thread) has used, in seconds.
@@ -256,7 +280,9 @@ public struct BenchWorker {
         let message = try control.socket.blockingReceive(timeout: timeout)
         let frames = (0..<message.count).map { message.string($0) }
         guard frames.first == kind else {
-            if frames.first == "abort" { throw RuntimeError("the launcher aborted the run: \(frames.dropFirst().joined(separator: " "))") }
+            if frames.first == "abort" {
+                throw RuntimeError("the launcher aborted the run: \(frames.dropFirst().joined(separator: " "))")
+            }
             throw RuntimeError("control: expected \(kind), got \(frames.first ?? "an empty message")")
         }
         return Array(frames.dropFirst())

@@ -1,6 +1,6 @@
-import Transport
 import Foundation
 import Telemetry
+import Transport
 
 /// The machine measurements of a series of runs on one machine, pooled: each run appends what
 /// it measured to a file and models with the median of every run's so far, its own included.
@@ -23,8 +23,11 @@ public struct CalibrationPool {
         public var checksumSPerByte: Double?
         public var messageCPUS: Double?
 
-        public init(hopAlphaS: Double? = nil, hopBetaSPerByte: Double? = nil, cores: Double? = nil, reduceSPerByte: Double? = nil,
-                    copySPerByte: Double? = nil, checksumSPerByte: Double? = nil, messageCPUS: Double? = nil) {
+        public init(
+            hopAlphaS: Double? = nil, hopBetaSPerByte: Double? = nil, cores: Double? = nil,
+            reduceSPerByte: Double? = nil,
+            copySPerByte: Double? = nil, checksumSPerByte: Double? = nil, messageCPUS: Double? = nil
+        ) {
             self.hopAlphaS = hopAlphaS
             self.hopBetaSPerByte = hopBetaSPerByte
             self.cores = cores
@@ -35,16 +38,24 @@ public struct CalibrationPool {
         }
 
         enum CodingKeys: String, CodingKey {
-            case hopAlphaS = "hop_alpha_s", hopBetaSPerByte = "hop_beta_s_per_byte", cores
-            case reduceSPerByte = "reduce_s_per_byte", copySPerByte = "copy_s_per_byte", checksumSPerByte = "checksum_s_per_byte"
+            case hopAlphaS = "hop_alpha_s"
+            case hopBetaSPerByte = "hop_beta_s_per_byte"
+            case cores
+            case reduceSPerByte = "reduce_s_per_byte"
+            case copySPerByte = "copy_s_per_byte"
+            case checksumSPerByte = "checksum_s_per_byte"
             case messageCPUS = "message_cpu_s"
         }
 
         /// The sample as the pool's file and `plan.json` record it (a field not measured: null).
         public var json: JSONValue {
-            .object([(CodingKeys.hopAlphaS, hopAlphaS), (.hopBetaSPerByte, hopBetaSPerByte), (.cores, cores),
-                     (.reduceSPerByte, reduceSPerByte), (.copySPerByte, copySPerByte), (.checksumSPerByte, checksumSPerByte),
-                     (.messageCPUS, messageCPUS)].map { ($0.rawValue, $1.map { .double($0) } ?? .null) })
+            .object(
+                [
+                    (CodingKeys.hopAlphaS, hopAlphaS), (.hopBetaSPerByte, hopBetaSPerByte), (.cores, cores),
+                    (.reduceSPerByte, reduceSPerByte), (.copySPerByte, copySPerByte),
+                    (.checksumSPerByte, checksumSPerByte),
+                    (.messageCPUS, messageCPUS),
+                ].map { ($0.rawValue, $1.map { .double($0) } ?? .null) })
         }
 
         /// Each field's median over `samples` (nil where none has it).
@@ -53,9 +64,10 @@ public struct CalibrationPool {
                 let values = samples.compactMap { $0[keyPath: field] }
                 return values.isEmpty ? nil : values.median
             }
-            return Sample(hopAlphaS: middle(\.hopAlphaS), hopBetaSPerByte: middle(\.hopBetaSPerByte), cores: middle(\.cores),
-                          reduceSPerByte: middle(\.reduceSPerByte), copySPerByte: middle(\.copySPerByte),
-                          checksumSPerByte: middle(\.checksumSPerByte), messageCPUS: middle(\.messageCPUS))
+            return Sample(
+                hopAlphaS: middle(\.hopAlphaS), hopBetaSPerByte: middle(\.hopBetaSPerByte), cores: middle(\.cores),
+                reduceSPerByte: middle(\.reduceSPerByte), copySPerByte: middle(\.copySPerByte),
+                checksumSPerByte: middle(\.checksumSPerByte), messageCPUS: middle(\.messageCPUS))
         }
     }
 

@@ -1,6 +1,6 @@
-import Transport
 import Foundation
 import Synchronization
+import Transport
 
 /// The processes a command started, stopped again whatever happens: when the owner is done
 /// (`stopAll`), when one of them fails, and on SIGINT or SIGTERM.
@@ -19,7 +19,9 @@ public final class ChildProcesses: Sendable {
         process.arguments = arguments
         if let log {
             _ = FileManager.default.createFile(atPath: log, contents: nil)
-            guard let handle = FileHandle(forWritingAtPath: log) else { throw RuntimeError("cannot write the log \(log)") }
+            guard let handle = FileHandle(forWritingAtPath: log) else {
+                throw RuntimeError("cannot write the log \(log)")
+            }
             process.standardOutput = handle
             process.standardError = handle
         }
@@ -32,7 +34,8 @@ public final class ChildProcesses: Sendable {
     public func firstFailure() -> String? {
         processes.withLock { list in
             for process in list where !process.isRunning && process.terminationStatus != 0 {
-                return "\(process.executableURL?.lastPathComponent ?? "child") \(process.arguments?.prefix(5).joined(separator: " ") ?? "") (pid \(process.processIdentifier)) exited with status \(process.terminationStatus)"
+                return
+                    "\(process.executableURL?.lastPathComponent ?? "child") \(process.arguments?.prefix(5).joined(separator: " ") ?? "") (pid \(process.processIdentifier)) exited with status \(process.terminationStatus)"
             }
             return nil
         }

@@ -1,11 +1,11 @@
-import Transport
 import ClusterCore
 import Collectives
+import Config
 import Foundation
 import NUMA
 import StraitsWire
-import Config
 import Synchronization
+import Transport
 import ZeroMQ
 
 extension ClusterWorker {
@@ -26,17 +26,20 @@ extension ClusterWorker {
                 case .run(.connect(let plan)):
                     let layout = ClusterLayout(plan: plan)
                     plane.rank = layout.rank(worker: plan.you, device: device)
-                    plane.traffic.setRegions((0..<layout.ranks).map { layout.workers[layout.worker(ofRank: $0)].region })
+                    plane.traffic.setRegions(
+                        (0..<layout.ranks).map { layout.workers[layout.worker(ofRank: $0)].region })
                     let myRegion = layout.workers[plan.you].region
                     let gateway = plan.gateways?.first { $0.region == myRegion }
                     for peer in 0..<layout.ranks where peer != plane.rank {
-                        let worker = layout.worker(ofRank: peer), peerDevice = peer - layout.workers[worker].firstRank
+                        let worker = layout.worker(ofRank: peer)
+                        let peerDevice = peer - layout.workers[worker].firstRank
                         let peerRegion = layout.workers[worker].region
                         if let gateway, peerRegion != myRegion {
                             // Another region: through this region's gateway, which shapes the link.
                             try plane.connect(peer: peer, endpoint: gateway.endpoints[peerRegion], routedTo: peer)
                         } else {
-                            let endpoint = worker == plan.you
+                            let endpoint =
+                                worker == plan.you
                                 ? "inproc://straits-worker-\(getpid())-\(peerDevice)"
                                 : layout.workers[worker].endpoints[peerDevice]
                             try plane.connect(peer: peer, endpoint: endpoint)
@@ -51,14 +54,21 @@ extension ClusterWorker {
                     var collective = UInt64(probe.collective)
                     let peer = layout.rank(worker: probe.peerWorker, device: 0)
                     func measure() throws -> BenchWorker.ProbeResult {
-                        try BenchWorker.probe(plane: plane, rank: plane.rank, peer: peer, ranks: layout.ranks, buffer: group.base(0),
-                                              elements: group.elementCount, collective: &collective, timeout: shared.timeout)
+                        try BenchWorker.probe(
+                            plane: plane, rank: plane.rank, peer: peer, ranks: layout.ranks, buffer: group.base(0),
+                            elements: group.elementCount, collective: &collective, timeout: shared.timeout)
                     }
-                    let result = probe.direct == true
-                        ? try plane.withDirectConnection(peer: peer, endpoint: layout.workers[probe.peerWorker].endpoints[0], measure)
+                    let result =
+                        probe.direct == true
+                        ? try plane.withDirectConnection(
+                            peer: peer, endpoint: layout.workers[probe.peerWorker].endpoints[0], measure)
                         : try measure()
-                    board.finish(device: device, .probed(.init(alphaS: result.link.alphaSeconds, betaSPerByte: result.link.betaSecondsPerByte,
-                                                               cpuPerMessageS: result.cpuPerMessageSeconds)))
+                    board.finish(
+                        device: device,
+                        .probed(
+                            .init(
+                                alphaS: result.link.alphaSeconds, betaSPerByte: result.link.betaSecondsPerByte,
+                                cpuPerMessageS: result.cpuPerMessageSeconds)))
                 case .run(.step(let step)):
                     plane.approachesArrivals = shared.arrivalWait.approaches(advice: step.approachArrivals)
                     if let train = step.train {
@@ -67,7 +77,9 @@ extension ClusterWorker {
                         }
                         board.finish(device: device, .stepped(try trainer.step(step, train)))
                     } else {
-                        board.finish(device: device, .stepped(try runStep(step, device: device, plane: plane, group: group, shared: shared)))
+                        board.finish(
+                            device: device,
+                            .stepped(try runStep(step, device: device, plane: plane, group: group, shared: shared)))
                     }
                 }
             }
@@ -80,13 +92,19 @@ extension ClusterWorker {
 
     /// One step on one device: emulated compute, then the all-reduce of the plan, timed per
     /// level, and the exact check of every element.
-    static func runStep(_ step: ControlMessage.Step, device: Int, plane: DataPlane, group: DeviceGroup,
-                        shared: Shared) throws -> ControlMessage.DeviceStep {
-        guard let layout = shared.layout, let planner = shared.planner else { throw RuntimeError("step before the plan") }
-        let rank = plane.rank, ranks = layout.ranks
+    static func runStep(
+        _ step: ControlMessage.Step, device: Int, plane: DataPlane, group: DeviceGroup,
+        shared: Shared
+    ) throws -> ControlMessage.DeviceStep {
+        guard let layout = shared.layout, let planner = shared.planner else {
+            throw RuntimeError("step before the plan")
+        }
+        let rank = plane.rank
+        let ranks = layout.ranks
         let count = step.bytes / 4
         guard count <= group.elementCount else {
-            throw RuntimeError("step \(step.step) all-reduces \(step.bytes) bytes; buffers hold \(group.elementCount * 4)")
+            throw RuntimeError(
+                "step \(step.step) all-reduces \(step.bytes) bytes; buffers hold \(group.elementCount * 4)")
         }
         let timeout = shared.timeout
         let buffer = group.base(device)
@@ -101,12 +119,15 @@ extension ClusterWorker {
         let choice = planner.choose(bytes: step.bytes, chunkBytes: step.chunkBytes)
         var collective = UInt64(step.collective)
         func run(_ schedule: CollectiveSchedule) throws {
-            try ScheduleExecutor.run(schedule, buffer: buffer, elementCount: count, on: plane, collectiveID: collective,
-                                     step: UInt64(step.step), timeout: timeout)
+            try ScheduleExecutor.run(
+                schedule, buffer: buffer, elementCount: count, on: plane, collectiveID: collective,
+                step: UInt64(step.step), timeout: timeout)
             collective += 1
         }
         // Every rank starts the timed part together: a barrier over the stream (or all ranks).
-        let stream = choice.hierarchical ? layout.workers.indices.map { layout.rank(worker: $0, device: device) } : Array(0..<ranks)
+        let stream =
+            choice.hierarchical
+            ? layout.workers.indices.map { layout.rank(worker: $0, device: device) } : Array(0..<ranks)
         var barrier = CollectiveSchedule(rank: rank, ranks: ranks)
         DisseminationBarrier.append(to: &barrier, group: stream)
         let syncStart = ContinuousClock.now
@@ -114,7 +135,9 @@ extension ClusterWorker {
         try run(barrier)
         let syncS = seconds(ContinuousClock.now - syncStart)
 
-        var hostS = 0.0, regionS = 0.0, wanS = 0.0
+        var hostS = 0.0
+        var regionS = 0.0
+        var wanS = 0.0
         let start = ContinuousClock.now
         var mark = start
         func lap() -> Double {
@@ -126,8 +149,10 @@ extension ClusterWorker {
             try group.reduceScatter(device: device, count: count, timeout: timeout)
             hostS += lap()
         }
-        for phase in ClusterCollective.phases(choice: choice, layout: layout, rank: rank, device: device, count: count,
-                                              slice: group.slice(device, of: count)) {
+        for phase in ClusterCollective.phases(
+            choice: choice, layout: layout, rank: rank, device: device, count: count,
+            slice: group.slice(device, of: count))
+        {
             try run(phase.schedule)
             switch phase.level {
             case .region: regionS += lap()
@@ -148,7 +173,8 @@ extension ClusterWorker {
         let checkStart = ContinuousClock.now
         let wrong = ExactPattern.countWrong(buffer, count: count, ranks: ranks)
         checkS += seconds(ContinuousClock.now - checkStart)
-        return ControlMessage.DeviceStep(rank: rank, computeS: computeS, commS: commS, hostS: hostS, regionS: regionS,
-                                         wanS: wanS, syncS: syncS, checkS: checkS, wrong: wrong)
+        return ControlMessage.DeviceStep(
+            rank: rank, computeS: computeS, commS: commS, hostS: hostS, regionS: regionS,
+            wanS: wanS, syncS: syncS, checkS: checkS, wrong: wrong)
     }
 }

@@ -1,12 +1,12 @@
-import Transport
 import ClusterCore
 import Collectives
+import Config
 import Foundation
 import Logging
 import NUMA
 import StraitsWire
-import Config
 import Synchronization
+import Transport
 import ZeroMQ
 
 /// `straits-worker`: one host of a cluster. The main thread speaks to the coordinator (join,
@@ -65,8 +65,11 @@ public struct ClusterWorker {
         var planes: [DataPlane] = []
         for device in 0..<options.devices {
             let plane = try DataPlane(
-                rank: -1, bind: [options.transport.endpoint(address: options.bindAddress, name: "device\(device)"),
-                                 "inproc://straits-worker-\(getpid())-\(device)"],
+                rank: -1,
+                bind: [
+                    options.transport.endpoint(address: options.bindAddress, name: "device\(device)"),
+                    "inproc://straits-worker-\(getpid())-\(device)",
+                ],
                 maximumMessageBytes: (1 << 30) + 4096)
             plane.approachesArrivals = options.arrivalWait.approaches(advice: nil)
             planes.append(plane)
@@ -82,10 +85,13 @@ public struct ClusterWorker {
             region: options.region, host: options.host, devices: options.devices, numaNodes: topology.nodes.count,
             endpoints: planes.map { $0.endpoints[0] }, pid: Int(getpid()))
         try ControlLink.send(.join(join), on: &control, version: options.protocolVersion)
-        log.info("joining \(options.coordinator) with \(options.devices) device\(options.devices == 1 ? "" : "s") (\(topology))")
+        log.info(
+            "joining \(options.coordinator) with \(options.devices) device\(options.devices == 1 ? "" : "s") (\(topology))"
+        )
 
-        var watch = CoordinatorWatch(endpoint: options.coordinator, heartbeatSeconds: options.heartbeatSeconds,
-                                     deadAfterSeconds: options.deadAfterSeconds, joinTimeoutSeconds: options.joinTimeoutSeconds)
+        var watch = CoordinatorWatch(
+            endpoint: options.coordinator, heartbeatSeconds: options.heartbeatSeconds,
+            deadAfterSeconds: options.deadAfterSeconds, joinTimeoutSeconds: options.joinTimeoutSeconds)
         var threads: [Thread] = []
         var commands = WorkerCommandQueue()
         func traffic() -> ControlMessage.Traffic { Self.traffic(planes: planes, shared: shared) }
@@ -97,15 +103,17 @@ public struct ClusterWorker {
                 case .post(let command):
                     if case .connect(let plan) = command {
                         // No device is running a command now, so the shared plan can change.
-                        try setUp(plan, shared: shared, planes: planes, topology: topology, board: board, threads: &threads)
+                        try setUp(
+                            plan, shared: shared, planes: planes, topology: topology, board: board, threads: &threads)
                     }
                     board.post(.run(command))
                 case .sendProbed(let probed):
                     try ControlLink.send(.probed(probed), on: &control)
                 case .sendStepDone(let step, let devices):
                     let plan = shared.planner?.choose(bytes: step.bytes, chunkBytes: step.chunkBytes).description ?? ""
-                    try ControlLink.send(.stepDone(.init(step: step.step, plan: plan, devices: devices, traffic: traffic())),
-                                         on: &control)
+                    try ControlLink.send(
+                        .stepDone(.init(step: step.step, plan: plan, devices: devices, traffic: traffic())),
+                        on: &control)
                 }
             }
         }
@@ -116,8 +124,11 @@ public struct ClusterWorker {
                 return 1
             }
             if let seq = watch.heartbeatDue() {
-                try ControlLink.send(.heartbeat(.init(seq: seq, traffic: traffic(), computeS: commands.computeS,
-                                                      commS: commands.commS, stepsDone: commands.stepsDone)), on: &control)
+                try ControlLink.send(
+                    .heartbeat(
+                        .init(
+                            seq: seq, traffic: traffic(), computeS: commands.computeS,
+                            commS: commands.commS, stepsDone: commands.stepsDone)), on: &control)
             }
             // A command the devices finished? (A device failure surfaces here as a thrown error.)
             if commands.running != nil {
@@ -133,7 +144,8 @@ public struct ClusterWorker {
                 }
             }
 
-            let frames = try ControlLink.receiveFrames(on: &control, timeout: watch.wait(cap: .milliseconds(200)), wakingOn: board.doorbell)
+            let frames = try ControlLink.receiveFrames(
+                on: &control, timeout: watch.wait(cap: .milliseconds(200)), wakingOn: board.doorbell)
             guard let frames else { continue }
             guard let message = watch.accept(frames, who: name) else { continue }
             switch message {
@@ -145,7 +157,9 @@ public struct ClusterWorker {
             case .plan(let plan):
                 let layout = ClusterLayout(plan: plan)
                 guard plan.devicesPerWorker == options.devices, layout.workers.indices.contains(plan.you) else {
-                    log.info("the plan does not fit this worker (\(plan.devicesPerWorker) devices per worker, you = \(plan.you))")
+                    log.info(
+                        "the plan does not fit this worker (\(plan.devicesPerWorker) devices per worker, you = \(plan.you))"
+                    )
                     return 1
                 }
                 try carryOut(commands.onCommand(.connect(plan)))
@@ -158,8 +172,12 @@ public struct ClusterWorker {
                     // The devices are idle (their last command finished before the stop came).
                     for (device, plane) in planes.enumerated() where plane.approached > 0 {
                         let spun = Double(plane.spunNanoseconds)
-                        log.info(Logger.Message(stringLiteral: "device \(device) (rank \(plane.rank)): spun \(fixed(spun / 1e9, 3)) s before \(plane.approached) arrivals "
-                            + "(\(Int(spun / Double(plane.approached) / 1000)) µs each), waking \(plane.approachEarly / 1000) µs early"))
+                        log.info(
+                            Logger.Message(
+                                stringLiteral:
+                                    "device \(device) (rank \(plane.rank)): spun \(fixed(spun / 1e9, 3)) s before \(plane.approached) arrivals "
+                                    + "(\(Int(spun / Double(plane.approached) / 1000)) µs each), waking \(plane.approachEarly / 1000) µs early"
+                            ))
                     }
                     board.post(.quit)
                     log.info("job finished: \(stop.reason)")
@@ -175,18 +193,22 @@ public struct ClusterWorker {
 
     /// Sets the plan up before the devices connect: layout, planners, training, and on the
     /// first plan the device group and its threads.
-    private func setUp(_ plan: ControlMessage.Plan, shared: Shared, planes: [DataPlane], topology: NUMATopology,
-                       board: DeviceBoard, threads: inout [Thread]) throws {
+    private func setUp(
+        _ plan: ControlMessage.Plan, shared: Shared, planes: [DataPlane], topology: NUMATopology,
+        board: DeviceBoard, threads: inout [Thread]
+    ) throws {
         let layout = ClusterLayout(plan: plan)
         shared.layout = layout
         shared.you = plan.you
         shared.timeout = .milliseconds(Int(plan.timeoutS * 1000))
         let lan = LinkCost(alphaSeconds: plan.lan.alphaS, betaSecondsPerByte: plan.lan.betaSPerByte)
         let wan = LinkCost(alphaSeconds: plan.wan.alphaS, betaSecondsPerByte: plan.wan.betaSPerByte)
-        shared.planner = ClusterPlanner(layout: layout, lan: lan, wan: wan, algo: plan.algo,
-                                        chunkBytes: plan.chunkBytes > 0 ? plan.chunkBytes : nil)
-        shared.regionalPlanner = ClusterPlanner(layout: layout, lan: lan, wan: wan, algo: "hier",
-                                                chunkBytes: plan.chunkBytes > 0 ? plan.chunkBytes : nil)
+        shared.planner = ClusterPlanner(
+            layout: layout, lan: lan, wan: wan, algo: plan.algo,
+            chunkBytes: plan.chunkBytes > 0 ? plan.chunkBytes : nil)
+        shared.regionalPlanner = ClusterPlanner(
+            layout: layout, lan: lan, wan: wan, algo: "hier",
+            chunkBytes: plan.chunkBytes > 0 ? plan.chunkBytes : nil)
         if let text = plan.job {
             guard let training = try JobSpec.parse(text, file: "job (from the coordinator)").training else {
                 throw RuntimeError("the plan's job is not a training job")
@@ -194,7 +216,8 @@ public struct ClusterWorker {
             shared.training = training
         }
         if shared.group == nil {
-            shared.group = try DeviceGroup(devices: options.devices, elementCount: max(plan.maxBytes / 4, 1), topology: topology)
+            shared.group = try DeviceGroup(
+                devices: options.devices, elementCount: max(plan.maxBytes / 4, 1), topology: topology)
             for device in 0..<options.devices {
                 let thread = Thread { ClusterWorker.deviceLoop(device: device, shared: shared, board: board) }
                 thread.name = "device \(device)"
@@ -220,7 +243,9 @@ public struct ClusterWorker {
         var arrivals: [Int: LatenessHistogram] = [:]
         for plane in planes {
             for (region, histogram) in plane.traffic.arrivalSnapshot() where layout.regions.indices.contains(region) {
-                arrivals[region, default: LatenessHistogram(limitMicroseconds: TrafficCounters.arrivalLimitMicroseconds)].merge(histogram)
+                arrivals[
+                    region, default: LatenessHistogram(limitMicroseconds: TrafficCounters.arrivalLimitMicroseconds)
+                ].merge(histogram)
             }
             totals.rejectedMessages += plane.rejected
             for (peer, counts) in plane.traffic.snapshot() where peer >= 0 && peer < layout.ranks {

@@ -1,7 +1,7 @@
-import Transport
 import ArgumentParser
 import Collectives
 import Config
+import Transport
 
 // Values the command lines take, as swift-argument-parser reads them: a value it cannot read is
 // reported with the flag and the value (`The value 'soon' is invalid for '--cpu-latency-us'`).
@@ -84,7 +84,9 @@ enum FlagCheck {
 
     /// A whole number from `minimum` up.
     static func atLeast(_ value: Int, _ minimum: Int, _ flag: String) throws {
-        guard value >= minimum else { throw ValidationError("\(flag) expects a whole number ≥ \(minimum), got \(value)") }
+        guard value >= minimum else {
+            throw ValidationError("\(flag) expects a whole number ≥ \(minimum), got \(value)")
+        }
     }
 
     /// A comma-separated list, each item read by `parse`.

@@ -1,11 +1,11 @@
-import Transport
-import Emulation
 import ClusterCore
 import Collectives
+import Emulation
 import Foundation
 import Logging
 import StraitsWire
 import Telemetry
+import Transport
 
 extension Coordinator {
     /// A bench job: every size's iterations after warm-up, a table row per size in the style of
@@ -13,15 +13,23 @@ extension Coordinator {
     func runBench() throws {
         let sizes = job.benchSizes
         let ranks = topology.deviceCount
-        log.info("all-reduce benchmark over the cluster: \(ranks) ranks, sizes \(sizes.first!)…\(sizes.last!), \(job.iterations) iterations after \(job.warmupIterations) warm-up")
-        emit("#" + pad("size", 11) + pad("count", 12) + pad("type", 8) + pad("redop", 7) + pad("time(us)", 11) + pad("algbw(GB/s)", 13) + pad("busbw(GB/s)", 13) + pad("#wrong", 8) + pad("model(us)", 12) + pad("ratio", 7) + "  plan")
+        log.info(
+            "all-reduce benchmark over the cluster: \(ranks) ranks, sizes \(sizes.first!)…\(sizes.last!), \(job.iterations) iterations after \(job.warmupIterations) warm-up"
+        )
+        emit(
+            "#" + pad("size", 11) + pad("count", 12) + pad("type", 8) + pad("redop", 7) + pad("time(us)", 11)
+                + pad("algbw(GB/s)", 13) + pad("busbw(GB/s)", 13) + pad("#wrong", 8) + pad("model(us)", 12)
+                + pad("ratio", 7) + "  plan")
         var step = 0
         var busTotal = 0.0
         // The workers' data transport, from their endpoints.
-        let transport = Set(membership.workers.flatMap { $0.join.endpoints.compactMap { DataTransport(endpoint: $0)?.rawValue } })
-            .sorted().joined(separator: "+")
+        let transport = Set(
+            membership.workers.flatMap { $0.join.endpoints.compactMap { DataTransport(endpoint: $0)?.rawValue } }
+        )
+        .sorted().joined(separator: "+")
         for size in sizes {
-            var times: [Double] = [], levels: [(host: Double, region: Double, wan: Double)] = []
+            var times: [Double] = []
+            var levels: [(host: Double, region: Double, wan: Double)] = []
             var wrong = 0
             var planText = ""
             let (chunk, choice, prediction) = modelChoice(bytes: size)
@@ -29,10 +37,13 @@ extension Coordinator {
             // those spins on the cores, leaves this machine's cores at least half idle: elsewhere
             // a spin takes a core the other ranks' and the gateways' work needs, and costs more
             // time than the wake-up it saves.
-            let approach = prediction.coresBusy(spinningPerArrival: Self.spinPerArrivalSeconds).map { $0 < CollectiveSimulator.headroomBusy }
+            let approach = prediction.coresBusy(spinningPerArrival: Self.spinPerArrivalSeconds).map {
+                $0 < CollectiveSimulator.headroomBusy
+            }
             for iteration in 0..<(job.warmupIterations + job.iterations) {
-                let result = try runStep(step, bytes: size, computeS: 0, collective: CollectiveIDs.step(step),
-                                         approachArrivals: approach, chunkBytes: chunk)
+                let result = try runStep(
+                    step, bytes: size, computeS: 0, collective: CollectiveIDs.step(step),
+                    approachArrivals: approach, chunkBytes: chunk)
                 step += 1
                 wrong += result.wrong
                 planText = result.plan
@@ -49,36 +60,50 @@ extension Coordinator {
             busTotal += busbw
             let predicted = prediction.seconds
             let linkSeconds = simulator!.busiestLinkSeconds(choice, bytes: size)
-            let host = levels.map(\.host).median, regionLevel = levels.map(\.region).median, wanLevel = levels.map(\.wan).median
+            let host = levels.map(\.host).median
+            let regionLevel = levels.map(\.region).median
+            let wanLevel = levels.map(\.wan).median
             // Per level: the bytes each rank all-reduces there, and busbw over that level's ranks.
-            let hostsPerRegion = max(choice.regionHosts, 1), regionCount = max(choice.regions, 1), devices = max(choice.devices, 1)
+            let hostsPerRegion = max(choice.regionHosts, 1)
+            let regionCount = max(choice.regions, 1)
+            let devices = max(choice.devices, 1)
             func levelBusbw(_ bytes: Double, _ p: Int, _ seconds: Double) -> Double {
                 p > 1 && seconds > 0 ? bytes / seconds / 1e9 * 2 * Double(p - 1) / Double(p) : 0
             }
             let sliceBytes = Double(size) / Double(devices)
-            emit(pad(String(size), 12, right: true) + pad(String(size / 4), 12, right: true) + pad("float", 8, right: true)
-                  + pad("sum", 7, right: true) + pad(fixed(median * 1e6, 1), 11, right: true) + pad(fixed(algbw, 3), 13, right: true)
-                  + pad(fixed(busbw, 3), 13, right: true) + pad(String(wrong), 8, right: true)
-                  + pad(fixed(predicted * 1e6, 1), 12, right: true) + pad(fixed(median / predicted, 3), 7, right: true) + "  " + planText)
-            run.bench.append(.object([
-                ("size_bytes", .int(size)), ("count", .int(size / 4)), ("ranks", .int(ranks)), ("algo", .string(planText)),
-                ("transport", .string(transport)), ("time_us", .double(median * 1e6)), ("p50_us", .double(median * 1e6)),
-                ("p99_us", .double(p99 * 1e6)), ("algbw_gbps", .double(algbw)), ("busbw_gbps", .double(busbw)), ("wrong", .int(wrong)),
-                ("predicted_us", .double(predicted * 1e6)), ("ratio", .double(median / predicted)),
-                // The busiest link's serialisation time against the whole: bandwidth is the bound
-                // when it is at least 90% of the model's time (so that a faithful emulation keeps
-                // that link at least 90% busy); utilisation is its share of the measured time.
-                ("link_bound", .bool(linkSeconds >= 0.9 * predicted)), ("link_utilisation", .double(linkSeconds / median)),
-                // How busy the model keeps this machine's cores (a local cluster's model only).
-                ("model_cores_busy", prediction.coresBusy.map { .double($0) } ?? .null),
-                // Whether ranks left to choose (`--arrival-wait auto`) approached arrivals.
-                ("approach_arrivals", approach.map { .bool($0) } ?? .null),
-                ("hierarchical", .bool(choice.hierarchical)),
-                ("host_us", .double(host * 1e6)), ("region_us", .double(regionLevel * 1e6)), ("wan_us", .double(wanLevel * 1e6)),
-                ("host_busbw_gbps", .double(levelBusbw(Double(size), devices, host))),
-                ("region_busbw_gbps", .double(levelBusbw(sliceBytes, hostsPerRegion, regionLevel))),
-                ("wan_busbw_gbps", .double(levelBusbw(sliceBytes / Double(hostsPerRegion), regionCount, wanLevel))),
-            ]))
+            emit(
+                pad(String(size), 12, right: true) + pad(String(size / 4), 12, right: true)
+                    + pad("float", 8, right: true)
+                    + pad("sum", 7, right: true) + pad(fixed(median * 1e6, 1), 11, right: true)
+                    + pad(fixed(algbw, 3), 13, right: true)
+                    + pad(fixed(busbw, 3), 13, right: true) + pad(String(wrong), 8, right: true)
+                    + pad(fixed(predicted * 1e6, 1), 12, right: true)
+                    + pad(fixed(median / predicted, 3), 7, right: true) + "  " + planText)
+            run.bench.append(
+                .object([
+                    ("size_bytes", .int(size)), ("count", .int(size / 4)), ("ranks", .int(ranks)),
+                    ("algo", .string(planText)),
+                    ("transport", .string(transport)), ("time_us", .double(median * 1e6)),
+                    ("p50_us", .double(median * 1e6)),
+                    ("p99_us", .double(p99 * 1e6)), ("algbw_gbps", .double(algbw)), ("busbw_gbps", .double(busbw)),
+                    ("wrong", .int(wrong)),
+                    ("predicted_us", .double(predicted * 1e6)), ("ratio", .double(median / predicted)),
+                    // The busiest link's serialisation time against the whole: bandwidth is the bound
+                    // when it is at least 90% of the model's time (so that a faithful emulation keeps
+                    // that link at least 90% busy); utilisation is its share of the measured time.
+                    ("link_bound", .bool(linkSeconds >= 0.9 * predicted)),
+                    ("link_utilisation", .double(linkSeconds / median)),
+                    // How busy the model keeps this machine's cores (a local cluster's model only).
+                    ("model_cores_busy", prediction.coresBusy.map { .double($0) } ?? .null),
+                    // Whether ranks left to choose (`--arrival-wait auto`) approached arrivals.
+                    ("approach_arrivals", approach.map { .bool($0) } ?? .null),
+                    ("hierarchical", .bool(choice.hierarchical)),
+                    ("host_us", .double(host * 1e6)), ("region_us", .double(regionLevel * 1e6)),
+                    ("wan_us", .double(wanLevel * 1e6)),
+                    ("host_busbw_gbps", .double(levelBusbw(Double(size), devices, host))),
+                    ("region_busbw_gbps", .double(levelBusbw(sliceBytes, hostsPerRegion, regionLevel))),
+                    ("wan_busbw_gbps", .double(levelBusbw(sliceBytes / Double(hostsPerRegion), regionCount, wanLevel))),
+                ]))
             if wrong > 0 { throw Abort(description: "size \(size): \(wrong) elements of the all-reduce are wrong") }
         }
         emit("# Avg bus bandwidth    : \(fixed(busTotal / Double(sizes.count), 3))")

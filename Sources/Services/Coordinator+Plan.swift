@@ -1,12 +1,12 @@
-import Transport
 import ClusterCore
 import Collectives
+import Config
 import Emulation
 import Foundation
 import Logging
 import StraitsWire
 import Telemetry
-import Config
+import Transport
 
 extension Coordinator {
     /// What the plan rests on, for plan.json and the log.
@@ -27,28 +27,42 @@ extension Coordinator {
     /// plan, and sets up the planner and the model; writes plan.json.
     func plan() throws {
         order = membership.workers.indices.sorted {
-            let a = membership.workers[$0], b = membership.workers[$1]
+            let a = membership.workers[$0]
+            let b = membership.workers[$1]
             return (a.region, a.join.host) < (b.region, b.join.host)
         }
         let devices = topology.regions[0].devicesPerHost
         let workers = order.indices.map { index in
-            ControlMessage.PlanWorker(worker: index, region: worker(index).region, host: worker(index).join.host,
-                                      firstRank: index * devices, endpoints: worker(index).join.endpoints)
+            ControlMessage.PlanWorker(
+                worker: index, region: worker(index).region, host: worker(index).join.host,
+                firstRank: index * devices, endpoints: worker(index).join.endpoints)
         }
-        let unmeasured = ControlMessage.LinkParameters(alphaS: LinkCost.unmeasured.alphaSeconds, betaSPerByte: LinkCost.unmeasured.betaSecondsPerByte)
+        let unmeasured = ControlMessage.LinkParameters(
+            alphaS: LinkCost.unmeasured.alphaSeconds, betaSPerByte: LinkCost.unmeasured.betaSecondsPerByte)
         let maxBytes = job.kind == .bench ? job.benchSizes.max() ?? job.maxBytes : trainingBytes ?? job.gradientBytes
         let jobText = job.kind == .train ? try String(contentsOfFile: options.jobPath, encoding: .utf8) : nil
         let gateways = membership.gateways
-        let planGateways = gateways.isEmpty ? nil
-            : gateways.keys.sorted().map { ControlMessage.PlanGateway(region: $0, endpoints: gateways[$0]!.join.endpoints) }
-        func planMessage(_ you: Int, lan: ControlMessage.LinkParameters, wan: ControlMessage.LinkParameters) -> ControlMessage.Plan {
-            ControlMessage.Plan(epoch: 1, you: you, regions: topology.regions.map(\.name), devicesPerWorker: devices,
-                                workers: workers, algo: job.algorithm, chunkBytes: job.chunkBytes ?? 0, maxBytes: maxBytes,
-                                checksums: options.checksums, timeoutS: job.timeoutSeconds, lan: lan, wan: wan, gateways: planGateways,
-                                job: jobText)
+        let planGateways =
+            gateways.isEmpty
+            ? nil
+            : gateways.keys.sorted().map {
+                ControlMessage.PlanGateway(region: $0, endpoints: gateways[$0]!.join.endpoints)
+            }
+        func planMessage(_ you: Int, lan: ControlMessage.LinkParameters, wan: ControlMessage.LinkParameters)
+            -> ControlMessage.Plan
+        {
+            ControlMessage.Plan(
+                epoch: 1, you: you, regions: topology.regions.map(\.name), devicesPerWorker: devices,
+                workers: workers, algo: job.algorithm, chunkBytes: job.chunkBytes ?? 0, maxBytes: maxBytes,
+                checksums: options.checksums, timeoutS: job.timeoutSeconds, lan: lan, wan: wan, gateways: planGateways,
+                job: jobText)
         }
-        for gateway in gateways.values { try send(.plan(planMessage(-1, lan: unmeasured, wan: unmeasured)), to: gateway.route) }
-        for index in order.indices { try send(.plan(planMessage(index, lan: unmeasured, wan: unmeasured)), to: worker(index).route) }
+        for gateway in gateways.values {
+            try send(.plan(planMessage(-1, lan: unmeasured, wan: unmeasured)), to: gateway.route)
+        }
+        for index in order.indices {
+            try send(.plan(planMessage(index, lan: unmeasured, wan: unmeasured)), to: worker(index).route)
+        }
 
         let layout = ClusterLayout(regions: topology.regions.map(\.name), devicesPerWorker: devices, workers: workers)
         var calibration = LinkCalibration(workersByRegion: layout.workersByRegion, gateways: !gateways.isEmpty)
@@ -58,10 +72,11 @@ extension Coordinator {
         // run's measurement so far, this one's included (`CalibrationPool`).
         let pool = try options.calibrationPool.map { try CalibrationPool(path: $0) }
         var own = CalibrationPool.Sample(hopAlphaS: links.hop.alphaS, hopBetaSPerByte: links.hop.betaSPerByte)
-        let uncontended = pool.map { pool in
-            let pooled = pool.pooled(with: own)
-            return ControlMessage.LinkParameters(alphaS: pooled.hopAlphaS!, betaSPerByte: pooled.hopBetaSPerByte!)
-        } ?? links.hop
+        let uncontended =
+            pool.map { pool in
+                let pooled = pool.pooled(with: own)
+                return ControlMessage.LinkParameters(alphaS: pooled.hopAlphaS!, betaSPerByte: pooled.hopBetaSPerByte!)
+            } ?? links.hop
         // What the gateways allow for their own hops (cut-through), so that a hop slower than
         // that makes a message later than its link, never earlier.
         let hop: ControlMessage.LinkParameters? = gateways.isEmpty || !options.cutThrough ? nil : uncontended
@@ -72,10 +87,13 @@ extension Coordinator {
                 try send(.plan(message), to: gateway.route)
             }
         }
-        for index in order.indices { try send(.plan(planMessage(index, lan: links.lan, wan: links.wan)), to: worker(index).route) }
+        for index in order.indices {
+            try send(.plan(planMessage(index, lan: links.lan, wan: links.wan)), to: worker(index).route)
+        }
 
-        let planner = ClusterPlanner(layout: layout, lan: LinkCost(links.lan), wan: LinkCost(links.wan), algo: job.algorithm,
-                                     chunkBytes: job.chunkBytes)
+        let planner = ClusterPlanner(
+            layout: layout, lan: LinkCost(links.lan), wan: LinkCost(links.wan), algo: job.algorithm,
+            chunkBytes: job.chunkBytes)
         self.planner = planner
         // The model: the declared links when gateways shape them, the uncontended LAN for the rest.
         var declared: [Int: [Int: LinkSpec]]?
@@ -83,7 +101,8 @@ extension Coordinator {
             var byRegion: [Int: [Int: LinkSpec]] = [:]
             for link in topology.links {
                 guard let from = topology.regions.firstIndex(where: { $0.name == link.from }),
-                      let to = topology.regions.firstIndex(where: { $0.name == link.to }) else { continue }
+                    let to = topology.regions.firstIndex(where: { $0.name == link.to })
+                else { continue }
                 byRegion[from, default: [:]][to] = link.spec
             }
             declared = byRegion
@@ -91,7 +110,8 @@ extension Coordinator {
         var costs = CollectiveSimulator.Costs(lan: LinkCost(uncontended), gatewayHop: hop.map(LinkCost.init))
         // A local cluster's processes share this machine's cores: the model shares them too, at
         // what they measure here (the workers are idle now).
-        let local = membership.workers.allSatisfy { $0.join.endpoints.allSatisfy(Self.isLoopback) }
+        let local =
+            membership.workers.allSatisfy { $0.join.endpoints.allSatisfy(Self.isLoopback) }
             && gateways.values.allSatisfy { $0.join.endpoints.allSatisfy { $0.isEmpty || Self.isLoopback($0) } }
         var cores = local ? HostCalibration.measure() : nil
         var messageSeconds = 0.0
@@ -120,27 +140,35 @@ extension Coordinator {
         }
         try pool?.record(own)
         simulator = CollectiveSimulator(layout: layout, links: declared, costs: costs)
-        let facts = PlanFacts(layout: layout, calibration: calibration, links: links, gatewayHop: hop, modelLAN: uncontended,
-                              cores: cores, messageSeconds: messageSeconds,
-                              pool: pool.map { ($0.path, $0.earlier.count + 1, own) })
+        let facts = PlanFacts(
+            layout: layout, calibration: calibration, links: links, gatewayHop: hop, modelLAN: uncontended,
+            cores: cores, messageSeconds: messageSeconds,
+            pool: pool.map { ($0.path, $0.earlier.count + 1, own) })
         run.write("plan.json", planFile(facts))
         run.event("plan", [("ranks", .int(layout.ranks)), ("workers", .int(order.count))])
         let sizes = job.kind == .bench ? job.benchSizes : [trainingBytes ?? job.gradientBytes]
-        let lan = links.lan, wan = links.wan
-        log.info("plan: \(layout.ranks) ranks on \(order.count) workers; measured lan α \(fixed(lan.alphaS * 1e6, 1)) µs, \(fixed(1 / lan.betaSPerByte / 1e9, 2)) GB/s; wan α \(fixed(wan.alphaS * 1e6, 1)) µs, \(fixed(1 / wan.betaSPerByte / 1e9, 2)) GB/s; \(planner.choose(bytes: sizes.last!).description)")
+        let lan = links.lan
+        let wan = links.wan
+        log.info(
+            "plan: \(layout.ranks) ranks on \(order.count) workers; measured lan α \(fixed(lan.alphaS * 1e6, 1)) µs, \(fixed(1 / lan.betaSPerByte / 1e9, 2)) GB/s; wan α \(fixed(wan.alphaS * 1e6, 1)) µs, \(fixed(1 / wan.betaSPerByte / 1e9, 2)) GB/s; \(planner.choose(bytes: sizes.last!).description)"
+        )
     }
 
     /// Runs one link probe between two workers and waits for the lead's result.
     private func probe(_ probe: LinkCalibration.Probe) throws -> ControlMessage.LinkParameters {
         probed = nil
         let direct: Bool? = probe.direct ? true : nil
-        try send(.probe(.init(peerWorker: probe.to, lead: true, collective: probe.collective, direct: direct)),
-                 to: worker(probe.from).route)
-        try send(.probe(.init(peerWorker: probe.from, lead: false, collective: probe.collective, direct: direct)),
-                 to: worker(probe.to).route)
-        try pump(until: { self.probed != nil }, deadline: clock.now() + 30_000_000_000) {
-            "no probe result from worker \(probe.from) within 30 s"
-        }
+        try send(
+            .probe(.init(peerWorker: probe.to, lead: true, collective: probe.collective, direct: direct)),
+            to: worker(probe.from).route)
+        try send(
+            .probe(.init(peerWorker: probe.from, lead: false, collective: probe.collective, direct: direct)),
+            to: worker(probe.to).route)
+        try pump(
+            until: { self.probed != nil }, deadline: clock.now() + 30_000_000_000,
+            timeoutMessage: {
+                "no probe result from worker \(probe.from) within 30 s"
+            })
         return probed!.link
     }
 
@@ -151,7 +179,8 @@ extension Coordinator {
 
     var wanPath: String {
         if topology.regions.count < 2 { return "one region: no WAN" }
-        return membership.gateways.isEmpty ? "direct worker-to-worker sockets, unshaped (--no-gateways)"
+        return membership.gateways.isEmpty
+            ? "direct worker-to-worker sockets, unshaped (--no-gateways)"
             : "through each region's gateway, shaped to the topology's links"
     }
 }

@@ -1,9 +1,9 @@
-import Transport
 import ClusterCore
 import Foundation
 import Logging
 import StraitsWire
 import Telemetry
+import Transport
 import ZeroMQ
 
 extension Coordinator {
@@ -15,12 +15,16 @@ extension Coordinator {
             if let failure { throw Abort(description: failure) }
             let signalNumber = Self.interrupted.load(ordering: .relaxed)
             if signalNumber != 0 {
-                throw Abort(description: "interrupted by \(signalNumber == SIGINT ? "SIGINT" : "SIGTERM") at step \(max(steps.step, 0))")
+                throw Abort(
+                    description:
+                        "interrupted by \(signalNumber == SIGINT ? "SIGINT" : "SIGTERM") at step \(max(steps.step, 0))")
             }
             let now = clock.now()
             if now >= deadline { throw Abort(description: timeoutMessage()) }
             for directive in membership.onTick(now: now) { try carryOut(directive) }
-            if !membership.admitting, let (regions, links) = records.onTick(now: now, membership: membership, latestStep: latestStep) {
+            if !membership.admitting,
+                let (regions, links) = records.onTick(now: now, membership: membership, latestStep: latestStep)
+            {
                 write(regions, links)
             }
             let next = min(membership.nextDeadline, deadline, now + 100_000_000)
@@ -36,13 +40,21 @@ extension Coordinator {
         case .admitted(let id):
             let member = membership[id]
             if member.isGateway {
-                run.event("join", [("role", "gateway"), ("region", .string(member.join.region)), ("pid", .int(member.join.pid))])
+                run.event(
+                    "join",
+                    [("role", "gateway"), ("region", .string(member.join.region)), ("pid", .int(member.join.pid))])
                 log.info("admitted \(member.label)")
             } else {
                 let join = member.join
-                run.event("join", [("region", .string(join.region)), ("host", .int(join.host)), ("pid", .int(join.pid)),
-                                   ("devices", .int(join.devices)), ("numa_nodes", .int(join.numaNodes))])
-                log.info("admitted \(member.label): \(join.devices) device\(join.devices == 1 ? "" : "s"), \(join.numaNodes) NUMA node\(join.numaNodes == 1 ? "" : "s") (\(membership.workers.count)/\(topology.hostCount))")
+                run.event(
+                    "join",
+                    [
+                        ("region", .string(join.region)), ("host", .int(join.host)), ("pid", .int(join.pid)),
+                        ("devices", .int(join.devices)), ("numa_nodes", .int(join.numaNodes)),
+                    ])
+                log.info(
+                    "admitted \(member.label): \(join.devices) device\(join.devices == 1 ? "" : "s"), \(join.numaNodes) NUMA node\(join.numaNodes == 1 ? "" : "s") (\(membership.workers.count)/\(topology.hostCount))"
+                )
             }
             try? send(.heartbeat(.init(seq: membership.heartbeatSequence)), to: member.route)
         case .refuse(let route, let reason):
@@ -53,15 +65,21 @@ extension Coordinator {
             for member in membership.everyone { try? send(.heartbeat(.init(seq: seq)), to: member.route) }
         case .dead(let id, let reason):
             let member = membership[id]
-            run.event("worker_dead", [("region", .string(member.join.region)), ("host", .int(member.join.host)),
-                                      ("pid", .int(member.join.pid)), ("reason", .string(reason))])
+            run.event(
+                "worker_dead",
+                [
+                    ("region", .string(member.join.region)), ("host", .int(member.join.host)),
+                    ("pid", .int(member.join.pid)), ("reason", .string(reason)),
+                ])
             throw Abort(description: reason)
         }
     }
 
     private func handle(_ frames: [[UInt8]]) throws {
         guard frames.count >= 2 else {
-            drop("a message of \(frames.count) frame\(frames.count == 1 ? "" : "s") (expected routing id, envelope, body)")
+            drop(
+                "a message of \(frames.count) frame\(frames.count == 1 ? "" : "s") (expected routing id, envelope, body)"
+            )
             return
         }
         let route = frames[0]
@@ -71,7 +89,12 @@ extension Coordinator {
             message = try ControlMessage(frames: Array(frames.dropFirst()))
         } catch {
             if case .versionMismatch = error {
-                try carryOut(.refuse(route: route, reason: "\(error); upgrade the worker or the coordinator so both speak version \(ControlMessage.protocolVersion)"))
+                try carryOut(
+                    .refuse(
+                        route: route,
+                        reason:
+                            "\(error); upgrade the worker or the coordinator so both speak version \(ControlMessage.protocolVersion)"
+                    ))
                 return
             }
             drop("from \(who.map { membership[$0].label } ?? "an unknown peer"): \(error)")
@@ -91,7 +114,9 @@ extension Coordinator {
         case (.gateway, .heartbeat(let beat)):
             if let links = beat.links { membership[who].report.links = links }
         case (.gateway(let region), .stop(let stop)):
-            run.event("gateway_failed", [("region", .string(topology.regions[region].name)), ("reason", .string(stop.reason))])
+            run.event(
+                "gateway_failed",
+                [("region", .string(topology.regions[region].name)), ("reason", .string(stop.reason))])
             failure = "gateway \(topology.regions[region].name) failed: \(stop.reason)"
         case (.gateway, _):
             drop("a \(message.kind) message from \(label)")
@@ -113,8 +138,12 @@ extension Coordinator {
             }
         case (.worker, .stop(let stop)):
             let member = membership[who]
-            run.event("worker_failed", [("region", .string(member.join.region)), ("host", .int(member.join.host)),
-                                        ("reason", .string(stop.reason))])
+            run.event(
+                "worker_failed",
+                [
+                    ("region", .string(member.join.region)), ("host", .int(member.join.host)),
+                    ("reason", .string(stop.reason)),
+                ])
             failure = "worker \(label) failed: \(stop.reason)"
         case (.worker, .join), (.worker, .refuse), (.worker, .plan), (.worker, .probe), (.worker, .step):
             drop("a \(message.kind) message from \(label), which only the coordinator sends")

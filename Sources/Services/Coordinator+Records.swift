@@ -1,14 +1,15 @@
-import Transport
 import ClusterCore
+import Config
 import Foundation
 import Telemetry
-import Config
 import Training
+import Transport
 
 extension Coordinator {
     /// The records of the window since the last ones (`RecordAccumulator`), written out.
     func writeRecords(kind: RegionRecord.Kind) {
-        let (regions, links) = records.records(now: clock.now(), membership: membership, latestStep: latestStep, kind: kind)
+        let (regions, links) = records.records(
+            now: clock.now(), membership: membership, latestStep: latestStep, kind: kind)
         write(regions, links)
     }
 
@@ -22,7 +23,8 @@ extension Coordinator {
     func writeSummary(status: String, reason: String?) {
         let totals = RegionTotals.of(membership.workers)
         let wall = Date().timeIntervalSince(started)
-        var sent = 0, received = 0
+        var sent = 0
+        var received = 0
         for member in membership.workers {
             let traffic = member.report.traffic
             sent += traffic.lanTxBytes + traffic.wanTxBytes.values.reduce(0, +)
@@ -34,29 +36,48 @@ extension Coordinator {
             let busy = t.computeS + t.commS
             let devices = max(region.hosts * devicesPerHost, 1)
             return .object([
-                ("region", .string(region.name)), ("hosts", .int(region.hosts)), ("devices", .int(region.hosts * devicesPerHost)),
-                ("wan_tx_bytes", .int(t.wanTx)), ("wan_rx_bytes", .int(t.wanRx)), ("lan_tx_bytes", .int(t.lanTx)), ("lan_rx_bytes", .int(t.lanRx)),
+                ("region", .string(region.name)), ("hosts", .int(region.hosts)),
+                ("devices", .int(region.hosts * devicesPerHost)),
+                ("wan_tx_bytes", .int(t.wanTx)), ("wan_rx_bytes", .int(t.wanRx)), ("lan_tx_bytes", .int(t.lanTx)),
+                ("lan_rx_bytes", .int(t.lanRx)),
                 ("compute_s", .double(t.computeS / Double(devices))),
                 ("comm_s", .double(t.commS / Double(devices))),
                 ("comm_share", .double(busy > 0 ? t.commS / busy : 0)),
-                ("samples_per_s", .double(wall > 0 ? Double(stepsFinished * region.hosts * devicesPerHost * job.samplesPerStep) / wall : 0)),
+                (
+                    "samples_per_s",
+                    .double(
+                        wall > 0 ? Double(stepsFinished * region.hosts * devicesPerHost * job.samplesPerStep) / wall : 0
+                    )
+                ),
             ])
         }
-        run.write("summary.json", .object([
-            ("status", .string(status)), ("reason", reason.map { .string($0) } ?? .null),
-            ("job", .string(job.name)), ("kind", .string(job.kind.rawValue)), ("topology", .string(topology.name)),
-            ("workers", .int(membership.workers.count)), ("ranks", .int(topology.deviceCount)),
-            ("steps", .int(stepsFinished)), ("samples", .int(samplesFinished)), ("wall_s", .double(wall)),
-            ("started", .string(RunDirectory.timestamp(started))), ("finished", .string(RunDirectory.timestamp())),
-            ("compute", .string(job.training.map { Self.computeDescription($0, model: MLP(layers: $0.model.layers)) }
-                ?? (job.computeSeconds > 0 ? "emulated: \(Units.formatDuration(seconds: job.computeSeconds)) sleep per step" : "none"))),
-            ("wan_path", .string(wanPath)),
-            ("bytes_sent", .int(sent)), ("bytes_received", .int(received)), ("bytes_balanced", .bool(sent == received)),
-            ("dropped_control_messages", .int(dropped)),
-            ("rejected_data_messages", .int(membership.workers.reduce(0) { $0 + $1.report.traffic.rejectedMessages })),
-            ("regions", .array(regions)),
-            ("training", ledger?.json(samplesPerStep: job.samplesPerStep) ?? .null),
-        ]))
+        run.write(
+            "summary.json",
+            .object([
+                ("status", .string(status)), ("reason", reason.map { .string($0) } ?? .null),
+                ("job", .string(job.name)), ("kind", .string(job.kind.rawValue)), ("topology", .string(topology.name)),
+                ("workers", .int(membership.workers.count)), ("ranks", .int(topology.deviceCount)),
+                ("steps", .int(stepsFinished)), ("samples", .int(samplesFinished)), ("wall_s", .double(wall)),
+                ("started", .string(RunDirectory.timestamp(started))), ("finished", .string(RunDirectory.timestamp())),
+                (
+                    "compute",
+                    .string(
+                        job.training.map { Self.computeDescription($0, model: MLP(layers: $0.model.layers)) }
+                            ?? (job.computeSeconds > 0
+                                ? "emulated: \(Units.formatDuration(seconds: job.computeSeconds)) sleep per step"
+                                : "none"))
+                ),
+                ("wan_path", .string(wanPath)),
+                ("bytes_sent", .int(sent)), ("bytes_received", .int(received)),
+                ("bytes_balanced", .bool(sent == received)),
+                ("dropped_control_messages", .int(dropped)),
+                (
+                    "rejected_data_messages",
+                    .int(membership.workers.reduce(0) { $0 + $1.report.traffic.rejectedMessages })
+                ),
+                ("regions", .array(regions)),
+                ("training", ledger?.json(samplesPerStep: job.samplesPerStep) ?? .null),
+            ]))
     }
 }
 
@@ -73,7 +94,8 @@ extension RegionRecord {
         ]
         if let gateway {
             fields += [
-                ("gateway_offered_bytes", .int(gateway.offeredBytes)), ("gateway_delivered_bytes", .int(gateway.deliveredBytes)),
+                ("gateway_offered_bytes", .int(gateway.offeredBytes)),
+                ("gateway_delivered_bytes", .int(gateway.deliveredBytes)),
                 ("wan_queue_delay_ms", .double(gateway.queueDelayMs)),
             ]
         }
@@ -101,7 +123,8 @@ extension LinkRecord {
         if let arrivals = shaped.arrivals {
             fields += [
                 ("arrivals", .int(arrivals.messages)), ("arrival_late_p50_us", .double(arrivals.lateP50Us)),
-                ("arrival_late_p99_us", .double(arrivals.lateP99Us)), ("arrival_late_max_us", .double(arrivals.lateMaxUs)),
+                ("arrival_late_p99_us", .double(arrivals.lateP99Us)),
+                ("arrival_late_max_us", .double(arrivals.lateMaxUs)),
             ]
         }
         return .object(fields)

@@ -1,12 +1,12 @@
-import Transport
 import ClusterCore
 import Collectives
+import Config
 import Emulation
 import Foundation
 import Logging
 import StraitsWire
 import Telemetry
-import Config
+import Transport
 
 extension Coordinator {
     /// One step, across all ranks: wall time and the ranks' results summed (`StepTally`).
@@ -20,21 +20,30 @@ extension Coordinator {
 
     /// A sync job: its steps, each an emulated compute and the all-reduce of the gradient bytes.
     func runSteps() throws {
-        log.info("running \(job.steps) steps: compute \(Units.formatDuration(seconds: job.computeSeconds)), all-reduce \(job.gradientBytes) bytes")
+        log.info(
+            "running \(job.steps) steps: compute \(Units.formatDuration(seconds: job.computeSeconds)), all-reduce \(job.gradientBytes) bytes"
+        )
         var lastPrint = clock.now()
         for step in 0..<job.steps {
-            let result = try runStep(step, bytes: job.gradientBytes, computeS: job.computeSeconds, collective: CollectiveIDs.step(step))
+            let result = try runStep(
+                step, bytes: job.gradientBytes, computeS: job.computeSeconds, collective: CollectiveIDs.step(step))
             if step == job.steps - 1 || clock.now() - lastPrint > 2_000_000_000 {
                 lastPrint = clock.now()
-                log.info("step \(step + 1)/\(job.steps): \(fixed(result.wall * 1e3, 1)) ms, comm \(fixed(result.comm * 1e3, 1)) ms, \(result.wrong) wrong")
+                log.info(
+                    "step \(step + 1)/\(job.steps): \(fixed(result.wall * 1e3, 1)) ms, comm \(fixed(result.comm * 1e3, 1)) ms, \(result.wrong) wrong"
+                )
             }
-            if result.wrong > 0 { throw Abort(description: "step \(step): \(result.wrong) elements of the all-reduce are wrong") }
+            if result.wrong > 0 {
+                throw Abort(description: "step \(step): \(result.wrong) elements of the all-reduce are wrong")
+            }
         }
     }
 
     /// The all-reduce a bench step of `bytes` runs, the chunk sent with it where the model chose
     /// one (`CollectiveSimulator.modelChoice`), and the model's prediction.
-    func modelChoice(bytes: Int) -> (chunk: Int?, choice: ClusterPlanner.Choice, prediction: CollectiveSimulator.Prediction) {
+    func modelChoice(bytes: Int) -> (
+        chunk: Int?, choice: ClusterPlanner.Choice, prediction: CollectiveSimulator.Prediction
+    ) {
         simulator!.modelChoice(planner!, bytes: bytes)
     }
 
@@ -44,20 +53,28 @@ extension Coordinator {
     static let spinPerArrivalSeconds = Double(OvershootWindow.ceiling) / 2 / 1e9
 
     /// Runs one step on every worker and logs it (steps.jsonl per rank, a step record per region).
-    func runStep(_ step: Int, bytes: Int, computeS: Double, collective: Int, train: ControlMessage.TrainStep? = nil,
-                 scheduleName: String? = nil, approachArrivals: Bool? = nil, chunkBytes: Int? = nil) throws -> StepResult {
+    func runStep(
+        _ step: Int, bytes: Int, computeS: Double, collective: Int, train: ControlMessage.TrainStep? = nil,
+        scheduleName: String? = nil, approachArrivals: Bool? = nil, chunkBytes: Int? = nil
+    ) throws -> StepResult {
         steps.begin(step: step)
         let start = clock.now()
         let startDate = Date()
         for index in order.indices {
-            try send(.step(.init(step: step, bytes: bytes, computeS: computeS, collective: collective, train: train,
-                                 approachArrivals: approachArrivals, chunkBytes: chunkBytes)), to: worker(index).route)
+            try send(
+                .step(
+                    .init(
+                        step: step, bytes: bytes, computeS: computeS, collective: collective, train: train,
+                        approachArrivals: approachArrivals, chunkBytes: chunkBytes)), to: worker(index).route)
         }
         let limitS = job.timeoutSeconds + computeS + 5
-        try pump(until: { self.steps.isComplete }, deadline: start + Self.nanoseconds(limitS)) {
-            let missing = self.steps.missing.map { self.worker($0).label }
-            return "step \(step) did not finish within \(JSONValue.format(limitS)) s; waiting on \(missing.joined(separator: ", "))"
-        }
+        try pump(
+            until: { self.steps.isComplete }, deadline: start + Self.nanoseconds(limitS),
+            timeoutMessage: {
+                let missing = self.steps.missing.map { self.worker($0).label }
+                return
+                    "step \(step) did not finish within \(JSONValue.format(limitS)) s; waiting on \(missing.joined(separator: ", "))"
+            })
         let wall = Double(clock.now() - start) / 1e9
         let tally = StepTally(results: steps.results) { self.worker($0).region }
         let timestamp = RunDirectory.timestamp(startDate)
@@ -70,17 +87,25 @@ extension Coordinator {
                     ("region", .string(member.join.region)), ("host", .int(member.join.host)),
                     ("device", .int(device.rank - index * devicesPerHost)),
                     ("bytes", .int(bytes)), ("compute_s", .double(device.computeS)), ("comm_s", .double(device.commS)),
-                    ("host_s", .double(device.hostS)), ("region_s", .double(device.regionS)), ("wan_s", .double(device.wanS)),
+                    ("host_s", .double(device.hostS)), ("region_s", .double(device.regionS)),
+                    ("wan_s", .double(device.wanS)),
                     ("sync_s", .double(device.syncS)), ("check_s", .double(device.checkS)),
-                    ("wait_s", .double(device.waitS ?? max(0, wall - device.computeS - device.commS - device.syncS - device.checkS))),
+                    (
+                        "wait_s",
+                        .double(
+                            device.waitS ?? max(0, wall - device.computeS - device.commS - device.syncS - device.checkS)
+                        )
+                    ),
                     ("wrong", .int(device.wrong)),
                     ("loss", device.loss.map { .double($0) } ?? .null), ("plan", .string(done.plan)),
                 ]
                 if let train {
                     fields += [
-                        ("schedule", .string(scheduleName ?? "")), ("schedule_step", .int(train.index)), ("wall_s", .double(wall)),
+                        ("schedule", .string(scheduleName ?? "")), ("schedule_step", .int(train.index)),
+                        ("wall_s", .double(wall)),
                         ("gradient_sync", .string(train.gradients)), ("outer_sync", .bool(train.outer)),
-                        ("outer_s", .double(device.outerS ?? 0)), ("emulated_compute_s", device.emulatedS.map { .double($0) } ?? .null),
+                        ("outer_s", .double(device.outerS ?? 0)),
+                        ("emulated_compute_s", device.emulatedS.map { .double($0) } ?? .null),
                         ("lan_bytes", .int(device.lanBytes ?? 0)), ("wan_bytes", .int(device.wanBytes ?? 0)),
                     ]
                 }

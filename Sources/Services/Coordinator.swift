@@ -1,14 +1,14 @@
-import Transport
 import ClusterCore
 import Collectives
+import Config
 import Emulation
 import Foundation
 import Logging
 import StraitsWire
 import Synchronization
 import Telemetry
-import Config
 import Training
+import Transport
 import ZeroMQ
 
 /// `straits-coordinator`: admits the topology's workers, plans, drives the job step by step,
@@ -65,14 +65,20 @@ public final class Coordinator {
         let now = clock.now()
         membership = Membership(
             topology: topology,
-            timing: .init(heartbeat: Self.nanoseconds(options.heartbeatSeconds), deadAfter: Self.nanoseconds(options.deadAfterSeconds)),
+            timing: .init(
+                heartbeat: Self.nanoseconds(options.heartbeatSeconds),
+                deadAfter: Self.nanoseconds(options.deadAfterSeconds)),
             gateways: options.gateways, now: now)
         steps = StepCollector(workers: topology.hostCount)
         records = RecordAccumulator(topology: topology, samplesPerStep: job.samplesPerStep, now: now)
         try Data((endpoint + "\n").utf8).write(to: URL(fileURLWithPath: options.runDirectory + "/coordinator.endpoint"))
         log.info("listening on \(endpoint); run directory \(options.runDirectory)")
-        run.event("start", [("endpoint", .string(endpoint)), ("topology", .string(topology.name)), ("job", .string(job.name)),
-                            ("hosts", .int(topology.hostCount)), ("ranks", .int(topology.deviceCount))])
+        run.event(
+            "start",
+            [
+                ("endpoint", .string(endpoint)), ("topology", .string(topology.name)), ("job", .string(job.name)),
+                ("hosts", .int(topology.hostCount)), ("ranks", .int(topology.deviceCount)),
+            ])
     }
 
     /// What the job asks of the topology that the schedules cannot do yet.
@@ -80,17 +86,23 @@ public final class Coordinator {
         let hosts = topology.regions.map { "\($0.name): \($0.hosts)" }.joined(separator: ", ")
         let alike = Set(topology.regions.map(\.hosts)).count == 1
         if job.algorithm == "hier", !alike {
-            throw ConfigError(file: jobPath, line: 1, field: "algo",
-                              message: "hier needs the same number of hosts in every region (the topology has \(hosts)); use auto or ring")
+            throw ConfigError(
+                file: jobPath, line: 1, field: "algo",
+                message:
+                    "hier needs the same number of hosts in every region (the topology has \(hosts)); use auto or ring")
         }
         if let training = job.training, training.schedules.contains(where: { $0.sync != .ddp }), !alike {
-            throw ConfigError(file: jobPath, line: 1, field: "schedules",
-                              message: "schedules that synchronise inside regions need the same number of hosts in every region (the topology has \(hosts))")
+            throw ConfigError(
+                file: jobPath, line: 1, field: "schedules",
+                message:
+                    "schedules that synchronise inside regions need the same number of hosts in every region (the topology has \(hosts))"
+            )
         }
         if Set(topology.regions.map(\.devicesPerHost)).count > 1 {
             let devices = topology.regions.map { "\($0.name): \($0.devicesPerHost)" }.joined(separator: ", ")
-            throw ConfigError(file: topologyPath, line: 1, field: "regions",
-                              message: "every host needs the same devices_per_host for now (got \(devices))")
+            throw ConfigError(
+                file: topologyPath, line: 1, field: "regions",
+                message: "every host needs the same devices_per_host for now (got \(devices))")
         }
     }
 
@@ -124,7 +136,9 @@ public final class Coordinator {
             stopEveryone(ok: true, reason: "job \(job.name) finished")
             run.event("finish", [("steps", .int(stepsFinished))])
             writeSummary(status: "ok", reason: nil)
-            log.info("job \(job.name) finished: \(stepsFinished) steps in \(JSONValue.format((Date().timeIntervalSince(started) * 1000).rounded() / 1000)) s")
+            log.info(
+                "job \(job.name) finished: \(stepsFinished) steps in \(JSONValue.format((Date().timeIntervalSince(started) * 1000).rounded() / 1000)) s"
+            )
             return 0
         } catch {
             let reason = "\(error)"
@@ -145,12 +159,16 @@ public final class Coordinator {
     /// Waits for every worker and gateway of the topology to join.
     private func admitWorkers() throws {
         let deadline = clock.now() + Self.nanoseconds(options.joinTimeoutSeconds)
-        log.info("waiting for \(topology.hostCount) workers (\(topology.regions.map { "\($0.name): \($0.hosts)×\($0.devicesPerHost)" }.joined(separator: ", ")))")
+        log.info(
+            "waiting for \(topology.hostCount) workers (\(topology.regions.map { "\($0.name): \($0.hosts)×\($0.devicesPerHost)" }.joined(separator: ", ")))"
+        )
         let gatewaysNeeded = membership.gatewaysNeeded
         if gatewaysNeeded > 0 { log.info("and \(gatewaysNeeded) gateways, one per region") }
-        try pump(until: { self.membership.isComplete }, deadline: deadline) {
-            "only \(self.membership.workers.count) of \(self.topology.hostCount) workers and \(self.membership.gateways.count) of \(gatewaysNeeded) gateways joined within \(JSONValue.format(self.options.joinTimeoutSeconds)) s; missing: \(self.membership.missing.joined(separator: ", "))"
-        }
+        try pump(
+            until: { self.membership.isComplete }, deadline: deadline,
+            timeoutMessage: {
+                "only \(self.membership.workers.count) of \(self.topology.hostCount) workers and \(self.membership.gateways.count) of \(gatewaysNeeded) gateways joined within \(JSONValue.format(self.options.joinTimeoutSeconds)) s; missing: \(self.membership.missing.joined(separator: ", "))"
+            })
         membership.closeAdmission()
     }
 
@@ -159,9 +177,10 @@ public final class Coordinator {
     private func awaitGatewayReports() throws {
         let since = clock.now()
         guard !membership.gateways.isEmpty else { return }
-        try pump(until: { self.membership.gateways.values.allSatisfy { $0.lastHeard > since } }, deadline: since + 3_000_000_000) {
-            "no final report from the gateways within 3 s"
-        }
+        try pump(
+            until: { self.membership.gateways.values.allSatisfy { $0.lastHeard > since } },
+            deadline: since + 3_000_000_000,
+            timeoutMessage: { "no final report from the gateways within 3 s" })
     }
 
     /// The worker at place `index` of the plan.

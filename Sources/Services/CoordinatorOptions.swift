@@ -1,6 +1,6 @@
-import Transport
 import ArgumentParser
 import Foundation
+import Transport
 
 /// Flags of `straits-coordinator`.
 public struct CoordinatorOptions: ParsableArguments, Sendable {
@@ -20,12 +20,15 @@ public struct CoordinatorOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("job"), help: ArgumentHelp("Job YAML.", valueName: "file"))
     public var jobPath = "Deploy/jobs/default.yaml"
 
-    @Option(name: .customLong("run-dir"), help: ArgumentHelp("Where the run's files go (default runs/<timestamp>).", valueName: "dir"))
+    @Option(
+        name: .customLong("run-dir"),
+        help: ArgumentHelp("Where the run's files go (default runs/<timestamp>).", valueName: "dir"))
     var runDirectoryFlag: String?
 
-    @Option(help: ArgumentHelp(
-        "Control endpoint (a free port by default); the endpoint bound is written to <dir>/coordinator.endpoint.",
-        valueName: "endpoint"))
+    @Option(
+        help: ArgumentHelp(
+            "Control endpoint (a free port by default); the endpoint bound is written to <dir>/coordinator.endpoint.",
+            valueName: "endpoint"))
     public var bind = "tcp://127.0.0.1:*"
 
     @Option(name: .customLong("heartbeat-ms"), help: ArgumentHelp("Heartbeat interval both ways.", valueName: "ms"))
@@ -34,27 +37,40 @@ public struct CoordinatorOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("dead-after-s"), help: ArgumentHelp("A member silent this long is dead.", valueName: "s"))
     public var deadAfterSeconds = 5.0
 
-    @Option(name: .customLong("join-timeout-s"), help: ArgumentHelp(
-        "Give up if the topology's hosts have not all joined by then.", valueName: "s"))
+    @Option(
+        name: .customLong("join-timeout-s"),
+        help: ArgumentHelp(
+            "Give up if the topology's hosts have not all joined by then.", valueName: "s"))
     public var joinTimeoutSeconds = 60.0
 
     @Flag(name: .customLong("no-checksums"), help: "Send data frames without a CRC32C of the payload.")
     var noChecksums = false
 
-    @Flag(name: .customLong("no-gateways"), help: ArgumentHelp(
-        "Let workers of different regions talk directly (unshaped).",
-        discussion: "By default the coordinator waits for one straits-gateway per region and routes every message between regions through it."))
+    @Flag(
+        name: .customLong("no-gateways"),
+        help: ArgumentHelp(
+            "Let workers of different regions talk directly (unshaped).",
+            discussion:
+                "By default the coordinator waits for one straits-gateway per region and routes every message between regions through it."
+        ))
     var noGateways = false
 
-    @Flag(name: .customLong("store-and-forward"), help: ArgumentHelp(
-        "Gateways add their own hops to every message's time.",
-        discussion: "A whole message's trip from its sender and on to its receiver; by default each link allows for them (cut-through, as a router), at the fastest LAN measured."))
+    @Flag(
+        name: .customLong("store-and-forward"),
+        help: ArgumentHelp(
+            "Gateways add their own hops to every message's time.",
+            discussion:
+                "A whole message's trip from its sender and on to its receiver; by default each link allows for them (cut-through, as a router), at the fastest LAN measured."
+        ))
     var storeAndForward = false
 
-    @Option(name: .customLong("calibration-pool"), help: ArgumentHelp(
-        "Pool this run's machine measurements with earlier runs' in this file.",
-        discussion: "Appends the hop between two processes, the cores' rates and a message's processor time to the file, and models with the median of every run's in it (a sweep gives its points one, so that one noisy measurement does not set a point's model).",
-        valueName: "file"))
+    @Option(
+        name: .customLong("calibration-pool"),
+        help: ArgumentHelp(
+            "Pool this run's machine measurements with earlier runs' in this file.",
+            discussion:
+                "Appends the hop between two processes, the cores' rates and a message's processor time to the file, and models with the median of every run's in it (a sweep gives its points one, so that one noisy measurement does not set a point's model).",
+            valueName: "file"))
     public var calibrationPool: String?
 
     public init() {}

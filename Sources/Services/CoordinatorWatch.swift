@@ -1,5 +1,5 @@
-import Transport
 import StraitsWire
+import Transport
 
 /// A worker's or gateway's view of its coordinator: whether it was admitted in time, whether it
 /// has gone silent, and when the next heartbeat is due.

@@ -1,7 +1,7 @@
-import Transport
 import ClusterCore
 import Foundation
 import StraitsWire
+import Transport
 import ZeroMQ
 
 /// Hands commands from a worker's control thread to its device threads and results back.

@@ -1,12 +1,12 @@
-import Transport
-import Logging
-import Collectives
 import CStraitsShims
+import Collectives
+import Config
 import Emulation
 import Foundation
+import Logging
 import NUMA
 import StraitsWire
-import Config
+import Transport
 import ZeroMQ
 
 extension Gateway {
@@ -36,7 +36,9 @@ extension Gateway {
     /// of its recent wake-up overshoots plus 10 µs (20 µs at least, 300 µs at most; the 90th
     /// where several threads race), so a precise host spins a few tens of microseconds and a
     /// virtual machine a little more. As it stops it logs its deliveries, wake-ups and CPU time.
-    static func deliveryLoop(state: State, context: ZMQContext, outboxes: Outboxes, cpu: Int?, racers: Int, label: String) {
+    static func deliveryLoop(
+        state: State, context: ZMQContext, outboxes: Outboxes, cpu: Int?, racers: Int, label: String
+    ) {
         let log = Logger(label: label)
         _ = straits_set_timer_slack(1000)
         _ = straits_set_thread_name("gw-delivery")
@@ -45,12 +47,16 @@ extension Gateway {
         // process may have it (it sleeps between deliveries and spins only briefly).
         let realtime = straits_set_realtime(30)
         if realtime != 0 {
-            log.warning("delivery thread runs at normal priority (SCHED_FIFO: \(String(cString: strerror(realtime)))); deliveries may be late when the cores are busy")
+            log.warning(
+                "delivery thread runs at normal priority (SCHED_FIFO: \(String(cString: strerror(realtime)))); deliveries may be late when the cores are busy"
+            )
         }
         let clock = SystemClock.shared
         var overshoot = OvershootWindow()
         if racers > 1 { overshoot.percentile = 90 }
-        var wakes = 0, spun: Int64 = 0, delivered = 0
+        var wakes = 0
+        var spun: Int64 = 0
+        var delivered = 0
         while true {
             state.condition.lock()
             if state.stopping {
@@ -58,7 +64,9 @@ extension Gateway {
                 var spec = timespec()
                 clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
                 let cpu = Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
-                log.info("\(delivered) deliveries, \(wakes) wake-ups, \(fixed(cpu, 3)) s of CPU, of it \(fixed(Double(spun) / 1e9, 3)) s spinning; waking \(overshoot.early / 1000) µs early")
+                log.info(
+                    "\(delivered) deliveries, \(wakes) wake-ups, \(fixed(cpu, 3)) s of CPU, of it \(fixed(Double(spun) / 1e9, 3)) s spinning; waking \(overshoot.early / 1000) µs early"
+                )
                 return
             }
             let now = clock.now()
@@ -110,7 +118,9 @@ extension Gateway {
     }
 
     /// Sends one message on to its rank, its route frame replaced by an arrival frame; `outboxes.lock` held.
-    private static func send(_ held: Held, arrivesAt: Int64, endpoint: String?, outboxes: Outboxes, context: ZMQContext) throws {
+    private static func send(_ held: Held, arrivesAt: Int64, endpoint: String?, outboxes: Outboxes, context: ZMQContext)
+        throws
+    {
         guard var message = held.message.take() else { return }
         message.removeFirstFrame()
         message.prepend(GatewayRoute.arrivalFrame(destination: held.destination, arrivesAt: arrivesAt))

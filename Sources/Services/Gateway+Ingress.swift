@@ -1,12 +1,12 @@
-import Transport
-import Logging
-import Collectives
 import CStraitsShims
+import Collectives
+import Config
 import Emulation
 import Foundation
+import Logging
 import NUMA
 import StraitsWire
-import Config
+import Transport
 import ZeroMQ
 
 extension Gateway {
@@ -40,7 +40,8 @@ extension Gateway {
             // Frames: route, data header, payload.
             var reason: String?
             let receivedAt = SystemClock.shared.now()
-            var destinationRank = -1, sourceRank = -1
+            var destinationRank = -1
+            var sourceRank = -1
             var sentAt: Int64?
             if message.count != 3 {
                 reason = "\(message.count) frames, expected 3 (route, header, payload)"
@@ -73,7 +74,9 @@ extension Gateway {
             let id = state.nextMessage
             state.nextMessage += 1
             state.held[id] = Held(message, destination: destinationRank)
-            state.scheduler.offer(message: id, to: destination, flow: sourceRank << 32 | destinationRank, bytes: bytes, now: receivedAt, sentAt: sentAt)
+            state.scheduler.offer(
+                message: id, to: destination, flow: sourceRank << 32 | destinationRank, bytes: bytes, now: receivedAt,
+                sentAt: sentAt)
             state.condition.broadcast()
             state.condition.unlock()
         }

@@ -1,12 +1,12 @@
-import Transport
-import Collectives
 import CStraitsShims
+import Collectives
+import Config
 import Emulation
 import Foundation
 import Logging
 import NUMA
 import StraitsWire
-import Config
+import Transport
 import ZeroMQ
 
 /// `straits-gateway`: a region's outbound WAN. One ingress socket per outbound link takes the
@@ -81,7 +81,9 @@ public final class Gateway {
         self.options = options
         topology = try ClusterTopology.load(path: options.topologyPath)
         guard let index = topology.regions.firstIndex(where: { $0.name == options.region }) else {
-            throw RuntimeError("straits-gateway: topology \(topology.name) has no region \"\(options.region)\" (regions: \(topology.regions.map(\.name).joined(separator: ", ")))")
+            throw RuntimeError(
+                "straits-gateway: topology \(topology.name) has no region \"\(options.region)\" (regions: \(topology.regions.map(\.name).joined(separator: ", ")))"
+            )
         }
         regionIndex = index
         state = State()
@@ -90,7 +92,8 @@ public final class Gateway {
             let link = topology.link(from: options.region, to: region.name)!
             state.scheduler.links[destination] = LinkModel(
                 spec: link.spec,
-                chunkBytes: options.chunkBytes, queueLimitBytes: options.queueBytes, seed: UInt64(index * 1000 + destination + 1))
+                chunkBytes: options.chunkBytes, queueLimitBytes: options.queueBytes,
+                seed: UInt64(index * 1000 + destination + 1))
             state.lateness[destination] = LatenessHistogram()
         }
     }
@@ -118,30 +121,41 @@ public final class Gateway {
             var pull = try ZMQSocket(.pull, context: context, linger: .zero)
             try pull.setReceiveHighWaterMark(64)
             try pull.setMaximumMessageSize((1 << 30) + 4096)
-            endpoints[destination] = try pull.bind(options.transport.endpoint(address: options.bindAddress, name: "ingress\(destination)"))
+            endpoints[destination] = try pull.bind(
+                options.transport.endpoint(address: options.bindAddress, name: "ingress\(destination)"))
             ingress[destination] = SocketBox(pull)
         }
         defer { for endpoint in endpoints { DataTransport.removeSocketFile(of: endpoint) } }
         var control = try ZMQSocket(.dealer, linger: .seconds(1))
         try control.connect(options.coordinator)
-        try ControlLink.send(.join(.init(region: options.region, host: 0, devices: 0, numaNodes: 1, endpoints: endpoints,
-                                         pid: Int(getpid()), role: "gateway")), on: &control)
+        try ControlLink.send(
+            .join(
+                .init(
+                    region: options.region, host: 0, devices: 0, numaNodes: 1, endpoints: endpoints,
+                    pid: Int(getpid()), role: "gateway")), on: &control)
         for link in topology.links where link.from == options.region {
-            log.info("link → \(link.to): \(Units.formatRate(bitsPerSecond: link.bitsPerSecond)), \(Units.formatDuration(seconds: link.latencySeconds)) ± \(Units.formatDuration(seconds: link.jitterSeconds))\(link.burstBytes > 0 ? ", bucket \(link.burstBytes) bytes" : ""); ingress \(endpoints[topology.regions.firstIndex { $0.name == link.to }!])")
+            log.info(
+                "link → \(link.to): \(Units.formatRate(bitsPerSecond: link.bitsPerSecond)), \(Units.formatDuration(seconds: link.latencySeconds)) ± \(Units.formatDuration(seconds: link.jitterSeconds))\(link.burstBytes > 0 ? ", bucket \(link.burstBytes) bytes" : ""); ingress \(endpoints[topology.regions.firstIndex { $0.name == link.to }!])"
+            )
         }
 
         if let microseconds = options.cpuLatencyMicroseconds {
             do {
                 state.cpuLatency = try CPULatencyRequest(microseconds: microseconds)
-                log.info("while traffic is in flight, CPUs wake within \(microseconds) µs (\(CPULatencyRequest.defaultPath)\(microseconds == 0 ? ": idle CPUs poll instead of halting" : ""))")
+                log.info(
+                    "while traffic is in flight, CPUs wake within \(microseconds) µs (\(CPULatencyRequest.defaultPath)\(microseconds == 0 ? ": idle CPUs poll instead of halting" : ""))"
+                )
             } catch {
-                log.info("\(error): CPUs may halt between deliveries, and on a virtual machine wake late (--cpu-latency-us off silences this)")
+                log.info(
+                    "\(error): CPUs may halt between deliveries, and on a virtual machine wake late (--cpu-latency-us off silences this)"
+                )
             }
         }
 
         var threads: [Thread] = []
         for (destination, socket) in ingress {
-            let thread = Thread { [state] in Gateway.ingressLoop(destination: destination, socket: socket, state: state) }
+            let thread = Thread { [state] in Gateway.ingressLoop(destination: destination, socket: socket, state: state)
+            }
             thread.name = "ingress → \(topology.regions[destination].name)"
             threads.append(thread)
         }
@@ -157,7 +171,9 @@ public final class Gateway {
             let cpu = deliveryThreads == 1 ? nil : cpus[(regionIndex + k * (cpus.count / deliveryThreads)) % cpus.count]
             deliveriesStopped.enter()
             let delivery = Thread { [state, context, name] in
-                Gateway.deliveryLoop(state: state, context: context, outboxes: outboxes, cpu: cpu, racers: deliveryThreads, label: "\(name): delivery thread \(k)")
+                Gateway.deliveryLoop(
+                    state: state, context: context, outboxes: outboxes, cpu: cpu, racers: deliveryThreads,
+                    label: "\(name): delivery thread \(k)")
                 deliveriesStopped.leave()
             }
             threads.append(delivery)
@@ -171,8 +187,9 @@ public final class Gateway {
             _ = deliveriesStopped.wait(timeout: .now() + .milliseconds(500))
         }
 
-        var watch = CoordinatorWatch(endpoint: options.coordinator, heartbeatSeconds: options.heartbeatSeconds,
-                                     deadAfterSeconds: options.deadAfterSeconds, joinTimeoutSeconds: options.joinTimeoutSeconds)
+        var watch = CoordinatorWatch(
+            endpoint: options.coordinator, heartbeatSeconds: options.heartbeatSeconds,
+            deadAfterSeconds: options.deadAfterSeconds, joinTimeoutSeconds: options.joinTimeoutSeconds)
         while true {
             if let failure = watch.failure() {
                 log.error("\(failure)")
@@ -181,7 +198,8 @@ public final class Gateway {
             if let seq = watch.heartbeatDue() {
                 try ControlLink.send(.heartbeat(.init(seq: seq, links: linkStats())), on: &control)
             }
-            guard let frames = try ControlLink.receiveFrames(on: &control, timeout: watch.wait(cap: .milliseconds(200))) else { continue }
+            guard let frames = try ControlLink.receiveFrames(on: &control, timeout: watch.wait(cap: .milliseconds(200)))
+            else { continue }
             guard let message = watch.accept(frames, who: name) else { continue }
             switch message {
             case .refuse(let refuse):
@@ -196,12 +214,17 @@ public final class Gateway {
                     state.regionOfRank[rank] = layout.workers[worker].region
                 }
                 if let hop = plan.gatewayHop {
-                    for destination in state.scheduler.links.keys { state.scheduler.links[destination]!.hop = LinkModel.Hop(hop) }
+                    for destination in state.scheduler.links.keys {
+                        state.scheduler.links[destination]!.hop = LinkModel.Hop(hop)
+                    }
                 }
                 // Receivers hold messages only where they read this machine's clock.
-                var holding: [String] = [], notHolding: [String] = []
+                var holding: [String] = []
+                var notHolding: [String] = []
                 for destination in state.scheduler.links.keys.sorted() {
-                    let local = layout.workers.filter { $0.region == destination }.allSatisfy { $0.endpoints.allSatisfy(Self.isLocal) }
+                    let local = layout.workers.filter { $0.region == destination }.allSatisfy {
+                        $0.endpoints.allSatisfy(Self.isLocal)
+                    }
                     state.scheduler.links[destination]!.receiverHolds = options.receiverHolds && local
                     if options.receiverHolds && local { holding.append(topology.regions[destination].name) }
                     if options.receiverHolds && !local { notHolding.append(topology.regions[destination].name) }
@@ -210,18 +233,28 @@ public final class Gateway {
                 state.condition.broadcast()
                 state.condition.unlock()
                 if !holding.isEmpty {
-                    log.info("receivers in \(holding.joined(separator: ", ")) hold each message until it arrives: it goes on as soon as its arrival time is settled")
+                    log.info(
+                        "receivers in \(holding.joined(separator: ", ")) hold each message until it arrives: it goes on as soon as its arrival time is settled"
+                    )
                 }
                 if !notHolding.isEmpty {
-                    log.info("receivers in \(notHolding.joined(separator: ", ")) are on other machines (their clocks are not this one): messages to them wait here until they arrive")
+                    log.info(
+                        "receivers in \(notHolding.joined(separator: ", ")) are on other machines (their clocks are not this one): messages to them wait here until they arrive"
+                    )
                 }
                 if let hop = plan.gatewayHop {
-                    log.info("cut-through: links start a message when its sender sent it, and release it one hop (\(Units.formatDuration(seconds: hop.alphaS)) + bytes at \(fixed(1 / hop.betaSPerByte / 1e9, 2)) GB/s) before it arrives")
+                    log.info(
+                        "cut-through: links start a message when its sender sent it, and release it one hop (\(Units.formatDuration(seconds: hop.alphaS)) + bytes at \(fixed(1 / hop.betaSPerByte / 1e9, 2)) GB/s) before it arrives"
+                    )
                 }
             case .stop(let stop):
                 // One last report of the counters, then go.
                 try? ControlLink.send(.heartbeat(.init(seq: watch.sequence + 1, links: linkStats())), on: &control)
-                if stop.ok { log.info("job finished: \(stop.reason)") } else { log.error("the coordinator stopped the job: \(stop.reason)") }
+                if stop.ok {
+                    log.info("job finished: \(stop.reason)")
+                } else {
+                    log.error("the coordinator stopped the job: \(stop.reason)")
+                }
                 return stop.ok ? 0 : 1
             case .heartbeat:
                 break
@@ -241,7 +274,8 @@ public final class Gateway {
                 to: topology.regions[destination].name, offeredBytes: link.counters.offeredBytes,
                 deliveredBytes: link.counters.deliveredBytes, queuedBytes: link.queuedBytes,
                 deliveredMessages: link.counters.deliveredMessages, busyS: Double(link.counters.busy) / 1e9,
-                queueDelaySSum: Double(link.counters.queueDelaySum) / 1e9, queueDelaySMax: Double(link.counters.queueDelayMax) / 1e9,
+                queueDelaySSum: Double(link.counters.queueDelaySum) / 1e9,
+                queueDelaySMax: Double(link.counters.queueDelayMax) / 1e9,
                 lateP99Us: lateness.percentile(0.99), lateMaxUs: lateness.maxMicroseconds)
         }
     }

@@ -1,6 +1,6 @@
-import Transport
 import ArgumentParser
 import StraitsWire
+import Transport
 
 /// Flags of `straits-gateway`.
 public struct GatewayOptions: ParsableArguments, Sendable {
@@ -18,16 +18,23 @@ public struct GatewayOptions: ParsableArguments, Sendable {
     @Option(help: ArgumentHelp("The region this gateway serves.", valueName: "name"))
     public var region: String
 
-    @Option(name: .customLong("topology"), help: ArgumentHelp("The topology (links: bandwidth, latency, jitter).", valueName: "file"))
+    @Option(
+        name: .customLong("topology"),
+        help: ArgumentHelp("The topology (links: bandwidth, latency, jitter).", valueName: "file"))
     public var topologyPath: String
 
-    @Option(name: .customLong("bind-address"), help: ArgumentHelp("Address the ingress sockets bind on.", valueName: "addr"))
+    @Option(
+        name: .customLong("bind-address"), help: ArgumentHelp("Address the ingress sockets bind on.", valueName: "addr")
+    )
     public var bindAddress = "127.0.0.1"
 
     /// TCP, or Unix-domain sockets where the whole cluster runs on one machine.
-    @Option(help: ArgumentHelp(
-        "How the ingress sockets are reached.",
-        discussion: "tcp on --bind-address, or ipc: Unix-domain sockets in the temporary directory, for a cluster that runs on one machine."))
+    @Option(
+        help: ArgumentHelp(
+            "How the ingress sockets are reached.",
+            discussion:
+                "tcp on --bind-address, or ipc: Unix-domain sockets in the temporary directory, for a cluster that runs on one machine."
+        ))
     public var transport = DataTransport.tcp
 
     /// Chunks the link model cuts messages into, so that flows share a link fairly.
@@ -40,21 +47,30 @@ public struct GatewayOptions: ParsableArguments, Sendable {
 
     /// Delivery threads racing to each delivery, each pinned to a CPU of its own where more than
     /// one (at most one per CPU).
-    @Option(name: .customLong("delivery-threads"), help: ArgumentHelp(
-        "Threads that race to send each delivery on time.",
-        discussion: "Each pinned to a CPU of its own when more than one (at most one per CPU): on a virtual machine, 2 are late far less often, and take more of the cores from the ranks.",
-        valueName: "n"))
+    @Option(
+        name: .customLong("delivery-threads"),
+        help: ArgumentHelp(
+            "Threads that race to send each delivery on time.",
+            discussion:
+                "Each pinned to a CPU of its own when more than one (at most one per CPU): on a virtual machine, 2 are late far less often, and take more of the cores from the ranks.",
+            valueName: "n"))
     public var deliveryThreads = 1
 
-    @Option(name: .customLong("cpu-latency-us"), help: ArgumentHelp(
-        "While a link has traffic in flight, keep every CPU's wake-up latency within this (µs, or off).",
-        discussion: "Asked of the kernel through /dev/cpu_dma_latency. 0: idle CPUs poll instead of halting, which on a virtual machine would make a delivery's wake-up hundreds of microseconds late; off: ask nothing.",
-        valueName: "us|off"))
+    @Option(
+        name: .customLong("cpu-latency-us"),
+        help: ArgumentHelp(
+            "While a link has traffic in flight, keep every CPU's wake-up latency within this (µs, or off).",
+            discussion:
+                "Asked of the kernel through /dev/cpu_dma_latency. 0: idle CPUs poll instead of halting, which on a virtual machine would make a delivery's wake-up hundreds of microseconds late; off: ask nothing.",
+            valueName: "us|off"))
     var cpuLatency = LatencyBound(microseconds: 0)
 
-    @Option(help: ArgumentHelp(
-        "Where a message waits until its link says it arrives.",
-        discussion: "receiver: the gateway sends it on as soon as that time is settled, with an arrival frame, and the rank takes it at that time (so the trip from the gateway to the rank is off the message's path); gateway: it sends it on at that time, less the trip. Messages to ranks on other machines (not ipc or loopback) always wait at the gateway."))
+    @Option(
+        help: ArgumentHelp(
+            "Where a message waits until its link says it arrives.",
+            discussion:
+                "receiver: the gateway sends it on as soon as that time is settled, with an arrival frame, and the rank takes it at that time (so the trip from the gateway to the rank is off the message's path); gateway: it sends it on at that time, less the trip. Messages to ranks on other machines (not ipc or loopback) always wait at the gateway."
+        ))
     var hold = HoldPlace.receiver
 
     @OptionGroup public var watch: WatchOptions

@@ -1,7 +1,7 @@
-import Transport
 import Collectives
 import Foundation
 import StraitsWire
+import Transport
 
 /// What this machine's cores do with a collective's bytes, measured: reducing, copying and
 /// checksumming per byte on one thread, and how many threads' worth of that work the machine
@@ -18,7 +18,10 @@ public struct HostCalibration: Sendable, Equatable {
     /// The threads run at once to measure `cores`.
     public var threads: Int
 
-    public init(reduceSecondsPerByte: Double, copySecondsPerByte: Double, checksumSecondsPerByte: Double, cores: Double, threads: Int) {
+    public init(
+        reduceSecondsPerByte: Double, copySecondsPerByte: Double, checksumSecondsPerByte: Double, cores: Double,
+        threads: Int
+    ) {
         self.reduceSecondsPerByte = reduceSecondsPerByte
         self.copySecondsPerByte = copySecondsPerByte
         self.checksumSecondsPerByte = checksumSecondsPerByte
@@ -32,11 +35,16 @@ public struct HostCalibration: Sendable, Equatable {
     /// median of each round's ratio of the threads together to the one thread just before them:
     /// the model predicts the median of a cluster's iterations, on a machine that others share
     /// as they share it. Buffers are 32 MiB, larger than the caches, as a collective's are.
-    public static func measure(threads: Int = ProcessInfo.processInfo.activeProcessorCount, seconds: Double = 0.04,
-                               rounds: Int = 5) -> HostCalibration {
+    public static func measure(
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount, seconds: Double = 0.04,
+        rounds: Int = 5
+    ) -> HostCalibration {
         let count = max(threads, 1)
         let workers = (0..<count).map { _ in Worker() }
-        var reduce: [Double] = [], copy: [Double] = [], checksum: [Double] = [], ratios: [Double] = []
+        var reduce: [Double] = []
+        var copy: [Double] = []
+        var checksum: [Double] = []
+        var ratios: [Double] = []
         for _ in 0..<max(rounds, 1) {
             reduce.append(workers[0].rate(of: .reduce, for: seconds))
             copy.append(workers[0].rate(of: .copy, for: seconds))
@@ -55,8 +63,9 @@ public struct HostCalibration: Sendable, Equatable {
             group.wait()
             ratios.append(min(max(rates.total / single, 1), Double(count)))
         }
-        return HostCalibration(reduceSecondsPerByte: 1 / reduce.median, copySecondsPerByte: 1 / copy.median,
-                               checksumSecondsPerByte: 1 / checksum.median, cores: count > 1 ? ratios.median : 1, threads: count)
+        return HostCalibration(
+            reduceSecondsPerByte: 1 / reduce.median, copySecondsPerByte: 1 / copy.median,
+            checksumSecondsPerByte: 1 / checksum.median, cores: count > 1 ? ratios.median : 1, threads: count)
     }
 
     private enum Kind: CaseIterable { case reduce, copy, checksum }
@@ -84,14 +93,18 @@ public struct HostCalibration: Sendable, Equatable {
         /// Bytes per second of `kind` (nil: the three in turn, a block each) over `seconds`, at
         /// least one block.
         func rate(of kind: Kind?, for seconds: Double) -> Double {
-            let start = ContinuousClock.now, window = Duration.milliseconds(Int64(seconds * 1000))
-            var bytes = 0, checksum: UInt32 = 0, index = 0
+            let start = ContinuousClock.now
+            let window = Duration.milliseconds(Int64(seconds * 1000))
+            var bytes = 0
+            var checksum: UInt32 = 0
+            var index = 0
             repeat {
                 let offset = (index % (Self.bytes / Self.block)) * Self.block
                 switch kind ?? Kind.allCases[index % 3] {
                 case .reduce: ReductionKernel.sum(into: a + offset, from: b + offset, count: Self.block / 4)
                 case .copy: memcpy(a + offset, b + offset, Self.block)
-                case .checksum: checksum ^= CRC32C.checksum(UnsafeRawBufferPointer(start: b + offset, count: Self.block))
+                case .checksum:
+                    checksum ^= CRC32C.checksum(UnsafeRawBufferPointer(start: b + offset, count: Self.block))
                 }
                 bytes += Self.block
                 index += 1

@@ -2,11 +2,20 @@ import ArgumentParser
 import Logging
 import Transport
 
-extension Logger.Level: @retroactive ExpressibleByArgument {}
-
 /// `--log-level`, which every daemon takes.
 public struct LogOptions: ParsableArguments, Sendable {
-    @Option(name: .customLong("log-level"), help: "The least severe messages logged.")
+    @Option(
+        name: .customLong("log-level"),
+        help: ArgumentHelp(
+            "The least severe messages logged: trace, debug, info, notice, warning, error or critical.",
+            valueName: "level"),
+        transform: { text in
+            guard let level = Logger.Level(rawValue: text) else {
+                throw ValidationError(
+                    "expected trace, debug, info, notice, warning, error or critical, got \"\(text)\"")
+            }
+            return level
+        })
     public var level = Logger.Level.info
 
     public init() {}

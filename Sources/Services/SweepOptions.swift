@@ -1,6 +1,6 @@
-import Transport
 import ArgumentParser
 import Config
+import Transport
 
 /// Flags of `straits sweep`.
 public struct SweepOptions: ParsableArguments, Sendable {
@@ -21,31 +21,40 @@ public struct SweepOptions: ParsableArguments, Sendable {
     @Option(help: ArgumentHelp("Train this job at every point (see above).", valueName: "file"))
     public var job: String?
 
-    @Option(name: .customLong("bandwidth"), help: ArgumentHelp("WAN bandwidths, e.g. 100Mbps,1Gbps.", valueName: "list"),
-            transform: { try FlagCheck.list($0, what: "rates like 100Mbps,1Gbps", Units.bitsPerSecond) })
+    @Option(
+        name: .customLong("bandwidth"), help: ArgumentHelp("WAN bandwidths, e.g. 100Mbps,1Gbps.", valueName: "list"),
+        transform: { try FlagCheck.list($0, what: "rates like 100Mbps,1Gbps", Units.bitsPerSecond) })
     public var bandwidths: [Double] = [100e6, 1e9]
 
-    @Option(name: .customLong("latency"), help: ArgumentHelp("One-way WAN latencies, e.g. 1ms,20ms,80ms.", valueName: "list"),
-            transform: { try FlagCheck.list($0, what: "durations like 1ms,20ms", Units.seconds) })
+    @Option(
+        name: .customLong("latency"),
+        help: ArgumentHelp("One-way WAN latencies, e.g. 1ms,20ms,80ms.", valueName: "list"),
+        transform: { try FlagCheck.list($0, what: "durations like 1ms,20ms", Units.seconds) })
     public var latencies: [Double] = [0.001, 0.020]
 
-    @Option(name: .customLong("algo"), help: ArgumentHelp("ring (flat over every rank) and/or hier.", valueName: "list"),
-            transform: { try FlagCheck.list($0, what: "ring or hier") { ["ring", "hier"].contains($0) ? $0 : nil } })
+    @Option(
+        name: .customLong("algo"), help: ArgumentHelp("ring (flat over every rank) and/or hier.", valueName: "list"),
+        transform: { try FlagCheck.list($0, what: "ring or hier") { ["ring", "hier"].contains($0) ? $0 : nil } })
     public var algorithms: [String] = ["ring", "hier"]
 
-    @Option(help: ArgumentHelp("Message sizes, e.g. 1M,16M,64M.", valueName: "list"),
-            transform: { try FlagCheck.list($0, what: "sizes like 1M,16M (multiples of 4 bytes)", SweepOptions.floatBytes) })
+    @Option(
+        help: ArgumentHelp("Message sizes, e.g. 1M,16M,64M.", valueName: "list"),
+        transform: { try FlagCheck.list($0, what: "sizes like 1M,16M (multiples of 4 bytes)", SweepOptions.floatBytes) }
+    )
     public var sizes: [Int] = [1 << 20, 16 << 20]
 
     @Option(help: "Regions.") public var regions = 2
     @Option(help: "Hosts per region.") public var hosts = 1
     @Option(help: "Devices per host.") public var devices = 1
 
-    @Option(name: .customLong("jitter"), help: ArgumentHelp("Jitter of every link.", valueName: "duration"),
-            transform: { text in
-                guard let seconds = Units.seconds(text) else { throw ValidationError("expected a duration like 1ms, got \"\(text)\"") }
-                return seconds
-            })
+    @Option(
+        name: .customLong("jitter"), help: ArgumentHelp("Jitter of every link.", valueName: "duration"),
+        transform: { text in
+            guard let seconds = Units.seconds(text) else {
+                throw ValidationError("expected a duration like 1ms, got \"\(text)\"")
+            }
+            return seconds
+        })
     public var jitterSeconds = 0.0
 
     @Option(name: [.customShort("n"), .customLong("iters")], help: "Timed iterations per size.")
@@ -54,42 +63,54 @@ public struct SweepOptions: ParsableArguments, Sendable {
     @Option(name: [.customShort("w"), .customLong("warmup")], help: "Warm-up iterations per size.")
     public var warmup = 1
 
-    @Option(name: .customLong("timeout"), help: ArgumentHelp("Give up on one grid point after this many seconds.", valueName: "s"))
+    @Option(
+        name: .customLong("timeout"),
+        help: ArgumentHelp("Give up on one grid point after this many seconds.", valueName: "s"))
     public var timeoutSeconds = 600.0
 
     /// How the cluster's processes reach each other's data sockets (they share this machine).
-    @Option(help: ArgumentHelp(
-        "How workers and gateways reach each other.",
-        discussion: "ipc: Unix-domain sockets, which cost the shared cores less per byte and per message than tcp on 127.0.0.1."))
+    @Option(
+        help: ArgumentHelp(
+            "How workers and gateways reach each other.",
+            discussion:
+                "ipc: Unix-domain sockets, which cost the shared cores less per byte and per message than tcp on 127.0.0.1."
+        ))
     public var transport = DataTransport.ipc
 
     /// Whether data frames carry a CRC32C of their payload (off unless asked: see the help).
-    @Flag(help: ArgumentHelp(
-        "CRC32C every data frame, as a cluster run does by default.",
-        discussion: "A sweep measures the links, and leaves out the two passes over every byte a checksum costs the cores the ranks share."))
+    @Flag(
+        help: ArgumentHelp(
+            "CRC32C every data frame, as a cluster run does by default.",
+            discussion:
+                "A sweep measures the links, and leaves out the two passes over every byte a checksum costs the cores the ranks share."
+        ))
     public var checksums = false
 
     /// The gateways' `--delivery-threads` (nil: their default).
-    @Option(name: .customLong("delivery-threads"), help: ArgumentHelp("The gateways' --delivery-threads.", valueName: "n"))
+    @Option(
+        name: .customLong("delivery-threads"), help: ArgumentHelp("The gateways' --delivery-threads.", valueName: "n"))
     public var deliveryThreads: Int?
 
     @Option(name: .customLong("hold"), help: "The gateways' --hold.")
     var holdPlace: HoldPlace?
 
-    @Option(name: .customLong("cpu-latency-us"), help: ArgumentHelp("The gateways' --cpu-latency-us.", valueName: "us|off"))
+    @Option(
+        name: .customLong("cpu-latency-us"), help: ArgumentHelp("The gateways' --cpu-latency-us.", valueName: "us|off"))
     var cpuLatencyBound: LatencyBound?
 
     @Option(name: .customLong("arrival-wait"), help: "The workers' --arrival-wait.")
     var arrivalWaitChoice: WorkerOptions.ArrivalWait?
 
     /// The job's `chunk`: every level's chunk size (nil: the planner's).
-    @Option(name: .customLong("chunk"), help: ArgumentHelp("Every level's chunk size, e.g. 64K (default: the planner's).", valueName: "size"),
-            transform: { text in
-                guard let bytes = SweepOptions.floatBytes(text) else {
-                    throw ValidationError("expected a size like 64K (a multiple of 4 bytes), got \"\(text)\"")
-                }
-                return bytes
-            })
+    @Option(
+        name: .customLong("chunk"),
+        help: ArgumentHelp("Every level's chunk size, e.g. 64K (default: the planner's).", valueName: "size"),
+        transform: { text in
+            guard let bytes = SweepOptions.floatBytes(text) else {
+                throw ValidationError("expected a size like 64K (a multiple of 4 bytes), got \"\(text)\"")
+            }
+            return bytes
+        })
     public var chunkBytes: Int?
 
     @Option(name: .customLong("out"), help: ArgumentHelp("Where the results go.", valueName: "dir"))

@@ -1,9 +1,9 @@
-import Transport
 import Collectives
+import Config
 import Foundation
 import StraitsWire
-import Config
 import Training
+import Transport
 
 /// One device's part of a training job: its replica of the model, its gradient buffer (the
 /// worker's NUMA-local all-reduce buffer), and a communication thread that all-reduces gradient
@@ -76,16 +76,20 @@ final class TrainingDevice: @unchecked Sendable {
     func step(_ step: ControlMessage.Step, _ train: ControlMessage.TrainStep) throws -> ControlMessage.DeviceStep {
         guard let layout = shared.layout else { throw RuntimeError("training step before the plan") }
         guard train.schedule >= 0 && train.schedule < spec.schedules.count else {
-            throw RuntimeError("step \(step.step) names schedule \(train.schedule); the job has \(spec.schedules.count)")
+            throw RuntimeError(
+                "step \(step.step) names schedule \(train.schedule); the job has \(spec.schedules.count)")
         }
         let schedule = spec.schedules[train.schedule]
         if train.schedule != scheduleIndex {
             replica = Replica(spec: spec, schedule: schedule)
             scheduleIndex = train.schedule
-            for residual in [gradientResidual, outerResidual] { residual?.update(repeating: 0, count: group.elementCount) }
+            for residual in [gradientResidual, outerResidual] {
+                residual?.update(repeating: 0, count: group.elementCount)
+            }
         }
         let replica = replica!
-        let model = replica.model, count = model.parameterCount
+        let model = replica.model
+        let count = model.parameterCount
         guard count <= group.elementCount else {
             throw RuntimeError("the model has \(count) parameters; the all-reduce buffers hold \(group.elementCount)")
         }
@@ -110,11 +114,14 @@ final class TrainingDevice: @unchecked Sendable {
         var end = count
         for bucket in buckets {
             guard bucket.count == 2, bucket[1] > 0, bucket[0] + bucket[1] == end else {
-                throw RuntimeError("step \(step.step): buckets \(buckets) do not cover the \(count) parameters from the last one down")
+                throw RuntimeError(
+                    "step \(step.step): buckets \(buckets) do not cover the \(count) parameters from the last one down")
             }
             end = bucket[0]
         }
-        guard end == 0 else { throw RuntimeError("step \(step.step): buckets \(buckets) leave parameters 0..<\(end) out") }
+        guard end == 0 else {
+            throw RuntimeError("step \(step.step): buckets \(buckets) leave parameters 0..<\(end) out")
+        }
         let flops = model.flops(batch: spec.data.batch)
         let computeStart = ContinuousClock.now
         var emulated = 0.0
@@ -134,8 +141,10 @@ final class TrainingDevice: @unchecked Sendable {
             layerDone: { layer in
                 pad(flops.backward[layer])
                 while posted < buckets.count && buckets[posted][0] >= model.weightOffsets[layer] {
-                    pipe.post(Bucket(offset: buckets[posted][0], count: buckets[posted][1], everyRank: everyRank,
-                                     collective: base + UInt64(posted * 4), step: UInt64(step.step), outer: false))
+                    pipe.post(
+                        Bucket(
+                            offset: buckets[posted][0], count: buckets[posted][1], everyRank: everyRank,
+                            collective: base + UInt64(posted * 4), step: UInt64(step.step), outer: false))
                     posted += 1
                 }
             })
@@ -151,9 +160,13 @@ final class TrainingDevice: @unchecked Sendable {
             let outerStart = ContinuousClock.now
             replica.pseudoGradient(into: gradients)
             for (index, bucket) in buckets.enumerated() {
-                times = times + (try allReduce(Bucket(offset: bucket[0], count: bucket[1], everyRank: true,
-                                                      collective: base + UInt64((buckets.count + index) * 4),
-                                                      step: UInt64(step.step), outer: true)))
+                times =
+                    times
+                    + (try allReduce(
+                        Bucket(
+                            offset: bucket[0], count: bucket[1], everyRank: true,
+                            collective: base + UInt64((buckets.count + index) * 4),
+                            step: UInt64(step.step), outer: true)))
             }
             replica.applyOuter(gradients)
             outerS = ClusterWorker.seconds(ContinuousClock.now - outerStart)
@@ -165,14 +178,16 @@ final class TrainingDevice: @unchecked Sendable {
             if rank == 0 { try Data(bytes).write(to: URL(fileURLWithPath: path)) }
         }
 
-        var lanBytes = 0, wanBytes = 0
+        var lanBytes = 0
+        var wanBytes = 0
         let myRegion = layout.region(ofRank: rank)
         for (peer, totals) in plane.traffic.snapshot() where peer >= 0 && peer < layout.ranks {
             let sent = totals.sentBytes - (before[peer]?.sentBytes ?? 0)
             if layout.region(ofRank: peer) == myRegion { lanBytes += sent } else { wanBytes += sent }
         }
-        var result = ControlMessage.DeviceStep(rank: rank, computeS: computeS, commS: times.total, hostS: times.host,
-                                               regionS: times.region, wanS: times.wan, syncS: 0, checkS: 0, wrong: 0)
+        var result = ControlMessage.DeviceStep(
+            rank: rank, computeS: computeS, commS: times.total, hostS: times.host,
+            regionS: times.region, wanS: times.wan, syncS: 0, checkS: 0, wrong: 0)
         result.loss = loss
         result.waitS = waitS
         result.outerS = outerS
@@ -203,20 +218,24 @@ final class TrainingDevice: @unchecked Sendable {
             throw RuntimeError("all-reduce before the plan")
         }
         let schedule = spec.schedules[scheduleIndex]
-        let rank = plane.rank, timeout = shared.timeout
+        let rank = plane.rank
+        let timeout = shared.timeout
         let buffer = UnsafeMutableRawPointer(gradients + bucket.offset)
-        var choice = bucket.everyRank ? planner.choose(bytes: bucket.count * 4) : regional.choose(bytes: bucket.count * 4)
+        var choice =
+            bucket.everyRank ? planner.choose(bytes: bucket.count * 4) : regional.choose(bytes: bucket.count * 4)
         var compression: WireCompression?
         if bucket.everyRank, layout.regions.count > 1, let format = schedule.compression.wireFormat {
             let group = choice.hierarchical ? layout.regions.count : layout.ranks
-            choice = ClusterPlanner.Choice(hierarchical: choice.hierarchical, regionChunkBytes: choice.regionChunkBytes,
-                                           algorithm: WireCompression.algorithm(for: choice.algorithm, ranks: group),
-                                           chunkBytes: choice.chunkBytes, regionHosts: choice.regionHosts,
-                                           regions: choice.regions, devices: choice.devices)
+            choice = ClusterPlanner.Choice(
+                hierarchical: choice.hierarchical, regionChunkBytes: choice.regionChunkBytes,
+                algorithm: WireCompression.algorithm(for: choice.algorithm, ranks: group),
+                chunkBytes: choice.chunkBytes, regionHosts: choice.regionHosts,
+                regions: choice.regions, devices: choice.devices)
             let myRegion = layout.region(ofRank: rank)
             let residual = bucket.outer ? outerResidual : gradientResidual
-            compression = WireCompression(format: format, compressTo: (0..<layout.ranks).map { layout.region(ofRank: $0) != myRegion },
-                                          residual: residual.map { $0 + bucket.offset })
+            compression = WireCompression(
+                format: format, compressTo: (0..<layout.ranks).map { layout.region(ofRank: $0) != myRegion },
+                residual: residual.map { $0 + bucket.offset })
         }
         var times = LevelTimes()
         let start = ContinuousClock.now
@@ -230,12 +249,14 @@ final class TrainingDevice: @unchecked Sendable {
             try group.reduceScatter(device: device, offset: bucket.offset, count: bucket.count, timeout: timeout)
             times.host += lap()
         }
-        let phases = ClusterCollective.phases(choice: choice, layout: layout, rank: rank, device: device, count: bucket.count,
-                                              slice: group.slice(device, of: bucket.count))
+        let phases = ClusterCollective.phases(
+            choice: choice, layout: layout, rank: rank, device: device, count: bucket.count,
+            slice: group.slice(device, of: bucket.count))
         for (index, phase) in phases.enumerated() where bucket.everyRank || phase.level != .wan {
-            try ScheduleExecutor.run(phase.schedule, buffer: buffer, elementCount: bucket.count, on: plane,
-                                     collectiveID: bucket.collective + UInt64(index), step: bucket.step, timeout: timeout,
-                                     compression: phase.level == .region ? nil : compression)
+            try ScheduleExecutor.run(
+                phase.schedule, buffer: buffer, elementCount: bucket.count, on: plane,
+                collectiveID: bucket.collective + UInt64(index), step: bucket.step, timeout: timeout,
+                compression: phase.level == .region ? nil : compression)
             switch phase.level {
             case .region: times.region += lap()
             case .wan, .flat: times.wan += lap()
@@ -245,7 +266,9 @@ final class TrainingDevice: @unchecked Sendable {
             try group.allGather(device: device, offset: bucket.offset, count: bucket.count, timeout: timeout)
             times.host += lap()
         }
-        let summed = bucket.everyRank ? layout.ranks : layout.workersByRegion[layout.region(ofRank: rank)].count * layout.devicesPerWorker
+        let summed =
+            bucket.everyRank
+            ? layout.ranks : layout.workersByRegion[layout.region(ofRank: rank)].count * layout.devicesPerWorker
         let scale = 1 / Float(summed)
         for i in 0..<bucket.count { buffer.assumingMemoryBound(to: Float.self)[i] *= scale }
         times.total = ClusterWorker.seconds(ContinuousClock.now - start)
@@ -318,7 +341,8 @@ final class BucketPipe: @unchecked Sendable {
         }
         if let failure { throw RuntimeError("bucket all-reduce failed: \(failure)") }
         guard finished >= count else {
-            throw RuntimeError("\(count - finished) of \(count) gradient buckets were not all-reduced within \(timeout)")
+            throw RuntimeError(
+                "\(count - finished) of \(count) gradient buckets were not all-reduced within \(timeout)")
         }
         let result = times
         finished = 0

@@ -1,13 +1,15 @@
-import Transport
 import ArgumentParser
+import Transport
 
 /// How a worker or gateway watches its coordinator (`CoordinatorWatch`): the flags both take.
 public struct WatchOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("heartbeat-ms"), help: ArgumentHelp("Heartbeat interval.", valueName: "ms"))
     var heartbeatMilliseconds = 500.0
 
-    @Option(name: .customLong("dead-after-s"), help: ArgumentHelp(
-        "The coordinator counts as gone after this long of silence.", valueName: "s"))
+    @Option(
+        name: .customLong("dead-after-s"),
+        help: ArgumentHelp(
+            "The coordinator counts as gone after this long of silence.", valueName: "s"))
     public var deadAfterSeconds = 5.0
 
     @Option(name: .customLong("join-timeout-s"), help: ArgumentHelp("Give up if not admitted by then.", valueName: "s"))

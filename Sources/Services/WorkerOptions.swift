@@ -1,7 +1,7 @@
-import Transport
 import ArgumentParser
 import Foundation
 import StraitsWire
+import Transport
 
 /// Flags of `straits-worker`.
 public struct WorkerOptions: ParsableArguments, Sendable {
@@ -24,32 +24,40 @@ public struct WorkerOptions: ParsableArguments, Sendable {
     public var devices = 1
 
     /// The address the data sockets bind on (this host's address as the other workers see it).
-    @Option(name: .customLong("bind-address"), help: ArgumentHelp("Address the data sockets bind on.", valueName: "addr"))
+    @Option(
+        name: .customLong("bind-address"), help: ArgumentHelp("Address the data sockets bind on.", valueName: "addr"))
     public var bindAddress = "127.0.0.1"
 
     /// TCP, or Unix-domain sockets where the whole cluster runs on one machine.
-    @Option(help: ArgumentHelp(
-        "How the data sockets are reached.",
-        discussion: "tcp on --bind-address, or ipc: Unix-domain sockets in the temporary directory, for a cluster that runs on one machine."))
+    @Option(
+        help: ArgumentHelp(
+            "How the data sockets are reached.",
+            discussion:
+                "tcp on --bind-address, or ipc: Unix-domain sockets in the temporary directory, for a cluster that runs on one machine."
+        ))
     public var transport = DataTransport.tcp
 
     /// How a rank waits for a held message's arrival.
-    @Option(name: .customLong("arrival-wait"), help: ArgumentHelp(
-        "How a rank waits for a message a gateway sent on before it arrives.",
-        discussion: """
-            approach wakes shortly before the arrival, as early as the timer's recent wake-ups were late \
-            (20-300 µs), and spins on the clock for the rest, at real-time priority where the process may \
-            (below the gateways' delivery threads); timer waits at normal priority and wakes at the arrival \
-            itself, as late as the machine wakes it, and spins for none; auto does what the coordinator says \
-            for each step: approach where the model of a local cluster, with the spins counted, leaves this \
-            machine's cores at least half idle, timer where it does not, approach where it has no such model.
-            """))
+    @Option(
+        name: .customLong("arrival-wait"),
+        help: ArgumentHelp(
+            "How a rank waits for a message a gateway sent on before it arrives.",
+            discussion: """
+                approach wakes shortly before the arrival, as early as the timer's recent wake-ups were late \
+                (20-300 µs), and spins on the clock for the rest, at real-time priority where the process may \
+                (below the gateways' delivery threads); timer waits at normal priority and wakes at the arrival \
+                itself, as late as the machine wakes it, and spins for none; auto does what the coordinator says \
+                for each step: approach where the model of a local cluster, with the spins counted, leaves this \
+                machine's cores at least half idle, timer where it does not, approach where it has no such model.
+                """))
     public var arrivalWait = ArrivalWait.auto
 
     @OptionGroup public var watch: WatchOptions
 
-    @Option(name: .customLong("protocol-version"), help: ArgumentHelp(
-        "Speak this control protocol version (for compatibility tests).", valueName: "v"))
+    @Option(
+        name: .customLong("protocol-version"),
+        help: ArgumentHelp(
+            "Speak this control protocol version (for compatibility tests).", valueName: "v"))
     var protocolVersionFlag = Int(ControlMessage.protocolVersion)
 
     public init() {}

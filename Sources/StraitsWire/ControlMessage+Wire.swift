@@ -22,10 +22,13 @@ extension ControlMessage {
             switch self {
             case .frameCount(let count): "control message with \(count) frames, expected 2 (envelope, body)"
             case .envelopeSize(let size): "control envelope of \(size) bytes, expected 8"
-            case .badMagic(let magic): "control envelope with magic 0x\(String(magic, radix: 16)), expected 0x\(String(ControlMessage.magic, radix: 16)) (STRC)"
-            case .versionMismatch(let peer, let ours): "peer speaks control protocol version \(peer), this build speaks version \(ours)"
+            case .badMagic(let magic):
+                "control envelope with magic 0x\(String(magic, radix: 16)), expected 0x\(String(ControlMessage.magic, radix: 16)) (STRC)"
+            case .versionMismatch(let peer, let ours):
+                "peer speaks control protocol version \(peer), this build speaks version \(ours)"
             case .unknownType(let type): "unknown control message type \(type)"
-            case .oversized(let size): "control body of \(size) bytes exceeds the \(ControlMessage.maximumBodyBytes)-byte limit"
+            case .oversized(let size):
+                "control body of \(size) bytes exceeds the \(ControlMessage.maximumBodyBytes)-byte limit"
             case .badBody(let type, let detail): "malformed \(type) body: \(detail)"
             }
         }
@@ -75,9 +78,11 @@ extension ControlMessage {
     public static func decodeEnvelope(_ frame: [UInt8]) throws(DecodeError) -> (version: UInt16, type: UInt16) {
         guard frame.count == 8 else { throw .envelopeSize(frame.count) }
         let (magic, version, type) = frame.withUnsafeBytes { raw in
-            (UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt32.self)),
-             UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 4, as: UInt16.self)),
-             UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 6, as: UInt16.self)))
+            (
+                UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt32.self)),
+                UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 4, as: UInt16.self)),
+                UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 6, as: UInt16.self))
+            )
         }
         guard magic == Self.magic else { throw .badMagic(magic) }
         return (version, type)

@@ -18,7 +18,15 @@ public enum ControlMessage: Equatable, Sendable {
 
     /// The type code in the envelope.
     public enum Kind: UInt16, Sendable, CaseIterable {
-        case join = 1, refuse = 2, plan = 3, probe = 4, probed = 5, step = 6, stepDone = 7, heartbeat = 8, stop = 9
+        case join = 1
+        case refuse = 2
+        case plan = 3
+        case probe = 4
+        case probed = 5
+        case step = 6
+        case stepDone = 7
+        case heartbeat = 8
+        case stop = 9
 
         var name: String {
             switch self {
@@ -61,7 +69,9 @@ public enum ControlMessage: Equatable, Sendable {
         /// `gateway` for a region's gateway (then `endpoints` are its ingress endpoints, one per
         /// region in topology order, empty for its own); absent for a worker.
         public var role: String?
-        public init(region: String, host: Int, devices: Int, numaNodes: Int, endpoints: [String], pid: Int, role: String? = nil) {
+        public init(
+            region: String, host: Int, devices: Int, numaNodes: Int, endpoints: [String], pid: Int, role: String? = nil
+        ) {
             self.region = region
             self.host = host
             self.devices = devices
@@ -97,8 +107,10 @@ public enum ControlMessage: Equatable, Sendable {
         /// How late deliveries went out against their due time, microseconds.
         public var lateP99Us: Double
         public var lateMaxUs: Double
-        public init(to: String, offeredBytes: Int, deliveredBytes: Int, queuedBytes: Int, deliveredMessages: Int, busyS: Double,
-                    queueDelaySSum: Double, queueDelaySMax: Double, lateP99Us: Double, lateMaxUs: Double) {
+        public init(
+            to: String, offeredBytes: Int, deliveredBytes: Int, queuedBytes: Int, deliveredMessages: Int, busyS: Double,
+            queueDelaySSum: Double, queueDelaySMax: Double, lateP99Us: Double, lateMaxUs: Double
+        ) {
             self.to = to
             self.offeredBytes = offeredBytes
             self.deliveredBytes = deliveredBytes
@@ -174,9 +186,11 @@ public enum ControlMessage: Equatable, Sendable {
         public var gatewayHop: LinkParameters?
         /// Training jobs: the job file's text, which every worker parses as the coordinator did.
         public var job: String?
-        public init(epoch: Int, you: Int, regions: [String], devicesPerWorker: Int, workers: [PlanWorker], algo: String,
-                    chunkBytes: Int, maxBytes: Int, checksums: Bool, timeoutS: Double, lan: LinkParameters, wan: LinkParameters,
-                    gateways: [PlanGateway]? = nil, job: String? = nil) {
+        public init(
+            epoch: Int, you: Int, regions: [String], devicesPerWorker: Int, workers: [PlanWorker], algo: String,
+            chunkBytes: Int, maxBytes: Int, checksums: Bool, timeoutS: Double, lan: LinkParameters, wan: LinkParameters,
+            gateways: [PlanGateway]? = nil, job: String? = nil
+        ) {
             self.gateways = gateways
             self.job = job
             self.epoch = epoch
@@ -236,8 +250,11 @@ public enum ControlMessage: Equatable, Sendable {
         /// The chunk every level of this step's all-reduce uses, where the coordinator's model
         /// chose one over the planner's (`ClusterPlanner.chunkCandidates`); nil: the planner's.
         public var chunkBytes: Int?
-        public init(step: Int, bytes: Int, computeS: Double, collective: Int, train: TrainStep? = nil, approachArrivals: Bool? = nil,
-                    chunkBytes: Int? = nil) {
+        public init(
+            step: Int, bytes: Int, computeS: Double, collective: Int, train: TrainStep? = nil,
+            approachArrivals: Bool? = nil,
+            chunkBytes: Int? = nil
+        ) {
             self.step = step
             self.bytes = bytes
             self.computeS = computeS
@@ -302,8 +319,10 @@ public enum ControlMessage: Equatable, Sendable {
         /// Training steps that end a schedule: CRC32C of the device's parameters, so the
         /// coordinator can check that every replica ended identical.
         public var parametersChecksum: UInt32?
-        public init(rank: Int, computeS: Double, commS: Double, hostS: Double, regionS: Double, wanS: Double,
-                    syncS: Double, checkS: Double, wrong: Int) {
+        public init(
+            rank: Int, computeS: Double, commS: Double, hostS: Double, regionS: Double, wanS: Double,
+            syncS: Double, checkS: Double, wrong: Int
+        ) {
             self.rank = rank
             self.computeS = computeS
             self.commS = commS
@@ -342,8 +361,10 @@ public enum ControlMessage: Equatable, Sendable {
         /// How late this worker's ranks, while they waited, took messages from each other
         /// region after those arrived (the time a gateway's arrival frame gives), by region name.
         public var arrivals: [String: Arrivals]?
-        public init(lanTxBytes: Int = 0, lanRxBytes: Int = 0, wanTxBytes: [String: Int] = [:], wanRxBytes: [String: Int] = [:],
-                    rejectedMessages: Int = 0) {
+        public init(
+            lanTxBytes: Int = 0, lanRxBytes: Int = 0, wanTxBytes: [String: Int] = [:], wanRxBytes: [String: Int] = [:],
+            rejectedMessages: Int = 0
+        ) {
             self.lanTxBytes = lanTxBytes
             self.lanRxBytes = lanRxBytes
             self.wanTxBytes = wanTxBytes
@@ -376,8 +397,10 @@ public enum ControlMessage: Equatable, Sendable {
         public var stepsDone: Int?
         /// From a gateway: its outbound links.
         public var links: [LinkStats]?
-        public init(seq: Int, traffic: Traffic? = nil, computeS: Double? = nil, commS: Double? = nil, stepsDone: Int? = nil,
-                    links: [LinkStats]? = nil) {
+        public init(
+            seq: Int, traffic: Traffic? = nil, computeS: Double? = nil, commS: Double? = nil, stepsDone: Int? = nil,
+            links: [LinkStats]? = nil
+        ) {
             self.links = links
             self.seq = seq
             self.traffic = traffic

@@ -30,7 +30,12 @@ public struct DataFrameHeader: Equatable, Sendable {
     }
     /// How the payload's values travel; `lengthBytes` and `offsetBytes` always count float32
     /// bytes of the buffer, whatever the payload's own size.
-    public enum DataType: UInt8, Sendable { case float32 = 1, float16 = 2, bfloat16 = 3, int8 = 4 }
+    public enum DataType: UInt8, Sendable {
+        case float32 = 1
+        case float16 = 2
+        case bfloat16 = 3
+        case int8 = 4
+    }
 
     public var version: UInt16 = DataFrameHeader.currentVersion
     public var type: FrameType = .collectiveData
@@ -45,7 +50,9 @@ public struct DataFrameHeader: Equatable, Sendable {
     public var crc32c: UInt32 = 0
     public var flags: UInt32 = 0
 
-    public init(sourceRank: UInt32, step: UInt64, collectiveID: UInt64, tag: UInt64, offsetBytes: UInt64, lengthBytes: UInt64) {
+    public init(
+        sourceRank: UInt32, step: UInt64, collectiveID: UInt64, tag: UInt64, offsetBytes: UInt64, lengthBytes: UInt64
+    ) {
         self.sourceRank = sourceRank
         self.step = step
         self.collectiveID = collectiveID
@@ -65,8 +72,10 @@ public struct DataFrameHeader: Equatable, Sendable {
         public var description: String {
             switch self {
             case .wrongSize(let size): "data header: expected \(DataFrameHeader.size) bytes, got \(size)"
-            case .badMagic(let magic): "data header: bad magic 0x\(String(magic, radix: 16)), expected 0x\(String(DataFrameHeader.magic, radix: 16))"
-            case .unsupportedVersion(let version): "data header: protocol version \(version), this build speaks \(DataFrameHeader.currentVersion)"
+            case .badMagic(let magic):
+                "data header: bad magic 0x\(String(magic, radix: 16)), expected 0x\(String(DataFrameHeader.magic, radix: 16))"
+            case .unsupportedVersion(let version):
+                "data header: protocol version \(version), this build speaks \(DataFrameHeader.currentVersion)"
             case .unknownType(let type): "data header: unknown frame type \(type)"
             case .unknownDataType(let dtype): "data header: unknown dtype \(dtype)"
             }

@@ -18,7 +18,8 @@ public final class RunDirectory: Sendable {
         let manager = FileManager.default
         do {
             // A directory used before starts clean: nothing of an earlier run may mix in.
-            for name in ["coordinator.endpoint", "plan.json", "summary.json", "report.html"] where manager.fileExists(atPath: path + "/" + name) {
+            for name in ["coordinator.endpoint", "plan.json", "summary.json", "report.html"]
+            where manager.fileExists(atPath: path + "/" + name) {
                 try manager.removeItem(atPath: path + "/" + name)
             }
             if manager.fileExists(atPath: path + "/regions") { try manager.removeItem(atPath: path + "/regions") }
@@ -26,7 +27,10 @@ public final class RunDirectory: Sendable {
             for (source, name) in [(topologyFile, "topology.yaml"), (jobFile, "job.yaml")] {
                 let target = path + "/" + name
                 // The file may already be the copy (a run directory reused with its own files).
-                if URL(fileURLWithPath: source).standardizedFileURL == URL(fileURLWithPath: target).standardizedFileURL { continue }
+                if URL(fileURLWithPath: source).standardizedFileURL == URL(fileURLWithPath: target).standardizedFileURL
+                {
+                    continue
+                }
                 if manager.fileExists(atPath: target) { try manager.removeItem(atPath: target) }
                 try manager.copyItem(atPath: source, toPath: target)
             }
@@ -38,7 +42,9 @@ public final class RunDirectory: Sendable {
         events = try JSONLWriter(path: path + "/events.jsonl")
         links = try JSONLWriter(path: path + "/links.jsonl")
         var regions: [String: JSONLWriter] = [:]
-        for name in regionNames { regions[name] = try JSONLWriter(path: path + "/regions/\(Self.fileName(name)).jsonl") }
+        for name in regionNames {
+            regions[name] = try JSONLWriter(path: path + "/regions/\(Self.fileName(name)).jsonl")
+        }
         self.regions = regions
     }
 

@@ -22,7 +22,9 @@ public struct RunReport {
             throw TelemetryError("\(path) is not a run directory (no summary.json, no regions/)")
         }
         summary = (try? Self.readLines(path + "/summary.json").first) ?? [:]
-        let names = ((try? manager.contentsOfDirectory(atPath: path + "/regions")) ?? []).filter { $0.hasSuffix(".jsonl") }.sorted()
+        let names = ((try? manager.contentsOfDirectory(atPath: path + "/regions")) ?? []).filter {
+            $0.hasSuffix(".jsonl")
+        }.sorted()
         var regions: [(String, [Record])] = []
         for name in names {
             regions.append((String(name.dropLast(6)), try Self.readLines(path + "/regions/" + name)))
@@ -30,7 +32,9 @@ public struct RunReport {
         // Keep the topology's order where the summary gives it.
         if let order = summary["regions"] as? [Record] {
             let ranked = order.compactMap { $0["region"] as? String }
-            regions.sort { (ranked.firstIndex(of: $0.0) ?? Int.max, $0.0) < (ranked.firstIndex(of: $1.0) ?? Int.max, $1.0) }
+            regions.sort {
+                (ranked.firstIndex(of: $0.0) ?? Int.max, $0.0) < (ranked.firstIndex(of: $1.0) ?? Int.max, $1.0)
+            }
         }
         self.regions = regions.map { (name: $0.0, records: $0.1) }
         bench = try Self.readLines(path + "/bench.jsonl", optional: true)
@@ -45,7 +49,8 @@ public struct RunReport {
             throw TelemetryError("cannot read \(file)")
         }
         var records: [Record] = []
-        for (index, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
+        for (index, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated()
+        where !line.isEmpty {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? Record else {
                 throw TelemetryError("\(file):\(index + 1): not a JSON object")
             }
@@ -69,7 +74,9 @@ public struct RunReport {
             totals.lanTxBytes += Self.int(record["lan_tx_bytes"])
             totals.lanRxBytes += Self.int(record["lan_rx_bytes"])
             totals.seconds += Self.double(record["window_s"])
-            if record["kind"] as? String == "second" { totals.peakWanTxGbps = max(totals.peakWanTxGbps, Self.double(record["wan_tx_gbps"])) }
+            if record["kind"] as? String == "second" {
+                totals.peakWanTxGbps = max(totals.peakWanTxGbps, Self.double(record["wan_tx_gbps"]))
+            }
         }
         return totals
     }
@@ -81,35 +88,45 @@ public struct RunReport {
     public func table() -> String {
         var lines: [String] = []
         let status = summary["status"] as? String ?? "unknown"
-        lines.append("run \(path): job \(summary["job"] as? String ?? "?") (\(summary["kind"] as? String ?? "?")) on topology \(summary["topology"] as? String ?? "?"), \(Self.int(summary["ranks"])) ranks, \(Self.int(summary["steps"])) steps in \(String(format: "%.1f", Self.double(summary["wall_s"]))) s — \(status)")
+        lines.append(
+            "run \(path): job \(summary["job"] as? String ?? "?") (\(summary["kind"] as? String ?? "?")) on topology \(summary["topology"] as? String ?? "?"), \(Self.int(summary["ranks"])) ranks, \(Self.int(summary["steps"])) steps in \(String(format: "%.1f", Self.double(summary["wall_s"]))) s — \(status)"
+        )
         if let reason = summary["reason"] as? String { lines.append("reason: \(reason)") }
         let regionSummaries = (summary["regions"] as? [Record]) ?? []
         lines.append("")
-        lines.append(Self.row(["region", "WAN tx", "WAN rx", "WAN tx Gbps", "peak Gbps", "LAN tx", "samples/s", "comm share"]))
-        var sentAll = 0, receivedAll = 0
+        lines.append(
+            Self.row(["region", "WAN tx", "WAN rx", "WAN tx Gbps", "peak Gbps", "LAN tx", "samples/s", "comm share"]))
+        var sentAll = 0
+        var receivedAll = 0
         for region in regions {
             let t = totals(region.records)
             sentAll += t.wanTxBytes
             receivedAll += t.wanRxBytes
             let summaryRow = regionSummaries.first { $0["region"] as? String == region.name } ?? [:]
             let gbps = t.seconds > 0 ? Double(t.wanTxBytes) * 8 / t.seconds / 1e9 : 0
-            lines.append(Self.row([
-                region.name, Self.bytes(t.wanTxBytes), Self.bytes(t.wanRxBytes), String(format: "%.3f", gbps),
-                String(format: "%.3f", t.peakWanTxGbps), Self.bytes(t.lanTxBytes),
-                String(format: "%.1f", Self.double(summaryRow["samples_per_s"])),
-                String(format: "%.0f%%", Self.double(summaryRow["comm_share"]) * 100),
-            ]))
+            lines.append(
+                Self.row([
+                    region.name, Self.bytes(t.wanTxBytes), Self.bytes(t.wanRxBytes), String(format: "%.3f", gbps),
+                    String(format: "%.3f", t.peakWanTxGbps), Self.bytes(t.lanTxBytes),
+                    String(format: "%.1f", Self.double(summaryRow["samples_per_s"])),
+                    String(format: "%.0f%%", Self.double(summaryRow["comm_share"]) * 100),
+                ]))
         }
-        lines.append("WAN bytes sent \(sentAll), received \(receivedAll): \(sentAll == receivedAll ? "balanced" : "NOT balanced")")
+        lines.append(
+            "WAN bytes sent \(sentAll), received \(receivedAll): \(sentAll == receivedAll ? "balanced" : "NOT balanced")"
+        )
         if !bench.isEmpty {
             lines.append("")
             lines.append(Self.row(["size", "time(us)", "algbw(GB/s)", "busbw(GB/s)", "#wrong"], width: 13) + "  plan")
             for row in bench {
-                lines.append(Self.row([
-                    String(Self.int(row["size_bytes"])), String(format: "%.1f", Self.double(row["time_us"])),
-                    String(format: "%.3f", Self.double(row["algbw_gbps"])), String(format: "%.3f", Self.double(row["busbw_gbps"])),
-                    String(Self.int(row["wrong"])),
-                ], width: 13) + "  " + (row["algo"] as? String ?? ""))
+                lines.append(
+                    Self.row(
+                        [
+                            String(Self.int(row["size_bytes"])), String(format: "%.1f", Self.double(row["time_us"])),
+                            String(format: "%.3f", Self.double(row["algbw_gbps"])),
+                            String(format: "%.3f", Self.double(row["busbw_gbps"])),
+                            String(Self.int(row["wrong"])),
+                        ], width: 13) + "  " + (row["algo"] as? String ?? ""))
             }
         }
         let trainingLines = trainingTable()
@@ -122,34 +139,54 @@ public struct RunReport {
             lines.append("")
             lines += linkLines
         }
-        let failures = events.filter { ["worker_dead", "worker_failed", "abort", "refused"].contains($0["event"] as? String ?? "") }
+        let failures = events.filter {
+            ["worker_dead", "worker_failed", "abort", "refused"].contains($0["event"] as? String ?? "")
+        }
         if !failures.isEmpty {
             lines.append("")
-            for event in failures { lines.append("event \(event["event"] as? String ?? ""): \(event["reason"] as? String ?? "")") }
+            for event in failures {
+                lines.append("event \(event["event"] as? String ?? ""): \(event["reason"] as? String ?? "")")
+            }
         }
         return lines.joined(separator: "\n")
     }
 
     /// Training jobs: the schedules side by side (from the summary).
     func trainingTable() -> [String] {
-        guard let training = summary["training"] as? Record, let schedules = training["schedules"] as? [Record], !schedules.isEmpty else { return [] }
-        var lines = [Self.row(["schedule", "steps", "final loss", "wall s", "WAN MB", "WAN/step÷ddp", "to target s", "WAN→target MB"], width: 16)
-            + "  compute utilisation"]
+        guard let training = summary["training"] as? Record, let schedules = training["schedules"] as? [Record],
+            !schedules.isEmpty
+        else { return [] }
+        var lines = [
+            Self.row(
+                [
+                    "schedule", "steps", "final loss", "wall s", "WAN MB", "WAN/step÷ddp", "to target s",
+                    "WAN→target MB",
+                ], width: 16)
+                + "  compute utilisation"
+        ]
         for schedule in schedules {
             let utilisation = (schedule["compute_utilisation"] as? Record ?? [:]).sorted { $0.key < $1.key }
                 .map { "\($0.key) \(String(format: "%.1f%%", Self.double($0.value) * 100))" }.joined(separator: ", ")
             func optional(_ key: String, _ format: String, scale: Double = 1) -> String {
-                schedule[key] is NSNull || schedule[key] == nil ? "-" : String(format: format, Self.double(schedule[key]) * scale)
+                schedule[key] is NSNull || schedule[key] == nil
+                    ? "-" : String(format: format, Self.double(schedule[key]) * scale)
             }
-            lines.append(Self.row([
-                schedule["name"] as? String ?? "?", String(Self.int(schedule["steps"])), optional("final_loss", "%.4f"),
-                optional("wall_s", "%.1f"), optional("wan_bytes", "%.1f", scale: 1e-6), optional("wan_bytes_vs_ddp", "%.3f"),
-                schedule["reached_target"] as? Bool == true ? optional("time_to_target_s", "%.1f") : "not reached",
-                optional("wan_bytes_to_target", "%.1f", scale: 1e-6),
-            ], width: 16) + "  " + utilisation)
+            lines.append(
+                Self.row(
+                    [
+                        schedule["name"] as? String ?? "?", String(Self.int(schedule["steps"])),
+                        optional("final_loss", "%.4f"),
+                        optional("wall_s", "%.1f"), optional("wan_bytes", "%.1f", scale: 1e-6),
+                        optional("wan_bytes_vs_ddp", "%.3f"),
+                        schedule["reached_target"] as? Bool == true
+                            ? optional("time_to_target_s", "%.1f") : "not reached",
+                        optional("wan_bytes_to_target", "%.1f", scale: 1e-6),
+                    ], width: 16) + "  " + utilisation)
         }
         if training["target_loss"] is NSNumber {
-            lines.append("target loss \(String(format: "%.4f", Self.double(training["target_loss"]))) (\(training["target_from"] as? String ?? ""))")
+            lines.append(
+                "target loss \(String(format: "%.4f", Self.double(training["target_loss"]))) (\(training["target_from"] as? String ?? ""))"
+            )
         }
         if let compute = summary["compute"] as? String { lines.append("compute: \(compute)") }
         return lines
@@ -170,10 +207,13 @@ public struct RunReport {
             entry.wan += Self.int(record["wan_bytes"])
             perStep[schedule, default: [:]][index] = entry
         }
-        var time: [SVGChart.Series] = [], bytes: [SVGChart.Series] = []
+        var time: [SVGChart.Series] = []
+        var bytes: [SVGChart.Series] = []
         for schedule in order {
-            var clock = 0.0, sent = 0
-            var timePoints: [(x: Double, y: Double)] = [], bytePoints: [(x: Double, y: Double)] = []
+            var clock = 0.0
+            var sent = 0
+            var timePoints: [(x: Double, y: Double)] = []
+            var bytePoints: [(x: Double, y: Double)] = []
             for (_, entry) in perStep[schedule]!.sorted(by: { $0.key < $1.key }) {
                 clock += entry.wall
                 sent += entry.wan
@@ -192,38 +232,62 @@ public struct RunReport {
     /// late the gateway sent messages on (`late p99`), and how late after they arrived the ranks
     /// that waited for them took them (`taken p99`, where the receivers counted it).
     func linkTable() -> [String] {
-        let shaped = links.filter { $0["shaped"] as? Bool == true && ["second", "final"].contains($0["kind"] as? String ?? "") }
+        let shaped = links.filter {
+            $0["shaped"] as? Bool == true && ["second", "final"].contains($0["kind"] as? String ?? "")
+        }
         guard !shaped.isEmpty else { return [] }
         func key(_ record: Record) -> String { "\(record["from"] as? String ?? "")→\(record["to"] as? String ?? "")" }
         let names = Array(Set(shaped.map(key))).sorted()
         let first = (names.map(\.count).max() ?? 4) + 2
-        func padded(_ text: String) -> String { text.padding(toLength: max(first, text.count), withPad: " ", startingAt: 0) }
-        var lines = [padded("link") + Self.row(["", "declared", "offered", "delivered", "mean Gbps", "peak Gbps", "busy", "queue ms", "max q ms", "late p99", "taken p99"], width: 11).dropFirst(11)]
+        func padded(_ text: String) -> String {
+            text.padding(toLength: max(first, text.count), withPad: " ", startingAt: 0)
+        }
+        var lines = [
+            padded("link")
+                + Self.row(
+                    [
+                        "", "declared", "offered", "delivered", "mean Gbps", "peak Gbps", "busy", "queue ms",
+                        "max q ms", "late p99", "taken p99",
+                    ], width: 11
+                ).dropFirst(11)
+        ]
         for link in names {
             let records = shaped.filter { key($0) == link }
             let seconds = records.reduce(0) { $0 + Self.double($1["window_s"]) }
             let offered = records.reduce(0) { $0 + Self.int($1["offered_bytes"]) }
             let delivered = records.reduce(0) { $0 + Self.int($1["delivered_bytes"]) }
             let busy = records.reduce(0) { $0 + Self.double($1["utilisation"]) * Self.double($1["window_s"]) }
-            let weightedDelay = records.reduce(0) { $0 + Self.double($1["queue_delay_ms"]) * Double(Self.int($1["delivered_bytes"])) }
-            let peak = records.filter { $0["kind"] as? String == "second" }.map { Self.double($0["delivered_gbps"]) }.max() ?? 0
+            let weightedDelay = records.reduce(0) {
+                $0 + Self.double($1["queue_delay_ms"]) * Double(Self.int($1["delivered_bytes"]))
+            }
+            let peak =
+                records.filter { $0["kind"] as? String == "second" }.map { Self.double($0["delivered_gbps"]) }.max()
+                ?? 0
             let last = records.last ?? [:]
-            lines.append(padded(link) + Self.row([
-                "", String(format: "%g Gbps", Self.double(last["bandwidth_bps"]) / 1e9), Self.bytes(offered), Self.bytes(delivered),
-                String(format: "%.3f", seconds > 0 ? Double(delivered) * 8 / seconds / 1e9 : 0), String(format: "%.3f", peak),
-                String(format: "%.0f%%", seconds > 0 ? busy / seconds * 100 : 0),
-                String(format: "%.2f", delivered > 0 ? weightedDelay / Double(delivered) : 0),
-                String(format: "%.1f", records.map { Self.double($0["queue_delay_max_ms"]) }.max() ?? 0),
-                String(format: "%.0f µs", Self.double(last["late_p99_us"])),
-                last["arrival_late_p99_us"] == nil ? "-" : String(format: "%.0f µs", Self.double(last["arrival_late_p99_us"])),
-            ], width: 11).dropFirst(11))
+            lines.append(
+                padded(link)
+                    + Self.row(
+                        [
+                            "", String(format: "%g Gbps", Self.double(last["bandwidth_bps"]) / 1e9),
+                            Self.bytes(offered), Self.bytes(delivered),
+                            String(format: "%.3f", seconds > 0 ? Double(delivered) * 8 / seconds / 1e9 : 0),
+                            String(format: "%.3f", peak),
+                            String(format: "%.0f%%", seconds > 0 ? busy / seconds * 100 : 0),
+                            String(format: "%.2f", delivered > 0 ? weightedDelay / Double(delivered) : 0),
+                            String(format: "%.1f", records.map { Self.double($0["queue_delay_max_ms"]) }.max() ?? 0),
+                            String(format: "%.0f µs", Self.double(last["late_p99_us"])),
+                            last["arrival_late_p99_us"] == nil
+                                ? "-" : String(format: "%.0f µs", Self.double(last["arrival_late_p99_us"])),
+                        ], width: 11
+                    ).dropFirst(11))
         }
         return lines
     }
 
     public static func row(_ cells: [String], width: Int = 14) -> String {
         cells.enumerated().map { index, cell in
-            index == 0 ? cell.padding(toLength: max(width, cell.count), withPad: " ", startingAt: 0)
+            index == 0
+                ? cell.padding(toLength: max(width, cell.count), withPad: " ", startingAt: 0)
                 : String(repeating: " ", count: max(0, width - cell.count)) + cell
         }.joined()
     }
@@ -238,55 +302,94 @@ public struct RunReport {
 
     /// The charts: per-region WAN and LAN throughput per second, step time per step, busbw by size.
     public func charts() -> [SVGChart] {
-        let start = Self.date(summary["started"]) ?? regions.flatMap(\.records).compactMap { Self.date($0["t"]) }.min() ?? Date()
+        let start =
+            Self.date(summary["started"]) ?? regions.flatMap(\.records).compactMap { Self.date($0["t"]) }.min()
+            ?? Date()
         func series(_ field: String) -> [SVGChart.Series] {
             regions.map { region in
-                SVGChart.Series(name: region.name, points: region.records.filter { $0["kind"] as? String == "second" }.compactMap { record in
-                    guard let t = Self.date(record["t"]) else { return nil }
-                    return (t.timeIntervalSince(start), Self.double(record[field]))
-                })
+                SVGChart.Series(
+                    name: region.name,
+                    points: region.records.filter { $0["kind"] as? String == "second" }.compactMap { record in
+                        guard let t = Self.date(record["t"]) else { return nil }
+                        return (t.timeIntervalSince(start), Self.double(record[field]))
+                    })
             }
         }
         var charts = [
-            SVGChart(title: "WAN throughput sent per region", xLabel: "time (s)", yLabel: "Gbit/s", series: series("wan_tx_gbps")),
-            SVGChart(title: "LAN throughput sent per region", xLabel: "time (s)", yLabel: "Gbit/s", series: series("lan_gbps")),
+            SVGChart(
+                title: "WAN throughput sent per region", xLabel: "time (s)", yLabel: "Gbit/s",
+                series: series("wan_tx_gbps")),
+            SVGChart(
+                title: "LAN throughput sent per region", xLabel: "time (s)", yLabel: "Gbit/s",
+                series: series("lan_gbps")),
         ]
-        let linkNames = Array(Set(links.compactMap { record -> String? in
-            guard record["kind"] as? String == "second" else { return nil }
-            return "\(record["from"] as? String ?? "")→\(record["to"] as? String ?? "")"
-        })).sorted()
-        if !linkNames.isEmpty {
-            charts.append(SVGChart(title: "Delivered per WAN link", xLabel: "time (s)", yLabel: "Gbit/s", series: linkNames.map { name in
-                SVGChart.Series(name: name, points: links.filter {
-                    $0["kind"] as? String == "second" && "\($0["from"] as? String ?? "")→\($0["to"] as? String ?? "")" == name
-                }.compactMap { record in
-                    guard let t = Self.date(record["t"]) else { return nil }
-                    return (t.timeIntervalSince(start), Self.double(record["delivered_gbps"]))
+        let linkNames = Array(
+            Set(
+                links.compactMap { record -> String? in
+                    guard record["kind"] as? String == "second" else { return nil }
+                    return "\(record["from"] as? String ?? "")→\(record["to"] as? String ?? "")"
                 })
-            }))
+        ).sorted()
+        if !linkNames.isEmpty {
+            charts.append(
+                SVGChart(
+                    title: "Delivered per WAN link", xLabel: "time (s)", yLabel: "Gbit/s",
+                    series: linkNames.map { name in
+                        SVGChart.Series(
+                            name: name,
+                            points: links.filter {
+                                $0["kind"] as? String == "second"
+                                    && "\($0["from"] as? String ?? "")→\($0["to"] as? String ?? "")" == name
+                            }.compactMap { record in
+                                guard let t = Self.date(record["t"]) else { return nil }
+                                return (t.timeIntervalSince(start), Self.double(record["delivered_gbps"]))
+                            })
+                    }))
         }
         let stepSeries = regions.map { region in
-            SVGChart.Series(name: region.name, points: region.records.filter { $0["kind"] as? String == "step" }.map {
-                (Double(Self.int($0["step"])), Self.double($0["comm_s"]) * 1e3)
-            })
+            SVGChart.Series(
+                name: region.name,
+                points: region.records.filter { $0["kind"] as? String == "step" }.map {
+                    (Double(Self.int($0["step"])), Self.double($0["comm_s"]) * 1e3)
+                })
         }
-        charts.append(SVGChart(title: "All-reduce time per step (mean over the region's devices)", xLabel: "step", yLabel: "ms", series: stepSeries))
+        charts.append(
+            SVGChart(
+                title: "All-reduce time per step (mean over the region's devices)", xLabel: "step", yLabel: "ms",
+                series: stepSeries))
         let loss = lossSeries()
         if !loss.time.isEmpty {
-            charts.insert(SVGChart(title: "Training loss against wall-clock time, per schedule", xLabel: "time since the schedule started (s)",
-                                   yLabel: "loss (mean over ranks)", series: loss.time, logY: true), at: 0)
-            charts.insert(SVGChart(title: "Training loss against WAN bytes sent, per schedule", xLabel: "WAN bytes sent (MB)",
-                                   yLabel: "loss (mean over ranks)", series: loss.bytes, logY: true), at: 1)
-            charts.insert(SVGChart(title: "Training throughput per region", xLabel: "step", yLabel: "samples/s", series: regions.map { region in
-                SVGChart.Series(name: region.name, points: region.records.filter { $0["kind"] as? String == "step" }.map {
-                    (Double(Self.int($0["step"])), Self.double($0["samples_per_s"]))
-                })
-            }), at: 2)
+            charts.insert(
+                SVGChart(
+                    title: "Training loss against wall-clock time, per schedule",
+                    xLabel: "time since the schedule started (s)",
+                    yLabel: "loss (mean over ranks)", series: loss.time, logY: true), at: 0)
+            charts.insert(
+                SVGChart(
+                    title: "Training loss against WAN bytes sent, per schedule", xLabel: "WAN bytes sent (MB)",
+                    yLabel: "loss (mean over ranks)", series: loss.bytes, logY: true), at: 1)
+            charts.insert(
+                SVGChart(
+                    title: "Training throughput per region", xLabel: "step", yLabel: "samples/s",
+                    series: regions.map { region in
+                        SVGChart.Series(
+                            name: region.name,
+                            points: region.records.filter { $0["kind"] as? String == "step" }.map {
+                                (Double(Self.int($0["step"])), Self.double($0["samples_per_s"]))
+                            })
+                    }), at: 2)
         }
         if !bench.isEmpty {
-            charts.append(SVGChart(title: "All-reduce bus bandwidth against size", xLabel: "message size (bytes)", yLabel: "busbw (GB/s)",
-                                   series: [SVGChart.Series(name: "busbw", points: bench.map { (Double(Self.int($0["size_bytes"])), Self.double($0["busbw_gbps"])) })],
-                                   logX: true))
+            charts.append(
+                SVGChart(
+                    title: "All-reduce bus bandwidth against size", xLabel: "message size (bytes)",
+                    yLabel: "busbw (GB/s)",
+                    series: [
+                        SVGChart.Series(
+                            name: "busbw",
+                            points: bench.map { (Double(Self.int($0["size_bytes"])), Self.double($0["busbw_gbps"])) })
+                    ],
+                    logX: true))
         }
         return charts
     }
@@ -300,7 +403,9 @@ public struct RunReport {
 
     /// The HTML page: the table, then the charts, all inline.
     public func html() -> String {
-        ReportPage.html(title: "Straits run \(path)", heading: "Straits run report", text: table(), charts: charts(), textFirst: true)
+        ReportPage.html(
+            title: "Straits run \(path)", heading: "Straits run report", text: table(), charts: charts(),
+            textFirst: true)
     }
 
     /// Prints the table and writes `report.html`; returns the page's path.

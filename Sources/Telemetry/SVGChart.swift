@@ -32,8 +32,10 @@ public struct SVGChart {
 
     static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
-    public init(title: String, xLabel: String, yLabel: String, series: [Series], logX: Bool = false, logLog: Bool = false,
-                logY: Bool = false, decadesX: Bool = false) {
+    public init(
+        title: String, xLabel: String, yLabel: String, series: [Series], logX: Bool = false, logLog: Bool = false,
+        logY: Bool = false, decadesX: Bool = false
+    ) {
         self.logY = logY
         self.decadesX = decadesX
         self.title = title
@@ -45,24 +47,38 @@ public struct SVGChart {
     }
 
     public var svg: String {
-        let left = 70.0, right = 160.0, top = 36.0, bottom = 48.0
-        let plotWidth = width - left - right, plotHeight = height - top - bottom
-        let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) && (!logLog || ($0.x > 0 && $0.y > 0)) && (!logY || $0.y > 0) && (!decadesX || $0.x > 0) }
-        var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"11\">\n"
-        out += "<text x=\"\(Int(width / 2))\" y=\"18\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">\(Self.escape(title))</text>\n"
+        let left = 70.0
+        let right = 160.0
+        let top = 36.0
+        let bottom = 48.0
+        let plotWidth = width - left - right
+        let plotHeight = height - top - bottom
+        let all = series.flatMap(\.points).filter {
+            $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) && (!logLog || ($0.x > 0 && $0.y > 0))
+                && (!logY || $0.y > 0) && (!decadesX || $0.x > 0)
+        }
+        var out =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"11\">\n"
+        out +=
+            "<text x=\"\(Int(width / 2))\" y=\"18\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">\(Self.escape(title))</text>\n"
         guard !all.isEmpty else {
-            out += "<text x=\"\(Int(width / 2))\" y=\"\(Int(height / 2))\" text-anchor=\"middle\" fill=\"#888\">no data in this run</text>\n</svg>"
+            out +=
+                "<text x=\"\(Int(width / 2))\" y=\"\(Int(height / 2))\" text-anchor=\"middle\" fill=\"#888\">no data in this run</text>\n</svg>"
             return out
         }
         let fx: (Double) -> Double = logLog || decadesX ? { log10($0) } : logX ? { log2($0) } : { $0 }
         let fy: (Double) -> Double = logLog || logY ? { log10($0) } : { $0 }
-        var xMin = all.map { fx($0.x) }.min()!, xMax = all.map { fx($0.x) }.max()!
+        var xMin = all.map { fx($0.x) }.min()!
+        var xMax = all.map { fx($0.x) }.max()!
         if logLog {
             xMin = min(xMin, all.map { fy($0.y) }.min()!).rounded(.down)
             xMax = max(xMax, all.map { fy($0.y) }.max()!).rounded(.up)
         }
         if decadesX { (xMin, xMax) = (xMin.rounded(.down), xMax.rounded(.up)) }
-        if xMax == xMin { xMin -= 1; xMax += 1 }
+        if xMax == xMin {
+            xMin -= 1
+            xMax += 1
+        }
         var yMax = logLog ? xMax : Self.niceCeiling(max(all.map(\.y).max()!, 1e-12))
         var yMin = logLog ? xMin : min(0, all.map(\.y).min()!)
         if logY {
@@ -72,7 +88,8 @@ public struct SVGChart {
         func px(_ x: Double) -> Double { left + (fx(x) - xMin) / (xMax - xMin) * plotWidth }
         func py(_ y: Double) -> Double { top + plotHeight - (fy(y) - yMin) / (yMax - yMin) * plotHeight }
 
-        out += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotWidth)\" height=\"\(plotHeight)\" fill=\"none\" stroke=\"#444\"/>\n"
+        out +=
+            "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotWidth)\" height=\"\(plotHeight)\" fill=\"none\" stroke=\"#444\"/>\n"
         var yTicks: [Double] = []
         if logLog {
             yTicks = stride(from: yMin, through: yMax, by: 1).map { pow(10, $0) }
@@ -93,38 +110,51 @@ public struct SVGChart {
         if logLog || decadesX {
             xTicks = stride(from: xMin, through: xMax, by: 1).map { pow(10, $0) }
         } else if logX {
-            xTicks = stride(from: xMin.rounded(.up), through: xMax, by: max(1, ((xMax - xMin) / 6).rounded(.up))).map { pow(2, $0) }
+            xTicks = stride(from: xMin.rounded(.up), through: xMax, by: max(1, ((xMax - xMin) / 6).rounded(.up))).map {
+                pow(2, $0)
+            }
         } else {
             let step = Self.niceCeiling((xMax - xMin) / 6)
             xTicks = stride(from: (xMin / step).rounded(.up) * step, through: xMax + step * 1e-9, by: step).map { $0 }
         }
         for value in xTicks {
             let x = px(value)
-            out += "<line x1=\"\(x)\" y1=\"\(top + plotHeight)\" x2=\"\(x)\" y2=\"\(top + plotHeight + 4)\" stroke=\"#444\"/>"
-            out += "<text x=\"\(x)\" y=\"\(top + plotHeight + 16)\" text-anchor=\"middle\">\(logX ? Self.sizeLabel(value) : Self.label(value))</text>\n"
+            out +=
+                "<line x1=\"\(x)\" y1=\"\(top + plotHeight)\" x2=\"\(x)\" y2=\"\(top + plotHeight + 4)\" stroke=\"#444\"/>"
+            out +=
+                "<text x=\"\(x)\" y=\"\(top + plotHeight + 16)\" text-anchor=\"middle\">\(logX ? Self.sizeLabel(value) : Self.label(value))</text>\n"
         }
-        out += "<text x=\"\(left + plotWidth / 2)\" y=\"\(height - 8)\" text-anchor=\"middle\">\(Self.escape(xLabel))</text>\n"
-        out += "<text x=\"14\" y=\"\(top + plotHeight / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 14 \(top + plotHeight / 2))\">\(Self.escape(yLabel))</text>\n"
+        out +=
+            "<text x=\"\(left + plotWidth / 2)\" y=\"\(height - 8)\" text-anchor=\"middle\">\(Self.escape(xLabel))</text>\n"
+        out +=
+            "<text x=\"14\" y=\"\(top + plotHeight / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 14 \(top + plotHeight / 2))\">\(Self.escape(yLabel))</text>\n"
         for (index, line) in series.enumerated() {
             let color = Self.colors[index % Self.colors.count]
-            let points = line.points.filter { $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) }.sorted { $0.x < $1.x }
+            let points = line.points.filter { $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) }.sorted {
+                $0.x < $1.x
+            }
             if !points.isEmpty && line.scatter {
                 for point in points {
-                    out += "<circle cx=\"\(Self.coordinate(px(point.x)))\" cy=\"\(Self.coordinate(py(point.y)))\" r=\"3\" fill=\"\(color)\" fill-opacity=\"0.7\"/>"
+                    out +=
+                        "<circle cx=\"\(Self.coordinate(px(point.x)))\" cy=\"\(Self.coordinate(py(point.y)))\" r=\"3\" fill=\"\(color)\" fill-opacity=\"0.7\"/>"
                 }
                 out += "\n"
             } else if !points.isEmpty {
-                let path = points.map { "\(Self.coordinate(px($0.x))),\(Self.coordinate(py($0.y)))" }.joined(separator: " ")
-                out += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.8\" points=\"\(path)\"><title>\(Self.escape(line.name))</title></polyline>\n"
+                let path = points.map { "\(Self.coordinate(px($0.x))),\(Self.coordinate(py($0.y)))" }.joined(
+                    separator: " ")
+                out +=
+                    "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.8\" points=\"\(path)\"><title>\(Self.escape(line.name))</title></polyline>\n"
                 if points.count <= 40 {
                     for point in points {
-                        out += "<circle cx=\"\(Self.coordinate(px(point.x)))\" cy=\"\(Self.coordinate(py(point.y)))\" r=\"2.5\" fill=\"\(color)\"/>"
+                        out +=
+                            "<circle cx=\"\(Self.coordinate(px(point.x)))\" cy=\"\(Self.coordinate(py(point.y)))\" r=\"2.5\" fill=\"\(color)\"/>"
                     }
                     out += "\n"
                 }
             }
             let legendY = top + 8 + Double(index) * 18
-            out += "<rect x=\"\(left + plotWidth + 14)\" y=\"\(legendY - 8)\" width=\"12\" height=\"4\" fill=\"\(color)\"/>"
+            out +=
+                "<rect x=\"\(left + plotWidth + 14)\" y=\"\(legendY - 8)\" width=\"12\" height=\"4\" fill=\"\(color)\"/>"
             out += "<text x=\"\(left + plotWidth + 32)\" y=\"\(legendY - 2)\">\(Self.escape(line.name))</text>\n"
         }
         out += "</svg>"

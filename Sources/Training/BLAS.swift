@@ -15,9 +15,12 @@ public enum BLAS {
         _ b: UnsafePointer<Float>, transposeB: Bool = false,
         into c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, alpha: Float = 1, beta: Float = 0
     ) {
-        let rowMajor: Int32 = 101, noTranspose: Int32 = 111, transpose: Int32 = 112
-        cblas_sgemm(rowMajor, transposeA ? transpose : noTranspose, transposeB ? transpose : noTranspose,
-                    Int32(m), Int32(n), Int32(k), alpha,
-                    a, Int32(transposeA ? m : k), b, Int32(transposeB ? k : n), beta, c, Int32(n))
+        let rowMajor: Int32 = 101
+        let noTranspose: Int32 = 111
+        let transpose: Int32 = 112
+        cblas_sgemm(
+            rowMajor, transposeA ? transpose : noTranspose, transposeB ? transpose : noTranspose,
+            Int32(m), Int32(n), Int32(k), alpha,
+            a, Int32(transposeA ? m : k), b, Int32(transposeB ? k : n), beta, c, Int32(n))
     }
 }

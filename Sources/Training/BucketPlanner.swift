@@ -1,4 +1,3 @@
-
 /// How a step's gradient is cut into buckets, in backward order (the last layer's first), as
 /// [offset, count] in float32 elements.
 public enum BucketPlanner {
@@ -6,7 +5,8 @@ public enum BucketPlanner {
     /// than that is a bucket of its own), as PyTorch DDP's `bucket_cap_mb` does.
     public static func fixed(_ model: MLP, bytes: Int) -> [[Int]] {
         var buckets: [[Int]] = []
-        var start = model.parameterCount, end = model.parameterCount
+        var start = model.parameterCount
+        var end = model.parameterCount
         for tensor in model.tensorsInBackwardOrder {
             start = tensor.offset
             if (end - start) * 4 >= bytes {
@@ -27,19 +27,23 @@ public enum BucketPlanner {
     /// Exact by dynamic programming over the layers in backward order: the finish time of a
     /// group only grows with the finish time of the group before it, so the best plan for the
     /// first j layers extends a best plan for a shorter prefix.
-    public static func fastest(_ model: MLP, backward: [Double], cost: (Int) -> Double) -> (buckets: [[Int]], finish: Double) {
+    public static func fastest(_ model: MLP, backward: [Double], cost: (Int) -> Double) -> (
+        buckets: [[Int]], finish: Double
+    ) {
         let depth = model.depth
         precondition(backward.count == depth, "\(backward.count) backward times for \(depth) layers")
         let layers = Array((0..<depth).reversed())  // backward order
         func range(_ from: Int, _ to: Int) -> (offset: Int, count: Int) {
             // Layers layers[from] (latest in forward order) down to layers[to - 1].
-            let low = layers[to - 1], high = layers[from]
+            let low = layers[to - 1]
+            let high = layers[from]
             let offset = model.weightOffsets[low]
             return (offset, model.biasOffset(high) + model.layers[high + 1] - offset)
         }
         var ready = [Double](repeating: 0, count: depth + 1)
         for j in 1...depth { ready[j] = ready[j - 1] + backward[layers[j - 1]] }
-        var best = [Double](repeating: .infinity, count: depth + 1), choice = [Int](repeating: 0, count: depth + 1)
+        var best = [Double](repeating: .infinity, count: depth + 1)
+        var choice = [Int](repeating: 0, count: depth + 1)
         best[0] = 0
         var costs: [Int: Double] = [:]
         for j in 1...depth {

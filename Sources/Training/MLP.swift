@@ -12,7 +12,9 @@ public struct MLP: Sendable, Equatable {
     public let weightOffsets: [Int]
 
     public init(layers: [Int]) {
-        precondition(layers.count >= 2 && layers.allSatisfy { $0 > 0 }, "an MLP needs two or more positive widths, got \(layers)")
+        precondition(
+            layers.count >= 2 && layers.allSatisfy { $0 > 0 }, "an MLP needs two or more positive widths, got \(layers)"
+        )
         self.layers = layers
         var offsets: [Int] = []
         var offset = 0
@@ -69,12 +71,15 @@ public struct MLP: Sendable, Equatable {
     /// Runs the forward pass of `batch` rows of `input` and leaves each layer's activations in
     /// `workspace`; returns the output activations (`batch × outputWidth`).
     @discardableResult
-    public func forward(_ parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int,
-                        workspace: MLPWorkspace) -> UnsafeMutablePointer<Float> {
+    public func forward(
+        _ parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int,
+        workspace: MLPWorkspace
+    ) -> UnsafeMutablePointer<Float> {
         precondition(batch <= workspace.batch, "batch \(batch) exceeds the workspace's \(workspace.batch)")
         var a = input
         for l in 0..<depth {
-            let out = workspace.activations[l + 1], width = layers[l + 1]
+            let out = workspace.activations[l + 1]
+            let width = layers[l + 1]
             let bias = parameters + biasOffset(l)
             for row in 0..<batch { (out + row * width).update(from: bias, count: width) }
             BLAS.gemm(a, parameters + weightOffsets[l], into: out, m: batch, n: width, k: layers[l], beta: 1)
@@ -87,8 +92,10 @@ public struct MLP: Sendable, Equatable {
     }
 
     /// Mean squared error over `batch × outputWidth` values, without gradients.
-    public func loss(_ parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, target: UnsafePointer<Float>,
-                     batch: Int, workspace: MLPWorkspace) -> Double {
+    public func loss(
+        _ parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, target: UnsafePointer<Float>,
+        batch: Int, workspace: MLPWorkspace
+    ) -> Double {
         let output = forward(parameters, input: input, batch: batch, workspace: workspace)
         var sum = 0.0
         for i in 0..<(batch * outputWidth) {
@@ -118,7 +125,8 @@ public struct MLP: Sendable, Equatable {
             delta[i] = scale * d
         }
         for l in (0..<depth).reversed() {
-            let fanIn = layers[l], fanOut = layers[l + 1]
+            let fanIn = layers[l]
+            let fanOut = layers[l + 1]
             let a = l == 0 ? input : UnsafePointer(workspace.activations[l])
             // dW = aᵀ·δ, db = Σ_rows δ
             BLAS.gemm(a, transposeA: true, delta, into: gradients + weightOffsets[l], m: fanIn, n: fanOut, k: batch)
@@ -131,7 +139,9 @@ public struct MLP: Sendable, Equatable {
             if l > 0 {
                 // δ_prev = δ·Wᵀ ⊙ relu′(a)
                 let previous = workspace.deltas[l]
-                BLAS.gemm(delta, parameters + weightOffsets[l], transposeB: true, into: previous, m: batch, n: fanIn, k: fanOut)
+                BLAS.gemm(
+                    delta, parameters + weightOffsets[l], transposeB: true, into: previous, m: batch, n: fanIn,
+                    k: fanOut)
                 let activation = workspace.activations[l]
                 for i in 0..<(batch * fanIn) where activation[i] <= 0 { previous[i] = 0 }
                 delta = previous
@@ -175,7 +185,8 @@ public struct GaussianSource: Sendable {
             self.spare = nil
             return spare
         }
-        let u = max(random.nextUnit(), 1e-300), v = random.nextUnit()
+        let u = max(random.nextUnit(), 1e-300)
+        let v = random.nextUnit()
         let r = (-2 * log(u)).squareRoot()
         spare = Float(r * sin(2 * .pi * v))
         return Float(r * cos(2 * .pi * v))

@@ -1,5 +1,5 @@
-import Foundation
 import Config
+import Foundation
 
 /// The inner optimiser of a replica: SGD (with momentum) or AdamW, over the flat parameter
 /// vector. State is float32, one or two vectors the size of the model.
@@ -34,7 +34,8 @@ public final class InnerOptimizer: @unchecked Sendable {
     /// One update of `parameters` with `gradients` (both `count` long).
     public func step(_ parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>) {
         steps += 1
-        let lr = Float(spec.learningRate), decay = Float(spec.weightDecay)
+        let lr = Float(spec.learningRate)
+        let decay = Float(spec.weightDecay)
         switch spec.name {
         case .sgd:
             if let velocity = first {
@@ -48,8 +49,11 @@ public final class InnerOptimizer: @unchecked Sendable {
                 for i in 0..<count { parameters[i] -= lr * (gradients[i] + decay * parameters[i]) }
             }
         case .adamw:
-            let m = first!, v = second!
-            let b1 = Float(spec.beta1), b2 = Float(spec.beta2), eps = Float(spec.epsilon)
+            let m = first!
+            let v = second!
+            let b1 = Float(spec.beta1)
+            let b2 = Float(spec.beta2)
+            let eps = Float(spec.epsilon)
             let correction1 = 1 - Float(pow(spec.beta1, Double(steps)))
             let correction2 = 1 - Float(pow(spec.beta2, Double(steps)))
             let stepSize = lr / correction1

@@ -33,7 +33,8 @@ public final class Replica: @unchecked Sendable {
         if schedule.sync != .ddp {
             global = .allocate(capacity: count)
             global!.update(from: parameters, count: count)
-            outer = OuterOptimizer(learningRate: schedule.outerLearningRate, momentum: schedule.outerMomentum, count: count)
+            outer = OuterOptimizer(
+                learningRate: schedule.outerLearningRate, momentum: schedule.outerMomentum, count: count)
         } else {
             global = nil
             outer = nil
@@ -49,8 +50,9 @@ public final class Replica: @unchecked Sendable {
     }
 
     public static func task(_ spec: TrainingSpec) -> SyntheticTask {
-        SyntheticTask(inputWidth: spec.model.layers.first!, outputWidth: spec.model.layers.last!, hidden: spec.data.teacherHidden,
-                      seed: spec.data.seed, batch: spec.data.batch, shard: spec.data.shard, noise: spec.data.noise)
+        SyntheticTask(
+            inputWidth: spec.model.layers.first!, outputWidth: spec.model.layers.last!, hidden: spec.data.teacherHidden,
+            seed: spec.data.seed, batch: spec.data.batch, shard: spec.data.shard, noise: spec.data.noise)
     }
 
     /// Writes the pseudo-gradient Δ = θ_global − θ into `delta`.
@@ -85,15 +87,19 @@ public final class ReferenceTrainer {
 
     /// Runs `steps` steps; returns each step's loss.
     public func train(steps: Int) -> [Double] {
-        let model = replica.model, batch = replica.task.batch
+        let model = replica.model
+        let batch = replica.task.batch
         var losses: [Double] = []
         for step in 0..<steps {
             for rank in 0..<ranks {
-                replica.task.fill(rank: rank, step: step, input: replica.input + rank * batch * model.inputWidth,
-                                  target: replica.target + rank * batch * model.outputWidth)
+                replica.task.fill(
+                    rank: rank, step: step, input: replica.input + rank * batch * model.inputWidth,
+                    target: replica.target + rank * batch * model.outputWidth)
             }
-            losses.append(model.lossAndGradients(replica.parameters, gradients: gradients, input: replica.input,
-                                                 target: replica.target, batch: batch * ranks, workspace: replica.workspace))
+            losses.append(
+                model.lossAndGradients(
+                    replica.parameters, gradients: gradients, input: replica.input,
+                    target: replica.target, batch: batch * ranks, workspace: replica.workspace))
             replica.inner.step(replica.parameters, gradients: gradients)
         }
         return losses

@@ -18,7 +18,8 @@ public struct SyntheticTask: Sendable {
     private let w1: [Float]
     private let w2: [Float]
 
-    public init(inputWidth: Int, outputWidth: Int, hidden: Int, seed: UInt64, batch: Int, shard: Int, noise: Double = 0) {
+    public init(inputWidth: Int, outputWidth: Int, hidden: Int, seed: UInt64, batch: Int, shard: Int, noise: Double = 0)
+    {
         self.inputWidth = inputWidth
         self.outputWidth = outputWidth
         self.hidden = hidden
@@ -49,10 +50,14 @@ public struct SyntheticTask: Sendable {
         }
         let hiddenValues = UnsafeMutablePointer<Float>.allocate(capacity: batch * hidden)
         defer { hiddenValues.deallocate() }
-        w1.withUnsafeBufferPointer { BLAS.gemm(input, $0.baseAddress!, into: hiddenValues, m: batch, n: hidden, k: inputWidth) }
+        w1.withUnsafeBufferPointer {
+            BLAS.gemm(input, $0.baseAddress!, into: hiddenValues, m: batch, n: hidden, k: inputWidth)
+        }
         for i in 0..<(batch * hidden) { hiddenValues[i] = tanhf(hiddenValues[i]) }
         w2.withUnsafeBufferPointer {
-            BLAS.gemm(hiddenValues, $0.baseAddress!, into: target, m: batch, n: outputWidth, k: hidden, beta: noise > 0 ? 1 : 0)
+            BLAS.gemm(
+                hiddenValues, $0.baseAddress!, into: target, m: batch, n: outputWidth, k: hidden,
+                beta: noise > 0 ? 1 : 0)
         }
     }
 

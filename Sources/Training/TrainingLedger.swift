@@ -1,5 +1,5 @@
-import Telemetry
 import Config
+import Telemetry
 
 /// What each schedule of a training job cost and reached, step by step, and the figures the
 /// summary reports from it: final loss, time and WAN bytes to the target loss, WAN bytes
@@ -17,8 +17,10 @@ public struct TrainingLedger {
         /// Per region: bytes its ranks sent to other regions.
         public var regionWanBytes: [Int: Int] = [:]
 
-        public init(wall: Double, loss: Double, wanBytes: Int, lanBytes: Int,
-                    regionCompute: [Int: (compute: Double, devices: Int)], regionWanBytes: [Int: Int] = [:]) {
+        public init(
+            wall: Double, loss: Double, wanBytes: Int, lanBytes: Int,
+            regionCompute: [Int: (compute: Double, devices: Int)], regionWanBytes: [Int: Int] = [:]
+        ) {
             self.wall = wall
             self.loss = loss
             self.wanBytes = wanBytes
@@ -73,19 +75,23 @@ public struct TrainingLedger {
     /// The first step whose trailing window mean is at or below `target`: steps taken, wall
     /// time and WAN bytes up to and including it.
     public func reached(_ run: Run, target: Double) -> (steps: Int, seconds: Double, wanBytes: Int)? {
-        var seconds = 0.0, bytes = 0
+        var seconds = 0.0
+        var bytes = 0
         for (index, step) in run.steps.enumerated() {
             seconds += step.wall
             bytes += step.wanBytes
             // A small tolerance: the baseline's own final window must count as reaching itself.
-            if let loss = windowLoss(run, end: index + 1), loss <= target * (1 + 1e-9) { return (index + 1, seconds, bytes) }
+            if let loss = windowLoss(run, end: index + 1), loss <= target * (1 + 1e-9) {
+                return (index + 1, seconds, bytes)
+            }
         }
         return nil
     }
 
     /// Per region: the devices' compute time over their wall-clock time (devices × run wall).
     public func computeUtilisation(_ run: Run) -> [String: Double] {
-        var compute: [Int: Double] = [:], devices: [Int: Int] = [:]
+        var compute: [Int: Double] = [:]
+        var devices: [Int: Int] = [:]
         for step in run.steps {
             for (region, sums) in step.regionCompute {
                 compute[region, default: 0] += sums.compute
@@ -112,48 +118,88 @@ public struct TrainingLedger {
         let baselineReached = baseline.flatMap { run in target.flatMap { reached(run, target: $0) } }
         return .object([
             ("target_loss", target.map { .double($0) } ?? .null),
-            ("target_from", .string(spec.targetLoss != nil ? "job" : "final loss of \(runs.first?.schedule.name ?? "the first schedule")")),
+            (
+                "target_from",
+                .string(
+                    spec.targetLoss != nil
+                        ? "job" : "final loss of \(runs.first?.schedule.name ?? "the first schedule")")
+            ),
             ("baseline", baseline.map { .string($0.schedule.name) } ?? .null),
-            ("schedules", .array(runs.map { run in
-                let hit = target.flatMap { reached(run, target: $0) }
-                let utilisation = computeUtilisation(run)
-                let wall = run.wall
-                func ratio(_ a: Double?, _ b: Double?) -> JSONValue {
-                    guard let a, let b, b > 0 else { return .null }
-                    return .double(a / b)
-                }
-                var fields: [(String, JSONValue)] = []
-                fields += [("name", .string(run.schedule.name)), ("sync", .string(run.schedule.sync.rawValue))]
-                fields += [("every", .int(run.schedule.every)), ("compression", .string(run.schedule.compression.rawValue))]
-                fields += [("outer_lr", .double(run.schedule.outerLearningRate)), ("outer_momentum", .double(run.schedule.outerMomentum))]
-                fields += [("steps", .int(run.steps.count)), ("steps_planned", .int(run.schedule.steps))]
-                fields += [("wall_s", .double(wall))]
-                fields += [("first_loss", run.steps.first.map { .double($0.loss) } ?? .null)]
-                fields += [("final_loss", finalLoss(run).map { .double($0) } ?? .null)]
-                fields += [("reached_target", .bool(hit != nil))]
-                fields += [("steps_to_target", hit.map { .int($0.steps) } ?? .null)]
-                fields += [("time_to_target_s", hit.map { .double($0.seconds) } ?? .null)]
-                fields += [("wan_bytes", .int(run.wanBytes)), ("lan_bytes", .int(run.lanBytes))]
-                fields += [("wan_bytes_to_target", hit.map { .int($0.wanBytes) } ?? .null)]
-                let perStep = Double(run.wanBytes) / Double(max(run.steps.count, 1))
-                let basePerStep = baseline.map { Double($0.wanBytes) / Double(max($0.steps.count, 1)) }
-                fields += [("wan_bytes_vs_ddp", ratio(perStep, basePerStep))]
-                fields += [("wan_bytes_to_target_vs_ddp", ratio(hit.map { Double($0.wanBytes) }, baselineReached.map { Double($0.wanBytes) }))]
-                fields += [("time_to_target_vs_ddp", ratio(hit?.seconds, baselineReached?.seconds))]
-                fields += [("samples_per_s", .double(wall > 0 ? Double(run.steps.count * samplesPerStep * totalDevices(run)) / wall : 0))]
-                fields += [("compute_utilisation", .object(regions.map { ($0, .double(utilisation[$0] ?? 0)) }))]
-                fields += [("regions", .array(regions.indices.map { region in
-                    let devices = run.steps.first?.regionCompute[region]?.devices ?? 0
-                    let sent = run.steps.reduce(0) { $0 + ($1.regionWanBytes[region] ?? 0) }
-                    return .object([
-                        ("region", .string(regions[region])), ("devices", .int(devices)),
-                        ("samples_per_s", .double(wall > 0 ? Double(run.steps.count * samplesPerStep * devices) / wall : 0)),
-                        ("wan_tx_bytes", .int(sent)), ("wan_tx_gbps", .double(wall > 0 ? Double(sent) * 8 / wall / 1e9 : 0)),
-                        ("compute_utilisation", .double(utilisation[regions[region]] ?? 0)),
-                    ])
-                }))]
-                return .object(fields)
-            })),
+            (
+                "schedules",
+                .array(
+                    runs.map { run in
+                        let hit = target.flatMap { reached(run, target: $0) }
+                        let utilisation = computeUtilisation(run)
+                        let wall = run.wall
+                        func ratio(_ a: Double?, _ b: Double?) -> JSONValue {
+                            guard let a, let b, b > 0 else { return .null }
+                            return .double(a / b)
+                        }
+                        var fields: [(String, JSONValue)] = []
+                        fields += [("name", .string(run.schedule.name)), ("sync", .string(run.schedule.sync.rawValue))]
+                        fields += [
+                            ("every", .int(run.schedule.every)),
+                            ("compression", .string(run.schedule.compression.rawValue)),
+                        ]
+                        fields += [
+                            ("outer_lr", .double(run.schedule.outerLearningRate)),
+                            ("outer_momentum", .double(run.schedule.outerMomentum)),
+                        ]
+                        fields += [("steps", .int(run.steps.count)), ("steps_planned", .int(run.schedule.steps))]
+                        fields += [("wall_s", .double(wall))]
+                        fields += [("first_loss", run.steps.first.map { .double($0.loss) } ?? .null)]
+                        fields += [("final_loss", finalLoss(run).map { .double($0) } ?? .null)]
+                        fields += [("reached_target", .bool(hit != nil))]
+                        fields += [("steps_to_target", hit.map { .int($0.steps) } ?? .null)]
+                        fields += [("time_to_target_s", hit.map { .double($0.seconds) } ?? .null)]
+                        fields += [("wan_bytes", .int(run.wanBytes)), ("lan_bytes", .int(run.lanBytes))]
+                        fields += [("wan_bytes_to_target", hit.map { .int($0.wanBytes) } ?? .null)]
+                        let perStep = Double(run.wanBytes) / Double(max(run.steps.count, 1))
+                        let basePerStep = baseline.map { Double($0.wanBytes) / Double(max($0.steps.count, 1)) }
+                        fields += [("wan_bytes_vs_ddp", ratio(perStep, basePerStep))]
+                        fields += [
+                            (
+                                "wan_bytes_to_target_vs_ddp",
+                                ratio(hit.map { Double($0.wanBytes) }, baselineReached.map { Double($0.wanBytes) })
+                            )
+                        ]
+                        fields += [("time_to_target_vs_ddp", ratio(hit?.seconds, baselineReached?.seconds))]
+                        fields += [
+                            (
+                                "samples_per_s",
+                                .double(
+                                    wall > 0 ? Double(run.steps.count * samplesPerStep * totalDevices(run)) / wall : 0)
+                            )
+                        ]
+                        fields += [
+                            ("compute_utilisation", .object(regions.map { ($0, .double(utilisation[$0] ?? 0)) }))
+                        ]
+                        fields += [
+                            (
+                                "regions",
+                                .array(
+                                    regions.indices.map { region in
+                                        let devices = run.steps.first?.regionCompute[region]?.devices ?? 0
+                                        let sent = run.steps.reduce(0) { $0 + ($1.regionWanBytes[region] ?? 0) }
+                                        return .object([
+                                            ("region", .string(regions[region])), ("devices", .int(devices)),
+                                            (
+                                                "samples_per_s",
+                                                .double(
+                                                    wall > 0
+                                                        ? Double(run.steps.count * samplesPerStep * devices) / wall : 0)
+                                            ),
+                                            ("wan_tx_bytes", .int(sent)),
+                                            ("wan_tx_gbps", .double(wall > 0 ? Double(sent) * 8 / wall / 1e9 : 0)),
+                                            ("compute_utilisation", .double(utilisation[regions[region]] ?? 0)),
+                                        ])
+                                    })
+                            )
+                        ]
+                        return .object(fields)
+                    })
+            ),
         ])
     }
 

@@ -54,7 +54,9 @@ public final class CPULatencyRequest {
         var value = value
         let written = withUnsafeBytes(of: &value) { Glibc.write(descriptor, $0.baseAddress, $0.count) }
         guard written == MemoryLayout<Int32>.size else {
-            throw RuntimeError("cannot write \(value) to \(path) (\(written < 0 ? String(cString: strerror(errno)) : "\(written) of 4 bytes written"))")
+            throw RuntimeError(
+                "cannot write \(value) to \(path) (\(written < 0 ? String(cString: strerror(errno)) : "\(written) of 4 bytes written"))"
+            )
         }
     }
 }

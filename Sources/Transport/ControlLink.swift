@@ -6,8 +6,10 @@ import ZeroMQ
 /// Sending and receiving control messages (envelope + JSON body, see `Protocols/control.md`),
 /// with a routing-id frame in front on the coordinator's ROUTER.
 public enum ControlLink {
-    public static func send(_ message: ControlMessage, on socket: inout ZMQSocket, to route: [UInt8]? = nil,
-                     version: UInt16 = ControlMessage.protocolVersion) throws {
+    public static func send(
+        _ message: ControlMessage, on socket: inout ZMQSocket, to route: [UInt8]? = nil,
+        version: UInt16 = ControlMessage.protocolVersion
+    ) throws {
         var frames = ZMQMessage()
         if let route { frames.append(route) }
         for frame in message.encoded(version: version) { frames.append(frame) }
@@ -15,7 +17,9 @@ public enum ControlLink {
     }
 
     /// The frames of the next message, or nil when `timeout` passes or `doorbell` rings first.
-    public static func receiveFrames(on socket: inout ZMQSocket, timeout: Duration, wakingOn doorbell: ZMQDoorbell? = nil) throws -> [[UInt8]]? {
+    public static func receiveFrames(
+        on socket: inout ZMQSocket, timeout: Duration, wakingOn doorbell: ZMQDoorbell? = nil
+    ) throws -> [[UInt8]]? {
         let result: Result<ZMQMessage?, ZMQError> = Result { () throws(ZMQError) -> ZMQMessage? in
             if let doorbell { return try socket.blockingReceive(timeout: timeout, wakingOn: doorbell) }
             return try socket.blockingReceive(timeout: timeout)

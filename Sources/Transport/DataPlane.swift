@@ -1,7 +1,7 @@
-import Emulation
-import Logging
 import CStraitsShims
+import Emulation
 import Foundation
+import Logging
 import ZeroMQ
 
 /// One rank's data-plane sockets: a PULL socket that every peer sends to, and a PUSH socket
@@ -41,7 +41,9 @@ public final class DataPlane: @unchecked Sendable {
 
     /// Binds the inbox to each of `endpoints` (tcp `*` ports are filled in).
     /// Messages larger than `maximumMessageBytes` make libzmq drop the sender's connection.
-    public init(rank: Int, bind endpoints: [String], maximumMessageBytes: Int? = nil, context: ZMQContext = .shared) throws {
+    public init(rank: Int, bind endpoints: [String], maximumMessageBytes: Int? = nil, context: ZMQContext = .shared)
+        throws
+    {
         self.rank = rank
         var pull = try ZMQSocket(.pull, context: context, linger: .zero)
         try pull.setReceiveHighWaterMark(0)
@@ -66,7 +68,9 @@ public final class DataPlane: @unchecked Sendable {
 
     /// Connects a PUSH socket to `peer` at `endpoint`. With `routedTo`, the endpoint is a
     /// gateway's ingress, and each message carries a route frame naming that rank.
-    public func connect(peer: Int, endpoint: String, routedTo destination: Int? = nil, context: ZMQContext = .shared) throws {
+    public func connect(peer: Int, endpoint: String, routedTo destination: Int? = nil, context: ZMQContext = .shared)
+        throws
+    {
         guard outboxes[peer] == nil else { return }
         var push = try ZMQSocket(.push, context: context, linger: .seconds(2))
         try push.setSendHighWaterMark(0)
@@ -78,7 +82,9 @@ public final class DataPlane: @unchecked Sendable {
 
     /// Runs `body` with messages to `peer` going straight to `endpoint` (no gateway, no route
     /// frame), then puts the usual connection back.
-    public func withDirectConnection<T>(peer: Int, endpoint: String, context: ZMQContext = .shared, _ body: () throws -> T) throws -> T {
+    public func withDirectConnection<T>(
+        peer: Int, endpoint: String, context: ZMQContext = .shared, _ body: () throws -> T
+    ) throws -> T {
         let usual = outboxes.removeValue(forKey: peer)
         defer { outboxes[peer] = usual }
         try connect(peer: peer, endpoint: endpoint, context: context)
@@ -127,7 +133,8 @@ public final class DataPlane: @unchecked Sendable {
 
     public func outbox(_ peer: Int) throws -> SocketBox {
         guard let box = outboxes[peer] else {
-            throw RuntimeError("rank \(rank): no data connection to rank \(peer) (connected: \(outboxes.keys.sorted()))")
+            throw RuntimeError(
+                "rank \(rank): no data connection to rank \(peer) (connected: \(outboxes.keys.sorted()))")
         }
         return box
     }

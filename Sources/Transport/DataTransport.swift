@@ -26,7 +26,8 @@ public enum DataTransport: String, Sendable, CaseIterable {
     /// Removes the socket files a process left behind (one stopped by a signal does not remove
     /// its own).
     public static func removeSocketFiles(ofProcess pid: pid_t) {
-        let directory = NSTemporaryDirectory(), prefix = socketFilePrefix(of: pid)
+        let directory = NSTemporaryDirectory()
+        let prefix = socketFilePrefix(of: pid)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         for name in names where name.hasPrefix(prefix) && name.hasSuffix(".ipc") {
             unlink((directory as NSString).appendingPathComponent(name))

@@ -50,7 +50,9 @@ public final class DeviceGroup: @unchecked Sendable {
         nodesInUse = Array(Set(placements.map(\.node))).sorted()
         var scratch: [Int: NUMABuffer] = [:]
         if nodesInUse.count > 1 {
-            for node in nodesInUse { scratch[node] = try NUMABuffer(byteCount: elementCount * 4, node: node, topology: topology) }
+            for node in nodesInUse {
+                scratch[node] = try NUMABuffer(byteCount: elementCount * 4, node: node, topology: topology)
+            }
         }
         self.scratch = scratch
         barrier = ThreadBarrier(parties: devices)
@@ -86,7 +88,8 @@ public final class DeviceGroup: @unchecked Sendable {
     /// slices are taken of that range.
     public func reduceScatter(device d: Int, offset: Int = 0, count: Int? = nil, timeout: Duration) throws {
         let count = count ?? elementCount
-        precondition(offset + count <= elementCount, "reduce of \(count) elements at \(offset) in buffers of \(elementCount)")
+        precondition(
+            offset + count <= elementCount, "reduce of \(count) elements at \(offset) in buffers of \(elementCount)")
         let base = { (device: Int) in self.base(device) + offset * 4 }
         let scratchBase = { (node: Int) in Self.base(of: self.scratch[node]!) + offset * 4 }
         try barrier.wait(timeout: timeout, what: "reduce-scatter start")
@@ -94,7 +97,8 @@ public final class DeviceGroup: @unchecked Sendable {
         guard devices > 1 else { return }
         if scratch.isEmpty {
             for other in 0..<devices where other != d {
-                ReductionKernel.sum(into: base(d) + mine.offset * 4, from: base(other) + mine.offset * 4, count: mine.count)
+                ReductionKernel.sum(
+                    into: base(d) + mine.offset * 4, from: base(other) + mine.offset * 4, count: mine.count)
             }
             record(.host, slice: d, device: d, memoryNode: buffers[d].node)
             return
@@ -129,7 +133,8 @@ public final class DeviceGroup: @unchecked Sendable {
         try barrier.wait(timeout: timeout, what: "all-gather start")
         for owner in 0..<devices where owner != d {
             let range = slice(owner, of: count)
-            (base(d) + (offset + range.offset) * 4).copyMemory(from: base(owner) + (offset + range.offset) * 4, byteCount: range.count * 4)
+            (base(d) + (offset + range.offset) * 4).copyMemory(
+                from: base(owner) + (offset + range.offset) * 4, byteCount: range.count * 4)
         }
         try barrier.wait(timeout: timeout, what: "all-gather end")
     }
@@ -146,7 +151,10 @@ public final class DeviceGroup: @unchecked Sendable {
 
     private func record(_ level: Record.Level, slice: Int, device: Int, memoryNode: Int) {
         recording.withLock {
-            $0?.append(Record(level: level, slice: slice, device: device, deviceNode: placements[device].node, memoryNode: memoryNode))
+            $0?.append(
+                Record(
+                    level: level, slice: slice, device: device, deviceNode: placements[device].node,
+                    memoryNode: memoryNode))
         }
     }
 }

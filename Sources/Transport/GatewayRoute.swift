@@ -36,7 +36,10 @@ public enum GatewayRoute {
     }()
 
     /// A route to `rank`, stamped now (on the clock the gateways read) unless told when.
-    public static func frame(destination rank: Int, sentAt: Int64 = SystemClock.shared.now(), clock: UInt64 = Self.clock, magic: UInt32 = Self.magic) -> [UInt8] {
+    public static func frame(
+        destination rank: Int, sentAt: Int64 = SystemClock.shared.now(), clock: UInt64 = Self.clock,
+        magic: UInt32 = Self.magic
+    ) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: size)
         bytes.withUnsafeMutableBytes { raw in
             raw.storeBytes(of: magic.littleEndian, toByteOffset: 0, as: UInt32.self)
@@ -54,12 +57,19 @@ public enum GatewayRoute {
 
     /// The route in a frame, or nil if it is not one (wrong size or magic); with `magic:
     /// arrivalMagic`, an arrival frame (`sentAt` is then when the message arrives).
-    public static func parse(_ frame: UnsafeRawBufferPointer, clock: UInt64 = Self.clock, magic: UInt32 = Self.magic) -> Route? {
+    public static func parse(_ frame: UnsafeRawBufferPointer, clock: UInt64 = Self.clock, magic: UInt32 = Self.magic)
+        -> Route?
+    {
         guard frame.count == size || frame.count == shortSize,
-              UInt32(littleEndian: frame.loadUnaligned(fromByteOffset: 0, as: UInt32.self)) == magic else { return nil }
-        var route = Route(destination: Int(UInt32(littleEndian: frame.loadUnaligned(fromByteOffset: 4, as: UInt32.self))))
-        if frame.count == size, clock != 0, UInt64(littleEndian: frame.loadUnaligned(fromByteOffset: 16, as: UInt64.self)) == clock {
-            route.sentAt = Int64(bitPattern: UInt64(littleEndian: frame.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+            UInt32(littleEndian: frame.loadUnaligned(fromByteOffset: 0, as: UInt32.self)) == magic
+        else { return nil }
+        var route = Route(
+            destination: Int(UInt32(littleEndian: frame.loadUnaligned(fromByteOffset: 4, as: UInt32.self))))
+        if frame.count == size, clock != 0,
+            UInt64(littleEndian: frame.loadUnaligned(fromByteOffset: 16, as: UInt64.self)) == clock
+        {
+            route.sentAt = Int64(
+                bitPattern: UInt64(littleEndian: frame.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
         }
         return route
     }

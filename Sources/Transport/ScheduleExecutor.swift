@@ -1,5 +1,5 @@
-import Emulation
 import Collectives
+import Emulation
 import StraitsWire
 import ZeroMQ
 
@@ -91,7 +91,8 @@ public struct ScheduleExecutor {
     }
 
     private func timedOut() -> RuntimeError {
-        RuntimeError("rank \(plane.rank): collective \(collectiveID) timed out after \(timeout): \(runner.pendingDescription)")
+        RuntimeError(
+            "rank \(plane.rank): collective \(collectiveID) timed out after \(timeout): \(runner.pendingDescription)")
     }
 
     /// Waits for the next message (or a release) and files it.
@@ -114,11 +115,16 @@ public struct ScheduleExecutor {
         let remaining = deadline - .now
         guard remaining > .zero else { throw timedOut() }
         let early = plane.approachEarly
-        var wake: Int64?, final = true, nearAfterLongHold = false
+        var wake: Int64?
+        var final = true
+        var nearAfterLongHold = false
         if let first = plane.holding.first {
             let arrivesAt = first.arrivesAt!
-            (wake, final) = early > 0 ? OvershootWindow.approach(from: waitingSince, to: arrivesAt - early) : (arrivesAt, true)
-            nearAfterLongHold = arrivesAt - waitingSince <= OvershootWindow.nearArrival && arrivesAt - first.receivedAt > OvershootWindow.nearArrival
+            (wake, final) =
+                early > 0 ? OvershootWindow.approach(from: waitingSince, to: arrivesAt - early) : (arrivesAt, true)
+            nearAfterLongHold =
+                arrivesAt - waitingSince <= OvershootWindow.nearArrival
+                && arrivesAt - first.receivedAt > OvershootWindow.nearArrival
             plane.releases.doorbell.ring(at: wake!)
         }
         // A rank that approaches arrivals waits at real-time priority for the last stretch to
@@ -184,7 +190,9 @@ public struct ScheduleExecutor {
             return
         }
         if header.collectiveID > collectiveID + Self.earlyWindow {
-            plane.reject("message from rank \(header.sourceRank) for collective \(header.collectiveID), too far ahead of this one (\(collectiveID))")
+            plane.reject(
+                "message from rank \(header.sourceRank) for collective \(header.collectiveID), too far ahead of this one (\(collectiveID))"
+            )
             return
         }
         if header.collectiveID > collectiveID {
@@ -192,7 +200,9 @@ public struct ScheduleExecutor {
             return
         }
         guard header.collectiveID == collectiveID else {
-            plane.reject("message from rank \(header.sourceRank) belongs to collective \(header.collectiveID), which already finished here (now running \(collectiveID))")
+            plane.reject(
+                "message from rank \(header.sourceRank) belongs to collective \(header.collectiveID), which already finished here (now running \(collectiveID))"
+            )
             return
         }
         do {
@@ -218,7 +228,8 @@ public struct ScheduleExecutor {
                 header.flags |= DataFrameHeader.Flags.checksummed
             }
         } else if plane.checksums {
-            header.crc32c = CRC32C.checksum(UnsafeRawBufferPointer(start: buffer + range.offset * 4, count: range.count * 4))
+            header.crc32c = CRC32C.checksum(
+                UnsafeRawBufferPointer(start: buffer + range.offset * 4, count: range.count * 4))
             header.flags |= DataFrameHeader.Flags.checksummed
         }
         let outbox = try plane.outbox(operation.kind.peer)
@@ -253,14 +264,18 @@ public struct ScheduleExecutor {
         let format = WireCodec.Format(rawValue: header.dtype.rawValue)!
         let expectedBytes = WireCodec.encodedSize(format, count: range.count)
         guard header.offsetBytes == UInt64(range.offset * 4), header.lengthBytes == UInt64(range.count * 4),
-              payloadBytes == expectedBytes
+            payloadBytes == expectedBytes
         else {
-            throw RuntimeError("rank \(plane.rank): message from rank \(header.sourceRank) tag \(header.tag) carries \(payloadBytes) bytes of \(format) at offset \(header.offsetBytes) (header says \(header.lengthBytes)); expected \(expectedBytes) bytes for \(range.count) values at offset \(range.offset * 4) for \(operation)")
+            throw RuntimeError(
+                "rank \(plane.rank): message from rank \(header.sourceRank) tag \(header.tag) carries \(payloadBytes) bytes of \(format) at offset \(header.offsetBytes) (header says \(header.lengthBytes)); expected \(expectedBytes) bytes for \(range.count) values at offset \(range.offset * 4) for \(operation)"
+            )
         }
         guard range.count > 0 else { return }
         let target = buffer + range.offset * 4
         if format != .float32 {
-            held.decodePayload(format, count: range.count, into: target, accumulate: operation.kind != .receiveCopy(peer: operation.kind.peer))
+            held.decodePayload(
+                format, count: range.count, into: target,
+                accumulate: operation.kind != .receiveCopy(peer: operation.kind.peer))
         } else if case .receiveReduce = operation.kind {
             held.reducePayload(into: target, count: range.count)
         } else {

@@ -1,5 +1,5 @@
-import Emulation
 import Collectives
+import Emulation
 import StraitsWire
 import ZeroMQ
 
@@ -46,8 +46,11 @@ public final class HeldMessage: @unchecked Sendable {
     public init(_ message: consuming ZMQMessage, rank: Int) throws {
         var message = message
         if message.count == 3 {
-            guard let arrival = message.withFrame(0, { GatewayRoute.parse($0, magic: GatewayRoute.arrivalMagic) }) else {
-                throw RuntimeError("rank \(rank): data message with 3 frames whose first is not an arrival frame (24 bytes, magic STRA)")
+            guard let arrival = message.withFrame(0, { GatewayRoute.parse($0, magic: GatewayRoute.arrivalMagic) })
+            else {
+                throw RuntimeError(
+                    "rank \(rank): data message with 3 frames whose first is not an arrival frame (24 bytes, magic STRA)"
+                )
             }
             arrivesAt = arrival.sentAt
             message.removeFirstFrame()
@@ -55,7 +58,9 @@ public final class HeldMessage: @unchecked Sendable {
             arrivesAt = nil
         }
         guard message.count == 2 else {
-            throw RuntimeError("rank \(rank): data message with \(message.count) frames, expected 2 (header, payload), after an arrival frame or not")
+            throw RuntimeError(
+                "rank \(rank): data message with \(message.count) frames, expected 2 (header, payload), after an arrival frame or not"
+            )
         }
         let bytes = message.bytes(0)
         do {
@@ -67,7 +72,9 @@ public final class HeldMessage: @unchecked Sendable {
             var crc: UInt32 = 0
             message.withFrame(1) { crc = CRC32C.checksum($0) }
             guard crc == header.crc32c else {
-                throw RuntimeError("rank \(rank): payload from rank \(header.sourceRank) tag \(header.tag) fails its CRC32C (0x\(String(crc, radix: 16)), header says 0x\(String(header.crc32c, radix: 16)))")
+                throw RuntimeError(
+                    "rank \(rank): payload from rank \(header.sourceRank) tag \(header.tag) fails its CRC32C (0x\(String(crc, radix: 16)), header says 0x\(String(header.crc32c, radix: 16)))"
+                )
             }
         }
         self.message = message
@@ -86,13 +93,17 @@ public final class HeldMessage: @unchecked Sendable {
     }
 
     /// Decodes a payload in a lossy wire format into `target`, adding or storing.
-    public func decodePayload(_ format: WireCodec.Format, count: Int, into target: UnsafeMutableRawPointer, accumulate: Bool) {
+    public func decodePayload(
+        _ format: WireCodec.Format, count: Int, into target: UnsafeMutableRawPointer, accumulate: Bool
+    ) {
         message.withFrame(1) { payload in
             WireCodec.decode(format, from: payload.baseAddress!, count: count, into: target, accumulate: accumulate)
         }
     }
 
-    private static func apply(_ message: borrowing ZMQMessage, reduce: Bool, into target: UnsafeMutableRawPointer, count: Int) {
+    private static func apply(
+        _ message: borrowing ZMQMessage, reduce: Bool, into target: UnsafeMutableRawPointer, count: Int
+    ) {
         let body: (UnsafeRawBufferPointer) -> Void = { payload in
             if reduce {
                 ReductionKernel.sum(into: target, from: payload.baseAddress!, count: count)

@@ -42,7 +42,8 @@ public final class TrafficCounters: Sendable {
     public func arrived(from peer: Int, lateBy nanoseconds: Int64) {
         arrivals.withLock { table in
             let region = table.regionOfRank.indices.contains(peer) ? table.regionOfRank[peer] : -1
-            table.byRegion[region, default: LatenessHistogram(limitMicroseconds: Self.arrivalLimitMicroseconds)].record(nanoseconds: nanoseconds)
+            table.byRegion[region, default: LatenessHistogram(limitMicroseconds: Self.arrivalLimitMicroseconds)].record(
+                nanoseconds: nanoseconds)
         }
     }
 

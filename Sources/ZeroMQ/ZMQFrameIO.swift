@@ -49,7 +49,7 @@ enum ZMQFrameIO {
                 _ = try zmqCall("zmq_msg_send", "frame \(index) of \(frames.count)") {
                     zmq_msg_send(frames[index], socket, flags)
                 }
-            } catch where error.code == .wouldBlock {
+            } catch  where error.code == .wouldBlock {
                 return index
             }
             index += 1
@@ -81,7 +81,9 @@ enum ZMQFrameIO {
                     try setTimeout(socket, ZMQ_RCVTIMEO, "ZMQ_RCVTIMEO", until: deadline)
                     _ = try zmqCall("zmq_msg_recv", "frame 0") { zmq_msg_recv(frame, socket, 0) }
                 } else {
-                    _ = try zmqCall("zmq_msg_recv", "frame \(frames.count)") { zmq_msg_recv(frame, socket, ZMQ_DONTWAIT) }
+                    _ = try zmqCall("zmq_msg_recv", "frame \(frames.count)") {
+                        zmq_msg_recv(frame, socket, ZMQ_DONTWAIT)
+                    }
                 }
             } catch {
                 zmq_msg_close(frame)

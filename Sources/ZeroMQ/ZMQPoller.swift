@@ -86,11 +86,13 @@ final class ZMQPoller: Sendable {
     func start() {
         let box = Unmanaged.passRetained(self)
         var tid = pthread_t()
-        let status = pthread_create(&tid, nil, { argument in
-            let poller = Unmanaged<ZMQPoller>.fromOpaque(argument!).takeRetainedValue()
-            poller.run()
-            return nil
-        }, box.toOpaque())
+        let status = pthread_create(
+            &tid, nil,
+            { argument in
+                let poller = Unmanaged<ZMQPoller>.fromOpaque(argument!).takeRetainedValue()
+                poller.run()
+                return nil
+            }, box.toOpaque())
         precondition(status == 0, "pthread_create for the ZeroMQ poller failed: \(String(cString: strerror(status)))")
         thread.withLock { $0 = tid }
     }

@@ -6,7 +6,9 @@ extension ZMQSocket {
     /// it was last drained, or its time has come), or throws `.timedOut` at the deadline. Blocks the calling thread in
     /// `ppoll` over the socket's `ZMQ_FD` and the doorbell, so the deadline holds to the
     /// microsecond, not to `zmq_poll`'s millisecond; for dedicated threads.
-    public mutating func blockingReceive(timeout: Duration?, wakingOn doorbell: ZMQDoorbell) throws(ZMQError) -> ZMQMessage? {
+    public mutating func blockingReceive(timeout: Duration?, wakingOn doorbell: ZMQDoorbell) throws(ZMQError)
+        -> ZMQMessage?
+    {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         let fds = [try option(ZMQ_FD), doorbell.fd, doorbell.timer]
         while true {

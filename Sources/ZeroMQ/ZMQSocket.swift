@@ -123,7 +123,8 @@ public struct ZMQSocket: ~Copyable, @unchecked Sendable {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         while true {
             // libzmq's own blocking send, bounded by ZMQ_SNDTIMEO.
-            message.framesSent = try ZMQFrameIO.send(handle, message.frames, from: message.framesSent, wait: .until(deadline))
+            message.framesSent = try ZMQFrameIO.send(
+                handle, message.frames, from: message.framesSent, wait: .until(deadline))
             if message.isEmpty { return }
             if let deadline, ContinuousClock.now >= deadline { throw .timedOut("zmq_msg_send", endpoint) }
         }
@@ -173,7 +174,9 @@ public struct ZMQSocket: ~Copyable, @unchecked Sendable {
         }
     }
 
-    private mutating func wait(_ operation: ZMQPoller.Operation, timeout: Duration?) async throws(ZMQError) -> ZMQPoller.Outcome {
+    private mutating func wait(_ operation: ZMQPoller.Operation, timeout: Duration?) async throws(ZMQError)
+        -> ZMQPoller.Outcome
+    {
         let poller: ZMQPoller
         do {
             poller = try context.sharedPoller()
@@ -187,9 +190,10 @@ public struct ZMQSocket: ~Copyable, @unchecked Sendable {
         let detail = endpoint
         let outcome = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                poller.submit(ZMQPoller.Request(
-                    id: id, socket: socket, operation: operation, deadline: deadline,
-                    detail: detail, continuation: continuation))
+                poller.submit(
+                    ZMQPoller.Request(
+                        id: id, socket: socket, operation: operation, deadline: deadline,
+                        detail: detail, continuation: continuation))
             }
         } onCancel: {
             poller.cancel(id)

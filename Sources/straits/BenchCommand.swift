@@ -17,7 +17,8 @@ struct BenchCommand: ParsableCommand {
             LogOptions.bootstrapDefault(stream: .standardError)
             // The rank processes are this same executable (`bench-worker`).
             let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
-            let resolved = FileManager.default.isExecutableFile(atPath: executable)
+            let resolved =
+                FileManager.default.isExecutableFile(atPath: executable)
                 ? executable : (Bundle.main.executablePath ?? executable)
             throw ExitCode(try BenchLauncher(options: options, executable: resolved).run())
         }

@@ -12,17 +12,25 @@ struct JobCommand: ParsableCommand {
         let job = try JobSpec.load(path: file)
         switch job.kind {
         case .sync:
-            print("job \(job.name): sync, \(job.steps) steps of \(Units.formatDuration(seconds: job.computeSeconds)) emulated compute and a \(job.gradientBytes)-byte all-reduce, algo \(job.algorithm)")
+            print(
+                "job \(job.name): sync, \(job.steps) steps of \(Units.formatDuration(seconds: job.computeSeconds)) emulated compute and a \(job.gradientBytes)-byte all-reduce, algo \(job.algorithm)"
+            )
         case .bench:
-            print("job \(job.name): all-reduce benchmark, sizes \(job.benchSizes.map(String.init).joined(separator: " ")), \(job.iterations) iterations after \(job.warmupIterations) warm-up, algo \(job.algorithm)")
+            print(
+                "job \(job.name): all-reduce benchmark, sizes \(job.benchSizes.map(String.init).joined(separator: " ")), \(job.iterations) iterations after \(job.warmupIterations) warm-up, algo \(job.algorithm)"
+            )
         case .train:
             let spec = job.training!
             let model = MLP(layers: spec.model.layers)
-            print("job \(job.name): train an MLP \(model.layers.map(String.init).joined(separator: "→")) (\(model.parameterCount) parameters), batch \(spec.data.batch) per device, \(spec.optimizer.name.rawValue) lr \(spec.optimizer.learningRate)")
+            print(
+                "job \(job.name): train an MLP \(model.layers.map(String.init).joined(separator: "→")) (\(model.parameterCount) parameters), batch \(spec.data.batch) per device, \(spec.optimizer.name.rawValue) lr \(spec.optimizer.learningRate)"
+            )
             print("  compute: " + Coordinator.computeDescription(spec, model: model))
             for schedule in spec.schedules {
-                print("  schedule \(schedule.name): \(schedule.sync.rawValue), \(schedule.steps) steps" + (schedule.sync == .ddp ? "" : ", every \(schedule.every)")
-                      + ", WAN \(schedule.compression.rawValue)")
+                print(
+                    "  schedule \(schedule.name): \(schedule.sync.rawValue), \(schedule.steps) steps"
+                        + (schedule.sync == .ddp ? "" : ", every \(schedule.every)")
+                        + ", WAN \(schedule.compression.rawValue)")
             }
         }
     }

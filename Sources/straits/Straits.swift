@@ -11,6 +11,8 @@ struct Straits: ParsableCommand {
             The cluster itself runs as straits-coordinator, one straits-gateway per region and one \
             straits-worker per host (Deploy/local-cluster.sh starts them all on this machine).
             """,
-        subcommands: [BenchCommand.self, SweepCommand.self, ReportCommand.self, TopologyCommand.self, JobCommand.self,
-                      BenchWorkerCommand.self])
+        subcommands: [
+            BenchCommand.self, SweepCommand.self, ReportCommand.self, TopologyCommand.self, JobCommand.self,
+            BenchWorkerCommand.self,
+        ])
 }

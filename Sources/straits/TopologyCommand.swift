@@ -18,11 +18,16 @@ struct TopologyCommand: ParsableCommand {
                 for host in 0..<region.hosts { print("\(region.name) \(host) \(region.devicesPerHost)") }
             }
         } else {
-            print("topology \(topology.name): \(topology.regions.count) regions, \(topology.hostCount) hosts, \(topology.deviceCount) devices")
-            for region in topology.regions { print("  region \(region.name): \(region.hosts) hosts × \(region.devicesPerHost) devices") }
+            print(
+                "topology \(topology.name): \(topology.regions.count) regions, \(topology.hostCount) hosts, \(topology.deviceCount) devices"
+            )
+            for region in topology.regions {
+                print("  region \(region.name): \(region.hosts) hosts × \(region.devicesPerHost) devices")
+            }
             for link in topology.links {
                 let rate = Units.formatRate(bitsPerSecond: link.bitsPerSecond)
-                let latency = Units.formatDuration(seconds: link.latencySeconds), jitter = Units.formatDuration(seconds: link.jitterSeconds)
+                let latency = Units.formatDuration(seconds: link.latencySeconds)
+                let jitter = Units.formatDuration(seconds: link.jitterSeconds)
                 let framing = link.framing == .tcp ? " (line rate: TCP/IP headers counted)" : " (payload only)"
                 print("  link \(link.from) → \(link.to): \(rate), \(latency) ± \(jitter)\(framing)")
             }

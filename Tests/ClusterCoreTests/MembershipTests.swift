@@ -1,8 +1,8 @@
 import ClusterCore
+import Config
 import Emulation
 import StraitsWire
 import Testing
-import Config
 
 /// The coordinator's membership under a manual clock: every admission, every refusal reason,
 /// heartbeats and liveness to the nanosecond.
@@ -20,14 +20,19 @@ struct MembershipTests {
         """, file: "two.yaml")
     static let timing = Membership.Timing(heartbeat: second / 2, deadAfter: 5 * second)
 
-    static func worker(_ region: String, _ host: Int, devices: Int = 2, endpoints: Int? = nil, pid: Int = 100) -> ControlMessage.Join {
-        .init(region: region, host: host, devices: devices, numaNodes: 1,
-              endpoints: (0..<(endpoints ?? devices)).map { "tcp://127.0.0.1:\(5000 + $0)" }, pid: pid)
+    static func worker(_ region: String, _ host: Int, devices: Int = 2, endpoints: Int? = nil, pid: Int = 100)
+        -> ControlMessage.Join
+    {
+        .init(
+            region: region, host: host, devices: devices, numaNodes: 1,
+            endpoints: (0..<(endpoints ?? devices)).map { "tcp://127.0.0.1:\(5000 + $0)" }, pid: pid)
     }
 
     static func gateway(_ region: String, endpoints: Int = 2, pid: Int = 200) -> ControlMessage.Join {
-        .init(region: region, host: 0, devices: 0, numaNodes: 1, endpoints: Array(repeating: "tcp://127.0.0.1:6000", count: endpoints),
-              pid: pid, role: "gateway")
+        .init(
+            region: region, host: 0, devices: 0, numaNodes: 1,
+            endpoints: Array(repeating: "tcp://127.0.0.1:6000", count: endpoints),
+            pid: pid, role: "gateway")
     }
 
     static func refusal(_ directive: Membership.Directive) -> String? {
@@ -62,33 +67,46 @@ struct MembershipTests {
         func refuse(_ join: ControlMessage.Join, route: [UInt8] = [7]) -> String? {
             Self.refusal(membership.onJoin(join, route: route, now: 0))
         }
-        #expect(refuse(Self.worker("asia", 0)) == "asia/host 0 (pid 100): topology two has no region \"asia\" (regions: us, eu)")
+        #expect(
+            refuse(Self.worker("asia", 0))
+                == "asia/host 0 (pid 100): topology two has no region \"asia\" (regions: us, eu)")
         #expect(refuse(Self.worker("us", 2)) == "us/host 2 (pid 100): region us has 2 hosts (0…1) in topology two")
         #expect(refuse(Self.worker("eu", -1)) == "eu/host -1 (pid 100): region eu has 1 host (0…0) in topology two")
-        #expect(refuse(Self.worker("us", 0, devices: 3)) == "us/host 0 (pid 100): brings 3 devices and 3 endpoints; region us has 2 devices per host")
-        #expect(refuse(Self.worker("us", 0, endpoints: 1)) == "us/host 0 (pid 100): brings 2 devices and 1 endpoints; region us has 2 devices per host")
+        #expect(
+            refuse(Self.worker("us", 0, devices: 3))
+                == "us/host 0 (pid 100): brings 3 devices and 3 endpoints; region us has 2 devices per host")
+        #expect(
+            refuse(Self.worker("us", 0, endpoints: 1))
+                == "us/host 0 (pid 100): brings 2 devices and 1 endpoints; region us has 2 devices per host")
         var odd = Self.worker("us", 0)
         odd.role = "router"
         #expect(refuse(odd) == "us/host 0 (pid 100): unknown role \"router\" (expected a worker, or role gateway)")
         #expect(refuse(Self.gateway("us", endpoints: 3)) == "gateway us (pid 200): 3 ingress endpoints for 2 regions")
 
         #expect(membership.onJoin(Self.worker("us", 0), route: [1], now: 0) == .admitted(.worker(0)))
-        #expect(refuse(Self.worker("us", 0, pid: 101)) == "us/host 0 (pid 101): us/host 0 has already joined as pid 100")
+        #expect(
+            refuse(Self.worker("us", 0, pid: 101)) == "us/host 0 (pid 101): us/host 0 has already joined as pid 100")
         #expect(refuse(Self.worker("us", 1), route: [1]) == "us/host 1 (pid 100): this connection has already joined")
         #expect(membership.onJoin(Self.gateway("us"), route: [2], now: 0) == .admitted(.gateway(region: 0)))
-        #expect(refuse(Self.gateway("us", pid: 201)) == "gateway us (pid 201): region us already has its gateway (pid 200)")
+        #expect(
+            refuse(Self.gateway("us", pid: 201)) == "gateway us (pid 201): region us already has its gateway (pid 200)")
         #expect(refuse(Self.gateway("eu"), route: [1]) == "gateway eu (pid 200): this connection has already joined")
 
         membership.closeAdmission()
-        #expect(refuse(Self.worker("us", 1)) == "us/host 1 (pid 100): the job has already started; joining mid-job is not supported")
+        #expect(
+            refuse(Self.worker("us", 1))
+                == "us/host 1 (pid 100): the job has already started; joining mid-job is not supported")
         #expect(membership.workers.count == 1 && membership.gateways.count == 1)
 
         var direct = Membership(topology: Self.topology, timing: Self.timing, gateways: false, now: 0)
-        #expect(Self.refusal(direct.onJoin(Self.gateway("us"), route: [3], now: 0)) == "gateway us (pid 200): this run takes no gateways (--no-gateways)")
+        #expect(
+            Self.refusal(direct.onJoin(Self.gateway("us"), route: [3], now: 0))
+                == "gateway us (pid 200): this run takes no gateways (--no-gateways)")
         #expect(direct.gatewaysNeeded == 0)
     }
 
-    @Test("a silent member is dead exactly at its deadline, not a nanosecond before; hearing from it moves the deadline")
+    @Test(
+        "a silent member is dead exactly at its deadline, not a nanosecond before; hearing from it moves the deadline")
     func liveness() {
         let clock = ManualClock(1_000)
         var membership = Membership(topology: Self.topology, timing: Self.timing, gateways: false, now: clock.now())
@@ -114,7 +132,9 @@ struct MembershipTests {
             return nil
         }
         #expect(later == [.worker(0)])
-        #expect(membership.onTick(now: 12 * Self.second - 1).contains(.dead(.worker(1), reason: "worker us/host 1 (pid 100) sent nothing for 5 s (dead after 5 s)")))
+        #expect(
+            membership.onTick(now: 12 * Self.second - 1).contains(
+                .dead(.worker(1), reason: "worker us/host 1 (pid 100) sent nothing for 5 s (dead after 5 s)")))
     }
 
     @Test("heartbeats go out every interval, numbered; the next deadline is the earliest of heartbeat and liveness")
@@ -137,7 +157,10 @@ struct MembershipTests {
         var membership = Membership(topology: Self.topology, timing: Self.timing, gateways: true, now: 0)
         _ = membership.onJoin(Self.gateway("eu"), route: [5], now: 0)
         #expect(membership.onConnectionGone(route: [6]) == nil)
-        #expect(membership.onConnectionGone(route: [5])
-            == .dead(.gateway(region: 1), reason: "gateway eu (pid 200) is gone: its connection closed (it exited or was killed)"))
+        #expect(
+            membership.onConnectionGone(route: [5])
+                == .dead(
+                    .gateway(region: 1),
+                    reason: "gateway eu (pid 200) is gone: its connection closed (it exited or was killed)"))
     }
 }

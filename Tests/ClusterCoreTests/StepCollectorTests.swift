@@ -4,29 +4,42 @@ import Testing
 
 @Suite("step collection and tally")
 struct StepCollectorTests {
-    static func device(_ rank: Int, comm: Double, wan: Double = 0, wrong: Int = 0, loss: Double? = nil, wanBytes: Int? = nil)
+    static func device(
+        _ rank: Int, comm: Double, wan: Double = 0, wrong: Int = 0, loss: Double? = nil, wanBytes: Int? = nil
+    )
         -> ControlMessage.DeviceStep
     {
-        var step = ControlMessage.DeviceStep(rank: rank, computeS: 0.5, commS: comm, hostS: comm / 4, regionS: comm / 2, wanS: wan,
-                                             syncS: 0, checkS: 0, wrong: wrong)
+        var step = ControlMessage.DeviceStep(
+            rank: rank, computeS: 0.5, commS: comm, hostS: comm / 4, regionS: comm / 2, wanS: wan,
+            syncS: 0, checkS: 0, wrong: wrong)
         step.loss = loss
         step.wanBytes = wanBytes
         return step
     }
 
-    static func done(_ step: Int, _ devices: [ControlMessage.DeviceStep], plan: String = "ring") -> ControlMessage.StepDone {
+    static func done(_ step: Int, _ devices: [ControlMessage.DeviceStep], plan: String = "ring")
+        -> ControlMessage.StepDone
+    {
         .init(step: step, plan: plan, devices: devices, traffic: .init())
     }
 
     @Test("one result per worker for the step in flight; others are dropped with the reason")
     func collection() {
         var steps = StepCollector(workers: 3)
-        #expect(steps.onStepDone(Self.done(0, []), worker: 0, label: "us/host 0") == .dropped(reason: "step_done for step 0 from us/host 0 (running step -1)"))
+        #expect(
+            steps.onStepDone(Self.done(0, []), worker: 0, label: "us/host 0")
+                == .dropped(reason: "step_done for step 0 from us/host 0 (running step -1)"))
         steps.begin(step: 4)
-        #expect(steps.onStepDone(Self.done(3, []), worker: 0, label: "us/host 0") == .dropped(reason: "step_done for step 3 from us/host 0 (running step 4)"))
-        #expect(steps.onStepDone(Self.done(4, []), worker: nil, label: "eu/host 9") == .dropped(reason: "step_done for step 4 from eu/host 9 (running step 4)"))
+        #expect(
+            steps.onStepDone(Self.done(3, []), worker: 0, label: "us/host 0")
+                == .dropped(reason: "step_done for step 3 from us/host 0 (running step 4)"))
+        #expect(
+            steps.onStepDone(Self.done(4, []), worker: nil, label: "eu/host 9")
+                == .dropped(reason: "step_done for step 4 from eu/host 9 (running step 4)"))
         #expect(steps.onStepDone(Self.done(4, []), worker: 2, label: "eu/host 0") == .accepted(complete: false))
-        #expect(steps.onStepDone(Self.done(4, []), worker: 2, label: "eu/host 0") == .dropped(reason: "a second step_done for step 4 from eu/host 0"))
+        #expect(
+            steps.onStepDone(Self.done(4, []), worker: 2, label: "eu/host 0")
+                == .dropped(reason: "a second step_done for step 4 from eu/host 0"))
         #expect(steps.missing == [0, 1])
         #expect(steps.onStepDone(Self.done(4, []), worker: 0, label: "us/host 0") == .accepted(complete: false))
         #expect(steps.onStepDone(Self.done(4, []), worker: 1, label: "us/host 1") == .accepted(complete: true))
@@ -38,9 +51,15 @@ struct StepCollectorTests {
     @Test("a tally takes the slowest rank per level and sums the rest per region")
     func tally() {
         let results: [Int: ControlMessage.StepDone] = [
-            1: Self.done(0, [Self.device(2, comm: 0.375, wan: 0.25, loss: 1.5, wanBytes: 100), Self.device(3, comm: 0.125, loss: 0.5, wanBytes: 50)],
-                         plan: "hier"),
-            0: Self.done(0, [Self.device(0, comm: 0.25, wrong: 2, loss: 1.0), Self.device(1, comm: 0.5, wan: 0.125, loss: 2.0)]),
+            1: Self.done(
+                0,
+                [
+                    Self.device(2, comm: 0.375, wan: 0.25, loss: 1.5, wanBytes: 100),
+                    Self.device(3, comm: 0.125, loss: 0.5, wanBytes: 50),
+                ],
+                plan: "hier"),
+            0: Self.done(
+                0, [Self.device(0, comm: 0.25, wrong: 2, loss: 1.0), Self.device(1, comm: 0.5, wan: 0.125, loss: 2.0)]),
         ]
         let tally = StepTally(results: results) { $0 == 0 ? 0 : 1 }
         #expect(tally.commS == 0.5 && tally.hostS == 0.125 && tally.regionS == 0.25 && tally.wanS == 0.25)
@@ -65,7 +84,10 @@ struct LinkCalibrationTests {
         #expect(calibration.probes.map(\.from) == [0, 2, 0, 0, 2] && calibration.probes.map(\.to) == [1, 3, 2, 4, 4])
         #expect(calibration.probes.map(\.collective) == [1, 129, 257, 385, 513])
         #expect(!calibration.lanAssumed)
-        for link in [Self.link(50, 2, cpu: 1e-5), Self.link(80, 1, cpu: 3e-5), Self.link(1000, 0.1), Self.link(2000, 0.2), Self.link(500, 0.05)] {
+        for link in [
+            Self.link(50, 2, cpu: 1e-5), Self.link(80, 1, cpu: 3e-5), Self.link(1000, 0.1), Self.link(2000, 0.2),
+            Self.link(500, 0.05),
+        ] {
             #expect(calibration.next != nil)
             calibration.onProbed(link)
         }
@@ -83,11 +105,16 @@ struct LinkCalibrationTests {
     @Test("one host per region: a direct hop stands in with gateways; without them the LAN is assumed")
     func oneHostPerRegion() {
         var hop = LinkCalibration(workersByRegion: [[0], [1]], gateways: true)
-        #expect(hop.probes == [.init(kind: .hop, from: 0, to: 1, direct: true, collective: 1),
-                               .init(kind: .wan, from: 0, to: 1, direct: false, collective: 129)])
+        #expect(
+            hop.probes == [
+                .init(kind: .hop, from: 0, to: 1, direct: true, collective: 1),
+                .init(kind: .wan, from: 0, to: 1, direct: false, collective: 129),
+            ])
         hop.onProbed(Self.link(60, 1.5, cpu: 2e-5))
         hop.onProbed(Self.link(40_000, 0.1))
-        #expect(hop.result.lan == Self.link(60, 1.5, cpu: 2e-5) && hop.result.hopMeasuredAs == "hop" && hop.result.cpuPerMessageS == [2e-5])
+        #expect(
+            hop.result.lan == Self.link(60, 1.5, cpu: 2e-5) && hop.result.hopMeasuredAs == "hop"
+                && hop.result.cpuPerMessageS == [2e-5])
 
         var direct = LinkCalibration(workersByRegion: [[0], [1]], gateways: false)
         #expect(direct.probes.map(\.kind) == [.wan] && direct.lanAssumed)
@@ -109,9 +136,14 @@ struct WorkerCommandQueueTests {
         #expect(queue.onCommand(.step(Self.step)).isEmpty)
         #expect(queue.queued == 1 && queue.running == .probe(Self.probe))
         let link = ControlMessage.LinkParameters(alphaS: 1e-4, betaSPerByte: 1e-9)
-        #expect(queue.onFinished([.probed(link), .done]) == [.sendProbed(.init(peerWorker: 1, link: link)), .post(.step(Self.step))])
-        let device = ControlMessage.DeviceStep(rank: 0, computeS: 0.25, commS: 0.5, hostS: 0, regionS: 0, wanS: 0, syncS: 0, checkS: 0, wrong: 0)
-        #expect(queue.onFinished([.stepped(device), .stepped(device)]) == [.sendStepDone(Self.step, [device, device])])
+        #expect(
+            queue.onFinished([.probed(link), .done]) == [
+                .sendProbed(.init(peerWorker: 1, link: link)), .post(.step(Self.step)),
+            ])
+        let device = ControlMessage.DeviceStep(
+            rank: 0, computeS: 0.25, commS: 0.5, hostS: 0, regionS: 0, wanS: 0, syncS: 0, checkS: 0, wrong: 0)
+        #expect(
+            queue.onFinished([.stepped(device), .stepped(device)]) == [.sendStepDone(Self.step, [device, device])])
         #expect(queue.running == nil && queue.stepsDone == 1 && queue.computeS == 0.5 && queue.commS == 1.0)
         #expect(queue.onFinished([]).isEmpty)
     }

@@ -64,7 +64,8 @@ struct InMemoryTransport {
     func read(_ rank: Int, _ range: ElementRange) -> [Float] {
         [Float](unsafeUninitializedCapacity: range.count) { buffer, initialized in
             if range.count > 0 {
-                UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: base(rank) + range.offset * 4, byteCount: range.count * 4)
+                UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(
+                    from: base(rank) + range.offset * 4, byteCount: range.count * 4)
             }
             initialized = range.count
         }
@@ -129,7 +130,9 @@ struct InMemoryTransport {
                 releases.swapAt(pick - inFlight.count, releases.count - 1)
                 let pending = releases.removeLast()
                 guard read(pending.rank, pending.operation.range) == pending.snapshot else {
-                    throw Failure(description: "rank \(pending.rank): \(pending.operation) range changed before its send was released")
+                    throw Failure(
+                        description:
+                            "rank \(pending.rank): \(pending.operation) range changed before its send was released")
                 }
                 try perform(pending.rank, runners[pending.rank].completed(pending.operation.id))
             }

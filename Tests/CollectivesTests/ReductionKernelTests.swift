@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Collectives
 
 @Suite("float32 sum kernel")
@@ -36,7 +37,8 @@ struct ReductionKernelTests {
             ReductionKernel.sum(into: dst + dstOffset, from: src + srcOffset, count: count)
 
             var mismatches = 0
-            for index in 0..<count where (dst + dstOffset).loadUnaligned(fromByteOffset: index * 4, as: Float.self) != expected[index] {
+            for index in 0..<count
+            where (dst + dstOffset).loadUnaligned(fromByteOffset: index * 4, as: Float.self) != expected[index] {
                 mismatches += 1
             }
             #expect(mismatches == 0, "count \(count), dst offset \(dstOffset), src offset \(srcOffset)")

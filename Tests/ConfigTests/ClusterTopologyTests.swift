@@ -1,6 +1,6 @@
+import Config
 import Foundation
 import Testing
-import Config
 
 @Suite("topology files")
 struct ClusterTopologyTests {
@@ -72,9 +72,13 @@ struct ClusterTopologyTests {
         let topology = try ClusterTopology.parse(text, file: "d.yaml")
         #expect(topology.link(from: "a", to: "b")?.bitsPerSecond == 1e8)
         #expect(topology.link(from: "b", to: "a")?.bitsPerSecond == 1e9)
-        #expect(topology.link(from: "a", to: "b")?.framing == .tcp && topology.link(from: "b", to: "a")?.framing == ClusterTopology.Link.Framing.none)
+        #expect(
+            topology.link(from: "a", to: "b")?.framing == .tcp
+                && topology.link(from: "b", to: "a")?.framing == ClusterTopology.Link.Framing.none)
         #expect(topology.regions.map(\.devicesPerHost) == [1, 1])
-        #expect(topology.link(from: "a", to: "b")?.burstBytes == 0 && topology.link(from: "b", to: "a")?.burstBytes == 125_000)
+        #expect(
+            topology.link(from: "a", to: "b")?.burstBytes == 0
+                && topology.link(from: "b", to: "a")?.burstBytes == 125_000)
     }
 
     /// Replaces `old` with `new` in the example and returns the error it gives.
@@ -93,7 +97,10 @@ struct ClusterTopologyTests {
     @Test("errors name file, line and field, and say what was expected")
     func errors() throws {
         let typo = try error("devices_per_host: 2\n  - name: eu-west", "devices_per_hots: 2\n  - name: eu-west")
-        #expect(typo.description == "bad.yaml:5: regions[0].devices_per_hots: unknown field (did you mean devices_per_host?); expected one of name, hosts, devices_per_host")
+        #expect(
+            typo.description
+                == "bad.yaml:5: regions[0].devices_per_hots: unknown field (did you mean devices_per_host?); expected one of name, hosts, devices_per_host"
+        )
 
         let latency = try error("latency: 40ms", "latency: fast")
         #expect(latency.description == "bad.yaml:12: links[0].latency: expected a duration like 40ms, got \"fast\"")
@@ -120,7 +127,8 @@ struct ClusterTopologyTests {
         let jitter = try error("jitter: 1ms", "jitter: 50ms")
         #expect(jitter.line == 13 && jitter.message.contains("must not exceed the latency"))
 
-        let missingLink = try error("""
+        let missingLink = try error(
+            """
             links:                       # symmetric unless `directed: true`
               - between: [us-east, eu-west]
                 bandwidth: 1Gbps
@@ -133,7 +141,8 @@ struct ClusterTopologyTests {
         let duplicate = try error("name: eu-west          # a comment", "name: us-east")
         #expect(duplicate.line == 6 && duplicate.message.contains("declared twice (first on line 3)"))
 
-        let tab = try error("    hosts: 2\n    devices_per_host: 2\n  - name: eu", "\thosts: 2\n    devices_per_host: 2\n  - name: eu")
+        let tab = try error(
+            "    hosts: 2\n    devices_per_host: 2\n  - name: eu", "\thosts: 2\n    devices_per_host: 2\n  - name: eu")
         #expect(tab.line == 4 && tab.message.contains("tab"))
     }
 
@@ -162,7 +171,10 @@ struct ClusterTopologyTests {
         let deep: [(String, Int)] = [
             ("name: x\nregions: " + String(repeating: "[", count: 100_000) + "\n", 2),
             ("name: x\nregions:\n  " + String(repeating: "- ", count: 100_000) + "a\n", 3),
-            ("name: x\n" + (0..<200).map { String(repeating: " ", count: $0) + "k\($0):" }.joined(separator: "\n") + "\n", 66),
+            (
+                "name: x\n" + (0..<200).map { String(repeating: " ", count: $0) + "k\($0):" }.joined(separator: "\n")
+                    + "\n", 66
+            ),
             ("a: {b: [c, {d: " + String(repeating: "{e: ", count: 99_990) + "\n", 1),
         ]
         for (text, line) in deep {
@@ -185,7 +197,8 @@ struct ClusterTopologyTests {
 
     @Test("YAML subset: nesting, flow collections, quotes, comments")
     func parser() throws {
-        let node = try YAMLParser.parse("""
+        let node = try YAMLParser.parse(
+            """
             a: "quoted # not a comment"
             b:
               - 1
@@ -194,14 +207,23 @@ struct ClusterTopologyTests {
                 c: { d: 2, e: [3] }
             f: plain text here   # comment
             """, file: "p.yaml")
-        guard case .mapping(let entries, _) = node else { Issue.record("not a mapping"); return }
+        guard case .mapping(let entries, _) = node else {
+            Issue.record("not a mapping")
+            return
+        }
         #expect(entries.map(\.key) == ["a", "b", "f"])
         #expect(entries[0].value == .scalar("quoted # not a comment", line: 1))
         #expect(entries[2].value == .scalar("plain text here", line: 7))
-        guard case .sequence(let items, _) = entries[1].value else { Issue.record("b is not a list"); return }
+        guard case .sequence(let items, _) = entries[1].value else {
+            Issue.record("b is not a list")
+            return
+        }
         #expect(items.count == 3)
         #expect(items[1] == .sequence([.scalar("x", line: 4), .scalar("y z", line: 4)], line: 4))
-        guard case .mapping(let inner, _) = items[2] else { Issue.record("item 3 is not a mapping"); return }
+        guard case .mapping(let inner, _) = items[2] else {
+            Issue.record("item 3 is not a mapping")
+            return
+        }
         #expect(inner[0].key == "c" && inner[0].line == 6)
     }
 

@@ -1,6 +1,6 @@
+import Config
 import Foundation
 import Testing
-import Config
 
 @Suite("job files")
 struct JobSpecTests {
@@ -25,10 +25,16 @@ struct JobSpecTests {
             ("name: j\nkind: tran\n", "j.yaml:2: kind: expected one of sync, bench, train, got \"tran\""),
             ("name: j\nkind: train\n", "j.yaml:1: model: required field is missing"),
             ("name: j\nsteps: -1\n", "j.yaml:2: steps: expected a whole number from 1 to 1000000, got -1"),
-            ("name: j\ngradient: 3\n", "j.yaml:2: gradient: expected a whole number of float32 elements (a multiple of 4 bytes) up to 1 GiB, got 3 bytes"),
+            (
+                "name: j\ngradient: 3\n",
+                "j.yaml:2: gradient: expected a whole number of float32 elements (a multiple of 4 bytes) up to 1 GiB, got 3 bytes"
+            ),
             ("name: j\ncompute: soon\n", "j.yaml:2: compute: expected a duration like 40ms, got \"soon\""),
             ("name: j\nalgo: tree\n", "j.yaml:2: algo: expected one of auto, ring, hier, got \"tree\""),
-            ("name: j\nstpes: 3\n", "j.yaml:2: stpes: unknown field (did you mean steps?); expected one of name, kind, steps, gradient, compute, samples_per_step, algo, min_bytes, max_bytes, step_factor, iters, warmup, timeout, chunk, sizes, model, data, optimizer, schedules, bucket, target_loss, loss_window"),
+            (
+                "name: j\nstpes: 3\n",
+                "j.yaml:2: stpes: unknown field (did you mean steps?); expected one of name, kind, steps, gradient, compute, samples_per_step, algo, min_bytes, max_bytes, step_factor, iters, warmup, timeout, chunk, sizes, model, data, optimizer, schedules, bucket, target_loss, loss_window"
+            ),
             ("kind: sync\n", "j.yaml:1: name: required field is missing; expected a name"),
         ]
         for (text, expected) in cases {

@@ -10,8 +10,10 @@ struct DeliverySchedulerTests {
 
     /// Follows the scheduler's directions from `start` to `end` as a delivery thread would, with
     /// a timer that wakes exactly when asked; returns each delivery with the time it was taken.
-    static func drive(_ scheduler: inout DeliveryScheduler, from start: Int64 = 0, to end: Int64, early: Int64 = 50_000,
-                      awake: ((Int64, Bool) -> Void)? = nil) -> [(at: Int64, due: DeliveryScheduler.Due)] {
+    static func drive(
+        _ scheduler: inout DeliveryScheduler, from start: Int64 = 0, to end: Int64, early: Int64 = 50_000,
+        awake: ((Int64, Bool) -> Void)? = nil
+    ) -> [(at: Int64, due: DeliveryScheduler.Due)] {
         let clock = ManualClock(start)
         var log: [(at: Int64, due: DeliveryScheduler.Due)] = []
         for _ in 0..<1_000_000 {

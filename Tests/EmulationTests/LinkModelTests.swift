@@ -8,7 +8,9 @@ struct LinkModelTests {
     static let millisecond: Int64 = 1_000_000
 
     /// Advances in steps of `step` until `until`, collecting deliveries.
-    static func run(_ link: inout LinkModel, from: Int64 = 0, until: Int64, step: Int64 = 1_000_000) -> [LinkModel.Delivery] {
+    static func run(_ link: inout LinkModel, from: Int64 = 0, until: Int64, step: Int64 = 1_000_000) -> [LinkModel
+        .Delivery]
+    {
         var deliveries: [LinkModel.Delivery] = []
         var now = from
         while now <= until {
@@ -21,11 +23,14 @@ struct LinkModelTests {
     @Test("TCP/IPv4/Ethernet framing: 66 bytes of headers on every 1448 bytes or part of them")
     func framing() {
         let framing = LinkSpec.Framing.tcpEthernet
-        #expect(framing.wireBytes(0) == 0 && framing.wireBytes(1) == 67 && framing.wireBytes(1448) == 1514 && framing.wireBytes(1449) == 1581)
+        #expect(
+            framing.wireBytes(0) == 0 && framing.wireBytes(1) == 67 && framing.wireBytes(1448) == 1514
+                && framing.wireBytes(1449) == 1581)
         #expect(LinkSpec.Framing.none.wireBytes(1449) == 1449)
         // 8 Mbit/s: a chunk of 14 480 bytes (ten full segments) takes 15 140 µs on the wire, so
         // two chunks of one message are delivered 30 280 µs after it is offered, plus latency.
-        var link = LinkModel(spec: LinkSpec(bitsPerSecond: 8e6, latencySeconds: 0.001, framing: framing), chunkBytes: 14_480)
+        var link = LinkModel(
+            spec: LinkSpec(bitsPerSecond: 8e6, latencySeconds: 0.001, framing: framing), chunkBytes: 14_480)
         link.offer(message: 1, flow: 0, bytes: 28_960, now: 0)
         let due = 30_280_000 + Self.millisecond
         #expect(link.advance(to: due - 1).isEmpty)
@@ -42,7 +47,8 @@ struct LinkModelTests {
         #expect(link.advance(to: Self.second + 10 * Self.millisecond - 1).isEmpty)
         let deliveries = link.advance(to: Self.second + 10 * Self.millisecond)
         #expect(deliveries.count == 1)
-        #expect(deliveries.first?.message == 1 && deliveries.first?.bytes == 1_000_000 && deliveries.first?.queueDelay == 0)
+        #expect(
+            deliveries.first?.message == 1 && deliveries.first?.bytes == 1_000_000 && deliveries.first?.queueDelay == 0)
         #expect(deliveries.first?.dueAt == Self.second + 10 * Self.millisecond)
         #expect(link.counters.busy == Self.second)
         #expect(link.counters.deliveredBytes == 1_000_000 && link.queuedBytes == 0 && link.nextEvent == nil)
@@ -51,11 +57,15 @@ struct LinkModelTests {
     @Test("the result does not depend on how often the clock is read")
     func clockIndependence() {
         func deliveries(step: Int64) -> [LinkModel.Delivery] {
-            var link = LinkModel(spec: LinkSpec(bitsPerSecond: 1e8, latencySeconds: 0.02, jitterSeconds: 0.001), chunkBytes: 4096, seed: 7)
+            var link = LinkModel(
+                spec: LinkSpec(bitsPerSecond: 1e8, latencySeconds: 0.02, jitterSeconds: 0.001), chunkBytes: 4096,
+                seed: 7)
             var result: [LinkModel.Delivery] = []
             for message in 0..<20 {
                 result += link.advance(to: Int64(message) * 3 * Self.millisecond)
-                link.offer(message: message, flow: message % 3, bytes: 10_000 + message * 1000, now: Int64(message) * 3 * Self.millisecond)
+                link.offer(
+                    message: message, flow: message % 3, bytes: 10_000 + message * 1000,
+                    now: Int64(message) * 3 * Self.millisecond)
             }
             return result + Self.run(&link, from: 60 * Self.millisecond, until: 2 * Self.second, step: step)
         }
@@ -91,8 +101,11 @@ struct LinkModelTests {
 
     @Test("jitter varies delays within ± jitter and never reorders a flow")
     func jitter() {
-        var link = LinkModel(spec: LinkSpec(bitsPerSecond: 1e9, latencySeconds: 0.050, jitterSeconds: 0.005), chunkBytes: 1000, seed: 42)
-        for message in 0..<200 { link.offer(message: message, flow: 0, bytes: 1000, now: Int64(message) * Self.millisecond) }
+        var link = LinkModel(
+            spec: LinkSpec(bitsPerSecond: 1e9, latencySeconds: 0.050, jitterSeconds: 0.005), chunkBytes: 1000, seed: 42)
+        for message in 0..<200 {
+            link.offer(message: message, flow: 0, bytes: 1000, now: Int64(message) * Self.millisecond)
+        }
         var deliveries: [LinkModel.Delivery] = []
         var now: Int64 = 0
         while now < Self.second {
@@ -107,7 +120,8 @@ struct LinkModelTests {
 
     @Test("the queue is bounded: it refuses more once full and takes again as it drains")
     func bound() {
-        var link = LinkModel(spec: LinkSpec(bitsPerSecond: 8e6, latencySeconds: 0), chunkBytes: 10_000, queueLimitBytes: 50_000)
+        var link = LinkModel(
+            spec: LinkSpec(bitsPerSecond: 8e6, latencySeconds: 0), chunkBytes: 10_000, queueLimitBytes: 50_000)
         link.offer(message: 1, flow: 0, bytes: 40_000, now: 0)
         #expect(link.canAccept)
         link.offer(message: 2, flow: 0, bytes: 40_000, now: 0)
@@ -154,8 +168,8 @@ struct LinkModelTests {
         // against 1) would otherwise let a large message overtake a small one sent before it.
         var order = LinkModel(spec: LinkSpec(bitsPerSecond: 8e9, latencySeconds: 0.001), chunkBytes: 1 << 20)
         order.hop = LinkModel.Hop(alphaNanoseconds: 0, nanosecondsPerByte: 10)
-        order.offer(message: 1, flow: 0, bytes: 1000, now: Self.millisecond)      // wire 0.990–0.991 ms
-        order.offer(message: 2, flow: 0, bytes: 100_000, now: Self.millisecond)   // wire 0.991–1.091 ms
+        order.offer(message: 1, flow: 0, bytes: 1000, now: Self.millisecond)  // wire 0.990–0.991 ms
+        order.offer(message: 2, flow: 0, bytes: 100_000, now: Self.millisecond)  // wire 0.991–1.091 ms
         let both = Self.run(&order, from: Self.millisecond, until: 3 * Self.millisecond, step: 1000)
         // 1: 1.991 ms − 10 µs; 2: 2.091 ms − 1 ms = 1.091 ms, held behind 1.
         #expect(both.map(\.message) == [1, 2] && both.map(\.dueAt) == [1_981_000, 1_981_000])
@@ -172,11 +186,18 @@ struct LinkModelTests {
         link.offer(message: 2, flow: 1, bytes: 1000, now: 200 * Self.millisecond, sentAt: 300 * Self.millisecond)
         both += Self.run(&link, from: 200 * Self.millisecond, until: 400 * Self.millisecond, step: 100_000)
         #expect(both.map(\.offeredAt) == [8_100_000, 200 * Self.millisecond])
-        #expect(both.map(\.dueAt) == [108_100_000 + 10 * Self.millisecond - 200_000, 200 * Self.millisecond + Self.millisecond + 10 * Self.millisecond - 101_000])
+        #expect(
+            both.map(\.dueAt) == [
+                108_100_000 + 10 * Self.millisecond - 200_000,
+                200 * Self.millisecond + Self.millisecond + 10 * Self.millisecond - 101_000,
+            ])
         // Store-and-forward ignores it.
         var plain = LinkModel(spec: LinkSpec(bitsPerSecond: 8e6, latencySeconds: 0.010), chunkBytes: 65_536)
         plain.offer(message: 1, flow: 0, bytes: 1000, now: 10 * Self.millisecond, sentAt: 8 * Self.millisecond)
-        #expect(Self.run(&plain, from: 10 * Self.millisecond, until: 50 * Self.millisecond).map(\.offeredAt) == [10 * Self.millisecond])
+        #expect(
+            Self.run(&plain, from: 10 * Self.millisecond, until: 50 * Self.millisecond).map(\.offeredAt) == [
+                10 * Self.millisecond
+            ])
     }
 
     @Test("a bucket lets its depth through at once after an idle moment, and no more than the bandwidth over time")
@@ -191,10 +212,16 @@ struct LinkModelTests {
         #expect(Self.run(&link, until: 69 * Self.millisecond).map(\.dueAt) == [60 * Self.millisecond])
         // 20 ms after that, the bucket holds 20 000 bytes again: 80 000 at the rate, ending at 150 ms.
         link.offer(message: 2, flow: 0, bytes: 100_000, now: 70 * Self.millisecond)
-        #expect(Self.run(&link, from: 70 * Self.millisecond, until: 300 * Self.millisecond).map(\.dueAt) == [160 * Self.millisecond])
+        #expect(
+            Self.run(&link, from: 70 * Self.millisecond, until: 300 * Self.millisecond).map(\.dueAt) == [
+                160 * Self.millisecond
+            ])
         // Idle for longer than a bucket's time: full again, and never fuller.
         link.offer(message: 3, flow: 0, bytes: 100_000, now: 500 * Self.millisecond)
-        #expect(Self.run(&link, from: 500 * Self.millisecond, until: 600 * Self.millisecond).map(\.dueAt) == [560 * Self.millisecond])
+        #expect(
+            Self.run(&link, from: 500 * Self.millisecond, until: 600 * Self.millisecond).map(\.dueAt) == [
+                560 * Self.millisecond
+            ])
         // Over a long transfer the bucket adds its depth once, not a rate: 1 MB takes 950 ms.
         var long = LinkModel(spec: spec, chunkBytes: 10_000)
         long.offer(message: 1, flow: 0, bytes: 1_000_000, now: 0)
@@ -204,7 +231,10 @@ struct LinkModelTests {
         // latency after it came.
         var small = LinkModel(spec: spec, chunkBytes: 10_000)
         small.offer(message: 1, flow: 0, bytes: 1000, now: Self.second)
-        #expect(Self.run(&small, from: Self.second, until: 2 * Self.second).map(\.dueAt) == [Self.second + 10 * Self.millisecond])
+        #expect(
+            Self.run(&small, from: Self.second, until: 2 * Self.second).map(\.dueAt) == [
+                Self.second + 10 * Self.millisecond
+            ])
     }
 
     @Test("cut-through with a hop longer than the latency: the tail is committed, so the release comes one hop ahead")
@@ -230,7 +260,8 @@ struct LinkModelTests {
         #expect(link.counters.busy == 110 * Self.millisecond)
     }
 
-    @Test("where the receiver holds: released once its arrival is settled, with the arrival time; a flow stays in order")
+    @Test(
+        "where the receiver holds: released once its arrival is settled, with the arrival time; a flow stays in order")
     func receiverHolds() {
         // As in `cutThrough`: 8 Mbit/s, 10 ms, a hop of 100 µs + 1 ns a byte; 100 000 bytes
         // received at 10 ms are on the wire 9.8–109.8 ms and reach the far end at 119.8 ms.

@@ -18,7 +18,8 @@ struct ProcessorSharingTests {
     static func run(cores: Double, _ jobs: [(work: Int64, parallelism: Double)]) -> [[Int64]] {
         var resource = ProcessorSharing(cores: cores)
         for (index, job) in jobs.enumerated() {
-            resource.offer(job: index + 1, owner: index + 1, work: Double(job.work * ms), parallelism: job.parallelism, now: 0)
+            resource.offer(
+                job: index + 1, owner: index + 1, work: Double(job.work * ms), parallelism: job.parallelism, now: 0)
         }
         return drain(&resource)
     }

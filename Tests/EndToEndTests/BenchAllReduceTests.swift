@@ -9,7 +9,8 @@ func straitsBinary() throws -> URL {
         if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
         directory = directory.deletingLastPathComponent()
     }
-    let fallback = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug/straits")
+    let fallback = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(
+        ".build/debug/straits")
     guard FileManager.default.isExecutableFile(atPath: fallback.path) else {
         throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: fallback.path])
     }
@@ -18,7 +19,9 @@ func straitsBinary() throws -> URL {
 
 /// Runs `straits` (or `binary`, beside it) with `arguments`, killing it after `timeout`; returns
 /// its status and output.
-func runStraits(_ arguments: [String], binary: String = "straits", timeout: TimeInterval = 120) throws -> (status: Int32, output: String) {
+func runStraits(_ arguments: [String], binary: String = "straits", timeout: TimeInterval = 120) throws -> (
+    status: Int32, output: String
+) {
     let process = Process()
     process.executableURL = try straitsBinary().deletingLastPathComponent().appendingPathComponent(binary)
     process.arguments = arguments
@@ -36,21 +39,30 @@ func runStraits(_ arguments: [String], binary: String = "straits", timeout: Time
 
 @Suite("straits bench allreduce, real processes", .serialized)
 struct BenchAllReduceTests {
-    @Test("2 worker processes over tcp: exact results for every algorithm, nccl-tests columns and JSON",
-          arguments: ["ring", "rhd", "rd", "auto"])
+    @Test(
+        "2 worker processes over tcp: exact results for every algorithm, nccl-tests columns and JSON",
+        arguments: ["ring", "rhd", "rd", "auto"])
     func twoWorkers(algorithm: String) throws {
-        let json = FileManager.default.temporaryDirectory.appendingPathComponent("straits-bench-\(getpid())-\(algorithm).jsonl")
+        let json = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "straits-bench-\(getpid())-\(algorithm).jsonl")
         defer { try? FileManager.default.removeItem(at: json) }
-        let (status, output) = try runStraits(["bench", "allreduce", "-b", "4K", "-e", "1M", "-f", "16", "-n", "3", "-w", "1",
-                                               "-c", "1", "--ranks", "2", "--algo", algorithm, "--json", json.path])
+        let (status, output) = try runStraits([
+            "bench", "allreduce", "-b", "4K", "-e", "1M", "-f", "16", "-n", "3", "-w", "1",
+            "-c", "1", "--ranks", "2", "--algo", algorithm, "--json", json.path,
+        ])
         #expect(status == 0, "\(output)")
-        #expect(output.contains("size") && output.contains("algbw(GB/s)") && output.contains("busbw(GB/s)") && output.contains("#wrong"))
+        #expect(
+            output.contains("size") && output.contains("algbw(GB/s)") && output.contains("busbw(GB/s)")
+                && output.contains("#wrong"))
         #expect(output.contains("# Avg bus bandwidth"))
         let lines = try String(contentsOf: json, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 3)  // 4 KiB, 64 KiB, 1 MiB
         for line in lines {
             let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-            for field in ["size_bytes", "count", "ranks", "algo", "transport", "time_us", "p50_us", "p99_us", "algbw_gbps", "busbw_gbps", "wrong"] {
+            for field in [
+                "size_bytes", "count", "ranks", "algo", "transport", "time_us", "p50_us", "p99_us", "algbw_gbps",
+                "busbw_gbps", "wrong",
+            ] {
                 #expect(record?[field] != nil, "missing \(field) in \(line)")
             }
             #expect(record?["wrong"] as? Int == 0)
@@ -59,20 +71,26 @@ struct BenchAllReduceTests {
 
     @Test("2 workers × 2 devices, hierarchical, over ipc; and 3 ranks as threads over inproc")
     func hierarchicalAndInproc() throws {
-        let hier = try runStraits(["bench", "allreduce", "-b", "1000", "-e", "3M", "-f", "30", "-n", "3", "-w", "1",
-                                   "--ranks", "4", "--devices-per-worker", "2", "--transport", "ipc", "--algo", "hier"])
+        let hier = try runStraits([
+            "bench", "allreduce", "-b", "1000", "-e", "3M", "-f", "30", "-n", "3", "-w", "1",
+            "--ranks", "4", "--devices-per-worker", "2", "--transport", "ipc", "--algo", "hier",
+        ])
         #expect(hier.status == 0, "\(hier.output)")
         #expect(hier.output.contains("hier(") && hier.output.contains("2 streams"))
-        let inproc = try runStraits(["bench", "allreduce", "-b", "1M", "-e", "1M", "-n", "3", "-w", "1",
-                                     "--ranks", "3", "--transport", "inproc"])
+        let inproc = try runStraits([
+            "bench", "allreduce", "-b", "1M", "-e", "1M", "-n", "3", "-w", "1",
+            "--ranks", "3", "--transport", "inproc",
+        ])
         #expect(inproc.status == 0, "\(inproc.output)")
         #expect(inproc.output.contains("# Out of bounds values : 0 OK"))
     }
 
     @Test("4 worker processes: messages of the next collective that arrive early are kept, not refused")
     func fourWorkers() throws {
-        let (status, output) = try runStraits(["bench", "allreduce", "-b", "64K", "-e", "256K", "-f", "4", "-n", "5", "-w", "2",
-                                               "--ranks", "4", "--algo", "rd"])
+        let (status, output) = try runStraits([
+            "bench", "allreduce", "-b", "64K", "-e", "256K", "-f", "4", "-n", "5", "-w", "2",
+            "--ranks", "4", "--algo", "rd",
+        ])
         #expect(status == 0, "\(output)")
         #expect(output.contains("# Out of bounds values : 0 OK"))
     }

@@ -24,7 +24,9 @@ final class LocalCluster {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
-        if ProcessInfo.processInfo.environment["STRAITS_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: directory) }
+        if ProcessInfo.processInfo.environment["STRAITS_KEEP_TEST_DIRS"] == nil {
+            try? FileManager.default.removeItem(at: directory)
+        }
     }
 
     func write(_ name: String, _ text: String) throws -> String {
@@ -57,8 +59,9 @@ final class LocalCluster {
 
     /// Starts the coordinator and waits for its endpoint.
     func startCoordinator(topology: String, job: String, extra: [String] = []) throws -> String {
-        coordinator = try start("coordinator", "straits-coordinator",
-                                ["--topology", topology, "--job", job, "--run-dir", runDirectory] + extra)
+        coordinator = try start(
+            "coordinator", "straits-coordinator",
+            ["--topology", topology, "--job", job, "--run-dir", runDirectory] + extra)
         let file = runDirectory + "/coordinator.endpoint"
         let deadline = Date(timeIntervalSinceNow: 30)
         while Date() < deadline {
@@ -68,21 +71,28 @@ final class LocalCluster {
             if coordinator?.isRunning == false { break }
             usleep(50_000)
         }
-        throw CocoaError(.fileNoSuchFile, userInfo: [NSDebugDescriptionErrorKey: "no coordinator endpoint: \(log("coordinator"))"])
+        throw CocoaError(
+            .fileNoSuchFile, userInfo: [NSDebugDescriptionErrorKey: "no coordinator endpoint: \(log("coordinator"))"])
     }
 
     /// Starts one gateway per region of `topology` (a path).
     func startGateways(_ endpoint: String, topology: String, regions: [String], extra: [String] = []) throws {
         for region in regions {
             let name = "gateway-\(region)"
-            workers[name] = try start(name, "straits-gateway", ["--coordinator", endpoint, "--region", region, "--topology", topology] + extra)
+            workers[name] = try start(
+                name, "straits-gateway",
+                ["--coordinator", endpoint, "--region", region, "--topology", topology] + extra)
         }
     }
 
     func startWorker(_ endpoint: String, region: String, host: Int, devices: Int, extra: [String] = []) throws {
         let name = "worker-\(region)-\(host)"
-        workers[name] = try start(name, "straits-worker", ["--coordinator", endpoint, "--region", region, "--host", String(host),
-                                                            "--devices", String(devices)] + extra)
+        workers[name] = try start(
+            name, "straits-worker",
+            [
+                "--coordinator", endpoint, "--region", region, "--host", String(host),
+                "--devices", String(devices),
+            ] + extra)
     }
 
     /// Waits for `process` to exit, up to `timeout` seconds; its status, or nil if still running.
@@ -145,7 +155,8 @@ struct ClusterTests {
     @Test("a 2-region run completes: exact every step, every JSONL line parses, bytes balance")
     func twoRegionRun() throws {
         let cluster = try LocalCluster(name: "run")
-        try cluster.startTwoRegions(job: "name: small\nkind: sync\nsteps: 6\ngradient: 256KiB\ncompute: 2ms\ntimeout: 30s\n")
+        try cluster.startTwoRegions(
+            job: "name: small\nkind: sync\nsteps: 6\ngradient: 256KiB\ncompute: 2ms\ntimeout: 30s\n")
         let status = LocalCluster.wait(cluster.coordinator!, timeout: 120)
         #expect(status == 0, "\(cluster.log("coordinator"))")
         for (name, worker) in cluster.workers {
@@ -161,13 +172,16 @@ struct ClusterTests {
         #expect(Set(steps.compactMap { $0["rank"] as? Int }) == Set(0..<8))
         #expect(steps.allSatisfy { ($0["plan"] as? String)?.hasPrefix("hier: host shm×2, region ring×2") == true })
 
-        var wanTx = 0, wanRx = 0
+        var wanTx = 0
+        var wanRx = 0
         for region in ["us-east", "eu-west"] {
             let records = try cluster.lines("regions/\(region).jsonl")
             #expect(records.filter { $0["kind"] as? String == "step" }.count == 6)
             for record in records {
-                for field in ["t", "region", "window_s", "wan_tx_bytes", "wan_rx_bytes", "wan_tx_gbps", "wan_rx_gbps", "lan_gbps",
-                              "step", "samples_per_s", "compute_s", "comm_s"] {
+                for field in [
+                    "t", "region", "window_s", "wan_tx_bytes", "wan_rx_bytes", "wan_tx_gbps", "wan_rx_gbps", "lan_gbps",
+                    "step", "samples_per_s", "compute_s", "comm_s",
+                ] {
                     #expect(record[field] != nil, "\(region): no \(field)")
                 }
             }
@@ -180,7 +194,8 @@ struct ClusterTests {
         // The gateways' view agrees: what they delivered is what the workers sent across regions.
         var gatewayDelivered = 0
         for region in ["us-east", "eu-west"] {
-            for record in try cluster.lines("regions/\(region).jsonl") where ["second", "final"].contains(record["kind"] as? String) {
+            for record in try cluster.lines("regions/\(region).jsonl")
+            where ["second", "final"].contains(record["kind"] as? String) {
                 #expect(record["wan_queue_delay_ms"] != nil)
                 gatewayDelivered += record["gateway_delivered_bytes"] as? Int ?? 0
             }
@@ -191,14 +206,18 @@ struct ClusterTests {
         let delivered = links.reduce(0) { $0 + ($1["delivered_bytes"] as? Int ?? 0) }
         #expect(offered == wanTx && delivered == wanRx)
         let events = try cluster.lines("events.jsonl").compactMap { $0["event"] as? String }
-        #expect(events.filter { $0 == "join" }.count == 6 && events.contains("plan") && events.last == "finish", "\(events)")
+        #expect(
+            events.filter { $0 == "join" }.count == 6 && events.contains("plan") && events.last == "finish", "\(events)"
+        )
         // Through the gateways: every WAN link record is the gateway's, shaped.
         #expect(!links.isEmpty && links.allSatisfy { $0["shaped"] as? Bool == true })
         #expect(FileManager.default.fileExists(atPath: cluster.runDirectory + "/plan.json"))
         #expect(FileManager.default.fileExists(atPath: cluster.runDirectory + "/topology.yaml"))
 
         let report = try runStraits(["report", cluster.runDirectory])
-        #expect(report.status == 0 && report.output.contains("us-east") && report.output.contains("balanced"), "\(report.output)")
+        #expect(
+            report.status == 0 && report.output.contains("us-east") && report.output.contains("balanced"),
+            "\(report.output)")
         let page = try String(contentsOfFile: cluster.runDirectory + "/report.html", encoding: .utf8)
         #expect(page.contains("<svg") && page.contains("eu-west"))
     }
@@ -206,7 +225,9 @@ struct ClusterTests {
     @Test("the bench job writes bench.jsonl with the benchmark's fields")
     func benchJob() throws {
         let cluster = try LocalCluster(name: "bench")
-        let topology = try cluster.write("two.yaml", """
+        let topology = try cluster.write(
+            "two.yaml",
+            """
             name: two-small
             regions:
               - { name: a, hosts: 1, devices_per_host: 2 }
@@ -214,7 +235,8 @@ struct ClusterTests {
             links:
               - { between: [a, b], bandwidth: 10Mbps, latency: 50ms }
             """)
-        let job = try cluster.write("bench.yaml", "name: b\nkind: bench\nmin_bytes: 256K\nmax_bytes: 1M\nstep_factor: 4\niters: 3\nwarmup: 1\n")
+        let job = try cluster.write(
+            "bench.yaml", "name: b\nkind: bench\nmin_bytes: 256K\nmax_bytes: 1M\nstep_factor: 4\niters: 3\nwarmup: 1\n")
         let endpoint = try cluster.startCoordinator(topology: topology, job: job)
         try cluster.startGateways(endpoint, topology: topology, regions: ["a", "b"])
         try cluster.startWorker(endpoint, region: "a", host: 0, devices: 2)
@@ -226,7 +248,10 @@ struct ClusterTests {
             // Measured through real gateways against the model: a loose bound, so CI never flakes.
             let ratio = row["ratio"] as? Double ?? 0
             #expect(ratio > 0.7 && ratio < 1.3, "measured / model = \(ratio) at \(row["size_bytes"] ?? 0) bytes")
-            for field in ["size_bytes", "count", "ranks", "algo", "transport", "time_us", "p50_us", "p99_us", "algbw_gbps", "busbw_gbps", "wrong"] {
+            for field in [
+                "size_bytes", "count", "ranks", "algo", "transport", "time_us", "p50_us", "p99_us", "algbw_gbps",
+                "busbw_gbps", "wrong",
+            ] {
                 #expect(row[field] != nil, "no \(field)")
             }
             #expect(row["wrong"] as? Int == 0 && row["ranks"] as? Int == 4)
@@ -234,32 +259,44 @@ struct ClusterTests {
         #expect(cluster.log("coordinator").contains("busbw(GB/s)"))
         // One host per region: the hop the gateways allow for was measured straight between the
         // regions' hosts (before the probe through the gateways, whose 50 ms it must not race).
-        let plan = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cluster.runDirectory + "/plan.json"))) as? [String: Any]
+        let plan =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: cluster.runDirectory + "/plan.json"))) as? [String: Any]
         let measured = plan?["links_measured"] as? [[String: Any]] ?? []
         #expect(measured.map { $0["kind"] as? String } == ["hop", "wan"], "\(measured)")
         let hop = plan?["gateway_hop"] as? [String: Any]
-        #expect(hop?["measured_as"] as? String == "hop" && (hop?["alpha_s"] as? Double ?? 0) > 0, "\(String(describing: hop))")
+        #expect(
+            hop?["measured_as"] as? String == "hop" && (hop?["alpha_s"] as? Double ?? 0) > 0,
+            "\(String(describing: hop))")
     }
 
     @Test("a topology with a typo fails fast, naming file, line and field")
     func typo() throws {
         let cluster = try LocalCluster(name: "typo")
-        let topology = try cluster.write("bad.yaml", twoRegions.replacingOccurrences(of: "latency: 5ms", with: "latncy: 5ms"))
+        let topology = try cluster.write(
+            "bad.yaml", twoRegions.replacingOccurrences(of: "latency: 5ms", with: "latncy: 5ms"))
         let job = try cluster.write("job.yaml", "name: j\n")
         let start = Date()
-        let coordinator = try cluster.start("coordinator", "straits-coordinator", ["--topology", topology, "--job", job, "--run-dir", cluster.runDirectory])
+        let coordinator = try cluster.start(
+            "coordinator", "straits-coordinator",
+            ["--topology", topology, "--job", job, "--run-dir", cluster.runDirectory])
         let status = LocalCluster.wait(coordinator, timeout: 20)
         #expect(status == 2)
         #expect(Date().timeIntervalSince(start) < 10)
-        #expect(cluster.log("coordinator").contains("bad.yaml:8: links[0].latncy: unknown field (did you mean latency?)"), "\(cluster.log("coordinator"))")
+        #expect(
+            cluster.log("coordinator").contains("bad.yaml:8: links[0].latncy: unknown field (did you mean latency?)"),
+            "\(cluster.log("coordinator"))")
         let check = try runStraits(["topology", topology])
         #expect(check.status != 0 && check.output.contains("bad.yaml:8: links[0].latncy"))
     }
 
-    @Test("a worker killed with SIGKILL mid-job: the coordinator records it and exits non-zero within 10 s, no process left")
+    @Test(
+        "a worker killed with SIGKILL mid-job: the coordinator records it and exits non-zero within 10 s, no process left"
+    )
     func killedWorker() throws {
         let cluster = try LocalCluster(name: "kill")
-        try cluster.startTwoRegions(job: "name: long\nkind: sync\nsteps: 100000\ngradient: 64KiB\ncompute: 20ms\ntimeout: 60s\n")
+        try cluster.startTwoRegions(
+            job: "name: long\nkind: sync\nsteps: 100000\ngradient: 64KiB\ncompute: 20ms\ntimeout: 60s\n")
         // Wait until steps are running.
         let deadline = Date(timeIntervalSinceNow: 60)
         while Date() < deadline, ((try? cluster.lines("steps.jsonl"))?.count ?? 0) < 16 { usleep(100_000) }
@@ -282,7 +319,9 @@ struct ClusterTests {
         #expect(events.last?["event"] as? String == "abort")
         #expect(try cluster.summary()["status"] as? String == "failed")
         for (name, worker) in cluster.workers where name != "worker-eu-west-1" {
-            #expect(LocalCluster.wait(worker, timeout: 10) == 1, "\(name) still running or exited oddly: \(cluster.log(name))")
+            #expect(
+                LocalCluster.wait(worker, timeout: 10) == 1,
+                "\(name) still running or exited oddly: \(cluster.log(name))")
         }
     }
 
@@ -299,7 +338,9 @@ struct ClusterTests {
         #expect(Date().timeIntervalSince(killed) < 8)
     }
 
-    @Test("a worker of another protocol version is refused with both versions; a missing host ends the join with its name")
+    @Test(
+        "a worker of another protocol version is refused with both versions; a missing host ends the join with its name"
+    )
     func otherVersion() throws {
         let cluster = try LocalCluster(name: "version")
         let topology = try cluster.write("one.yaml", "name: one\nregions:\n  - { name: r, hosts: 2 }\n")
@@ -309,36 +350,55 @@ struct ClusterTests {
         let worker = try #require(cluster.workers["worker-r-0"])
         #expect(LocalCluster.wait(worker, timeout: 15) == 3)
         let said = cluster.log("worker-r-0")
-        #expect(said.contains("refused by the coordinator") && said.contains("version 2") && said.contains("version 1"), "\(said)")
+        #expect(
+            said.contains("refused by the coordinator") && said.contains("version 2") && said.contains("version 1"),
+            "\(said)")
         #expect(LocalCluster.wait(cluster.coordinator!, timeout: 20) == 1)
         #expect(cluster.log("coordinator").contains("missing: r/host 0, r/host 1"), "\(cluster.log("coordinator"))")
         let events = try cluster.lines("events.jsonl")
-        #expect(events.contains { $0["event"] as? String == "refused" && ($0["reason"] as? String ?? "").contains("version 2") })
+        #expect(
+            events.contains {
+                $0["event"] as? String == "refused" && ($0["reason"] as? String ?? "").contains("version 2")
+            })
     }
 
-    @Test("random, truncated and oversized frames to the coordinator and a worker are dropped and logged; the job still finishes")
+    @Test(
+        "random, truncated and oversized frames to the coordinator and a worker are dropped and logged; the job still finishes"
+    )
     func hostileFrames() throws {
         let cluster = try LocalCluster(name: "fuzz")
-        let endpoint = try cluster.startRunning(job: "name: j\nsteps: 60\ngradient: 64KiB\ncompute: 20ms\ntimeout: 30s\n", steps: 4)
-        let plan = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cluster.runDirectory + "/plan.json"))) as? [String: Any]
+        let endpoint = try cluster.startRunning(
+            job: "name: j\nsteps: 60\ngradient: 64KiB\ncompute: 20ms\ntimeout: 30s\n", steps: 4)
+        let plan =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: cluster.runDirectory + "/plan.json"))) as? [String: Any]
         let workers = try #require(plan?["workers"] as? [[String: Any]])
         let dataEndpoint = try #require((workers[0]["endpoints"] as? [String])?.first)
 
         var generator = SystemRandomNumberGenerator()
         func random(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) } }
-        let header = DataFrameHeader(sourceRank: 1, step: 0, collectiveID: 1_000_000, tag: 1, offsetBytes: 0, lengthBytes: 8).encoded
-        var corrupt = DataFrameHeader(sourceRank: 1, step: 0, collectiveID: 1_000_000, tag: 1, offsetBytes: 0, lengthBytes: 8)
+        let header = DataFrameHeader(
+            sourceRank: 1, step: 0, collectiveID: 1_000_000, tag: 1, offsetBytes: 0, lengthBytes: 8
+        ).encoded
+        var corrupt = DataFrameHeader(
+            sourceRank: 1, step: 0, collectiveID: 1_000_000, tag: 1, offsetBytes: 0, lengthBytes: 8)
         corrupt.flags = DataFrameHeader.Flags.checksummed
         corrupt.crc32c = 12345
-        let strangerRank = DataFrameHeader(sourceRank: 99, step: 0, collectiveID: 1_000_000, tag: 1, offsetBytes: 0, lengthBytes: 8).encoded
+        let strangerRank = DataFrameHeader(
+            sourceRank: 99, step: 0, collectiveID: 1_000_000, tag: 1, offsetBytes: 0, lengthBytes: 8
+        ).encoded
         let control: [[[UInt8]]] = [
-            [random(1)], [random(37)], [random(8), random(100)], [Array(ControlMessage.envelope(.heartbeat).prefix(5)), Array("{}".utf8)],
-            [ControlMessage.envelope(.step), Array("{\"step\":".utf8)], [ControlMessage.envelope(.heartbeat), Array("{\"seq\":1}".utf8)],
-            [ControlMessage.envelope(.join), [UInt8](repeating: 32, count: 2 << 20)], [random(8), random(8), random(8)],
+            [random(1)], [random(37)], [random(8), random(100)],
+            [Array(ControlMessage.envelope(.heartbeat).prefix(5)), Array("{}".utf8)],
+            [ControlMessage.envelope(.step), Array("{\"step\":".utf8)],
+            [ControlMessage.envelope(.heartbeat), Array("{\"seq\":1}".utf8)],
+            [ControlMessage.envelope(.join), [UInt8](repeating: 32, count: 2 << 20)],
+            [random(8), random(8), random(8)],
         ]
         let data: [[[UInt8]]] = [
             [random(64)], [random(13), random(8)], [Array(header.prefix(40)), random(8)], [header, random(3)],
-            [corrupt.encoded, random(8)], [strangerRank, random(8)], [header, random(8), random(8)], [random(64), random(1 << 20)],
+            [corrupt.encoded, random(8)], [strangerRank, random(8)], [header, random(8), random(8)],
+            [random(64), random(1 << 20)],
         ]
         var dealer = try ZMQSocket(.dealer, linger: .zero)
         try dealer.connect(endpoint)
@@ -364,9 +424,11 @@ struct ClusterTests {
         try big.blockingSend(huge, timeout: .seconds(5))
 
         // Memory stays bounded while the job goes on.
-        if let status = try? String(contentsOfFile: "/proc/\(cluster.coordinator!.processIdentifier)/status", encoding: .utf8),
-           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-           let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "") {
+        if let status = try? String(
+            contentsOfFile: "/proc/\(cluster.coordinator!.processIdentifier)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
+        {
             #expect(kilobytes < 200 << 10, "coordinator RSS \(kilobytes) kB after the hostile frames")
         }
         let status = LocalCluster.wait(cluster.coordinator!, timeout: 120)
@@ -376,7 +438,9 @@ struct ClusterTests {
         #expect((summary["dropped_control_messages"] as? Int ?? 0) >= 30, "\(summary)")
         #expect((summary["rejected_data_messages"] as? Int ?? 0) >= 30, "\(summary)")
         let coordinatorLog = cluster.log("coordinator")
-        #expect(coordinatorLog.contains("dropped a control message") && coordinatorLog.contains("control envelope with magic"), "\(coordinatorLog)")
+        #expect(
+            coordinatorLog.contains("dropped a control message")
+                && coordinatorLog.contains("control envelope with magic"), "\(coordinatorLog)")
         #expect(coordinatorLog.contains("exceeds the 1048576-byte limit"))
         let workerLog = cluster.log("worker-r-0")
         #expect(workerLog.contains("dropped a data message") && workerLog.contains("fails its CRC32C"), "\(workerLog)")

@@ -14,7 +14,8 @@ struct GatewayTests {
     /// A message waiting on `socket` (its frame count, payload size, and the time its arrival
     /// frame gives), or nil if none is.
     static func poll(_ socket: inout ZMQSocket) -> (frames: Int, payload: Int, arrivesAt: Int64?)? {
-        let result: Result<ZMQMessage, ZMQError> = Result { () throws(ZMQError) -> ZMQMessage in try socket.tryReceive() }
+        let result: Result<ZMQMessage, ZMQError> = Result { () throws(ZMQError) -> ZMQMessage in try socket.tryReceive()
+        }
         switch consume result {
         case .success(let message):
             return (message.count, message.count > 2 ? message.frameSize(2) : 0, message.withFrame(0) { arrival($0) })
@@ -50,7 +51,9 @@ struct GatewayTests {
 
     /// Writes the topology of regions a and b, 2 hosts each, joined by one link each way.
     static func writeTopology(_ cluster: LocalCluster, bandwidth: String, latency: String) throws -> String {
-        try cluster.write("ab.yaml", """
+        try cluster.write(
+            "ab.yaml",
+            """
             name: ab
             regions:
               - { name: a, hosts: 2 }
@@ -62,7 +65,8 @@ struct GatewayTests {
 
     /// Starts region a's gateway against `router` (bound here, acting as its coordinator) and
     /// returns the route to it and its join; nil, with the issue recorded, if something else joined.
-    static func startGateway(_ cluster: LocalCluster, topology: String, router: inout ZMQSocket, extra: [String] = []) throws
+    static func startGateway(_ cluster: LocalCluster, topology: String, router: inout ZMQSocket, extra: [String] = [])
+        throws
         -> (route: [UInt8], join: ControlMessage.Join)?
     {
         let endpoint = try router.bind("tcp://127.0.0.1:*")
@@ -105,25 +109,32 @@ struct GatewayTests {
         let cluster = try LocalCluster(name: "contention")
         let topology = try Self.writeTopology(cluster, bandwidth: "40Mbps", latency: "2ms")
         var router = try ZMQSocket(.router, linger: .zero)
-        guard let (gatewayRoute, join) = try Self.startGateway(cluster, topology: topology, router: &router) else { return }
+        guard let (gatewayRoute, join) = try Self.startGateway(cluster, topology: topology, router: &router) else {
+            return
+        }
         let ingress = join.endpoints[1]
 
         // Ranks 2 and 3 live in region b: this test's receivers.
-        var receiver0 = try ZMQSocket(.pull, linger: .zero), receiver1 = try ZMQSocket(.pull, linger: .zero)
+        var receiver0 = try ZMQSocket(.pull, linger: .zero)
+        var receiver1 = try ZMQSocket(.pull, linger: .zero)
         let receiverEndpoints = [try receiver0.bind("tcp://127.0.0.1:*"), try receiver1.bind("tcp://127.0.0.1:*")]
         try Self.sendPlan(&router, gatewayRoute, receivers: receiverEndpoints)
 
         // Flow 0 → rank 2: 4 messages of 640 KiB; flow 1 → rank 3: 40 messages of 64 KiB. Same bytes.
-        let flows: [(source: UInt32, destination: UInt32, messages: Int, size: Int)] = [(0, 2, 4, 640 << 10), (1, 3, 40, 64 << 10)]
-        var sender0 = try ZMQSocket(.push, linger: .zero), sender1 = try ZMQSocket(.push, linger: .zero)
+        let flows: [(source: UInt32, destination: UInt32, messages: Int, size: Int)] = [
+            (0, 2, 4, 640 << 10), (1, 3, 40, 64 << 10),
+        ]
+        var sender0 = try ZMQSocket(.push, linger: .zero)
+        var sender1 = try ZMQSocket(.push, linger: .zero)
         try sender0.connect(ingress)
         try sender1.connect(ingress)
         usleep(100_000)
         let start = Self.monotonic()
         for message in 0..<40 {
             for (index, flow) in flows.enumerated() where message < flow.messages {
-                let header = DataFrameHeader(sourceRank: flow.source, step: 0, collectiveID: 1, tag: UInt64(message),
-                                             offsetBytes: 0, lengthBytes: UInt64(flow.size))
+                let header = DataFrameHeader(
+                    sourceRank: flow.source, step: 0, collectiveID: 1, tag: UInt64(message),
+                    offsetBytes: 0, lengthBytes: UInt64(flow.size))
                 var frames = ZMQMessage(Self.route(flow.destination))
                 frames.append(header.encoded)
                 frames.append([UInt8](repeating: 1, count: flow.size))
@@ -165,7 +176,10 @@ struct GatewayTests {
         let shared = 2 * bytesPerFlow * 8 / 40e6
         for (index, time) in finished.enumerated() {
             let share = bytesPerFlow * 8 / time / 40e6
-            #expect(abs(share - 0.5) <= 0.5 * 0.15, "flow \(index) got \(share) of the link (finished at \(time) s, both by \(shared) s)\n\(cluster.log("gateway-a"))")
+            #expect(
+                abs(share - 0.5) <= 0.5 * 0.15,
+                "flow \(index) got \(share) of the link (finished at \(time) s, both by \(shared) s)\n\(cluster.log("gateway-a"))"
+            )
         }
     }
 
@@ -174,14 +188,19 @@ struct GatewayTests {
         let cluster = try LocalCluster(name: "racing-delivery")
         let topology = try Self.writeTopology(cluster, bandwidth: "1Gbps", latency: "1ms")
         var router = try ZMQSocket(.router, linger: .zero)
-        guard let (gatewayRoute, join) = try Self.startGateway(cluster, topology: topology, router: &router,
-                                                               extra: ["--delivery-threads", "2"]) else { return }
-        var receiver0 = try ZMQSocket(.pull, linger: .zero), receiver1 = try ZMQSocket(.pull, linger: .zero)
+        guard
+            let (gatewayRoute, join) = try Self.startGateway(
+                cluster, topology: topology, router: &router,
+                extra: ["--delivery-threads", "2"])
+        else { return }
+        var receiver0 = try ZMQSocket(.pull, linger: .zero)
+        var receiver1 = try ZMQSocket(.pull, linger: .zero)
         let receiverEndpoints = [try receiver0.bind("tcp://127.0.0.1:*"), try receiver1.bind("tcp://127.0.0.1:*")]
         try Self.sendPlan(&router, gatewayRoute, receivers: receiverEndpoints)
 
         // Rank 0 → rank 2 and rank 1 → rank 3, 150 messages each of 4–36 KiB, tags 0…149.
-        var sender0 = try ZMQSocket(.push, linger: .zero), sender1 = try ZMQSocket(.push, linger: .zero)
+        var sender0 = try ZMQSocket(.push, linger: .zero)
+        var sender1 = try ZMQSocket(.push, linger: .zero)
         try sender0.connect(join.endpoints[1])
         try sender1.connect(join.endpoints[1])
         usleep(100_000)
@@ -189,8 +208,9 @@ struct GatewayTests {
         for message in 0..<count {
             for flow in 0..<2 {
                 let size = (4 << 10) * (1 + (message * 7 + flow) % 9)
-                let header = DataFrameHeader(sourceRank: UInt32(flow), step: 0, collectiveID: 1, tag: UInt64(message),
-                                             offsetBytes: 0, lengthBytes: UInt64(size))
+                let header = DataFrameHeader(
+                    sourceRank: UInt32(flow), step: 0, collectiveID: 1, tag: UInt64(message),
+                    offsetBytes: 0, lengthBytes: UInt64(size))
                 var frames = ZMQMessage(Self.route(UInt32(flow + 2)))
                 frames.append(header.encoded)
                 frames.append([UInt8](repeating: UInt8(flow), count: size))
@@ -220,20 +240,29 @@ struct GatewayTests {
         try Self.stopGateway(cluster, router: &router, route: gatewayRoute)
     }
 
-    @Test("--hold receiver sends a message on at once with its arrival time; --hold gateway sends it at that time", arguments: ["receiver", "gateway"])
+    @Test(
+        "--hold receiver sends a message on at once with its arrival time; --hold gateway sends it at that time",
+        arguments: ["receiver", "gateway"])
     func hold(_ hold: String) throws {
         let cluster = try LocalCluster(name: "hold-\(hold)")
         let topology = try Self.writeTopology(cluster, bandwidth: "1Gbps", latency: "300ms")
         var router = try ZMQSocket(.router, linger: .zero)
-        guard let (gatewayRoute, join) = try Self.startGateway(cluster, topology: topology, router: &router,
-                                                               extra: ["--hold", hold]) else { return }
-        var receiver0 = try ZMQSocket(.pull, linger: .zero), receiver1 = try ZMQSocket(.pull, linger: .zero)
-        try Self.sendPlan(&router, gatewayRoute, receivers: [try receiver0.bind("tcp://127.0.0.1:*"), try receiver1.bind("tcp://127.0.0.1:*")])
+        guard
+            let (gatewayRoute, join) = try Self.startGateway(
+                cluster, topology: topology, router: &router,
+                extra: ["--hold", hold])
+        else { return }
+        var receiver0 = try ZMQSocket(.pull, linger: .zero)
+        var receiver1 = try ZMQSocket(.pull, linger: .zero)
+        try Self.sendPlan(
+            &router, gatewayRoute,
+            receivers: [try receiver0.bind("tcp://127.0.0.1:*"), try receiver1.bind("tcp://127.0.0.1:*")])
         var sender = try ZMQSocket(.push, linger: .zero)
         try sender.connect(join.endpoints[1])
         usleep(100_000)
         var frames = ZMQMessage(Self.route(2))
-        frames.append(DataFrameHeader(sourceRank: 0, step: 0, collectiveID: 1, tag: 1, offsetBytes: 0, lengthBytes: 4096).encoded)
+        frames.append(
+            DataFrameHeader(sourceRank: 0, step: 0, collectiveID: 1, tag: 1, offsetBytes: 0, lengthBytes: 4096).encoded)
         frames.append([UInt8](repeating: 3, count: 4096))
         let sentAt = Self.monotonic()
         try sender.blockingSend(frames, timeout: .seconds(5))
@@ -245,9 +274,13 @@ struct GatewayTests {
         #expect(arrivesAt - sentAt >= 300_000_000, "arrives \(arrivesAt - sentAt) ns after it was sent")
         if hold == "receiver" {
             // Sent on once its arrival time was settled, long before that time.
-            #expect(arrivesAt - receivedAt >= 150_000_000, "received \(arrivesAt - receivedAt) ns before it arrives\n\(cluster.log("gateway-a"))")
+            #expect(
+                arrivesAt - receivedAt >= 150_000_000,
+                "received \(arrivesAt - receivedAt) ns before it arrives\n\(cluster.log("gateway-a"))")
         } else {
-            #expect(receivedAt >= arrivesAt, "received \(arrivesAt - receivedAt) ns before it arrives\n\(cluster.log("gateway-a"))")
+            #expect(
+                receivedAt >= arrivesAt,
+                "received \(arrivesAt - receivedAt) ns before it arrives\n\(cluster.log("gateway-a"))")
         }
         try Self.stopGateway(cluster, router: &router, route: gatewayRoute)
     }
@@ -255,7 +288,9 @@ struct GatewayTests {
     @Test("a message that reaches the ingress before the gateway has the plan waits for it, and is delivered")
     func beforePlan() throws {
         let cluster = try LocalCluster(name: "before-plan")
-        let topology = try cluster.write("ab.yaml", """
+        let topology = try cluster.write(
+            "ab.yaml",
+            """
             name: ab
             regions:
               - { name: a, hosts: 1 }
@@ -264,13 +299,16 @@ struct GatewayTests {
               - { between: [a, b], bandwidth: 1Gbps, latency: 1ms }
             """)
         var router = try ZMQSocket(.router, linger: .zero)
-        guard let (gatewayRoute, join) = try Self.startGateway(cluster, topology: topology, router: &router) else { return }
+        guard let (gatewayRoute, join) = try Self.startGateway(cluster, topology: topology, router: &router) else {
+            return
+        }
         var receiver = try ZMQSocket(.pull, linger: .zero)
         let receiverEndpoint = try receiver.bind("tcp://127.0.0.1:*")
         var sender = try ZMQSocket(.push, linger: .zero)
         try sender.connect(join.endpoints[1])
         var frames = ZMQMessage(Self.route(1))
-        frames.append(DataFrameHeader(sourceRank: 0, step: 0, collectiveID: 1, tag: 7, offsetBytes: 0, lengthBytes: 4096).encoded)
+        frames.append(
+            DataFrameHeader(sourceRank: 0, step: 0, collectiveID: 1, tag: 7, offsetBytes: 0, lengthBytes: 4096).encoded)
         frames.append([UInt8](repeating: 2, count: 4096))
         try sender.blockingSend(frames, timeout: .seconds(5))
         usleep(300_000)  // the message is at the ingress well before the plan

@@ -1,7 +1,7 @@
+import Config
 import Foundation
 import Telemetry
 import Testing
-import Config
 import Training
 
 /// Training across a real two-region cluster (coordinator, gateways, workers), checked against
@@ -41,7 +41,9 @@ struct TrainingClusterTests {
         zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? .infinity
     }
 
-    @Test("DDP ends where one process on the union of the shards ends; DiLoCo H=1, outer lr 1, no momentum ends where DDP ends; compressed schedules keep replicas identical and cut WAN bytes")
+    @Test(
+        "DDP ends where one process on the union of the shards ends; DiLoCo H=1, outer lr 1, no momentum ends where DDP ends; compressed schedules keep replicas identical and cut WAN bytes"
+    )
     func equivalence() throws {
         let cluster = try LocalCluster(name: "train")
         try cluster.startTwoRegions(job: Self.job)
@@ -57,7 +59,9 @@ struct TrainingClusterTests {
         let diloco = try Self.parameters(cluster.runDirectory + "/model-diloco-h1.bin")
         #expect(Self.distance(diloco, ddp) < 2e-5, "DiLoCo H=1 vs DDP: \(Self.distance(diloco, ddp))")
         let int8 = try Self.parameters(cluster.runDirectory + "/model-ddp-int8.bin")
-        #expect(Self.distance(int8, ddp) < 0.05, "int8 with error feedback drifts from fp32 DDP by \(Self.distance(int8, ddp))")
+        #expect(
+            Self.distance(int8, ddp) < 0.05,
+            "int8 with error feedback drifts from fp32 DDP by \(Self.distance(int8, ddp))")
 
         // Every schedule ended with identical replicas (the coordinator checks CRCs).
         let identical = try cluster.lines("events.jsonl").filter { $0["event"] as? String == "replicas_identical" }
@@ -69,14 +73,21 @@ struct TrainingClusterTests {
         for step in 0..<12 {
             let ranks = steps.filter { $0["schedule_step"] as? Int == step }.compactMap { $0["loss"] as? Double }
             let mean = ranks.reduce(0, +) / Double(ranks.count)
-            #expect(abs(mean - losses[step]) < 1e-4 * max(1, losses[step]), "step \(step): cluster \(mean), reference \(losses[step])")
+            #expect(
+                abs(mean - losses[step]) < 1e-4 * max(1, losses[step]),
+                "step \(step): cluster \(mean), reference \(losses[step])")
         }
 
         let summary = try cluster.summary()
         let schedules = try #require((summary["training"] as? [String: Any])?["schedules"] as? [[String: Any]])
-        let ratios = Dictionary(uniqueKeysWithValues: schedules.map { ($0["name"] as! String, $0["wan_bytes_vs_ddp"] as? Double ?? -1) })
-        #expect(ratios["ddp-int8"]! > 0.2 && ratios["ddp-int8"]! < 0.28, "int8 sends \(ratios["ddp-int8"]!) of DDP's WAN bytes")
-        #expect(ratios["diloco-bf16"]! < 0.5 / 4 + 0.02, "bf16 every 4 steps sends \(ratios["diloco-bf16"]!) of DDP's WAN bytes")
+        let ratios = Dictionary(
+            uniqueKeysWithValues: schedules.map { ($0["name"] as! String, $0["wan_bytes_vs_ddp"] as? Double ?? -1) })
+        #expect(
+            ratios["ddp-int8"]! > 0.2 && ratios["ddp-int8"]! < 0.28,
+            "int8 sends \(ratios["ddp-int8"]!) of DDP's WAN bytes")
+        #expect(
+            ratios["diloco-bf16"]! < 0.5 / 4 + 0.02,
+            "bf16 every 4 steps sends \(ratios["diloco-bf16"]!) of DDP's WAN bytes")
         for schedule in schedules {
             let utilisation = try #require(schedule["compute_utilisation"] as? [String: Double])
             #expect(utilisation.keys.sorted() == ["eu-west", "us-east"])
@@ -86,17 +97,18 @@ struct TrainingClusterTests {
     @Test("flat ring DDP compressed only on the hops that cross regions: replicas identical, parameters close to fp32")
     func flatCompressed() throws {
         let cluster = try LocalCluster(name: "train-flat")
-        try cluster.startTwoRegions(job: """
-            name: flat
-            kind: train
-            steps: 8
-            algo: ring
-            model: { layers: [8, 128, 64, 4] }
-            optimizer: { name: sgd, lr: 0.05 }
-            schedules:
-              - { name: ddp, sync: ddp }
-              - { name: ddp-fp16, sync: ddp, compression: fp16 }
-            """)
+        try cluster.startTwoRegions(
+            job: """
+                name: flat
+                kind: train
+                steps: 8
+                algo: ring
+                model: { layers: [8, 128, 64, 4] }
+                optimizer: { name: sgd, lr: 0.05 }
+                schedules:
+                  - { name: ddp, sync: ddp }
+                  - { name: ddp-fp16, sync: ddp, compression: fp16 }
+                """)
         guard Self.finished(cluster) else { return }
         let identical = try cluster.lines("events.jsonl").filter { $0["event"] as? String == "replicas_identical" }
         #expect(identical.count == 2)
@@ -110,18 +122,20 @@ struct TrainingClusterTests {
     @Test("compute utilisation in the summary is the steps' compute time over devices × wall time")
     func utilisationMatchesSteps() throws {
         let cluster = try LocalCluster(name: "train-util")
-        try cluster.startTwoRegions(job: """
-            name: util
-            kind: train
-            steps: 10
-            model: { layers: [16, 64, 8] }
-            compute: { device: h100, mfu: 0.5, scale: 200000 }
-            schedules:
-              - { sync: hierarchical-local, every: 5 }
-            """)
+        try cluster.startTwoRegions(
+            job: """
+                name: util
+                kind: train
+                steps: 10
+                model: { layers: [16, 64, 8] }
+                compute: { device: h100, mfu: 0.5, scale: 200000 }
+                schedules:
+                  - { sync: hierarchical-local, every: 5 }
+                """)
         guard Self.finished(cluster) else { return }
         let steps = try cluster.lines("steps.jsonl")
-        let schedule = try #require(((try cluster.summary()["training"] as? [String: Any])?["schedules"] as? [[String: Any]])?.first)
+        let schedule = try #require(
+            ((try cluster.summary()["training"] as? [String: Any])?["schedules"] as? [[String: Any]])?.first)
         let utilisation = try #require(schedule["compute_utilisation"] as? [String: Double])
         var walls: [Int: Double] = [:]
         for step in steps { walls[step["step"] as! Int] = step["wall_s"] as? Double }
@@ -147,9 +161,11 @@ struct TrainingClusterTests {
     func badJob() throws {
         let cluster = try LocalCluster(name: "train-bad")
         let topology = try cluster.write("two.yaml", twoRegions)
-        let job = try cluster.write("bad.yaml", "name: bad\nkind: train\nmodel: { layers: [4, 2] }\nschedules:\n  - { sync: dilocco }\n")
-        cluster.coordinator = try cluster.start("coordinator", "straits-coordinator",
-                                                ["--topology", topology, "--job", job, "--run-dir", cluster.runDirectory])
+        let job = try cluster.write(
+            "bad.yaml", "name: bad\nkind: train\nmodel: { layers: [4, 2] }\nschedules:\n  - { sync: dilocco }\n")
+        cluster.coordinator = try cluster.start(
+            "coordinator", "straits-coordinator",
+            ["--topology", topology, "--job", job, "--run-dir", cluster.runDirectory])
         let status = LocalCluster.wait(cluster.coordinator!, timeout: 10)
         #expect(status != nil && status != 0)
         #expect(cluster.log("coordinator").contains("bad.yaml:5: schedules[0].sync"), "\(cluster.log("coordinator"))")
@@ -158,15 +174,16 @@ struct TrainingClusterTests {
     @Test("SIGINT mid-training: exit 130, every JSONL line whole, the summary written with what ran")
     func interrupted() throws {
         let cluster = try LocalCluster(name: "train-int")
-        try cluster.startTwoRegions(job: """
-            name: long
-            kind: train
-            steps: 100000
-            model: { layers: [16, 64, 8] }
-            compute: { device: h100, mfu: 0.5, scale: 2000000 }
-            schedules:
-              - { sync: ddp }
-            """)
+        try cluster.startTwoRegions(
+            job: """
+                name: long
+                kind: train
+                steps: 100000
+                model: { layers: [16, 64, 8] }
+                compute: { device: h100, mfu: 0.5, scale: 2000000 }
+                schedules:
+                  - { sync: ddp }
+                """)
         let deadline = Date(timeIntervalSinceNow: 60)
         while Date() < deadline, ((try? cluster.lines("steps.jsonl"))?.count ?? 0) < 16 { usleep(100_000) }
         kill(cluster.coordinator!.processIdentifier, SIGINT)
@@ -175,14 +192,20 @@ struct TrainingClusterTests {
         #expect(summary["status"] as? String == "failed")
         let schedules = try #require((summary["training"] as? [String: Any])?["schedules"] as? [[String: Any]])
         #expect((schedules.first?["steps"] as? Int ?? 0) >= 2)
-        for file in ["steps.jsonl", "events.jsonl", "regions/us-east.jsonl", "links.jsonl"] { _ = try cluster.lines(file) }
-        for (name, worker) in cluster.workers { #expect(LocalCluster.wait(worker, timeout: 10) != nil, "\(name) still running") }
+        for file in ["steps.jsonl", "events.jsonl", "regions/us-east.jsonl", "links.jsonl"] {
+            _ = try cluster.lines(file)
+        }
+        for (name, worker) in cluster.workers {
+            #expect(LocalCluster.wait(worker, timeout: 10) != nil, "\(name) still running")
+        }
     }
 
     @Test("straits sweep --job trains at every point: a row per schedule, and straits report charts them")
     func trainingSweep() throws {
         let cluster = try LocalCluster(name: "train-sweep")
-        let job = try cluster.write("job.yaml", """
+        let job = try cluster.write(
+            "job.yaml",
+            """
             name: tiny
             kind: train
             steps: 6
@@ -192,25 +215,39 @@ struct TrainingClusterTests {
               - { name: local, sync: hierarchical-local, every: 3 }
             """)
         let out = cluster.directory.appendingPathComponent("sweep").path
-        let sweep = try cluster.start("sweep", "straits", ["sweep", "--job", job, "--regions", "2", "--bandwidth", "1Gbps",
-                                                           "--latency", "1ms,2ms", "--out", out])
+        let sweep = try cluster.start(
+            "sweep", "straits",
+            [
+                "sweep", "--job", job, "--regions", "2", "--bandwidth", "1Gbps",
+                "--latency", "1ms,2ms", "--out", out,
+            ])
         cluster.workers["sweep"] = sweep  // stopped with the cluster whatever happens
         #expect(LocalCluster.wait(sweep, timeout: 120) == 0, "\(cluster.log("sweep"))")
         let rows = try RunReport.readLines(out + "/sweep.jsonl")
         #expect(rows.map { $0["schedule"] as? String } == ["ddp", "local", "ddp", "local"])
-        #expect(rows.allSatisfy { ($0["wan_bytes"] as? Double ?? 0) > 0 && $0["final_loss"] is Double && $0["latency_s"] is Double })
+        #expect(
+            rows.allSatisfy {
+                ($0["wan_bytes"] as? Double ?? 0) > 0 && $0["final_loss"] is Double && $0["latency_s"] is Double
+            })
         let csv = try String(contentsOfFile: out + "/sweep.csv", encoding: .utf8).split(separator: "\n")
         #expect(csv.count == 5 && csv[0].hasPrefix("bandwidth_bps,latency_s,schedule"))
         // The sweep's processes reached each other over Unix-domain sockets, and each removed
         // its socket files when it finished.
         let temporary = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())
         for point in try FileManager.default.contentsOfDirectory(atPath: out + "/runs") {
-            let plan = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(out)/runs/\(point)/plan.json"))) as! [String: Any]
-            let workers = plan["workers"] as! [[String: Any]], gateways = plan["gateways"] as! [[String: Any]]
+            let plan =
+                try JSONSerialization.jsonObject(
+                    with: Data(contentsOf: URL(fileURLWithPath: "\(out)/runs/\(point)/plan.json"))) as! [String: Any]
+            let workers = plan["workers"] as! [[String: Any]]
+            let gateways = plan["gateways"] as! [[String: Any]]
             #expect(workers.allSatisfy { ($0["endpoints"] as! [String]).allSatisfy { $0.hasPrefix("ipc://") } })
-            #expect(gateways.allSatisfy { ($0["ingress"] as! [String]).allSatisfy { $0.isEmpty || $0.hasPrefix("ipc://") } })
+            #expect(
+                gateways.allSatisfy { ($0["ingress"] as! [String]).allSatisfy { $0.isEmpty || $0.hasPrefix("ipc://") } }
+            )
             for pid in (workers + gateways).map({ $0["pid"] as! Int }) {
-                #expect(!temporary.contains { $0.hasPrefix("straits-\(pid)-") }, "socket files of process \(pid) left behind")
+                #expect(
+                    !temporary.contains { $0.hasPrefix("straits-\(pid)-") },
+                    "socket files of process \(pid) left behind")
             }
         }
         let report = try cluster.start("report", "straits", ["report", out])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import NUMA
 
 /// Runs `body` on a fresh thread of its own, so pinning never touches the test runner's threads.
@@ -92,7 +93,8 @@ struct NUMATopologyTests {
 
         let placements = fake.place(devices: 4)
         #expect(placements.map(\.node) == [0, 0, 1, 1])
-        #expect(placements.map(\.cpus) == [fake.nodes[0].cpus, fake.nodes[0].cpus, fake.nodes[1].cpus, fake.nodes[1].cpus])
+        #expect(
+            placements.map(\.cpus) == [fake.nodes[0].cpus, fake.nodes[0].cpus, fake.nodes[1].cpus, fake.nodes[1].cpus])
         #expect(fake.place(devices: 3).map(\.node) == [0, 0, 1])
         #expect(fake.place(devices: 1).map(\.node) == [0])
 
@@ -109,7 +111,10 @@ struct NUMATopologyTests {
                 return (try ThreadAffinity.current(), ThreadAffinity.currentCPU)
             }
             #expect(affinity.0 == placement.cpus)
-            #expect(affinity.1.map { fake.node(ofCPU: $0) == placement.node || fake.nodes.allSatisfy { $0.cpus == placement.cpus } } == true)
+            #expect(
+                affinity.1.map {
+                    fake.node(ofCPU: $0) == placement.node || fake.nodes.allSatisfy { $0.cpus == placement.cpus }
+                } == true)
         }
         #expect(throws: NUMAError.self) { try NUMABuffer(byteCount: 64, node: 2, topology: fake) }
     }

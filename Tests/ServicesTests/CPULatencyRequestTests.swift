@@ -1,9 +1,10 @@
 import Foundation
-@testable import Services
-@testable import Transport
 import Testing
 
-@Suite("CPU latency request")
+@testable import Services
+@testable import Transport
+
+@Suite("CPU latency request", .serialized)
 struct CPULatencyRequestTests {
     /// The 4-byte native-endian values written so far to `path`.
     static func written(_ path: String) throws -> [Int32] {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Services
 @testable import Transport
 
@@ -33,7 +34,8 @@ struct DataTransportTests {
         let other = NSTemporaryDirectory() + "straits-999999999-device0.ipc"
         _ = FileManager.default.createFile(atPath: other, contents: nil)
         defer { unlink(other) }
-        let process = try children.start("/bin/sh", ["-c", "touch \"$0straits-$$-device0.ipc\"; exec sleep 30", NSTemporaryDirectory()])
+        let process = try children.start(
+            "/bin/sh", ["-c", "touch \"$0straits-$$-device0.ipc\"; exec sleep 30", NSTemporaryDirectory()])
         let path = NSTemporaryDirectory() + "straits-\(process.processIdentifier)-device0.ipc"
         let deadline = ContinuousClock.now + .seconds(10)
         while !FileManager.default.fileExists(atPath: path) && ContinuousClock.now < deadline { usleep(10_000) }
@@ -61,13 +63,18 @@ struct DataTransportTests {
         #expect(sweep.transport == .ipc && !sweep.checksums)
         let told = try SweepOptions(arguments: ["--transport", "tcp", "--checksums"])
         #expect(told.transport == .tcp && told.checksums)
-        #expect(try WorkerOptions(arguments: ["--coordinator", "tcp://127.0.0.1:1", "--region", "a"]).transport == .tcp)
-        let gateway = try GatewayOptions(arguments: ["--coordinator", "tcp://127.0.0.1:1", "--region", "a", "--topology", "t.yaml",
-                                                     "--transport", "ipc"])
+        #expect(
+            try WorkerOptions(arguments: ["--coordinator", "tcp://127.0.0.1:1", "--region", "a"]).transport == .tcp)
+        let gateway = try GatewayOptions(arguments: [
+            "--coordinator", "tcp://127.0.0.1:1", "--region", "a", "--topology", "t.yaml",
+            "--transport", "ipc",
+        ])
         #expect(gateway.transport == .ipc)
     }
 
-    @Test("ranks wait for arrivals as the coordinator says unless told how; a sweep passes the choice on and refuses others")
+    @Test(
+        "ranks wait for arrivals as the coordinator says unless told how; a sweep passes the choice on and refuses others"
+    )
     func arrivalWait() throws {
         let base = ["--coordinator", "tcp://127.0.0.1:1", "--region", "a"]
         let auto = try WorkerOptions(arguments: base).arrivalWait
@@ -83,7 +90,8 @@ struct DataTransportTests {
         #expect(throws: RuntimeError.self) { try WorkerOptions(arguments: base + ["--arrival-wait", ""]) }
     }
 
-    @Test("a sweep's --chunk sets every level's chunk of its job, in bytes; sizes that are not whole floats are refused")
+    @Test(
+        "a sweep's --chunk sets every level's chunk of its job, in bytes; sizes that are not whole floats are refused")
     func sweepChunk() throws {
         #expect(try SweepOptions(arguments: []).chunkBytes == nil)
         #expect(try SweepOptions(arguments: ["--chunk", "64K"]).chunkBytes == 64 << 10)

@@ -19,12 +19,14 @@ struct GoldenVectorTests {
         }
     }
 
-    @Test("control messages decode and re-encode byte for byte", arguments: [
-        "control-join", "control-refuse", "control-plan", "control-probe", "control-probed", "control-step",
-        "control-step-done", "control-heartbeat", "control-heartbeat-coordinator", "control-stop",
-        "control-join-gateway", "control-plan-gateways", "control-heartbeat-gateway", "control-step-train",
-        "control-step-done-train", "control-step-timer",
-    ])
+    @Test(
+        "control messages decode and re-encode byte for byte",
+        arguments: [
+            "control-join", "control-refuse", "control-plan", "control-probe", "control-probed", "control-step",
+            "control-step-done", "control-heartbeat", "control-heartbeat-coordinator", "control-stop",
+            "control-join-gateway", "control-plan-gateways", "control-heartbeat-gateway", "control-step-train",
+            "control-step-done-train", "control-step-timer",
+        ])
     func control(name: String) throws {
         let frames = try Self.frames(name)
         let message = try ControlMessage(frames: frames)
@@ -37,14 +39,19 @@ struct GoldenVectorTests {
             Issue.record("not a join")
             return
         }
-        #expect(join == ControlMessage.Join(region: "us-east", host: 1, devices: 2, numaNodes: 2,
-                                            endpoints: ["tcp://10.0.0.5:40001", "tcp://10.0.0.5:40002"], pid: 4242))
+        #expect(
+            join
+                == ControlMessage.Join(
+                    region: "us-east", host: 1, devices: 2, numaNodes: 2,
+                    endpoints: ["tcp://10.0.0.5:40001", "tcp://10.0.0.5:40002"], pid: 4242))
         guard case .plan(let plan) = try ControlMessage(frames: try Self.frames("control-plan")) else {
             Issue.record("not a plan")
             return
         }
         #expect(plan.workers.map(\.firstRank) == [0, 2] && plan.you == 1 && plan.lan.alphaS == 0.0001)
-        guard case .step(let step) = try ControlMessage(frames: try Self.frames("control-step-train")), let train = step.train else {
+        guard case .step(let step) = try ControlMessage(frames: try Self.frames("control-step-train")),
+            let train = step.train
+        else {
             Issue.record("not a training step")
             return
         }
@@ -53,20 +60,29 @@ struct GoldenVectorTests {
             Issue.record("not a step")
             return
         }
-        #expect(bench == ControlMessage.Step(step: 2, bytes: 1 << 20, computeS: 0, collective: 1016, approachArrivals: false))
-        #expect(train == ControlMessage.TrainStep(schedule: 1, index: 3, gradients: "region", outer: true,
-                                                  buckets: [[232448, 131216], [0, 232448]], save: "/runs/r1/model-diloco.bin"))
+        #expect(
+            bench
+                == ControlMessage.Step(step: 2, bytes: 1 << 20, computeS: 0, collective: 1016, approachArrivals: false))
+        #expect(
+            train
+                == ControlMessage.TrainStep(
+                    schedule: 1, index: 3, gradients: "region", outer: true,
+                    buckets: [[232448, 131216], [0, 232448]], save: "/runs/r1/model-diloco.bin"))
         guard case .stepDone(let done) = try ControlMessage(frames: try Self.frames("control-step-done-train")) else {
             Issue.record("not a step_done")
             return
         }
-        #expect(done.devices[0].loss == 0.25 && done.devices[0].parametersChecksum == 0xDEAD_BEEF && done.devices[0].wanBytes == 363792)
+        #expect(
+            done.devices[0].loss == 0.25 && done.devices[0].parametersChecksum == 0xDEAD_BEEF
+                && done.devices[0].wanBytes == 363792)
     }
 
     @Test("a bench step's model-chosen chunk travels as chunk_bytes; a step without one leaves it out")
     func stepChunk() throws {
-        let step = ControlMessage.step(.init(step: 4, bytes: 1 << 20, computeS: 0, collective: 1032, approachArrivals: false,
-                                             chunkBytes: 128 << 10))
+        let step = ControlMessage.step(
+            .init(
+                step: 4, bytes: 1 << 20, computeS: 0, collective: 1032, approachArrivals: false,
+                chunkBytes: 128 << 10))
         let body = String(decoding: step.body(), as: UTF8.self)
         #expect(body.contains("\"chunk_bytes\":131072"), "\(body)")
         #expect(try ControlMessage(frames: step.encoded()) == step)
@@ -84,7 +100,8 @@ struct GoldenVectorTests {
         #expect(throws: ControlMessage.DecodeError.versionMismatch(peer: 2, ours: 1)) {
             try ControlMessage(frames: try Self.frames("control-join-v2"))
         }
-        #expect(ControlMessage.DecodeError.versionMismatch(peer: 2, ours: 1).description
+        #expect(
+            ControlMessage.DecodeError.versionMismatch(peer: 2, ours: 1).description
                 == "peer speaks control protocol version 2, this build speaks version 1")
         var refusal = try Self.frames("control-refuse")
         refusal[0][4] = 9  // version 9
@@ -99,7 +116,9 @@ struct GoldenVectorTests {
     func malformed() throws {
         let step = try Self.frames("control-step")
         #expect(throws: ControlMessage.DecodeError.frameCount(1)) { try ControlMessage(frames: [step[0]]) }
-        #expect(throws: ControlMessage.DecodeError.envelopeSize(7)) { try ControlMessage(frames: [Array(step[0].prefix(7)), step[1]]) }
+        #expect(throws: ControlMessage.DecodeError.envelopeSize(7)) {
+            try ControlMessage(frames: [Array(step[0].prefix(7)), step[1]])
+        }
         #expect(throws: ControlMessage.DecodeError.badMagic(0x4352_5400)) {
             try ControlMessage(frames: [[0, 0x54, 0x52, 0x43] + step[0].dropFirst(4), step[1]])
         }
@@ -153,7 +172,9 @@ struct GoldenVectorTests {
         let bytes = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
         let whole = CRC32C.checksum(bytes)
         let split = bytes.withUnsafeBytes { raw in
-            CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[333...]), continuing: CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[..<333])))
+            CRC32C.checksum(
+                UnsafeRawBufferPointer(rebasing: raw[333...]),
+                continuing: CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[..<333])))
         }
         #expect(whole == split)
         // Against a bitwise reference for lengths 0…64 (every tail length of the 8-byte loop).

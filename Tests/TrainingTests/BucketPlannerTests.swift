@@ -42,7 +42,8 @@ struct BucketPlannerTests {
         var random = SplitMix64(seed: 3)
         for _ in 0..<40 {
             let backward = (0..<Self.model.depth).map { _ in random.nextUnit() * 10 }
-            let alpha = random.nextUnit() * 8, beta = random.nextUnit() * 1e-3
+            let alpha = random.nextUnit() * 8
+            let beta = random.nextUnit() * 1e-3
             let cost = { (bytes: Int) in alpha + beta * Double(bytes) }
             let plan = BucketPlanner.fastest(Self.model, backward: backward, cost: cost)
             #expect(Self.covers(plan.buckets))
@@ -50,7 +51,8 @@ struct BucketPlannerTests {
             // Every way to cut the layers (backward order) into consecutive groups.
             var best = Double.infinity
             for mask in 0..<(1 << (Self.model.depth - 1)) {
-                var buckets: [[Int]] = [], high = Self.model.depth - 1
+                var buckets: [[Int]] = []
+                var high = Self.model.depth - 1
                 for cut in (0..<Self.model.depth).reversed() where cut == 0 || mask & (1 << (cut - 1)) != 0 {
                     let offset = Self.model.weightOffsets[cut]
                     buckets.append([offset, Self.model.biasOffset(high) + Self.model.layers[high + 1] - offset])

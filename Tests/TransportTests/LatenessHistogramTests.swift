@@ -1,5 +1,6 @@
-@testable import Transport
 import Testing
+
+@testable import Transport
 
 @Suite("lateness histogram")
 struct LatenessHistogramTests {
@@ -8,9 +9,11 @@ struct LatenessHistogramTests {
         var histogram = LatenessHistogram()
         #expect(histogram.percentile(0.99) == 0)
         // 1 … 200 µs, one sample each, given in nanoseconds (the 200th 0.4 µs past 200).
-        for microseconds in 1...200 { histogram.record(nanoseconds: Int64(microseconds) * 1000 + (microseconds == 200 ? 400 : 0)) }
+        for microseconds in 1...200 {
+            histogram.record(nanoseconds: Int64(microseconds) * 1000 + (microseconds == 200 ? 400 : 0))
+        }
         #expect(histogram.count == 200)
-        #expect(histogram.percentile(0.99) == 199)   // the 198th sample, 198 µs, in bucket [198, 199)
+        #expect(histogram.percentile(0.99) == 199)  // the 198th sample, 198 µs, in bucket [198, 199)
         #expect(histogram.percentile(0.5) == 101)
         #expect(histogram.percentile(1.0) == 201)
         #expect(histogram.percentile(0.001) == 2)

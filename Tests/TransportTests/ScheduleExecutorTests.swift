@@ -1,12 +1,13 @@
-import Emulation
 import Collectives
+import Emulation
 import Foundation
 import NUMA
 import Testing
 import ZeroMQ
+
 @testable import Transport
 
-@Suite("all-reduce over real ZeroMQ sockets")
+@Suite("all-reduce over real ZeroMQ sockets", .serialized)
 struct ScheduleExecutorTests {
     struct Case: Sendable, CustomTestStringConvertible {
         let algorithm: AllReduceAlgorithm
@@ -41,18 +42,22 @@ struct ScheduleExecutorTests {
             let plane = try DataPlane(rank: rank, bind: [endpoint])
             board.publish(rank, plane.endpoints)
             try barrier.wait(timeout: .seconds(30))
-            for peer in 0..<test.ranks where peer != rank { try plane.connect(peer: peer, endpoint: board.endpoints(peer)[0]) }
+            for peer in 0..<test.ranks where peer != rank {
+                try plane.connect(peer: peer, endpoint: board.endpoints(peer)[0])
+            }
 
             let storage = UnsafeMutableRawPointer.allocate(byteCount: test.count * 4 + 16, alignment: 64)
             defer { storage.deallocate() }
             let buffer = storage + test.misalignment
             var schedule = CollectiveSchedule(rank: rank, ranks: test.ranks)
-            test.algorithm.appendFlat(to: &schedule, group: Array(0..<test.ranks),
-                                      range: ElementRange(offset: 0, count: test.count), chunkElements: test.chunk)
+            test.algorithm.appendFlat(
+                to: &schedule, group: Array(0..<test.ranks),
+                range: ElementRange(offset: 0, count: test.count), chunkElements: test.chunk)
             for iteration in 0..<2 {
                 ExactPattern.fill(buffer, count: test.count, rank: rank, ranks: test.ranks)
-                try ScheduleExecutor.run(schedule, buffer: buffer, elementCount: test.count, on: plane,
-                                         collectiveID: UInt64(iteration), timeout: .seconds(60))
+                try ScheduleExecutor.run(
+                    schedule, buffer: buffer, elementCount: test.count, on: plane,
+                    collectiveID: UInt64(iteration), timeout: .seconds(60))
             }
             let wrong = ExactPattern.countWrong(buffer, count: test.count, ranks: test.ranks)
             try barrier.wait(timeout: .seconds(30))  // keep sockets open until every rank is done
@@ -62,7 +67,8 @@ struct ScheduleExecutorTests {
     }
 
     static let compressedCases: [(AllReduceAlgorithm, Int, WireCodec.Format)] = [
-        (.ring, 2, .int8), (.ring, 5, .int8), (.rhd, 8, .int8), (.rhd, 4, .float16), (.rd, 2, .int8), (.rd, 4, .bfloat16),
+        (.ring, 2, .int8), (.ring, 5, .int8), (.rhd, 8, .int8), (.rhd, 4, .float16), (.rd, 2, .int8),
+        (.rd, 4, .bfloat16),
     ]
 
     @Test("compressed across a region boundary: every rank ends with the same bits, close to the sum", arguments: 0..<6)
@@ -75,30 +81,42 @@ struct ScheduleExecutorTests {
             let plane = try DataPlane(rank: rank, bind: ["inproc://straits-exec-compressed-\(index)-\(rank)"])
             board.publish(rank, plane.endpoints)
             try barrier.wait(timeout: .seconds(30))
-            for peer in 0..<ranks where peer != rank { try plane.connect(peer: peer, endpoint: board.endpoints(peer)[0]) }
+            for peer in 0..<ranks where peer != rank {
+                try plane.connect(peer: peer, endpoint: board.endpoints(peer)[0])
+            }
             // Ranks below half are one region: only messages between the halves are compressed.
             let region = { (r: Int) in r < ranks / 2 ? 0 : 1 }
             let residual = UnsafeMutablePointer<Float>.allocate(capacity: count)
             residual.update(repeating: 0, count: count)
             defer { residual.deallocate() }
-            var values = (0..<count).map { Float(sin(Double($0 * (rank + 1)))) * (rank == 0 && $0 % 1000 == 0 ? 50 : 1) }
+            var values = (0..<count).map {
+                Float(sin(Double($0 * (rank + 1)))) * (rank == 0 && $0 % 1000 == 0 ? 50 : 1)
+            }
             var schedule = CollectiveSchedule(rank: rank, ranks: ranks)
-            algorithm.appendFlat(to: &schedule, group: Array(0..<ranks), range: ElementRange(offset: 0, count: count), chunkElements: 1500)
-            let compression = WireCompression(format: format, compressTo: (0..<ranks).map { region($0) != region(rank) }, residual: residual)
+            algorithm.appendFlat(
+                to: &schedule, group: Array(0..<ranks), range: ElementRange(offset: 0, count: count),
+                chunkElements: 1500)
+            let compression = WireCompression(
+                format: format, compressTo: (0..<ranks).map { region($0) != region(rank) }, residual: residual)
             try values.withUnsafeMutableBytes {
-                try ScheduleExecutor.run(schedule, buffer: $0.baseAddress!, elementCount: count, on: plane, collectiveID: 1,
-                                         timeout: .seconds(60), compression: compression)
+                try ScheduleExecutor.run(
+                    schedule, buffer: $0.baseAddress!, elementCount: count, on: plane, collectiveID: 1,
+                    timeout: .seconds(60), compression: compression)
             }
             try barrier.wait(timeout: .seconds(30))
             return values
         }
         for rank in 1..<ranks {
             let differing = (0..<count).filter { results[rank][$0].bitPattern != results[0][$0].bitPattern }
-            #expect(differing.count == 0, "rank \(rank) differs from rank 0 in \(differing.count) elements, first \(differing.prefix(5))")
+            #expect(
+                differing.count == 0,
+                "rank \(rank) differs from rank 0 in \(differing.count) elements, first \(differing.prefix(5))")
         }
         var worst: Float = 0
         for i in 0..<count {
-            let exact = (0..<ranks).reduce(Float(0)) { $0 + Float(sin(Double(i * ($1 + 1)))) * ($1 == 0 && i % 1000 == 0 ? 50 : 1) }
+            let exact = (0..<ranks).reduce(Float(0)) {
+                $0 + Float(sin(Double(i * ($1 + 1)))) * ($1 == 0 && i % 1000 == 0 ? 50 : 1)
+            }
             // int8 blocks of 256 carry about 1/127 of the block's largest value; fp16/bf16 are relative.
             worst = max(worst, abs(results[0][i] - exact) / (format == .int8 ? 1 : max(1, abs(exact))))
         }
@@ -107,22 +125,28 @@ struct ScheduleExecutorTests {
 
     @Test("a compressed collective refuses to fold ranks; a ring is chosen instead")
     func compressedFold() throws {
-        #expect(WireCompression.algorithm(for: .rd, ranks: 3) == .ring && WireCompression.algorithm(for: .rhd, ranks: 4) == .rhd)
+        #expect(
+            WireCompression.algorithm(for: .rd, ranks: 3) == .ring
+                && WireCompression.algorithm(for: .rhd, ranks: 4) == .rhd)
         let plane = try DataPlane(rank: 0, bind: ["inproc://straits-exec-fold"])
         var schedule = CollectiveSchedule(rank: 0, ranks: 3)
-        AllReduceAlgorithm.rd.appendFlat(to: &schedule, group: [0, 1, 2], range: ElementRange(offset: 0, count: 8), chunkElements: 8)
+        AllReduceAlgorithm.rd.appendFlat(
+            to: &schedule, group: [0, 1, 2], range: ElementRange(offset: 0, count: 8), chunkElements: 8)
         var values = [Float](repeating: 1, count: 8)
         let error = #expect(throws: WireCompression.FoldRefused.self) {
             try values.withUnsafeMutableBytes {
-                try ScheduleExecutor.run(schedule, buffer: $0.baseAddress!, elementCount: 8, on: plane, collectiveID: 1, timeout: .seconds(1),
-                                         compression: WireCompression(format: .int8, compressTo: [false, true, true], residual: nil))
+                try ScheduleExecutor.run(
+                    schedule, buffer: $0.baseAddress!, elementCount: 8, on: plane, collectiveID: 1,
+                    timeout: .seconds(1),
+                    compression: WireCompression(format: .int8, compressTo: [false, true, true], residual: nil))
             }
         }
         #expect(error?.description.contains("cannot fold") == true)
     }
 
-    @Test("a message sent on before it arrives is held until its arrival time, and its lateness counted",
-          arguments: [true, false])
+    @Test(
+        "a message sent on before it arrives is held until its arrival time, and its lateness counted",
+        arguments: [true, false])
     func heldUntilArrival(approach: Bool) async throws {
         // Rank 1's messages to rank 0 go through a relay acting as a gateway that sends each on
         // at once with an arrival time 60 ms later. Rank 0 approaches each arrival (wakes
@@ -144,7 +168,8 @@ struct ScheduleExecutorTests {
                 for _ in 0..<2 {
                     var message = try relayBox.socket.blockingReceive(timeout: .seconds(20))
                     message.removeFirstFrame()
-                    message.prepend(GatewayRoute.arrivalFrame(destination: 0, arrivesAt: SystemClock.shared.now() + hold))
+                    message.prepend(
+                        GatewayRoute.arrivalFrame(destination: 0, arrivesAt: SystemClock.shared.now() + hold))
                     try out.blockingSend(message, timeout: .seconds(5))
                 }
                 try barrier.wait(timeout: .seconds(30))
@@ -165,15 +190,19 @@ struct ScheduleExecutorTests {
             let buffer = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
             defer { buffer.deallocate() }
             var schedule = CollectiveSchedule(rank: rank, ranks: 2)
-            RingAllReduce.append(to: &schedule, group: [0, 1], range: ElementRange(offset: 0, count: count), chunkElements: count)
+            RingAllReduce.append(
+                to: &schedule, group: [0, 1], range: ElementRange(offset: 0, count: count), chunkElements: count)
             ExactPattern.fill(buffer, count: count, rank: rank, ranks: 2)
             let started = SystemClock.shared.now()
-            try ScheduleExecutor.run(schedule, buffer: buffer, elementCount: count, on: plane, collectiveID: 1, timeout: .seconds(30))
+            try ScheduleExecutor.run(
+                schedule, buffer: buffer, elementCount: count, on: plane, collectiveID: 1, timeout: .seconds(30))
             let took = SystemClock.shared.now() - started
             let wrong = ExactPattern.countWrong(buffer, count: count, ranks: 2)
             let arrivals = plane.traffic.arrivalSnapshot()
             try barrier.wait(timeout: .seconds(30))
-            return [wrong, Int(took), arrivals[1]?.count ?? 0, arrivals.count, plane.approached, Int(plane.spunNanoseconds)]
+            return [
+                wrong, Int(took), arrivals[1]?.count ?? 0, arrivals.count, plane.approached, Int(plane.spunNanoseconds),
+            ]
         }
         #expect(results[0][0] == 0 && results[1][0] == 0)
         // Rank 0 takes each of rank 1's two messages no sooner than 60 ms after the relay sent it.
@@ -202,7 +231,8 @@ struct ScheduleExecutorTests {
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: 32, alignment: 16)
         defer { buffer.deallocate() }
         let error = #expect(throws: RuntimeError.self) {
-            try ScheduleExecutor.run(schedule, buffer: buffer, elementCount: 8, on: plane, collectiveID: 1, timeout: .milliseconds(300))
+            try ScheduleExecutor.run(
+                schedule, buffer: buffer, elementCount: 8, on: plane, collectiveID: 1, timeout: .milliseconds(300))
         }
         #expect(error?.description.contains("timed out") == true)
         #expect(error?.description.contains("← 1") == true)
@@ -222,12 +252,13 @@ func allReduceInWorker(_ group: DeviceGroup) async throws -> [Int] {
     }
 }
 
-@Suite("NUMA-aware shared-memory levels of a worker")
+@Suite("NUMA-aware shared-memory levels of a worker", .serialized)
 struct DeviceGroupTests {
     @Test("with a fake 2-node topology each slice is reduced by a device on the node holding its memory")
     func fakeTwoNodes() async throws {
         let fake = try NUMATopology.fake("2", over: NUMATopology.discoverReal())
-        let devices = 4, count = 10_007
+        let devices = 4
+        let count = 10_007
         let group = try DeviceGroup(devices: devices, elementCount: count, topology: fake, recordSteps: true)
         #expect(group.placements.map(\.node) == [0, 0, 1, 1])
         #expect(group.buffers.map(\.node) == [0, 0, 1, 1])
@@ -250,7 +281,8 @@ struct DeviceGroupTests {
     func oneNode() async throws {
         let real = try NUMATopology.discoverReal()
         let one = NUMATopology(nodes: [real.nodes[0]], distances: [[10]], source: .libnuma)
-        let devices = 3, count = 1001
+        let devices = 3
+        let count = 1001
         let group = try DeviceGroup(devices: devices, elementCount: count, topology: one, recordSteps: true)
         #expect(try await allReduceInWorker(group) == [0, 0, 0])
         #expect(group.records.map(\.slice).sorted() == [0, 1, 2])

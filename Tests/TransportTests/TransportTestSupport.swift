@@ -2,7 +2,8 @@ import Foundation
 import Synchronization
 
 /// Runs `body(i)` on `count` dedicated threads at once and returns their results (or the first error).
-func onThreads<Value: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) throws -> Value) async throws -> [Value] {
+func onThreads<Value: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) throws -> Value) async throws -> [Value]
+{
     try await withThrowingTaskGroup(of: (Int, Value).self) { group in
         for index in 0..<count {
             group.addTask {

@@ -2,9 +2,10 @@ import CZeroMQ
 import Foundation
 import Synchronization
 import Testing
+
 @testable import ZeroMQ
 
-@Suite("ZeroMQ sockets")
+@Suite("ZeroMQ sockets", .serialized)
 struct ZMQSocketTests {
     @Test("multipart round trip, async", arguments: Transport.allCases)
     func multipartRoundTripAsync(transport: Transport) async throws {
@@ -112,7 +113,9 @@ struct ZMQSocketTests {
         #expect(ContinuousClock.now - blockingStart >= .milliseconds(100))
     }
 
-    @Test("a doorbell ends a blocking receive: rung, or at the time set on it, never before; a waiting message comes first")
+    @Test(
+        "a doorbell ends a blocking receive: rung, or at the time set on it, never before; a waiting message comes first"
+    )
     func doorbell() throws {
         func monotonic() -> Int64 {
             var spec = timespec()
@@ -124,11 +127,15 @@ struct ZMQSocketTests {
         let doorbell = try ZMQDoorbell()
         // Rung before the wait: the wait ends at once.
         doorbell.ring()
-        if try pull.blockingReceive(timeout: .seconds(5), wakingOn: doorbell) != nil { Issue.record("a message, with none sent") }
+        if try pull.blockingReceive(timeout: .seconds(5), wakingOn: doorbell) != nil {
+            Issue.record("a message, with none sent")
+        }
         // Set to ring 80 ms from now: not before.
         let at = monotonic() + 80_000_000
         doorbell.ring(at: at)
-        if try pull.blockingReceive(timeout: .seconds(5), wakingOn: doorbell) != nil { Issue.record("a message, with none sent") }
+        if try pull.blockingReceive(timeout: .seconds(5), wakingOn: doorbell) != nil {
+            Issue.record("a message, with none sent")
+        }
         #expect(monotonic() >= at)
         // A message that is waiting comes first.
         var push = try ZMQSocket(.push, linger: .zero)
@@ -141,7 +148,9 @@ struct ZMQSocketTests {
         #expect(message.string(0) == "hello")
         // Nothing rings: the deadline.
         let start = ContinuousClock.now
-        let error = #expect(throws: ZMQError.self) { _ = try pull.blockingReceive(timeout: .milliseconds(100), wakingOn: doorbell) }
+        let error = #expect(throws: ZMQError.self) {
+            _ = try pull.blockingReceive(timeout: .milliseconds(100), wakingOn: doorbell)
+        }
         #expect(error?.code == .timedOut && ContinuousClock.now - start >= .milliseconds(100))
     }
 

@@ -27,7 +27,9 @@ struct KernelBenchmark {
     }
 
     func run() throws {
-        print("float32 sum kernel: dst[i] += src[i]; GB/s = 12 bytes of traffic per element / time; median of \(trials) interleaved trials")
+        print(
+            "float32 sum kernel: dst[i] += src[i]; GB/s = 12 bytes of traffic per element / time; median of \(trials) interleaved trials"
+        )
         print("size       offset  Swift GB/s   C GB/s   Swift/C")
         for size in sizes {
             // Page-aligned, then 8 bytes off (how payload frames arrive).
@@ -62,7 +64,9 @@ struct KernelBenchmark {
         var swiftRates: [Double] = []
         var cRates: [Double] = []
         for trial in 0..<trials {
-            for (body, isSwift) in trial % 2 == 0 ? [(swiftSum, true), (cSum, false)] : [(cSum, false), (swiftSum, true)] {
+            for (body, isSwift) in trial % 2 == 0
+                ? [(swiftSum, true), (cSum, false)] : [(cSum, false), (swiftSum, true)]
+            {
                 let begin = ContinuousClock.now
                 for _ in 0..<repeats { body() }
                 let rate = Double(12 * count * repeats) / seconds(ContinuousClock.now - begin) / 1e9

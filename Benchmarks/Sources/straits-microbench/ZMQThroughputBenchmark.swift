@@ -29,8 +29,12 @@ struct ZMQThroughputBenchmark {
     }
 
     func run() throws {
-        print("ZeroMQ PUSH→PULL throughput between two processes, zero-copy sends, HWM \(highWaterMark); median of \(rounds) interleaved rounds")
-        print("Swift blocking: waits inside libzmq on its own thread, as a worker's device threads do; Swift async: waits on the poller thread (control plane, async code)")
+        print(
+            "ZeroMQ PUSH→PULL throughput between two processes, zero-copy sends, HWM \(highWaterMark); median of \(rounds) interleaved rounds"
+        )
+        print(
+            "Swift blocking: waits inside libzmq on its own thread, as a worker's device threads do; Swift async: waits on the poller thread (control plane, async code)"
+        )
         print("transport  size       C GB/s  Swift blocking  ratio  Swift async  ratio")
         let me = CommandLine.arguments[0]
         let implementations = [
@@ -47,13 +51,16 @@ struct ZMQThroughputBenchmark {
                         let which = (step + round) % implementations.count
                         let implementation = implementations[which]
                         let endpoint = endpointFor(transport, round: round, which: which)
-                        let elapsed = try runPair(program: implementation.program, receive: implementation.receive, send: implementation.send,
-                                                  arguments: [endpoint, "\(size)", "\(count)", "\(highWaterMark)"] + implementation.extra)
+                        let elapsed = try runPair(
+                            program: implementation.program, receive: implementation.receive, send: implementation.send,
+                            arguments: [endpoint, "\(size)", "\(count)", "\(highWaterMark)"] + implementation.extra)
                         rates[which].append(Double((count - 1) * size) / elapsed / 1e9)
                     }
                 }
                 let (c, blocking, async) = (median(rates[0]), median(rates[1]), median(rates[2]))
-                print(pad(transport, 10), pad(formatSize(size), 9), String(format: "%7.2f  %14.2f  %5.3f  %11.2f  %5.3f", c, blocking, blocking / c, async, async / c))
+                print(
+                    pad(transport, 10), pad(formatSize(size), 9),
+                    String(format: "%7.2f  %14.2f  %5.3f  %11.2f  %5.3f", c, blocking, blocking / c, async, async / c))
             }
         }
     }
@@ -100,8 +107,11 @@ struct ZMQThroughputBenchmark {
         receiver.waitUntilExit()
         sender.waitUntilExit()
         guard receiver.terminationStatus == 0, sender.terminationStatus == 0,
-              let seconds = text.split(separator: "\n").last.flatMap({ Double($0) }) else {
-            throw BenchmarkError("\(program) \(arguments): receiver exit \(receiver.terminationStatus), sender exit \(sender.terminationStatus), output \(text)")
+            let seconds = text.split(separator: "\n").last.flatMap({ Double($0) })
+        else {
+            throw BenchmarkError(
+                "\(program) \(arguments): receiver exit \(receiver.terminationStatus), sender exit \(sender.terminationStatus), output \(text)"
+            )
         }
         return seconds
     }

@@ -15,7 +15,7 @@ enum ZMQThroughputSide {
 
         init(_ arguments: [String]) throws {
             guard (4...5).contains(arguments.count), let size = Int(arguments[1]), let count = Int(arguments[2]),
-                  let hwm = Int(arguments[3]), arguments.count == 4 || ["async", "blocking"].contains(arguments[4])
+                let hwm = Int(arguments[3]), arguments.count == 4 || ["async", "blocking"].contains(arguments[4])
             else {
                 throw BenchmarkError("expected ENDPOINT SIZE COUNT HWM [async|blocking], got \(arguments)")
             }
@@ -33,7 +33,8 @@ enum ZMQThroughputSide {
         FileHandle.standardOutput.write(Data("ready\n".utf8))
         var start = ContinuousClock.now
         for index in 0..<setup.count {
-            let message = setup.blocking
+            let message =
+                setup.blocking
                 ? try pull.blockingReceive(timeout: .seconds(60))
                 : try await pull.receive(timeout: .seconds(60))
             guard message.frameSize(0) == setup.size else {
