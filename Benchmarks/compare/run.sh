@@ -34,7 +34,8 @@ Deploy/install-deps.sh
 work=.build-compare
 before="$work/before"
 mkdir -p "$work"
-after_commit="$(git rev-parse --short HEAD)$([[ -n $(git status --porcelain --untracked-files=no) ]] && echo "+changes")"
+after_commit="$(git rev-parse --short HEAD)"
+if [[ -n $(git status --porcelain --untracked-files=no) ]]; then after_commit+="+changes"; fi
 if [[ ! -d $before ]]; then git worktree add --detach "$before" "$rev" >/dev/null; else git -C "$before" checkout --detach -q "$rev"; fi
 before_commit="$(git -C "$before" rev-parse --short HEAD)"
 echo "== building $before_commit (before) and $after_commit (after), release"
