@@ -41,14 +41,14 @@ before_commit="$(git -C "$before" rev-parse --short HEAD)"
 echo "== building $before_commit (before) and $after_commit (after), release"
 (cd "$before" && swift build -c release >/dev/null)
 swift build -c release >/dev/null
-runs="$work/runs-$(date +%Y%m%d-%H%M%S)"
+runs="$PWD/$work/runs-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$runs"
 
 run_version() {  # label dir part round
     local label=$1 dir=$2 part=$3 round=$4 bin
     bin="$dir/.build/release"
     case "$part" in
-        cluster) (cd "$dir" && Deploy/local-cluster.sh --run-dir "$PWD/$runs/cluster-$label-$round" > "$PWD/$runs/cluster-$label-$round.txt" 2>&1) ;;
+        cluster) (cd "$dir" && Deploy/local-cluster.sh --run-dir "$runs/cluster-$label-$round" > "$runs/cluster-$label-$round.txt" 2>&1) ;;
         bench) "$bin/straits" bench allreduce -b 64K -e 64M -f 4 --ranks 2 > "$runs/bench-$label-$round.txt" 2>&1 ;;
         grid) "$bin/straits" sweep --regions 3 --hosts 2 --bandwidth 200Mbps,2Gbps --latency 1ms,20ms --algo ring,hier \
                 --sizes 1M,8M,64M --iters 5 --warmup 1 --out "$runs/grid-$label-$round" > "$runs/grid-$label-$round.txt" 2>&1 ;;
@@ -71,4 +71,4 @@ for part in cluster bench grid; do
 done
 
 python3 Benchmarks/compare/summarise.py "$runs" "$before_commit" "$after_commit" "$rounds" "$grid_rounds" > "$out"
-echo "== written $out (runs in $runs)"
+echo "== written $out (runs in ${runs#"$PWD/"})"
