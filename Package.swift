@@ -57,17 +57,17 @@ let package = Package(
         ),
         .target(
             name: "Collectives",
-            dependencies: ["NUMA", "StraitsWire"],
+            dependencies: ["StraitsWire"],
             swiftSettings: strictConcurrency + vectorISA
         ),
 
         .target(name: "StraitsWire", dependencies: ["CStraitsShims"], swiftSettings: strictConcurrency),
-        .target(name: "Config", dependencies: ["Yams"], swiftSettings: strictConcurrency),
+        .target(name: "Config", dependencies: ["StraitsWire", "Yams"], swiftSettings: strictConcurrency),
         .target(
             name: "Emulation", dependencies: ["Collectives", "Config", "StraitsWire"], swiftSettings: strictConcurrency),
         .target(
             name: "Telemetry",
-            dependencies: ["Config", "Emulation", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Collectives", "Emulation", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictConcurrency
         ),
         // The I/O-free cores of the cluster's control logic: no ZeroMQ, no files, no clock.
@@ -150,7 +150,7 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Config"], swiftSettings: strictConcurrency),
         .testTarget(name: "StraitsWireTests", dependencies: ["StraitsWire"], swiftSettings: strictConcurrency),
         .testTarget(
-            name: "ClusterCoreTests", dependencies: ["ClusterCore", "StraitsWire", "Config"],
+            name: "ClusterCoreTests", dependencies: ["ClusterCore", "StraitsWire", "Config", "Telemetry"],
             swiftSettings: strictConcurrency),
         .testTarget(
             name: "EmulationTests", dependencies: ["Emulation", "Collectives", "StraitsWire"],

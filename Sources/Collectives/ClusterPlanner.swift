@@ -48,12 +48,11 @@ public struct ClusterPlanner: Sendable {
     public let layout: ClusterLayout
     public let lan: LinkCost
     public let wan: LinkCost
-    /// `auto`, `ring` or `hier`.
-    public let algo: String
+    public let algo: ClusterAlgorithm
     /// Overrides every chunk size when set.
     public let chunkBytes: Int?
 
-    public init(layout: ClusterLayout, lan: LinkCost, wan: LinkCost, algo: String, chunkBytes: Int? = nil) {
+    public init(layout: ClusterLayout, lan: LinkCost, wan: LinkCost, algo: ClusterAlgorithm, chunkBytes: Int? = nil) {
         self.layout = layout
         self.lan = lan
         self.wan = wan
@@ -68,7 +67,7 @@ public struct ClusterPlanner: Sendable {
         let regionHosts = layout.workersByRegion.map(\.count).max() ?? 1
         let regions = layout.regions.count
         let devices = layout.devicesPerWorker
-        let hierarchical = algo == "hier" || (algo == "auto" && layout.isUniform)
+        let hierarchical = algo == .hier || (algo == .auto && layout.isUniform)
         if hierarchical {
             let slice = bytes / max(devices, 1)
             let owned = slice / max(regionHosts, 1)
@@ -82,7 +81,7 @@ public struct ClusterPlanner: Sendable {
         }
         let flat = AllReducePlanner(link: wan).plan(
             bytes: bytes, workers: layout.ranks, devicesPerWorker: 1,
-            algorithm: algo == "ring" ? .ring : nil, chunkBytes: chunkBytes)
+            algorithm: algo == .ring ? .ring : nil, chunkBytes: chunkBytes)
         return Choice(
             hierarchical: false, regionChunkBytes: 0, algorithm: flat.algorithm, chunkBytes: flat.chunkBytes,
             regionHosts: regionHosts, regions: regions, devices: devices)

@@ -63,7 +63,7 @@ public struct ClusterTopology: Sendable, Equatable {
                 devicesPerHost: try fields.integer("devices_per_host", default: 1, minimum: 1, maximum: 256))
             if let first = lines[region.name] {
                 throw ConfigError(
-                    file: file, line: fields.line, field: "\(path).name",
+                    .invalidValue, file: file, line: fields.line, field: "\(path).name",
                     message: "region \"\(region.name)\" is declared twice (first on line \(first))")
             }
             lines[region.name] = fields.line
@@ -71,7 +71,7 @@ public struct ClusterTopology: Sendable, Equatable {
         }
         guard !regions.isEmpty else {
             throw ConfigError(
-                file: file, line: root.node("regions")?.line ?? 1, field: "regions",
+                .missingField, file: file, line: root.node("regions")?.line ?? 1, field: "regions",
                 message: "expected at least one region")
         }
 
@@ -86,20 +86,20 @@ public struct ClusterTopology: Sendable, Equatable {
                     case .scalar(let a, _) = ends[0], case .scalar(let b, _) = ends[1]
                 else {
                     throw ConfigError(
-                        file: file, line: between.line, field: "\(path).between",
+                        .invalidValue, file: file, line: between.line, field: "\(path).between",
                         message: "expected two region names like [us-east, eu-west], got \(between.kindDescription)")
                 }
                 for end in [a, b] where lines[end] == nil {
                     let hint = FieldReader.closest(end, in: regions.map(\.name)).map { " (did you mean \($0)?)" } ?? ""
                     throw ConfigError(
-                        file: file, line: between.line, field: "\(path).between",
+                        .invalidValue, file: file, line: between.line, field: "\(path).between",
                         message:
                             "unknown region \"\(end)\"\(hint); regions are \(regions.map(\.name).joined(separator: ", "))"
                     )
                 }
                 guard a != b else {
                     throw ConfigError(
-                        file: file, line: between.line, field: "\(path).between",
+                        .invalidValue, file: file, line: between.line, field: "\(path).between",
                         message: "a link joins two different regions, got \(a) twice")
                 }
                 let rate = try fields.bitsPerSecond("bandwidth", allowUnlimited: false)!
@@ -107,7 +107,7 @@ public struct ClusterTopology: Sendable, Equatable {
                 let jitter = try fields.seconds("jitter", default: 0)
                 guard jitter <= latency else {
                     throw ConfigError(
-                        file: file, line: fields.node("jitter")!.line, field: "\(path).jitter",
+                        .invalidValue, file: file, line: fields.node("jitter")!.line, field: "\(path).jitter",
                         message:
                             "jitter (\(Units.formatDuration(seconds: jitter))) must not exceed the latency (\(Units.formatDuration(seconds: latency)))"
                     )
@@ -119,7 +119,7 @@ public struct ClusterTopology: Sendable, Equatable {
                 for (from, to) in directed ? [(a, b)] : [(a, b), (b, a)] {
                     if links.contains(where: { $0.from == from && $0.to == to }) {
                         throw ConfigError(
-                            file: file, line: fields.line, field: "\(path).between",
+                            .invalidValue, file: file, line: fields.line, field: "\(path).between",
                             message: "the link \(from) → \(to) is declared twice")
                     }
                     links.append(
@@ -134,7 +134,7 @@ public struct ClusterTopology: Sendable, Equatable {
             for b in regions where a.name != b.name && !links.contains(where: { $0.from == a.name && $0.to == b.name })
             {
                 throw ConfigError(
-                    file: file, line: root.node("links")?.line ?? root.line, field: "links",
+                    .missingField, file: file, line: root.node("links")?.line ?? root.line, field: "links",
                     message:
                         "no link from \(a.name) to \(b.name); every pair of regions needs one (symmetric unless `directed: true`)"
                 )

@@ -11,7 +11,7 @@ public struct FieldReader {
     public init(_ node: YAMLNode, file: String, path: String, known: [String]) throws(ConfigError) {
         guard case .mapping(let entries, let line) = node else {
             throw ConfigError(
-                file: file, line: node.line, field: path.isEmpty ? nil : path,
+                .invalidValue, file: file, line: node.line, field: path.isEmpty ? nil : path,
                 message: "expected a mapping of \(known.joined(separator: ", ")), got \(node.kindDescription)")
         }
         self.file = file
@@ -22,7 +22,7 @@ public struct FieldReader {
         for entry in entries where !known.contains(entry.key) {
             let suggestion = Self.closest(entry.key, in: known).map { " (did you mean \($0)?)" } ?? ""
             throw ConfigError(
-                file: file, line: entry.line, field: fieldPath(entry.key),
+                .unknownField, file: file, line: entry.line, field: fieldPath(entry.key),
                 message: "unknown field\(suggestion); expected one of \(known.joined(separator: ", "))")
         }
     }
@@ -33,8 +33,11 @@ public struct FieldReader {
 
     public func contains(_ key: String) -> Bool { node(key) != nil }
 
+    /// An error about field `key`: missing when the mapping lacks it, invalid otherwise.
     func error(_ key: String, _ message: String, line: Int? = nil) -> ConfigError {
-        ConfigError(file: file, line: line ?? node(key)?.line ?? self.line, field: fieldPath(key), message: message)
+        ConfigError(
+            node(key) == nil ? .missingField : .invalidValue, file: file, line: line ?? node(key)?.line ?? self.line,
+            field: fieldPath(key), message: message)
     }
 
     public func required(_ key: String) throws(ConfigError) -> YAMLNode {

@@ -1,4 +1,5 @@
 import Foundation
+import StraitsWire
 
 /// What a cluster runs, as a job file declares it.
 ///
@@ -16,7 +17,7 @@ public struct JobSpec: Sendable, Equatable {
     public let computeSeconds: Double
     public let samplesPerStep: Int
     /// `auto`, `ring` (flat across every rank) or `hier` (numa → host → region → wan).
-    public let algorithm: String
+    public let algorithm: ClusterAlgorithm
     public let minBytes: Int
     public let maxBytes: Int
     public let stepFactor: Int
@@ -31,7 +32,7 @@ public struct JobSpec: Sendable, Equatable {
     /// What a `kind: train` job trains; nil for the other kinds.
     public let training: TrainingSpec?
 
-    public static let algorithms = ["auto", "ring", "hier"]
+    public static let algorithms = ClusterAlgorithm.allCases.map(\.rawValue)
 
     public static func load(path: String) throws -> JobSpec {
         try parse(try ConfigError.readFile(path, what: "job"), file: path)
@@ -53,7 +54,7 @@ public struct JobSpec: Sendable, Equatable {
                     size <= 1 << 30
                 else {
                     throw ConfigError(
-                        file: file, line: node.line, field: path,
+                        .invalidValue, file: file, line: node.line, field: path,
                         message:
                             "expected a size like 16MiB (a multiple of 4 bytes, up to 1 GiB), got \(node.kindDescription)"
                     )
@@ -71,19 +72,20 @@ public struct JobSpec: Sendable, Equatable {
                 where: root.contains)
         {
             throw ConfigError(
-                file: file, line: root.node(key)!.line, field: key, message: "only a kind: train job takes \(key)")
+                .unsupported, file: file, line: root.node(key)!.line, field: key,
+                message: "only a kind: train job takes \(key)")
         }
         let minBytes = try root.bytes("min_bytes", default: 64 << 10)
         let maxBytes = try root.bytes("max_bytes", default: 16 << 20)
         guard minBytes <= maxBytes else {
             throw ConfigError(
-                file: file, line: root.node("min_bytes")?.line ?? root.line, field: "min_bytes",
+                .invalidValue, file: file, line: root.node("min_bytes")?.line ?? root.line, field: "min_bytes",
                 message: "min_bytes (\(minBytes)) exceeds max_bytes (\(maxBytes))")
         }
         let gradient = try root.bytes("gradient", default: 4 << 20)
         for (key, value) in [("gradient", gradient), ("max_bytes", maxBytes)] where value > 1 << 30 || value % 4 != 0 {
             throw ConfigError(
-                file: file, line: root.node(key)?.line ?? root.line, field: key,
+                .invalidValue, file: file, line: root.node(key)?.line ?? root.line, field: key,
                 message:
                     "expected a whole number of float32 elements (a multiple of 4 bytes) up to 1 GiB, got \(value) bytes"
             )
@@ -95,7 +97,7 @@ public struct JobSpec: Sendable, Equatable {
             gradientBytes: gradient,
             computeSeconds: kind == .train ? 0 : try root.seconds("compute", default: 0),
             samplesPerStep: samplesPerStep,
-            algorithm: try root.choice("algo", of: algorithms, default: "auto"),
+            algorithm: ClusterAlgorithm(rawValue: try root.choice("algo", of: algorithms, default: "auto"))!,
             minBytes: minBytes,
             maxBytes: maxBytes,
             stepFactor: try root.integer("step_factor", default: 4, minimum: 2),

@@ -176,14 +176,14 @@ public struct TrainingSpec: Sendable, Equatable {
                 steps: try reader.integer("steps", default: steps, minimum: 1, maximum: 1_000_000))
             if schedules.contains(where: { $0.name == schedule.name }) {
                 throw ConfigError(
-                    file: file, line: node.line, field: reader.fieldPath("name"),
+                    .invalidValue, file: file, line: node.line, field: reader.fieldPath("name"),
                     message: "schedule name \"\(schedule.name)\" is used twice; give each schedule its own name")
             }
             schedules.append(schedule)
         }
         guard !schedules.isEmpty else {
             throw ConfigError(
-                file: file, line: root.node("schedules")?.line ?? root.line, field: "schedules",
+                .missingField, file: file, line: root.node("schedules")?.line ?? root.line, field: "schedules",
                 message: "expected at least one schedule, for example - { sync: ddp }")
         }
         return TrainingSpec(
@@ -201,14 +201,15 @@ public struct TrainingSpec: Sendable, Equatable {
             for (node, path) in try reader.list("layers") {
                 guard case .scalar(let text, _) = node, let width = Int(text), width >= 1, width <= 1 << 16 else {
                     throw ConfigError(
-                        file: reader.file, line: node.line, field: path,
+                        .invalidValue, file: reader.file, line: node.line, field: path,
                         message: "expected a layer width from 1 to 65536, got \(node.kindDescription)")
                 }
                 widths.append(width)
             }
             guard widths.count >= 2 else {
                 throw ConfigError(
-                    file: reader.file, line: reader.node("layers")!.line, field: reader.fieldPath("layers"),
+                    .invalidValue, file: reader.file, line: reader.node("layers")!.line,
+                    field: reader.fieldPath("layers"),
                     message: "expected at least two widths (input and output), got \(widths.count)")
             }
             layers = widths
@@ -230,7 +231,7 @@ public struct TrainingSpec: Sendable, Equatable {
         let model = Model(layers: layers)
         guard model.parameterCount <= 256 << 20 else {
             throw ConfigError(
-                file: reader.file, line: reader.line, field: reader.path,
+                .unsupported, file: reader.file, line: reader.line, field: reader.path,
                 message:
                     "the model has \(model.parameterCount) parameters; at most \(256 << 20) (1 GiB of float32) fit a step's buffers"
             )

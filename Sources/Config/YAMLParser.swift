@@ -15,7 +15,7 @@ public enum YAMLParser {
     public static func parse(_ text: String, file: String) throws(ConfigError) -> YAMLNode {
         guard text.utf8.count <= maximumBytes else {
             throw ConfigError(
-                file: file, line: 0, field: nil,
+                .tooLarge, file: file, line: 0, field: nil,
                 message: "\(text.utf8.count) bytes; a topology or job file may have \(maximumBytes) at most")
         }
         try YAMLShape.check(text, file: file, maximumDepth: maximumDepth)
@@ -25,7 +25,7 @@ public enum YAMLParser {
         } catch let error as YamlError {
             throw Self.translate(error, file: file, text: text)
         } catch {
-            throw ConfigError(file: file, line: 0, field: nil, message: "\(error)")
+            throw ConfigError(.syntax, file: file, line: 0, field: nil, message: "\(error)")
         }
         guard let root else { return .mapping([], line: 1) }
         return try convert(root, file: file)
@@ -45,20 +45,21 @@ public enum YAMLParser {
             for (key, value) in mapping {
                 guard case .scalar(let name) = key else {
                     throw ConfigError(
-                        file: file, line: key.mark?.line ?? line, field: nil,
+                        .syntax, file: file, line: key.mark?.line ?? line, field: nil,
                         message: "a key must be plain text, not \(key.isMapping ? "a mapping" : "a list")")
                 }
                 let keyLine = key.mark?.line ?? line
                 if let first = entries.first(where: { $0.key == name.string }) {
                     throw ConfigError(
-                        file: file, line: keyLine, field: name.string,
+                        .syntax, file: file, line: keyLine, field: name.string,
                         message: "duplicate key (first on line \(first.line))")
                 }
                 entries.append(YAMLEntry(key: name.string, value: try convert(value, file: file), line: keyLine))
             }
             return .mapping(entries, line: line)
         case .alias:
-            throw ConfigError(file: file, line: line, field: nil, message: "anchors and aliases are not supported")
+            throw ConfigError(
+                .syntax, file: file, line: line, field: nil, message: "anchors and aliases are not supported")
         }
     }
 
@@ -84,14 +85,15 @@ public enum YAMLParser {
                 message = "unexpected indentation or text (\(problem))"
             }
             if let context { message += " (\(context.text) on line \(context.mark.line))" }
-            return ConfigError(file: file, line: line, field: nil, message: message)
+            return ConfigError(.syntax, file: file, line: line, field: nil, message: message)
         case .duplicatedKeysInMapping(let duplicates, let context):
             let line = duplicates.first.flatMap { YAMLShape.secondLine(ofKey: $0, in: text) } ?? context.mark.line
-            return ConfigError(file: file, line: line, field: duplicates.first, message: "duplicate key")
+            return ConfigError(.syntax, file: file, line: line, field: duplicates.first, message: "duplicate key")
         case .reader(let problem, _, _, _):
-            return ConfigError(file: file, line: 0, field: nil, message: "not readable as text: \(problem)")
+            return ConfigError(
+                .unreadable, file: file, line: 0, field: nil, message: "not readable as text: \(problem)")
         default:
-            return ConfigError(file: file, line: 0, field: nil, message: "\(error)")
+            return ConfigError(.syntax, file: file, line: 0, field: nil, message: "\(error)")
         }
     }
 }

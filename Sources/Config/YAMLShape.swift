@@ -21,7 +21,7 @@ enum YAMLShape {
             }
             if flow == 0, index != line.endIndex, line[index] == UInt8(ascii: "\t") {
                 throw ConfigError(
-                    file: file, line: number, field: nil, message: "tab in indentation; indent with spaces")
+                    .syntax, file: file, line: number, field: nil, message: "tab in indentation; indent with spaces")
             }
             let content = line[index...]
             guard let first = content.first, first != UInt8(ascii: "#"), first != UInt8(ascii: "\r") else { continue }
@@ -55,7 +55,8 @@ enum YAMLShape {
                 } else if byte == UInt8(ascii: "#") && previous == UInt8(ascii: " ") {
                     break
                 } else if tokenStarts.contains(previous), let what = refused[byte] {
-                    throw ConfigError(file: file, line: number, field: nil, message: "\(what) are not supported")
+                    throw ConfigError(
+                        .syntax, file: file, line: number, field: nil, message: "\(what) are not supported")
                 } else if byte == UInt8(ascii: "[") || byte == UInt8(ascii: "{") {
                     flow += 1
                     if blockDepth + flow > maximumDepth { throw tooDeep(file: file, line: number, maximumDepth) }
@@ -95,7 +96,7 @@ enum YAMLShape {
 
     private static func tooDeep(file: String, line: Int, _ maximumDepth: Int) -> ConfigError {
         ConfigError(
-            file: file, line: line, field: nil,
+            .tooLarge, file: file, line: line, field: nil,
             message:
                 "nested more than \(maximumDepth) levels deep (lists and mappings inside each other); topology and job files need a few"
         )

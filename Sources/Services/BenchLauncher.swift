@@ -2,6 +2,7 @@ import Collectives
 import Foundation
 import NUMA
 import Synchronization
+import Telemetry
 import Transport
 import ZeroMQ
 
@@ -39,7 +40,7 @@ public struct BenchLauncher {
             let (route, frames) = try receive(&router, expecting: "hello", children: children, timeout: timeout)
             guard let worker = Int(frames[0]), worker < options.workers, frames.count == 1 + options.devicesPerWorker
             else {
-                throw RuntimeError("bad hello from a worker: \(frames)")
+                throw RuntimeError(.protocolViolation, "bad hello from a worker: \(frames)")
             }
             routes[worker] = route
             for device in 0..<options.devicesPerWorker {
@@ -73,17 +74,9 @@ public struct BenchLauncher {
             "# time: median over \(options.iterations) iterations of the slowest rank's time, each after a barrier; busbw = algbw × 2(P−1)/P"
         )
         emit("#")
-        emit(
-            "#" + pad("size", 11) + pad("count", 12) + pad("type", 8) + pad("redop", 7) + pad("time(us)", 11)
-                + pad("algbw(GB/s)", 13) + pad("busbw(GB/s)", 13) + pad("#wrong", 8) + "  plan")
-        var json: FileHandle?
-        if let path = options.jsonPath {
-            _ = FileManager.default.createFile(atPath: path, contents: nil)
-            json = FileHandle(forWritingAtPath: path)
-        }
-        var busTotal = 0.0
-        var wrongTotal = 0
-        let p = Double(options.ranks)
+        emit(BenchRow.header(model: false))
+        let json = try options.jsonPath.map { try JSONLWriter(path: $0) }
+        var rows: [BenchRow] = []
         for size in options.sizes {
             var perIteration = [Double](repeating: 0, count: options.iterations)
             var wrong = 0
@@ -94,7 +87,8 @@ public struct BenchLauncher {
                     timeout: timeout * (options.iterations + options.warmupIterations + 1))
                 guard Int(frames[0]) == size, let wrongHere = Int(frames[1]), frames.count == 3 + options.iterations
                 else {
-                    throw RuntimeError("bad result from a worker for size \(size): \(frames.prefix(4))")
+                    throw RuntimeError(
+                        .protocolViolation, "bad result from a worker for size \(size): \(frames.prefix(4))")
                 }
                 wrong += wrongHere
                 plan = frames[2]
@@ -102,32 +96,18 @@ public struct BenchLauncher {
                     perIteration[index] = max(perIteration[index], Double(text) ?? .infinity)
                 }
             }
-            let sorted = perIteration.sorted()
-            let median = perIteration.median
-            let p99 = sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.99).rounded(.up)) - 1)]
-            let algbw = Double(size) / median / 1e9
-            let busbw = algbw * 2 * (p - 1) / p
-            busTotal += busbw
-            wrongTotal += wrong
-            emit(
-                pad(String(size), 12, right: true) + pad(String(size / 4), 12, right: true)
-                    + pad("float", 8, right: true)
-                    + pad("sum", 7, right: true) + pad(fixed(median * 1e6, 1), 11, right: true)
-                    + pad(fixed(algbw, 3), 13, right: true)
-                    + pad(fixed(busbw, 3), 13, right: true) + pad(String(wrong), 8, right: true) + "  " + plan)
+            let row = BenchRow(sizeBytes: size, ranks: options.ranks, times: perIteration, wrong: wrong, plan: plan)
+            rows.append(row)
+            emit(row.line)
             let algorithm = plan.split(separator: ",").first.map(String.init) ?? ""
-            let line =
-                "{\"size_bytes\":\(size),\"count\":\(size / 4),\"ranks\":\(options.ranks),\"algo\":\"\(algorithm)\",\"transport\":\"\(options.transport)\",\"time_us\":\(median * 1e6),\"p50_us\":\(median * 1e6),\"p99_us\":\(p99 * 1e6),\"algbw_gbps\":\(algbw),\"busbw_gbps\":\(busbw),\"wrong\":\(wrong)}\n"
-            json?.write(Data(line.utf8))
+            json?.append(.object(row.fields(algorithm: algorithm, transport: options.transport)))
         }
-        try? json?.close()
         for route in routes { try send(&router, route, ["bye"]) }
-        emit("# Out of bounds values : \(wrongTotal) \(wrongTotal == 0 ? "OK" : "FAILED")")
-        emit("# Avg bus bandwidth    : \(fixed(busTotal / Double(options.sizes.count), 3))")
+        for line in BenchRow.footer(rows) { emit(line) }
         guard children.waitAll(timeout: .seconds(30)) else {
-            throw RuntimeError("workers did not exit within 30 s after the run; stopped them")
+            throw RuntimeError(.timedOut, "workers did not exit within 30 s after the run; stopped them")
         }
-        return wrongTotal == 0 ? 0 : 1
+        return rows.allSatisfy { $0.wrong == 0 } ? 0 : 1
     }
 
     private func receive(
@@ -136,17 +116,18 @@ public struct BenchLauncher {
     ) throws -> ([UInt8], [String]) {
         let deadline = ContinuousClock.now + timeout
         while true {
-            if let failed = children.firstFailure() { throw RuntimeError(failed) }
+            if let failed = children.firstFailure() { throw RuntimeError(.peerFailed, failed) }
             do {
                 let message = try router.blockingReceive(timeout: .milliseconds(500))
                 let frames = (1..<message.count).map { message.string($0) }
                 guard frames.first == kind else {
-                    throw RuntimeError("control: expected \(kind) from a worker, got \(frames.first ?? "nothing")")
+                    throw RuntimeError(
+                        .protocolViolation, "control: expected \(kind) from a worker, got \(frames.first ?? "nothing")")
                 }
                 return (message.bytes(0), Array(frames.dropFirst()))
             } catch let error as ZMQError where error.code == .timedOut {
                 if ContinuousClock.now >= deadline {
-                    throw RuntimeError("no \(kind) from the workers within \(timeout)")
+                    throw RuntimeError(.timedOut, "no \(kind) from the workers within \(timeout)")
                 }
             }
         }
@@ -157,12 +138,6 @@ public struct BenchLauncher {
         for frame in frames { message.append(frame) }
         try router.blockingSend(message, timeout: .seconds(30))
     }
-}
-
-func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
-    guard text.count < width else { return text }
-    let space = String(repeating: " ", count: width - text.count)
-    return right ? space + text : text + space
 }
 
 /// Writes a line to standard output at once (unbuffered), so progress shows through a pipe.

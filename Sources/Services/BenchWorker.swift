@@ -56,7 +56,7 @@ public struct BenchWorker {
             }.start()
         }
         done.wait()
-        if let failure = shared.failure.withLock({ $0 }) { throw RuntimeError(failure) }
+        if let failure = shared.failure.withLock({ $0 }) { throw RuntimeError(.peerFailed, failure) }
     }
 
     static func device(
@@ -281,9 +281,11 @@ public struct BenchWorker {
         let frames = (0..<message.count).map { message.string($0) }
         guard frames.first == kind else {
             if frames.first == "abort" {
-                throw RuntimeError("the launcher aborted the run: \(frames.dropFirst().joined(separator: " "))")
+                throw RuntimeError(
+                    .peerFailed, "the launcher aborted the run: \(frames.dropFirst().joined(separator: " "))")
             }
-            throw RuntimeError("control: expected \(kind), got \(frames.first ?? "an empty message")")
+            throw RuntimeError(
+                .protocolViolation, "control: expected \(kind), got \(frames.first ?? "an empty message")")
         }
         return Array(frames.dropFirst())
     }

@@ -89,7 +89,8 @@ public struct CalibrationPool {
             do {
                 samples.append(try JSONDecoder().decode(Sample.self, from: Data(line.utf8)))
             } catch {
-                throw RuntimeError("calibration pool \(path):\(index + 1): not a calibration record (\(error))")
+                throw RuntimeError(
+                    .invalidArgument, "calibration pool \(path):\(index + 1): not a calibration record (\(error))")
             }
         }
         earlier = samples

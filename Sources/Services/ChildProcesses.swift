@@ -20,7 +20,7 @@ public final class ChildProcesses: Sendable {
         if let log {
             _ = FileManager.default.createFile(atPath: log, contents: nil)
             guard let handle = FileHandle(forWritingAtPath: log) else {
-                throw RuntimeError("cannot write the log \(log)")
+                throw RuntimeError(.system, "cannot write the log \(log)")
             }
             process.standardOutput = handle
             process.standardError = handle

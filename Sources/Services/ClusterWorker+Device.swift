@@ -14,7 +14,7 @@ extension ClusterWorker {
         let plane = shared.planes[device]
         var seen = 0
         do {
-            guard let group = shared.group else { throw RuntimeError("no device group") }
+            guard let group = shared.group else { throw RuntimeError(.outOfOrder, "no device group") }
             try group.pin(device: device)
             while true {
                 guard let (sequence, command) = board.next(after: seen, timeout: 1) else { continue }
@@ -73,7 +73,7 @@ extension ClusterWorker {
                     plane.approachesArrivals = shared.arrivalWait.approaches(advice: step.approachArrivals)
                     if let train = step.train {
                         guard let trainer = shared.trainingDevices[safe: device] else {
-                            throw RuntimeError("a training step, but the plan carries no training job")
+                            throw RuntimeError(.outOfOrder, "a training step, but the plan carries no training job")
                         }
                         board.finish(device: device, .stepped(try trainer.step(step, train)))
                     } else {
@@ -97,13 +97,14 @@ extension ClusterWorker {
         shared: Shared
     ) throws -> ControlMessage.DeviceStep {
         guard let layout = shared.layout, let planner = shared.planner else {
-            throw RuntimeError("step before the plan")
+            throw RuntimeError(.outOfOrder, "step before the plan")
         }
         let rank = plane.rank
         let ranks = layout.ranks
         let count = step.bytes / 4
         guard count <= group.elementCount else {
             throw RuntimeError(
+                .unsupported,
                 "step \(step.step) all-reduces \(step.bytes) bytes; buffers hold \(group.elementCount * 4)")
         }
         let timeout = shared.timeout
@@ -135,36 +136,9 @@ extension ClusterWorker {
         try run(barrier)
         let syncS = seconds(ContinuousClock.now - syncStart)
 
-        var hostS = 0.0
-        var regionS = 0.0
-        var wanS = 0.0
-        let start = ContinuousClock.now
-        var mark = start
-        func lap() -> Double {
-            let now = ContinuousClock.now
-            defer { mark = now }
-            return seconds(now - mark)
-        }
-        if choice.hierarchical {
-            try group.reduceScatter(device: device, count: count, timeout: timeout)
-            hostS += lap()
-        }
-        for phase in ClusterCollective.phases(
-            choice: choice, layout: layout, rank: rank, device: device, count: count,
-            slice: group.slice(device, of: count))
-        {
-            try run(phase.schedule)
-            switch phase.level {
-            case .region: regionS += lap()
-            case .wan: wanS += lap()
-            case .flat: _ = lap()
-            }
-        }
-        if choice.hierarchical {
-            try group.allGather(device: device, count: count, timeout: timeout)
-            hostS += lap()
-        }
-        let commS = seconds(ContinuousClock.now - start)
+        let times = try LevelAllReduce.run(
+            choice, layout: layout, device: device, group: group, plane: plane, count: count, collective: &collective,
+            step: UInt64(step.step), timeout: timeout)
         // Check only once every rank has finished: ranks share this machine's cores, and a rank
         // that checked its result at once would take a core that a slower rank still needs,
         // slowing what that rank measures.
@@ -174,7 +148,7 @@ extension ClusterWorker {
         let wrong = ExactPattern.countWrong(buffer, count: count, ranks: ranks)
         checkS += seconds(ContinuousClock.now - checkStart)
         return ControlMessage.DeviceStep(
-            rank: rank, computeS: computeS, commS: commS, hostS: hostS, regionS: regionS,
-            wanS: wanS, syncS: syncS, checkS: checkS, wrong: wrong)
+            rank: rank, computeS: computeS, commS: times.total, hostS: times.host, regionS: times.region,
+            wanS: times.wan, syncS: syncS, checkS: checkS, wrong: wrong)
     }
 }

@@ -207,11 +207,11 @@ public struct ClusterWorker {
             layout: layout, lan: lan, wan: wan, algo: plan.algo,
             chunkBytes: plan.chunkBytes > 0 ? plan.chunkBytes : nil)
         shared.regionalPlanner = ClusterPlanner(
-            layout: layout, lan: lan, wan: wan, algo: "hier",
+            layout: layout, lan: lan, wan: wan, algo: .hier,
             chunkBytes: plan.chunkBytes > 0 ? plan.chunkBytes : nil)
         if let text = plan.job {
             guard let training = try JobSpec.parse(text, file: "job (from the coordinator)").training else {
-                throw RuntimeError("the plan's job is not a training job")
+                throw RuntimeError(.protocolViolation, "the plan's job is not a training job")
             }
             shared.training = training
         }

@@ -108,7 +108,7 @@ extension ParsableArguments {
         do {
             return try parse(arguments)
         } catch {
-            throw RuntimeError(message(for: error))
+            throw RuntimeError(.invalidArgument, message(for: error))
         }
     }
 }

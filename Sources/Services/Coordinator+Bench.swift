@@ -16,12 +16,9 @@ extension Coordinator {
         log.info(
             "all-reduce benchmark over the cluster: \(ranks) ranks, sizes \(sizes.first!)…\(sizes.last!), \(job.iterations) iterations after \(job.warmupIterations) warm-up"
         )
-        emit(
-            "#" + pad("size", 11) + pad("count", 12) + pad("type", 8) + pad("redop", 7) + pad("time(us)", 11)
-                + pad("algbw(GB/s)", 13) + pad("busbw(GB/s)", 13) + pad("#wrong", 8) + pad("model(us)", 12)
-                + pad("ratio", 7) + "  plan")
+        emit(BenchRow.header(model: true))
         var step = 0
-        var busTotal = 0.0
+        var rows: [BenchRow] = []
         // The workers' data transport, from their endpoints.
         let transport = Set(
             membership.workers.flatMap { $0.join.endpoints.compactMap { DataTransport(endpoint: $0)?.rawValue } }
@@ -52,13 +49,11 @@ extension Coordinator {
                     levels.append((result.tally.hostS, result.tally.regionS, result.tally.wanS))
                 }
             }
-            let sorted = times.sorted()
-            let median = times.median
-            let p99 = sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.99).rounded(.up)) - 1)]
-            let algbw = Double(size) / median / 1e9
-            let busbw = algbw * 2 * Double(ranks - 1) / Double(ranks)
-            busTotal += busbw
             let predicted = prediction.seconds
+            let row = BenchRow(
+                sizeBytes: size, ranks: ranks, times: times, wrong: wrong, plan: planText, predicted: predicted)
+            rows.append(row)
+            let median = row.median
             let linkSeconds = simulator!.busiestLinkSeconds(choice, bytes: size)
             let host = levels.map(\.host).median
             let regionLevel = levels.map(\.region).median
@@ -71,41 +66,31 @@ extension Coordinator {
                 p > 1 && seconds > 0 ? bytes / seconds / 1e9 * 2 * Double(p - 1) / Double(p) : 0
             }
             let sliceBytes = Double(size) / Double(devices)
-            emit(
-                pad(String(size), 12, right: true) + pad(String(size / 4), 12, right: true)
-                    + pad("float", 8, right: true)
-                    + pad("sum", 7, right: true) + pad(fixed(median * 1e6, 1), 11, right: true)
-                    + pad(fixed(algbw, 3), 13, right: true)
-                    + pad(fixed(busbw, 3), 13, right: true) + pad(String(wrong), 8, right: true)
-                    + pad(fixed(predicted * 1e6, 1), 12, right: true)
-                    + pad(fixed(median / predicted, 3), 7, right: true) + "  " + planText)
+            emit(row.line)
             run.bench.append(
-                .object([
-                    ("size_bytes", .int(size)), ("count", .int(size / 4)), ("ranks", .int(ranks)),
-                    ("algo", .string(planText)),
-                    ("transport", .string(transport)), ("time_us", .double(median * 1e6)),
-                    ("p50_us", .double(median * 1e6)),
-                    ("p99_us", .double(p99 * 1e6)), ("algbw_gbps", .double(algbw)), ("busbw_gbps", .double(busbw)),
-                    ("wrong", .int(wrong)),
-                    ("predicted_us", .double(predicted * 1e6)), ("ratio", .double(median / predicted)),
-                    // The busiest link's serialisation time against the whole: bandwidth is the bound
-                    // when it is at least 90% of the model's time (so that a faithful emulation keeps
-                    // that link at least 90% busy); utilisation is its share of the measured time.
-                    ("link_bound", .bool(linkSeconds >= 0.9 * predicted)),
-                    ("link_utilisation", .double(linkSeconds / median)),
-                    // How busy the model keeps this machine's cores (a local cluster's model only).
-                    ("model_cores_busy", prediction.coresBusy.map { .double($0) } ?? .null),
-                    // Whether ranks left to choose (`--arrival-wait auto`) approached arrivals.
-                    ("approach_arrivals", approach.map { .bool($0) } ?? .null),
-                    ("hierarchical", .bool(choice.hierarchical)),
-                    ("host_us", .double(host * 1e6)), ("region_us", .double(regionLevel * 1e6)),
-                    ("wan_us", .double(wanLevel * 1e6)),
-                    ("host_busbw_gbps", .double(levelBusbw(Double(size), devices, host))),
-                    ("region_busbw_gbps", .double(levelBusbw(sliceBytes, hostsPerRegion, regionLevel))),
-                    ("wan_busbw_gbps", .double(levelBusbw(sliceBytes / Double(hostsPerRegion), regionCount, wanLevel))),
-                ]))
+                .object(
+                    row.fields(algorithm: planText, transport: transport) + [
+                        // The busiest link's serialisation time against the whole: bandwidth is the bound
+                        // when it is at least 90% of the model's time (so that a faithful emulation keeps
+                        // that link at least 90% busy); utilisation is its share of the measured time.
+                        ("link_bound", .bool(linkSeconds >= 0.9 * predicted)),
+                        ("link_utilisation", .double(linkSeconds / median)),
+                        // How busy the model keeps this machine's cores (a local cluster's model only).
+                        ("model_cores_busy", prediction.coresBusy.map { .double($0) } ?? .null),
+                        // Whether ranks left to choose (`--arrival-wait auto`) approached arrivals.
+                        ("approach_arrivals", approach.map { .bool($0) } ?? .null),
+                        ("hierarchical", .bool(choice.hierarchical)),
+                        ("host_us", .double(host * 1e6)), ("region_us", .double(regionLevel * 1e6)),
+                        ("wan_us", .double(wanLevel * 1e6)),
+                        ("host_busbw_gbps", .double(levelBusbw(Double(size), devices, host))),
+                        ("region_busbw_gbps", .double(levelBusbw(sliceBytes, hostsPerRegion, regionLevel))),
+                        (
+                            "wan_busbw_gbps",
+                            .double(levelBusbw(sliceBytes / Double(hostsPerRegion), regionCount, wanLevel))
+                        ),
+                    ]))
             if wrong > 0 { throw Abort(description: "size \(size): \(wrong) elements of the all-reduce are wrong") }
         }
-        emit("# Avg bus bandwidth    : \(fixed(busTotal / Double(sizes.count), 3))")
+        for line in BenchRow.footer(rows) { emit(line) }
     }
 }

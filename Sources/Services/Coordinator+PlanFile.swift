@@ -83,7 +83,7 @@ extension Coordinator {
         return .object([
             ("epoch", 1), ("topology", .string(topology.name)), ("job", .string(job.name)),
             ("ranks", .int(facts.layout.ranks)), ("devices_per_worker", .int(devices)),
-            ("algo", .string(job.algorithm)),
+            ("algo", .string(job.algorithm.rawValue)),
             ("checksums", .bool(options.checksums)),
             ("workers", .array(workers)),
             ("links_declared", .array(declared)),

@@ -15,8 +15,8 @@ extension Coordinator {
 
     func write(_ regions: [RegionRecord], _ links: [LinkRecord]) {
         let timestamp = RunDirectory.timestamp()
-        for record in regions { run.regions[record.region]?.append(record.json(timestamp: timestamp)) }
-        for record in links { run.links.append(record.json(timestamp: timestamp)) }
+        for record in regions { run.regions[record.region]?.append(encoding: Stamped(record, at: timestamp)) }
+        for record in links { run.links.append(encoding: Stamped(record, at: timestamp)) }
     }
 
     /// summary.json: the run's headline figures.
@@ -78,55 +78,5 @@ extension Coordinator {
                 ("regions", .array(regions)),
                 ("training", ledger?.json(samplesPerStep: job.samplesPerStep) ?? .null),
             ]))
-    }
-}
-
-extension RegionRecord {
-    /// The line of `regions/<region>.jsonl`, stamped `timestamp`.
-    func json(timestamp: String) -> JSONValue {
-        var fields: [(String, JSONValue)] = [
-            ("t", .string(timestamp)), ("kind", .string(kind.rawValue)), ("region", .string(region)),
-            ("window_s", .double(windowS)), ("step", .int(step)),
-            ("wan_tx_bytes", .int(wanTxBytes)), ("wan_rx_bytes", .int(wanRxBytes)),
-            ("wan_tx_gbps", .double(wanTxGbps)), ("wan_rx_gbps", .double(wanRxGbps)),
-            ("lan_tx_bytes", .int(lanTxBytes)), ("lan_rx_bytes", .int(lanRxBytes)), ("lan_gbps", .double(lanGbps)),
-            ("samples_per_s", .double(samplesPerS)), ("compute_s", .double(computeS)), ("comm_s", .double(commS)),
-        ]
-        if let gateway {
-            fields += [
-                ("gateway_offered_bytes", .int(gateway.offeredBytes)),
-                ("gateway_delivered_bytes", .int(gateway.deliveredBytes)),
-                ("wan_queue_delay_ms", .double(gateway.queueDelayMs)),
-            ]
-        }
-        return .object(fields)
-    }
-}
-
-extension LinkRecord {
-    /// The line of `links.jsonl`, stamped `timestamp`.
-    func json(timestamp: String) -> JSONValue {
-        var fields: [(String, JSONValue)] = [
-            ("t", .string(timestamp)), ("kind", .string(kind.rawValue)), ("from", .string(from)), ("to", .string(to)),
-            ("window_s", .double(windowS)), ("bandwidth_bps", .double(bandwidthBps)), ("latency_s", .double(latencyS)),
-            ("offered_bytes", .int(offeredBytes)), ("delivered_bytes", .int(deliveredBytes)),
-            ("offered_gbps", .double(offeredGbps)), ("delivered_gbps", .double(deliveredGbps)),
-        ]
-        guard let shaped else {
-            return .object(fields + [("queue_delay_ms", .null), ("shaped", false)])
-        }
-        fields += [
-            ("utilisation", .double(shaped.utilisation)), ("queued_bytes", .int(shaped.queuedBytes)),
-            ("queue_delay_ms", .double(shaped.queueDelayMs)), ("queue_delay_max_ms", .double(shaped.queueDelayMaxMs)),
-            ("late_p99_us", .double(shaped.lateP99Us)), ("shaped", true),
-        ]
-        if let arrivals = shaped.arrivals {
-            fields += [
-                ("arrivals", .int(arrivals.messages)), ("arrival_late_p50_us", .double(arrivals.lateP50Us)),
-                ("arrival_late_p99_us", .double(arrivals.lateP99Us)),
-                ("arrival_late_max_us", .double(arrivals.lateMaxUs)),
-            ]
-        }
-        return .object(fields)
     }
 }

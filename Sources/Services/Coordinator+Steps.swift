@@ -103,7 +103,7 @@ extension Coordinator {
                     fields += [
                         ("schedule", .string(scheduleName ?? "")), ("schedule_step", .int(train.index)),
                         ("wall_s", .double(wall)),
-                        ("gradient_sync", .string(train.gradients)), ("outer_sync", .bool(train.outer)),
+                        ("gradient_sync", .string(train.gradients.rawValue)), ("outer_sync", .bool(train.outer)),
                         ("outer_s", .double(device.outerS ?? 0)),
                         ("emulated_compute_s", device.emulatedS.map { .double($0) } ?? .null),
                         ("lan_bytes", .int(device.lanBytes ?? 0)), ("wan_bytes", .int(device.wanBytes ?? 0)),
@@ -113,7 +113,7 @@ extension Coordinator {
             }
         }
         for record in records.onStep(step, wallS: wall, membership: membership, regionSums: tally.regionSums) {
-            run.regions[record.region]?.append(record.json(timestamp: RunDirectory.timestamp()))
+            run.regions[record.region]?.append(encoding: Stamped(record))
         }
         latestStep = step
         stepsFinished += 1

@@ -114,7 +114,7 @@ extension Coordinator {
                 let last = i == schedule.steps - 1
                 let outer = schedule.sync != .ddp && ((i + 1) % schedule.every == 0 || last)
                 let train = ControlMessage.TrainStep(
-                    schedule: index, index: i, gradients: schedule.sync == .ddp ? "all" : "region", outer: outer,
+                    schedule: index, index: i, gradients: schedule.sync == .ddp ? .all : .region, outer: outer,
                     buckets: buckets,
                     save: last ? run.path + "/model-\(String(fileName)).bin" : nil)
                 let result = try runStep(
@@ -184,24 +184,24 @@ extension Coordinator {
         let target = ledger.target
         let baseline = ledger.baseline
         emit(
-            "#" + pad("schedule", 19) + pad("steps", 7, right: true) + pad("final loss", 12, right: true)
-                + pad("wall(s)", 10, right: true)
-                + pad("WAN(MB)", 11, right: true) + pad("WAN/step vs ddp", 17, right: true)
-                + pad("to target(s)", 14, right: true)
-                + pad("WAN to target(MB)", 19, right: true) + "  compute utilisation")
+            "#" + padded("schedule", 19) + padded("steps", 7, right: true) + padded("final loss", 12, right: true)
+                + padded("wall(s)", 10, right: true)
+                + padded("WAN(MB)", 11, right: true) + padded("WAN/step vs ddp", 17, right: true)
+                + padded("to target(s)", 14, right: true)
+                + padded("WAN to target(MB)", 19, right: true) + "  compute utilisation")
         for run in ledger.runs {
             let hit = target.flatMap { ledger.reached(run, target: $0) }
             let perStep = Double(run.wanBytes) / Double(max(run.steps.count, 1))
             let basePerStep = baseline.map { Double($0.wanBytes) / Double(max($0.steps.count, 1)) } ?? 0
             let utilisation = ledger.computeUtilisation(run)
             emit(
-                " " + pad(run.schedule.name, 19) + pad(String(run.steps.count), 7, right: true)
-                    + pad(ledger.finalLoss(run).map { fixed($0, 4) } ?? "-", 12, right: true)
-                    + pad(fixed(run.wall, 1), 10, right: true)
-                    + pad(fixed(Double(run.wanBytes) / 1e6, 1), 11, right: true)
-                    + pad(basePerStep > 0 ? fixed(perStep / basePerStep, 3) : "-", 17, right: true)
-                    + pad(hit.map { fixed($0.seconds, 1) } ?? "not reached", 14, right: true)
-                    + pad(hit.map { fixed(Double($0.wanBytes) / 1e6, 1) } ?? "-", 19, right: true)
+                " " + padded(run.schedule.name, 19) + padded(String(run.steps.count), 7, right: true)
+                    + padded(ledger.finalLoss(run).map { fixed($0, 4) } ?? "-", 12, right: true)
+                    + padded(fixed(run.wall, 1), 10, right: true)
+                    + padded(fixed(Double(run.wanBytes) / 1e6, 1), 11, right: true)
+                    + padded(basePerStep > 0 ? fixed(perStep / basePerStep, 3) : "-", 17, right: true)
+                    + padded(hit.map { fixed($0.seconds, 1) } ?? "not reached", 14, right: true)
+                    + padded(hit.map { fixed(Double($0.wanBytes) / 1e6, 1) } ?? "-", 19, right: true)
                     + "  "
                     + ledger.regions.map { "\($0) \(fixed(100 * (utilisation[$0] ?? 0), 1))%" }.joined(separator: ", "))
         }

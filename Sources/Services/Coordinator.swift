@@ -85,15 +85,15 @@ public final class Coordinator {
     static func check(job: JobSpec, jobPath: String, topology: ClusterTopology, topologyPath: String) throws {
         let hosts = topology.regions.map { "\($0.name): \($0.hosts)" }.joined(separator: ", ")
         let alike = Set(topology.regions.map(\.hosts)).count == 1
-        if job.algorithm == "hier", !alike {
+        if job.algorithm == .hier, !alike {
             throw ConfigError(
-                file: jobPath, line: 1, field: "algo",
+                .unsupported, file: jobPath, line: 1, field: "algo",
                 message:
                     "hier needs the same number of hosts in every region (the topology has \(hosts)); use auto or ring")
         }
         if let training = job.training, training.schedules.contains(where: { $0.sync != .ddp }), !alike {
             throw ConfigError(
-                file: jobPath, line: 1, field: "schedules",
+                .unsupported, file: jobPath, line: 1, field: "schedules",
                 message:
                     "schedules that synchronise inside regions need the same number of hosts in every region (the topology has \(hosts))"
             )
@@ -101,7 +101,7 @@ public final class Coordinator {
         if Set(topology.regions.map(\.devicesPerHost)).count > 1 {
             let devices = topology.regions.map { "\($0.name): \($0.devicesPerHost)" }.joined(separator: ", ")
             throw ConfigError(
-                file: topologyPath, line: 1, field: "regions",
+                .unsupported, file: topologyPath, line: 1, field: "regions",
                 message: "every host needs the same devices_per_host for now (got \(devices))")
         }
     }

@@ -78,7 +78,7 @@ final class DeviceBoard: @unchecked Sendable {
         while outcomes.count < devices && failure == nil {
             if !condition.wait(until: deadline) { break }
         }
-        if let failure { throw RuntimeError(failure) }
+        if let failure { throw RuntimeError(.peerFailed, failure) }
         return outcomes.count == devices ? outcomes : nil
     }
 }

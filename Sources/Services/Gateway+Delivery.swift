@@ -125,7 +125,9 @@ extension Gateway {
         message.removeFirstFrame()
         message.prepend(GatewayRoute.arrivalFrame(destination: held.destination, arrivesAt: arrivesAt))
         if outboxes.sockets[held.destination] == nil {
-            guard let endpoint else { throw RuntimeError("no endpoint for rank \(held.destination)") }
+            guard let endpoint else {
+                throw RuntimeError(.protocolViolation, "no endpoint for rank \(held.destination)")
+            }
             var push = try ZMQSocket(.push, context: context, linger: .seconds(2))
             try push.setSendHighWaterMark(0)
             try push.connect(endpoint)

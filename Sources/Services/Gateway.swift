@@ -82,6 +82,7 @@ public final class Gateway {
         topology = try ClusterTopology.load(path: options.topologyPath)
         guard let index = topology.regions.firstIndex(where: { $0.name == options.region }) else {
             throw RuntimeError(
+                .invalidArgument,
                 "straits-gateway: topology \(topology.name) has no region \"\(options.region)\" (regions: \(topology.regions.map(\.name).joined(separator: ", ")))"
             )
         }

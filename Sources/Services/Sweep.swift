@@ -26,6 +26,7 @@ public struct Sweep {
         }
         guard missing.isEmpty else {
             throw RuntimeError(
+                .system,
                 "straits sweep: \(missing.joined(separator: ", ")) not found in \(binaries), where straits is; build every product (swift build -c release)"
             )
         }
@@ -60,11 +61,12 @@ public struct Sweep {
             "# model: each rank's schedules simulated over the declared links (bandwidth shared by the flows on a link, then latency), the measured LAN, and this machine's cores as measured (each the median of the points' measurements so far, in calibration.jsonl), shared by every process's copies\(options.checksums ? ", checksums" : "") and reductions; data frames \(options.checksums ? "checksummed (CRC32C)" : "without checksums (--checksums adds them)")"
         )
         emit(
-            "#" + pad("bandwidth", 11) + pad("latency", 10) + pad("algo", 6) + pad("size", 11, right: true)
-                + pad("measured(ms)", 14, right: true)
-                + pad("model(ms)", 12, right: true) + pad("ratio", 8, right: true) + pad("busbw", 9, right: true)
-                + pad("wan busbw", 11, right: true)
-                + pad("link util", 11, right: true) + pad("cores", 7, right: true) + "  plan")
+            "#" + padded("bandwidth", 11) + padded("latency", 10) + padded("algo", 6) + padded("size", 11, right: true)
+                + padded("measured(ms)", 14, right: true)
+                + padded("model(ms)", 12, right: true) + padded("ratio", 8, right: true)
+                + padded("busbw", 9, right: true)
+                + padded("wan busbw", 11, right: true)
+                + padded("link util", 11, right: true) + padded("cores", 7, right: true) + "  plan")
         var failures = 0
         var tally = SweepReport.Tally()
         for (index, (bandwidth, latency, algo)) in points.enumerated() {
@@ -80,18 +82,19 @@ public struct Sweep {
                     let ratio = row.measured / row.predicted
                     tally.add(ratio: ratio, coresBusy: row.coresBusy)
                     emit(
-                        " " + pad(Units.formatRate(bitsPerSecond: bandwidth), 11)
-                            + pad(Units.formatDuration(seconds: latency), 10) + pad(algo, 6)
-                            + pad(AllReducePlanSize.format(row.size), 11, right: true)
-                            + pad(fixed(row.measured * 1e3, 2), 14, right: true)
-                            + pad(fixed(row.predicted * 1e3, 2), 12, right: true) + pad(fixed(ratio, 3), 8, right: true)
-                            + pad(fixed(r["busbw_gbps"] as? Double ?? 0, 3), 9, right: true)
-                            + pad(fixed(r["wan_busbw_gbps"] as? Double ?? 0, 3), 11, right: true)
-                            + pad(
+                        " " + padded(Units.formatRate(bitsPerSecond: bandwidth), 11)
+                            + padded(Units.formatDuration(seconds: latency), 10) + padded(algo, 6)
+                            + padded(AllReducePlanSize.format(row.size), 11, right: true)
+                            + padded(fixed(row.measured * 1e3, 2), 14, right: true)
+                            + padded(fixed(row.predicted * 1e3, 2), 12, right: true)
+                            + padded(fixed(ratio, 3), 8, right: true)
+                            + padded(fixed(r["busbw_gbps"] as? Double ?? 0, 3), 9, right: true)
+                            + padded(fixed(r["wan_busbw_gbps"] as? Double ?? 0, 3), 11, right: true)
+                            + padded(
                                 (r["link_bound"] as? Bool ?? false)
                                     ? fixed((r["link_utilisation"] as? Double ?? 0) * 100, 0) + "%" : "-", 11,
                                 right: true)
-                            + pad(row.coresBusy.map { fixed($0 * 100, 0) + "%" } ?? "-", 7, right: true)
+                            + padded(row.coresBusy.map { fixed($0 * 100, 0) + "%" } ?? "-", 7, right: true)
                             + "  " + (r["algo"] as? String ?? ""))
                     let fields: [(String, JSONValue)] = [
                         ("bandwidth_bps", .double(bandwidth)), ("latency_s", .double(latency)), ("algo", .string(algo)),
@@ -183,7 +186,7 @@ public struct Sweep {
             guard let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                 let size = record["size_bytes"] as? Int
             else {
-                throw RuntimeError("\(directory)/bench.jsonl: a line is not a benchmark row")
+                throw RuntimeError(.protocolViolation, "\(directory)/bench.jsonl: a line is not a benchmark row")
             }
             return Row(bandwidth: bandwidth, latency: latency, algo: algo, size: size, record: record)
         }
@@ -235,7 +238,7 @@ public struct Sweep {
             usleep(50_000)
         }
         guard !endpoint.isEmpty else {
-            throw RuntimeError("the coordinator did not start; see \(directory)/logs/coordinator.log")
+            throw RuntimeError(.peerFailed, "the coordinator did not start; see \(directory)/logs/coordinator.log")
         }
         for region in regionNames {
             try children.start(
@@ -261,10 +264,11 @@ public struct Sweep {
         }
         let deadline = Date(timeIntervalSinceNow: timeout)
         while coordinator.isRunning && Date() < deadline { usleep(100_000) }
-        if coordinator.isRunning { throw RuntimeError("timed out; see \(directory)/logs") }
+        if coordinator.isRunning { throw RuntimeError(.timedOut, "timed out; see \(directory)/logs") }
         _ = children.waitAll(timeout: .seconds(10))
         guard coordinator.terminationStatus == 0 else {
             throw RuntimeError(
+                .peerFailed,
                 "the coordinator exited with status \(coordinator.terminationStatus); see \(directory)/logs/coordinator.log"
             )
         }
@@ -291,10 +295,11 @@ public struct Sweep {
             "# straits sweep: training job \(spec.name) (\(spec.training!.schedules.map(\.name).joined(separator: ", "))) at \(points.count) points; \(options.regions) regions × \(options.hosts) hosts × \(options.devices) devices = \(ranks) ranks"
         )
         emit(
-            "#" + pad("bandwidth", 11) + pad("latency", 10) + pad("schedule", 18) + pad("final loss", 11, right: true)
-                + pad("wall(s)", 9, right: true) + pad("to target(s)", 14, right: true)
-                + pad("WAN(MB)", 10, right: true)
-                + pad("WAN/step vs ddp", 17, right: true) + pad("compute", 9, right: true))
+            "#" + padded("bandwidth", 11) + padded("latency", 10) + padded("schedule", 18)
+                + padded("final loss", 11, right: true)
+                + padded("wall(s)", 9, right: true) + padded("to target(s)", 14, right: true)
+                + padded("WAN(MB)", 10, right: true)
+                + padded("WAN/step vs ddp", 17, right: true) + padded("compute", 9, right: true))
         var failures = 0
         for (index, (bandwidth, latency)) in points.enumerated() {
             let directory = pointDirectory(bandwidth, latency, "train")
@@ -308,7 +313,7 @@ public struct Sweep {
                 guard let summary = try RunReport.readLines(directory + "/summary.json").first,
                     let training = summary["training"] as? [String: Any],
                     let schedules = training["schedules"] as? [[String: Any]]
-                else { throw RuntimeError("\(directory)/summary.json has no training figures") }
+                else { throw RuntimeError(.protocolViolation, "\(directory)/summary.json has no training figures") }
                 for schedule in schedules {
                     let utilisation = (schedule["compute_utilisation"] as? [String: Double] ?? [:]).values
                     let meanUtilisation = utilisation.isEmpty ? 0 : utilisation.reduce(0, +) / Double(utilisation.count)
@@ -345,16 +350,17 @@ public struct Sweep {
                         (schedule[key] as? NSNumber).map { fixed($0.doubleValue * scale, digits) } ?? "-"
                     }
                     emit(
-                        " " + pad(Units.formatRate(bitsPerSecond: bandwidth), 11)
-                            + pad(Units.formatDuration(seconds: latency), 10)
-                            + pad(schedule["name"] as? String ?? "", 18) + pad(number("final_loss", 4), 11, right: true)
-                            + pad(number("wall_s", 1), 9, right: true)
-                            + pad(
+                        " " + padded(Units.formatRate(bitsPerSecond: bandwidth), 11)
+                            + padded(Units.formatDuration(seconds: latency), 10)
+                            + padded(schedule["name"] as? String ?? "", 18)
+                            + padded(number("final_loss", 4), 11, right: true)
+                            + padded(number("wall_s", 1), 9, right: true)
+                            + padded(
                                 schedule["reached_target"] as? Bool == true
                                     ? number("time_to_target_s", 1) : "not reached", 14, right: true)
-                            + pad(number("wan_bytes", 1, scale: 1e-6), 10, right: true)
-                            + pad(number("wan_bytes_vs_ddp", 3), 17, right: true)
-                            + pad(fixed(meanUtilisation * 100, 1) + "%", 9, right: true))
+                            + padded(number("wan_bytes", 1, scale: 1e-6), 10, right: true)
+                            + padded(number("wan_bytes_vs_ddp", 3), 17, right: true)
+                            + padded(fixed(meanUtilisation * 100, 1) + "%", 9, right: true))
                 }
             } catch {
                 failures += 1

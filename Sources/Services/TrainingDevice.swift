@@ -74,9 +74,10 @@ final class TrainingDevice: @unchecked Sendable {
     }
 
     func step(_ step: ControlMessage.Step, _ train: ControlMessage.TrainStep) throws -> ControlMessage.DeviceStep {
-        guard let layout = shared.layout else { throw RuntimeError("training step before the plan") }
+        guard let layout = shared.layout else { throw RuntimeError(.outOfOrder, "training step before the plan") }
         guard train.schedule >= 0 && train.schedule < spec.schedules.count else {
             throw RuntimeError(
+                .protocolViolation,
                 "step \(step.step) names schedule \(train.schedule); the job has \(spec.schedules.count)")
         }
         let schedule = spec.schedules[train.schedule]
@@ -91,7 +92,8 @@ final class TrainingDevice: @unchecked Sendable {
         let model = replica.model
         let count = model.parameterCount
         guard count <= group.elementCount else {
-            throw RuntimeError("the model has \(count) parameters; the all-reduce buffers hold \(group.elementCount)")
+            throw RuntimeError(
+                .unsupported, "the model has \(count) parameters; the all-reduce buffers hold \(group.elementCount)")
         }
         if schedule.compression == .int8, gradientResidual == nil {
             gradientResidual = Self.zeroed(group.elementCount)
@@ -109,18 +111,20 @@ final class TrainingDevice: @unchecked Sendable {
 
         // Compute, padded to the device profile's time when compute is synthetic; buckets are
         // handed to the communication thread as the backward pass completes them.
-        let everyRank = train.gradients == "all"
+        let everyRank = train.gradients == .all
         let buckets = train.buckets
         var end = count
         for bucket in buckets {
             guard bucket.count == 2, bucket[1] > 0, bucket[0] + bucket[1] == end else {
                 throw RuntimeError(
+                    .protocolViolation,
                     "step \(step.step): buckets \(buckets) do not cover the \(count) parameters from the last one down")
             }
             end = bucket[0]
         }
         guard end == 0 else {
-            throw RuntimeError("step \(step.step): buckets \(buckets) leave parameters 0..<\(end) out")
+            throw RuntimeError(
+                .protocolViolation, "step \(step.step): buckets \(buckets) leave parameters 0..<\(end) out")
         }
         let flops = model.flops(batch: spec.data.batch)
         let computeStart = ContinuousClock.now
@@ -215,7 +219,7 @@ final class TrainingDevice: @unchecked Sendable {
     /// `everyRank`) the regions, compressed on the WAN when the schedule says so.
     private func allReduce(_ bucket: Bucket) throws -> LevelTimes {
         guard let layout = shared.layout, let planner = shared.planner, let regional = shared.regionalPlanner else {
-            throw RuntimeError("all-reduce before the plan")
+            throw RuntimeError(.outOfOrder, "all-reduce before the plan")
         }
         let schedule = spec.schedules[scheduleIndex]
         let rank = plane.rank
@@ -237,42 +241,21 @@ final class TrainingDevice: @unchecked Sendable {
                 format: format, compressTo: (0..<layout.ranks).map { layout.region(ofRank: $0) != myRegion },
                 residual: residual.map { $0 + bucket.offset })
         }
-        var times = LevelTimes()
-        let start = ContinuousClock.now
-        var mark = start
-        func lap() -> Double {
-            let now = ContinuousClock.now
-            defer { mark = now }
-            return ClusterWorker.seconds(now - mark)
-        }
-        if choice.hierarchical {
-            try group.reduceScatter(device: device, offset: bucket.offset, count: bucket.count, timeout: timeout)
-            times.host += lap()
-        }
-        let phases = ClusterCollective.phases(
-            choice: choice, layout: layout, rank: rank, device: device, count: bucket.count,
-            slice: group.slice(device, of: bucket.count))
-        for (index, phase) in phases.enumerated() where bucket.everyRank || phase.level != .wan {
-            try ScheduleExecutor.run(
-                phase.schedule, buffer: buffer, elementCount: bucket.count, on: plane,
-                collectiveID: bucket.collective + UInt64(index), step: bucket.step, timeout: timeout,
-                compression: phase.level == .region ? nil : compression)
-            switch phase.level {
-            case .region: times.region += lap()
-            case .wan, .flat: times.wan += lap()
-            }
-        }
-        if choice.hierarchical {
-            try group.allGather(device: device, offset: bucket.offset, count: bucket.count, timeout: timeout)
-            times.host += lap()
-        }
+        var collective = bucket.collective
+        let levels = try LevelAllReduce.run(
+            choice, layout: layout, device: device, group: group, plane: plane, offset: bucket.offset,
+            count: bucket.count,
+            collective: &collective, step: bucket.step, timeout: timeout, compression: compression,
+            acrossRegions: bucket.everyRank)
+        let scaleStart = ContinuousClock.now
         let summed =
             bucket.everyRank
             ? layout.ranks : layout.workersByRegion[layout.region(ofRank: rank)].count * layout.devicesPerWorker
         let scale = 1 / Float(summed)
         for i in 0..<bucket.count { buffer.assumingMemoryBound(to: Float.self)[i] *= scale }
-        times.total = ClusterWorker.seconds(ContinuousClock.now - start)
-        return times
+        return LevelTimes(
+            host: levels.host, region: levels.region, wan: levels.wan + levels.flat,
+            total: levels.total + ClusterWorker.seconds(ContinuousClock.now - scaleStart))
     }
 }
 
@@ -339,10 +322,10 @@ final class BucketPipe: @unchecked Sendable {
         while finished < count && failure == nil {
             if !condition.wait(until: deadline) { break }
         }
-        if let failure { throw RuntimeError("bucket all-reduce failed: \(failure)") }
+        if let failure { throw RuntimeError(.peerFailed, "bucket all-reduce failed: \(failure)") }
         guard finished >= count else {
             throw RuntimeError(
-                "\(count - finished) of \(count) gradient buckets were not all-reduced within \(timeout)")
+                .timedOut, "\(count - finished) of \(count) gradient buckets were not all-reduced within \(timeout)")
         }
         let result = times
         finished = 0

@@ -22,13 +22,14 @@ public final class CPULatencyRequest {
     /// Opens a request for `microseconds` of wake-up latency at most, not yet held.
     public init(microseconds: Int, path: String = CPULatencyRequest.defaultPath) throws {
         guard (0...Int(Self.noConstraint)).contains(microseconds) else {
-            throw RuntimeError("a CPU latency of \(microseconds) µs is out of range (0…\(Self.noConstraint))")
+            throw RuntimeError(
+                .invalidArgument, "a CPU latency of \(microseconds) µs is out of range (0…\(Self.noConstraint))")
         }
         self.path = path
         self.microseconds = Int32(microseconds)
         descriptor = open(path, O_WRONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
-            throw RuntimeError("cannot open \(path) (\(String(cString: strerror(errno))))")
+            throw RuntimeError(.system, "cannot open \(path) (\(String(cString: strerror(errno))))")
         }
     }
 
@@ -55,6 +56,7 @@ public final class CPULatencyRequest {
         let written = withUnsafeBytes(of: &value) { Glibc.write(descriptor, $0.baseAddress, $0.count) }
         guard written == MemoryLayout<Int32>.size else {
             throw RuntimeError(
+                .system,
                 "cannot write \(value) to \(path) (\(written < 0 ? String(cString: strerror(errno)) : "\(written) of 4 bytes written"))"
             )
         }

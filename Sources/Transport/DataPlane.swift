@@ -134,7 +134,7 @@ public final class DataPlane: @unchecked Sendable {
     public func outbox(_ peer: Int) throws -> SocketBox {
         guard let box = outboxes[peer] else {
             throw RuntimeError(
-                "rank \(rank): no data connection to rank \(peer) (connected: \(outboxes.keys.sorted()))")
+                .outOfOrder, "rank \(rank): no data connection to rank \(peer) (connected: \(outboxes.keys.sorted()))")
         }
         return box
     }

@@ -44,7 +44,7 @@ public enum DataTransport: String, Sendable, CaseIterable {
     /// Reads a `--transport` value.
     public static func parse(_ text: String, command: String) throws -> DataTransport {
         guard let transport = DataTransport(rawValue: text) else {
-            throw RuntimeError("\(command): --transport: expected tcp or ipc, got \"\(text)\"")
+            throw RuntimeError(.invalidArgument, "\(command): --transport: expected tcp or ipc, got \"\(text)\"")
         }
         return transport
     }

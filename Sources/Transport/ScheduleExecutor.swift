@@ -77,7 +77,8 @@ public struct ScheduleExecutor {
                 case .receive(let operation):
                     let key = MessageKey(peer: operation.kind.peer, tag: operation.tag)
                     guard let message = held.removeValue(forKey: key) else {
-                        throw RuntimeError("rank \(plane.rank): \(operation) is ready but its message is missing")
+                        throw RuntimeError(
+                            .protocolViolation, "rank \(plane.rank): \(operation) is ready but its message is missing")
                     }
                     try apply(operation, message)
                     work += runner.completed(operation.id)
@@ -92,6 +93,7 @@ public struct ScheduleExecutor {
 
     private func timedOut() -> RuntimeError {
         RuntimeError(
+            .timedOut,
             "rank \(plane.rank): collective \(collectiveID) timed out after \(timeout): \(runner.pendingDescription)")
     }
 
@@ -267,6 +269,7 @@ public struct ScheduleExecutor {
             payloadBytes == expectedBytes
         else {
             throw RuntimeError(
+                .protocolViolation,
                 "rank \(plane.rank): message from rank \(header.sourceRank) tag \(header.tag) carries \(payloadBytes) bytes of \(format) at offset \(header.offsetBytes) (header says \(header.lengthBytes)); expected \(expectedBytes) bytes for \(range.count) values at offset \(range.offset * 4) for \(operation)"
             )
         }

@@ -49,6 +49,7 @@ public final class HeldMessage: @unchecked Sendable {
             guard let arrival = message.withFrame(0, { GatewayRoute.parse($0, magic: GatewayRoute.arrivalMagic) })
             else {
                 throw RuntimeError(
+                    .protocolViolation,
                     "rank \(rank): data message with 3 frames whose first is not an arrival frame (24 bytes, magic STRA)"
                 )
             }
@@ -59,6 +60,7 @@ public final class HeldMessage: @unchecked Sendable {
         }
         guard message.count == 2 else {
             throw RuntimeError(
+                .protocolViolation,
                 "rank \(rank): data message with \(message.count) frames, expected 2 (header, payload), after an arrival frame or not"
             )
         }
@@ -66,13 +68,14 @@ public final class HeldMessage: @unchecked Sendable {
         do {
             header = try bytes.withUnsafeBytes { raw in try DataFrameHeader(decoding: raw) }
         } catch {
-            throw RuntimeError("rank \(rank): \(error)")
+            throw RuntimeError(.protocolViolation, "rank \(rank): a data header that does not decode", cause: error)
         }
         if header.flags & DataFrameHeader.Flags.checksummed != 0 {
             var crc: UInt32 = 0
             message.withFrame(1) { crc = CRC32C.checksum($0) }
             guard crc == header.crc32c else {
                 throw RuntimeError(
+                    .protocolViolation,
                     "rank \(rank): payload from rank \(header.sourceRank) tag \(header.tag) fails its CRC32C (0x\(String(crc, radix: 16)), header says 0x\(String(header.crc32c, radix: 16)))"
                 )
             }

@@ -19,7 +19,7 @@ public final class ThreadBarrier: @unchecked Sendable {
     public func wait(timeout: Duration, what: @autoclosure () -> String = "barrier") throws {
         condition.lock()
         defer { condition.unlock() }
-        if let broken { throw RuntimeError(broken) }
+        if let broken { throw RuntimeError(.peerFailed, broken) }
         let myGeneration = generation
         arrived += 1
         if arrived == parties {
@@ -35,10 +35,10 @@ public final class ThreadBarrier: @unchecked Sendable {
                 let reason = "\(what()): \(arrived) of \(parties) device threads arrived within \(timeout)"
                 broken = reason
                 condition.broadcast()
-                throw RuntimeError(reason)
+                throw RuntimeError(.timedOut, reason)
             }
         }
-        if let broken, generation == myGeneration { throw RuntimeError(broken) }
+        if let broken, generation == myGeneration { throw RuntimeError(.peerFailed, broken) }
     }
 
     /// Breaks the barrier: every waiter, now and later, fails with `reason`.

@@ -13,11 +13,11 @@ struct JobCommand: ParsableCommand {
         switch job.kind {
         case .sync:
             print(
-                "job \(job.name): sync, \(job.steps) steps of \(Units.formatDuration(seconds: job.computeSeconds)) emulated compute and a \(job.gradientBytes)-byte all-reduce, algo \(job.algorithm)"
+                "job \(job.name): sync, \(job.steps) steps of \(Units.formatDuration(seconds: job.computeSeconds)) emulated compute and a \(job.gradientBytes)-byte all-reduce, algo \(job.algorithm.rawValue)"
             )
         case .bench:
             print(
-                "job \(job.name): all-reduce benchmark, sizes \(job.benchSizes.map(String.init).joined(separator: " ")), \(job.iterations) iterations after \(job.warmupIterations) warm-up, algo \(job.algorithm)"
+                "job \(job.name): all-reduce benchmark, sizes \(job.benchSizes.map(String.init).joined(separator: " ")), \(job.iterations) iterations after \(job.warmupIterations) warm-up, algo \(job.algorithm.rawValue)"
             )
         case .train:
             let spec = job.training!

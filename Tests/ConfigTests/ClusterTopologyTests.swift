@@ -91,7 +91,7 @@ struct ClusterTopologyTests {
             return error
         }
         Issue.record("no error for \(new)")
-        return ConfigError(file: "", line: 0, field: nil, message: "")
+        return ConfigError(.syntax, file: "", line: 0, field: nil, message: "")
     }
 
     @Test("errors name file, line and field, and say what was expected")
@@ -102,7 +102,10 @@ struct ClusterTopologyTests {
                 == "bad.yaml:5: regions[0].devices_per_hots: unknown field (did you mean devices_per_host?); expected one of name, hosts, devices_per_host"
         )
 
+        #expect(typo.kind == .unknownField)
+
         let latency = try error("latency: 40ms", "latency: fast")
+        #expect(latency.kind == .invalidValue)
         #expect(latency.description == "bad.yaml:12: links[0].latency: expected a duration like 40ms, got \"fast\"")
 
         let bandwidth = try error("bandwidth: 1Gbps", "bandwidth: 1 Gigabit")
@@ -114,6 +117,9 @@ struct ClusterTopologyTests {
 
         let hosts = try error("hosts: 3", "hosts: three")
         #expect(hosts.description == "bad.yaml:7: regions[1].hosts: expected a whole number, got \"three\"")
+
+        let missing = try error("    hosts: 3\n", "")
+        #expect(missing.kind == .missingField && missing.message.contains("required field is missing"), "\(missing)")
 
         let zero = try error("hosts: 3", "hosts: 0")
         #expect(zero.field == "regions[1].hosts" && zero.message.contains("from 1 to 1024"))

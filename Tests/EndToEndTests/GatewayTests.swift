@@ -90,7 +90,7 @@ struct GatewayTests {
                 .init(worker: 2, region: 1, host: 0, firstRank: 2, endpoints: [receivers[0]]),
                 .init(worker: 3, region: 1, host: 1, firstRank: 3, endpoints: [receivers[1]]),
             ],
-            algo: "ring", chunkBytes: 0, maxBytes: 1 << 20, checksums: false, timeoutS: 30,
+            algo: .ring, chunkBytes: 0, maxBytes: 1 << 20, checksums: false, timeoutS: 30,
             lan: .init(alphaS: 1e-4, betaSPerByte: 1e-9), wan: .init(alphaS: 1e-3, betaSPerByte: 1e-7))
         try sendControl(&router, route, .heartbeat(.init(seq: 1)))
         try sendControl(&router, route, .plan(plan))
@@ -319,7 +319,7 @@ struct GatewayTests {
                 .init(worker: 0, region: 0, host: 0, firstRank: 0, endpoints: ["tcp://127.0.0.1:1"]),
                 .init(worker: 1, region: 1, host: 0, firstRank: 1, endpoints: [receiverEndpoint]),
             ],
-            algo: "ring", chunkBytes: 0, maxBytes: 1 << 20, checksums: false, timeoutS: 30,
+            algo: .ring, chunkBytes: 0, maxBytes: 1 << 20, checksums: false, timeoutS: 30,
             lan: .init(alphaS: 1e-4, betaSPerByte: 1e-9), wan: .init(alphaS: 1e-3, betaSPerByte: 1e-8))
         try Self.sendControl(&router, gatewayRoute, .plan(plan))
         let delivered = try receiver.blockingReceive(timeout: .seconds(10))

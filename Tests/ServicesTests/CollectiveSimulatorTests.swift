@@ -36,7 +36,7 @@ struct CollectiveSimulatorTests {
         let bytes = 1 << 20
         let chunkBytes = bytes / 2 / chunksPerStep
         let choice = ClusterPlanner(
-            layout: simulator.layout, lan: .unmeasured, wan: .unmeasured, algo: "ring", chunkBytes: chunkBytes
+            layout: simulator.layout, lan: .unmeasured, wan: .unmeasured, algo: .ring, chunkBytes: chunkBytes
         )
         .choose(bytes: bytes)
         let chunk = Double(chunkBytes + 64) * 8 / bitsPerSecond
@@ -119,7 +119,7 @@ struct CollectiveSimulatorTests {
         }
         let bytes = 1 << 20
         let choice = ClusterPlanner(
-            layout: layout, lan: .unmeasured, wan: .unmeasured, algo: "ring", chunkBytes: bytes / 2
+            layout: layout, lan: .unmeasured, wan: .unmeasured, algo: .ring, chunkBytes: bytes / 2
         ).choose(bytes: bytes)
         let store = model(nil).predict(choice, bytes: bytes)
         let cut = model(hop).predict(choice, bytes: bytes)
@@ -146,7 +146,7 @@ struct CollectiveSimulatorTests {
         // one chunk, 2(L + S); in two chunks a step's second overlaps its first one's latency
         // (L + C < S), 2S + L; smaller chunks gain nothing more and carry more headers.
         let simulator = Self.simulator(link: LinkSpec(bitsPerSecond: 100e6, latencySeconds: 0.010))
-        let planner = ClusterPlanner(layout: simulator.layout, lan: .unmeasured, wan: .unmeasured, algo: "ring")
+        let planner = ClusterPlanner(layout: simulator.layout, lan: .unmeasured, wan: .unmeasured, algo: .ring)
         let bytes = 1 << 20
         #expect(planner.choose(bytes: bytes).chunkBytes == 512 << 10)
         #expect(planner.chunkCandidates(bytes: bytes) == [64 << 10, 128 << 10, 256 << 10])
@@ -164,7 +164,7 @@ struct CollectiveSimulatorTests {
         #expect(simulator.modelChoice(planner, bytes: bytes, gain: 0.9).chunk == nil)
         // A job that fixes its chunk has no candidates.
         let fixed = ClusterPlanner(
-            layout: simulator.layout, lan: .unmeasured, wan: .unmeasured, algo: "ring", chunkBytes: 256 << 10)
+            layout: simulator.layout, lan: .unmeasured, wan: .unmeasured, algo: .ring, chunkBytes: 256 << 10)
         #expect(fixed.chunkCandidates(bytes: bytes).isEmpty && simulator.modelChoice(fixed, bytes: bytes).chunk == nil)
         // With a model of the cores, a chunk whose model keeps them too busy is not taken.
         var costs = simulator.costs
@@ -187,7 +187,7 @@ struct CollectiveSimulatorTests {
             workers: (0..<4).map {
                 ControlMessage.PlanWorker(worker: $0, region: $0 / 2, host: $0 % 2, firstRank: $0, endpoints: [])
             })
-        let planner = ClusterPlanner(layout: layout, lan: .unmeasured, wan: .unmeasured, algo: "hier")
+        let planner = ClusterPlanner(layout: layout, lan: .unmeasured, wan: .unmeasured, algo: .hier)
         let bytes = 8 << 20
         let own = planner.choose(bytes: bytes)
         let largest = max(own.chunkBytes, own.regionChunkBytes)
@@ -232,7 +232,7 @@ struct SharedCoresModelTests {
         costs.messageSeconds = message
         let simulator = CollectiveSimulator(layout: layout, links: nil, costs: costs)
         let choice = ClusterPlanner(
-            layout: layout, lan: .unmeasured, wan: .unmeasured, algo: "ring", chunkBytes: bytes / 2
+            layout: layout, lan: .unmeasured, wan: .unmeasured, algo: .ring, chunkBytes: bytes / 2
         ).choose(bytes: bytes)
         return simulator.prediction(choice, bytes: bytes)
     }
@@ -262,7 +262,7 @@ struct SharedCoresModelTests {
             layout: layout, links: nil,
             costs: CollectiveSimulator.Costs(lan: LinkCost(alphaSeconds: 0, betaSecondsPerByte: 1e-9)))
         let choice = ClusterPlanner(
-            layout: layout, lan: .unmeasured, wan: .unmeasured, algo: "ring", chunkBytes: bytes / 2
+            layout: layout, lan: .unmeasured, wan: .unmeasured, algo: .ring, chunkBytes: bytes / 2
         ).choose(bytes: bytes)
         #expect(plain.prediction(choice, bytes: bytes).coresBusy == nil)
     }
@@ -278,7 +278,7 @@ struct SharedCoresModelTests {
         let simulator = CollectiveSimulator(layout: base.layout, links: [0: [1: link], 1: [0: link]], costs: costs)
         let bytes = 1 << 20
         let choice = ClusterPlanner(
-            layout: base.layout, lan: .unmeasured, wan: .unmeasured, algo: "ring", chunkBytes: bytes / 8
+            layout: base.layout, lan: .unmeasured, wan: .unmeasured, algo: .ring, chunkBytes: bytes / 8
         )
         .choose(bytes: bytes)
         let prediction = simulator.prediction(choice, bytes: bytes)

@@ -66,7 +66,7 @@ struct GoldenVectorTests {
         #expect(
             train
                 == ControlMessage.TrainStep(
-                    schedule: 1, index: 3, gradients: "region", outer: true,
+                    schedule: 1, index: 3, gradients: .region, outer: true,
                     buckets: [[232448, 131216], [0, 232448]], save: "/runs/r1/model-diloco.bin"))
         guard case .stepDone(let done) = try ControlMessage(frames: try Self.frames("control-step-done-train")) else {
             Issue.record("not a step_done")

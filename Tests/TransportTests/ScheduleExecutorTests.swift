@@ -234,6 +234,7 @@ struct ScheduleExecutorTests {
             try ScheduleExecutor.run(
                 schedule, buffer: buffer, elementCount: 8, on: plane, collectiveID: 1, timeout: .milliseconds(300))
         }
+        #expect(error?.kind == .timedOut && error?.cause == nil)
         #expect(error?.description.contains("timed out") == true)
         #expect(error?.description.contains("← 1") == true)
         silentPeer = try DataPlane(rank: 1, bind: ["inproc://straits-exec-silent-2"])

@@ -1,0 +1,125 @@
+extension ControlMessage {
+    /// What a training step synchronises, as the coordinator schedules it.
+    public struct TrainStep: Codable, Equatable, Sendable {
+        /// Index into the job's schedules.
+        public var schedule: Int
+        /// Step within the schedule.
+        public var index: Int
+        /// Where the gradients are all-reduced this step: `all` ranks, or each `region` alone.
+        public var gradients: SyncScope
+        /// After the inner update: average the pseudo-gradients across every rank and apply
+        /// the outer optimiser.
+        public var outer: Bool
+        /// Gradient buckets as [offset, count] in float32 elements, in the order they are
+        /// all-reduced (backward order: each leaves as soon as the backward pass has filled it).
+        public var buckets: [[Int]]
+        /// Where rank 0 writes the parameters after this step (the schedule's last), if anywhere.
+        public var save: String?
+        public init(schedule: Int, index: Int, gradients: SyncScope, outer: Bool, buckets: [[Int]], save: String? = nil)
+        {
+            self.schedule = schedule
+            self.index = index
+            self.gradients = gradients
+            self.outer = outer
+            self.buckets = buckets
+            self.save = save
+        }
+    }
+
+    /// One device's part of a finished step.
+    public struct DeviceStep: Codable, Equatable, Sendable {
+        public var rank: Int
+        public var computeS: Double
+        /// Time in the all-reduce, and in each level of it (host: shared memory; region; wan).
+        public var commS: Double
+        public var hostS: Double
+        public var regionS: Double
+        public var wanS: Double
+        /// Waiting for the other ranks before the timed part (the barrier that starts it).
+        public var syncS: Double
+        /// Writing the check pattern and checking the result.
+        public var checkS: Double
+        public var wrong: Int
+        /// Training steps: the device's minibatch loss (before its update).
+        public var loss: Double?
+        /// Training steps: blocked after the backward pass until the last bucket was reduced.
+        public var waitS: Double?
+        /// Training steps: the outer synchronisation (pseudo-gradient all-reduce and update).
+        public var outerS: Double?
+        /// Training steps: the compute time the device profile gives (synthetic compute).
+        public var emulatedS: Double?
+        /// Training steps: bytes this rank sent inside its region and across regions.
+        public var lanBytes: Int?
+        public var wanBytes: Int?
+        /// Training steps that end a schedule: CRC32C of the device's parameters, so the
+        /// coordinator can check that every replica ended identical.
+        public var parametersChecksum: UInt32?
+        public init(
+            rank: Int, computeS: Double, commS: Double, hostS: Double, regionS: Double, wanS: Double,
+            syncS: Double, checkS: Double, wrong: Int
+        ) {
+            self.rank = rank
+            self.computeS = computeS
+            self.commS = commS
+            self.hostS = hostS
+            self.regionS = regionS
+            self.wanS = wanS
+            self.syncS = syncS
+            self.checkS = checkS
+            self.wrong = wrong
+        }
+    }
+
+    /// Worker → coordinator: a step is done.
+    public struct StepDone: Codable, Equatable, Sendable {
+        public var step: Int
+        public var plan: String
+        public var devices: [DeviceStep]
+        public var traffic: Traffic
+        public init(step: Int, plan: String, devices: [DeviceStep], traffic: Traffic) {
+            self.step = step
+            self.plan = plan
+            self.devices = devices
+            self.traffic = traffic
+        }
+    }
+
+    /// A worker's data-plane bytes so far (headers included), by peer region.
+    public struct Traffic: Codable, Equatable, Sendable {
+        /// To / from workers of the same region.
+        public var lanTxBytes: Int
+        public var lanRxBytes: Int
+        /// To / from each other region, by region name.
+        public var wanTxBytes: [String: Int]
+        public var wanRxBytes: [String: Int]
+        public var rejectedMessages: Int
+        /// How late this worker's ranks, while they waited, took messages from each other
+        /// region after those arrived (the time a gateway's arrival frame gives), by region name.
+        public var arrivals: [String: Arrivals]?
+        public init(
+            lanTxBytes: Int = 0, lanRxBytes: Int = 0, wanTxBytes: [String: Int] = [:], wanRxBytes: [String: Int] = [:],
+            rejectedMessages: Int = 0
+        ) {
+            self.lanTxBytes = lanTxBytes
+            self.lanRxBytes = lanRxBytes
+            self.wanTxBytes = wanTxBytes
+            self.wanRxBytes = wanRxBytes
+            self.rejectedMessages = rejectedMessages
+        }
+    }
+
+    /// Messages that came through a gateway with their arrival time, and how late after it the
+    /// rank that waited for each took it (microseconds; 0 when it was waiting in time).
+    public struct Arrivals: Codable, Equatable, Sendable {
+        public var messages: Int
+        public var lateP50Us: Double
+        public var lateP99Us: Double
+        public var lateMaxUs: Double
+        public init(messages: Int, lateP50Us: Double, lateP99Us: Double, lateMaxUs: Double) {
+            self.messages = messages
+            self.lateP50Us = lateP50Us
+            self.lateP99Us = lateP99Us
+            self.lateMaxUs = lateMaxUs
+        }
+    }
+}
