@@ -6,7 +6,8 @@
 # goes first. Writes a Markdown table with the commands and both commits (default
 # docs/results/before-after.md) and keeps every run's output under .build-compare/.
 #
-#   Benchmarks/compare/run.sh REV [--rounds N] [--grid-rounds N] [--out FILE] [--skip cluster|bench|grid]...
+#   Benchmarks/compare/run.sh REV [--rounds N] [--bench-rounds N] [--grid-rounds N] [--out FILE]
+#                                 [--skip cluster|bench|grid]...
 #
 # REV is built release in a git worktree at .build-compare/before (kept for the next run).
 set -euo pipefail
@@ -14,18 +15,21 @@ cd "$(dirname "$0")/../.."
 [[ $# -ge 1 && $1 != -* ]] || { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 rev="$1"; shift
 rounds=2
+bench_rounds=
 grid_rounds=1
 out=docs/results/before-after.md
 skip=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --rounds) rounds="$2"; shift 2 ;;
+        --bench-rounds) bench_rounds="$2"; shift 2 ;;
         --grid-rounds) grid_rounds="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
         --skip) skip+=("$2"); shift 2 ;;
         *) echo "compare: unknown argument $1" >&2; exit 2 ;;
     esac
 done
+bench_rounds=${bench_rounds:-$rounds}
 skipped() { local s; for s in "${skip[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
 
 if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then export PATH="/opt/swift/usr/bin:$PATH"; fi
@@ -58,6 +62,7 @@ run_version() {  # label dir part round
 for part in cluster bench grid; do
     skipped "$part" && continue
     n=$rounds
+    [[ $part == bench ]] && n=$bench_rounds
     [[ $part == grid ]] && n=$grid_rounds
     for round in $(seq "$n"); do
         if (( round % 2 == 1 )); then order=(before after); else order=(after before); fi
@@ -70,5 +75,6 @@ for part in cluster bench grid; do
     done
 done
 
-python3 Benchmarks/compare/summarise.py "$runs" "$before_commit" "$after_commit" "$rounds" "$grid_rounds" > "$out"
+python3 Benchmarks/compare/summarise.py "$runs" "$before_commit" "$after_commit" "$rounds" "$bench_rounds" "$grid_rounds" \
+    > "$out"
 echo "== written $out (runs in ${runs#"$PWD/"})"

@@ -9,7 +9,7 @@ import re
 import statistics
 import sys
 
-runs, before, after, rounds, grid_rounds = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+runs, before, after, rounds, bench_rounds, grid_rounds = sys.argv[1:7]
 LABELS = ("before", "after")
 
 
@@ -91,7 +91,7 @@ for label in LABELS:
             if found:
                 bench[label].setdefault(int(found.group(1)), []).append(float(found.group(2)))
 if any(bench[label] for label in LABELS):
-    print(f"## `straits bench allreduce` ({rounds} rounds)")
+    print(f"## `straits bench allreduce` ({bench_rounds} rounds)")
     print()
     print("Command: `straits bench allreduce -b 64K -e 64M -f 4 --ranks 2` (2 worker processes over TCP; time is the "
           "median over 20 iterations of the slowest rank's time). Lower is better.")
