@@ -1,6 +1,7 @@
 import Collectives
 import Foundation
 import NUMA
+import StraitsWire
 import Synchronization
 import Telemetry
 import Transport
@@ -37,29 +38,33 @@ public struct BenchLauncher {
         var routes = [[UInt8]](repeating: [], count: options.workers)
         var table = [String](repeating: "", count: options.ranks)
         for _ in 0..<options.workers {
-            let (route, frames) = try receive(&router, expecting: "hello", children: children, timeout: timeout)
-            guard let worker = Int(frames[0]), worker < options.workers, frames.count == 1 + options.devicesPerWorker
+            let (route, message) = try receive(&router, children: children, timeout: timeout)
+            guard case .hello(let hello) = message, (0..<options.workers).contains(hello.worker),
+                hello.endpoints.count == options.devicesPerWorker, routes[hello.worker].isEmpty
             else {
-                throw RuntimeError(.protocolViolation, "bad hello from a worker: \(frames)")
+                throw RuntimeError(.protocolViolation, "expected a hello from a new worker, got \(message)")
             }
-            routes[worker] = route
+            routes[hello.worker] = route
             for device in 0..<options.devicesPerWorker {
-                table[worker * options.devicesPerWorker + device] = frames[1 + device]
+                table[hello.worker * options.devicesPerWorker + device] = hello.endpoints[device]
             }
         }
-        for route in routes { try send(&router, route, ["table"] + table) }
+        for route in routes { try send(&router, route, .table(.init(endpoints: table))) }
 
         var link = LinkCost.unmeasured
         var measured = false
         if options.workers > 1 {
-            let (_, frames) = try receive(&router, expecting: "probe", children: children, timeout: timeout)
-            if let alpha = Double(frames[0]), let beta = Double(frames[1]) {
-                link = LinkCost(alphaSeconds: alpha, betaSecondsPerByte: beta)
-                measured = true
+            let (_, message) = try receive(&router, children: children, timeout: timeout)
+            guard case .probed(let probed) = message, probed.alphaS.isFinite, probed.alphaS >= 0,
+                probed.betaSPerByte.isFinite, probed.betaSPerByte > 0
+            else {
+                throw RuntimeError(.protocolViolation, "expected worker 0's probe of the link, got \(message)")
             }
+            link = LinkCost(alphaSeconds: probed.alphaS, betaSecondsPerByte: probed.betaSPerByte)
+            measured = true
         }
         for route in routes {
-            try send(&router, route, ["params", "\(link.alphaSeconds)", "\(link.betaSecondsPerByte)"])
+            try send(&router, route, .params(.init(alphaS: link.alphaSeconds, betaSPerByte: link.betaSecondsPerByte)))
         }
 
         let topology = try NUMATopology.discover()
@@ -82,18 +87,18 @@ public struct BenchLauncher {
             var wrong = 0
             var plan = ""
             for _ in 0..<options.workers {
-                let (_, frames) = try receive(
-                    &router, expecting: "result", children: children,
-                    timeout: timeout * (options.iterations + options.warmupIterations + 1))
-                guard Int(frames[0]) == size, let wrongHere = Int(frames[1]), frames.count == 3 + options.iterations
+                let (_, message) = try receive(
+                    &router, children: children, timeout: timeout * (options.iterations + options.warmupIterations + 1))
+                guard case .result(let result) = message, result.sizeBytes == size, result.wrong >= 0,
+                    result.seconds.count == options.iterations
                 else {
                     throw RuntimeError(
-                        .protocolViolation, "bad result from a worker for size \(size): \(frames.prefix(4))")
+                        .protocolViolation, "expected every worker's result for size \(size), got \(message)")
                 }
-                wrong += wrongHere
-                plan = frames[2]
-                for (index, text) in frames.dropFirst(3).enumerated() {
-                    perIteration[index] = max(perIteration[index], Double(text) ?? .infinity)
+                wrong += result.wrong
+                plan = result.plan
+                for (index, seconds) in result.seconds.enumerated() {
+                    perIteration[index] = max(perIteration[index], seconds.isFinite ? seconds : .infinity)
                 }
             }
             let row = BenchRow(sizeBytes: size, ranks: options.ranks, times: perIteration, wrong: wrong, plan: plan)
@@ -102,7 +107,7 @@ public struct BenchLauncher {
             let algorithm = plan.split(separator: ",").first.map(String.init) ?? ""
             json?.append(.object(row.fields(algorithm: algorithm, transport: options.transport)))
         }
-        for route in routes { try send(&router, route, ["bye"]) }
+        for route in routes { try send(&router, route, .bye) }
         for line in BenchRow.footer(rows) { emit(line) }
         guard children.waitAll(timeout: .seconds(30)) else {
             throw RuntimeError(.timedOut, "workers did not exit within 30 s after the run; stopped them")
@@ -110,33 +115,33 @@ public struct BenchLauncher {
         return rows.allSatisfy { $0.wrong == 0 } ? 0 : 1
     }
 
-    private func receive(
-        _ router: inout ZMQSocket, expecting kind: String, children: ChildProcesses,
-        timeout: Duration
-    ) throws -> ([UInt8], [String]) {
+    /// The next message from a worker, or a worker's failure; every wait has a deadline.
+    private func receive(_ router: inout ZMQSocket, children: ChildProcesses, timeout: Duration) throws -> (
+        [UInt8], BenchMessage
+    ) {
         let deadline = ContinuousClock.now + timeout
         while true {
             if let failed = children.firstFailure() { throw RuntimeError(.peerFailed, failed) }
             do {
                 let message = try router.blockingReceive(timeout: .milliseconds(500))
-                let frames = (1..<message.count).map { message.string($0) }
-                guard frames.first == kind else {
-                    throw RuntimeError(
-                        .protocolViolation, "control: expected \(kind) from a worker, got \(frames.first ?? "nothing")")
+                let frames = (1..<message.count).map { message.bytes($0) }
+                do {
+                    return (message.bytes(0), try BenchMessage(frames: frames))
+                } catch {
+                    throw RuntimeError(.protocolViolation, "a worker's message", cause: error)
                 }
-                return (message.bytes(0), Array(frames.dropFirst()))
             } catch let error as ZMQError where error.code == .timedOut {
                 if ContinuousClock.now >= deadline {
-                    throw RuntimeError(.timedOut, "no \(kind) from the workers within \(timeout)")
+                    throw RuntimeError(.timedOut, "no message from the workers within \(timeout)")
                 }
             }
         }
     }
 
-    private func send(_ router: inout ZMQSocket, _ route: [UInt8], _ frames: [String]) throws {
-        var message = ZMQMessage(route)
-        for frame in frames { message.append(frame) }
-        try router.blockingSend(message, timeout: .seconds(30))
+    private func send(_ router: inout ZMQSocket, _ route: [UInt8], _ message: BenchMessage) throws {
+        var frames = ZMQMessage(route)
+        for frame in message.encoded() { frames.append(frame) }
+        try router.blockingSend(frames, timeout: .seconds(30))
     }
 }
 

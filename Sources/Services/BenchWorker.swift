@@ -1,6 +1,7 @@
 import Collectives
 import Foundation
 import NUMA
+import StraitsWire
 import Synchronization
 import Transport
 import ZeroMQ
@@ -8,9 +9,8 @@ import ZeroMQ
 /// One worker process of `straits bench allreduce`: `D` device threads, pinned across the NUMA
 /// nodes, each a rank with its own data-plane sockets and a node-local buffer.
 ///
-/// Control messages to the launcher (multipart text frames over a DEALER):
-/// `hello W ep…` → `table ep…` → (worker 0) `probe α β` → `params α β` →
-/// per size `result SIZE WRONG t…` (per-iteration times of the worker's slowest device) → `bye`.
+/// Messages to and from the launcher over a DEALER: `BenchMessage`, versioned
+/// (`Protocols/bench-launcher.md`).
 public struct BenchWorker {
     let options: BenchOptions
     let worker: Int
@@ -87,9 +87,13 @@ public struct BenchWorker {
         try group.synchronize(timeout: timeout, what: "bind")
         if let control {
             let mine = shared.endpoints.withLock { endpoints in (0..<devices).map { endpoints[$0]![0] } }
-            try send(control, ["hello", "\(worker)"] + mine)
-            let table = try receive(control, expecting: "table", timeout: timeout)
-            shared.table.withLock { $0 = table }
+            try send(control, .hello(.init(worker: worker, endpoints: mine)))
+            guard case .table(let table) = try receive(control, timeout: timeout),
+                table.endpoints.count == options.ranks
+            else {
+                throw RuntimeError(.protocolViolation, "expected the launcher's table of \(options.ranks) endpoints")
+            }
+            shared.table.withLock { $0 = table.endpoints }
         }
         try group.synchronize(timeout: timeout, what: "table")
         let table = shared.table.withLock { $0 }
@@ -107,14 +111,14 @@ public struct BenchWorker {
                 buffer: group.base(0), elements: group.elementCount, collective: &collective, timeout: timeout
             ).link
             if worker == 0, let control {
-                try send(control, ["probe", "\(link.alphaSeconds)", "\(link.betaSecondsPerByte)"])
+                try send(control, .probed(.init(alphaS: link.alphaSeconds, betaSPerByte: link.betaSecondsPerByte)))
             }
         }
         if let control {
-            let params = try receive(control, expecting: "params", timeout: timeout)
-            if let alpha = Double(params[0]), let beta = Double(params[1]) {
-                shared.link.withLock { $0 = LinkCost(alphaSeconds: alpha, betaSecondsPerByte: beta) }
+            guard case .params(let link) = try receive(control, timeout: timeout) else {
+                throw RuntimeError(.protocolViolation, "expected the launcher's link parameters")
             }
+            shared.link.withLock { $0 = LinkCost(alphaSeconds: link.alphaS, betaSecondsPerByte: link.betaSPerByte) }
         }
         try group.synchronize(timeout: timeout, what: "probe")
         collective = 1000
@@ -175,11 +179,17 @@ public struct BenchWorker {
                 let all = shared.times.withLock { $0 }
                 let slowest = (0..<times.count).map { iteration in (0..<devices).map { all[$0]![iteration] }.max()! }
                 let wrongTotal = shared.wrong.withLock { $0.values.reduce(0, +) }
-                try send(control, ["result", "\(size)", "\(wrongTotal)", plan.description] + slowest.map { "\($0)" })
+                try send(
+                    control,
+                    .result(.init(sizeBytes: size, wrong: wrongTotal, plan: plan.description, seconds: slowest)))
             }
             try group.synchronize(timeout: timeout, what: "next size")
         }
-        if let control { _ = try receive(control, expecting: "bye", timeout: timeout) }
+        if let control {
+            guard case .bye = try receive(control, timeout: timeout) else {
+                throw RuntimeError(.protocolViolation, "expected the launcher's bye")
+            }
+        }
         try group.synchronize(timeout: timeout, what: "finish")
     }
 
@@ -270,23 +280,24 @@ public struct BenchWorker {
         return Double(spec.tv_sec) + Double(spec.tv_nsec) * 1e-9
     }
 
-    static func send(_ control: SocketBox, _ frames: [String]) throws {
-        var message = ZMQMessage()
-        for frame in frames { message.append(frame) }
-        try control.socket.blockingSend(message, timeout: .seconds(30))
+    static func send(_ control: SocketBox, _ message: BenchMessage) throws {
+        var frames = ZMQMessage()
+        for frame in message.encoded() { frames.append(frame) }
+        try control.socket.blockingSend(frames, timeout: .seconds(30))
     }
 
-    static func receive(_ control: SocketBox, expecting kind: String, timeout: Duration) throws -> [String] {
-        let message = try control.socket.blockingReceive(timeout: timeout)
-        let frames = (0..<message.count).map { message.string($0) }
-        guard frames.first == kind else {
-            if frames.first == "abort" {
-                throw RuntimeError(
-                    .peerFailed, "the launcher aborted the run: \(frames.dropFirst().joined(separator: " "))")
-            }
-            throw RuntimeError(
-                .protocolViolation, "control: expected \(kind), got \(frames.first ?? "an empty message")")
+    /// The launcher's next message; an abort or a message that does not decode is an error.
+    static func receive(_ control: SocketBox, timeout: Duration) throws -> BenchMessage {
+        let received = try control.socket.blockingReceive(timeout: timeout)
+        let message: BenchMessage
+        do {
+            message = try BenchMessage(frames: (0..<received.count).map { received.bytes($0) })
+        } catch {
+            throw RuntimeError(.protocolViolation, "the launcher's message", cause: error)
         }
-        return Array(frames.dropFirst())
+        if case .abort(let abort) = message {
+            throw RuntimeError(.peerFailed, "the launcher aborted the run: \(abort.reason)")
+        }
+        return message
     }
 }
