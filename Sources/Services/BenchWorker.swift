@@ -168,7 +168,7 @@ public struct BenchWorker {
                 let elapsed = ContinuousClock.now - start
                 collective += 1
                 if iteration >= options.warmupIterations {
-                    times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+                    times.append(elapsed.inSeconds)
                 }
             }
             let wrong = options.check ? ExactPattern.countWrong(buffer, count: count, ranks: options.ranks) : 0
@@ -240,7 +240,7 @@ public struct BenchWorker {
                 schedule, buffer: buffer, elementCount: count, on: plane, collectiveID: collective, timeout: timeout)
             collective += 1
             let elapsed = ContinuousClock.now - start
-            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            return elapsed.inSeconds
         }
         // Up to 30 pings and 5 bulk transfers, fewer over a slow link: the leader stops a phase
         // once it has spent half a second and has 5 pings or 2 transfers, and tells the peer so

@@ -111,11 +111,11 @@ extension ClusterWorker {
         let buffer = group.base(device)
         let fillStart = ContinuousClock.now
         ExactPattern.fill(buffer, count: count, rank: rank, ranks: ranks)
-        var checkS = seconds(ContinuousClock.now - fillStart)
+        var checkS = (ContinuousClock.now - fillStart).inSeconds
 
         let computeStart = ContinuousClock.now
         if step.computeS > 0 { Thread.sleep(forTimeInterval: step.computeS) }
-        let computeS = seconds(ContinuousClock.now - computeStart)
+        let computeS = (ContinuousClock.now - computeStart).inSeconds
 
         let choice = planner.choose(bytes: step.bytes, chunkBytes: step.chunkBytes)
         var collective = UInt64(step.collective)
@@ -134,7 +134,7 @@ extension ClusterWorker {
         let syncStart = ContinuousClock.now
         if choice.hierarchical { try group.synchronize(timeout: timeout, what: "step \(step.step) start") }
         try run(barrier)
-        let syncS = seconds(ContinuousClock.now - syncStart)
+        let syncS = (ContinuousClock.now - syncStart).inSeconds
 
         let times = try LevelAllReduce.run(
             choice, layout: layout, device: device, group: group, plane: plane, count: count, collective: &collective,
@@ -146,7 +146,7 @@ extension ClusterWorker {
         try run(barrier)
         let checkStart = ContinuousClock.now
         let wrong = ExactPattern.countWrong(buffer, count: count, ranks: ranks)
-        checkS += seconds(ContinuousClock.now - checkStart)
+        checkS += (ContinuousClock.now - checkStart).inSeconds
         return ControlMessage.DeviceStep(
             rank: rank, computeS: computeS, commS: times.total, hostS: times.host, regionS: times.region,
             wanS: times.wan, syncS: syncS, checkS: checkS, wrong: wrong)

@@ -271,9 +271,6 @@ public struct ClusterWorker {
         return totals
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
-    }
 }
 
 extension Array {

@@ -193,10 +193,6 @@ public final class Coordinator {
         usleep(300_000)
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
-    }
-
     static func nanoseconds(_ seconds: Double) -> Int64 {
         Int64((seconds * 1e9).rounded())
     }

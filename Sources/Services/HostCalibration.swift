@@ -111,7 +111,7 @@ public struct HostCalibration: Sendable, Equatable {
             } while ContinuousClock.now - start < window
             let elapsed = ContinuousClock.now - start
             sink = checksum
-            return Double(bytes) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+            return Double(bytes) / elapsed.inSeconds
         }
     }
 

@@ -134,7 +134,7 @@ final class TrainingDevice: @unchecked Sendable {
             emulated += spec.compute.seconds(flops: phaseFlops)
             let due = computeStart + .nanoseconds(Int64(emulated * 1e9))
             let now = ContinuousClock.now
-            if due > now { Thread.sleep(forTimeInterval: ClusterWorker.seconds(due - now)) }
+            if due > now { Thread.sleep(forTimeInterval: (due - now).inSeconds) }
         }
         var posted = 0
         let base = UInt64(step.collective)
@@ -152,11 +152,11 @@ final class TrainingDevice: @unchecked Sendable {
                     posted += 1
                 }
             })
-        let computeS = ClusterWorker.seconds(ContinuousClock.now - computeStart)
+        let computeS = (ContinuousClock.now - computeStart).inSeconds
 
         let waitStart = ContinuousClock.now
         var times = try pipe.waitAll(buckets.count, timeout: shared.timeout * max(1, buckets.count))
-        let waitS = ClusterWorker.seconds(ContinuousClock.now - waitStart)
+        let waitS = (ContinuousClock.now - waitStart).inSeconds
         replica.inner.step(replica.parameters, gradients: gradients)
 
         var outerS = 0.0
@@ -173,7 +173,7 @@ final class TrainingDevice: @unchecked Sendable {
                             step: UInt64(step.step), outer: true)))
             }
             replica.applyOuter(gradients)
-            outerS = ClusterWorker.seconds(ContinuousClock.now - outerStart)
+            outerS = (ContinuousClock.now - outerStart).inSeconds
         }
         var parametersChecksum: UInt32?
         if let path = train.save {
@@ -255,7 +255,7 @@ final class TrainingDevice: @unchecked Sendable {
         for i in 0..<bucket.count { buffer.assumingMemoryBound(to: Float.self)[i] *= scale }
         return LevelTimes(
             host: levels.host, region: levels.region, wan: levels.wan + levels.flat,
-            total: levels.total + ClusterWorker.seconds(ContinuousClock.now - scaleStart))
+            total: levels.total + (ContinuousClock.now - scaleStart).inSeconds)
     }
 }
 
@@ -318,7 +318,7 @@ final class BucketPipe: @unchecked Sendable {
     func waitAll(_ count: Int, timeout: Duration) throws -> TrainingDevice.LevelTimes {
         condition.lock()
         defer { condition.unlock() }
-        let deadline = Date(timeIntervalSinceNow: ClusterWorker.seconds(timeout))
+        let deadline = Date(timeIntervalSinceNow: timeout.inSeconds)
         while finished < count && failure == nil {
             if !condition.wait(until: deadline) { break }
         }

@@ -38,7 +38,7 @@ public enum LevelAllReduce {
         func lap() -> Double {
             let now = ContinuousClock.now
             defer { mark = now }
-            return seconds(now - mark)
+            return (now - mark).inSeconds
         }
         if choice.hierarchical {
             try group.reduceScatter(device: device, offset: offset, count: count, timeout: timeout)
@@ -60,11 +60,8 @@ public enum LevelAllReduce {
             try group.allGather(device: device, offset: offset, count: count, timeout: timeout)
             times.host += lap()
         }
-        times.total = seconds(ContinuousClock.now - start)
+        times.total = (ContinuousClock.now - start).inSeconds
         return times
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
-    }
 }

@@ -28,7 +28,7 @@ public final class ThreadBarrier: @unchecked Sendable {
             condition.broadcast()
             return
         }
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18
+        let seconds = timeout.inSeconds
         let deadline = Date(timeIntervalSinceNow: seconds)
         while generation == myGeneration && broken == nil {
             if !condition.wait(until: deadline) && generation == myGeneration {
