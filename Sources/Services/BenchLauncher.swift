@@ -105,7 +105,7 @@ public struct BenchLauncher {
             rows.append(row)
             emit(row.line)
             let algorithm = plan.split(separator: ",").first.map(String.init) ?? ""
-            json?.append(.object(row.fields(algorithm: algorithm, transport: options.transport)))
+            json?.append(encoding: BenchRecord(row, algorithm: algorithm, transport: options.transport))
         }
         for route in routes { try send(&router, route, .bye) }
         for line in BenchRow.footer(rows) { emit(line) }

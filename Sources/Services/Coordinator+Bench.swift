@@ -67,28 +67,17 @@ extension Coordinator {
             }
             let sliceBytes = Double(size) / Double(devices)
             emit(row.line)
-            run.bench.append(
-                .object(
-                    row.fields(algorithm: planText, transport: transport) + [
-                        // The busiest link's serialisation time against the whole: bandwidth is the bound
-                        // when it is at least 90% of the model's time (so that a faithful emulation keeps
-                        // that link at least 90% busy); utilisation is its share of the measured time.
-                        ("link_bound", .bool(linkSeconds >= 0.9 * predicted)),
-                        ("link_utilisation", .double(linkSeconds / median)),
-                        // How busy the model keeps this machine's cores (a local cluster's model only).
-                        ("model_cores_busy", prediction.coresBusy.map { .double($0) } ?? .null),
-                        // Whether ranks left to choose (`--arrival-wait auto`) approached arrivals.
-                        ("approach_arrivals", approach.map { .bool($0) } ?? .null),
-                        ("hierarchical", .bool(choice.hierarchical)),
-                        ("host_us", .double(host * 1e6)), ("region_us", .double(regionLevel * 1e6)),
-                        ("wan_us", .double(wanLevel * 1e6)),
-                        ("host_busbw_gbps", .double(levelBusbw(Double(size), devices, host))),
-                        ("region_busbw_gbps", .double(levelBusbw(sliceBytes, hostsPerRegion, regionLevel))),
-                        (
-                            "wan_busbw_gbps",
-                            .double(levelBusbw(sliceBytes / Double(hostsPerRegion), regionCount, wanLevel))
-                        ),
-                    ]))
+            // The busiest link's serialisation time against the whole: bandwidth is the bound when
+            // it is at least 90% of the model's time (so that a faithful emulation keeps that link
+            // at least 90% busy); utilisation is its share of the measured time.
+            let cluster = BenchRecord.Cluster(
+                linkBound: linkSeconds >= 0.9 * predicted, linkUtilisation: linkSeconds / median,
+                modelCoresBusy: prediction.coresBusy, approachArrivals: approach, hierarchical: choice.hierarchical,
+                hostUs: host * 1e6, regionUs: regionLevel * 1e6, wanUs: wanLevel * 1e6,
+                hostBusbwGbps: levelBusbw(Double(size), devices, host),
+                regionBusbwGbps: levelBusbw(sliceBytes, hostsPerRegion, regionLevel),
+                wanBusbwGbps: levelBusbw(sliceBytes / Double(hostsPerRegion), regionCount, wanLevel))
+            run.bench.append(encoding: BenchRecord(row, algorithm: planText, transport: transport, cluster: cluster))
             if wrong > 0 { throw Abort(description: "size \(size): \(wrong) elements of the all-reduce are wrong") }
         }
         for line in BenchRow.footer(rows) { emit(line) }

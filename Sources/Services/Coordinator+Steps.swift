@@ -82,34 +82,21 @@ extension Coordinator {
         for (index, done) in steps.results.sorted(by: { $0.key < $1.key }) {
             let member = worker(index)
             for device in done.devices {
-                var fields: [(String, JSONValue)] = [
-                    ("t", .string(timestamp)), ("step", .int(step)), ("rank", .int(device.rank)),
-                    ("region", .string(member.join.region)), ("host", .int(member.join.host)),
-                    ("device", .int(device.rank - index * devicesPerHost)),
-                    ("bytes", .int(bytes)), ("compute_s", .double(device.computeS)), ("comm_s", .double(device.commS)),
-                    ("host_s", .double(device.hostS)), ("region_s", .double(device.regionS)),
-                    ("wan_s", .double(device.wanS)),
-                    ("sync_s", .double(device.syncS)), ("check_s", .double(device.checkS)),
-                    (
-                        "wait_s",
-                        .double(
-                            device.waitS ?? max(0, wall - device.computeS - device.commS - device.syncS - device.checkS)
-                        )
-                    ),
-                    ("wrong", .int(device.wrong)),
-                    ("loss", device.loss.map { .double($0) } ?? .null), ("plan", .string(done.plan)),
-                ]
-                if let train {
-                    fields += [
-                        ("schedule", .string(scheduleName ?? "")), ("schedule_step", .int(train.index)),
-                        ("wall_s", .double(wall)),
-                        ("gradient_sync", .string(train.gradients.rawValue)), ("outer_sync", .bool(train.outer)),
-                        ("outer_s", .double(device.outerS ?? 0)),
-                        ("emulated_compute_s", device.emulatedS.map { .double($0) } ?? .null),
-                        ("lan_bytes", .int(device.lanBytes ?? 0)), ("wan_bytes", .int(device.wanBytes ?? 0)),
-                    ]
+                let waitS = device.waitS ?? max(0, wall - device.computeS - device.commS - device.syncS - device.checkS)
+                let training = train.map { train in
+                    StepRecord.Training(
+                        schedule: scheduleName ?? "", scheduleStep: train.index, wallS: wall,
+                        gradientSync: train.gradients.rawValue, outerSync: train.outer, outerS: device.outerS ?? 0,
+                        emulatedComputeS: device.emulatedS, lanBytes: device.lanBytes ?? 0,
+                        wanBytes: device.wanBytes ?? 0)
                 }
-                run.steps.append(.object(fields))
+                let record = StepRecord(
+                    step: step, rank: device.rank, region: member.join.region, host: member.join.host,
+                    device: device.rank - index * devicesPerHost, bytes: bytes, computeS: device.computeS,
+                    commS: device.commS, hostS: device.hostS, regionS: device.regionS, wanS: device.wanS,
+                    syncS: device.syncS, checkS: device.checkS, waitS: waitS, wrong: device.wrong, loss: device.loss,
+                    plan: done.plan, training: training)
+                run.steps.append(encoding: Stamped(record, at: timestamp))
             }
         }
         for record in records.onStep(step, wallS: wall, membership: membership, regionSums: tally.regionSums) {

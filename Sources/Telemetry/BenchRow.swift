@@ -67,20 +67,6 @@ public struct BenchRow: Sendable {
         return text + "  " + plan
     }
 
-    /// The fields every benchmark line has (`--json`, `bench.jsonl`), in order.
-    public func fields(algorithm: String, transport: String) -> [(String, JSONValue)] {
-        var fields: [(String, JSONValue)] = [
-            ("size_bytes", .int(sizeBytes)), ("count", .int(sizeBytes / 4)), ("ranks", .int(ranks)),
-            ("algo", .string(algorithm)), ("transport", .string(transport)), ("time_us", .double(median * 1e6)),
-            ("p50_us", .double(median * 1e6)), ("p99_us", .double(p99 * 1e6)), ("algbw_gbps", .double(algbw)),
-            ("busbw_gbps", .double(busbw)), ("wrong", .int(wrong)),
-        ]
-        if let predicted {
-            fields += [("predicted_us", .double(predicted * 1e6)), ("ratio", .double(median / predicted))]
-        }
-        return fields
-    }
-
     /// The closing lines: elements out of bounds over every row, and the mean busbw.
     public static func footer(_ rows: [BenchRow]) -> [String] {
         let wrong = rows.reduce(0) { $0 + $1.wrong }

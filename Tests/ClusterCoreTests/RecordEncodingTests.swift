@@ -13,7 +13,8 @@ struct RecordEncodingTests {
     }
 
     static func line(_ record: some Encodable & Sendable) throws -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("straits-records-\(getpid())")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "straits-records-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let writer = try JSONLWriter(path: directory.appendingPathComponent("r.jsonl").path)
