@@ -17,6 +17,15 @@ let strictConcurrency: [SwiftSetting] = [
     let vectorISA: [SwiftSetting] = []
 #endif
 
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+
+/// The cluster's three processes: each a screen of command-line declaration over Services.
+let daemons: [Target] = ["straits-coordinator", "straits-worker", "straits-gateway"].map { name in
+    .executableTarget(
+        name: name, dependencies: ["Services", argumentParser, logging], swiftSettings: strictConcurrency)
+}
+
 let package = Package(
     name: "Straits",
     platforms: [.macOS(.v15)],
@@ -67,7 +76,7 @@ let package = Package(
             name: "Emulation", dependencies: ["Collectives", "Config", "StraitsWire"], swiftSettings: strictConcurrency),
         .target(
             name: "Telemetry",
-            dependencies: ["Collectives", "Emulation", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Collectives", "Emulation", logging],
             swiftSettings: strictConcurrency
         ),
         // The I/O-free cores of the cluster's control logic: no ZeroMQ, no files, no clock.
@@ -84,7 +93,7 @@ let package = Package(
             dependencies: [
                 "ZeroMQ", "NUMA", "Collectives", "StraitsWire", "Emulation", "CStraitsShims",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
-                .product(name: "Logging", package: "swift-log"),
+                logging,
             ],
             swiftSettings: strictConcurrency
         ),
@@ -94,8 +103,8 @@ let package = Package(
                 "ZeroMQ", "NUMA", "Collectives", "StraitsWire", "Config", "Telemetry", "Emulation", "Training",
                 "ClusterCore",
                 "Transport",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
+                argumentParser,
+                logging,
             ],
             swiftSettings: strictConcurrency
         ),
@@ -103,34 +112,11 @@ let package = Package(
             name: "straits",
             dependencies: [
                 "Services", "Telemetry", "Training", "Config",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                argumentParser,
             ],
             swiftSettings: strictConcurrency
         ),
-        .executableTarget(
-            name: "straits-coordinator",
-            dependencies: [
-                "Services", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strictConcurrency
-        ),
-        .executableTarget(
-            name: "straits-worker",
-            dependencies: [
-                "Services", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strictConcurrency
-        ),
-        .executableTarget(
-            name: "straits-gateway",
-            dependencies: [
-                "Services", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strictConcurrency
-        ),
+    ] + daemons + [
         .testTarget(
             name: "EndToEndTests",
             dependencies: [

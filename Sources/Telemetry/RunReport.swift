@@ -239,11 +239,8 @@ public struct RunReport {
         func key(_ record: Record) -> String { "\(record["from"] as? String ?? "")→\(record["to"] as? String ?? "")" }
         let names = Array(Set(shaped.map(key))).sorted()
         let first = (names.map(\.count).max() ?? 4) + 2
-        func padded(_ text: String) -> String {
-            text.padding(toLength: max(first, text.count), withPad: " ", startingAt: 0)
-        }
         var lines = [
-            padded("link")
+            padded("link", first)
                 + Self.row(
                     [
                         "", "declared", "offered", "delivered", "mean Gbps", "peak Gbps", "busy", "queue ms",
@@ -265,7 +262,7 @@ public struct RunReport {
                 ?? 0
             let last = records.last ?? [:]
             lines.append(
-                padded(link)
+                padded(link, first)
                     + Self.row(
                         [
                             "", String(format: "%g Gbps", Self.double(last["bandwidth_bps"]) / 1e9),

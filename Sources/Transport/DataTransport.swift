@@ -40,12 +40,4 @@ public enum DataTransport: String, Sendable, CaseIterable {
         guard endpoint.hasPrefix("ipc://") else { return }
         unlink(String(endpoint.dropFirst("ipc://".count)))
     }
-
-    /// Reads a `--transport` value.
-    public static func parse(_ text: String, command: String) throws -> DataTransport {
-        guard let transport = DataTransport(rawValue: text) else {
-            throw RuntimeError(.invalidArgument, "\(command): --transport: expected tcp or ipc, got \"\(text)\"")
-        }
-        return transport
-    }
 }

@@ -46,14 +46,15 @@ struct DataTransportTests {
         #expect(FileManager.default.fileExists(atPath: other))
     }
 
-    @Test("a --transport other than tcp or ipc is refused, naming the command and the value")
+    @Test("a --transport other than tcp or ipc is refused, naming the flag and the value")
     func parse() throws {
-        #expect(try DataTransport.parse("ipc", command: "straits-worker") == .ipc)
-        #expect(throws: RuntimeError.self) { try DataTransport.parse("udp", command: "straits-worker") }
+        let base = ["--coordinator", "tcp://127.0.0.1:1", "--region", "a", "--transport"]
+        #expect(try WorkerOptions(arguments: base + ["ipc"]).transport == .ipc)
+        #expect(throws: RuntimeError.self) { try WorkerOptions(arguments: base + ["udp"]) }
         do {
-            _ = try DataTransport.parse("udp", command: "straits-worker")
+            _ = try WorkerOptions(arguments: base + ["udp"])
         } catch {
-            #expect("\(error)".contains("straits-worker: --transport") && "\(error)".contains("\"udp\""))
+            #expect("\(error)".contains("--transport") && "\(error)".contains("'udp'"), "\(error)")
         }
     }
 
