@@ -5,6 +5,7 @@ Independent of the Swift code on purpose: the tests decode these bytes with Stra
 re-encode them, so a change on either side that alters the bytes on the wire fails a test.
 Each .hex file holds one frame per line, in hex.
 """
+import base64
 import json
 import pathlib
 import struct
@@ -15,7 +16,8 @@ MAGIC_CONTROL = 0x43525453  # "STRC"
 MAGIC_DATA = 0x57525453  # "STRW"
 
 CONTROL_TYPES = {"join": 1, "refuse": 2, "plan": 3, "probe": 4, "probed": 5, "step": 6,
-                 "step_done": 7, "heartbeat": 8, "stop": 9}
+                 "step_done": 7, "heartbeat": 8, "stop": 9,
+                 "model_part": 10}
 
 
 def control(kind, body, version=1):
@@ -86,7 +88,11 @@ vectors = {
     "control-step-train": control("step", {
         "bytes": 1454656, "collective": 1048600, "compute_s": 0, "step": 12,
         "train": {"buckets": [[232448, 131216], [0, 232448]], "gradients": "region", "index": 3, "outer": True,
-                  "save": "/runs/r1/model-diloco.bin", "schedule": 1}}),
+                  "save": "model-diloco.bin", "schedule": 1}}),
+    # The last part of a 20-byte file: bytes 16..19 of 0..19.
+    "control-model-part": control("model_part", {
+        "crc32c": crc32c(bytes(range(20))), "data": base64.b64encode(bytes(range(16, 20))).decode(),
+        "file": "model-ddp.bin", "offset": 16, "total_bytes": 20}),
     "control-step-done-train": control("step_done", {
         "devices": [{"check_s": 0, "comm_s": 0.2, "compute_s": 0.06, "emulated_s": 0.0597, "host_s": 0.01, "lan_bytes": 727584,
                      "loss": 0.25, "outer_s": 0.11, "parameters_checksum": 3735928559, "rank": 0, "region_s": 0.04, "sync_s": 0,

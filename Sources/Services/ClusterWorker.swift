@@ -32,6 +32,9 @@ public struct ClusterWorker {
         /// The job's training spec, when it is a training job (from the plan).
         var training: TrainingSpec?
         var trainingDevices: [TrainingDevice] = []
+        /// A file rank 0 made for the coordinator's run directory (its parameters at the end of
+        /// a schedule), until the control thread sends it.
+        let outgoingFile = Mutex<(name: String, bytes: [UInt8])?>(nil)
         var you = -1
         var timeout = Duration.seconds(60)
         let planes: [DataPlane]
@@ -83,7 +86,8 @@ public struct ClusterWorker {
         try control.connect(options.coordinator)
         let join = ControlMessage.Join(
             region: options.region, host: options.host, devices: options.devices, numaNodes: topology.nodes.count,
-            endpoints: planes.map { $0.endpoints[0] }, pid: Int(getpid()))
+            endpoints: planes.map { DataTransport.advertised($0.endpoints[0], address: options.advertiseAddress) },
+            pid: Int(getpid()))
         try ControlLink.send(.join(join), on: &control, version: options.protocolVersion)
         log.info(
             "joining \(options.coordinator) with \(options.devices) device\(options.devices == 1 ? "" : "s") (\(topology))"
@@ -110,6 +114,15 @@ public struct ClusterWorker {
                 case .sendProbed(let probed):
                     try ControlLink.send(.probed(probed), on: &control)
                 case .sendStepDone(let step, let devices):
+                    // Rank 0's parameters go first, so that they are there when the step is done.
+                    if let file = shared.outgoingFile.withLock({ file in
+                        defer { file = nil }
+                        return file
+                    }) {
+                        for part in ControlMessage.ModelPart.parts(of: file.bytes, file: file.name) {
+                            try ControlLink.send(.modelPart(part), on: &control)
+                        }
+                    }
                     let plan = shared.planner?.choose(bytes: step.bytes, chunkBytes: step.chunkBytes).description ?? ""
                     try ControlLink.send(
                         .stepDone(.init(step: step.step, plan: plan, devices: devices, traffic: traffic())),
@@ -185,7 +198,7 @@ public struct ClusterWorker {
                 }
                 log.info("the coordinator stopped the job: \(stop.reason)")
                 return 1
-            case .join, .probed, .stepDone:
+            case .join, .probed, .stepDone, .modelPart:
                 watch.drop(name, "a \(message.kind) message is for the coordinator")
             }
         }

@@ -89,6 +89,18 @@ enum FlagCheck {
         }
     }
 
+    /// A bind address and the address peers are told: a wildcard bind needs an address to tell.
+    static func advertise(bind: String, advertise: String?, _ flag: String) throws {
+        if DataTransport.isWildcard(bind), advertise == nil {
+            throw ValidationError(
+                "\(flag) \(bind) binds every interface; say with --advertise-address which address the other hosts reach this one at"
+            )
+        }
+        if let advertise, DataTransport.isWildcard(advertise) {
+            throw ValidationError("--advertise-address must be an address the other hosts can reach, got \(advertise)")
+        }
+    }
+
     /// A comma-separated list, each item read by `parse`.
     static func list<T>(_ text: String, what: String, _ parse: (String) -> T?) throws -> [T] {
         var values: [T] = []

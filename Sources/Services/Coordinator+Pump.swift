@@ -136,6 +136,23 @@ extension Coordinator {
             case .dropped(let reason):
                 drop(reason)
             }
+        case (.worker(let index), .modelPart(let part)):
+            guard order.first == index else {
+                drop("a part of \(part.file.debugDescription) from \(label), which does not hold rank 0")
+                return
+            }
+            switch files.on(part) {
+            case .partial:
+                break
+            case .complete(let file, let bytes):
+                do {
+                    try run.writeFile(file, bytes: bytes)
+                } catch {
+                    failure = "cannot write \(run.path)/\(file): \(error)"
+                }
+            case .refused(let reason):
+                drop("from \(label): \(reason)")
+            }
         case (.worker, .stop(let stop)):
             let member = membership[who]
             run.event(

@@ -113,12 +113,18 @@ extension Coordinator {
             for i in 0..<schedule.steps {
                 let last = i == schedule.steps - 1
                 let outer = schedule.sync != .ddp && ((i + 1) % schedule.every == 0 || last)
+                let modelFile = "model-\(String(fileName)).bin"
                 let train = ControlMessage.TrainStep(
                     schedule: index, index: i, gradients: schedule.sync == .ddp ? .all : .region, outer: outer,
-                    buckets: buckets,
-                    save: last ? run.path + "/model-\(String(fileName)).bin" : nil)
+                    buckets: buckets, save: last ? modelFile : nil)
+                // Rank 0 sends its parameters after the last step, in parts, before its result.
+                if last { files.expect(file: modelFile, bytes: bytes) }
                 let result = try runStep(
                     step, bytes: bytes, computeS: 0, collective: collective, train: train, scheduleName: schedule.name)
+                if last, files.awaits(modelFile) {
+                    throw Abort(
+                        description: "schedule \(schedule.name) ended without rank 0's parameters (\(modelFile))")
+                }
                 step += 1
                 collective += CollectiveIDs.trainingStepSpan(buckets: buckets.count)
                 // Re-plan the buckets once from measured compute (steps 1…3; step 0 warms up).
@@ -154,7 +160,7 @@ extension Coordinator {
                         [
                             ("schedule", .string(schedule.name)),
                             ("crc32c", .string(String(distinct.first!, radix: 16))),
-                            ("file", .string(train.save ?? "")),
+                            ("file", .string(run.path + "/" + modelFile)),
                         ])
                 }
                 ledger!.record(

@@ -38,6 +38,8 @@ public final class Coordinator {
     var order: [Int] = []
     var dropped = 0
     var failure: String?
+    /// Files the workers send for the run directory (the models at the end of each schedule).
+    var files = FileAssembly()
     var probed: ControlMessage.Probed?
     let started = Date()
     var latestStep = -1
@@ -60,7 +62,7 @@ public final class Coordinator {
         try socket.setRouterMandatory(true)
         try socket.setMaximumMessageSize(4 << 20)
         try socket.setReceiveHighWaterMark(10_000)
-        let endpoint = try socket.bind(options.bind)
+        let endpoint = DataTransport.advertised(try socket.bind(options.bind), address: options.advertiseAddress)
         router = SocketBox(socket)
         let now = clock.now()
         membership = Membership(

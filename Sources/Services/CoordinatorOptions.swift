@@ -31,6 +31,14 @@ public struct CoordinatorOptions: ParsableArguments, Sendable {
             valueName: "endpoint"))
     public var bind = "tcp://127.0.0.1:*"
 
+    @Option(
+        name: .customLong("advertise-address"),
+        help: ArgumentHelp(
+            "Address the workers and gateways reach the coordinator at, in the endpoint it writes and logs (default: the bound one).",
+            discussion: "Needed when --bind binds every interface, e.g. tcp://0.0.0.0:5555.",
+            valueName: "addr"))
+    public var advertiseAddress: String?
+
     @Option(name: .customLong("heartbeat-ms"), help: ArgumentHelp("Heartbeat interval both ways.", valueName: "ms"))
     var heartbeatMilliseconds = 500.0
 
@@ -81,6 +89,12 @@ public struct CoordinatorOptions: ParsableArguments, Sendable {
     }
 
     public mutating func validate() throws {
+        if bind.hasPrefix("tcp://"), let colon = bind.lastIndex(of: ":"),
+            colon > bind.index(bind.startIndex, offsetBy: 5)
+        {
+            let host = bind[bind.index(bind.startIndex, offsetBy: 6)..<colon]
+            try FlagCheck.advertise(bind: String(host), advertise: advertiseAddress, "--bind")
+        }
         try FlagCheck.positive(heartbeatMilliseconds, "--heartbeat-ms")
         try FlagCheck.positive(deadAfterSeconds, "--dead-after-s", maximum: 86_400)
         try FlagCheck.positive(joinTimeoutSeconds, "--join-timeout-s", maximum: 86_400)

@@ -122,8 +122,9 @@ public final class Gateway {
             var pull = try ZMQSocket(.pull, context: context, linger: .zero)
             try pull.setReceiveHighWaterMark(64)
             try pull.setMaximumMessageSize((1 << 30) + 4096)
-            endpoints[destination] = try pull.bind(
-                options.transport.endpoint(address: options.bindAddress, name: "ingress\(destination)"))
+            endpoints[destination] = DataTransport.advertised(
+                try pull.bind(options.transport.endpoint(address: options.bindAddress, name: "ingress\(destination)")),
+                address: options.advertiseAddress)
             ingress[destination] = SocketBox(pull)
         }
         defer { for endpoint in endpoints { DataTransport.removeSocketFile(of: endpoint) } }

@@ -28,6 +28,16 @@ public struct GatewayOptions: ParsableArguments, Sendable {
     )
     public var bindAddress = "127.0.0.1"
 
+    /// The address the other hosts reach this one at, where it differs from the bind address.
+    @Option(
+        name: .customLong("advertise-address"),
+        help: ArgumentHelp(
+            "Address the other hosts reach the ingress sockets at (default: --bind-address).",
+            discussion:
+                "Needed when --bind-address is a wildcard (0.0.0.0) or not reachable as it is, e.g. behind NAT.",
+            valueName: "addr"))
+    public var advertiseAddress: String?
+
     /// TCP, or Unix-domain sockets where the whole cluster runs on one machine.
     @Option(
         help: ArgumentHelp(
@@ -83,6 +93,7 @@ public struct GatewayOptions: ParsableArguments, Sendable {
     }
 
     public func validate() throws {
+        try FlagCheck.advertise(bind: bindAddress, advertise: advertiseAddress, "--bind-address")
         try FlagCheck.atLeast(chunkBytes, 1, "--chunk-bytes")
         try FlagCheck.atLeast(queueBytes, 1, "--queue-bytes")
         try FlagCheck.atLeast(deliveryThreads, 1, "--delivery-threads")

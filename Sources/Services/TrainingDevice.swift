@@ -179,7 +179,7 @@ final class TrainingDevice: @unchecked Sendable {
         if let path = train.save {
             let bytes = UnsafeRawBufferPointer(start: replica.parameters, count: count * 4)
             parametersChecksum = CRC32C.checksum(bytes)
-            if rank == 0 { try Data(bytes).write(to: URL(fileURLWithPath: path)) }
+            if rank == 0 { shared.outgoingFile.withLock { $0 = (path, Array(bytes)) } }
         }
 
         var lanBytes = 0

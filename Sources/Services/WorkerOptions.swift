@@ -28,6 +28,16 @@ public struct WorkerOptions: ParsableArguments, Sendable {
         name: .customLong("bind-address"), help: ArgumentHelp("Address the data sockets bind on.", valueName: "addr"))
     public var bindAddress = "127.0.0.1"
 
+    /// The address the other hosts reach this one at, where it differs from the bind address.
+    @Option(
+        name: .customLong("advertise-address"),
+        help: ArgumentHelp(
+            "Address the other hosts reach the data sockets at (default: --bind-address).",
+            discussion:
+                "Needed when --bind-address is a wildcard (0.0.0.0) or not reachable as it is, e.g. behind NAT.",
+            valueName: "addr"))
+    public var advertiseAddress: String?
+
     /// TCP, or Unix-domain sockets where the whole cluster runs on one machine.
     @Option(
         help: ArgumentHelp(
@@ -68,6 +78,7 @@ public struct WorkerOptions: ParsableArguments, Sendable {
     }
 
     public func validate() throws {
+        try FlagCheck.advertise(bind: bindAddress, advertise: advertiseAddress, "--bind-address")
         try FlagCheck.atLeast(host, 0, "--host")
         try FlagCheck.atLeast(devices, 1, "--devices")
         guard (0...Int(UInt16.max)).contains(protocolVersionFlag) else {

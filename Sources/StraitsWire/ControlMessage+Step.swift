@@ -1,3 +1,5 @@
+import Foundation
+
 extension ControlMessage {
     /// What a training step synchronises, as the coordinator schedules it.
     public struct TrainStep: Codable, Equatable, Sendable {
@@ -13,7 +15,9 @@ extension ControlMessage {
         /// Gradient buckets as [offset, count] in float32 elements, in the order they are
         /// all-reduced (backward order: each leaves as soon as the backward pass has filled it).
         public var buckets: [[Int]]
-        /// Where rank 0 writes the parameters after this step (the schedule's last), if anywhere.
+        /// The file name under which rank 0 sends the parameters after this step (the
+        /// schedule's last) to the coordinator, in `model_part` messages; the coordinator writes
+        /// it in its run directory.
         public var save: String?
         public init(schedule: Int, index: Int, gradients: SyncScope, outer: Bool, buckets: [[Int]], save: String? = nil)
         {
@@ -120,6 +124,46 @@ extension ControlMessage {
             self.lateP50Us = lateP50Us
             self.lateP99Us = lateP99Us
             self.lateMaxUs = lateMaxUs
+        }
+    }
+}
+
+extension ControlMessage {
+    /// Worker → coordinator: a part of a file for the run directory (rank 0's parameters at the
+    /// end of a schedule), so that only the coordinator writes the run directory, wherever the
+    /// workers run. Parts come in order, each at most `maximumBytes`.
+    public struct ModelPart: Codable, Equatable, Sendable {
+        /// The file's name in the run directory, as the step's `save` named it.
+        public var file: String
+        /// Where this part starts in the file, bytes.
+        public var offset: Int
+        /// The whole file's length, bytes.
+        public var totalBytes: Int
+        /// CRC32C of the whole file.
+        public var crc32c: UInt32
+        /// This part's bytes, base64.
+        public var data: String
+
+        /// The most bytes one part carries (its base64 fits a control body with room to spare).
+        public static let maximumBytes = 512 << 10
+
+        public init(file: String, offset: Int, totalBytes: Int, crc32c: UInt32, data: String) {
+            self.file = file
+            self.offset = offset
+            self.totalBytes = totalBytes
+            self.crc32c = crc32c
+            self.data = data
+        }
+
+        /// A file cut into parts.
+        public static func parts(of bytes: [UInt8], file: String) -> [ModelPart] {
+            let crc = bytes.withUnsafeBytes { CRC32C.checksum($0) }
+            return stride(from: 0, to: max(bytes.count, 1), by: maximumBytes).map { offset in
+                let end = min(offset + maximumBytes, bytes.count)
+                return ModelPart(
+                    file: file, offset: offset, totalBytes: bytes.count, crc32c: crc,
+                    data: Data(bytes[offset..<end]).base64EncodedString())
+            }
         }
     }
 }

@@ -67,6 +67,7 @@ extension ControlMessage {
             case .stepDone(let body): data = try encoder.encode(body)
             case .heartbeat(let body): data = try encoder.encode(body)
             case .stop(let body): data = try encoder.encode(body)
+            case .modelPart(let body): data = try encoder.encode(body)
             }
         } catch {
             preconditionFailure("control message \(kind.name) does not encode: \(error)")
@@ -116,6 +117,7 @@ extension ControlMessage {
             case .stepDone: self = .stepDone(try decoder.decode(StepDone.self, from: data))
             case .heartbeat: self = .heartbeat(try decoder.decode(Heartbeat.self, from: data))
             case .stop: self = .stop(try decoder.decode(Stop.self, from: data))
+            case .modelPart: self = .modelPart(try decoder.decode(ModelPart.self, from: data))
             }
         } catch {
             throw .badBody(type: kind.name, detail: Self.describe(error))

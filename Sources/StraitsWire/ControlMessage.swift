@@ -15,6 +15,7 @@ public enum ControlMessage: Equatable, Sendable {
     case stepDone(StepDone)
     case heartbeat(Heartbeat)
     case stop(Stop)
+    case modelPart(ModelPart)
 
     /// The type code in the envelope.
     public enum Kind: UInt16, Sendable, CaseIterable {
@@ -27,6 +28,7 @@ public enum ControlMessage: Equatable, Sendable {
         case stepDone = 7
         case heartbeat = 8
         case stop = 9
+        case modelPart = 10
 
         var name: String {
             switch self {
@@ -39,6 +41,7 @@ public enum ControlMessage: Equatable, Sendable {
             case .stepDone: "step_done"
             case .heartbeat: "heartbeat"
             case .stop: "stop"
+            case .modelPart: "model_part"
             }
         }
     }
@@ -54,6 +57,7 @@ public enum ControlMessage: Equatable, Sendable {
         case .stepDone: .stepDone
         case .heartbeat: .heartbeat
         case .stop: .stop
+        case .modelPart: .modelPart
         }
     }
 

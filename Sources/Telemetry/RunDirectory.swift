@@ -63,6 +63,16 @@ public final class RunDirectory: Sendable {
         }
     }
 
+    /// Writes a whole file that arrived from a worker (a model's parameters) atomically: a
+    /// reader sees the old file or the whole new one.
+    public func writeFile(_ name: String, bytes: [UInt8]) throws {
+        guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {
+            throw TelemetryError(
+                "refusing to write \(name.debugDescription) in the run directory: not a plain file name")
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: path + "/" + name), options: .atomic)
+    }
+
     /// Appends an event with its time, kind and fields.
     public func event(_ kind: String, _ fields: [(String, JSONValue)] = []) {
         events.append(.object([("t", .string(Self.timestamp())), ("event", .string(kind))] + fields))

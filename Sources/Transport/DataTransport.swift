@@ -20,6 +20,23 @@ public enum DataTransport: String, Sendable, CaseIterable {
         self.init(rawValue: String(endpoint.prefix { $0 != ":" }))
     }
 
+    /// The endpoint peers reach a bound endpoint at: a TCP endpoint bound on `bound`'s address
+    /// (which may be a wildcard such as 0.0.0.0) with its host replaced by `address`; any other
+    /// endpoint, or a nil address, unchanged.
+    public static func advertised(_ bound: String, address: String?) -> String {
+        guard let address, bound.hasPrefix("tcp://"), let colon = bound.lastIndex(of: ":"),
+            colon > bound.index(bound.startIndex, offsetBy: 5)
+        else { return bound }
+        let host = address.contains(":") && !address.hasPrefix("[") ? "[\(address)]" : address
+        return "tcp://" + host + bound[colon...]
+    }
+
+    /// Whether an address binds every interface (0.0.0.0, ::, *), so that it cannot be told to
+    /// peers as it is.
+    public static func isWildcard(_ address: String) -> Bool {
+        ["0.0.0.0", "::", "[::]", "*", ""].contains(address)
+    }
+
     /// What the names of process `pid`'s socket files begin with.
     public static func socketFilePrefix(of pid: pid_t) -> String { "straits-\(pid)-" }
 

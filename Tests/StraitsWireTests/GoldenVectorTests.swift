@@ -25,7 +25,7 @@ struct GoldenVectorTests {
             "control-join", "control-refuse", "control-plan", "control-probe", "control-probed", "control-step",
             "control-step-done", "control-heartbeat", "control-heartbeat-coordinator", "control-stop",
             "control-join-gateway", "control-plan-gateways", "control-heartbeat-gateway", "control-step-train",
-            "control-step-done-train", "control-step-timer",
+            "control-step-done-train", "control-step-timer", "control-model-part",
         ])
     func control(name: String) throws {
         let frames = try Self.frames(name)
@@ -56,6 +56,13 @@ struct GoldenVectorTests {
             return
         }
         #expect(step.approachArrivals == nil)
+        guard case .modelPart(let part) = try ControlMessage(frames: try Self.frames("control-model-part")) else {
+            Issue.record("not a model part")
+            return
+        }
+        #expect(part.file == "model-ddp.bin" && part.offset == 16 && part.totalBytes == 20)
+        #expect(part.crc32c == CRC32C.checksum((0..<20).map { UInt8($0) }))
+        #expect(Data(base64Encoded: part.data).map(Array.init) == [16, 17, 18, 19])
         guard case .step(let bench) = try ControlMessage(frames: try Self.frames("control-step-timer")) else {
             Issue.record("not a step")
             return
@@ -67,7 +74,7 @@ struct GoldenVectorTests {
             train
                 == ControlMessage.TrainStep(
                     schedule: 1, index: 3, gradients: .region, outer: true,
-                    buckets: [[232448, 131216], [0, 232448]], save: "/runs/r1/model-diloco.bin"))
+                    buckets: [[232448, 131216], [0, 232448]], save: "model-diloco.bin"))
         guard case .stepDone(let done) = try ControlMessage(frames: try Self.frames("control-step-done-train")) else {
             Issue.record("not a step_done")
             return
