@@ -4,22 +4,33 @@
 # topology, runs the job, prints the per-region summary, and stops every process it started
 # (on success, on failure and on Ctrl-C). Exits non-zero when the job fails.
 #
-#   Deploy/local-cluster.sh [--topology FILE] [--job FILE] [--run-dir DIR]
+#   Deploy/local-cluster.sh [--topology FILE] [--job FILE] [--run-dir DIR] [--netns [--lan-rate RATE]] [--bin DIR]
 #
 # Defaults: Deploy/topologies/default.yaml, Deploy/jobs/default.yaml, runs/<timestamp>.
 # Each process logs to RUN_DIR/logs/.
+# --netns runs every process on a test host of its own: a network namespace with its own
+# address, joined to the others through a bridge (Deploy/netns/hosts.sh; needs root), so that
+# they talk over TCP between separate network stacks as on separate machines. --lan-rate
+# shapes what leaves each such host (tc tbf, e.g. 10gbit).
+# --bin runs the executables in DIR instead of building release ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 topology=Deploy/topologies/default.yaml
 job=Deploy/jobs/default.yaml
 run_dir="runs/$(date +%Y%m%d-%H%M%S)"
+netns=0
+lan_rate=""
+bin=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --topology) topology="$2"; shift 2 ;;
         --job) job="$2"; shift 2 ;;
         --run-dir) run_dir="$2"; shift 2 ;;
-        -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --netns) netns=1; shift ;;
+        --lan-rate) lan_rate="$2"; shift 2 ;;
+        --bin) bin="$2"; shift 2 ;;
+        -h|--help) sed -n '2,/^[^#]/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "local-cluster.sh: unknown argument $1 (--help lists them)" >&2; exit 2 ;;
     esac
 done
@@ -29,22 +40,43 @@ if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
 fi
 
 Deploy/install-deps.sh
-echo "== building (release)"
-swift build -c release --product straits
-swift build -c release --product straits-coordinator
-swift build -c release --product straits-worker
-swift build -c release --product straits-gateway
-bin="$(swift build -c release --show-bin-path)"
+if [[ -z "$bin" ]]; then
+    echo "== building (release)"
+    swift build -c release --product straits
+    swift build -c release --product straits-coordinator
+    swift build -c release --product straits-worker
+    swift build -c release --product straits-gateway
+    bin="$(swift build -c release --show-bin-path)"
+fi
 
 # Check both files before starting anything: errors name file, line and field.
 "$bin/straits" topology "$topology"
 "$bin/straits" job "$job"
 hosts="$("$bin/straits" topology "$topology" --hosts)"
+regions="$("$bin/straits" topology "$topology" --regions)"
+gateway_count=0
+[[ $(wc -l <<<"$regions") -gt 1 ]] && gateway_count=$(wc -l <<<"$regions")
+
+# Where each process runs: here (on 127.0.0.1), or with --netns on a test host of its own
+# (host 1 the coordinator, then the gateways, then the workers).
+if [[ $netns -eq 1 ]]; then
+    source Deploy/netns/hosts.sh
+fi
+next_host=1
+launch_prefix=()
+launch_address=127.0.0.1
+place() {
+    if [[ $netns -eq 1 ]]; then
+        launch_prefix=(ip netns exec "$(hosts_namespace "$next_host")")
+        launch_address="$(hosts_address "$next_host")"
+        next_host=$((next_host + 1))
+    fi
+}
 
 mkdir -p "$run_dir/logs"
 rm -f "$run_dir/coordinator.endpoint"  # a stale one from an earlier run must not be read
 pids=()
-stop_all() {
+stop_processes() {
     local pid
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for _ in $(seq 30); do
@@ -55,12 +87,24 @@ stop_all() {
     done
     for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
 }
+stop_all() {
+    stop_processes
+    if [[ $netns -eq 1 ]]; then hosts_down; fi
+}
 trap stop_all EXIT
 trap 'echo "local-cluster.sh: interrupted; stopping the cluster" >&2; exit 130' INT TERM
 
+if [[ $netns -eq 1 ]]; then
+    echo "== test hosts: $((1 + gateway_count + $(wc -l <<<"$hosts"))) network namespaces${lan_rate:+, egress shaped to $lan_rate}"
+    hosts_up "$((1 + gateway_count + $(wc -l <<<"$hosts")))" "$lan_rate"
+fi
+
 echo "== starting the coordinator (run directory $run_dir)"
-"$bin/straits-coordinator" --topology "$topology" --job "$job" --run-dir "$run_dir" \
-    >"$run_dir/logs/coordinator.log" 2>&1 &
+place
+coordinator_bind="tcp://127.0.0.1:*"
+[[ $netns -eq 1 ]] && coordinator_bind="tcp://$launch_address:5555"
+"${launch_prefix[@]}" "$bin/straits-coordinator" --topology "$topology" --job "$job" --run-dir "$run_dir" \
+    --bind "$coordinator_bind" >"$run_dir/logs/coordinator.log" 2>&1 &
 coordinator=$!
 pids+=("$coordinator")
 tail -n +1 -f --pid="$coordinator" "$run_dir/logs/coordinator.log" &
@@ -80,10 +124,11 @@ endpoint="$(cat "$run_dir/coordinator.endpoint")"
 
 # One gateway per region carries the region's traffic to the others, shaped like the links.
 declare -A worker_of=()
-regions="$("$bin/straits" topology "$topology" --regions)"
-if [[ $(wc -l <<<"$regions") -gt 1 ]]; then
+if [[ $gateway_count -gt 0 ]]; then
     while read -r region; do
-        "$bin/straits-gateway" --coordinator "$endpoint" --region "$region" --topology "$topology" \
+        place
+        "${launch_prefix[@]}" "$bin/straits-gateway" --coordinator "$endpoint" --region "$region" \
+            --topology "$topology" --bind-address "$launch_address" \
             >"$run_dir/logs/gateway-$region.log" 2>&1 &
         pids+=($!)
         worker_of[$!]="gateway $region"
@@ -91,8 +136,9 @@ if [[ $(wc -l <<<"$regions") -gt 1 ]]; then
 fi
 
 while read -r region host devices; do
-    "$bin/straits-worker" --coordinator "$endpoint" --region "$region" --host "$host" --devices "$devices" \
-        >"$run_dir/logs/worker-$region-$host.log" 2>&1 &
+    place
+    "${launch_prefix[@]}" "$bin/straits-worker" --coordinator "$endpoint" --region "$region" --host "$host" \
+        --devices "$devices" --bind-address "$launch_address" >"$run_dir/logs/worker-$region-$host.log" 2>&1 &
     pids+=($!)
     worker_of[$!]="worker $region/host $host"
 done <<<"$hosts"

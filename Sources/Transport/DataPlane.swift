@@ -18,7 +18,40 @@ public final class DataPlane: @unchecked Sendable {
     public let releases: ReleaseQueue
     /// Messages of later collectives that arrived while an earlier one was running (a peer that
     /// finished first may start the next collective at once), by collective id.
-    public var early: [UInt64: [HeldMessage]] = [:]
+    public private(set) var early: [UInt64: [HeldMessage]] = [:]
+    /// Messages and payload bytes in `early`: bounded, so that a peer cannot make the rank hold
+    /// more than `earlyLimit` however far ahead it runs (or claims to).
+    public private(set) var earlyCount = 0
+    public private(set) var earlyBytes = 0
+    /// The most `early` may hold: messages and payload bytes.
+    public var earlyLimit = (messages: 65_536, bytes: 1 << 30)
+
+    /// Keeps a message of a later collective; false (and nothing kept) when that would exceed
+    /// `earlyLimit`.
+    public func keepEarly(_ held: HeldMessage) -> Bool {
+        let size = held.payloadSize
+        guard earlyCount < earlyLimit.messages, earlyBytes + size <= earlyLimit.bytes else { return false }
+        early[held.header.collectiveID, default: []].append(held)
+        earlyCount += 1
+        earlyBytes += size
+        return true
+    }
+
+    /// Takes the messages kept for `collective`.
+    public func takeEarly(_ collective: UInt64) -> [HeldMessage] {
+        let taken = early.removeValue(forKey: collective) ?? []
+        earlyCount -= taken.count
+        earlyBytes -= taken.reduce(0) { $0 + $1.payloadSize }
+        return taken
+    }
+
+    /// Drops what was kept for collectives before `collective`, which can no longer run here;
+    /// returns how many messages.
+    public func dropEarly(before collective: UInt64) -> Int {
+        var dropped = 0
+        for key in early.keys where key < collective { dropped += takeEarly(key).count }
+        return dropped
+    }
     /// Messages a gateway sent on before they arrive (`HeldMessage.arrivesAt`), by arrival
     /// time: the rank takes each only once it has arrived.
     public var holding: [HeldMessage] = []

@@ -16,10 +16,6 @@ public struct ScheduleExecutor {
         let tag: UInt64
     }
 
-    /// How far ahead an early message's collective may be: a peer runs at most the next few
-    /// collectives ahead, so anything further is stray and dropped, which bounds what is kept.
-    public static let earlyWindow: UInt64 = 64
-
     private let plane: DataPlane
     private let buffer: UnsafeMutableRawPointer
     private let elementCount: Int
@@ -68,7 +64,13 @@ public struct ScheduleExecutor {
 
     private mutating func run() throws {
         work = runner.start()
-        for held in plane.early.removeValue(forKey: collectiveID) ?? [] { try file(held) }
+        let stale = plane.dropEarly(before: collectiveID)
+        if stale > 0 {
+            plane.reject(
+                "\(stale) message\(stale == 1 ? "" : "s") kept for collectives before \(collectiveID), which will not run here"
+            )
+        }
+        for held in plane.takeEarly(collectiveID) { try file(held) }
         while true {
             while let directive = work.popLast() {
                 switch directive {
@@ -191,14 +193,14 @@ public struct ScheduleExecutor {
             plane.reject("message claims to come from rank \(peer), which is not a peer of this rank")
             return
         }
-        if header.collectiveID > collectiveID + Self.earlyWindow {
-            plane.reject(
-                "message from rank \(header.sourceRank) for collective \(header.collectiveID), too far ahead of this one (\(collectiveID))"
-            )
-            return
-        }
         if header.collectiveID > collectiveID {
-            plane.early[header.collectiveID, default: []].append(held)
+            // A peer that finished first may start later collectives at once (a step after a
+            // probe jumps thousands of ids): kept, within the early store's bound.
+            if !plane.keepEarly(held) {
+                plane.reject(
+                    "message from rank \(header.sourceRank) for collective \(header.collectiveID) while running \(collectiveID): the store of early messages is full (\(plane.earlyCount) messages, \(plane.earlyBytes) bytes)"
+                )
+            }
             return
         }
         guard header.collectiveID == collectiveID else {
