@@ -31,6 +31,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
+        .library(name: "StraitsWire", targets: ["StraitsWire"]),
         .library(name: "NUMA", targets: ["NUMA"]),
         .library(name: "Collectives", targets: ["Collectives"]),
         .library(name: "Training", targets: ["Training"]),
@@ -103,6 +104,7 @@ let package = Package(
                 "ZeroMQ", "NUMA", "Collectives", "StraitsWire", "Config", "Telemetry", "Emulation", "Training",
                 "ClusterCore",
                 "Transport",
+                "Yams",
                 argumentParser,
                 logging,
             ],

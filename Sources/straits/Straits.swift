@@ -13,6 +13,7 @@ struct Straits: ParsableCommand {
             """,
         subcommands: [
             BenchCommand.self, SweepCommand.self, ReportCommand.self, TopologyCommand.self, JobCommand.self,
+            KubernetesCommand.self,
             BenchWorkerCommand.self,
         ])
 }
