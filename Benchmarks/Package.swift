@@ -16,7 +16,14 @@ let package = Package(
                 .product(name: "ZeroMQ", package: "Straits"),
                 .product(name: "Collectives", package: "Straits"),
             ]
-        )
+        ),
+        .executableTarget(
+            name: "straits-control-load",
+            dependencies: [
+                .product(name: "ZeroMQ", package: "Straits"),
+                .product(name: "StraitsWire", package: "Straits"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -82,6 +82,19 @@ public struct Membership: Sendable {
     public private(set) var admitting = true
     public private(set) var heartbeatSequence = 0
     private var nextHeartbeat: Int64
+    /// Each member by its route, so that a message finds its sender in constant time.
+    private var routes: [Route: MemberID] = [:]
+    /// No member can be dead before this (the earliest silence deadline when members were last
+    /// looked over; deadlines only move later as members are heard), so liveness costs a look
+    /// over every member only when this passes, not on every message.
+    private var livenessCheckAt = Int64.max
+    /// Which worker holds each region's host (index into `workers`).
+    private var seats: [Seat: Int] = [:]
+
+    private struct Seat: Hashable, Sendable {
+        let region: Int
+        let host: Int
+    }
 
     public init(topology: ClusterTopology, timing: Timing, gateways: Bool, now: Int64) {
         self.topology = topology
@@ -104,9 +117,8 @@ public struct Membership: Sendable {
                 missing.append("gateway \(region.name)")
             }
         }
-        for region in topology.regions {
-            for host in 0..<region.hosts
-            where !workers.contains(where: { $0.join.region == region.name && $0.join.host == host }) {
+        for (regionIndex, region) in topology.regions.enumerated() {
+            for host in 0..<region.hosts where seats[Seat(region: regionIndex, host: host)] == nil {
                 missing.append("\(region.name)/host \(host)")
             }
         }
@@ -133,9 +145,7 @@ public struct Membership: Sendable {
 
     /// The member behind a routing id, if it has joined.
     public func member(route: Route) -> MemberID? {
-        if let index = workers.firstIndex(where: { $0.route == route }) { return .worker(index) }
-        if let region = gateways.first(where: { $0.value.route == route })?.key { return .gateway(region: region) }
-        return nil
+        routes[route]
     }
 
     /// Ends admission: the job starts, and a join from now on is refused.
@@ -180,7 +190,8 @@ public struct Membership: Sendable {
                 reason: "\(label): brings \(join.devices) devices and \(join.endpoints.count) endpoints; "
                     + "region \(spec.name) has \(spec.devicesPerHost) devices per host")
         }
-        if let existing = workers.first(where: { $0.join.region == join.region && $0.join.host == join.host }) {
+        if let index = seats[Seat(region: region, host: join.host)] {
+            let existing = workers[index]
             return .refuse(
                 route: route,
                 reason: "\(label): \(join.region)/host \(join.host) has already joined as pid \(existing.join.pid)")
@@ -189,6 +200,8 @@ public struct Membership: Sendable {
             return .refuse(route: route, reason: "\(label): this connection has already joined")
         }
         workers.append(Member(route: route, join: join, region: region, lastHeard: now))
+        seats[Seat(region: region, host: join.host)] = workers.count - 1
+        admitted(.worker(workers.count - 1), route: route, now: now)
         return .admitted(.worker(workers.count - 1))
     }
 
@@ -213,7 +226,14 @@ public struct Membership: Sendable {
             return .refuse(route: route, reason: "\(label): this connection has already joined")
         }
         gateways[region] = Member(route: route, join: join, region: region, lastHeard: now)
+        admitted(.gateway(region: region), route: route, now: now)
         return .admitted(.gateway(region: region))
+    }
+
+    /// Files a new member under its route and counts its silence deadline.
+    private mutating func admitted(_ id: MemberID, route: Route, now: Int64) {
+        routes[route] = id
+        livenessCheckAt = min(livenessCheckAt, now + timing.deadAfter)
     }
 
     /// Notes that a member was heard from at `now`.
@@ -230,13 +250,21 @@ public struct Membership: Sendable {
             directives.append(.heartbeat(seq: heartbeatSequence))
             nextHeartbeat = now + timing.heartbeat
         }
-        for (id, member) in identified where now >= member.lastHeard + timing.deadAfter {
+        guard now >= livenessCheckAt else { return directives }
+        var earliest = Int64.max
+        func check(_ id: MemberID, _ member: Member) {
+            let deadline = member.lastHeard + timing.deadAfter
+            earliest = min(earliest, deadline)
+            guard now >= deadline else { return }
             let silence = Seconds.text(now - member.lastHeard, places: 1)
             let reason =
                 "\(member.isGateway ? "" : "worker ")\(member.label) sent nothing for \(silence) s "
                 + "(dead after \(Seconds.text(timing.deadAfter, places: 3)) s)"
             directives.append(.dead(id, reason: reason))
         }
+        for index in workers.indices { check(.worker(index), workers[index]) }
+        for region in gateways.keys.sorted() { check(.gateway(region: region), gateways[region]!) }
+        livenessCheckAt = earliest
         return directives
     }
 
@@ -251,11 +279,6 @@ public struct Membership: Sendable {
 
     /// The next time `onTick` has something to do: a heartbeat or a liveness deadline.
     public var nextDeadline: Int64 {
-        identified.reduce(nextHeartbeat) { min($0, $1.1.lastHeard + timing.deadAfter) }
-    }
-
-    private var identified: [(MemberID, Member)] {
-        workers.enumerated().map { (MemberID.worker($0.offset), $0.element) }
-            + gateways.keys.sorted().map { (MemberID.gateway(region: $0), gateways[$0]!) }
+        min(nextHeartbeat, livenessCheckAt)
     }
 }

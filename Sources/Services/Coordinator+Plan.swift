@@ -60,8 +60,9 @@ extension Coordinator {
         for gateway in gateways.values {
             try send(.plan(planMessage(-1, lan: unmeasured, wan: unmeasured)), to: gateway.route)
         }
+        let unmeasuredPlans = ControlMessage.PlanFrames(planMessage(0, lan: unmeasured, wan: unmeasured))
         for index in order.indices {
-            try send(.plan(planMessage(index, lan: unmeasured, wan: unmeasured)), to: worker(index).route)
+            try send(frames: unmeasuredPlans.frames(you: index), to: worker(index).route)
         }
 
         let layout = ClusterLayout(regions: topology.regions.map(\.name), devicesPerWorker: devices, workers: workers)
@@ -87,8 +88,9 @@ extension Coordinator {
                 try send(.plan(message), to: gateway.route)
             }
         }
+        let measuredPlans = ControlMessage.PlanFrames(planMessage(0, lan: links.lan, wan: links.wan))
         for index in order.indices {
-            try send(.plan(planMessage(index, lan: links.lan, wan: links.wan)), to: worker(index).route)
+            try send(frames: measuredPlans.frames(you: index), to: worker(index).route)
         }
 
         let planner = ClusterPlanner(

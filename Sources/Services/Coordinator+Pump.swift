@@ -128,7 +128,7 @@ extension Coordinator {
         case (.worker, .probed(let result)):
             probed = result
         case (.worker(let index), .stepDone(let done)):
-            switch steps.onStepDone(done, worker: order.firstIndex(of: index), label: label) {
+            switch steps.onStepDone(done, worker: positionInOrder[index], label: label) {
             case .accepted:
                 membership[who].report.traffic = done.traffic
                 membership[who].report.computeS += done.devices.reduce(0) { $0 + $1.computeS }
@@ -180,8 +180,13 @@ extension Coordinator {
     /// Sends to a worker or gateway. A peer whose connection is gone (it exited or was killed:
     /// libzmq says host unreachable) is recorded as dead and ends the job.
     func send(_ message: ControlMessage, to route: [UInt8]) throws {
+        try send(frames: message.encoded(), to: route)
+    }
+
+    /// Sends a message already encoded, as `send(_:to:)`.
+    func send(frames: [[UInt8]], to route: [UInt8]) throws {
         do {
-            try ControlLink.send(message, on: &router.socket, to: route)
+            try ControlLink.send(frames: frames, on: &router.socket, to: route)
         } catch let error as ZMQError where error.code == .hostUnreachable {
             guard let gone = membership.onConnectionGone(route: route) else { throw error }
             try carryOut(gone)

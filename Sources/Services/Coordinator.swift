@@ -35,7 +35,11 @@ public final class Coordinator {
     var steps: StepCollector
     var records: RecordAccumulator
     /// Workers in rank order (indices into `membership.workers`), once the plan is made.
-    var order: [Int] = []
+    var order: [Int] = [] {
+        didSet { positionInOrder = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) }) }
+    }
+    /// Each worker's place in `order`.
+    var positionInOrder: [Int: Int] = [:]
     var dropped = 0
     var failure: String?
     /// Files the workers send for the run directory (the models at the end of each schedule).

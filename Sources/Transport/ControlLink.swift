@@ -16,6 +16,14 @@ public enum ControlLink {
         try socket.blockingSend(frames, timeout: .seconds(5))
     }
 
+    /// Sends a message already encoded (`ControlMessage.PlanFrames`).
+    public static func send(frames encoded: [[UInt8]], on socket: inout ZMQSocket, to route: [UInt8]? = nil) throws {
+        var frames = ZMQMessage()
+        if let route { frames.append(route) }
+        for frame in encoded { frames.append(frame) }
+        try socket.blockingSend(frames, timeout: .seconds(5))
+    }
+
     /// The frames of the next message, or nil when `timeout` passes or `doorbell` rings first.
     public static func receiveFrames(
         on socket: inout ZMQSocket, timeout: Duration, wakingOn doorbell: ZMQDoorbell? = nil

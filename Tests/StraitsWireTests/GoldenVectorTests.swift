@@ -33,6 +33,21 @@ struct GoldenVectorTests {
         #expect(message.encoded() == frames, "\(name): \(String(decoding: message.body(), as: UTF8.self))")
     }
 
+    @Test(
+        "a plan encoded once for every member is each member's plan, byte for byte",
+        arguments: [-1, 0, 1, 7, 1000, 123_456])
+    func planFrames(you: Int) throws {
+        for name in ["control-plan", "control-plan-gateways"] {
+            guard case .plan(var plan) = try ControlMessage(frames: try Self.frames(name)) else {
+                Issue.record("\(name) is not a plan")
+                return
+            }
+            let frames = ControlMessage.PlanFrames(plan)
+            plan.you = you
+            #expect(frames.frames(you: you) == ControlMessage.plan(plan).encoded())
+        }
+    }
+
     @Test("decoded fields are the ones the vectors hold")
     func fields() throws {
         guard case .join(let join) = try ControlMessage(frames: try Self.frames("control-join")) else {
