@@ -13,6 +13,9 @@
 # they talk over TCP between separate network stacks as on separate machines. --lan-rate
 # shapes what leaves each such host (tc tbf, e.g. 10gbit).
 # --bin runs the executables in DIR instead of building release ones.
+# --clock-skew S makes each gateway's and worker's clock read as another host's would: the k-th
+# of them (gateways first, from 1) runs with --clock-offset-s S×k×(−1)^k, measures its offset to
+# the coordinator's clock, and converts every arrival time with it (for measuring that path).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +24,8 @@ job=Deploy/jobs/default.yaml
 run_dir="runs/$(date +%Y%m%d-%H%M%S)"
 netns=0
 lan_rate=""
+clock_skew=""
+skewed=0
 bin=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -30,6 +35,7 @@ while [[ $# -gt 0 ]]; do
         --netns) netns=1; shift ;;
         --lan-rate) lan_rate="$2"; shift 2 ;;
         --bin) bin="$2"; shift 2 ;;
+        --clock-skew) clock_skew="$2"; shift 2 ;;
         -h|--help) sed -n '2,/^[^#]/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "local-cluster.sh: unknown argument $1 (--help lists them)" >&2; exit 2 ;;
     esac
@@ -65,7 +71,13 @@ fi
 next_host=1
 launch_prefix=()
 launch_address=127.0.0.1
+skew_args=()
 place() {
+    skew_args=()
+    if [[ -n "$clock_skew" && $# -gt 0 ]]; then
+        skewed=$((skewed + 1))
+        skew_args=("--clock-offset-s=$(awk -v s="$clock_skew" -v k="$skewed" 'BEGIN { printf "%.6f", s * k * (k % 2 ? -1 : 1) }')")
+    fi
     if [[ $netns -eq 1 ]]; then
         launch_prefix=(ip netns exec "$(hosts_namespace "$next_host")")
         launch_address="$(hosts_address "$next_host")"
@@ -126,9 +138,9 @@ endpoint="$(cat "$run_dir/coordinator.endpoint")"
 declare -A worker_of=()
 if [[ $gateway_count -gt 0 ]]; then
     while read -r region; do
-        place
+        place skewed
         "${launch_prefix[@]}" "$bin/straits-gateway" --coordinator "$endpoint" --region "$region" \
-            --topology "$topology" --bind-address "$launch_address" \
+            --topology "$topology" --bind-address "$launch_address" "${skew_args[@]}" \
             >"$run_dir/logs/gateway-$region.log" 2>&1 &
         pids+=($!)
         worker_of[$!]="gateway $region"
@@ -136,9 +148,9 @@ if [[ $gateway_count -gt 0 ]]; then
 fi
 
 while read -r region host devices; do
-    place
+    place skewed
     "${launch_prefix[@]}" "$bin/straits-worker" --coordinator "$endpoint" --region "$region" --host "$host" \
-        --devices "$devices" --bind-address "$launch_address" >"$run_dir/logs/worker-$region-$host.log" 2>&1 &
+        --devices "$devices" --bind-address "$launch_address" "${skew_args[@]}" >"$run_dir/logs/worker-$region-$host.log" 2>&1 &
     pids+=($!)
     worker_of[$!]="worker $region/host $host"
 done <<<"$hosts"

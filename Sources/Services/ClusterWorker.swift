@@ -1,6 +1,7 @@
 import ClusterCore
 import Collectives
 import Config
+import Emulation
 import Foundation
 import Logging
 import NUMA
@@ -64,6 +65,7 @@ public struct ClusterWorker {
     private var log: Logger { Logger(label: name) }
 
     private func runThrowing() throws -> Int32 {
+        options.watch.injectClockOffset()
         let topology = try NUMATopology.discover()
         var planes: [DataPlane] = []
         for device in 0..<options.devices {
@@ -98,6 +100,9 @@ public struct ClusterWorker {
             deadAfterSeconds: options.deadAfterSeconds, joinTimeoutSeconds: options.joinTimeoutSeconds)
         var threads: [Thread] = []
         var commands = WorkerCommandQueue()
+        var clockMeasured = false
+        /// Control messages that arrived while the clock was measured, handled next.
+        var pending: [[[UInt8]]] = []
         func traffic() -> ControlMessage.Traffic { Self.traffic(planes: planes, shared: shared) }
 
         /// Carries out what the command queue decided.
@@ -157,8 +162,11 @@ public struct ClusterWorker {
                 }
             }
 
-            let frames = try ControlLink.receiveFrames(
-                on: &control, timeout: watch.wait(cap: .milliseconds(200)), wakingOn: board.doorbell)
+            let frames =
+                pending.isEmpty
+                ? try ControlLink.receiveFrames(
+                    on: &control, timeout: watch.wait(cap: .milliseconds(200)), wakingOn: board.doorbell)
+                : pending.removeFirst()
             guard let frames else { continue }
             guard let message = watch.accept(frames, who: name) else { continue }
             switch message {
@@ -166,7 +174,16 @@ public struct ClusterWorker {
                 log.info("refused by the coordinator: \(refuse.reason)")
                 return 3
             case .heartbeat:
-                break
+                // Admitted: on another host than the coordinator, measure the clocks' offset
+                // before any data moves.
+                if !clockMeasured {
+                    clockMeasured = true
+                    if options.watch.measuresClock(coordinator: options.coordinator) {
+                        let (estimate, other) = try ClockSync.measure(on: &control)
+                        pending += other
+                        Self.logClock(estimate, log: log)
+                    }
+                }
             case .plan(let plan):
                 let layout = ClusterLayout(plan: plan)
                 guard plan.devicesPerWorker == options.devices, layout.workers.indices.contains(plan.you) else {
@@ -198,10 +215,23 @@ public struct ClusterWorker {
                 }
                 log.info("the coordinator stopped the job: \(stop.reason)")
                 return 1
+            case .clock:
+                break  // a late answer to a clock measurement
             case .join, .probed, .stepDone, .modelPart:
                 watch.drop(name, "a \(message.kind) message is for the coordinator")
             }
         }
+    }
+
+    /// Logs a clock measurement: the offset found and how far off it can be.
+    static func logClock(_ estimate: ClockOffsetEstimate, log: Logger) {
+        guard estimate.samples > 0 else {
+            log.warning("clock: the coordinator answered no clock probe; arrival times are taken as this clock's")
+            return
+        }
+        log.info(
+            "clock: \(fixed(Double(estimate.offset) / 1e3, 1)) µs behind the coordinator's (within ±\(fixed(Double(estimate.errorBound) / 1e3, 1)) µs: best round trip of \(estimate.samples))"
+        )
     }
 
     /// Sets the plan up before the devices connect: layout, planners, training, and on the

@@ -109,6 +109,11 @@ extension Coordinator {
             return
         }
         membership.heard(who, now: clock.now())
+        if case .clock(let probe) = message {
+            // A clock measurement: answered at once, stamped as late as possible.
+            try send(.clock(.init(seq: probe.seq, memberNs: probe.memberNs, coordinatorNs: clock.now())), to: route)
+            return
+        }
         let label = membership[who].label
         switch (who, message) {
         case (.gateway, .heartbeat(let beat)):
@@ -162,7 +167,8 @@ extension Coordinator {
                     ("reason", .string(stop.reason)),
                 ])
             failure = "worker \(label) failed: \(stop.reason)"
-        case (.worker, .join), (.worker, .refuse), (.worker, .plan), (.worker, .probe), (.worker, .step):
+        case (.worker, .join), (.worker, .refuse), (.worker, .plan), (.worker, .probe), (.worker, .step),
+            (.worker, .clock):
             drop("a \(message.kind) message from \(label), which only the coordinator sends")
         }
     }

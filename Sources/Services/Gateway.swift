@@ -79,6 +79,7 @@ public final class Gateway {
 
     public init(options: GatewayOptions) throws {
         self.options = options
+        options.watch.injectClockOffset()
         topology = try ClusterTopology.load(path: options.topologyPath)
         guard let index = topology.regions.firstIndex(where: { $0.name == options.region }) else {
             throw RuntimeError(
@@ -192,6 +193,9 @@ public final class Gateway {
         var watch = CoordinatorWatch(
             endpoint: options.coordinator, heartbeatSeconds: options.heartbeatSeconds,
             deadAfterSeconds: options.deadAfterSeconds, joinTimeoutSeconds: options.joinTimeoutSeconds)
+        var clockMeasured = false
+        /// Control messages that arrived while the clock was measured, handled next.
+        var pending: [[[UInt8]]] = []
         while true {
             if let failure = watch.failure() {
                 log.error("\(failure)")
@@ -200,8 +204,11 @@ public final class Gateway {
             if let seq = watch.heartbeatDue() {
                 try ControlLink.send(.heartbeat(.init(seq: seq, links: linkStats())), on: &control)
             }
-            guard let frames = try ControlLink.receiveFrames(on: &control, timeout: watch.wait(cap: .milliseconds(200)))
-            else { continue }
+            let received =
+                pending.isEmpty
+                ? try ControlLink.receiveFrames(on: &control, timeout: watch.wait(cap: .milliseconds(200)))
+                : pending.removeFirst()
+            guard let frames = received else { continue }
             guard let message = watch.accept(frames, who: name) else { continue }
             switch message {
             case .refuse(let refuse):
@@ -220,30 +227,18 @@ public final class Gateway {
                         state.scheduler.links[destination]!.hop = LinkModel.Hop(hop)
                     }
                 }
-                // Receivers hold messages only where they read this machine's clock.
-                var holding: [String] = []
-                var notHolding: [String] = []
-                for destination in state.scheduler.links.keys.sorted() {
-                    let local = layout.workers.filter { $0.region == destination }.allSatisfy {
-                        $0.endpoints.allSatisfy(Self.isLocal)
-                    }
-                    state.scheduler.links[destination]!.receiverHolds = options.receiverHolds && local
-                    if options.receiverHolds && local { holding.append(topology.regions[destination].name) }
-                    if options.receiverHolds && !local { notHolding.append(topology.regions[destination].name) }
+                // Arrival frames carry cluster time, which every rank converts to its own clock
+                // (`ClockSync`), so receivers hold wherever they run.
+                for destination in state.scheduler.links.keys {
+                    state.scheduler.links[destination]!.receiverHolds = options.receiverHolds
                 }
                 state.planned = true
                 state.condition.broadcast()
                 state.condition.unlock()
-                if !holding.isEmpty {
-                    log.info(
-                        "receivers in \(holding.joined(separator: ", ")) hold each message until it arrives: it goes on as soon as its arrival time is settled"
-                    )
-                }
-                if !notHolding.isEmpty {
-                    log.info(
-                        "receivers in \(notHolding.joined(separator: ", ")) are on other machines (their clocks are not this one): messages to them wait here until they arrive"
-                    )
-                }
+                log.info(
+                    options.receiverHolds
+                        ? "receivers hold each message until it arrives: it goes on as soon as its arrival time is settled"
+                        : "messages wait here until they arrive, less the trip to their rank")
                 if let hop = plan.gatewayHop {
                     log.info(
                         "cut-through: links start a message when its sender sent it, and release it one hop (\(Units.formatDuration(seconds: hop.alphaS)) + bytes at \(fixed(1 / hop.betaSPerByte / 1e9, 2)) GB/s) before it arrives"
@@ -259,7 +254,18 @@ public final class Gateway {
                 }
                 return stop.ok ? 0 : 1
             case .heartbeat:
-                break
+                // Admitted: on another host than the coordinator, measure the clocks' offset
+                // before any data moves (arrival frames carry the coordinator's time).
+                if !clockMeasured {
+                    clockMeasured = true
+                    if options.watch.measuresClock(coordinator: options.coordinator) {
+                        let (estimate, other) = try ClockSync.measure(on: &control)
+                        pending += other
+                        ClusterWorker.logClock(estimate, log: log)
+                    }
+                }
+            case .clock:
+                break  // a late answer to a clock measurement
             default:
                 watch.drop(name, "a \(message.kind) message is not for a gateway")
             }
@@ -280,13 +286,5 @@ public final class Gateway {
                 queueDelaySMax: Double(link.counters.queueDelayMax) / 1e9,
                 lateP99Us: lateness.percentile(0.99), lateMaxUs: lateness.maxMicroseconds)
         }
-    }
-
-    /// Whether an endpoint is on this machine: ipc, inproc, or TCP on a loopback address.
-    static func isLocal(_ endpoint: String) -> Bool {
-        if endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") { return true }
-        guard endpoint.hasPrefix("tcp://") else { return false }
-        let address = endpoint.dropFirst(6)
-        return address.hasPrefix("127.") || address.hasPrefix("localhost:") || address.hasPrefix("[::1]:")
     }
 }

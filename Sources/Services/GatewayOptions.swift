@@ -79,7 +79,7 @@ public struct GatewayOptions: ParsableArguments, Sendable {
         help: ArgumentHelp(
             "Where a message waits until its link says it arrives.",
             discussion:
-                "receiver: the gateway sends it on as soon as that time is settled, with an arrival frame, and the rank takes it at that time (so the trip from the gateway to the rank is off the message's path); gateway: it sends it on at that time, less the trip. Messages to ranks on other machines (not ipc or loopback) always wait at the gateway."
+                "receiver: the gateway sends it on as soon as that time is settled, with an arrival frame in the coordinator's time, and the rank takes it at that time on its own clock, converted with the offset it measured (so the trip from the gateway to the rank is off the message's path); gateway: it sends it on at that time, less the trip."
         ))
     var hold = HoldPlace.receiver
 

@@ -68,6 +68,7 @@ extension ControlMessage {
             case .heartbeat(let body): data = try encoder.encode(body)
             case .stop(let body): data = try encoder.encode(body)
             case .modelPart(let body): data = try encoder.encode(body)
+            case .clock(let body): data = try encoder.encode(body)
             }
         } catch {
             preconditionFailure("control message \(kind.name) does not encode: \(error)")
@@ -118,6 +119,7 @@ extension ControlMessage {
             case .heartbeat: self = .heartbeat(try decoder.decode(Heartbeat.self, from: data))
             case .stop: self = .stop(try decoder.decode(Stop.self, from: data))
             case .modelPart: self = .modelPart(try decoder.decode(ModelPart.self, from: data))
+            case .clock: self = .clock(try decoder.decode(Clock.self, from: data))
             }
         } catch {
             throw .badBody(type: kind.name, detail: Self.describe(error))

@@ -16,6 +16,7 @@ public enum ControlMessage: Equatable, Sendable {
     case heartbeat(Heartbeat)
     case stop(Stop)
     case modelPart(ModelPart)
+    case clock(Clock)
 
     /// The type code in the envelope.
     public enum Kind: UInt16, Sendable, CaseIterable {
@@ -29,6 +30,7 @@ public enum ControlMessage: Equatable, Sendable {
         case heartbeat = 8
         case stop = 9
         case modelPart = 10
+        case clock = 11
 
         var name: String {
             switch self {
@@ -42,6 +44,7 @@ public enum ControlMessage: Equatable, Sendable {
             case .heartbeat: "heartbeat"
             case .stop: "stop"
             case .modelPart: "model_part"
+            case .clock: "clock"
             }
         }
     }
@@ -58,6 +61,7 @@ public enum ControlMessage: Equatable, Sendable {
         case .heartbeat: .heartbeat
         case .stop: .stop
         case .modelPart: .modelPart
+        case .clock: .clock
         }
     }
 
@@ -289,6 +293,20 @@ public enum ControlMessage: Equatable, Sendable {
             self.computeS = computeS
             self.commS = commS
             self.stepsDone = stepsDone
+        }
+    }
+
+    /// Both ways: one exchange of a clock-offset measurement. A worker or gateway on another host
+    /// sends `member_ns` (its clock as it sends); the coordinator answers at once with the same
+    /// `seq` and `member_ns` and its own clock in `coordinator_ns`.
+    public struct Clock: Codable, Equatable, Sendable {
+        public var seq: Int
+        public var memberNs: Int64
+        public var coordinatorNs: Int64?
+        public init(seq: Int, memberNs: Int64, coordinatorNs: Int64? = nil) {
+            self.seq = seq
+            self.memberNs = memberNs
+            self.coordinatorNs = coordinatorNs
         }
     }
 

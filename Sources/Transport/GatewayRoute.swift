@@ -3,9 +3,10 @@ import Foundation
 
 /// The frame a worker puts in front of a data message it sends through its region's gateway
 /// (little-endian): magic `STRG` (0x47525453), the destination rank, then when the sender handed
-/// the message to its socket (CLOCK_MONOTONIC nanoseconds) and which clock that is (a hash of the
-/// kernel's boot id: processes on one machine share it). 24 bytes; a frame of the first 8 alone
-/// is a route without a time.
+/// the message to its socket and which clock that time is on: the cluster's (`clusterClock`: the
+/// coordinator's monotonic clock, which each process reads through its measured offset,
+/// `ClockSync`), or a machine's CLOCK_MONOTONIC (a hash of the kernel's boot id: processes on one
+/// machine share it). 24 bytes; a frame of the first 8 alone is a route without a time.
 ///
 /// A gateway sends each message on with an arrival frame in place of the route: the same layout
 /// with magic `STRA` (0x41525453) and the time the message reaches the far end of its link; the
@@ -24,6 +25,9 @@ public enum GatewayRoute {
         public var sentAt: Int64?
     }
 
+    /// The cluster's clock ("CLUSTER" in ASCII, little-endian): times on the coordinator's clock.
+    public static let clusterClock: UInt64 = 0x0052_4554_5355_4C43
+
     /// This machine's clock: FNV-1a of /proc/sys/kernel/random/boot_id (0, never matched, if
     /// it cannot be read).
     public static let clock: UInt64 = {
@@ -35,11 +39,16 @@ public enum GatewayRoute {
         return hash == 0 ? 1 : hash
     }()
 
-    /// A route to `rank`, stamped now (on the clock the gateways read) unless told when.
-    public static func frame(
-        destination rank: Int, sentAt: Int64 = SystemClock.shared.now(), clock: UInt64 = Self.clock,
-        magic: UInt32 = Self.magic
-    ) -> [UInt8] {
+    /// A route to `rank` stamped with `sentAt` (this process's clock, now unless told) in cluster
+    /// time, which a gateway on any host reads.
+    public static func frame(destination rank: Int, sentAt: Int64 = SystemClock.shared.now()) -> [UInt8] {
+        frame(destination: rank, time: ClockSync.toCluster(sentAt), clock: clusterClock, magic: magic)
+    }
+
+    /// A route frame with `time` as it is, on `clock`.
+    public static func frame(destination rank: Int, time sentAt: Int64, clock: UInt64, magic: UInt32 = Self.magic)
+        -> [UInt8]
+    {
         var bytes = [UInt8](repeating: 0, count: size)
         bytes.withUnsafeMutableBytes { raw in
             raw.storeBytes(of: magic.littleEndian, toByteOffset: 0, as: UInt32.self)
@@ -50,9 +59,10 @@ public enum GatewayRoute {
         return bytes
     }
 
-    /// An arrival frame: `rank`'s message arrives at `arrivesAt`.
+    /// An arrival frame: `rank`'s message arrives at `arrivesAt` (this process's clock), sent in
+    /// cluster time.
     public static func arrivalFrame(destination rank: Int, arrivesAt: Int64) -> [UInt8] {
-        frame(destination: rank, sentAt: arrivesAt, magic: arrivalMagic)
+        frame(destination: rank, time: ClockSync.toCluster(arrivesAt), clock: clusterClock, magic: arrivalMagic)
     }
 
     /// The route in a frame, or nil if it is not one (wrong size or magic); with `magic:
@@ -65,11 +75,13 @@ public enum GatewayRoute {
         else { return nil }
         var route = Route(
             destination: Int(UInt32(littleEndian: frame.loadUnaligned(fromByteOffset: 4, as: UInt32.self))))
-        if frame.count == size, clock != 0,
-            UInt64(littleEndian: frame.loadUnaligned(fromByteOffset: 16, as: UInt64.self)) == clock
-        {
-            route.sentAt = Int64(
-                bitPattern: UInt64(littleEndian: frame.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+        guard frame.count == size else { return route }
+        let stamped = UInt64(littleEndian: frame.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
+        let time = Int64(bitPattern: UInt64(littleEndian: frame.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+        if stamped == clusterClock {
+            route.sentAt = ClockSync.toLocal(time)
+        } else if clock != 0, stamped == clock {
+            route.sentAt = time
         }
         return route
     }

@@ -129,7 +129,7 @@ public struct ScheduleExecutor {
             nearAfterLongHold =
                 arrivesAt - waitingSince <= OvershootWindow.nearArrival
                 && arrivesAt - first.receivedAt > OvershootWindow.nearArrival
-            plane.releases.doorbell.ring(at: wake!)
+            plane.releases.doorbell.ring(at: SystemClock.kernelTime(wake!))
         }
         // A rank that approaches arrivals waits at real-time priority for the last stretch to
         // one, so that it runs as soon as what it waits for comes: a message, a release, the

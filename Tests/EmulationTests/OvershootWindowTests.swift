@@ -36,3 +36,29 @@ struct OvershootWindowTests {
         #expect(OvershootWindow.approach(from: 10_000_100, to: 10_000_000) == (10_000_000, true))
     }
 }
+
+@Suite("clock offset estimate: NTP's arithmetic, shortest round trip kept")
+struct ClockOffsetEstimateTests {
+    @Test("a clock 3 s behind the coordinator's, probed over paths of uneven delay")
+    func estimate() {
+        var estimate = ClockOffsetEstimate()
+        #expect(estimate.errorBound == Int64.max && estimate.samples == 0)
+        let offset: Int64 = 3_000_000_000  // coordinator = member + offset
+        // (there, back) delays in ns; the shortest round trip is the third: 20 µs + 30 µs.
+        let delays: [(Int64, Int64)] = [(400_000, 90_000), (70_000, 300_000), (20_000, 30_000), (500_000, 500_000)]
+        var sent: Int64 = 1_000_000_000
+        for (there, back) in delays {
+            let reply = sent + there + offset
+            estimate.add(sent: sent, reply: reply, received: sent + there + back)
+            sent += 10_000_000
+        }
+        #expect(estimate.samples == 4)
+        #expect(estimate.roundTrip == 50_000)
+        // Off by half the difference of the two delays: (20 − 30) / 2 µs.
+        #expect(estimate.offset == offset - 5_000)
+        #expect(abs(estimate.offset - offset) <= estimate.errorBound)
+        // A reply that comes back before its probe left is not a sample.
+        estimate.add(sent: 10, reply: 5, received: 9)
+        #expect(estimate.samples == 4)
+    }
+}

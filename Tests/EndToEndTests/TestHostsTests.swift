@@ -55,7 +55,7 @@ struct TestHostsTests {
         """
 
     /// Runs the job with Deploy/local-cluster.sh on this build's executables; the run directory.
-    static func run(_ name: String, netns: Bool, cluster: LocalCluster) throws -> String {
+    static func run(_ name: String, netns: Bool, cluster: LocalCluster, extra: [String] = []) throws -> String {
         let topology = try cluster.write("two.yaml", twoRegions)
         let job = try cluster.write("job.yaml", Self.job)
         let runDirectory = cluster.directory.appendingPathComponent(name).path
@@ -63,7 +63,7 @@ struct TestHostsTests {
         let (status, output) = try runScript(
             "Deploy/local-cluster.sh",
             ["--topology", topology, "--job", job, "--run-dir", runDirectory, "--bin", bin]
-                + (netns ? ["--netns"] : []),
+                + (netns ? ["--netns"] : []) + extra,
             timeout: 240)
         #expect(status == 0, "local-cluster.sh\(netns ? " --netns" : ""): \(output.suffix(3000))")
         return runDirectory
@@ -74,12 +74,14 @@ struct TestHostsTests {
     }
 
     @Test(
-        "training across namespace hosts over TCP ends with the parameters it ends with on loopback; nothing is left behind",
+        "training across namespace hosts over TCP, their clocks skewed by seconds, ends with the parameters it ends with on loopback; nothing is left behind",
         .enabled(if: getuid() == 0, "network namespaces need root"))
     func sameParameters() throws {
         let before = testHostNamespaces()
         let cluster = try LocalCluster(name: "netns")
-        let hosts = try Self.run("hosts", netns: true, cluster: cluster)
+        // Each gateway and worker reads its clock seconds off (as another host's would) and
+        // measures its offset to the coordinator's: arrival times cross hosts in cluster time.
+        let hosts = try Self.run("hosts", netns: true, cluster: cluster, extra: ["--clock-skew", "1.5"])
         let loopback = try Self.run("loopback", netns: false, cluster: cluster)
         #expect(testHostNamespaces() == before, "namespaces left behind")
 
@@ -96,6 +98,20 @@ struct TestHostsTests {
             #expect(
                 there == here,
                 "\(schedule): CRC32C \(String(there, radix: 16)) across hosts, \(String(here, radix: 16)) on loopback")
+        }
+        // Every gateway and worker measured its clock, within a millisecond of the skew it was given
+        // (the k-th process, gateways first, reads 1.5·k·(−1)^k s off).
+        let names =
+            ["gateway-us-east", "gateway-eu-west"]
+            + ["us-east", "eu-west"].flatMap { region in
+                (0..<2).map { "worker-\(region)-\($0)" }
+            }
+        for (k, name) in names.enumerated().map({ ($0.offset + 1, $0.element) }) {
+            let log = try String(contentsOfFile: hosts + "/logs/\(name).log", encoding: .utf8)
+            let match = log.firstMatch(of: /clock: (-?[0-9.]+) µs behind/)
+            let measured = try #require(match.flatMap { Double($0.output.1) }, "\(name) measured no clock offset")
+            let truth = -1.5e6 * Double(k) * (k % 2 == 1 ? -1 : 1)
+            #expect(abs(measured - truth) < 1000, "\(name): measured \(measured) µs, true \(truth) µs")
         }
         // The file the coordinator wrote is the one every replica's checksum matched.
         let events = try String(contentsOfFile: hosts + "/events.jsonl", encoding: .utf8)

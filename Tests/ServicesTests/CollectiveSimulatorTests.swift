@@ -347,11 +347,11 @@ struct SharedCoresModelTests {
     }
 }
 
-@Suite("gateway route frame")
+@Suite("gateway route frame", .serialized)
 struct GatewayRouteTests {
     @Test("carries the destination and, on this machine's clock, when it was sent; 8-byte frames still route")
     func frames() {
-        let frame = GatewayRoute.frame(destination: 7, sentAt: 123_456_789, clock: 42)
+        let frame = GatewayRoute.frame(destination: 7, time: 123_456_789, clock: 42)
         #expect(frame.count == 24 && Array(frame[0..<4]) == [0x53, 0x54, 0x52, 0x47])
         #expect(
             frame.withUnsafeBytes { GatewayRoute.parse($0, clock: 42) }
@@ -372,6 +372,26 @@ struct GatewayRouteTests {
     }
 
     @Test(
+        "frames carry cluster time: a process whose clock is 2.5 s behind the coordinator's reads them on its own clock"
+    )
+    func clusterTime() {
+        defer { ClockSync.offset.store(0, ordering: .relaxed) }
+        // The gateway's clock is the coordinator's (offset 0): it stamps an arrival at 10 s.
+        let arrival = GatewayRoute.arrivalFrame(destination: 3, arrivesAt: 10_000_000_000)
+        // A rank on a host whose clock reads 2.5 s less than the coordinator's.
+        ClockSync.offset.store(2_500_000_000, ordering: .relaxed)
+        #expect(
+            arrival.withUnsafeBytes { GatewayRoute.parse($0, magic: GatewayRoute.arrivalMagic) }
+                == GatewayRoute.Route(destination: 3, sentAt: 7_500_000_000))
+        // And its route frames reach a gateway on the coordinator's clock 2.5 s later than they read here.
+        let route = GatewayRoute.frame(destination: 4, sentAt: 1_000_000_000)
+        ClockSync.offset.store(0, ordering: .relaxed)
+        #expect(
+            route.withUnsafeBytes { GatewayRoute.parse($0) }
+                == GatewayRoute.Route(destination: 4, sentAt: 3_500_000_000))
+    }
+
+    @Test(
         "an arrival frame: the route's layout with magic STRA and the arrival time; a route is not one, nor one from another clock"
     )
     func arrivalFrames() {
@@ -384,21 +404,21 @@ struct GatewayRouteTests {
         let route = GatewayRoute.frame(destination: 3, sentAt: 1)
         #expect(route.withUnsafeBytes { GatewayRoute.parse($0, magic: GatewayRoute.arrivalMagic) } == nil)
         let elsewhere = GatewayRoute.frame(
-            destination: 3, sentAt: 5, clock: GatewayRoute.clock &+ 1, magic: GatewayRoute.arrivalMagic)
+            destination: 3, time: 5, clock: GatewayRoute.clock &+ 1, magic: GatewayRoute.arrivalMagic)
         #expect(
             elsewhere.withUnsafeBytes { GatewayRoute.parse($0, magic: GatewayRoute.arrivalMagic) }
                 == GatewayRoute.Route(destination: 3, sentAt: nil))
     }
 
-    @Test("receivers hold messages only on this machine: ipc, inproc and loopback TCP endpoints")
-    func localEndpoints() {
+    @Test("processes that reach the coordinator by ipc, inproc or loopback TCP share its clock; others measure")
+    func sharedClock() {
         for endpoint in [
             "ipc:///tmp/x.sock", "inproc://a", "tcp://127.0.0.1:5555", "tcp://localhost:1", "tcp://[::1]:9",
         ] {
-            #expect(Gateway.isLocal(endpoint), "\(endpoint)")
+            #expect(ClockSync.sharesClock(coordinator: endpoint), "\(endpoint)")
         }
         for endpoint in ["tcp://10.0.0.2:5555", "tcp://host-b:1", "tcp://1127.0.0.1:2"] {
-            #expect(!Gateway.isLocal(endpoint), "\(endpoint)")
+            #expect(!ClockSync.sharesClock(coordinator: endpoint), "\(endpoint)")
         }
     }
 }
