@@ -90,7 +90,8 @@ public struct ClockOffsetEstimate: Sendable, Equatable {
         let trip = received - sent
         guard trip < roundTrip else { return }
         roundTrip = trip
-        offset = reply - (sent / 2 + received / 2 + (sent % 2 + received % 2) / 2)
+        // Wrapping: `reply` comes off the network and may be anything.
+        offset = reply &- (sent / 2 + received / 2 + (sent % 2 + received % 2) / 2)
     }
 
     /// At most this far from the true offset, nanoseconds (half the best round trip).
