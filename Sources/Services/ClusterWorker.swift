@@ -100,9 +100,6 @@ public struct ClusterWorker {
             deadAfterSeconds: options.deadAfterSeconds, joinTimeoutSeconds: options.joinTimeoutSeconds)
         var threads: [Thread] = []
         var commands = WorkerCommandQueue()
-        var clockMeasured = false
-        /// Control messages that arrived while the clock was measured, handled next.
-        var pending: [[[UInt8]]] = []
         func traffic() -> ControlMessage.Traffic { Self.traffic(planes: planes, shared: shared) }
 
         /// Carries out what the command queue decided.
@@ -162,11 +159,8 @@ public struct ClusterWorker {
                 }
             }
 
-            let frames =
-                pending.isEmpty
-                ? try ControlLink.receiveFrames(
-                    on: &control, timeout: watch.wait(cap: .milliseconds(200)), wakingOn: board.doorbell)
-                : pending.removeFirst()
+            let frames = try watch.receive(
+                on: &control, timeout: watch.wait(cap: .milliseconds(200)), wakingOn: board.doorbell)
             guard let frames else { continue }
             guard let message = watch.accept(frames, who: name) else { continue }
             switch message {
@@ -174,16 +168,7 @@ public struct ClusterWorker {
                 log.info("refused by the coordinator: \(refuse.reason)")
                 return 3
             case .heartbeat:
-                // Admitted: on another host than the coordinator, measure the clocks' offset
-                // before any data moves.
-                if !clockMeasured {
-                    clockMeasured = true
-                    if options.watch.measuresClock(coordinator: options.coordinator) {
-                        let (estimate, other) = try ClockSync.measure(on: &control)
-                        pending += other
-                        Self.logClock(estimate, log: log)
-                    }
-                }
+                try watch.measureClockOnce(on: &control, options: options.watch, log: log)
             case .plan(let plan):
                 let layout = ClusterLayout(plan: plan)
                 guard plan.devicesPerWorker == options.devices, layout.workers.indices.contains(plan.you) else {
@@ -221,17 +206,6 @@ public struct ClusterWorker {
                 watch.drop(name, "a \(message.kind) message is for the coordinator")
             }
         }
-    }
-
-    /// Logs a clock measurement: the offset found and how far off it can be.
-    static func logClock(_ estimate: ClockOffsetEstimate, log: Logger) {
-        guard estimate.samples > 0 else {
-            log.warning("clock: the coordinator answered no clock probe; arrival times are taken as this clock's")
-            return
-        }
-        log.info(
-            "clock: \(fixed(Double(estimate.offset) / 1e3, 1)) µs behind the coordinator's (within ±\(fixed(Double(estimate.errorBound) / 1e3, 1)) µs: best round trip of \(estimate.samples))"
-        )
     }
 
     /// Sets the plan up before the devices connect: layout, planners, training, and on the

@@ -1,5 +1,9 @@
+import Collectives
+import Emulation
+import Logging
 import StraitsWire
 import Transport
+import ZeroMQ
 
 /// A worker's or gateway's view of its coordinator: whether it was admitted in time, whether it
 /// has gone silent, and when the next heartbeat is due.
@@ -48,6 +52,36 @@ struct CoordinatorWatch {
     }
 
     private(set) var dropped = 0
+    private var clockMeasured = false
+    /// Control messages that arrived while the clock was measured, handled next.
+    private var pending: [[[UInt8]]] = []
+
+    /// The next control message: one kept while the clock was measured, or the socket's next
+    /// (nil when `timeout` passes or `doorbell` rings first).
+    mutating func receive(
+        on socket: inout ZMQSocket, timeout: Duration, wakingOn doorbell: ZMQDoorbell? = nil
+    ) throws -> [[UInt8]]? {
+        if !pending.isEmpty { return pending.removeFirst() }
+        return try ControlLink.receiveFrames(on: &socket, timeout: timeout, wakingOn: doorbell)
+    }
+
+    /// Once admitted (the first heartbeat): a process on another host than the coordinator, or
+    /// one whose clock a test skewed, measures its clock's offset to the coordinator's before any
+    /// data moves (arrival frames carry the coordinator's time, `ClockSync`), and logs it.
+    mutating func measureClockOnce(on socket: inout ZMQSocket, options: WatchOptions, log: Logger) throws {
+        guard !clockMeasured else { return }
+        clockMeasured = true
+        guard options.measuresClock(coordinator: endpoint) else { return }
+        let (estimate, other) = try ClockSync.measure(on: &socket)
+        pending += other
+        guard estimate.samples > 0 else {
+            log.warning("clock: the coordinator answered no clock probe; arrival times are taken as this clock's")
+            return
+        }
+        log.info(
+            "clock: \(fixed(Double(estimate.offset) / 1e3, 1)) µs behind the coordinator's (within ±\(fixed(Double(estimate.errorBound) / 1e3, 1)) µs: best round trip of \(estimate.samples))"
+        )
+    }
 
     /// Decodes a message from the coordinator, noting that it was heard; a malformed one is
     /// dropped and logged (nil).

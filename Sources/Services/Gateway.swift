@@ -193,9 +193,6 @@ public final class Gateway {
         var watch = CoordinatorWatch(
             endpoint: options.coordinator, heartbeatSeconds: options.heartbeatSeconds,
             deadAfterSeconds: options.deadAfterSeconds, joinTimeoutSeconds: options.joinTimeoutSeconds)
-        var clockMeasured = false
-        /// Control messages that arrived while the clock was measured, handled next.
-        var pending: [[[UInt8]]] = []
         while true {
             if let failure = watch.failure() {
                 log.error("\(failure)")
@@ -204,11 +201,9 @@ public final class Gateway {
             if let seq = watch.heartbeatDue() {
                 try ControlLink.send(.heartbeat(.init(seq: seq, links: linkStats())), on: &control)
             }
-            let received =
-                pending.isEmpty
-                ? try ControlLink.receiveFrames(on: &control, timeout: watch.wait(cap: .milliseconds(200)))
-                : pending.removeFirst()
-            guard let frames = received else { continue }
+            guard let frames = try watch.receive(on: &control, timeout: watch.wait(cap: .milliseconds(200))) else {
+                continue
+            }
             guard let message = watch.accept(frames, who: name) else { continue }
             switch message {
             case .refuse(let refuse):
@@ -254,16 +249,7 @@ public final class Gateway {
                 }
                 return stop.ok ? 0 : 1
             case .heartbeat:
-                // Admitted: on another host than the coordinator, measure the clocks' offset
-                // before any data moves (arrival frames carry the coordinator's time).
-                if !clockMeasured {
-                    clockMeasured = true
-                    if options.watch.measuresClock(coordinator: options.coordinator) {
-                        let (estimate, other) = try ClockSync.measure(on: &control)
-                        pending += other
-                        ClusterWorker.logClock(estimate, log: log)
-                    }
-                }
+                try watch.measureClockOnce(on: &control, options: options.watch, log: log)
             case .clock:
                 break  // a late answer to a clock measurement
             default:
