@@ -102,7 +102,12 @@ public struct FieldReader {
         return text == "true"
     }
 
-    /// A duration such as `40ms`; seconds.
+    /// The longest duration a file may give (about 11.6 days): a timeout, a latency or a compute
+    /// time past it is a mistake, and a bound keeps every later conversion (to nanoseconds, to a
+    /// `Duration`) in range.
+    public static let maximumSeconds = 1e6
+
+    /// A duration such as `40ms`; seconds, from 0 up to `maximumSeconds`.
     public func seconds(_ key: String, default fallback: Double? = nil) throws(ConfigError) -> Double {
         guard let node = node(key) else {
             if let fallback { return fallback }
@@ -110,6 +115,9 @@ public struct FieldReader {
         }
         guard case .scalar(let text, _) = node, let value = Units.seconds(text) else {
             throw error(key, "expected a duration like 40ms, got \(node.kindDescription)")
+        }
+        guard value.isFinite, value >= 0, value <= Self.maximumSeconds else {
+            throw error(key, "expected a duration from 0 up to 1000000s (11.6 days), got \(text)")
         }
         return value
     }

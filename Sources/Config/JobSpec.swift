@@ -90,6 +90,8 @@ public struct JobSpec: Sendable, Equatable {
                     "expected a whole number of float32 elements (a multiple of 4 bytes) up to 1 GiB, got \(value) bytes"
             )
         }
+        let timeout = try root.seconds("timeout", default: 60)
+        guard timeout >= 0.001 else { throw root.error("timeout", "expected at least 1ms, got \(timeout) s") }
         return JobSpec(
             name: try root.string("name"),
             kind: kind,
@@ -103,7 +105,7 @@ public struct JobSpec: Sendable, Equatable {
             stepFactor: try root.integer("step_factor", default: 4, minimum: 2),
             iterations: try root.integer("iters", default: 10, minimum: 1, maximum: 100_000),
             warmupIterations: try root.integer("warmup", default: 2, minimum: 0, maximum: 100_000),
-            timeoutSeconds: try root.seconds("timeout", default: 60),
+            timeoutSeconds: timeout,
             chunkBytes: root.contains("chunk") ? try root.bytes("chunk") : nil,
             sizes: sizes,
             training: training)

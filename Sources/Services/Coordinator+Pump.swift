@@ -58,8 +58,13 @@ extension Coordinator {
             }
             try? send(.heartbeat(.init(seq: membership.heartbeatSequence)), to: member.route)
         case .refuse(let route, let reason):
-            run.event("refused", [("reason", .string(reason))])
-            log.info("refused a join: \(reason)")
+            // Every refused peer hears why; the log and events.jsonl hold the first 20 refusals
+            // and every 1000th, so that a peer joining in a loop cannot fill them.
+            refused += 1
+            if refused <= 20 || refused % 1000 == 0 {
+                run.event("refused", [("count", .int(refused)), ("reason", .string(reason))])
+                log.info("refused a join (\(refused) so far): \(reason)")
+            }
             try? send(.refuse(.init(reason: reason)), to: route)
         case .heartbeat(let seq):
             for member in membership.everyone { try? send(.heartbeat(.init(seq: seq)), to: member.route) }

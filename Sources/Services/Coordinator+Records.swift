@@ -21,6 +21,8 @@ extension Coordinator {
 
     /// summary.json: the run's headline figures.
     func writeSummary(status: String, reason: String?) {
+        // The records first: a summary on the disk means the lines it sums up are there too.
+        run.sync()
         let totals = RegionTotals.of(membership.workers)
         let wall = Date().timeIntervalSince(started)
         var sent = 0

@@ -41,6 +41,7 @@ public final class Coordinator {
     /// Each worker's place in `order`.
     var positionInOrder: [Int: Int] = [:]
     var dropped = 0
+    var refused = 0
     var failure: String?
     /// Files the workers send for the run directory (the models at the end of each schedule).
     var files = FileAssembly()
@@ -62,6 +63,14 @@ public final class Coordinator {
         run = try RunDirectory(
             path: options.runDirectory, regionNames: topology.regions.map(\.name),
             topologyFile: options.topologyPath, jobFile: options.jobPath)
+        // A run that dies before its end (SIGKILL, a power cut) leaves a summary that says so.
+        run.write(
+            "summary.json",
+            .object([
+                ("status", "running"), ("reason", .null), ("job", .string(job.name)),
+                ("kind", .string(job.kind.rawValue)), ("topology", .string(topology.name)),
+                ("started", .string(RunDirectory.timestamp(started))), ("pid", .int(Int(getpid()))),
+            ]))
         var socket = try ZMQSocket(.router, linger: .milliseconds(500))
         try socket.setRouterMandatory(true)
         try socket.setMaximumMessageSize(4 << 20)

@@ -124,6 +124,7 @@ extension ControlMessage {
         } catch {
             throw .badBody(type: kind.name, detail: Self.describe(error))
         }
+        if let problem = outOfBounds { throw .badBody(type: kind.name, detail: problem) }
     }
 
     /// A decoding error in words: which field, and what was wrong.

@@ -20,6 +20,11 @@ public final class JSONLWriter: Sendable {
 
     deinit { close(descriptor) }
 
+    /// Waits until every line written so far is on the disk (`fsync`).
+    public func sync() {
+        lock.withLock { _ in _ = fsync(descriptor) }
+    }
+
     /// Appends `record` as one line.
     public func append(_ record: JSONValue) {
         appendLine(record.encoded)
@@ -44,6 +49,45 @@ public final class JSONLWriter: Sendable {
             }
             bytes.removeAll()
         }
+    }
+}
+
+/// Writes a whole file so that a reader, or the disk after a crash, holds the old file or the
+/// whole new one: the bytes go to `path.partial`, are synced, and the file is renamed over
+/// `path`, whose directory is synced too.
+public func writeDurably(_ bytes: [UInt8], to path: String) throws {
+    let partial = path + ".partial"
+    let descriptor = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard descriptor >= 0 else {
+        throw TelemetryError("cannot open \(partial) for writing: \(String(cString: strerror(errno)))")
+    }
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes.withUnsafeBytes { raw in
+            Foundation.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
+        }
+        if written < 0 {
+            if errno == EINTR { continue }
+            let reason = String(cString: strerror(errno))
+            close(descriptor)
+            unlink(partial)
+            throw TelemetryError("cannot write \(partial): \(reason)")
+        }
+        offset += written
+    }
+    let synced = fsync(descriptor)
+    close(descriptor)
+    guard synced == 0, rename(partial, path) == 0 else {
+        let reason = String(cString: strerror(errno))
+        unlink(partial)
+        throw TelemetryError("cannot write \(path): \(reason)")
+    }
+    let directory = open(
+        (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent,
+        O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    if directory >= 0 {
+        _ = fsync(directory)
+        close(directory)
     }
 }
 

@@ -53,24 +53,29 @@ public final class RunDirectory: Sendable {
         String(region.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" })
     }
 
-    /// Writes a whole JSON file (`plan.json`, `summary.json`) atomically.
+    /// Writes a whole JSON file (`plan.json`, `summary.json`) atomically and durably
+    /// (`writeDurably`).
     public func write(_ name: String, _ value: JSONValue) {
-        let data = Data((value.encoded + "\n").utf8)
         do {
-            try data.write(to: URL(fileURLWithPath: path + "/" + name), options: .atomic)
+            try writeDurably(Array((value.encoded + "\n").utf8), to: path + "/" + name)
         } catch {
-            Logger(label: "straits").error("cannot write \(path)/\(name): \(error.localizedDescription)")
+            Logger(label: "straits").error("\(error)")
         }
     }
 
-    /// Writes a whole file that arrived from a worker (a model's parameters) atomically: a
-    /// reader sees the old file or the whole new one.
+    /// Puts every JSONL line written so far on the disk.
+    public func sync() {
+        for writer in [steps, bench, events, links] + Array(regions.values) { writer.sync() }
+    }
+
+    /// Writes a whole file that arrived from a worker (a model's parameters) atomically and
+    /// durably: a reader sees the old file or the whole new one.
     public func writeFile(_ name: String, bytes: [UInt8]) throws {
         guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {
             throw TelemetryError(
                 "refusing to write \(name.debugDescription) in the run directory: not a plain file name")
         }
-        try Data(bytes).write(to: URL(fileURLWithPath: path + "/" + name), options: .atomic)
+        try writeDurably(bytes, to: path + "/" + name)
     }
 
     /// Appends an event with its time, kind and fields.

@@ -42,8 +42,17 @@ public enum ControlLink {
         }
     }
 
+    /// The most frames a control message has: a routing id, the envelope and the body.
+    public static let maximumFrames = 3
+
+    /// The message's frames as bytes; past `maximumFrames`, only the first is copied (the
+    /// sender's routing id, to name it) and the rest stand as empty frames, so that a message of
+    /// many large frames is refused for its frame count without a copy of what it carries.
     private static func frames(of message: borrowing ZMQMessage) -> [[UInt8]] {
-        (0..<message.count).map { message.bytes($0) }
+        guard message.count <= maximumFrames else {
+            return [message.bytes(0)] + [[UInt8]](repeating: [], count: message.count - 1)
+        }
+        return (0..<message.count).map { message.bytes($0) }
     }
 
     /// Says on standard error that a message was dropped (the first 20, then every 1000th).

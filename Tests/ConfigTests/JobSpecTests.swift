@@ -36,6 +36,16 @@ struct JobSpecTests {
                 "j.yaml:2: stpes: unknown field (did you mean steps?); expected one of name, kind, steps, gradient, compute, samples_per_step, algo, min_bytes, max_bytes, step_factor, iters, warmup, timeout, chunk, sizes, model, data, optimizer, schedules, bucket, target_loss, loss_window"
             ),
             ("kind: sync\n", "j.yaml:1: name: required field is missing; expected a name"),
+            // Durations are bounded, so no later conversion to nanoseconds can overflow.
+            (
+                "name: j\ntimeout: 100000000000000000s\n",
+                "j.yaml:2: timeout: expected a duration from 0 up to 1000000s (11.6 days), got 100000000000000000s"
+            ),
+            ("name: j\ntimeout: 0s\n", "j.yaml:2: timeout: expected at least 1ms, got 0.0 s"),
+            (
+                "name: j\ncompute: 2000000s\n",
+                "j.yaml:2: compute: expected a duration from 0 up to 1000000s (11.6 days), got 2000000s"
+            ),
         ]
         for (text, expected) in cases {
             #expect(throws: ConfigError.self) { try JobSpec.parse(text, file: "j.yaml") }
