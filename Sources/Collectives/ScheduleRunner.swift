@@ -74,6 +74,12 @@ public struct ScheduleRunner: Sendable {
         return directives
     }
 
+    /// The receive a message from `peer` with `tag` would be for, if one is still to come.
+    public func expectedReceive(from peer: Int, tag: UInt64) -> CollectiveSchedule.Operation? {
+        guard let id = receiveFor[MessageKey(peer: peer, tag: tag)], !arrived.contains(id) else { return nil }
+        return schedule.operations[id]
+    }
+
     /// A message from `peer` with `tag` arrived. Returns `.receive` if its operation may run now;
     /// otherwise the shell holds the message until a later directive names it.
     public mutating func messageArrived(from peer: Int, tag: UInt64) throws(UnexpectedMessage) -> [Directive] {

@@ -242,7 +242,10 @@ public struct ClusterWorker {
                 threads.append(thread)
             }
         }
-        for plane in planes { plane.checksums = plan.checksums }
+        for plane in planes {
+            plane.checksums = plan.checksums
+            plane.epoch = UInt32(clamping: plan.epoch)
+        }
         if let training = shared.training, shared.trainingDevices.isEmpty, let group = shared.group {
             shared.trainingDevices = (0..<options.devices).map {
                 TrainingDevice(device: $0, spec: training, plane: planes[$0], group: group, shared: shared)

@@ -67,6 +67,9 @@ public final class DataPlane: @unchecked Sendable {
     public let traffic = TrafficCounters()
     /// Whether sends carry a CRC32C of their payload (receivers check any frame that has one).
     public var checksums = false
+    /// The membership epoch of the plan the rank runs: sent in every header, and a message of
+    /// another epoch is refused (0 until a plan sets it, as the bench launcher's ranks run).
+    public var epoch: UInt32 = 0
     /// Malformed or corrupt messages dropped so far.
     public private(set) var rejected = 0
     /// Endpoints the inbox is bound to (a transport endpoint, and inproc for same-worker peers).

@@ -209,6 +209,26 @@ public struct ScheduleExecutor {
             )
             return
         }
+        // Refused before it is taken, so that the message the schedule waits for can still
+        // come: another epoch's, one without the checksum the plan asks for, or one whose offset
+        // or size is not its receive's.
+        guard header.epoch == plane.epoch else {
+            plane.reject(
+                "message from rank \(header.sourceRank) of membership epoch \(header.epoch); this rank runs epoch \(plane.epoch)"
+            )
+            return
+        }
+        if plane.checksums, header.flags & DataFrameHeader.Flags.checksummed == 0 {
+            plane.reject(
+                "message from rank \(header.sourceRank) tag \(header.tag) without a CRC32C, which the plan requires")
+            return
+        }
+        if let operation = runner.expectedReceive(from: peer, tag: header.tag),
+            let problem = Self.shapeProblem(operation, held)
+        {
+            plane.reject("rank \(plane.rank): \(problem)")
+            return
+        }
         do {
             work += try runner.messageArrived(from: peer, tag: header.tag)
         } catch {
@@ -224,6 +244,7 @@ public struct ScheduleExecutor {
         var header = DataFrameHeader(
             sourceRank: UInt32(plane.rank), step: step, collectiveID: collectiveID, tag: operation.tag,
             offsetBytes: UInt64(range.offset * 4), lengthBytes: UInt64(range.count * 4))
+        header.epoch = plane.epoch
         let encoded = compression.flatMap { $0.encode(operation, buffer: buffer) }
         if let encoded {
             header.dtype = DataFrameHeader.DataType(rawValue: compression!.format.rawValue)!
@@ -261,7 +282,9 @@ public struct ScheduleExecutor {
         if copied { work += runner.completed(operation.id) }
     }
 
-    private func apply(_ operation: CollectiveSchedule.Operation, _ held: HeldMessage) throws {
+    /// What makes `held` not the message `operation` receives (its offset, length or payload
+    /// size), or nil.
+    static func shapeProblem(_ operation: CollectiveSchedule.Operation, _ held: HeldMessage) -> String? {
         let range = operation.range
         let header = held.header
         let payloadBytes = held.payloadSize
@@ -270,11 +293,18 @@ public struct ScheduleExecutor {
         guard header.offsetBytes == UInt64(range.offset * 4), header.lengthBytes == UInt64(range.count * 4),
             payloadBytes == expectedBytes
         else {
-            throw RuntimeError(
-                .protocolViolation,
-                "rank \(plane.rank): message from rank \(header.sourceRank) tag \(header.tag) carries \(payloadBytes) bytes of \(format) at offset \(header.offsetBytes) (header says \(header.lengthBytes)); expected \(expectedBytes) bytes for \(range.count) values at offset \(range.offset * 4) for \(operation)"
-            )
+            return
+                "message from rank \(header.sourceRank) tag \(header.tag) carries \(payloadBytes) bytes of \(format) at offset \(header.offsetBytes) (header says \(header.lengthBytes)); expected \(expectedBytes) bytes for \(range.count) values at offset \(range.offset * 4) for \(operation)"
         }
+        return nil
+    }
+
+    private func apply(_ operation: CollectiveSchedule.Operation, _ held: HeldMessage) throws {
+        if let problem = Self.shapeProblem(operation, held) {
+            throw RuntimeError(.protocolViolation, "rank \(plane.rank): \(problem)")
+        }
+        let range = operation.range
+        let format = WireCodec.Format(rawValue: held.header.dtype.rawValue)!
         guard range.count > 0 else { return }
         let target = buffer + range.offset * 4
         if format != .float32 {

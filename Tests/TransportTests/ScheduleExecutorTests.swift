@@ -2,6 +2,7 @@ import Collectives
 import Emulation
 import Foundation
 import NUMA
+import StraitsWire
 import Testing
 import ZeroMQ
 
@@ -218,6 +219,71 @@ struct ScheduleExecutorTests {
         } else {
             #expect(results[0][4] == 0 && results[0][5] == 0)
         }
+    }
+
+    @Test(
+        "forged messages for the tag a rank waits on (no checksum, another epoch, the wrong size) are dropped, and the real one still completes the collective exactly"
+    )
+    func forgedMessages() async throws {
+        let planes = [
+            try DataPlane(rank: 0, bind: ["inproc://straits-exec-forged-0"]),
+            try DataPlane(rank: 1, bind: ["inproc://straits-exec-forged-1"]),
+        ]
+        for plane in planes {
+            plane.checksums = true
+            plane.epoch = 7
+        }
+        try planes[0].connect(peer: 1, endpoint: "inproc://straits-exec-forged-1")
+        try planes[1].connect(peer: 0, endpoint: "inproc://straits-exec-forged-0")
+        let count = 64
+        @Sendable func schedule(_ rank: Int) -> CollectiveSchedule {
+            var schedule = CollectiveSchedule(rank: rank, ranks: 2)
+            RingAllReduce.append(
+                to: &schedule, group: [0, 1], range: ElementRange(offset: 0, count: count), chunkElements: count)
+            return schedule
+        }
+        // What rank 0 first waits for from rank 1, forged three ways and queued before it.
+        let receive = try #require(schedule(0).operations.first { !$0.kind.isSend })
+        var forger = try ZMQSocket(.push, linger: .zero)
+        try forger.connect("inproc://straits-exec-forged-0")
+        let payload = [UInt8](repeating: 0x41, count: receive.range.count * 4)
+        func header(epoch: UInt32, length: Int, checksummed: [UInt8]?) -> [UInt8] {
+            var header = DataFrameHeader(
+                sourceRank: 1, step: 0, collectiveID: 1, tag: receive.tag,
+                offsetBytes: UInt64(receive.range.offset * 4),
+                lengthBytes: UInt64(length))
+            header.epoch = epoch
+            if let checksummed {
+                header.crc32c = CRC32C.checksum(checksummed)
+                header.flags |= DataFrameHeader.Flags.checksummed
+            }
+            return header.encoded
+        }
+        let short = [UInt8](repeating: 0x42, count: 4)
+        for frames in [
+            [header(epoch: 7, length: payload.count, checksummed: nil), payload],
+            [header(epoch: 8, length: payload.count, checksummed: payload), payload],
+            [header(epoch: 7, length: 4, checksummed: short), short],
+        ] {
+            var message = ZMQMessage()
+            for frame in frames { message.append(frame) }
+            try forger.blockingSend(message, timeout: .seconds(5))
+        }
+        usleep(50_000)
+
+        let wrong = try await onThreads(2) { rank -> Int in
+            // Rank 1 starts late, so that rank 0 meets every forgery while it waits.
+            if rank == 1 { usleep(200_000) }
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
+            defer { buffer.deallocate() }
+            ExactPattern.fill(buffer, count: count, rank: rank, ranks: 2)
+            try ScheduleExecutor.run(
+                schedule(rank), buffer: buffer, elementCount: count, on: planes[rank], collectiveID: 1,
+                timeout: .seconds(10))
+            return ExactPattern.countWrong(buffer, count: count, ranks: 2)
+        }
+        #expect(wrong == [0, 0])
+        #expect(planes[0].rejected == 3, "rejected \(planes[0].rejected)")
     }
 
     @Test("a peer that never sends makes the collective time out with a clear error")
