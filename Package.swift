@@ -113,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "straits",
             dependencies: [
-                "Services", "Telemetry", "Training", "Config",
+                "Services", "Telemetry", "Training", "Config", "Transport",
                 argumentParser,
             ],
             swiftSettings: strictConcurrency

@@ -2,7 +2,7 @@
 # Installs the system packages Straits builds and tests against, if any is missing:
 # libzmq (with CURVE), libnuma, OpenBLAS, and the tools the test and benchmark scripts use.
 set -euo pipefail
-packages=(libzmq3-dev libnuma-dev libopenblas-dev pkg-config gcc)
+packages=(libzmq3-dev libnuma-dev libopenblas-dev pkg-config gcc tcpdump)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

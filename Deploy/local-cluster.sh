@@ -13,6 +13,9 @@
 # they talk over TCP between separate network stacks as on separate machines. --lan-rate
 # shapes what leaves each such host (tc tbf, e.g. 10gbit).
 # --bin runs the executables in DIR instead of building release ones.
+# --keys DIR turns CURVE on for every socket with the cluster's keys in DIR (straits keys DIR
+# makes them). With --netns and no --keys, fresh keys are made for the run (every process binds
+# off loopback then); --insecure runs in plaintext instead.
 # --clock-skew S makes each gateway's and worker's clock read as another host's would: the k-th
 # of them (gateways first, from 1) runs with --clock-offset-s S×k×(−1)^k, measures its offset to
 # the coordinator's clock, and converts every arrival time with it (for measuring that path).
@@ -26,6 +29,8 @@ netns=0
 lan_rate=""
 clock_skew=""
 skewed=0
+keys=""
+insecure=0
 bin=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -36,6 +41,8 @@ while [[ $# -gt 0 ]]; do
         --lan-rate) lan_rate="$2"; shift 2 ;;
         --bin) bin="$2"; shift 2 ;;
         --clock-skew) clock_skew="$2"; shift 2 ;;
+        --keys) keys="$2"; shift 2 ;;
+        --insecure) insecure=1; shift ;;
         -h|--help) sed -n '2,/^[^#]/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "local-cluster.sh: unknown argument $1 (--help lists them)" >&2; exit 2 ;;
     esac
@@ -99,12 +106,25 @@ stop_processes() {
     done
     for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
 }
+made_keys=""
 stop_all() {
     stop_processes
     if [[ $netns -eq 1 ]]; then hosts_down; fi
+    if [[ -n "$made_keys" ]]; then rm -rf "$made_keys"; fi
 }
 trap stop_all EXIT
 trap 'echo "local-cluster.sh: interrupted; stopping the cluster" >&2; exit 130' INT TERM
+
+# CURVE: the keys given, or on test hosts (off loopback) fresh ones for this run.
+security_args=()
+if [[ $insecure -eq 1 ]]; then
+    security_args=(--insecure)
+elif [[ -z "$keys" && $netns -eq 1 ]]; then
+    keys="$(mktemp -d /tmp/straits-keys.XXXXXX)"
+    made_keys="$keys"
+    "$bin/straits" keys "$keys" --force >/dev/null
+fi
+[[ -n "$keys" ]] && security_args=(--keys "$keys")
 
 if [[ $netns -eq 1 ]]; then
     echo "== test hosts: $((1 + gateway_count + $(wc -l <<<"$hosts"))) network namespaces${lan_rate:+, egress shaped to $lan_rate}"
@@ -116,7 +136,7 @@ place
 coordinator_bind="tcp://127.0.0.1:*"
 [[ $netns -eq 1 ]] && coordinator_bind="tcp://$launch_address:5555"
 "${launch_prefix[@]}" "$bin/straits-coordinator" --topology "$topology" --job "$job" --run-dir "$run_dir" \
-    --bind "$coordinator_bind" >"$run_dir/logs/coordinator.log" 2>&1 &
+    --bind "$coordinator_bind" "${security_args[@]}" >"$run_dir/logs/coordinator.log" 2>&1 &
 coordinator=$!
 pids+=("$coordinator")
 tail -n +1 -f --pid="$coordinator" "$run_dir/logs/coordinator.log" &
@@ -140,7 +160,7 @@ if [[ $gateway_count -gt 0 ]]; then
     while read -r region; do
         place skewed
         "${launch_prefix[@]}" "$bin/straits-gateway" --coordinator "$endpoint" --region "$region" \
-            --topology "$topology" --bind-address "$launch_address" "${skew_args[@]}" \
+            --topology "$topology" --bind-address "$launch_address" "${skew_args[@]}" "${security_args[@]}" \
             >"$run_dir/logs/gateway-$region.log" 2>&1 &
         pids+=($!)
         worker_of[$!]="gateway $region"
@@ -150,7 +170,7 @@ fi
 while read -r region host devices; do
     place skewed
     "${launch_prefix[@]}" "$bin/straits-worker" --coordinator "$endpoint" --region "$region" --host "$host" \
-        --devices "$devices" --bind-address "$launch_address" "${skew_args[@]}" >"$run_dir/logs/worker-$region-$host.log" 2>&1 &
+        --devices "$devices" --bind-address "$launch_address" "${skew_args[@]}" "${security_args[@]}" >"$run_dir/logs/worker-$region-$host.log" 2>&1 &
     pids+=($!)
     worker_of[$!]="worker $region/host $host"
 done <<<"$hosts"

@@ -66,6 +66,7 @@ public struct ClusterWorker {
 
     private func runThrowing() throws -> Int32 {
         options.watch.injectClockOffset()
+        try options.security.apply(bindsOffLoopback: options.bindsOffLoopback, log: log)
         let topology = try NUMATopology.discover()
         var planes: [DataPlane] = []
         for device in 0..<options.devices {
@@ -84,6 +85,7 @@ public struct ClusterWorker {
         let board = try DeviceBoard(devices: options.devices)
 
         var control = try ZMQSocket(.dealer, linger: .seconds(1))
+        try LinkSecurity.client(&control)
         try control.setReceiveHighWaterMark(1000)
         try control.connect(options.coordinator)
         let join = ControlMessage.Join(

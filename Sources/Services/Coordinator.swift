@@ -71,7 +71,9 @@ public final class Coordinator {
                 ("kind", .string(job.kind.rawValue)), ("topology", .string(topology.name)),
                 ("started", .string(RunDirectory.timestamp(started))), ("pid", .int(Int(getpid()))),
             ]))
+        try options.security.apply(bindsOffLoopback: options.bindsOffLoopback, log: log)
         var socket = try ZMQSocket(.router, linger: .milliseconds(500))
+        try LinkSecurity.server(&socket)
         try socket.setRouterMandatory(true)
         try socket.setMaximumMessageSize(4 << 20)
         try socket.setReceiveHighWaterMark(10_000)

@@ -81,6 +81,8 @@ public struct CoordinatorOptions: ParsableArguments, Sendable {
             valueName: "file"))
     public var calibrationPool: String?
 
+    @OptionGroup public var security: SecurityOptions
+
     public init() {}
 
     /// Parses a command line (see `ParsableArguments.parsing`).
@@ -95,6 +97,7 @@ public struct CoordinatorOptions: ParsableArguments, Sendable {
             let host = bind[bind.index(bind.startIndex, offsetBy: 6)..<colon]
             try FlagCheck.advertise(bind: String(host), advertise: advertiseAddress, "--bind")
         }
+        try security.check(bindsOffLoopback: bindsOffLoopback, what: "--bind \(bind)")
         try FlagCheck.positive(heartbeatMilliseconds, "--heartbeat-ms")
         try FlagCheck.positive(deadAfterSeconds, "--dead-after-s", maximum: 86_400)
         try FlagCheck.positive(joinTimeoutSeconds, "--join-timeout-s", maximum: 86_400)
@@ -106,6 +109,12 @@ public struct CoordinatorOptions: ParsableArguments, Sendable {
     }
 
     public var runDirectory: String { runDirectoryFlag ?? "runs/unnamed" }
+
+    /// Whether the control socket binds where other hosts can reach it (TCP, not loopback).
+    public var bindsOffLoopback: Bool {
+        guard bind.hasPrefix("tcp://"), let colon = bind.lastIndex(of: ":") else { return false }
+        return SecurityOptions.offLoopback(address: String(bind[bind.index(bind.startIndex, offsetBy: 6)..<colon]))
+    }
     public var heartbeatSeconds: Double { heartbeatMilliseconds / 1000 }
     public var checksums: Bool { !noChecksums }
     /// Whether traffic between regions goes through the regions' gateways (shaped).

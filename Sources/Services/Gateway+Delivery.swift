@@ -129,6 +129,7 @@ extension Gateway {
                 throw RuntimeError(.protocolViolation, "no endpoint for rank \(held.destination)")
             }
             var push = try ZMQSocket(.push, context: context, linger: .seconds(2))
+            try LinkSecurity.client(&push)
             try push.setSendHighWaterMark(0)
             try push.connect(endpoint)
             outboxes.sockets[held.destination] = SocketBox(push)

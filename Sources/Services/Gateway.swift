@@ -90,6 +90,9 @@ public final class Gateway {
         regionIndex = index
         state = State()
         context = try ZMQContext(ioThreads: 1)
+        try options.security.apply(
+            bindsOffLoopback: options.bindsOffLoopback, contexts: [.shared, context],
+            log: Logger(label: "straits-gateway \(options.region)"))
         for (destination, region) in topology.regions.enumerated() where destination != index {
             let link = topology.link(from: options.region, to: region.name)!
             state.scheduler.links[destination] = LinkModel(
@@ -121,6 +124,7 @@ public final class Gateway {
         var ingress: [Int: SocketBox] = [:]
         for destination in state.scheduler.links.keys.sorted() {
             var pull = try ZMQSocket(.pull, context: context, linger: .zero)
+            try LinkSecurity.server(&pull)
             try pull.setReceiveHighWaterMark(64)
             try pull.setMaximumMessageSize((1 << 30) + 4096)
             endpoints[destination] = DataTransport.advertised(
@@ -130,6 +134,7 @@ public final class Gateway {
         }
         defer { for endpoint in endpoints { DataTransport.removeSocketFile(of: endpoint) } }
         var control = try ZMQSocket(.dealer, linger: .seconds(1))
+        try LinkSecurity.client(&control)
         try control.connect(options.coordinator)
         try ControlLink.send(
             .join(

@@ -85,6 +85,8 @@ public struct GatewayOptions: ParsableArguments, Sendable {
 
     @OptionGroup public var watch: WatchOptions
 
+    @OptionGroup public var security: SecurityOptions
+
     public init() {}
 
     /// Parses a command line (see `ParsableArguments.parsing`).
@@ -94,10 +96,14 @@ public struct GatewayOptions: ParsableArguments, Sendable {
 
     public func validate() throws {
         try FlagCheck.advertise(bind: bindAddress, advertise: advertiseAddress, "--bind-address")
+        try security.check(bindsOffLoopback: bindsOffLoopback, what: "--bind-address \(bindAddress)")
         try FlagCheck.atLeast(chunkBytes, 1, "--chunk-bytes")
         try FlagCheck.atLeast(queueBytes, 1, "--queue-bytes")
         try FlagCheck.atLeast(deliveryThreads, 1, "--delivery-threads")
     }
+
+    /// Whether the ingress sockets bind where other hosts can reach them.
+    public var bindsOffLoopback: Bool { transport == .tcp && SecurityOptions.offLoopback(address: bindAddress) }
 
     public var heartbeatSeconds: Double { watch.heartbeatSeconds }
     public var deadAfterSeconds: Double { watch.deadAfterSeconds }

@@ -6,7 +6,8 @@ import Yams
 /// coordinator as a Job behind a Service, one gateway Job per region, each region's workers as an
 /// Indexed Job (the completion index is the host), a NetworkPolicy that admits only the
 /// cluster's own pods, non-root security contexts and resource requests. Keys, where given, go in
-/// a Secret mounted read-only into every pod.
+/// a Secret mounted read-only into every pod and every process uses CURVE with them; without
+/// keys the processes run with --insecure.
 public struct KubernetesManifests {
     public struct Options: Sendable {
         public var image = "straits:latest"
@@ -167,8 +168,11 @@ public struct KubernetesManifests {
         _ name: String, command: String, arguments: [String], cpu: String, memory: String, ports: [Int],
         extraMounts: [[String: Any]] = []
     ) -> [String: Any] {
+        // CURVE with the keys in the Secret; without keys, plaintext must be asked for, since
+        // every pod binds where the others reach it.
+        let security = options.keys.isEmpty ? ["--insecure"] : ["--keys", "/etc/straits-keys"]
         var container: [String: Any] = [
-            "name": name, "image": options.image, "command": [command], "args": arguments,
+            "name": name, "image": options.image, "command": [command], "args": arguments + security,
             "env": [["name": "POD_IP", "valueFrom": ["fieldRef": ["fieldPath": "status.podIP"]]]],
             "resources": ["requests": ["cpu": cpu, "memory": memory], "limits": ["memory": memory]],
             "securityContext": [

@@ -64,6 +64,8 @@ public struct WorkerOptions: ParsableArguments, Sendable {
 
     @OptionGroup public var watch: WatchOptions
 
+    @OptionGroup public var security: SecurityOptions
+
     @Option(
         name: .customLong("protocol-version"),
         help: ArgumentHelp(
@@ -79,12 +81,16 @@ public struct WorkerOptions: ParsableArguments, Sendable {
 
     public func validate() throws {
         try FlagCheck.advertise(bind: bindAddress, advertise: advertiseAddress, "--bind-address")
+        try security.check(bindsOffLoopback: bindsOffLoopback, what: "--bind-address \(bindAddress)")
         try FlagCheck.atLeast(host, 0, "--host")
         try FlagCheck.atLeast(devices, 1, "--devices")
         guard (0...Int(UInt16.max)).contains(protocolVersionFlag) else {
             throw ValidationError("--protocol-version expects 0…65535, got \(protocolVersionFlag)")
         }
     }
+
+    /// Whether the data sockets bind where other hosts can reach them.
+    public var bindsOffLoopback: Bool { transport == .tcp && SecurityOptions.offLoopback(address: bindAddress) }
 
     public var heartbeatSeconds: Double { watch.heartbeatSeconds }
     public var deadAfterSeconds: Double { watch.deadAfterSeconds }

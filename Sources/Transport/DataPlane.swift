@@ -82,6 +82,7 @@ public final class DataPlane: @unchecked Sendable {
     {
         self.rank = rank
         var pull = try ZMQSocket(.pull, context: context, linger: .zero)
+        try LinkSecurity.server(&pull)
         try pull.setReceiveHighWaterMark(0)
         if let maximumMessageBytes { try pull.setMaximumMessageSize(maximumMessageBytes) }
         for endpoint in endpoints {
@@ -109,6 +110,7 @@ public final class DataPlane: @unchecked Sendable {
     {
         guard outboxes[peer] == nil else { return }
         var push = try ZMQSocket(.push, context: context, linger: .seconds(2))
+        try LinkSecurity.client(&push)
         try push.setSendHighWaterMark(0)
         try push.connect(endpoint)
         let box = SocketBox(push)

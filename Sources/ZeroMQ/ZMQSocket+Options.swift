@@ -120,6 +120,11 @@ public struct ZMQCurveKeyPair: Sendable, Equatable {
     public var publicKey: String
     public var secretKey: String
 
+    public init(publicKey: String, secretKey: String) {
+        self.publicKey = publicKey
+        self.secretKey = secretKey
+    }
+
     /// Generates a fresh key pair.
     ///
     /// The corresponding C function is `zmq_curve_keypair`.

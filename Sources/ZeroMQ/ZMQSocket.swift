@@ -3,9 +3,12 @@ import CZeroMQ
 /// The ZeroMQ socket types Straits uses.
 public enum ZMQSocketType: Sendable, CustomStringConvertible {
     case router, dealer, push, pull, pair
+    /// For a ZAP handler (`ZMQAuthenticator`), which libzmq asks by request and reply.
+    case rep
 
     var rawValue: Int32 {
         switch self {
+        case .rep: ZMQ_REP
         case .router: ZMQ_ROUTER
         case .dealer: ZMQ_DEALER
         case .push: ZMQ_PUSH
@@ -16,6 +19,7 @@ public enum ZMQSocketType: Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case .rep: "REP"
         case .router: "ROUTER"
         case .dealer: "DEALER"
         case .push: "PUSH"

@@ -11,8 +11,13 @@ struct StrangerTests {
     final class Stranger {
         var socket: ZMQSocket
 
-        init(_ endpoint: String) throws {
+        /// A DEALER connected to `endpoint`; with `curve` (server key, own key pair), a CURVE client.
+        init(_ endpoint: String, curve: (server: String, own: ZMQCurveKeyPair)? = nil) throws {
             var socket = try ZMQSocket(.dealer, linger: .zero)
+            if let curve {
+                try socket.setCurveClient(
+                    serverKey: curve.server, publicKey: curve.own.publicKey, secretKey: curve.own.secretKey)
+            }
             try socket.connect(endpoint)
             self.socket = socket
         }
@@ -136,5 +141,107 @@ struct StrangerTests {
         kill(cluster.coordinator!.processIdentifier, SIGINT)
         #expect(LocalCluster.wait(cluster.coordinator!, timeout: 10) == 130)
         #expect(try cluster.summary()["status"] as? String == "failed")
+    }
+
+    /// Makes a cluster's keys with `straits keys`; the directory and the keys in it.
+    static func clusterKeys(in cluster: LocalCluster) throws -> (
+        directory: String, server: String, member: ZMQCurveKeyPair
+    ) {
+        let directory = cluster.directory.appendingPathComponent("keys").path
+        let process = Process()
+        process.executableURL = try straitsBinary()
+        process.arguments = ["keys", directory]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        func pair(_ name: String) throws -> ZMQCurveKeyPair {
+            let text = try String(contentsOfFile: directory + "/" + name, encoding: .utf8)
+            let keys = text.matches(of: /(public|secret)-key = "([^"]{40})"/).map { String($0.output.2) }
+            return ZMQCurveKeyPair(publicKey: keys[0], secretKey: keys[1])
+        }
+        return (directory, try pair("cluster.key").publicKey, try pair("member.key"))
+    }
+
+    @Test(
+        "with CURVE, a peer without the cluster's keys cannot join, in plaintext or with a key of its own; the refusals are logged once per window; a member with the keys is admitted"
+    )
+    func curveKeepsStrangersOut() throws {
+        let cluster = try LocalCluster(name: "curve")
+        let keys = try Self.clusterKeys(in: cluster)
+        let endpoint = try cluster.startCoordinator(
+            topology: try cluster.write("one.yaml", Self.topology), job: try cluster.write("job.yaml", Self.job),
+            extra: ["--join-timeout-s", "60", "--keys", keys.directory])
+        let plaintext = try Stranger(endpoint)
+        try plaintext.send(Self.join(host: 0))
+        #expect(try plaintext.next(within: 1) == nil, "a plaintext peer got an answer")
+        for _ in 0..<3 {
+            let impostor = try Stranger(endpoint, curve: (keys.server, try ZMQCurveKeyPair.generate()))
+            try impostor.send(Self.join(host: 0))
+            #expect(try !impostor.admitted(within: 1), "a peer with a key of its own was admitted")
+        }
+        let member = try Stranger(endpoint, curve: (keys.server, keys.member))
+        try member.send(Self.join(host: 0))
+        #expect(try member.admitted(), "a member with the cluster's keys was not admitted")
+        let log = cluster.log("coordinator")
+        #expect(log.components(separatedBy: "refused a CURVE handshake").count - 1 == 1, "\(log)")
+        #expect(cluster.coordinator!.isRunning)
+    }
+
+    /// Runs a 2-host sync job on loopback, captured by tcpdump; how many places in the capture
+    /// hold 4 consecutive float32 values of a rank's check pattern (j·P + r, stride P = 2).
+    static func patternsOnTheWire(curve: Bool) throws -> Int {
+        let cluster = try LocalCluster(name: curve ? "capture-curve" : "capture-plain")
+        let keys = curve ? ["--keys", try Self.clusterKeys(in: cluster).directory] : []
+        let capture = cluster.directory.appendingPathComponent("lo.pcap").path
+        let tcpdump = Process()
+        tcpdump.executableURL = URL(fileURLWithPath: "/usr/bin/tcpdump")
+        tcpdump.arguments = ["-i", "lo", "-U", "-s", "0", "-w", capture, "tcp"]
+        tcpdump.standardError = FileHandle.nullDevice
+        tcpdump.standardOutput = FileHandle.nullDevice
+        try tcpdump.run()
+        defer { if tcpdump.isRunning { kill(tcpdump.processIdentifier, SIGKILL) } }
+        usleep(1_000_000)  // tcpdump opens the interface
+        let endpoint = try cluster.startCoordinator(
+            topology: try cluster.write("one.yaml", Self.topology),
+            job: try cluster.write("job.yaml", "name: j\nsteps: 3\ngradient: 64KiB\ncompute: 1ms\ntimeout: 20s\n"),
+            extra: keys)
+        for host in 0..<2 { try cluster.startWorker(endpoint, region: "r", host: host, devices: 1, extra: keys) }
+        #expect(LocalCluster.wait(cluster.coordinator!, timeout: 60) == 0, "\(cluster.log("coordinator"))")
+        usleep(300_000)
+        // tcpdump -U has written every packet as it came; a signal it may inherit blocked is
+        // followed by one it cannot.
+        kill(tcpdump.processIdentifier, SIGTERM)
+        if LocalCluster.wait(tcpdump, timeout: 2) == nil { kill(tcpdump.processIdentifier, SIGKILL) }
+        _ = LocalCluster.wait(tcpdump, timeout: 5)
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: capture)))
+        #expect(bytes.count > 64 << 10, "the capture holds \(bytes.count) bytes")
+        var found = 0
+        bytes.withUnsafeBytes { raw in
+            guard raw.count >= 16 else { return }
+            for offset in 0...(raw.count - 16) {
+                let a = raw.loadUnaligned(fromByteOffset: offset, as: Float.self)
+                guard a >= 64, a < 4_194_304, a == a.rounded() else { continue }
+                if raw.loadUnaligned(fromByteOffset: offset + 4, as: Float.self) == a + 2,
+                    raw.loadUnaligned(fromByteOffset: offset + 8, as: Float.self) == a + 4,
+                    raw.loadUnaligned(fromByteOffset: offset + 12, as: Float.self) == a + 6
+                {
+                    found += 1
+                }
+            }
+        }
+        return found
+    }
+
+    @Test(
+        "a capture of the loopback link holds the gradients' bytes in plaintext and none of them with CURVE",
+        .enabled(
+            if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/tcpdump"), "tcpdump needs root")
+    )
+    func captureSeesNothingUnderCurve() throws {
+        let plain = try Self.patternsOnTheWire(curve: false)
+        let sealed = try Self.patternsOnTheWire(curve: true)
+        #expect(plain > 100, "plaintext: \(plain) places in the capture hold the pattern")
+        #expect(sealed == 0, "CURVE: \(sealed) places in the capture hold the pattern")
     }
 }
