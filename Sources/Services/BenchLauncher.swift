@@ -21,7 +21,11 @@ public struct BenchLauncher {
 
     /// Runs the benchmark; returns the process exit status.
     public func run() throws -> Int32 {
+        if let keys = options.keys {
+            try LinkSecurity.enable(try ClusterKeys.load(directory: keys), label: "straits bench")
+        }
         var router = try ZMQSocket(.router, linger: .zero)
+        try LinkSecurity.server(&router)
         try router.setRouterMandatory(true)
         let endpoint = try router.bind("tcp://127.0.0.1:*")
         let children = ChildProcesses()

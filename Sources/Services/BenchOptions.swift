@@ -60,6 +60,12 @@ public struct BenchOptions: ParsableArguments, Sendable {
         })
     public var transport = "tcp"
 
+    @Option(
+        help: ArgumentHelp(
+            "CurveZMQ keys (straits keys DIR): every socket of the ranks and the launcher uses CURVE, to measure what it costs.",
+            valueName: "dir"))
+    public var keys: String?
+
     @Option(name: .customLong("algo"), help: "Algorithm (auto: the α-β planner picks per size).")
     var algorithmChoice = AlgorithmChoice.auto
 
@@ -139,6 +145,7 @@ public struct BenchOptions: ParsableArguments, Sendable {
         ]
         if let jsonPath { list += ["--json", jsonPath] }
         if let chunkBytes { list += ["--chunk", "\(chunkBytes)"] }
+        if let keys { list += ["--keys", keys] }
         return list
     }
 }

@@ -33,6 +33,9 @@ public struct BenchWorker {
     }
 
     public func run() throws {
+        if let keys = options.keys {
+            try LinkSecurity.enable(try ClusterKeys.load(directory: keys), label: "straits bench-worker \(worker)")
+        }
         let devices = options.devicesPerWorker
         let topology = try NUMATopology.discover()
         let group = try DeviceGroup(devices: devices, elementCount: options.maxBytes / 4, topology: topology)
@@ -81,6 +84,7 @@ public struct BenchWorker {
         var control: SocketBox?
         if device == 0 {
             var dealer = try ZMQSocket(.dealer, linger: .seconds(1))
+            try LinkSecurity.client(&dealer)
             try dealer.connect(controlEndpoint)
             control = SocketBox(dealer)
         }
