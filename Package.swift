@@ -32,6 +32,7 @@ let package = Package(
     products: [
         .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
         .library(name: "StraitsWire", targets: ["StraitsWire"]),
+        .library(name: "Config", targets: ["Config"]),
         .library(name: "NUMA", targets: ["NUMA"]),
         .library(name: "Collectives", targets: ["Collectives"]),
         .library(name: "Training", targets: ["Training"]),
