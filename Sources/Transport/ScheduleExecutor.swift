@@ -157,6 +157,14 @@ public struct ScheduleExecutor {
         if let held {
             plane.traffic.received(from: Int(held.header.sourceRank), bytes: DataFrameHeader.size + held.payloadSize)
             if let arrivesAt = held.arrivesAt, arrivesAt > now {
+                // Bounded as the early store is: a gateway (or one posing as it) cannot make the
+                // rank hold more than `DataPlane.earlyLimit` messages in flight.
+                guard plane.holding.count < plane.earlyLimit.messages else {
+                    plane.reject(
+                        "message from rank \(held.header.sourceRank) arriving in \((arrivesAt - now) / 1000) µs: \(plane.holding.count) messages already held"
+                    )
+                    return
+                }
                 let index = plane.holding.firstIndex { $0.arrivesAt! > arrivesAt } ?? plane.holding.count
                 plane.holding.insert(held, at: index)
                 return

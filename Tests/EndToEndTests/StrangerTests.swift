@@ -244,4 +244,47 @@ struct StrangerTests {
         #expect(plain > 100, "plaintext: \(plain) places in the capture hold the pattern")
         #expect(sealed == 0, "CURVE: \(sealed) places in the capture hold the pattern")
     }
+
+    @Test(
+        "with CURVE, data pushed at a worker's data socket without the cluster's keys never reaches a rank: the job finishes with no message rejected, and the worker logs the refused handshake"
+    )
+    func curveKeepsDataOut() throws {
+        let cluster = try LocalCluster(name: "curve-data")
+        let keys = try Self.clusterKeys(in: cluster)
+        let extra = ["--keys", keys.directory]
+        let endpoint = try cluster.startCoordinator(
+            topology: try cluster.write("one.yaml", Self.topology),
+            job: try cluster.write("job.yaml", "name: j\nsteps: 40\ngradient: 64KiB\ncompute: 20ms\ntimeout: 20s\n"),
+            extra: extra)
+        for host in 0..<2 { try cluster.startWorker(endpoint, region: "r", host: host, devices: 1, extra: extra) }
+        let deadline = Date(timeIntervalSinceNow: 30)
+        while Date() < deadline, ((try? cluster.lines("steps.jsonl"))?.count ?? 0) < 4 { usleep(50_000) }
+        let plan =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: cluster.runDirectory + "/plan.json"))) as? [String: Any]
+        let workers = try #require(plan?["workers"] as? [[String: Any]])
+        let dataEndpoint = try #require((workers[0]["endpoints"] as? [String])?.first)
+        var header = DataFrameHeader(
+            sourceRank: 1, step: 5, collectiveID: UInt64(CollectiveIDs.step(5)), tag: 1, offsetBytes: 0, lengthBytes: 8)
+        header.epoch = 1
+        for curve in [false, true] {
+            var push = try ZMQSocket(.push, linger: .zero)
+            if curve {
+                let own = try ZMQCurveKeyPair.generate()
+                try push.setCurveClient(serverKey: keys.server, publicKey: own.publicKey, secretKey: own.secretKey)
+            }
+            try push.connect(dataEndpoint)
+            for _ in 0..<20 {
+                var message = ZMQMessage()
+                message.append(header.encoded)
+                message.append([UInt8](repeating: 0x41, count: 8))
+                _ = try push.trySend(message)
+            }
+            usleep(500_000)  // the handshake is tried (and refused) while the socket lives
+        }
+        #expect(LocalCluster.wait(cluster.coordinator!, timeout: 60) == 0, "\(cluster.log("coordinator"))")
+        let summary = try cluster.summary()
+        #expect(summary["rejected_data_messages"] as? Int == 0, "a forged data message reached a rank")
+        #expect(cluster.log("worker-r-0").contains("refused a CURVE handshake"), "\(cluster.log("worker-r-0"))")
+    }
 }
