@@ -13,14 +13,15 @@ let package = Package(
         .package(name: "Straits", path: "..")
     ],
     targets: [
+        .target(name: "FuzzSupport"),
         .executableTarget(
-            name: "fuzz-control", dependencies: [.product(name: "StraitsWire", package: "Straits")],
+            name: "fuzz-control", dependencies: ["FuzzSupport", .product(name: "StraitsWire", package: "Straits")],
             swiftSettings: fuzzer),
         .executableTarget(
-            name: "fuzz-data-frame", dependencies: [.product(name: "StraitsWire", package: "Straits")],
+            name: "fuzz-data-frame", dependencies: ["FuzzSupport", .product(name: "StraitsWire", package: "Straits")],
             swiftSettings: fuzzer),
         .executableTarget(
-            name: "fuzz-config", dependencies: [.product(name: "Config", package: "Straits")],
+            name: "fuzz-config", dependencies: ["FuzzSupport", .product(name: "Config", package: "Straits")],
             swiftSettings: fuzzer),
     ],
     swiftLanguageModes: [.v6]

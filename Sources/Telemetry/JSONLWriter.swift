@@ -34,20 +34,9 @@ public final class JSONLWriter: Sendable {
     public func appendLine(_ text: String) {
         let line = text + "\n"
         lock.withLock { _ in
-            var bytes = Array(line.utf8)
-            var offset = 0
-            while offset < bytes.count {
-                let written = bytes.withUnsafeMutableBytes { raw in
-                    Foundation.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
-                }
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    Logger(label: "straits").error("cannot write to \(path): \(String(cString: strerror(errno)))")
-                    return
-                }
-                offset += written
+            if let failure = writeAll(Array(line.utf8), to: descriptor) {
+                Logger(label: "straits").error("cannot write to \(path): \(failure)")
             }
-            bytes.removeAll()
         }
     }
 }
@@ -61,19 +50,10 @@ public func writeDurably(_ bytes: [UInt8], to path: String) throws {
     guard descriptor >= 0 else {
         throw TelemetryError("cannot open \(partial) for writing: \(String(cString: strerror(errno)))")
     }
-    var offset = 0
-    while offset < bytes.count {
-        let written = bytes.withUnsafeBytes { raw in
-            Foundation.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
-        }
-        if written < 0 {
-            if errno == EINTR { continue }
-            let reason = String(cString: strerror(errno))
-            close(descriptor)
-            unlink(partial)
-            throw TelemetryError("cannot write \(partial): \(reason)")
-        }
-        offset += written
+    if let failure = writeAll(bytes, to: descriptor) {
+        close(descriptor)
+        unlink(partial)
+        throw TelemetryError("cannot write \(partial): \(failure)")
     }
     let synced = fsync(descriptor)
     close(descriptor)
@@ -89,6 +69,22 @@ public func writeDurably(_ bytes: [UInt8], to path: String) throws {
         _ = fsync(directory)
         close(directory)
     }
+}
+
+/// Writes every byte (again after an interruption); nil, or why it could not.
+func writeAll(_ bytes: [UInt8], to descriptor: Int32) -> String? {
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes.withUnsafeBytes { raw in
+            Foundation.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
+        }
+        if written < 0 {
+            if errno == EINTR { continue }
+            return String(cString: strerror(errno))
+        }
+        offset += written
+    }
+    return nil
 }
 
 /// A telemetry failure (a file that can't be written or read), with the path.

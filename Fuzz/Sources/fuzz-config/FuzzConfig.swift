@@ -1,4 +1,5 @@
 import Config
+import FuzzSupport
 
 /// One input: a file's text, read as a topology and as a job. Either loads or says what is wrong;
 /// neither may crash, hang or allocate without bound.
@@ -10,18 +11,8 @@ public func fuzzConfig(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     return 0
 }
 
-/// The entry point SwiftPM gives an executable (`fuzz_config_main`), handing over to libFuzzer's
-/// driver, which runs `fuzzConfig` on every input.
+/// The entry point SwiftPM gives this executable: libFuzzer's driver, running `fuzzConfig`.
 @_cdecl("fuzz_config_main")
 public func fuzzConfigMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
-    var count = argc
-    var arguments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
-    return runFuzzerDriver(&count, &arguments, fuzzConfig)
+    runFuzzer(argc, argv, fuzzConfig)
 }
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32
-) -> Int32

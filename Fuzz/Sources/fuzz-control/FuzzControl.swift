@@ -1,3 +1,4 @@
+import FuzzSupport
 import StraitsWire
 
 /// One input: the first 8 bytes are the envelope, the rest the body (the two frames a control
@@ -14,18 +15,8 @@ public func fuzzControl(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     return 0
 }
 
-/// The entry point SwiftPM gives an executable (`fuzz_control_main`), handing over to libFuzzer's
-/// driver, which runs `fuzzControl` on every input.
+/// The entry point SwiftPM gives this executable: libFuzzer's driver, running `fuzzControl`.
 @_cdecl("fuzz_control_main")
 public func fuzzControlMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
-    var count = argc
-    var arguments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
-    return runFuzzerDriver(&count, &arguments, fuzzControl)
+    runFuzzer(argc, argv, fuzzControl)
 }
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32
-) -> Int32

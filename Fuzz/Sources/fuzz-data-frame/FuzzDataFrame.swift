@@ -1,3 +1,4 @@
+import FuzzSupport
 import StraitsWire
 
 /// One input: a data-frame header (and whatever follows). Whatever decodes re-encodes to the
@@ -10,18 +11,8 @@ public func fuzzDataFrame(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     return 0
 }
 
-/// The entry point SwiftPM gives an executable (`fuzz_data_frame_main`), handing over to libFuzzer's
-/// driver, which runs `fuzzDataFrame` on every input.
+/// The entry point SwiftPM gives this executable: libFuzzer's driver, running `fuzzDataFrame`.
 @_cdecl("fuzz_data_frame_main")
 public func fuzzDataFrameMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
-    var count = argc
-    var arguments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
-    return runFuzzerDriver(&count, &arguments, fuzzDataFrame)
+    runFuzzer(argc, argv, fuzzDataFrame)
 }
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32
-) -> Int32
