@@ -153,6 +153,7 @@ if [[ ! -s "$run_dir/coordinator.endpoint" ]]; then
     exit 1
 fi
 endpoint="$(cat "$run_dir/coordinator.endpoint")"
+job_id="$(cat "$run_dir/job.id")"
 
 # One gateway per region carries the region's traffic to the others, shaped like the links.
 declare -A worker_of=()
@@ -160,7 +161,8 @@ if [[ $gateway_count -gt 0 ]]; then
     while read -r region; do
         place skewed
         "${launch_prefix[@]}" "$bin/straits-gateway" --coordinator "$endpoint" --region "$region" \
-            --topology "$topology" --bind-address "$launch_address" "${skew_args[@]}" "${security_args[@]}" \
+            --topology "$topology" --bind-address "$launch_address" --job-id "$job_id" "${skew_args[@]}" \
+            "${security_args[@]}" \
             >"$run_dir/logs/gateway-$region.log" 2>&1 &
         pids+=($!)
         worker_of[$!]="gateway $region"
@@ -170,7 +172,7 @@ fi
 while read -r region host devices; do
     place skewed
     "${launch_prefix[@]}" "$bin/straits-worker" --coordinator "$endpoint" --region "$region" --host "$host" \
-        --devices "$devices" --bind-address "$launch_address" "${skew_args[@]}" "${security_args[@]}" >"$run_dir/logs/worker-$region-$host.log" 2>&1 &
+        --devices "$devices" --bind-address "$launch_address" --job-id "$job_id" "${skew_args[@]}" "${security_args[@]}" >"$run_dir/logs/worker-$region-$host.log" 2>&1 &
     pids+=($!)
     worker_of[$!]="worker $region/host $host"
 done <<<"$hosts"

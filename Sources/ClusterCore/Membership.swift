@@ -96,7 +96,11 @@ public struct Membership: Sendable {
         let host: Int
     }
 
-    public init(topology: ClusterTopology, timing: Timing, gateways: Bool, now: Int64) {
+    /// The job this coordinator runs (`--job-id`): a join naming another is refused.
+    public var jobID: String?
+
+    public init(topology: ClusterTopology, timing: Timing, gateways: Bool, now: Int64, jobID: String? = nil) {
+        self.jobID = jobID
         self.topology = topology
         self.timing = timing
         expectsGateways = gateways && topology.regions.count > 1
@@ -159,6 +163,9 @@ public struct Membership: Sendable {
         guard admitting else {
             return .refuse(
                 route: route, reason: "\(label): the job has already started; joining mid-job is not supported")
+        }
+        if let jobID, let job = join.job, job != jobID {
+            return .refuse(route: route, reason: "\(label): joins job \(job); this coordinator runs job \(jobID)")
         }
         guard let region = topology.regions.firstIndex(where: { $0.name == join.region }) else {
             let names = topology.regions.map(\.name).joined(separator: ", ")

@@ -88,10 +88,11 @@ public struct ClusterWorker {
         try LinkSecurity.client(&control)
         try control.setReceiveHighWaterMark(1000)
         try control.connect(options.coordinator)
-        let join = ControlMessage.Join(
+        var join = ControlMessage.Join(
             region: options.region, host: options.host, devices: options.devices, numaNodes: topology.nodes.count,
             endpoints: planes.map { DataTransport.advertised($0.endpoints[0], address: options.advertiseAddress) },
             pid: Int(getpid()))
+        join.job = options.watch.jobID
         try ControlLink.send(.join(join), on: &control, version: options.protocolVersion)
         log.info(
             "joining \(options.coordinator) with \(options.devices) device\(options.devices == 1 ? "" : "s") (\(topology))"

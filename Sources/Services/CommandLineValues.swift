@@ -101,6 +101,15 @@ enum FlagCheck {
         }
     }
 
+    /// A job id: 1–64 letters, digits, `.`, `_` or `-`.
+    static func jobID(_ id: String) throws {
+        guard (1...64).contains(id.count),
+            id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) })
+        else {
+            throw ValidationError("--job-id expects 1–64 letters, digits, '.', '_' or '-', got \(id)")
+        }
+    }
+
     /// A comma-separated list, each item read by `parse`.
     static func list<T>(_ text: String, what: String, _ parse: (String) -> T?) throws -> [T] {
         var values: [T] = []

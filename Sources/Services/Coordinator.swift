@@ -85,15 +85,18 @@ public final class Coordinator {
             timing: .init(
                 heartbeat: Self.nanoseconds(options.heartbeatSeconds),
                 deadAfter: Self.nanoseconds(options.deadAfterSeconds)),
-            gateways: options.gateways, now: now)
+            gateways: options.gateways, now: now, jobID: options.jobID)
         steps = StepCollector(workers: topology.hostCount)
         records = RecordAccumulator(topology: topology, samplesPerStep: job.samplesPerStep, now: now)
+        // The job id first: a launcher that sees the endpoint finds the id beside it.
+        try Data((options.jobID + "\n").utf8).write(to: URL(fileURLWithPath: options.runDirectory + "/job.id"))
         try Data((endpoint + "\n").utf8).write(to: URL(fileURLWithPath: options.runDirectory + "/coordinator.endpoint"))
         log.info("listening on \(endpoint); run directory \(options.runDirectory)")
         run.event(
             "start",
             [
                 ("endpoint", .string(endpoint)), ("topology", .string(topology.name)), ("job", .string(job.name)),
+                ("job_id", .string(options.jobID)),
                 ("hosts", .int(topology.hostCount)), ("ranks", .int(topology.deviceCount)),
             ])
     }

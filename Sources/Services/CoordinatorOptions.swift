@@ -81,6 +81,13 @@ public struct CoordinatorOptions: ParsableArguments, Sendable {
             valueName: "file"))
     public var calibrationPool: String?
 
+    @Option(
+        name: .customLong("job-id"),
+        help: ArgumentHelp(
+            "This job's identity (default: made at start); written to <dir>/job.id. A join naming another job is refused.",
+            valueName: "id"))
+    var jobIDFlag: String?
+
     @OptionGroup public var security: SecurityOptions
 
     public init() {}
@@ -98,6 +105,11 @@ public struct CoordinatorOptions: ParsableArguments, Sendable {
             try FlagCheck.advertise(bind: String(host), advertise: advertiseAddress, "--bind")
         }
         try security.check(bindsOffLoopback: bindsOffLoopback, what: "--bind \(bind)")
+        if let jobIDFlag {
+            try FlagCheck.jobID(jobIDFlag)
+        } else {
+            jobIDFlag = String(format: "%016llx", UInt64.random(in: .min ... .max))
+        }
         try FlagCheck.positive(heartbeatMilliseconds, "--heartbeat-ms")
         try FlagCheck.positive(deadAfterSeconds, "--dead-after-s", maximum: 86_400)
         try FlagCheck.positive(joinTimeoutSeconds, "--join-timeout-s", maximum: 86_400)
@@ -109,6 +121,8 @@ public struct CoordinatorOptions: ParsableArguments, Sendable {
     }
 
     public var runDirectory: String { runDirectoryFlag ?? "runs/unnamed" }
+    /// This job's identity, which joins must name when they name one.
+    public var jobID: String { jobIDFlag ?? "unnamed" }
 
     /// Whether the control socket binds where other hosts can reach it (TCP, not loopback).
     public var bindsOffLoopback: Bool {

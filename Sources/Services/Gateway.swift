@@ -136,11 +136,11 @@ public final class Gateway {
         var control = try ZMQSocket(.dealer, linger: .seconds(1))
         try LinkSecurity.client(&control)
         try control.connect(options.coordinator)
-        try ControlLink.send(
-            .join(
-                .init(
-                    region: options.region, host: 0, devices: 0, numaNodes: 1, endpoints: endpoints,
-                    pid: Int(getpid()), role: "gateway")), on: &control)
+        var join = ControlMessage.Join(
+            region: options.region, host: 0, devices: 0, numaNodes: 1, endpoints: endpoints, pid: Int(getpid()),
+            role: "gateway")
+        join.job = options.watch.jobID
+        try ControlLink.send(.join(join), on: &control)
         for link in topology.links where link.from == options.region {
             log.info(
                 "link → \(link.to): \(Units.formatRate(bitsPerSecond: link.bitsPerSecond)), \(Units.formatDuration(seconds: link.latencySeconds)) ± \(Units.formatDuration(seconds: link.jitterSeconds))\(link.burstBytes > 0 ? ", bucket \(link.burstBytes) bytes" : ""); ingress \(endpoints[topology.regions.firstIndex { $0.name == link.to }!])"

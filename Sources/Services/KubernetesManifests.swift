@@ -1,5 +1,6 @@
 import Config
 import Foundation
+import StraitsWire
 import Yams
 
 /// Kubernetes manifests for a cluster (`straits k8s`): the topology and job in a ConfigMap, the
@@ -171,8 +172,12 @@ public struct KubernetesManifests {
         // CURVE with the keys in the Secret; without keys, plaintext must be asked for, since
         // every pod binds where the others reach it.
         let security = options.keys.isEmpty ? ["--insecure"] : ["--keys", "/etc/straits-keys"]
+        // One job id for every pod, from what the job is, so that a render is repeatable.
+        let identity = [
+            "--job-id", "\(instance)-\(String(CRC32C.checksum(Array((topologyText + jobText).utf8)), radix: 16))",
+        ]
         var container: [String: Any] = [
-            "name": name, "image": options.image, "command": [command], "args": arguments + security,
+            "name": name, "image": options.image, "command": [command], "args": arguments + identity + security,
             "env": [["name": "POD_IP", "valueFrom": ["fieldRef": ["fieldPath": "status.podIP"]]]],
             "resources": ["requests": ["cpu": cpu, "memory": memory], "limits": ["memory": memory]],
             "securityContext": [

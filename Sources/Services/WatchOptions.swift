@@ -25,12 +25,20 @@ public struct WatchOptions: ParsableArguments, Sendable {
             valueName: "s"))
     public var clockOffsetSeconds: Double?
 
+    @Option(
+        name: .customLong("job-id"),
+        help: ArgumentHelp(
+            "The job to join (the coordinator's job.id): a coordinator running another job refuses the join.",
+            valueName: "id"))
+    public var jobID: String?
+
     public init() {}
 
     public func validate() throws {
         try FlagCheck.positive(heartbeatMilliseconds, "--heartbeat-ms")
         try FlagCheck.positive(deadAfterSeconds, "--dead-after-s", maximum: 86_400)
         try FlagCheck.positive(joinTimeoutSeconds, "--join-timeout-s", maximum: 86_400)
+        if let jobID { try FlagCheck.jobID(jobID) }
         if let offset = clockOffsetSeconds, !(offset.isFinite && abs(offset) <= 86_400) {
             throw ValidationError("--clock-offset-s expects seconds within ±86400, got \(offset)")
         }

@@ -31,6 +31,7 @@ extension ControlMessage {
             for endpoint in join.endpoints { check.name(endpoint, "endpoints[]") }
             check.int(join.pid, "pid", max: Int(Int32.max))
             if let role = join.role { check.name(role, "role") }
+            if let job = join.job { check.name(job, "job") }
         case .refuse(let refuse):
             check.text(refuse.reason, "reason")
         case .plan(let plan):

@@ -77,6 +77,9 @@ public enum ControlMessage: Equatable, Sendable {
         /// `gateway` for a region's gateway (then `endpoints` are its ingress endpoints, one per
         /// region in topology order, empty for its own); absent for a worker.
         public var role: String?
+        /// The job the peer means to join (the coordinator's `--job-id`), when it was told one: a
+        /// coordinator running another job refuses it.
+        public var job: String?
         public init(
             region: String, host: Int, devices: Int, numaNodes: Int, endpoints: [String], pid: Int, role: String? = nil
         ) {

@@ -18,7 +18,7 @@ public final class RunDirectory: Sendable {
         let manager = FileManager.default
         do {
             // A directory used before starts clean: nothing of an earlier run may mix in.
-            for name in ["coordinator.endpoint", "plan.json", "summary.json", "report.html"]
+            for name in ["coordinator.endpoint", "job.id", "plan.json", "summary.json", "report.html"]
             where manager.fileExists(atPath: path + "/" + name) {
                 try manager.removeItem(atPath: path + "/" + name)
             }

@@ -163,4 +163,19 @@ struct MembershipTests {
                     .gateway(region: 1),
                     reason: "gateway eu (pid 200) is gone: its connection closed (it exited or was killed)"))
     }
+
+    @Test("a join that names another job is refused, naming both; one naming this job or none is admitted")
+    func jobIdentity() {
+        var membership = Membership(
+            topology: Self.topology, timing: Self.timing, gateways: false, now: 0, jobID: "run-7")
+        var stray = Self.worker("us", 0)
+        stray.job = "run-6"
+        #expect(
+            Self.refusal(membership.onJoin(stray, route: [1], now: 0))
+                == "us/host 0 (pid 100): joins job run-6; this coordinator runs job run-7")
+        var member = Self.worker("us", 0)
+        member.job = "run-7"
+        #expect(membership.onJoin(member, route: [2], now: 0) == .admitted(.worker(0)))
+        #expect(membership.onJoin(Self.worker("us", 1), route: [3], now: 0) == .admitted(.worker(1)))
+    }
 }
