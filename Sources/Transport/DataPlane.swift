@@ -92,6 +92,13 @@ public final class DataPlane: @unchecked Sendable {
         releases = try ReleaseQueue()
     }
 
+    /// Refuses, from connections made from now on, any message part larger than `bytes`: libzmq
+    /// drops the connection of a peer that sends one. Set when the plan says how large a
+    /// collective's messages can be, before the peers connect.
+    public func limitMessageSize(to bytes: Int) throws {
+        try inbox.socket.setMaximumMessageSize(bytes)
+    }
+
     /// An ipc endpoint's socket file outlives the socket unless removed: remove it (a bound
     /// socket goes on working; nothing new can connect).
     deinit {
