@@ -287,4 +287,51 @@ struct StrangerTests {
         #expect(summary["rejected_data_messages"] as? Int == 0, "a forged data message reached a rank")
         #expect(cluster.log("worker-r-0").contains("refused a CURVE handshake"), "\(cluster.log("worker-r-0"))")
     }
+
+    /// The coordinator's peak resident memory (VmHWM), bytes.
+    static func peakMemory(_ process: Process) throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") })
+        return try #require(Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? ""))
+            * 1024
+    }
+
+    @Test(
+        "a control message of 48 frames of 4 MiB: refused for its frame count without a copy of what it carries (peak memory grows by less than twice its size), and under CURVE a stranger cannot send it at all"
+    )
+    func manyLargeFrames() throws {
+        for curve in [false, true] {
+            let cluster = try LocalCluster(name: curve ? "frames-curve" : "frames")
+            let extra = curve ? ["--keys", try Self.clusterKeys(in: cluster).directory] : []
+            let endpoint = try cluster.startCoordinator(
+                topology: try cluster.write("one.yaml", Self.topology), job: try cluster.write("job.yaml", Self.job),
+                extra: ["--join-timeout-s", "60"] + extra)
+            usleep(300_000)
+            let before = try Self.peakMemory(cluster.coordinator!)
+            let stranger = try Stranger(endpoint)
+            var message = ZMQMessage()
+            message.append(ControlMessage.envelope(.heartbeat))
+            for _ in 0..<47 { message.append([UInt8](repeating: 0x7B, count: (4 << 20) - 64)) }
+            try stranger.socket.blockingSend(message, timeout: .seconds(10))
+            let size = 47 * ((4 << 20) - 64)
+            // Wait until the coordinator has read it (or, under CURVE, until it could have).
+            let deadline = Date(timeIntervalSinceNow: 10)
+            while Date() < deadline {
+                let events =
+                    (try? String(contentsOfFile: cluster.runDirectory + "/events.jsonl", encoding: .utf8)) ?? ""
+                if events.contains("48 frames") { break }
+                usleep(100_000)
+                if curve && Date() > deadline - 8 { break }
+            }
+            let growth = try Self.peakMemory(cluster.coordinator!) - before
+            #expect(cluster.coordinator!.isRunning)
+            if curve {
+                #expect(growth < 32 << 20, "under CURVE the coordinator grew by \(growth >> 20) MiB")
+            } else {
+                let events = try String(contentsOfFile: cluster.runDirectory + "/events.jsonl", encoding: .utf8)
+                #expect(events.contains("48 frames"), "\(events.suffix(2000))")
+                #expect(growth < 2 * size, "peak memory grew by \(growth >> 20) MiB for a \(size >> 20) MiB message")
+            }
+        }
+    }
 }
