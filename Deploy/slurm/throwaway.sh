@@ -52,7 +52,13 @@ cleanup() {
         sleep 0.1
     done
     for pid in "${daemons[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-    if [[ -n "$munged_pid" ]]; then kill -TERM "$munged_pid" 2>/dev/null || true; fi
+    if [[ -n "$munged_pid" ]]; then
+        # A process started with SIGTERM blocked (as a test harness may start this script) keeps
+        # it blocked: KILL follows when TERM was not enough.
+        kill -TERM "$munged_pid" 2>/dev/null || true
+        for _ in $(seq 20); do kill -0 "$munged_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$munged_pid" 2>/dev/null || true
+    fi
     hosts_down
     rm -rf "$dir"
 }
