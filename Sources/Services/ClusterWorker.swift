@@ -66,14 +66,14 @@ public struct ClusterWorker {
 
     private func runThrowing() throws -> Int32 {
         options.watch.injectClockOffset()
-        try options.security.apply(bindsOffLoopback: options.bindsOffLoopback, log: log)
+        try options.security.apply(bindsOffLoopback: options.bind.offLoopback, log: log)
         let topology = try NUMATopology.discover()
         var planes: [DataPlane] = []
         for device in 0..<options.devices {
             let plane = try DataPlane(
                 rank: -1,
                 bind: [
-                    options.transport.endpoint(address: options.bindAddress, name: "device\(device)"),
+                    options.bind.transport.endpoint(address: options.bind.address, name: "device\(device)"),
                     "inproc://straits-worker-\(getpid())-\(device)",
                 ],
                 maximumMessageBytes: (1 << 30) + 4096)
@@ -90,7 +90,7 @@ public struct ClusterWorker {
         try control.connect(options.coordinator)
         var join = ControlMessage.Join(
             region: options.region, host: options.host, devices: options.devices, numaNodes: topology.nodes.count,
-            endpoints: planes.map { DataTransport.advertised($0.endpoints[0], address: options.advertiseAddress) },
+            endpoints: planes.map { DataTransport.advertised($0.endpoints[0], address: options.bind.advertiseAddress) },
             pid: Int(getpid()))
         join.job = options.watch.jobID
         try ControlLink.send(.join(join), on: &control, version: options.protocolVersion)

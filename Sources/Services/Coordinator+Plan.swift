@@ -113,8 +113,8 @@ extension Coordinator {
         // A local cluster's processes share this machine's cores: the model shares them too, at
         // what they measure here (the workers are idle now).
         let local =
-            membership.workers.allSatisfy { $0.join.endpoints.allSatisfy(Self.isLoopback) }
-            && gateways.values.allSatisfy { $0.join.endpoints.allSatisfy { $0.isEmpty || Self.isLoopback($0) } }
+            membership.workers.allSatisfy { $0.join.endpoints.allSatisfy(DataTransport.isLocal) }
+            && gateways.values.allSatisfy { $0.join.endpoints.allSatisfy { $0.isEmpty || DataTransport.isLocal($0) } }
         var cores = local ? HostCalibration.measure() : nil
         var messageSeconds = 0.0
         if var measured = cores {
@@ -172,11 +172,6 @@ extension Coordinator {
                 "no probe result from worker \(probe.from) within 30 s"
             })
         return probed!.link
-    }
-
-    /// Whether `endpoint` is on this machine (ipc, inproc, or TCP on a loopback address).
-    static func isLoopback(_ endpoint: String) -> Bool {
-        ["ipc://", "inproc://", "tcp://127.", "tcp://localhost:", "tcp://[::1]:"].contains { endpoint.hasPrefix($0) }
     }
 
     var wanPath: String {

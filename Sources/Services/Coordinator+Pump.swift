@@ -61,7 +61,7 @@ extension Coordinator {
             // Every refused peer hears why; the log and events.jsonl hold the first 20 refusals
             // and every 1000th, so that a peer joining in a loop cannot fill them.
             refused += 1
-            if refused <= 20 || refused % 1000 == 0 {
+            if ControlLink.isLogged(refused) {
                 run.event("refused", [("count", .int(refused)), ("reason", .string(reason))])
                 log.info("refused a join (\(refused) so far): \(reason)")
             }
@@ -182,7 +182,7 @@ extension Coordinator {
     /// events.jsonl).
     func drop(_ reason: String) {
         dropped += 1
-        if dropped <= 20 || dropped % 1000 == 0 {
+        if ControlLink.isLogged(dropped) {
             run.event("dropped", [("count", .int(dropped)), ("reason", .string(reason))])
         }
         ControlLink.logDropped("straits-coordinator", count: dropped, reason)

@@ -98,11 +98,8 @@ public struct CoordinatorOptions: ParsableArguments, Sendable {
     }
 
     public mutating func validate() throws {
-        if bind.hasPrefix("tcp://"), let colon = bind.lastIndex(of: ":"),
-            colon > bind.index(bind.startIndex, offsetBy: 5)
-        {
-            let host = bind[bind.index(bind.startIndex, offsetBy: 6)..<colon]
-            try FlagCheck.advertise(bind: String(host), advertise: advertiseAddress, "--bind")
+        if let bound = DataTransport.host(ofTCP: bind) {
+            try FlagCheck.advertise(bind: bound.host, advertise: advertiseAddress, "--bind")
         }
         try security.check(bindsOffLoopback: bindsOffLoopback, what: "--bind \(bind)")
         if let jobIDFlag {
@@ -126,9 +123,9 @@ public struct CoordinatorOptions: ParsableArguments, Sendable {
 
     /// Whether the control socket binds where other hosts can reach it (TCP, not loopback).
     public var bindsOffLoopback: Bool {
-        guard bind.hasPrefix("tcp://"), let colon = bind.lastIndex(of: ":") else { return false }
-        return SecurityOptions.offLoopback(address: String(bind[bind.index(bind.startIndex, offsetBy: 6)..<colon]))
+        DataTransport.host(ofTCP: bind).map { !DataTransport.isLoopback(address: $0.host) } ?? false
     }
+
     public var heartbeatSeconds: Double { heartbeatMilliseconds / 1000 }
     public var checksums: Bool { !noChecksums }
     /// Whether traffic between regions goes through the regions' gateways (shaped).

@@ -66,7 +66,7 @@ extension Gateway {
                 state.rejected += 1
                 state.condition.unlock()
                 rejected += 1
-                if rejected <= 20 || rejected % 1000 == 0 {
+                if ControlLink.isLogged(rejected) {
                     Logger(label: "straits-gateway").warning("dropped a message (\(rejected) so far): \(reason)")
                 }
                 continue

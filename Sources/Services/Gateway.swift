@@ -91,7 +91,7 @@ public final class Gateway {
         state = State()
         context = try ZMQContext(ioThreads: 1)
         try options.security.apply(
-            bindsOffLoopback: options.bindsOffLoopback, contexts: [.shared, context],
+            bindsOffLoopback: options.bind.offLoopback, contexts: [.shared, context],
             log: Logger(label: "straits-gateway \(options.region)"))
         for (destination, region) in topology.regions.enumerated() where destination != index {
             let link = topology.link(from: options.region, to: region.name)!
@@ -128,8 +128,9 @@ public final class Gateway {
             try pull.setReceiveHighWaterMark(64)
             try pull.setMaximumMessageSize((1 << 30) + 4096)
             endpoints[destination] = DataTransport.advertised(
-                try pull.bind(options.transport.endpoint(address: options.bindAddress, name: "ingress\(destination)")),
-                address: options.advertiseAddress)
+                try pull.bind(
+                    options.bind.transport.endpoint(address: options.bind.address, name: "ingress\(destination)")),
+                address: options.bind.advertiseAddress)
             ingress[destination] = SocketBox(pull)
         }
         defer { for endpoint in endpoints { DataTransport.removeSocketFile(of: endpoint) } }

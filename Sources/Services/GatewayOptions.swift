@@ -23,29 +23,7 @@ public struct GatewayOptions: ParsableArguments, Sendable {
         help: ArgumentHelp("The topology (links: bandwidth, latency, jitter).", valueName: "file"))
     public var topologyPath: String
 
-    @Option(
-        name: .customLong("bind-address"), help: ArgumentHelp("Address the ingress sockets bind on.", valueName: "addr")
-    )
-    public var bindAddress = "127.0.0.1"
-
-    /// The address the other hosts reach this one at, where it differs from the bind address.
-    @Option(
-        name: .customLong("advertise-address"),
-        help: ArgumentHelp(
-            "Address the other hosts reach the ingress sockets at (default: --bind-address).",
-            discussion:
-                "Needed when --bind-address is a wildcard (0.0.0.0) or not reachable as it is, e.g. behind NAT.",
-            valueName: "addr"))
-    public var advertiseAddress: String?
-
-    /// TCP, or Unix-domain sockets where the whole cluster runs on one machine.
-    @Option(
-        help: ArgumentHelp(
-            "How the ingress sockets are reached.",
-            discussion:
-                "tcp on --bind-address, or ipc: Unix-domain sockets in the temporary directory, for a cluster that runs on one machine."
-        ))
-    public var transport = DataTransport.tcp
+    @OptionGroup public var bind: BindOptions
 
     /// Chunks the link model cuts messages into, so that flows share a link fairly.
     @Option(name: .customLong("chunk-bytes"), help: ArgumentHelp("Link chunk size, bytes.", valueName: "n"))
@@ -95,15 +73,11 @@ public struct GatewayOptions: ParsableArguments, Sendable {
     }
 
     public func validate() throws {
-        try FlagCheck.advertise(bind: bindAddress, advertise: advertiseAddress, "--bind-address")
-        try security.check(bindsOffLoopback: bindsOffLoopback, what: "--bind-address \(bindAddress)")
+        try security.check(bindsOffLoopback: bind.offLoopback, what: "--bind-address \(bind.address)")
         try FlagCheck.atLeast(chunkBytes, 1, "--chunk-bytes")
         try FlagCheck.atLeast(queueBytes, 1, "--queue-bytes")
         try FlagCheck.atLeast(deliveryThreads, 1, "--delivery-threads")
     }
-
-    /// Whether the ingress sockets bind where other hosts can reach them.
-    public var bindsOffLoopback: Bool { transport == .tcp && SecurityOptions.offLoopback(address: bindAddress) }
 
     public var heartbeatSeconds: Double { watch.heartbeatSeconds }
     public var deadAfterSeconds: Double { watch.deadAfterSeconds }

@@ -42,8 +42,4 @@ public struct SecurityOptions: ParsableArguments, Sendable {
         }
     }
 
-    /// Whether a TCP address binds where other hosts can reach it (not loopback).
-    static func offLoopback(address: String) -> Bool {
-        !(address.hasPrefix("127.") || address == "localhost" || address == "::1" || address == "[::1]")
-    }
 }

@@ -23,29 +23,7 @@ public struct WorkerOptions: ParsableArguments, Sendable {
     @Option(help: ArgumentHelp("Devices (rank threads) on this host.", valueName: "d"))
     public var devices = 1
 
-    /// The address the data sockets bind on (this host's address as the other workers see it).
-    @Option(
-        name: .customLong("bind-address"), help: ArgumentHelp("Address the data sockets bind on.", valueName: "addr"))
-    public var bindAddress = "127.0.0.1"
-
-    /// The address the other hosts reach this one at, where it differs from the bind address.
-    @Option(
-        name: .customLong("advertise-address"),
-        help: ArgumentHelp(
-            "Address the other hosts reach the data sockets at (default: --bind-address).",
-            discussion:
-                "Needed when --bind-address is a wildcard (0.0.0.0) or not reachable as it is, e.g. behind NAT.",
-            valueName: "addr"))
-    public var advertiseAddress: String?
-
-    /// TCP, or Unix-domain sockets where the whole cluster runs on one machine.
-    @Option(
-        help: ArgumentHelp(
-            "How the data sockets are reached.",
-            discussion:
-                "tcp on --bind-address, or ipc: Unix-domain sockets in the temporary directory, for a cluster that runs on one machine."
-        ))
-    public var transport = DataTransport.tcp
+    @OptionGroup public var bind: BindOptions
 
     /// How a rank waits for a held message's arrival.
     @Option(
@@ -80,17 +58,13 @@ public struct WorkerOptions: ParsableArguments, Sendable {
     }
 
     public func validate() throws {
-        try FlagCheck.advertise(bind: bindAddress, advertise: advertiseAddress, "--bind-address")
-        try security.check(bindsOffLoopback: bindsOffLoopback, what: "--bind-address \(bindAddress)")
+        try security.check(bindsOffLoopback: bind.offLoopback, what: "--bind-address \(bind.address)")
         try FlagCheck.atLeast(host, 0, "--host")
         try FlagCheck.atLeast(devices, 1, "--devices")
         guard (0...Int(UInt16.max)).contains(protocolVersionFlag) else {
             throw ValidationError("--protocol-version expects 0…65535, got \(protocolVersionFlag)")
         }
     }
-
-    /// Whether the data sockets bind where other hosts can reach them.
-    public var bindsOffLoopback: Bool { transport == .tcp && SecurityOptions.offLoopback(address: bindAddress) }
 
     public var heartbeatSeconds: Double { watch.heartbeatSeconds }
     public var deadAfterSeconds: Double { watch.deadAfterSeconds }

@@ -52,9 +52,6 @@ public enum ClockSync {
     /// Whether a process that reaches the coordinator at `endpoint` reads the coordinator's clock
     /// (ipc, inproc, or TCP on a loopback address).
     public static func sharesClock(coordinator endpoint: String) -> Bool {
-        if endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") { return true }
-        guard endpoint.hasPrefix("tcp://") else { return false }
-        let address = endpoint.dropFirst(6)
-        return address.hasPrefix("127.") || address.hasPrefix("localhost:") || address.hasPrefix("[::1]:")
+        DataTransport.isLocal(endpoint)
     }
 }

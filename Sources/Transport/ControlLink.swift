@@ -55,9 +55,13 @@ public enum ControlLink {
         return (0..<message.count).map { message.bytes($0) }
     }
 
+    /// Whether the `count`-th of a kind of refusal or drop goes to the log: the first 20 and
+    /// every 1000th, so that a peer repeating one cannot fill the log.
+    public static func isLogged(_ count: Int) -> Bool { count <= 20 || count % 1000 == 0 }
+
     /// Says on standard error that a message was dropped (the first 20, then every 1000th).
     public static func logDropped(_ who: String, count: Int, _ reason: String) {
-        guard count <= 20 || count % 1000 == 0 else { return }
+        guard isLogged(count) else { return }
         Logger(label: who).warning("dropped a control message (\(count) so far): \(reason)")
     }
 }

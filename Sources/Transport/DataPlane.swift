@@ -171,7 +171,7 @@ public final class DataPlane: @unchecked Sendable {
     /// Counts a dropped message and says why on standard error (the first 20, then every 1000th).
     public func reject(_ reason: String) {
         rejected += 1
-        if rejected <= 20 || rejected % 1000 == 0 {
+        if ControlLink.isLogged(rejected) {
             Logger(label: "straits").warning("rank \(rank): dropped a data message (\(rejected) so far): \(reason)")
         }
     }

@@ -24,11 +24,30 @@ public enum DataTransport: String, Sendable, CaseIterable {
     /// (which may be a wildcard such as 0.0.0.0) with its host replaced by `address`; any other
     /// endpoint, or a nil address, unchanged.
     public static func advertised(_ bound: String, address: String?) -> String {
-        guard let address, bound.hasPrefix("tcp://"), let colon = bound.lastIndex(of: ":"),
-            colon > bound.index(bound.startIndex, offsetBy: 5)
-        else { return bound }
+        guard let address, let bound = host(ofTCP: bound) else { return bound }
         let host = address.contains(":") && !address.hasPrefix("[") ? "[\(address)]" : address
-        return "tcp://" + host + bound[colon...]
+        return "tcp://" + host + bound.rest
+    }
+
+    /// The host of a TCP endpoint (`tcp://host:port`, the host bracketed for IPv6) and what
+    /// follows it (`:port`); nil for another scheme.
+    public static func host(ofTCP endpoint: String) -> (host: String, rest: Substring)? {
+        guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":"),
+            colon > endpoint.index(endpoint.startIndex, offsetBy: 5)
+        else { return nil }
+        return (String(endpoint[endpoint.index(endpoint.startIndex, offsetBy: 6)..<colon]), endpoint[colon...])
+    }
+
+    /// Whether an address is this machine's loopback (127.x, localhost, ::1).
+    public static func isLoopback(address: String) -> Bool {
+        address.hasPrefix("127.") || ["localhost", "::1", "[::1]"].contains(address)
+    }
+
+    /// Whether an endpoint is reached on this machine only: ipc, inproc, or TCP on a loopback
+    /// address.
+    public static func isLocal(_ endpoint: String) -> Bool {
+        if endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") { return true }
+        return host(ofTCP: endpoint).map { isLoopback(address: $0.host) } ?? false
     }
 
     /// Whether an address binds every interface (0.0.0.0, ::, *), so that it cannot be told to

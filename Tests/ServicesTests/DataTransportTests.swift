@@ -49,7 +49,7 @@ struct DataTransportTests {
     @Test("a --transport other than tcp or ipc is refused, naming the flag and the value")
     func parse() throws {
         let base = ["--coordinator", "tcp://127.0.0.1:1", "--region", "a", "--transport"]
-        #expect(try WorkerOptions(arguments: base + ["ipc"]).transport == .ipc)
+        #expect(try WorkerOptions(arguments: base + ["ipc"]).bind.transport == .ipc)
         #expect(throws: RuntimeError.self) { try WorkerOptions(arguments: base + ["udp"]) }
         do {
             _ = try WorkerOptions(arguments: base + ["udp"])
@@ -65,12 +65,13 @@ struct DataTransportTests {
         let told = try SweepOptions(arguments: ["--transport", "tcp", "--checksums"])
         #expect(told.transport == .tcp && told.checksums)
         #expect(
-            try WorkerOptions(arguments: ["--coordinator", "tcp://127.0.0.1:1", "--region", "a"]).transport == .tcp)
+            try WorkerOptions(arguments: ["--coordinator", "tcp://127.0.0.1:1", "--region", "a"]).bind.transport == .tcp
+        )
         let gateway = try GatewayOptions(arguments: [
             "--coordinator", "tcp://127.0.0.1:1", "--region", "a", "--topology", "t.yaml",
             "--transport", "ipc",
         ])
-        #expect(gateway.transport == .ipc)
+        #expect(gateway.bind.transport == .ipc)
     }
 
     @Test(
