@@ -56,6 +56,9 @@ public struct Membership: Sendable {
         case heartbeat(seq: Int)
         /// A member is dead: the job cannot go on without it.
         case dead(MemberID, reason: String)
+        /// A member broke the protocol before the job started and was dropped: its seat is free
+        /// again. Tell the peer why (and log it).
+        case expelled(route: Route, label: String, reason: String)
     }
 
     /// Timing of the liveness protocol, in nanoseconds.
@@ -282,6 +285,30 @@ public struct Membership: Sendable {
         let reason =
             "\(member.isGateway ? "" : "worker ")\(member.label) is gone: its connection closed (it exited or was killed)"
         return .dead(id, reason: reason)
+    }
+
+    /// A member sent what no honest member sends (a message out of bounds or malformed, or one
+    /// only the coordinator sends): it is dropped. While joins are taken its seat is freed for
+    /// another peer to take, and admission goes on; once the job runs, the job cannot go on
+    /// without it, and the member is dead.
+    public mutating func expel(_ id: MemberID, reason: String) -> Directive {
+        let member = self[id]
+        let why = "\(member.isGateway ? "" : "worker ")\(member.label) was dropped: \(reason)"
+        guard admitting else { return .dead(id, reason: why) }
+        routes[member.route] = nil
+        switch id {
+        case .gateway(let region):
+            gateways[region] = nil
+        case .worker(let index):
+            workers.remove(at: index)
+            // Later workers move down one place: file them again under their new places.
+            seats = [:]
+            for (place, worker) in workers.enumerated() {
+                seats[Seat(region: worker.region, host: worker.join.host)] = place
+                routes[worker.route] = .worker(place)
+            }
+        }
+        return .expelled(route: member.route, label: member.label, reason: why)
     }
 
     /// The next time `onTick` has something to do: a heartbeat or a liveness deadline.

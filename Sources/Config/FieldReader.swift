@@ -140,13 +140,21 @@ public struct FieldReader {
     }
 
     /// A size such as `16MiB` or `64K`; bytes.
-    public func bytes(_ key: String, default fallback: Int? = nil) throws(ConfigError) -> Int {
+    public func bytes(_ key: String, default fallback: Int? = nil, minimum: Int = 0, maximum: Int = Int.max)
+        throws(ConfigError) -> Int
+    {
         guard let node = node(key) else {
             if let fallback { return fallback }
             throw error(key, "required field is missing; expected a size like 16MiB")
         }
         guard case .scalar(let text, _) = node, let value = Units.bytes(text) else {
             throw error(key, "expected a size like 16MiB or 64K, got \(node.kindDescription)")
+        }
+        guard value >= minimum && value <= maximum else {
+            throw error(
+                key,
+                "expected a size from \(minimum) to \(maximum == Int.max ? "any" : String(maximum)) bytes, got \(value)"
+            )
         }
         return value
     }

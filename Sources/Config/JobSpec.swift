@@ -106,7 +106,8 @@ public struct JobSpec: Sendable, Equatable {
             iterations: try root.integer("iters", default: 10, minimum: 1, maximum: 100_000),
             warmupIterations: try root.integer("warmup", default: 2, minimum: 0, maximum: 100_000),
             timeoutSeconds: timeout,
-            chunkBytes: root.contains("chunk") ? try root.bytes("chunk") : nil,
+            chunkBytes: root.contains("chunk")
+                ? try root.bytes("chunk", minimum: 4, maximum: DataFrameHeader.maximumPayloadBytes) : nil,
             sizes: sizes,
             training: training)
     }

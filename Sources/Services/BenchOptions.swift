@@ -1,5 +1,6 @@
 import ArgumentParser
 import Collectives
+import StraitsWire
 import Transport
 
 /// The flags of `straits bench allreduce`, after nccl-tests' `all_reduce_perf`.
@@ -106,8 +107,10 @@ public struct BenchOptions: ParsableArguments, Sendable {
             throw ValidationError("-e/--maxbytes: at most 16G, got \(maxSize.bytes)")
         }
         guard minBytes <= maxBytes else { throw ValidationError("-b \(minBytes) is larger than -e \(maxBytes)") }
-        if let chunk, chunk.bytes < 4 {
-            throw ValidationError("--chunk: expected at least 4 bytes, got \(chunk.bytes)")
+        if let chunk, chunk.bytes < 4 || chunk.bytes > DataFrameHeader.maximumPayloadBytes {
+            throw ValidationError(
+                "--chunk: expected 4 bytes to \(DataFrameHeader.maximumPayloadBytes >> 20)M (the most one message carries), got \(chunk.bytes)"
+            )
         }
         if transport == "inproc" { devicesPerWorker = ranks }
         guard ranks % devicesPerWorker == 0 else {

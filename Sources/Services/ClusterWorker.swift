@@ -75,8 +75,7 @@ public struct ClusterWorker {
                 bind: [
                     options.bind.transport.endpoint(address: options.bind.address, name: "device\(device)"),
                     "inproc://straits-worker-\(getpid())-\(device)",
-                ],
-                maximumMessageBytes: (1 << 30) + 4096)
+                ])
             plane.approachesArrivals = options.arrivalWait.approaches(advice: nil)
             planes.append(plane)
         }
@@ -248,8 +247,6 @@ public struct ClusterWorker {
         for plane in planes {
             plane.checksums = plan.checksums
             plane.epoch = UInt32(clamping: plan.epoch)
-            // No message of this job's collectives is larger than its largest all-reduce.
-            try plane.limitMessageSize(to: max(plan.maxBytes, 4 << 20) + 64 << 10)
         }
         if let training = shared.training, shared.trainingDevices.isEmpty, let group = shared.group {
             shared.trainingDevices = (0..<options.devices).map {

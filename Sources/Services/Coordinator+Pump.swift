@@ -77,7 +77,17 @@ extension Coordinator {
                     ("pid", .int(member.join.pid)), ("reason", .string(reason)),
                 ])
             throw Abort(description: reason)
+        case .expelled(let route, let label, let reason):
+            run.event("member_dropped", [("member", .string(label)), ("reason", .string(reason))])
+            log.info("\(reason); its place is open again")
+            try? send(.refuse(.init(reason: reason)), to: route)
         }
+    }
+
+    /// Drops a member that broke the protocol (see `Membership.expel`).
+    private func expel(_ id: Membership.MemberID, _ reason: String) throws {
+        drop("from \(membership[id].label): \(reason)")
+        try carryOut(membership.expel(id, reason: reason))
     }
 
     private func handle(_ frames: [[UInt8]]) throws {
@@ -102,7 +112,11 @@ extension Coordinator {
                     ))
                 return
             }
-            drop("from \(who.map { membership[$0].label } ?? "an unknown peer"): \(error)")
+            if let who {
+                try expel(who, "\(error)")
+            } else {
+                drop("from an unknown peer: \(error)")
+            }
             return
         }
         if case .join(let join) = message {
@@ -129,7 +143,7 @@ extension Coordinator {
                 [("region", .string(topology.regions[region].name)), ("reason", .string(stop.reason))])
             failure = "gateway \(topology.regions[region].name) failed: \(stop.reason)"
         case (.gateway, _):
-            drop("a \(message.kind) message from \(label)")
+            try expel(who, "it sent a \(message.kind) message, which a gateway never sends")
         case (.worker, .heartbeat(let beat)):
             if let traffic = beat.traffic { membership[who].report.traffic = traffic }
             if let compute = beat.computeS { membership[who].report.computeS = compute }
@@ -174,7 +188,7 @@ extension Coordinator {
             failure = "worker \(label) failed: \(stop.reason)"
         case (.worker, .join), (.worker, .refuse), (.worker, .plan), (.worker, .probe), (.worker, .step),
             (.worker, .clock):
-            drop("a \(message.kind) message from \(label), which only the coordinator sends")
+            try expel(who, "it sent a \(message.kind) message, which only the coordinator sends")
         }
     }
 

@@ -126,7 +126,8 @@ public final class Gateway {
             var pull = try ZMQSocket(.pull, context: context, linger: .zero)
             try LinkSecurity.server(&pull)
             try pull.setReceiveHighWaterMark(64)
-            try pull.setMaximumMessageSize((1 << 30) + 4096)
+            // A route frame, a header and a payload: no part larger than a data plane takes.
+            try pull.setMaximumMessageSize(DataPlane.maximumPartBytes)
             endpoints[destination] = DataTransport.advertised(
                 try pull.bind(
                     options.bind.transport.endpoint(address: options.bind.address, name: "ingress\(destination)")),

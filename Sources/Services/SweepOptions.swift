@@ -1,5 +1,6 @@
 import ArgumentParser
 import Config
+import StraitsWire
 import Transport
 
 /// Flags of `straits sweep`.
@@ -106,8 +107,9 @@ public struct SweepOptions: ParsableArguments, Sendable {
         name: .customLong("chunk"),
         help: ArgumentHelp("Every level's chunk size, e.g. 64K (default: the planner's).", valueName: "size"),
         transform: { text in
-            guard let bytes = SweepOptions.floatBytes(text) else {
-                throw ValidationError("expected a size like 64K (a multiple of 4 bytes), got \"\(text)\"")
+            guard let bytes = SweepOptions.floatBytes(text), bytes <= DataFrameHeader.maximumPayloadBytes else {
+                throw ValidationError(
+                    "expected a size like 64K (a multiple of 4 bytes, at most 16M), got \"\(text)\"")
             }
             return bytes
         })

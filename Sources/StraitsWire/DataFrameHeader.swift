@@ -21,6 +21,9 @@ public struct DataFrameHeader: Equatable, Sendable {
     public static let size = 64
     public static let magic: UInt32 = 0x5752_5453
     public static let currentVersion: UInt16 = 1
+    /// The largest payload one message carries. Schedules cut larger transfers into chunks no
+    /// larger than this, so a receiver can set its sockets' part limit before it knows the job.
+    public static let maximumPayloadBytes = 16 << 20
 
     public enum FrameType: UInt8, Sendable { case collectiveData = 1 }
     /// Bits of `flags`.

@@ -2,6 +2,7 @@ import CStraitsShims
 import Emulation
 import Foundation
 import Logging
+import StraitsWire
 import ZeroMQ
 
 /// One rank's data-plane sockets: a PULL socket that every peer sends to, and a PUSH socket
@@ -75,28 +76,29 @@ public final class DataPlane: @unchecked Sendable {
     /// Endpoints the inbox is bound to (a transport endpoint, and inproc for same-worker peers).
     public private(set) var endpoints: [String] = []
 
-    /// Binds the inbox to each of `endpoints` (tcp `*` ports are filled in).
-    /// Messages larger than `maximumMessageBytes` make libzmq drop the sender's connection.
-    public init(rank: Int, bind endpoints: [String], maximumMessageBytes: Int? = nil, context: ZMQContext = .shared)
-        throws
-    {
+    /// The largest message part an inbox takes: a data frame's largest payload, and room for its
+    /// header. libzmq drops the connection of a peer that sends a larger part, before the rank
+    /// sees it. Fixed, because libzmq takes a listener's limits when it binds, before the plan.
+    public static let maximumPartBytes = DataFrameHeader.maximumPayloadBytes + (64 << 10)
+    /// Messages an inbox queues per connection while the rank does not read (`ZMQ_RCVHWM`):
+    /// beyond them libzmq stops reading that connection, and its sender's queue grows instead.
+    /// Each holds at most a header and a payload from an honest peer, so this bounds what a
+    /// connection can make the rank hold to about 32 × 16 MiB.
+    public static let receiveQueueMessages = 32
+
+    /// Binds the inbox to each of `endpoints` (tcp `*` ports are filled in), with the part and
+    /// queue limits above.
+    public init(rank: Int, bind endpoints: [String], context: ZMQContext = .shared) throws {
         self.rank = rank
         var pull = try ZMQSocket(.pull, context: context, linger: .zero)
         try LinkSecurity.server(&pull)
-        try pull.setReceiveHighWaterMark(0)
-        if let maximumMessageBytes { try pull.setMaximumMessageSize(maximumMessageBytes) }
+        try pull.setReceiveHighWaterMark(Self.receiveQueueMessages)
+        try pull.setMaximumMessageSize(Self.maximumPartBytes)
         for endpoint in endpoints {
             self.endpoints.append(try pull.bind(endpoint))
         }
         inbox = SocketBox(pull)
         releases = try ReleaseQueue()
-    }
-
-    /// Refuses, from connections made from now on, any message part larger than `bytes`: libzmq
-    /// drops the connection of a peer that sends one. Set when the plan says how large a
-    /// collective's messages can be, before the peers connect.
-    public func limitMessageSize(to bytes: Int) throws {
-        try inbox.socket.setMaximumMessageSize(bytes)
     }
 
     /// An ipc endpoint's socket file outlives the socket unless removed: remove it (a bound

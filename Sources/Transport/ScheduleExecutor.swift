@@ -265,6 +265,13 @@ public struct ScheduleExecutor {
                 UnsafeRawBufferPointer(start: buffer + range.offset * 4, count: range.count * 4))
             header.flags |= DataFrameHeader.Flags.checksummed
         }
+        let payloadBytes = encoded?.count ?? range.count * 4
+        guard payloadBytes <= DataFrameHeader.maximumPayloadBytes else {
+            throw RuntimeError(
+                .invalidArgument,
+                "rank \(plane.rank): a message of \(payloadBytes) bytes to rank \(operation.kind.peer) (\(operation)) is larger than one data frame carries (\(DataFrameHeader.maximumPayloadBytes) bytes); chunk the schedule"
+            )
+        }
         let outbox = try plane.outbox(operation.kind.peer)
         var message = ZMQMessage()
         if let route = outbox.route { message.append(GatewayRoute.frame(destination: route)) }

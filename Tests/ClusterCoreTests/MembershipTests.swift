@@ -164,6 +164,38 @@ struct MembershipTests {
                     reason: "gateway eu (pid 200) is gone: its connection closed (it exited or was killed)"))
     }
 
+    @Test(
+        "a member that breaks the protocol before the start is dropped and its seat freed, later members keep their routes; once the job runs it is dead"
+    )
+    func expel() {
+        var membership = Membership(topology: Self.topology, timing: Self.timing, gateways: true, now: 0)
+        _ = membership.onJoin(Self.worker("us", 0), route: [1], now: 0)
+        _ = membership.onJoin(Self.worker("us", 1, pid: 101), route: [2], now: 0)
+        _ = membership.onJoin(Self.gateway("eu"), route: [3], now: 0)
+        #expect(
+            membership.expel(.worker(0), reason: "heartbeat out of bounds")
+                == .expelled(
+                    route: [1], label: "us/host 0 (pid 100)",
+                    reason: "worker us/host 0 (pid 100) was dropped: heartbeat out of bounds"))
+        #expect(membership.member(route: [1]) == nil)
+        #expect(membership.member(route: [2]) == .worker(0) && membership[.worker(0)].join.pid == 101)
+        #expect(membership.missing == ["gateway us", "us/host 0", "eu/host 0"])
+        // The seat is free: another peer takes it; the dropped one's route would join anew.
+        #expect(membership.onJoin(Self.worker("us", 0, pid: 102), route: [4], now: 0) == .admitted(.worker(1)))
+        #expect(
+            membership.expel(.gateway(region: 1), reason: "it sent a step message")
+                == .expelled(
+                    route: [3], label: "gateway eu (pid 200)",
+                    reason: "gateway eu (pid 200) was dropped: it sent a step message"))
+        #expect(
+            membership.member(route: [3]) == nil && membership.missing == ["gateway us", "gateway eu", "eu/host 0"])
+
+        membership.closeAdmission()
+        #expect(
+            membership.expel(.worker(1), reason: "x")
+                == .dead(.worker(1), reason: "worker us/host 0 (pid 102) was dropped: x"))
+    }
+
     @Test("a join that names another job is refused, naming both; one naming this job or none is admitted")
     func jobIdentity() {
         var membership = Membership(

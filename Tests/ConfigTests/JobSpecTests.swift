@@ -42,6 +42,11 @@ struct JobSpecTests {
                 "j.yaml:2: timeout: expected a duration from 0 up to 1000000s (11.6 days), got 100000000000000000s"
             ),
             ("name: j\ntimeout: 0s\n", "j.yaml:2: timeout: expected at least 1ms, got 0.0 s"),
+            // No message carries more than a data frame's largest payload.
+            (
+                "name: j\nchunk: 32MiB\n",
+                "j.yaml:2: chunk: expected a size from 4 to 16777216 bytes, got 33554432"
+            ),
             (
                 "name: j\ncompute: 2000000s\n",
                 "j.yaml:2: compute: expected a duration from 0 up to 1000000s (11.6 days), got 2000000s"

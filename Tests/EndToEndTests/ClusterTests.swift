@@ -400,8 +400,8 @@ struct ClusterTests {
             [corrupt.encoded, random(8)], [strangerRank, random(8)], [header, random(8), random(8)],
             [random(64), random(1 << 20)],
         ]
-        // (The job's largest all-reduce is 64 KiB, so its data sockets take parts of up to
-        // 4 MiB + 64 KiB: the 1 MiB payload above is read and dropped, the connection kept.)
+        // (Data sockets take parts of up to 16 MiB + 64 KiB: the 1 MiB payload above is read and
+        // dropped, the connection kept.)
         var dealer = try ZMQSocket(.dealer, linger: .zero)
         try dealer.connect(endpoint)
         var push = try ZMQSocket(.push, linger: .zero)
@@ -418,12 +418,12 @@ struct ClusterTests {
                 try push.blockingSend(message, timeout: .seconds(5))
             }
         }
-        // A data part over the worker's limit (4 MiB + 64 KiB here): libzmq drops that connection.
+        // A data part over the data sockets' limit: libzmq drops that connection unread.
         var bigData = try ZMQSocket(.push, linger: .zero)
         try bigData.connect(dataEndpoint)
         var hugeData = ZMQMessage()
         hugeData.append(header)
-        hugeData.append([UInt8](repeating: 9, count: 6 << 20))
+        hugeData.append([UInt8](repeating: 9, count: DataFrameHeader.maximumPayloadBytes + (64 << 10) + 1))
         try bigData.blockingSend(hugeData, timeout: .seconds(5))
         // A frame over the coordinator's message-size limit: libzmq drops that connection.
         var big = try ZMQSocket(.dealer, linger: .zero)

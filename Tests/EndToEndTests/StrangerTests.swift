@@ -71,7 +71,7 @@ struct StrangerTests {
     }
 
     @Test(
-        "a join as host −1 is dropped; an admitted stranger's overflowing counters and absurd probe result are dropped; the coordinator stays up, and SIGKILL leaves a summary saying it was running"
+        "a join as host −1 is dropped; an admitted stranger's overflowing counters drop it, freeing its seat, and its absurd probe result is dropped; the coordinator stays up, and SIGKILL leaves a summary saying it was running"
     )
     func outOfRange() throws {
         let cluster = try LocalCluster(name: "stranger")
@@ -93,7 +93,17 @@ struct StrangerTests {
             .probed(.init(peerWorker: 1, link: .init(alphaS: 1e300, betaSPerByte: 1e-9))))
         try member.send(.heartbeat(.init(seq: 2, computeS: -5)))
 
-        // Both are dropped with what was out of range; the coordinator goes on.
+        // The first is out of bounds: the member is dropped, told why, and its seat is free again.
+        guard case .refuse(let refusal)? = try member.next() else {
+            Issue.record("the member was not told it was dropped")
+            return
+        }
+        #expect(refusal.reason.contains("r/host 0 (pid 1) was dropped") && refusal.reason.contains("wan_tx_bytes"))
+        let successor = try Stranger(endpoint)
+        try successor.send(Self.join(host: 0))
+        #expect(try successor.admitted(), "the dropped member's seat was not free again")
+
+        // Every message is dropped with what was out of range; the coordinator goes on.
         let deadline = Date(timeIntervalSinceNow: 10)
         var events = ""
         while Date() < deadline {
@@ -105,6 +115,7 @@ struct StrangerTests {
         #expect(events.contains("traffic.wan_tx_bytes[r] 9223372036854775807 is outside"), "\(events)")
         #expect(events.contains("link.alpha_s 1e+300 is outside"), "\(events)")
         #expect(events.contains("compute_s -5.0 is outside"), "\(events)")
+        #expect(events.contains("\"member_dropped\""), "\(events)")
         #expect(cluster.coordinator!.isRunning, "the coordinator exited: \(cluster.log("coordinator"))")
 
         let summary = try cluster.summary()

@@ -1,5 +1,7 @@
 import Foundation
+import StraitsWire
 import Testing
+import ZeroMQ
 
 @testable import Services
 @testable import Transport
@@ -25,6 +27,49 @@ struct DataTransportTests {
         #expect(DataTransport(endpoint: endpoint) == .ipc)
         #expect(DataTransport(endpoint: "tcp://127.0.0.1:5555") == .tcp)
         #expect(DataTransport(endpoint: "inproc://rank0") == nil)
+    }
+
+    @Test(
+        "an inbox takes parts up to a data frame's largest payload plus room for its header, drops the connection of a peer that sends more, and queues a bounded number of messages per connection while unread"
+    )
+    func inboxLimits() throws {
+        let plane = try DataPlane(rank: 0, bind: ["tcp://127.0.0.1:*"])
+        let endpoint = plane.endpoints[0]
+        func message(_ bytes: Int) -> ZMQMessage {
+            var message = ZMQMessage()
+            message.append([UInt8](repeating: 1, count: 64))
+            message.append([UInt8](repeating: 2, count: bytes))
+            return message
+        }
+        // A part one byte over the limit is refused with its connection: nothing reaches the rank.
+        var over = try ZMQSocket(.push, linger: .zero)
+        try over.connect(endpoint)
+        try over.blockingSend(message(DataPlane.maximumPartBytes + 1), timeout: .seconds(5))
+        #expect(throws: ZMQError.self) { try plane.inbox.socket.blockingReceive(timeout: .seconds(1)) }
+        // The largest payload a frame may carry arrives whole.
+        var within = try ZMQSocket(.push, linger: .zero)
+        try within.connect(endpoint)
+        try within.blockingSend(message(DataFrameHeader.maximumPayloadBytes), timeout: .seconds(5))
+        let received = try plane.inbox.socket.blockingReceive(timeout: .seconds(10))
+        #expect(received.count == 2 && received.bytes(1).count == DataFrameHeader.maximumPayloadBytes)
+
+        // While the rank does not read, a connection's messages queue only up to the inbox's
+        // bound (and what the kernel's socket buffers hold): a sender that may queue one
+        // message itself cannot get 128 messages of 1 MiB out.
+        var flood = try ZMQSocket(.push, linger: .zero)
+        try flood.setSendHighWaterMark(1)
+        try flood.connect(endpoint)
+        var sent = 0
+        var stalled = ContinuousClock.now
+        while sent < 128 && ContinuousClock.now - stalled < .seconds(2) {
+            if try flood.trySend(message(1 << 20)) == nil {
+                sent += 1
+                stalled = ContinuousClock.now
+            } else {
+                usleep(10_000)
+            }
+        }
+        #expect(sent >= DataPlane.receiveQueueMessages && sent < 128, "\(sent) messages of 1 MiB went out")
     }
 
     @Test("a child stopped by a signal leaves no socket files: they are removed for it, and only its own")
