@@ -54,8 +54,30 @@ public final class DataPlane: @unchecked Sendable {
         return dropped
     }
     /// Messages a gateway sent on before they arrive (`HeldMessage.arrivesAt`), by arrival
-    /// time: the rank takes each only once it has arrived.
-    public var holding: [HeldMessage] = []
+    /// time: the rank takes each only once it has arrived. Bounded as the early store is, by
+    /// its own count of `earlyLimit`: a gateway, or one posing as it, cannot make the rank hold
+    /// more however far ahead it says they arrive.
+    public private(set) var holding: [HeldMessage] = []
+    public private(set) var holdingBytes = 0
+
+    /// Holds a message until its arrival time; false (and nothing held) when that would exceed
+    /// `earlyLimit`.
+    public func hold(_ held: HeldMessage) -> Bool {
+        let size = held.payloadSize
+        guard holding.count < earlyLimit.messages, holdingBytes + size <= earlyLimit.bytes else { return false }
+        let arrivesAt = held.arrivesAt ?? 0
+        let index = holding.firstIndex { ($0.arrivesAt ?? 0) > arrivesAt } ?? holding.count
+        holding.insert(held, at: index)
+        holdingBytes += size
+        return true
+    }
+
+    /// Takes the held message due first.
+    public func takeFirstHeld() -> HeldMessage {
+        let held = holding.removeFirst()
+        holdingBytes -= held.payloadSize
+        return held
+    }
     /// How the rank waits for a held message to arrive: woken shortly before its arrival by the
     /// doorbell's timer (as early as the timer's recent overshoots say it must be) and spinning on
     /// the clock for the rest, or (`approachesArrivals` false) woken by the timer at the arrival

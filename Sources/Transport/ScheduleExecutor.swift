@@ -113,7 +113,7 @@ public struct ScheduleExecutor {
     private mutating func receiveOne() throws {
         let waitingSince = SystemClock.shared.now()
         if let first = plane.holding.first, first.arrivesAt! <= waitingSince {
-            try take(plane.holding.removeFirst(), waitingSince: waitingSince, now: waitingSince)
+            try take(plane.takeFirstHeld(), waitingSince: waitingSince, now: waitingSince)
             return
         }
         let remaining = deadline - .now
@@ -157,16 +157,11 @@ public struct ScheduleExecutor {
         if let held {
             plane.traffic.received(from: Int(held.header.sourceRank), bytes: DataFrameHeader.size + held.payloadSize)
             if let arrivesAt = held.arrivesAt, arrivesAt > now {
-                // Bounded as the early store is: a gateway (or one posing as it) cannot make the
-                // rank hold more than `DataPlane.earlyLimit` messages in flight.
-                guard plane.holding.count < plane.earlyLimit.messages else {
+                if !plane.hold(held) {
                     plane.reject(
-                        "message from rank \(held.header.sourceRank) arriving in \((arrivesAt - now) / 1000) µs: \(plane.holding.count) messages already held"
+                        "message from rank \(held.header.sourceRank) arriving in \((arrivesAt - now) / 1000) µs: the rank already holds \(plane.holding.count) messages of \(plane.holdingBytes) bytes until they arrive"
                     )
-                    return
                 }
-                let index = plane.holding.firstIndex { $0.arrivesAt! > arrivesAt } ?? plane.holding.count
-                plane.holding.insert(held, at: index)
                 return
             }
             try take(held, waitingSince: waitingSince, now: now)
@@ -180,7 +175,7 @@ public struct ScheduleExecutor {
                 while now < arrivesAt { now = SystemClock.shared.now() }
                 plane.spun(now - spinFrom)
             }
-            if arrivesAt <= now { try take(plane.holding.removeFirst(), waitingSince: waitingSince, now: now) }
+            if arrivesAt <= now { try take(plane.takeFirstHeld(), waitingSince: waitingSince, now: now) }
         }
     }
 

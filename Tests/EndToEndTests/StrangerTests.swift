@@ -66,6 +66,13 @@ struct StrangerTests {
     static let topology = "name: one\nregions:\n  - { name: r, hosts: 2, devices_per_host: 1 }\n"
     static let job = "name: j\nsteps: 4\ngradient: 64KiB\ncompute: 1ms\ntimeout: 5s\n"
 
+    /// Starts a coordinator of `topology` and `job` in `cluster` that waits a minute for joins.
+    static func startCoordinator(_ cluster: LocalCluster, extra: [String] = []) throws -> String {
+        try cluster.startCoordinator(
+            topology: try cluster.write("one.yaml", topology), job: try cluster.write("job.yaml", job),
+            extra: ["--join-timeout-s", "60"] + extra)
+    }
+
     static func join(host: Int, region: String = "r") -> ControlMessage {
         .join(.init(region: region, host: host, devices: 1, numaNodes: 1, endpoints: ["tcp://127.0.0.1:9"], pid: 1))
     }
@@ -75,9 +82,7 @@ struct StrangerTests {
     )
     func outOfRange() throws {
         let cluster = try LocalCluster(name: "stranger")
-        let endpoint = try cluster.startCoordinator(
-            topology: try cluster.write("one.yaml", Self.topology), job: try cluster.write("job.yaml", Self.job),
-            extra: ["--join-timeout-s", "60"])
+        let endpoint = try Self.startCoordinator(cluster)
         // A join as host −1 is out of bounds: dropped as malformed, never admitted.
         let stranger = try Stranger(endpoint)
         try stranger.send(Self.join(host: -1))
@@ -129,9 +134,7 @@ struct StrangerTests {
     @Test("a thousand refused joins and a hundred oversized ones leave events.jsonl and the log small")
     func refusalsBounded() throws {
         let cluster = try LocalCluster(name: "refusals")
-        let endpoint = try cluster.startCoordinator(
-            topology: try cluster.write("one.yaml", Self.topology), job: try cluster.write("job.yaml", Self.job),
-            extra: ["--join-timeout-s", "60"])
+        let endpoint = try Self.startCoordinator(cluster)
         let stranger = try Stranger(endpoint)
         for index in 0..<1000 { try stranger.send(Self.join(host: 0, region: "nowhere-\(index)")) }
         let megabyte = String(repeating: "x", count: 1 << 20)
@@ -180,9 +183,7 @@ struct StrangerTests {
     func curveKeepsStrangersOut() throws {
         let cluster = try LocalCluster(name: "curve")
         let keys = try Self.clusterKeys(in: cluster)
-        let endpoint = try cluster.startCoordinator(
-            topology: try cluster.write("one.yaml", Self.topology), job: try cluster.write("job.yaml", Self.job),
-            extra: ["--join-timeout-s", "60", "--keys", keys.directory])
+        let endpoint = try Self.startCoordinator(cluster, extra: ["--keys", keys.directory])
         let plaintext = try Stranger(endpoint)
         try plaintext.send(Self.join(host: 0))
         #expect(try plaintext.next(within: 1) == nil, "a plaintext peer got an answer")
@@ -299,6 +300,46 @@ struct StrangerTests {
         #expect(cluster.log("worker-r-0").contains("refused a CURVE handshake"), "\(cluster.log("worker-r-0"))")
     }
 
+    @Test(
+        "a flood of 4 MiB data messages at a worker that reads none (it waits for its plan) grows its peak memory by no more than its data socket's queue bound, and the sender is held back"
+    )
+    func dataFloodBounded() throws {
+        let cluster = try LocalCluster(name: "data-flood")
+        let endpoint = try Self.startCoordinator(cluster)
+        // One host of two: admitted, it waits for a plan that does not come, reading no data.
+        try cluster.startWorker(endpoint, region: "r", host: 0, devices: 1, extra: ["--transport", "ipc"])
+        let worker = try #require(cluster.workers["worker-r-0"])
+        let deadline = Date(timeIntervalSinceNow: 20)
+        while Date() < deadline, !cluster.log("coordinator").contains("admitted r/host 0") { usleep(50_000) }
+        let before = try Self.peakMemory(worker)
+        var flood = try ZMQSocket(.push, linger: .zero)
+        try flood.setSendHighWaterMark(1)
+        try flood.connect("ipc://" + NSTemporaryDirectory() + "straits-\(worker.processIdentifier)-device0.ipc")
+        let header = DataFrameHeader(
+            sourceRank: 1, step: 0, collectiveID: 1, tag: 1, offsetBytes: 0, lengthBytes: 4 << 20)
+        let payload = [UInt8](repeating: 0x5A, count: 4 << 20)
+        var sent = 0
+        var stalled = ContinuousClock.now
+        while sent < 128 && ContinuousClock.now - stalled < .seconds(2) {
+            var message = ZMQMessage()
+            message.append(header.encoded)
+            message.append(payload)
+            if try flood.trySend(message) == nil {
+                sent += 1
+                stalled = ContinuousClock.now
+            } else {
+                usleep(10_000)
+            }
+        }
+        usleep(300_000)
+        let growth = try Self.peakMemory(worker) - before
+        #expect(worker.isRunning, "\(cluster.log("worker-r-0"))")
+        // 32 queued messages of 4 MiB are 128 MiB; what the kernel's socket buffers hold is not
+        // the worker's memory.
+        #expect(sent < 128, "all \(sent) messages of 4 MiB went out")
+        #expect(growth < 160 << 20, "peak memory grew by \(growth >> 20) MiB after \(sent) messages of 4 MiB")
+    }
+
     /// The coordinator's peak resident memory (VmHWM), bytes.
     static func peakMemory(_ process: Process) throws -> Int {
         let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
@@ -314,9 +355,7 @@ struct StrangerTests {
         for curve in [false, true] {
             let cluster = try LocalCluster(name: curve ? "frames-curve" : "frames")
             let extra = curve ? ["--keys", try Self.clusterKeys(in: cluster).directory] : []
-            let endpoint = try cluster.startCoordinator(
-                topology: try cluster.write("one.yaml", Self.topology), job: try cluster.write("job.yaml", Self.job),
-                extra: ["--join-timeout-s", "60"] + extra)
+            let endpoint = try Self.startCoordinator(cluster, extra: extra)
             usleep(300_000)
             let before = try Self.peakMemory(cluster.coordinator!)
             let stranger = try Stranger(endpoint)

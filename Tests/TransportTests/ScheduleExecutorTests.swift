@@ -221,20 +221,40 @@ struct ScheduleExecutorTests {
         }
     }
 
+    /// Two ranks' planes over inproc, each connected to the other, `configure`d before.
+    static func pair(_ name: String, configure: (DataPlane) -> Void = { _ in }) throws -> [DataPlane] {
+        let planes = try (0..<2).map { try DataPlane(rank: $0, bind: ["inproc://straits-exec-\(name)-\($0)"]) }
+        for plane in planes { configure(plane) }
+        try planes[0].connect(peer: 1, endpoint: "inproc://straits-exec-\(name)-1")
+        try planes[1].connect(peer: 0, endpoint: "inproc://straits-exec-\(name)-0")
+        return planes
+    }
+
+    /// A ring all-reduce of `count` values on the two `planes`, rank 1 starting 200 ms after
+    /// rank 0 (which meanwhile reads whatever else waits for it); each rank's wrong values.
+    static func ringLateSecond(_ planes: [DataPlane], count: Int) async throws -> [Int] {
+        try await onThreads(2) { rank -> Int in
+            if rank == 1 { usleep(200_000) }
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
+            defer { buffer.deallocate() }
+            ExactPattern.fill(buffer, count: count, rank: rank, ranks: 2)
+            var schedule = CollectiveSchedule(rank: rank, ranks: 2)
+            RingAllReduce.append(
+                to: &schedule, group: [0, 1], range: ElementRange(offset: 0, count: count), chunkElements: count)
+            try ScheduleExecutor.run(
+                schedule, buffer: buffer, elementCount: count, on: planes[rank], collectiveID: 1, timeout: .seconds(10))
+            return ExactPattern.countWrong(buffer, count: count, ranks: 2)
+        }
+    }
+
     @Test(
         "forged messages for the tag a rank waits on (no checksum, another epoch, the wrong size) are dropped, and the real one still completes the collective exactly"
     )
     func forgedMessages() async throws {
-        let planes = [
-            try DataPlane(rank: 0, bind: ["inproc://straits-exec-forged-0"]),
-            try DataPlane(rank: 1, bind: ["inproc://straits-exec-forged-1"]),
-        ]
-        for plane in planes {
+        let planes = try Self.pair("forged") { plane in
             plane.checksums = true
             plane.epoch = 7
         }
-        try planes[0].connect(peer: 1, endpoint: "inproc://straits-exec-forged-1")
-        try planes[1].connect(peer: 0, endpoint: "inproc://straits-exec-forged-0")
         let count = 64
         @Sendable func schedule(_ rank: Int) -> CollectiveSchedule {
             var schedule = CollectiveSchedule(rank: rank, ranks: 2)
@@ -271,19 +291,42 @@ struct ScheduleExecutorTests {
         }
         usleep(50_000)
 
-        let wrong = try await onThreads(2) { rank -> Int in
-            // Rank 1 starts late, so that rank 0 meets every forgery while it waits.
-            if rank == 1 { usleep(200_000) }
-            let buffer = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
-            defer { buffer.deallocate() }
-            ExactPattern.fill(buffer, count: count, rank: rank, ranks: 2)
-            try ScheduleExecutor.run(
-                schedule(rank), buffer: buffer, elementCount: count, on: planes[rank], collectiveID: 1,
-                timeout: .seconds(10))
-            return ExactPattern.countWrong(buffer, count: count, ranks: 2)
-        }
+        // Rank 1 starts late, so that rank 0 meets every forgery while it waits.
+        let wrong = try await Self.ringLateSecond(planes, count: count)
         #expect(wrong == [0, 0])
         #expect(planes[0].rejected == 3, "rejected \(planes[0].rejected)")
+    }
+
+    @Test(
+        "a flood of messages for later collectives, and of messages held until far-off arrival times, stays within the rank's bounds (messages and bytes); the rest is dropped, and the collective completes exactly"
+    )
+    func floodBounded() async throws {
+        let planes = try Self.pair("flood") { $0.earlyLimit = (messages: 8, bytes: 64 << 10) }
+        var forger = try ZMQSocket(.push, linger: .zero)
+        try forger.connect("inproc://straits-exec-flood-0")
+        let payload = [UInt8](repeating: 0x41, count: 16 << 10)
+        for index in 0..<40 {
+            // 20 for collective 5 (later than the one running), 20 for this one arriving in a minute.
+            let header = DataFrameHeader(
+                sourceRank: 1, step: 0, collectiveID: index < 20 ? 5 : 1, tag: 1_000 + UInt64(index),
+                offsetBytes: 0, lengthBytes: UInt64(payload.count))
+            var message = ZMQMessage()
+            if index >= 20 {
+                message.append(
+                    GatewayRoute.arrivalFrame(destination: 0, arrivesAt: SystemClock.shared.now() + 60_000_000_000))
+            }
+            message.append(header.encoded)
+            message.append(payload)
+            try forger.blockingSend(message, timeout: .seconds(5))
+        }
+        usleep(50_000)
+        // Rank 1 starts late, so that rank 0 reads the whole flood while it waits.
+        let wrong = try await Self.ringLateSecond(planes, count: 64)
+        #expect(wrong == [0, 0])
+        // 64 KiB holds four messages of 16 KiB in each store; the other 16 of each are dropped.
+        #expect(planes[0].earlyCount == 4 && planes[0].earlyBytes == 64 << 10)
+        #expect(planes[0].holding.count == 4 && planes[0].holdingBytes == 64 << 10)
+        #expect(planes[0].rejected == 32, "rejected \(planes[0].rejected)")
     }
 
     @Test("a peer that never sends makes the collective time out with a clear error")
