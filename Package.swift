@@ -114,7 +114,7 @@ let package = Package(
         .executableTarget(
             name: "straits",
             dependencies: [
-                "Services", "Telemetry", "Training", "Config", "Transport",
+                "Services", "Telemetry", "Training", "Config", "Transport", "Emulation",
                 argumentParser,
             ],
             swiftSettings: strictConcurrency

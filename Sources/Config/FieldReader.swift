@@ -94,6 +94,37 @@ public struct FieldReader {
         return value
     }
 
+    /// A number from `minimum` to `maximum` (both included unless `above` says the minimum is not).
+    public func number(
+        _ key: String, default fallback: Double? = nil, minimum: Double, maximum: Double, above: Bool = false
+    ) throws(ConfigError) -> Double {
+        let value = try number(key, default: fallback)
+        guard value <= maximum, above ? value > minimum : value >= minimum else {
+            throw error(
+                key,
+                "expected a number \(above ? "above" : "from") \(Units.plain(minimum)) \(above ? "up to" : "to") \(Units.plain(maximum)), got \(Units.plain(value))"
+            )
+        }
+        return value
+    }
+
+    /// A count such as `10B` or `1.5M` (decimal suffixes K, M, G or B, T), from `minimum` to `maximum`.
+    public func count(_ key: String, default fallback: Int? = nil, minimum: Int = 0, maximum: Int = Int.max)
+        throws(ConfigError) -> Int
+    {
+        guard let node = node(key) else {
+            if let fallback { return fallback }
+            throw error(key, "required field is missing; expected a count like 10B or 1.5M")
+        }
+        guard case .scalar(let text, _) = node, let value = Units.count(text) else {
+            throw error(key, "expected a count like 10B or 1.5M (K, M, B, T), got \(node.kindDescription)")
+        }
+        guard value >= minimum && value <= maximum else {
+            throw error(key, "expected a count from \(minimum) to \(maximum), got \(value)")
+        }
+        return value
+    }
+
     public func boolean(_ key: String, default fallback: Bool) throws(ConfigError) -> Bool {
         guard let node = node(key) else { return fallback }
         guard case .scalar(let text, _) = node, ["true", "false"].contains(text) else {

@@ -63,7 +63,7 @@ public enum Units {
         return Int(value)
     }
 
-    /// A count such as `500K`, `1.5M` or `2G` (decimal: 1M = 1 000 000).
+    /// A count such as `500K`, `1.5M`, `2G` (or `2B`) or `1T` (decimal: 1M = 1 000 000).
     public static func count(_ text: String) -> Int? {
         let (number, unit) = split(text)
         guard let number, number >= 0 else { return nil }
@@ -73,6 +73,7 @@ public enum Units {
             case "K", "k": 1e3
             case "M": 1e6
             case "G", "B": 1e9
+            case "T": 1e12
             default: nil
             }
         guard let scale, (number * scale).rounded() < 1e15 else { return nil }
@@ -100,6 +101,11 @@ public enum Units {
         if seconds >= 1 { return trim(seconds) + " s" }
         if seconds >= 1e-3 { return trim(seconds * 1e3) + " ms" }
         return trim(seconds * 1e6) + " µs"
+    }
+
+    /// A number for people at any magnitude: `trim` where it fits, Swift's own form beyond.
+    public static func plain(_ value: Double) -> String {
+        abs(value) < 1e15 ? trim(value) : "\(value)"
     }
 
     static func trim(_ value: Double) -> String {

@@ -27,6 +27,11 @@ extension CollectiveSimulator {
         /// of a ping-pong on one side. It is part of what a lone message's α measures, so the
         /// α left after a trip is that much less.
         public var messageSeconds: Double = 0
+        /// Whether messages cross the LAN: between workers of a region, and to and from the
+        /// gateways around a WAN link. False models regions whose fabric is accounted for
+        /// elsewhere (`straits simulate`): a message inside a region arrives at once, one
+        /// between regions goes straight onto its WAN link, and every send completes at once.
+        public var lanHops = true
 
         public init(
             lan: LinkCost, local: LinkCost = LinkCost(alphaSeconds: 5e-6, betaSecondsPerByte: 1 / 8e9),

@@ -181,7 +181,8 @@ public struct CollectiveSimulator {
             let bytes = operation.range.count * 4 + 64
             let (fromWorker, toWorker) = (layout.worker(ofRank: rank), layout.worker(ofRank: peer))
             let (fromRegion, toRegion) = (layout.workers[fromWorker].region, layout.workers[toWorker].region)
-            let zeroCopy = fromWorker != toWorker && bytes - 64 > CollectiveSchedule.copyThresholdBytes
+            let zeroCopy =
+                costs.lanHops && fromWorker != toWorker && bytes - 64 > CollectiveSchedule.copyThresholdBytes
             if !zeroCopy { events.push(now, .complete(rank: rank, operation: operation.id, phase: sendPhase)) }
             if fromWorker == toWorker {
                 let due = now + nanos(costs.local.alphaSeconds + Double(bytes) * costs.local.betaSecondsPerByte)
@@ -196,6 +197,15 @@ public struct CollectiveSimulator {
                 nextMessage += 1
                 let viaWAN = fromRegion != toRegion && wan[fromRegion]?[toRegion] != nil
                 if viaWAN && sendPhase > 0 { wanArrivals += 1 }
+                guard costs.lanHops || cpu != nil else {
+                    if viaWAN {
+                        inFlight[id] = (peer, rank, operation.tag, bytes, sendPhase, [], now)
+                        events.push(now, .offer(message: id, fromRegion: fromRegion, toRegion: toRegion))
+                    } else {
+                        events.push(now, .arrive(rank: peer, from: rank, tag: operation.tag, phase: sendPhase))
+                    }
+                    return
+                }
                 let hops: [(Int, Int)] = viaWAN ? [(fromRegion, toRegion), (-1, -1)] : []
                 inFlight[id] = (peer, rank, operation.tag, bytes, sendPhase, hops, now)
                 if zeroCopy { releasedAfterHop[id] = (rank, operation.id, sendPhase) }

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Config
+import Emulation
+import Foundation
+import Services
+import Telemetry
+
+struct SimulateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Model a training run across regions at any scale, from a scenario file.",
+        discussion: """
+            Runs the scenario's schedule over its links with the model the emulator is measured \
+            against, and prints step time, compute utilisation, synchronisation time and WAN bytes \
+            (docs/simulate.md has the format and every field). --solve bandwidth finds the least \
+            WAN bandwidth, every link scaled together, that reaches --target-utilisation; --sweep \
+            runs a grid and writes DIR/simulate.jsonl and simulate.csv, which straits report DIR charts.
+            """)
+
+    @Argument(help: ArgumentHelp("The scenario YAML.", valueName: "file"))
+    var file: String
+
+    @Option(
+        name: .customLong("json"), help: ArgumentHelp("Also write the result as one JSON object.", valueName: "file"))
+    var jsonPath: String?
+
+    @Option(help: ArgumentHelp("What to solve for: bandwidth.", valueName: "what"))
+    var solve: String?
+
+    @Option(
+        name: .customLong("target-utilisation"),
+        help: ArgumentHelp("The compute utilisation --solve reaches (0 to 1).", valueName: "fraction"))
+    var targetUtilisation = 0.95
+
+    @Option(
+        help: ArgumentHelp(
+            "A sweep axis, AXIS=V1,V2,… (bandwidth, latency, schedule or replicas); repeat for a grid.",
+            valueName: "axis"))
+    var sweep: [String] = []
+
+    @Option(name: .customLong("out"), help: ArgumentHelp("Where a sweep's files go.", valueName: "dir"))
+    var output = "simulate-sweep"
+
+    func validate() throws {
+        if let solve, solve != "bandwidth" { throw ValidationError("--solve: expected bandwidth, got \"\(solve)\"") }
+        guard targetUtilisation > 0, targetUtilisation < 1 else {
+            throw ValidationError(
+                "--target-utilisation: expected a fraction above 0 and below 1, got \(targetUtilisation)")
+        }
+        if solve != nil && !sweep.isEmpty { throw ValidationError("--solve and --sweep go one at a time") }
+    }
+
+    func run() throws {
+        let scenario = try Scenario.load(path: file)
+        if !sweep.isEmpty {
+            let axes = try sweep.map { try Simulate.Axis(parsing: $0) }
+            let lines = try Simulate.sweep(scenario, axes: axes, to: output)
+            print("sweep of \(scenario.name): \(lines.count) points in \(output)/simulate.jsonl and simulate.csv")
+            print(try SimulateReport(path: output).table())
+            return
+        }
+        var fields: [(String, JSONValue)]
+        if solve != nil {
+            let solution = try Simulate.solveBandwidth(scenario, target: targetUtilisation)
+            let solved = Simulate.scaled(scenario, bandwidth: solution.factor)
+            print(Simulate.table(solved, solution.result))
+            print(
+                String(
+                    format: "  %@%@ (every link × %.4g) reaches a compute utilisation of %.3f",
+                    "least WAN bandwidth".padding(toLength: 26, withPad: " ", startingAt: 0),
+                    Units.formatRate(bitsPerSecond: solution.bitsPerSecond), solution.factor, targetUtilisation))
+            fields = Simulate.json(solved, solution.result)
+            fields.append(("bandwidth_bps", .double(solution.bitsPerSecond)))
+            fields.append(("target_utilisation", .double(targetUtilisation)))
+        } else {
+            let result = ScenarioSimulator(scenario: scenario).run()
+            print(Simulate.table(scenario, result))
+            fields = Simulate.json(scenario, result)
+        }
+        if let jsonPath {
+            try (JSONValue.object(fields).encoded + "\n").write(toFile: jsonPath, atomically: true, encoding: .utf8)
+        }
+    }
+}
