@@ -66,7 +66,7 @@ struct SimulateCommand: ParsableCommand {
             print(Simulate.table(solved, solution.result))
             print(
                 String(
-                    format: "  %@%@ (every link × %.4g) reaches a compute utilisation of %.3f",
+                    format: "  %@%@ (every link × %.4g) reaches a compute utilisation of %.4g",
                     "least WAN bandwidth".padding(toLength: 26, withPad: " ", startingAt: 0),
                     Units.formatRate(bitsPerSecond: solution.bitsPerSecond), solution.factor, targetUtilisation))
             fields = Simulate.json(solved, solution.result)

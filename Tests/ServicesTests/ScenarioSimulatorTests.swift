@@ -170,6 +170,30 @@ struct ScenarioSimulatorTests {
         #expect(abs(ddp.wanBytesTotal / diloco.wanBytesTotal - 500) < 0.01)
     }
 
+    static func deployed(_ name: String) throws -> Scenario {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Deploy/scenarios")
+        return try Scenario.load(path: directory.appendingPathComponent(name).path)
+    }
+
+    @Test(
+        "the published checks in Deploy/scenarios: DiLoCo every 500 steps sends 500× fewer bytes than DDP; MaxText's 8B bf16 DiLoCo needs ≈14 Gbit/s (both ways) to hide streaming, ≈512 Gbit/s without a bubble"
+    )
+    func publishedChecks() throws {
+        let diloco = try Self.deployed("diloco-h500.yaml")
+        let axis = try Simulate.Axis(parsing: "schedule=ddp,diloco")
+        let points = try Simulate.grid(diloco, [axis]).map { ScenarioSimulator(scenario: $0.scenario).run() }
+        #expect(abs(points[0].wanBytesTotal / points[1].wanBytesTotal - 500) < 0.5)
+
+        for (name, published) in [("maxtext-streaming.yaml", 14e9), ("maxtext-vanilla.yaml", 512e9)] {
+            let solution = try Simulate.solveBandwidth(try Self.deployed(name), target: 0.9999)
+            // Both directions of the link at once, as a replica's sends and receives together.
+            let bothWays = 2 * solution.bitsPerSecond
+            #expect(abs(bothWays / published - 1) < 0.05, "\(name): \(bothWays / 1e9) Gbit/s")
+            #expect(abs(solution.result.wanGbpsPeak * 1e9 / bothWays - 1) < 0.01)
+        }
+    }
+
     @Test("one TCP stream carries at most a window per round trip; streams add up; the link's bandwidth caps them")
     func windows() throws {
         let scenario = try Scenario.parse(
