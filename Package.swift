@@ -130,6 +130,7 @@ let package = Package(
             name: "ServicesTests",
             dependencies: [
                 "Services", "Collectives", "NUMA", "ZeroMQ", "StraitsWire", "Emulation", "Training", "Transport",
+                "Config", "Telemetry",
             ], swiftSettings: strictConcurrency),
         .testTarget(
             name: "TransportTests",

@@ -111,6 +111,10 @@ public struct Scenario: Sendable, Equatable {
         return replicas
     }
 
+    /// The slowest link or fabric a scenario may declare: slower, a large model's
+    /// synchronisation would outlast what the simulation's nanosecond clock can count.
+    public static let minimumBitsPerSecond = 1e6
+
     public static let fields = ["name", "model", "step", "regions", "links", "fabric", "schedule", "steps", "tokens"]
 
     /// Loads and checks a scenario file.
@@ -126,7 +130,7 @@ public struct Scenario: Sendable, Equatable {
         let modelFields = try FieldReader(
             try root.required("model"), file: file, path: "model", known: ["parameters", "layers"])
         let model = Model(
-            parameters: try modelFields.count("parameters", minimum: 1, maximum: 1_000_000_000_000_000),
+            parameters: try modelFields.count("parameters", minimum: 1, maximum: 10_000_000_000_000),
             layers: try modelFields.integer("layers", default: 32, minimum: 1, maximum: 100_000))
 
         let step = try readStep(try root.required("step"), file: file)
@@ -141,6 +145,11 @@ public struct Scenario: Sendable, Equatable {
         for (link, fields) in try ClusterTopology.readLinks(
             root, regions: regions.map(\.name), file: file, extraFields: ["streams", "window"])
         {
+            guard link.bitsPerSecond >= minimumBitsPerSecond else {
+                throw ConfigError(
+                    .invalidValue, file: file, line: fields.node("bandwidth")!.line, field: "\(fields.path).bandwidth",
+                    message: "expected at least 1Mbps, got \(Units.formatRate(bitsPerSecond: link.bitsPerSecond))")
+            }
             links.append(
                 Link(
                     link: link, streams: try fields.integer("streams", default: 1, minimum: 1, maximum: 4096),
@@ -152,6 +161,12 @@ public struct Scenario: Sendable, Equatable {
             let fields = try FieldReader(node, file: file, path: "fabric", known: ["bandwidth", "latency"])
             if fields.contains("bandwidth") {
                 fabric.bitsPerSecond = try fields.bitsPerSecond("bandwidth", allowUnlimited: false)!
+                guard fabric.bitsPerSecond >= minimumBitsPerSecond else {
+                    throw ConfigError(
+                        .invalidValue, file: file, line: fields.node("bandwidth")!.line, field: "fabric.bandwidth",
+                        message: "expected at least 1Mbps, got \(Units.formatRate(bitsPerSecond: fabric.bitsPerSecond))"
+                    )
+                }
             }
             fabric.latencySeconds = try fields.seconds("latency", default: fabric.latencySeconds)
         }

@@ -245,7 +245,10 @@ public struct LinkModel: Sendable {
             let queueDelay = (message.firstStart ?? message.offeredAt) - message.offeredAt
             counters.deliveredBytes += message.bytes
             counters.deliveredMessages += 1
-            counters.queueDelaySum += queueDelay
+            // Saturating: a counter must not trap however long a simulated run queues.
+            counters.queueDelaySum =
+                counters.queueDelaySum.addingReportingOverflow(queueDelay).overflow
+                ? .max : counters.queueDelaySum + queueDelay
             counters.queueDelayMax = max(counters.queueDelayMax, queueDelay)
             delivered.append(
                 Delivery(

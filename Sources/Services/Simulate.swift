@@ -113,7 +113,9 @@ public enum Simulate {
     }
 
     /// Finds, by bisection on a log scale to 0.1%, the least factor on every link's bandwidth
-    /// at which the compute utilisation reaches `target` (utilisation never falls as bandwidth
+    /// at which the compute utilisation reaches `target`, down to the slowest link a scenario
+    /// may have (1 Mbit/s: where even that reaches it, as when the run never synchronises
+    /// across regions, that is the answer) (utilisation never falls as bandwidth
     /// grows).
     public static func solveBandwidth(_ scenario: Scenario, target: Double) throws -> Solution {
         func utilisation(_ factor: Double) -> ScenarioSimulator.Result {
@@ -124,11 +126,15 @@ public enum Simulate {
         var highResult = utilisation(high)
         var low = 1.0
         if highResult.computeUtilisation >= target {
-            // Down until it misses.
+            // Down until it misses, or to the slowest link a scenario may have: then that is the answer.
+            let floor = Scenario.minimumBitsPerSecond / max(slowest, Scenario.minimumBitsPerSecond)
             while true {
-                low = high / 4
+                low = max(high / 4, floor)
+                guard low < high else {
+                    return Solution(factor: high, bitsPerSecond: slowest * high, result: highResult)
+                }
                 let lowResult = utilisation(low)
-                if lowResult.computeUtilisation < target || low < 1e-9 { break }
+                if lowResult.computeUtilisation < target { break }
                 high = low
                 highResult = lowResult
             }
@@ -189,8 +195,10 @@ public enum Simulate {
         func apply(_ value: String, to scenario: Scenario?) throws -> Scenario? {
             switch name {
             case .bandwidth:
-                guard let rate = Units.bitsPerSecond(value), rate > 0, rate.isFinite else {
-                    throw SimulateError("--sweep bandwidth: expected a rate like 10Gbps, got \"\(value)\"")
+                guard let rate = Units.bitsPerSecond(value), rate >= Scenario.minimumBitsPerSecond, rate.isFinite
+                else {
+                    throw SimulateError(
+                        "--sweep bandwidth: expected a rate like 10Gbps (at least 1Mbps), got \"\(value)\"")
                 }
                 return scenario.map { scenario in
                     var scenario = scenario
@@ -263,12 +271,65 @@ public enum Simulate {
         return points
     }
 
+    /// Solves every point of the grid for each of `targets`, and writes `directory`/solve.jsonl
+    /// (one object per point and target: the axes' values, `target_utilisation`, `bandwidth_bps`
+    /// (null where no bandwidth reaches it, with `unreachable` saying why) and the result's
+    /// fields at the solution) and solve.csv; returns the lines written.
+    public static func solveSweep(_ scenario: Scenario, axes: [Axis], targets: [Double], to directory: String) throws
+        -> [JSONValue]
+    {
+        var lines: [JSONValue] = []
+        for point in try grid(scenario, axes) {
+            for target in targets {
+                var fields: [(String, JSONValue)] = [
+                    ("latency_s", .double(point.scenario.links.map(\.link.latencySeconds).max() ?? 0)),
+                    ("target_utilisation", .double(target)),
+                ]
+                do {
+                    let solution = try solveBandwidth(point.scenario, target: target)
+                    fields.append(("bandwidth_bps", .double(solution.bitsPerSecond)))
+                    fields += json(scaled(point.scenario, bandwidth: solution.factor), solution.result).filter {
+                        $0.0 != "levels"
+                    }
+                } catch let error as SolveError {
+                    fields.append(("bandwidth_bps", .null))
+                    fields.append(("unreachable", .string(error.description)))
+                    fields += json(point.scenario, ScenarioSimulator(scenario: point.scenario).run()).filter {
+                        $0.0 != "levels"
+                    }
+                }
+                lines.append(.object(fields))
+            }
+        }
+        try write(lines, to: directory, name: "solve")
+        return lines
+    }
+
+    /// Writes `lines` as `directory`/`name`.jsonl and `name`.csv (the first line's fields as columns).
+    static func write(_ lines: [JSONValue], to directory: String, name: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var csv: [String] = []
+        for line in lines {
+            guard case .object(let fields) = line else { continue }
+            if csv.isEmpty { csv.append(fields.map(\.0).joined(separator: ",")) }
+            csv.append(
+                fields.map { field in
+                    switch field.1 {
+                    case .string(let text): "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+                    default: field.1.encoded
+                    }
+                }.joined(separator: ","))
+        }
+        try (lines.map(\.encoded).joined(separator: "\n") + "\n").write(
+            toFile: directory + "/\(name).jsonl", atomically: true, encoding: .utf8)
+        try (csv.joined(separator: "\n") + "\n").write(
+            toFile: directory + "/\(name).csv", atomically: true, encoding: .utf8)
+    }
+
     /// Runs every point of the grid and writes `directory`/simulate.jsonl (one object per point:
     /// the axes' values and the result's fields) and simulate.csv; returns the lines written.
     public static func sweep(_ scenario: Scenario, axes: [Axis], to directory: String) throws -> [JSONValue] {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var lines: [JSONValue] = []
-        var csv: [String] = []
         for point in try grid(scenario, axes) {
             let result = ScenarioSimulator(scenario: point.scenario).run()
             var fields: [(String, JSONValue)] = [
@@ -277,19 +338,8 @@ public enum Simulate {
             ]
             fields += json(point.scenario, result).filter { $0.0 != "levels" }
             lines.append(.object(fields))
-            if csv.isEmpty { csv.append(fields.map(\.0).joined(separator: ",")) }
-            csv.append(
-                fields.map { field in
-                    switch field.1 {
-                    case .string(let text): text
-                    default: field.1.encoded
-                    }
-                }.joined(separator: ","))
         }
-        try (lines.map(\.encoded).joined(separator: "\n") + "\n").write(
-            toFile: directory + "/simulate.jsonl", atomically: true, encoding: .utf8)
-        try (csv.joined(separator: "\n") + "\n").write(
-            toFile: directory + "/simulate.csv", atomically: true, encoding: .utf8)
+        try write(lines, to: directory, name: "simulate")
         return lines
     }
 }

@@ -2,23 +2,34 @@ import Foundation
 
 /// `straits report DIR` for a `straits simulate --sweep` directory: the grid's table, and
 /// `report.html` with compute utilisation against WAN bandwidth, one line per schedule (and per
-/// other axis value), the picture for choosing links.
+/// other axis value), the picture for choosing links. For `--solve` over a grid or several
+/// targets (solve.jsonl): the least bandwidth per schedule and target, charted against the
+/// target, one chart per scenario, each also written as an SVG file of its own.
 public struct SimulateReport {
     public typealias Record = [String: Any]
 
     public let path: String
     public let rows: [Record]
 
+    /// Whether the rows are least bandwidths (solve.jsonl) rather than a sweep's results.
+    public let solved: Bool
+
     public static func isSimulateSweep(_ path: String) -> Bool {
-        FileManager.default.fileExists(atPath: path + "/simulate.jsonl")
+        ["/simulate.jsonl", "/solve.jsonl"].contains { FileManager.default.fileExists(atPath: path + $0) }
     }
 
     public init(path: String) throws {
         self.path = path
-        rows = try RunReport.readLines(path + "/simulate.jsonl")
+        solved = FileManager.default.fileExists(atPath: path + "/solve.jsonl")
+        rows = try RunReport.readLines(path + (solved ? "/solve.jsonl" : "/simulate.jsonl"))
     }
 
     static func double(_ row: Record, _ key: String) -> Double { (row[key] as? NSNumber)?.doubleValue ?? 0 }
+
+    /// A rate to three figures: `14.9 Gbps`, `688 Mbps`.
+    static func rate(_ bps: Double) -> String {
+        bps >= 1e9 ? String(format: "%.3g Gbps", bps / 1e9) : String(format: "%.3g Mbps", bps / 1e6)
+    }
 
     /// A line of the chart: the schedule, and the latency and replicas where the grid varies them.
     func series(_ row: Record) -> String {
@@ -32,7 +43,64 @@ public struct SimulateReport {
         return name
     }
 
+    /// The targets solved for, and the (scenario, schedule) pairs in the order met.
+    var solvedGrid: (targets: [Double], pairs: [(name: String, sync: String)]) {
+        var targets: [Double] = []
+        var pairs: [(name: String, sync: String)] = []
+        for row in rows {
+            let target = Self.double(row, "target_utilisation")
+            if !targets.contains(target) { targets.append(target) }
+            let pair = (name: row["name"] as? String ?? "?", sync: series(row))
+            if !pairs.contains(where: { $0 == pair }) { pairs.append(pair) }
+        }
+        return (targets, pairs)
+    }
+
+    func bandwidth(name: String, sync: String, target: Double) -> Double? {
+        rows.first {
+            $0["name"] as? String == name && series($0) == sync && Self.double($0, "target_utilisation") == target
+        }.flatMap { ($0["bandwidth_bps"] as? NSNumber)?.doubleValue }
+    }
+
+    func solvedTable() -> String {
+        let (targets, pairs) = solvedGrid
+        var lines = [
+            "least WAN bandwidth per link for a compute utilisation (\(path)); \"-\": no bandwidth reaches it"
+        ]
+        lines.append(
+            RunReport.row(["scenario", "schedule"] + targets.map { String(format: "%g%%", $0 * 100) }, width: 16))
+        for pair in pairs {
+            let cells = targets.map { target in
+                bandwidth(name: pair.name, sync: pair.sync, target: target).map { Self.rate($0) } ?? "-"
+            }
+            lines.append(RunReport.row([pair.name, pair.sync] + cells, width: 16))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    func solvedCharts() -> [(name: String, chart: SVGChart)] {
+        let (targets, pairs) = solvedGrid
+        var names: [String] = []
+        for pair in pairs where !names.contains(pair.name) { names.append(pair.name) }
+        return names.map { name in
+            let series = pairs.filter { $0.name == name }.map { pair in
+                SVGChart.Series(
+                    name: pair.sync,
+                    points: targets.compactMap { target in
+                        bandwidth(name: name, sync: pair.sync, target: target).map { (target * 100, $0 / 1e9) }
+                    })
+            }
+            return (
+                name,
+                SVGChart(
+                    title: "\(name): least WAN bandwidth per link for a compute utilisation",
+                    xLabel: "compute utilisation (%)", yLabel: "Gbit/s per link", series: series, logY: true)
+            )
+        }
+    }
+
     public func table() -> String {
+        if solved { return solvedTable() }
         var lines = ["simulate sweep \(path): \(rows.count) points"]
         lines.append(
             RunReport.row(
@@ -43,7 +111,7 @@ public struct SimulateReport {
                 RunReport.row(
                     [
                         row["sync"] as? String ?? "",
-                        SweepReport.rate(Self.double(row, "bandwidth_bps")),
+                        Self.rate(Self.double(row, "bandwidth_bps")),
                         String(format: "%g ms", Self.double(row, "latency_s") * 1e3),
                         String(Int(Self.double(row, "replicas"))),
                         String(format: "%.4g", Self.double(row, "step_time_s")),
@@ -56,6 +124,7 @@ public struct SimulateReport {
     }
 
     public func charts() -> [SVGChart] {
+        if solved { return solvedCharts().map(\.chart) }
         var order: [String] = []
         var points: [String: [(x: Double, y: Double)]] = [:]
         for row in rows {
@@ -79,8 +148,14 @@ public struct SimulateReport {
             charts: charts(), textFirst: false)
     }
 
+    /// Writes report.html, and with solutions each scenario's chart as wan-needed-NAME.svg.
     @discardableResult
     public func write() throws -> String {
-        try ReportPage.write(html(), to: path + "/report.html")
+        if solved {
+            for (name, chart) in solvedCharts() {
+                _ = try ReportPage.write(chart.svg + "\n", to: path + "/wan-needed-\(name).svg")
+            }
+        }
+        return try ReportPage.write(html(), to: path + "/report.html")
     }
 }

@@ -29,8 +29,17 @@ struct SimulateCommand: ParsableCommand {
 
     @Option(
         name: .customLong("target-utilisation"),
-        help: ArgumentHelp("The compute utilisation --solve reaches (0 to 1).", valueName: "fraction"))
-    var targetUtilisation = 0.95
+        help: ArgumentHelp(
+            "The compute utilisation --solve reaches (above 0, below 1); several, comma-separated, solve for each.",
+            valueName: "fractions"),
+        transform: { text in
+            let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard !values.isEmpty, values.allSatisfy({ $0.map { $0 > 0 && $0 < 1 } ?? false }) else {
+                throw ValidationError("expected fractions above 0 and below 1 like 0.9,0.95, got \"\(text)\"")
+            }
+            return values.map { $0! }
+        })
+    var targets: [Double] = [0.95]
 
     @Option(
         help: ArgumentHelp(
@@ -38,22 +47,31 @@ struct SimulateCommand: ParsableCommand {
             valueName: "axis"))
     var sweep: [String] = []
 
-    @Option(name: .customLong("out"), help: ArgumentHelp("Where a sweep's files go.", valueName: "dir"))
+    @Option(
+        name: .customLong("out"),
+        help: ArgumentHelp(
+            "Where a sweep's files go (simulate.jsonl, or solve.jsonl with --solve).", valueName: "dir"))
     var output = "simulate-sweep"
 
     func validate() throws {
         if let solve, solve != "bandwidth" { throw ValidationError("--solve: expected bandwidth, got \"\(solve)\"") }
-        guard targetUtilisation > 0, targetUtilisation < 1 else {
+        if solve != nil && jsonPath != nil && (!sweep.isEmpty || targets.count > 1) {
             throw ValidationError(
-                "--target-utilisation: expected a fraction above 0 and below 1, got \(targetUtilisation)")
+                "--json writes one result: solving a sweep or several targets writes --out DIR/solve.jsonl")
         }
-        if solve != nil && !sweep.isEmpty { throw ValidationError("--solve and --sweep go one at a time") }
     }
 
     func run() throws {
         let scenario = try Scenario.load(path: file)
+        let axes = try sweep.map { try Simulate.Axis(parsing: $0) }
+        if solve != nil && (!axes.isEmpty || targets.count > 1) {
+            let lines = try Simulate.solveSweep(scenario, axes: axes, targets: targets, to: output)
+            print(
+                "least bandwidth for \(scenario.name): \(lines.count) solutions in \(output)/solve.jsonl and solve.csv")
+            print(try SimulateReport(path: output).table())
+            return
+        }
         if !sweep.isEmpty {
-            let axes = try sweep.map { try Simulate.Axis(parsing: $0) }
             let lines = try Simulate.sweep(scenario, axes: axes, to: output)
             print("sweep of \(scenario.name): \(lines.count) points in \(output)/simulate.jsonl and simulate.csv")
             print(try SimulateReport(path: output).table())
@@ -61,6 +79,7 @@ struct SimulateCommand: ParsableCommand {
         }
         var fields: [(String, JSONValue)]
         if solve != nil {
+            let targetUtilisation = targets[0]
             let solution = try Simulate.solveBandwidth(scenario, target: targetUtilisation)
             let solved = Simulate.scaled(scenario, bandwidth: solution.factor)
             print(Simulate.table(solved, solution.result))

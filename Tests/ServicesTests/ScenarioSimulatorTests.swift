@@ -2,6 +2,7 @@ import Collectives
 import Config
 import Emulation
 import Foundation
+import Telemetry
 import Testing
 
 @testable import Services
@@ -229,6 +230,11 @@ struct ScenarioSimulatorTests {
             return link
         }
         #expect(throws: Simulate.SolveError.self) { try Simulate.solveBandwidth(bound, target: 0.9) }
+
+        // A run shorter than one synchronisation never crosses the WAN: the slowest link a
+        // scenario may have reaches any utilisation.
+        let never = try Self.scenario(schedule: "{ sync: diloco, every: 100 }", steps: 10)
+        #expect(try Simulate.solveBandwidth(never, target: 0.99).bitsPerSecond == Scenario.minimumBitsPerSecond)
     }
 
     @Test("a sweep writes one line per point of the grid, the first axis slowest, and a bad axis is refused")
@@ -240,7 +246,19 @@ struct ScenarioSimulatorTests {
         #expect(lines.count == 4)
         let csv = try String(contentsOfFile: directory + "/simulate.csv", encoding: .utf8).split(separator: "\n")
         #expect(csv.count == 5 && csv[0].hasPrefix("bandwidth_bps,latency_s,name,sync"))
-        #expect(csv[1].contains(",ddp,") && csv[2].contains(",diloco,") && csv[3].hasPrefix("10000000000"))
+        #expect(csv[1].contains(",\"ddp\",") && csv[2].contains(",\"diloco\",") && csv[3].hasPrefix("10000000000"))
+
+        // Solving over the grid: a line per point and target, and a chart per scenario.
+        let solved = try Simulate.solveSweep(
+            try Self.scenario(layers: 8, schedule: "{ sync: ddp }"), axes: [axes[1]], targets: [0.5, 0.9],
+            to: directory)
+        #expect(solved.count == 4)
+        let report = try SimulateReport(path: directory)
+        #expect(report.solved && report.rows.count == 4)
+        let table = report.table()
+        #expect(table.contains("50%") && table.contains("90%") && table.contains("diloco"), "\(table)")
+        try report.write()
+        #expect(FileManager.default.fileExists(atPath: directory + "/wan-needed-test.svg"))
         #expect(throws: SimulateError.self) { try Simulate.Axis(parsing: "colour=red") }
         #expect(throws: SimulateError.self) { try Simulate.Axis(parsing: "bandwidth=fast") }
     }
@@ -285,6 +303,10 @@ struct ScenarioSimulatorTests {
             error(
                 "name: s\nmodel: { parameters: 1B }\nstep: { time: 1s }\nregions: [{ name: a, replicas: 1 }, { name: b, replicas: 1 }]\n"
             ).hasPrefix("s.yaml:1: links: no link from a to b"))
+        #expect(
+            error(
+                "name: s\nmodel: { parameters: 1B }\nstep: { time: 1s }\nregions: [{ name: a, replicas: 1 }, { name: b, replicas: 1 }]\nlinks: [{ between: [a, b], bandwidth: 500kbps, latency: 1ms }]\n"
+            ) == "s.yaml:5: links[0].bandwidth: expected at least 1Mbps, got 500 Kbps")
         #expect(
             error(base + "schedule: { sync: diloco, every: 0 }\n")
                 == "s.yaml:5: schedule.every: expected a whole number from 1 to 1000000, got 0")
