@@ -69,9 +69,15 @@ public struct StepTally: Sendable {
     public var regionWanBytes: [Int: Int] = [:]
     /// At the end of a schedule: each rank's CRC32C of its parameters.
     public var parameterChecksums: [Int: UInt32] = [:]
+    /// The earliest start of any rank's timed part to the latest end, seconds, where every rank
+    /// said when (cluster time); nil otherwise.
+    public var makespanS: Double?
 
     /// Sums `results` (by worker place in the plan); `regionOf` gives a worker's region index.
     public init(results: [Int: ControlMessage.StepDone], regionOf: (Int) -> Int) {
+        var earliest = Int.max
+        var latest = Int.min
+        var timed = true
         for (worker, done) in results.sorted(by: { $0.key < $1.key }) {
             let region = regionOf(worker)
             plan = done.plan
@@ -89,7 +95,14 @@ public struct StepTally: Sendable {
                 wanBytes += device.wanBytes ?? 0
                 regionWanBytes[region, default: 0] += device.wanBytes ?? 0
                 lanBytes += device.lanBytes ?? 0
+                if let start = device.startNs, let end = device.endNs {
+                    earliest = min(earliest, start)
+                    latest = max(latest, end)
+                } else {
+                    timed = false
+                }
             }
         }
+        if timed && latest >= earliest { makespanS = Double(latest - earliest) / 1e9 }
     }
 }

@@ -3,7 +3,11 @@ import Collectives
 extension CollectiveSimulator {
     /// What `predict` gives, and how busy the model keeps the cores meanwhile.
     public struct Prediction: Sendable, Equatable {
+        /// The makespan: from the first rank leaving the barrier to the last rank's end, as the
+        /// coordinator measures a bench step.
         public var seconds: Double
+        /// The slowest rank's own time from its barrier to its end.
+        public var rankSeconds = 0.0
         /// The work done on the cores (`Costs.cores`) over what they could have done, from the
         /// first rank leaving its barrier to the last rank's end; nil when the model has no
         /// cores. Near 1, this machine's cores, not the links, set the pace, and how they are

@@ -30,9 +30,10 @@ public struct CollectiveSimulator {
     /// Predicted seconds for the all-reduce `choice` of `bytes`, measured as the cluster
     /// measures it: every rank runs the barrier that starts a step, then its own phases one
     /// after another (the devices of a worker meeting at the shared-memory levels), and the
-    /// result is the slowest rank's time from the end of its barrier to the end of its last
-    /// phase. Ranks leave a barrier across slow links at different times, and that skew is part
-    /// of what is measured, so it is part of what is predicted.
+    /// result is the makespan, from the first rank leaving its barrier to the last rank's end of
+    /// its last phase (`Prediction.rankSeconds` has the slowest rank's own time). Ranks leave a
+    /// barrier across slow links at different times, and that skew is part of what is measured,
+    /// so it is part of what is predicted.
     public func predict(_ choice: ClusterPlanner.Choice, bytes: Int) -> Double {
         prediction(choice, bytes: bytes).seconds
     }
@@ -373,8 +374,9 @@ public struct CollectiveSimulator {
             }
         }
         var prediction = Prediction(
-            seconds: Double((0..<ranks).map { end[$0] - barrierEnd[$0] }.max() ?? 0) / 1e9,
-            coresBusy: nil, wanArrivals: wanArrivals)
+            seconds: Double((end.max() ?? 0) - (barrierEnd.min() ?? 0)) / 1e9, coresBusy: nil, wanArrivals: wanArrivals
+        )
+        prediction.rankSeconds = Double((0..<ranks).map { end[$0] - barrierEnd[$0] }.max() ?? 0) / 1e9
         if let cpu, let firstStart, let last = end.max(), last > firstStart.time {
             let capacity = cpu.cores * Double(last - firstStart.time)
             prediction.coresBusy = min((cpu.workDone - firstStart.work) / capacity, 1)

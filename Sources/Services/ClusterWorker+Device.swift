@@ -1,6 +1,7 @@
 import ClusterCore
 import Collectives
 import Config
+import Emulation
 import Foundation
 import NUMA
 import StraitsWire
@@ -136,9 +137,11 @@ extension ClusterWorker {
         try run(barrier)
         let syncS = (ContinuousClock.now - syncStart).inSeconds
 
+        let start = ClockSync.toCluster(SystemClock.shared.now())
         let times = try LevelAllReduce.run(
             choice, layout: layout, device: device, group: group, plane: plane, count: count, collective: &collective,
             step: UInt64(step.step), timeout: timeout)
+        let end = ClockSync.toCluster(SystemClock.shared.now())
         // Check only once every rank has finished: ranks share this machine's cores, and a rank
         // that checked its result at once would take a core that a slower rank still needs,
         // slowing what that rank measures.
@@ -147,8 +150,11 @@ extension ClusterWorker {
         let checkStart = ContinuousClock.now
         let wrong = ExactPattern.countWrong(buffer, count: count, ranks: ranks)
         checkS += (ContinuousClock.now - checkStart).inSeconds
-        return ControlMessage.DeviceStep(
+        var result = ControlMessage.DeviceStep(
             rank: rank, computeS: computeS, commS: times.total, hostS: times.host, regionS: times.region,
             wanS: times.wan, syncS: syncS, checkS: checkS, wrong: wrong)
+        result.startNs = Int(start)
+        result.endNs = Int(end)
+        return result
     }
 }

@@ -178,6 +178,13 @@ private struct BoundsCheck {
         int(device.wrong, "devices[].wrong", max: ControlMessage.Bounds.bytes)
         int(device.lanBytes ?? 0, "devices[].lan_bytes", max: ControlMessage.Bounds.bytes)
         int(device.wanBytes ?? 0, "devices[].wan_bytes", max: ControlMessage.Bounds.bytes)
+        // Cluster time: any reading of a monotonic clock, shifted by offsets of at most days.
+        for (value, field) in [(device.startNs, "start_ns"), (device.endNs, "end_ns")] {
+            if let value { int(value, "devices[].\(field)", min: -(1 << 62), max: 1 << 62) }
+        }
+        if let start = device.startNs, let end = device.endNs, end < start {
+            fail("devices[].end_ns \(end) is before start_ns \(start)")
+        }
     }
 
     mutating func traffic(_ traffic: ControlMessage.Traffic) {

@@ -58,6 +58,11 @@ extension ControlMessage {
         /// Training steps that end a schedule: CRC32C of the device's parameters, so the
         /// coordinator can check that every replica ended identical.
         public var parametersChecksum: UInt32?
+        /// When the timed all-reduce began (after the barrier) and ended, in cluster time
+        /// (nanoseconds of the coordinator's monotonic clock, as `ClockSync` converts): the
+        /// coordinator takes the earliest start to the latest end, the step's makespan.
+        public var startNs: Int?
+        public var endNs: Int?
         public init(
             rank: Int, computeS: Double, commS: Double, hostS: Double, regionS: Double, wanS: Double,
             syncS: Double, checkS: Double, wrong: Int

@@ -13,15 +13,19 @@ public struct BenchRecord: Encodable, Sendable {
         /// Whether ranks left to choose (`--arrival-wait auto`) approached arrivals.
         public var approachArrivals: Bool?
         public var hierarchical: Bool
+        /// The slowest rank's own median time, microseconds (the row's time is the makespan:
+        /// the first rank's start to the last rank's end).
+        public var rankUs: Double
         /// The slowest rank's median time in each level, microseconds, and busbw over its ranks.
         public var hostUs: Double, regionUs: Double, wanUs: Double
         public var hostBusbwGbps: Double, regionBusbwGbps: Double, wanBusbwGbps: Double
 
         public init(
             linkBound: Bool, linkUtilisation: Double, modelCoresBusy: Double?, approachArrivals: Bool?,
-            hierarchical: Bool, hostUs: Double, regionUs: Double, wanUs: Double, hostBusbwGbps: Double,
-            regionBusbwGbps: Double, wanBusbwGbps: Double
+            hierarchical: Bool, rankUs: Double, hostUs: Double, regionUs: Double, wanUs: Double,
+            hostBusbwGbps: Double, regionBusbwGbps: Double, wanBusbwGbps: Double
         ) {
+            self.rankUs = rankUs
             self.linkBound = linkBound
             self.linkUtilisation = linkUtilisation
             self.modelCoresBusy = modelCoresBusy
@@ -61,6 +65,7 @@ public struct BenchRecord: Encodable, Sendable {
         case linkUtilisation = "link_utilisation"
         case modelCoresBusy = "model_cores_busy"
         case approachArrivals = "approach_arrivals"
+        case rankUs = "rank_time_us"
         case hostUs = "host_us"
         case regionUs = "region_us"
         case wanUs = "wan_us"
@@ -93,7 +98,8 @@ public struct BenchRecord: Encodable, Sendable {
         try fields.encode(cluster.approachArrivals, forKey: .approachArrivals)
         try fields.encode(cluster.hierarchical, forKey: .hierarchical)
         for (key, value) in [
-            (CodingKeys.hostUs, cluster.hostUs), (.regionUs, cluster.regionUs), (.wanUs, cluster.wanUs),
+            (CodingKeys.rankUs, cluster.rankUs), (.hostUs, cluster.hostUs), (.regionUs, cluster.regionUs),
+            (.wanUs, cluster.wanUs),
             (.hostBusbwGbps, cluster.hostBusbwGbps), (.regionBusbwGbps, cluster.regionBusbwGbps),
             (.wanBusbwGbps, cluster.wanBusbwGbps),
         ] {

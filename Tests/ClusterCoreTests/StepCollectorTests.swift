@@ -68,6 +68,27 @@ struct StepCollectorTests {
         #expect(tally.wanBytes == 150 && tally.regionWanBytes == [0: 0, 1: 150] && tally.lanBytes == 0)
         #expect(tally.regionSums[0]?.devices == 2 && tally.regionSums[0]?.computeS == 1.0)
         #expect(tally.regionSums[1]?.commS == 0.5)
+        #expect(tally.makespanS == nil)  // no rank said when it started
+    }
+
+    @Test("the makespan runs from the earliest start of any rank to the latest end, in cluster time")
+    func makespan() {
+        func timed(_ rank: Int, _ start: Int, _ end: Int, comm: Double) -> ControlMessage.DeviceStep {
+            var device = Self.device(rank, comm: comm)
+            device.startNs = start
+            device.endNs = end
+            return device
+        }
+        // Rank 1 starts 30 ms after rank 0 (it left the barrier a latency later) and ends last.
+        let results: [Int: ControlMessage.StepDone] = [
+            0: Self.done(0, [timed(0, 1_000_000_000, 1_250_000_000, comm: 0.25)]),
+            1: Self.done(0, [timed(1, 1_030_000_000, 1_290_000_000, comm: 0.26)]),
+        ]
+        let tally = StepTally(results: results) { $0 }
+        #expect(tally.makespanS == 0.29 && tally.commS == 0.26)
+        var partial = results
+        partial[1] = Self.done(0, [Self.device(1, comm: 0.26)])
+        #expect(StepTally(results: partial) { $0 }.makespanS == nil)
     }
 }
 

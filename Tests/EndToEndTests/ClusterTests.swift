@@ -111,14 +111,38 @@ final class LocalCluster {
         }
     }
 
+    /// Starts a coordinator of `topology` and `job` (paths), a gateway per region, and `hosts`
+    /// workers of `devices` devices in each region.
+    func startThroughGateways(topology: String, job: String, regions: [String], hosts: Int, devices: Int) throws {
+        let endpoint = try startCoordinator(topology: topology, job: job)
+        try startGateways(endpoint, topology: topology, regions: regions)
+        for region in regions {
+            for host in 0..<hosts { try startWorker(endpoint, region: region, host: host, devices: devices) }
+        }
+    }
+
+    /// Starts `job` (text) on regions a and b of `hosts` hosts of `devices` devices each, joined
+    /// by `link` (a topology link's fields), through gateways.
+    func startAB(hosts: Int, devices: Int, link: String, job: String) throws {
+        let topology = try write(
+            "ab.yaml",
+            """
+            name: ab
+            regions:
+              - { name: a, hosts: \(hosts), devices_per_host: \(devices) }
+              - { name: b, hosts: \(hosts), devices_per_host: \(devices) }
+            links:
+              - { between: [a, b], \(link) }
+            """)
+        try startThroughGateways(
+            topology: topology, job: try write("job.yaml", job), regions: ["a", "b"], hosts: hosts, devices: devices)
+    }
+
     /// Starts a job on `twoRegions`: two regions of two hosts with two devices each.
     func startTwoRegions(job: String) throws {
-        let topology = try write("two.yaml", twoRegions)
-        let endpoint = try startCoordinator(topology: topology, job: try write("job.yaml", job))
-        try startGateways(endpoint, topology: topology, regions: ["us-east", "eu-west"])
-        for region in ["us-east", "eu-west"] {
-            for host in 0..<2 { try startWorker(endpoint, region: region, host: host, devices: 2) }
-        }
+        try startThroughGateways(
+            topology: try write("two.yaml", twoRegions), job: try write("job.yaml", job),
+            regions: ["us-east", "eu-west"], hosts: 2, devices: 2)
     }
 
     /// Starts a job on a one-region cluster of two single-device hosts and waits until at least
@@ -225,22 +249,9 @@ struct ClusterTests {
     @Test("the bench job writes bench.jsonl with the benchmark's fields")
     func benchJob() throws {
         let cluster = try LocalCluster(name: "bench")
-        let topology = try cluster.write(
-            "two.yaml",
-            """
-            name: two-small
-            regions:
-              - { name: a, hosts: 1, devices_per_host: 2 }
-              - { name: b, hosts: 1, devices_per_host: 2 }
-            links:
-              - { between: [a, b], bandwidth: 10Mbps, latency: 50ms }
-            """)
-        let job = try cluster.write(
-            "bench.yaml", "name: b\nkind: bench\nmin_bytes: 256K\nmax_bytes: 1M\nstep_factor: 4\niters: 3\nwarmup: 1\n")
-        let endpoint = try cluster.startCoordinator(topology: topology, job: job)
-        try cluster.startGateways(endpoint, topology: topology, regions: ["a", "b"])
-        try cluster.startWorker(endpoint, region: "a", host: 0, devices: 2)
-        try cluster.startWorker(endpoint, region: "b", host: 0, devices: 2)
+        try cluster.startAB(
+            hosts: 1, devices: 2, link: "bandwidth: 10Mbps, latency: 50ms",
+            job: "name: b\nkind: bench\nmin_bytes: 256K\nmax_bytes: 1M\nstep_factor: 4\niters: 3\nwarmup: 1\n")
         #expect(LocalCluster.wait(cluster.coordinator!, timeout: 120) == 0, "\(cluster.log("coordinator"))")
         let rows = try cluster.lines("bench.jsonl")
         #expect(rows.map { $0["size_bytes"] as? Int } == [262144, 1 << 20])
@@ -268,6 +279,27 @@ struct ClusterTests {
         #expect(
             hop?["measured_as"] as? String == "hop" && (hop?["alpha_s"] as? Double ?? 0) > 0,
             "\(String(describing: hop))")
+    }
+
+    @Test(
+        "through a 30 ms link a bench step's time is the makespan, at least what the link physically needs, though the slowest rank's own time can be less"
+    )
+    func makespanBench() throws {
+        let cluster = try LocalCluster(name: "makespan")
+        try cluster.startAB(
+            hosts: 2, devices: 1, link: "bandwidth: 800Mbps, latency: 30ms",
+            job: "name: m\nkind: bench\nsizes: [16MiB]\niters: 3\nwarmup: 1\nalgo: ring\ntimeout: 120s\n")
+        #expect(LocalCluster.wait(cluster.coordinator!, timeout: 180) == 0, "\(cluster.log("coordinator"))")
+        let row = try #require(try cluster.lines("bench.jsonl").first)
+        let makespan = row["time_us"] as? Double ?? 0
+        let rank = row["rank_time_us"] as? Double ?? 0
+        // A flat ring of 4 ranks, two per region: one WAN direction carries 1.5 × 16 MiB (251.7 ms
+        // at line rate, before any header) and its last byte lands 30 ms later.
+        let floor = (1.5 * 16 * 1_048_576 * 8 / 800e6 + 0.030) * 1e6
+        #expect(makespan >= floor, "makespan \(makespan) µs below the floor \(floor) µs")
+        #expect(rank > 0 && rank <= makespan, "rank time \(rank) µs, makespan \(makespan) µs")
+        let ratio = row["ratio"] as? Double ?? 0
+        #expect(ratio > 0.8 && ratio < 1.25, "measured / model = \(ratio)")
     }
 
     @Test("a topology with a typo fails fast, naming file, line and field")

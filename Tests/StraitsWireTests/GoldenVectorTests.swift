@@ -162,6 +162,17 @@ struct GoldenVectorTests {
         } catch {
             #expect(error.description == "malformed step body: body: missing field step")
         }
+        // A rank's timed part may not end before it starts.
+        var device = ControlMessage.DeviceStep(
+            rank: 0, computeS: 0, commS: 0.1, hostS: 0, regionS: 0, wanS: 0, syncS: 0, checkS: 0, wrong: 0)
+        device.startNs = 2_000
+        device.endNs = 1_000
+        let done = ControlMessage.stepDone(.init(step: 1, plan: "ring", devices: [device], traffic: .init()))
+        #expect(done.outOfBounds == "devices[].end_ns 1000 is before start_ns 2000")
+        device.endNs = 3_000
+        #expect(
+            ControlMessage.stepDone(.init(step: 1, plan: "ring", devices: [device], traffic: .init())).outOfBounds
+                == nil)
     }
 
     @Test("data frame headers decode and re-encode; the CRC32C matches the payload")

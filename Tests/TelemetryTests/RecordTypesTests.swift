@@ -59,10 +59,11 @@ struct RecordTypesTests {
                 modelled, algorithm: "hier", transport: "ipc",
                 cluster: .init(
                     linkBound: true, linkUtilisation: 0.95, modelCoresBusy: nil, approachArrivals: true,
-                    hierarchical: true, hostUs: 100, regionUs: 200, wanUs: 1500, hostBusbwGbps: 1, regionBusbwGbps: 2,
-                    wanBusbwGbps: 0.5)))
+                    hierarchical: true, rankUs: 1900, hostUs: 100, regionUs: 200, wanUs: 1500, hostBusbwGbps: 1,
+                    regionBusbwGbps: 2, wanBusbwGbps: 0.5)))
         #expect(fields["predicted_us"] as? Double == 2500 && fields["ratio"] as? Double == 0.8)
         #expect(fields["link_bound"] as? Bool == true && fields["model_cores_busy"] is NSNull)
         #expect(fields["wan_us"] as? Double == 1500 && fields["approach_arrivals"] as? Bool == true)
+        #expect(fields["rank_time_us"] as? Double == 1900)
     }
 }
