@@ -27,12 +27,7 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 [[ $(id -u) -eq 0 ]] || { echo "clock/run.sh: needs root (network namespaces)" >&2; exit 1; }
-if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then export PATH="/opt/swift/usr/bin:$PATH"; fi
-Deploy/install-deps.sh
-for product in straits straits-coordinator straits-worker straits-gateway; do
-    swift build -c release --product "$product" >/dev/null
-done
-bin="$(swift build -c release --show-bin-path)"
+bin="$(Benchmarks/release-build.sh)"
 work="$(mktemp -d /tmp/straits-clock.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 cat >"$work/job.yaml" <<JOB

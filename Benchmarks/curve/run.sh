@@ -15,12 +15,7 @@ while [[ $# -gt 0 ]]; do
         *) echo "curve/run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
-if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then export PATH="/opt/swift/usr/bin:$PATH"; fi
-Deploy/install-deps.sh
-for product in straits straits-coordinator straits-worker straits-gateway; do
-    swift build -c release --product "$product" >/dev/null
-done
-bin="$(swift build -c release --show-bin-path)"
+bin="$(Benchmarks/release-build.sh)"
 work="$(mktemp -d /tmp/straits-curve.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 "$bin/straits" keys "$work/keys" >/dev/null

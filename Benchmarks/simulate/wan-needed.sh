@@ -11,9 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [[ "${1:-}" == -h || "${1:-}" == --help ]] && { sed -n '2,/^[^#]/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0; }
-if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then export PATH="/opt/swift/usr/bin:$PATH"; fi
-swift build -c release --product straits >/dev/null
-bin="$(swift build -c release --show-bin-path)"
+bin="$(Benchmarks/release-build.sh straits)"
 work="$(mktemp -d /tmp/straits-wan-needed.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/all"

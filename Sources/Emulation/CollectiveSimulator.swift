@@ -38,12 +38,13 @@ public struct CollectiveSimulator {
         prediction(choice, bytes: bytes).seconds
     }
 
-    /// `predict`, with how busy the cores are.
-    public func prediction(_ choice: ClusterPlanner.Choice, bytes: Int) -> Prediction {
-        simulate(choice, bytes: bytes)
+    /// `predict`, with how busy the cores are; `acrossRegions: false` leaves out the level
+    /// between regions, as a training step that averages gradients inside each region does.
+    public func prediction(_ choice: ClusterPlanner.Choice, bytes: Int, acrossRegions: Bool = true) -> Prediction {
+        simulate(choice, bytes: bytes, acrossRegions: acrossRegions)
     }
 
-    private func simulate(_ choice: ClusterPlanner.Choice, bytes: Int) -> Prediction {
+    private func simulate(_ choice: ClusterPlanner.Choice, bytes: Int, acrossRegions: Bool) -> Prediction {
         let count = bytes / 4
         let devices = layout.devicesPerWorker
         var programs: [[CollectiveSchedule]] = []
@@ -57,7 +58,7 @@ public struct CollectiveSimulator {
             let phases = ClusterCollective.phases(
                 choice: choice, layout: layout, rank: rank, device: device, count: count,
                 slice: ClusterCollective.slice(device: device, devices: devices, count: count))
-            programs.append([barrier] + phases.map(\.schedule))
+            programs.append([barrier] + phases.filter { acrossRegions || $0.level != .wan }.map(\.schedule))
         }
         var shared = (before: 0.0, after: 0.0)
         if choice.hierarchical && devices > 1 {

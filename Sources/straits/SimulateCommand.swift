@@ -18,7 +18,14 @@ struct SimulateCommand: ParsableCommand {
             """)
 
     @Argument(help: ArgumentHelp("The scenario YAML.", valueName: "file"))
-    var file: String
+    var file: String?
+
+    @Option(
+        name: .customLong("from-run"),
+        help: ArgumentHelp(
+            "Rebuild a local training run from its run directory and predict it, schedule by schedule, beside what it measured.",
+            valueName: "run-dir"))
+    var fromRun: String?
 
     @Option(
         name: .customLong("json"), help: ArgumentHelp("Also write the result as one JSON object.", valueName: "file"))
@@ -54,6 +61,12 @@ struct SimulateCommand: ParsableCommand {
     var output = "simulate-sweep"
 
     func validate() throws {
+        guard (file == nil) != (fromRun == nil) else {
+            throw ValidationError("give a scenario file or --from-run RUN_DIR (one of them)")
+        }
+        if fromRun != nil && (solve != nil || !sweep.isEmpty) {
+            throw ValidationError("--from-run predicts the run as it was: no --solve or --sweep")
+        }
         if let solve, solve != "bandwidth" { throw ValidationError("--solve: expected bandwidth, got \"\(solve)\"") }
         if solve != nil && jsonPath != nil && (!sweep.isEmpty || targets.count > 1) {
             throw ValidationError(
@@ -62,7 +75,29 @@ struct SimulateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let scenario = try Scenario.load(path: file)
+        if let fromRun {
+            let run = try FromRun(runDirectory: fromRun)
+            var lines: [JSONValue]
+            if run.job.kind == .train {
+                let schedules = try run.predict()
+                print(FromRun.table(schedules, runDirectory: fromRun))
+                lines = schedules.map { .object(FromRun.json($0)) }
+            } else {
+                let sizes = try run.predictBench()
+                print(FromRun.table(sizes, runDirectory: fromRun))
+                lines = sizes.map {
+                    .object([
+                        ("size_bytes", .int($0.bytes)), ("measured_s", .double($0.measuredSeconds)),
+                        ("predicted_s", .double($0.predictedSeconds)),
+                    ])
+                }
+            }
+            if let jsonPath {
+                try (JSONValue.array(lines).encoded + "\n").write(toFile: jsonPath, atomically: true, encoding: .utf8)
+            }
+            return
+        }
+        let scenario = try Scenario.load(path: file!)
         let axes = try sweep.map { try Simulate.Axis(parsing: $0) }
         if solve != nil && (!axes.isEmpty || targets.count > 1) {
             let lines = try Simulate.solveSweep(scenario, axes: axes, targets: targets, to: output)

@@ -268,6 +268,18 @@ struct ClusterTests {
             #expect(row["wrong"] as? Int == 0 && row["ranks"] as? Int == 4)
         }
         #expect(cluster.log("coordinator").contains("busbw(GB/s)"))
+        // straits simulate --from-run rebuilds the coordinator's model from the run directory:
+        // the same prediction for every size, against the same measured makespan.
+        let json = cluster.directory.appendingPathComponent("from-run.json").path
+        let rebuilt = try runStraits(["simulate", "--from-run", cluster.runDirectory, "--json", json])
+        #expect(rebuilt.status == 0, "\(rebuilt.output)")
+        let predicted = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [[String: Any]])
+        for (row, again) in zip(rows, predicted) {
+            let recorded = (row["predicted_us"] as? Double ?? 0) / 1e6
+            #expect(abs((again["predicted_s"] as? Double ?? 0) - recorded) <= 1e-9 + recorded * 1e-9, "\(again)")
+            #expect(abs((again["measured_s"] as? Double ?? 0) - (row["time_us"] as? Double ?? 0) / 1e6) < 1e-9)
+        }
         // One host per region: the hop the gateways allow for was measured straight between the
         // regions' hosts (before the probe through the gateways, whose 50 ms it must not race).
         let plan =

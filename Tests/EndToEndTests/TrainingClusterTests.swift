@@ -92,6 +92,25 @@ struct TrainingClusterTests {
             let utilisation = try #require(schedule["compute_utilisation"] as? [String: Double])
             #expect(utilisation.keys.sorted() == ["eu-west", "us-east"])
         }
+
+        // The run rebuilt by straits simulate --from-run: the bytes that crossed regions are the
+        // bytes its schedules send there, exactly; the compressed schedules are said not to be
+        // modelled; every predicted step time is a time.
+        let json = cluster.directory.appendingPathComponent("from-run.json").path
+        let predicted = try runStraits(["simulate", "--from-run", cluster.runDirectory, "--json", json])
+        #expect(predicted.status == 0 && predicted.output.contains("diloco-h1"), "\(predicted.output)")
+        let rows = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [[String: Any]])
+        #expect(rows.map { $0["schedule"] as? String } == ["ddp", "diloco-h1", "ddp-int8", "diloco-bf16"])
+        for row in rows {
+            let name = row["schedule"] as? String ?? ""
+            if name.contains("int8") || name.contains("bf16") {
+                #expect((row["unmodelled"] as? String ?? "").contains("not modelled"), "\(row)")
+                continue
+            }
+            #expect(row["measured_wan_bytes"] as? Double == row["predicted_wan_bytes"] as? Double, "\(row)")
+            #expect((row["predicted_step_s"] as? Double ?? 0) > 0, "\(row)")
+        }
     }
 
     @Test("flat ring DDP compressed only on the hops that cross regions: replicas identical, parameters close to fp32")
