@@ -17,7 +17,7 @@ MAGIC_DATA = 0x57525453  # "STRW"
 
 CONTROL_TYPES = {"join": 1, "refuse": 2, "plan": 3, "probe": 4, "probed": 5, "step": 6,
                  "step_done": 7, "heartbeat": 8, "stop": 9,
-                 "model_part": 10}
+                 "model_part": 10, "fault": 12}
 
 
 def control(kind, body, version=1):
@@ -93,6 +93,7 @@ vectors = {
     "control-model-part": control("model_part", {
         "crc32c": crc32c(bytes(range(20))), "data": base64.b64encode(bytes(range(16, 20))).decode(),
         "file": "model-ddp.bin", "offset": 16, "total_bytes": 20}),
+    "control-fault": control("fault", {"bandwidth_bps": 10000000, "latency_s": 0.12, "state": "degraded", "to": "eu-west"}),
     "control-step-done-train": control("step_done", {
         "devices": [{"check_s": 0, "comm_s": 0.2, "compute_s": 0.06, "emulated_s": 0.0597, "host_s": 0.01, "lan_bytes": 727584,
                      "loss": 0.25, "outer_s": 0.11, "parameters_checksum": 3735928559, "rank": 0, "region_s": 0.04, "sync_s": 0,

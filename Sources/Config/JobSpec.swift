@@ -31,6 +31,8 @@ public struct JobSpec: Sendable, Equatable {
     public let sizes: [Int]?
     /// What a `kind: train` job trains; nil for the other kinds.
     public let training: TrainingSpec?
+    /// Faults of the WAN links, carried out by the gateways while the job runs.
+    public let faults: [LinkFault]
 
     public static let algorithms = ClusterAlgorithm.allCases.map(\.rawValue)
 
@@ -44,7 +46,7 @@ public struct JobSpec: Sendable, Equatable {
             known: [
                 "name", "kind", "steps", "gradient", "compute", "samples_per_step", "algo",
                 "min_bytes", "max_bytes", "step_factor", "iters", "warmup", "timeout", "chunk", "sizes",
-                "model", "data", "optimizer", "schedules", "bucket", "target_loss", "loss_window",
+                "model", "data", "optimizer", "schedules", "bucket", "target_loss", "loss_window", "faults",
             ])
         var sizes: [Int]?
         if root.contains("sizes") {
@@ -109,7 +111,8 @@ public struct JobSpec: Sendable, Equatable {
             chunkBytes: root.contains("chunk")
                 ? try root.bytes("chunk", minimum: 4, maximum: DataFrameHeader.maximumPayloadBytes) : nil,
             sizes: sizes,
-            training: training)
+            training: training,
+            faults: try LinkFault.list(root, file: file))
     }
 
     /// The benchmark's sizes: min, min·f, …, up to max.

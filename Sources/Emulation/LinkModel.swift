@@ -104,7 +104,13 @@ public struct LinkModel: Sendable {
         var arrivesAt: Int64?
     }
 
-    public let spec: LinkSpec
+    /// The link as it is now: a fault may change its bandwidth and latency (`degrade`), which
+    /// applies to chunks that start from then on.
+    public private(set) var spec: LinkSpec
+    /// Whether the link is dark (a fault): no chunk starts, offers queue to the queue's bound
+    /// and push back; what is already on the wire arrives, and a committed tail (see `Hop`)
+    /// still goes on, since its receiver was told when it arrives.
+    public private(set) var down = false
     public let chunkBytes: Int
     public let queueLimitBytes: Int
     /// The hops around the link (none: store-and-forward); applies to messages offered after it is set.
@@ -136,6 +142,18 @@ public struct LinkModel: Sendable {
         self.chunkBytes = chunkBytes
         self.queueLimitBytes = queueLimitBytes
         random = SplitMix64(seed: seed)
+    }
+
+    /// Takes the link down at `now`, or brings it back up: chunks start again at once.
+    public mutating func setDown(_ down: Bool, now: Int64) {
+        if self.down && !down { serialiserFreeAt = max(serialiserFreeAt, now) }
+        self.down = down
+    }
+
+    /// Runs the link at `spec` from now on (a degradation, or its end): chunks that start
+    /// from now on take its bandwidth and latency.
+    public mutating func setSpec(_ spec: LinkSpec) {
+        self.spec = spec
     }
 
     /// Whether the queue has room for another message (one message may overfill it).
@@ -188,7 +206,7 @@ public struct LinkModel: Sendable {
     public mutating func advance(to now: Int64) -> [Delivery] {
         let burst = spec.burstNanoseconds
         let shortestLatency = Int64(((spec.latencySeconds - spec.jitterSeconds) * 1e9).rounded(.down))
-        while let flow = committed?.flow ?? (serialiserFreeAt <= now ? nextFlow() : nil) {
+        while let flow = committed?.flow ?? (!down && serialiserFreeAt <= now ? nextFlow() : nil) {
             let head = queueHeads[flow]!
             let chunk = queues[flow]![head]
             queueHeads[flow] = head + 1
@@ -259,15 +277,16 @@ public struct LinkModel: Sendable {
         return delivered
     }
 
-    /// When the next chunk may start (the serialiser is free and a chunk is queued).
-    public var nextChunkStart: Int64? { queues.isEmpty ? nil : serialiserFreeAt }
+    /// When the next chunk may start (the serialiser is free and a chunk is queued; never while
+    /// the link is down, but for a committed tail).
+    public var nextChunkStart: Int64? { queues.isEmpty || (down && committed == nil) ? nil : serialiserFreeAt }
 
     /// When the next message arrives at the far end.
     public var nextDelivery: Int64? { scheduled.first?.due }
 
     /// When something next happens (a chunk starts or a message arrives); nil when idle.
     public var nextEvent: Int64? {
-        let start: Int64? = queues.isEmpty ? nil : serialiserFreeAt
+        let start = nextChunkStart
         switch (start, scheduled.first?.due) {
         case (let a?, let b?): return min(a, b)
         case (let a?, nil): return a

@@ -22,12 +22,13 @@ extension Coordinator {
             let now = clock.now()
             if now >= deadline { throw Abort(description: timeoutMessage()) }
             for directive in membership.onTick(now: now) { try carryOut(directive) }
+            for action in faults.onTick(now: now) { carryOut(action) }
             if !membership.admitting,
                 let (regions, links) = records.onTick(now: now, membership: membership, latestStep: latestStep)
             {
                 write(regions, links)
             }
-            let next = min(membership.nextDeadline, deadline, now + 100_000_000)
+            let next = min(membership.nextDeadline, deadline, now + 100_000_000, faults.nextDeadline ?? .max)
             let wait = Duration.nanoseconds(max(next - now, 1_000_000))
             guard let frames = try ControlLink.receiveFrames(on: &router.socket, timeout: wait) else { continue }
             try handle(frames)
@@ -82,6 +83,25 @@ extension Coordinator {
             log.info("\(reason); its place is open again")
             try? send(.refuse(.init(reason: reason)), to: route)
         }
+    }
+
+    /// Tells the gateway of a fault's source region what becomes of its link, and records it.
+    func carryOut(_ action: FaultSchedule.Action) {
+        let from = topology.regions[action.from].name
+        let to = topology.regions[action.to].name
+        var fields: [(String, JSONValue)] = [
+            ("fault", .int(action.fault)), ("from", .string(from)), ("to", .string(to)),
+            ("state", .string(action.state.rawValue)),
+        ]
+        if let rate = action.bitsPerSecond { fields.append(("bandwidth_bps", .double(rate))) }
+        if let latency = action.latencySeconds { fields.append(("latency_s", .double(latency))) }
+        run.event("link_fault", fields)
+        log.info("link \(from) → \(to): \(action.state.rawValue) (fault \(action.fault) of the job)")
+        guard let gateway = membership.gateways[action.from] else { return }
+        try? send(
+            .fault(
+                .init(to: to, state: action.state, bandwidthBps: action.bitsPerSecond, latencyS: action.latencySeconds)),
+            to: gateway.route)
     }
 
     /// Drops a member that broke the protocol (see `Membership.expel`).
@@ -187,7 +207,7 @@ extension Coordinator {
                 ])
             failure = "worker \(label) failed: \(stop.reason)"
         case (.worker, .join), (.worker, .refuse), (.worker, .plan), (.worker, .probe), (.worker, .step),
-            (.worker, .clock):
+            (.worker, .clock), (.worker, .fault):
             try expel(who, "it sent a \(message.kind) message, which only the coordinator sends")
         }
     }

@@ -59,6 +59,7 @@ extension Coordinator {
     ) throws -> StepResult {
         steps.begin(step: step)
         let start = clock.now()
+        for action in faults.onStep(step, now: start) { carryOut(action) }
         let startDate = Date()
         for index in order.indices {
             try send(

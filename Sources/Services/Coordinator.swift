@@ -54,12 +54,22 @@ public final class Coordinator {
     var ledger: TrainingLedger?
     var planner: ClusterPlanner?
     var simulator: CollectiveSimulator?
+    /// The job's link faults: when each begins and ends (`faults:` in the job).
+    var faults: FaultSchedule
 
     public init(options: CoordinatorOptions) throws {
         self.options = options
         topology = try ClusterTopology.load(path: options.topologyPath)
         job = try JobSpec.load(path: options.jobPath)
         try Self.check(job: job, jobPath: options.jobPath, topology: topology, topologyPath: options.topologyPath)
+        faults = try FaultSchedule(faults: job.faults, topology: topology, file: options.jobPath)
+        if !job.faults.isEmpty && (topology.regions.count < 2 || !options.gateways) {
+            throw ConfigError(
+                .unsupported, file: options.jobPath, line: job.faults[0].line, field: "faults",
+                message:
+                    "the gateways carry out link faults: this run has none (\(topology.regions.count < 2 ? "one region" : "--no-gateways"))"
+            )
+        }
         run = try RunDirectory(
             path: options.runDirectory, regionNames: topology.regions.map(\.name),
             topologyFile: options.topologyPath, jobFile: options.jobPath)

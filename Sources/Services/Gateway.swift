@@ -259,10 +259,47 @@ public final class Gateway {
                 try watch.measureClockOnce(on: &control, options: options.watch, log: log)
             case .clock:
                 break  // a late answer to a clock measurement
+            case .fault(let fault):
+                applyFault(fault)
             default:
                 watch.drop(name, "a \(message.kind) message is not for a gateway")
             }
         }
+    }
+
+    /// Carries out a fault of the job on the link to `fault.to`: dark, back up, degraded, or
+    /// as the topology declares it again. The delivery threads are woken to see it.
+    private func applyFault(_ fault: ControlMessage.Fault) {
+        guard let destination = topology.regions.firstIndex(where: { $0.name == fault.to }),
+            destination != regionIndex, let declared = topology.link(from: options.region, to: fault.to)?.spec
+        else {
+            log.warning("a fault for a link to \(fault.to.debugDescription), which this gateway does not have")
+            return
+        }
+        let now = SystemClock.shared.now()
+        state.condition.lock()
+        switch fault.state {
+        case .down:
+            state.scheduler.links[destination]!.setDown(true, now: now)
+        case .up:
+            state.scheduler.links[destination]!.setDown(false, now: now)
+        case .degraded:
+            var spec = declared
+            if let rate = fault.bandwidthBps { spec.bitsPerSecond = rate }
+            if let latency = fault.latencyS {
+                spec.latencySeconds = latency
+                spec.jitterSeconds = min(spec.jitterSeconds, latency)
+            }
+            state.scheduler.links[destination]!.setSpec(spec)
+        case .restored:
+            state.scheduler.links[destination]!.setSpec(declared)
+        }
+        state.condition.broadcast()
+        state.condition.unlock()
+        var what = "link → \(fault.to): \(fault.state.rawValue)"
+        if let rate = fault.bandwidthBps { what += ", \(Units.formatRate(bitsPerSecond: rate))" }
+        if let latency = fault.latencyS { what += ", \(Units.formatDuration(seconds: latency))" }
+        log.info("\(what) (a fault of the job)")
     }
 
     private func linkStats() -> [ControlMessage.LinkStats] {

@@ -117,6 +117,12 @@ extension ControlMessage {
             check.text(part.data, "data", max: (ModelPart.maximumBytes + 2) / 3 * 4)
         case .clock(let clock):
             check.int(clock.seq, "seq", max: Bounds.count)
+        case .fault(let fault):
+            check.name(fault.to, "to")
+            if let rate = fault.bandwidthBps, !rate.isFinite || rate < 1e3 || rate > 1e15 {
+                check.fail("bandwidth_bps \(rate) is outside 1e3…1e15")
+            }
+            if let latency = fault.latencyS { check.seconds(latency, "latency_s") }
         }
         return check.problem
     }

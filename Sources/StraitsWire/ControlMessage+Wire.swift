@@ -69,6 +69,7 @@ extension ControlMessage {
             case .stop(let body): data = try encoder.encode(body)
             case .modelPart(let body): data = try encoder.encode(body)
             case .clock(let body): data = try encoder.encode(body)
+            case .fault(let body): data = try encoder.encode(body)
             }
         } catch {
             preconditionFailure("control message \(kind.name) does not encode: \(error)")
@@ -120,6 +121,7 @@ extension ControlMessage {
             case .stop: self = .stop(try decoder.decode(Stop.self, from: data))
             case .modelPart: self = .modelPart(try decoder.decode(ModelPart.self, from: data))
             case .clock: self = .clock(try decoder.decode(Clock.self, from: data))
+            case .fault: self = .fault(try decoder.decode(Fault.self, from: data))
             }
         } catch {
             throw .badBody(type: kind.name, detail: Self.describe(error))

@@ -17,6 +17,7 @@ public enum ControlMessage: Equatable, Sendable {
     case stop(Stop)
     case modelPart(ModelPart)
     case clock(Clock)
+    case fault(Fault)
 
     /// The type code in the envelope.
     public enum Kind: UInt16, Sendable, CaseIterable {
@@ -31,6 +32,7 @@ public enum ControlMessage: Equatable, Sendable {
         case stop = 9
         case modelPart = 10
         case clock = 11
+        case fault = 12
 
         var name: String {
             switch self {
@@ -45,6 +47,7 @@ public enum ControlMessage: Equatable, Sendable {
             case .stop: "stop"
             case .modelPart: "model_part"
             case .clock: "clock"
+            case .fault: "fault"
             }
         }
     }
@@ -62,6 +65,7 @@ public enum ControlMessage: Equatable, Sendable {
         case .stop: .stop
         case .modelPart: .modelPart
         case .clock: .clock
+        case .fault: .fault
         }
     }
 
@@ -320,6 +324,25 @@ public enum ControlMessage: Equatable, Sendable {
         public init(ok: Bool, reason: String) {
             self.ok = ok
             self.reason = reason
+        }
+    }
+
+    /// Coordinator → a region's gateway: a fault of the job (`faults:`) begins or ends on its
+    /// link to region `to`: `down`, `up`, `degraded` (at `bandwidth_bps` and/or `latency_s`), or
+    /// `restored` (the link as the topology declares it).
+    public struct Fault: Codable, Equatable, Sendable {
+        public enum State: String, Codable, Sendable, CaseIterable {
+            case down, up, degraded, restored
+        }
+        public var to: String
+        public var state: State
+        public var bandwidthBps: Double?
+        public var latencyS: Double?
+        public init(to: String, state: State, bandwidthBps: Double? = nil, latencyS: Double? = nil) {
+            self.to = to
+            self.state = state
+            self.bandwidthBps = bandwidthBps
+            self.latencyS = latencyS
         }
     }
 }

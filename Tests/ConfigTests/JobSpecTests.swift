@@ -33,7 +33,7 @@ struct JobSpecTests {
             ("name: j\nalgo: tree\n", "j.yaml:2: algo: expected one of auto, ring, hier, got \"tree\""),
             (
                 "name: j\nstpes: 3\n",
-                "j.yaml:2: stpes: unknown field (did you mean steps?); expected one of name, kind, steps, gradient, compute, samples_per_step, algo, min_bytes, max_bytes, step_factor, iters, warmup, timeout, chunk, sizes, model, data, optimizer, schedules, bucket, target_loss, loss_window"
+                "j.yaml:2: stpes: unknown field (did you mean steps?); expected one of name, kind, steps, gradient, compute, samples_per_step, algo, min_bytes, max_bytes, step_factor, iters, warmup, timeout, chunk, sizes, model, data, optimizer, schedules, bucket, target_loss, loss_window, faults"
             ),
             ("kind: sync\n", "j.yaml:1: name: required field is missing; expected a name"),
             // Durations are bounded, so no later conversion to nanoseconds can overflow.

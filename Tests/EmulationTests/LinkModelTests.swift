@@ -54,6 +54,32 @@ struct LinkModelTests {
         #expect(link.counters.deliveredBytes == 1_000_000 && link.queuedBytes == 0 && link.nextEvent == nil)
     }
 
+    @Test(
+        "a dark link starts no chunk: what is on the wire arrives, the rest waits for the link to come back; a degraded link serialises at its new bandwidth from then on"
+    )
+    func faults() {
+        // 8 Mbit/s = 1 MB/s, chunks of 100 000 bytes (0.1 s each), 10 ms latency.
+        var link = LinkModel(
+            spec: LinkSpec(bitsPerSecond: 8e6, latencySeconds: 0.010, framing: .none), chunkBytes: 100_000)
+        link.offer(message: 1, flow: 0, bytes: 300_000, now: 0)
+        _ = link.advance(to: 50 * Self.millisecond)  // the first chunk is on the wire
+        link.setDown(true, now: 50 * Self.millisecond)
+        #expect(link.down && link.nextChunkStart == nil)
+        // Down for a second: nothing more starts, nothing arrives.
+        #expect(Self.run(&link, from: 50 * Self.millisecond, until: 1050 * Self.millisecond).isEmpty)
+        link.setDown(false, now: 1050 * Self.millisecond)
+        #expect(link.nextChunkStart == 1050 * Self.millisecond)
+        // The other two chunks take 0.2 s from the moment it is back, then the latency.
+        let back = Self.run(&link, from: 1050 * Self.millisecond, until: 2 * Self.second)
+        #expect(back.map(\.dueAt) == [1260 * Self.millisecond], "\(back)")
+
+        // Degraded to 4 Mbit/s: a message of 100 000 bytes takes 0.2 s instead of 0.1 s.
+        link.setSpec(LinkSpec(bitsPerSecond: 4e6, latencySeconds: 0.010, framing: .none))
+        link.offer(message: 2, flow: 0, bytes: 100_000, now: 3 * Self.second)
+        let slow = Self.run(&link, from: 3 * Self.second, until: 4 * Self.second)
+        #expect(slow.map(\.dueAt) == [3210 * Self.millisecond])
+    }
+
     @Test("the result does not depend on how often the clock is read")
     func clockIndependence() {
         func deliveries(step: Int64) -> [LinkModel.Delivery] {

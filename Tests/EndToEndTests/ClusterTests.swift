@@ -314,6 +314,37 @@ struct ClusterTests {
         #expect(ratio > 0.8 && ratio < 1.25, "measured / model = \(ratio)")
     }
 
+    @Test(
+        "a link dark for 1.5 s in the middle of a job: the gateways hold its traffic until it is back, the job finishes exact, and events.jsonl has the fault and its end"
+    )
+    func linkOutage() throws {
+        let cluster = try LocalCluster(name: "outage")
+        try cluster.startAB(
+            hosts: 1, devices: 1, link: "bandwidth: 100Mbps, latency: 10ms",
+            job: """
+                name: outage
+                steps: 30
+                gradient: 64KiB
+                compute: 20ms
+                timeout: 30s
+                faults:
+                  - { link: [a, b], at: 300ms, for: 1500ms, down: true }
+                """)
+        #expect(LocalCluster.wait(cluster.coordinator!, timeout: 120) == 0, "\(cluster.log("coordinator"))")
+        let faults = try cluster.lines("events.jsonl").filter { $0["event"] as? String == "link_fault" }
+        #expect(
+            faults.map { "\($0["from"]!)→\($0["to"]!) \($0["state"]!)" } == [
+                "a→b down", "b→a down", "a→b up", "b→a up",
+            ])
+        let steps = try cluster.lines("steps.jsonl")
+        #expect(steps.allSatisfy { $0["wrong"] as? Int == 0 })
+        // One step (on each rank) waited out the outage, in its barrier or its all-reduce.
+        let longest = steps.map { ($0["comm_s"] as? Double ?? 0) + ($0["sync_s"] as? Double ?? 0) }.max() ?? 0
+        #expect(longest > 1.0, "the longest barrier and all-reduce took \(longest) s")
+        #expect(cluster.log("gateway-a").contains("link → b: down (a fault of the job)"), "\(cluster.log("gateway-a"))")
+        #expect(try cluster.summary()["status"] as? String == "ok")
+    }
+
     @Test("a topology with a typo fails fast, naming file, line and field")
     func typo() throws {
         let cluster = try LocalCluster(name: "typo")

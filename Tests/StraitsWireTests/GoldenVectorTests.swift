@@ -25,7 +25,7 @@ struct GoldenVectorTests {
             "control-join", "control-refuse", "control-plan", "control-probe", "control-probed", "control-step",
             "control-step-done", "control-heartbeat", "control-heartbeat-coordinator", "control-stop",
             "control-join-gateway", "control-plan-gateways", "control-heartbeat-gateway", "control-step-train",
-            "control-step-done-train", "control-step-timer", "control-model-part",
+            "control-step-done-train", "control-step-timer", "control-model-part", "control-fault",
         ])
     func control(name: String) throws {
         let frames = try Self.frames(name)
@@ -71,6 +71,11 @@ struct GoldenVectorTests {
             return
         }
         #expect(step.approachArrivals == nil)
+        guard case .fault(let fault) = try ControlMessage(frames: try Self.frames("control-fault")) else {
+            Issue.record("control-fault is not a fault")
+            return
+        }
+        #expect(fault == .init(to: "eu-west", state: .degraded, bandwidthBps: 10e6, latencyS: 0.12))
         guard case .modelPart(let part) = try ControlMessage(frames: try Self.frames("control-model-part")) else {
             Issue.record("not a model part")
             return

@@ -1,0 +1,94 @@
+/// A fault of a WAN link, as a job's `faults:` declares it: the link goes dark, runs degraded
+/// or flaps, from a time after the job's first step (or from a step) for a while.
+///
+/// ```yaml
+/// faults:
+///   - { link: [us-east, eu-west], at: 2s, for: 3s, down: true }
+///   - { link: [us-east, eu-west], step: 30, for: 5s, bandwidth: 10Mbps, latency: 120ms }
+///   - { link: [eu-west, us-east], directed: true, at: 10s, for: 4s, flap: 500ms }
+/// ```
+public struct LinkFault: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// No byte starts across the link; offers queue to its bound and push back.
+        case down
+        /// The link runs at this bandwidth and/or latency (nil: as declared).
+        case degraded(bitsPerSecond: Double?, latencySeconds: Double?)
+        /// Down and up in turn, each for half of `periodSeconds`, starting down.
+        case flap(periodSeconds: Double)
+    }
+
+    /// The link's ends; both directions unless `directed`.
+    public var from: String
+    public var to: String
+    public var directed: Bool
+    /// When it begins: seconds after the job's first step began, or at the start of step `step`
+    /// (counted from 0 over the whole job).
+    public var atSeconds: Double?
+    public var atStep: Int?
+    public var forSeconds: Double
+    public var kind: Kind
+    /// The line of the file that declares it, for errors found later (against the topology).
+    public var line: Int
+
+    static let fields = ["link", "directed", "at", "step", "for", "down", "bandwidth", "latency", "flap"]
+
+    /// A job's `faults`, each checked with file, line and field (the regions against the
+    /// topology when the coordinator starts).
+    static func list(_ root: FieldReader, file: String) throws(ConfigError) -> [LinkFault] {
+        guard root.contains("faults") else { return [] }
+        var faults: [LinkFault] = []
+        for (node, path) in try root.list("faults") {
+            let fields = try FieldReader(node, file: file, path: path, known: fields)
+            let link = try fields.required("link")
+            guard case .sequence(let ends, _) = link, ends.count == 2, case .scalar(let a, _) = ends[0],
+                case .scalar(let b, _) = ends[1], a != b
+            else {
+                throw ConfigError(
+                    .invalidValue, file: file, line: link.line, field: "\(path).link",
+                    message: "expected two different region names like [us-east, eu-west], got \(link.kindDescription)")
+            }
+            guard fields.contains("at") != fields.contains("step") else {
+                throw ConfigError(
+                    .invalidValue, file: file, line: fields.line, field: "\(path).at",
+                    message: "give when the fault begins: at (a time after the first step) or step, one of them")
+            }
+            let duration = try fields.seconds("for")
+            guard duration > 0 else { throw fields.error("for", "expected a time above 0") }
+            let kinds = ["down", "bandwidth", "latency", "flap"].filter(fields.contains)
+            let kind: Kind
+            if kinds == ["down"] {
+                guard try fields.boolean("down", default: true) else {
+                    throw fields.error("down", "expected true (leave the field out for a link that stays up)")
+                }
+                kind = .down
+            } else if kinds == ["flap"] {
+                let period = try fields.seconds("flap")
+                guard period >= 0.01 else { throw fields.error("flap", "expected a period of at least 10ms") }
+                kind = .flap(periodSeconds: period)
+            } else if !kinds.isEmpty && kinds.allSatisfy({ $0 == "bandwidth" || $0 == "latency" }) {
+                let rate =
+                    fields.contains("bandwidth") ? try fields.bitsPerSecond("bandwidth", allowUnlimited: false) : nil
+                if let rate, rate < 1e3 { throw fields.error("bandwidth", "expected at least 1kbps") }
+                kind = .degraded(
+                    bitsPerSecond: rate,
+                    latencySeconds: fields.contains("latency") ? try fields.seconds("latency") : nil)
+            } else {
+                throw ConfigError(
+                    .invalidValue, file: file, line: fields.line, field: path,
+                    message:
+                        "a fault is one of down: true, bandwidth and/or latency (degraded), or flap: PERIOD; got \(kinds.isEmpty ? "none" : kinds.joined(separator: " and "))"
+                )
+            }
+            faults.append(
+                LinkFault(
+                    from: a, to: b, directed: try fields.boolean("directed", default: false),
+                    atSeconds: fields.contains("at") ? try fields.seconds("at") : nil,
+                    atStep: fields.contains("step") ? try fields.integer("step", minimum: 0, maximum: 1_000_000) : nil,
+                    forSeconds: duration, kind: kind, line: fields.line))
+        }
+        return faults
+    }
+
+    /// The directed links it touches, as (from, to).
+    public var links: [(from: String, to: String)] { directed ? [(from, to)] : [(from, to), (to, from)] }
+}
