@@ -17,7 +17,7 @@ MAGIC_DATA = 0x57525453  # "STRW"
 
 CONTROL_TYPES = {"join": 1, "refuse": 2, "plan": 3, "probe": 4, "probed": 5, "step": 6,
                  "step_done": 7, "heartbeat": 8, "stop": 9,
-                 "model_part": 10, "fault": 12}
+                 "model_part": 10, "fault": 12, "inject": 13}
 
 
 def control(kind, body, version=1):
@@ -93,6 +93,8 @@ vectors = {
     "control-model-part": control("model_part", {
         "crc32c": crc32c(bytes(range(20))), "data": base64.b64encode(bytes(range(16, 20))).decode(),
         "file": "model-ddp.bin", "offset": 16, "total_bytes": 20}),
+    "control-inject": control("inject", {"fault": "{ link: [us-east, eu-west], for: 3s, down: true }", "ok": True,
+                                         "reason": "fault 0 scheduled in 0 s, for 3 s"}),
     "control-fault": control("fault", {"bandwidth_bps": 10000000, "latency_s": 0.12, "state": "degraded", "to": "eu-west"}),
     "control-step-done-train": control("step_done", {
         "devices": [{"check_s": 0, "comm_s": 0.2, "compute_s": 0.06, "emulated_s": 0.0597, "host_s": 0.01, "lan_bytes": 727584,

@@ -17,9 +17,9 @@ public struct FaultSchedule: Sendable {
         public var latencySeconds: Double?
     }
 
-    public let faults: [LinkFault]
+    public private(set) var faults: [LinkFault]
     /// Each fault's links, as region indices.
-    private let links: [[(from: Int, to: Int)]]
+    private var links: [[(from: Int, to: Int)]]
     /// When the job's first step began (nil: not yet).
     public private(set) var started: Int64?
     /// Changes yet to come, by time (ties in the order they were made).
@@ -60,6 +60,18 @@ public struct FaultSchedule: Sendable {
             links.append(pairs)
         }
         self.links = links
+    }
+
+    /// A fault given while the job runs (`straits fault`), checked as the job's are: it begins
+    /// its `at` after `now` (before the job's first step: after that step, as the job's do), or
+    /// at its step. Returns its place in the list.
+    public mutating func inject(_ fault: LinkFault, topology: ClusterTopology, now: Int64) throws(ConfigError) -> Int {
+        let checked = try FaultSchedule(faults: [fault], topology: topology, file: "fault")
+        faults.append(fault)
+        links.append(checked.links[0])
+        let index = faults.count - 1
+        if started != nil, let at = fault.atSeconds { begin(index, at: now + Self.nanoseconds(at)) }
+        return index
     }
 
     /// The job's first step begins at `now`: faults that begin at a time are scheduled from it.

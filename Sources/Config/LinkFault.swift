@@ -38,55 +38,67 @@ public struct LinkFault: Sendable, Equatable {
         guard root.contains("faults") else { return [] }
         var faults: [LinkFault] = []
         for (node, path) in try root.list("faults") {
-            let fields = try FieldReader(node, file: file, path: path, known: fields)
-            let link = try fields.required("link")
-            guard case .sequence(let ends, _) = link, ends.count == 2, case .scalar(let a, _) = ends[0],
-                case .scalar(let b, _) = ends[1], a != b
-            else {
-                throw ConfigError(
-                    .invalidValue, file: file, line: link.line, field: "\(path).link",
-                    message: "expected two different region names like [us-east, eu-west], got \(link.kindDescription)")
-            }
-            guard fields.contains("at") != fields.contains("step") else {
-                throw ConfigError(
-                    .invalidValue, file: file, line: fields.line, field: "\(path).at",
-                    message: "give when the fault begins: at (a time after the first step) or step, one of them")
-            }
-            let duration = try fields.seconds("for")
-            guard duration > 0 else { throw fields.error("for", "expected a time above 0") }
-            let kinds = ["down", "bandwidth", "latency", "flap"].filter(fields.contains)
-            let kind: Kind
-            if kinds == ["down"] {
-                guard try fields.boolean("down", default: true) else {
-                    throw fields.error("down", "expected true (leave the field out for a link that stays up)")
-                }
-                kind = .down
-            } else if kinds == ["flap"] {
-                let period = try fields.seconds("flap")
-                guard period >= 0.01 else { throw fields.error("flap", "expected a period of at least 10ms") }
-                kind = .flap(periodSeconds: period)
-            } else if !kinds.isEmpty && kinds.allSatisfy({ $0 == "bandwidth" || $0 == "latency" }) {
-                let rate =
-                    fields.contains("bandwidth") ? try fields.bitsPerSecond("bandwidth", allowUnlimited: false) : nil
-                if let rate, rate < 1e3 { throw fields.error("bandwidth", "expected at least 1kbps") }
-                kind = .degraded(
-                    bitsPerSecond: rate,
-                    latencySeconds: fields.contains("latency") ? try fields.seconds("latency") : nil)
-            } else {
-                throw ConfigError(
-                    .invalidValue, file: file, line: fields.line, field: path,
-                    message:
-                        "a fault is one of down: true, bandwidth and/or latency (degraded), or flap: PERIOD; got \(kinds.isEmpty ? "none" : kinds.joined(separator: " and "))"
-                )
-            }
-            faults.append(
-                LinkFault(
-                    from: a, to: b, directed: try fields.boolean("directed", default: false),
-                    atSeconds: fields.contains("at") ? try fields.seconds("at") : nil,
-                    atStep: fields.contains("step") ? try fields.integer("step", minimum: 0, maximum: 1_000_000) : nil,
-                    forSeconds: duration, kind: kind, line: fields.line))
+            faults.append(try read(node, path: path, file: file, when: true))
         }
         return faults
+    }
+
+    /// One fault given on its own (`straits fault`), as a `faults:` entry is written, e.g.
+    /// `{ link: [a, b], for: 3s, down: true }`; without `at` or `step` it begins at once.
+    public static func parse(_ text: String, file: String) throws(ConfigError) -> LinkFault {
+        try read(try YAMLParser.parse(text, file: file), path: "fault", file: file, when: false)
+    }
+
+    /// A fault entry; `when`: it must say when it begins (at or step).
+    private static func read(_ node: YAMLNode, path: String, file: String, when: Bool) throws(ConfigError)
+        -> LinkFault
+    {
+        let fields = try FieldReader(node, file: file, path: path, known: fields)
+        let link = try fields.required("link")
+        guard case .sequence(let ends, _) = link, ends.count == 2, case .scalar(let a, _) = ends[0],
+            case .scalar(let b, _) = ends[1], a != b
+        else {
+            throw ConfigError(
+                .invalidValue, file: file, line: link.line, field: "\(path).link",
+                message: "expected two different region names like [us-east, eu-west], got \(link.kindDescription)")
+        }
+        guard !(fields.contains("at") && fields.contains("step")),
+            !when || fields.contains("at") || fields.contains("step")
+        else {
+            throw ConfigError(
+                .invalidValue, file: file, line: fields.line, field: "\(path).at",
+                message: "give when the fault begins: at (a time after the first step) or step, one of them")
+        }
+        let duration = try fields.seconds("for")
+        guard duration > 0 else { throw fields.error("for", "expected a time above 0") }
+        let kinds = ["down", "bandwidth", "latency", "flap"].filter(fields.contains)
+        let kind: Kind
+        if kinds == ["down"] {
+            guard try fields.boolean("down", default: true) else {
+                throw fields.error("down", "expected true (leave the field out for a link that stays up)")
+            }
+            kind = .down
+        } else if kinds == ["flap"] {
+            let period = try fields.seconds("flap")
+            guard period >= 0.01 else { throw fields.error("flap", "expected a period of at least 10ms") }
+            kind = .flap(periodSeconds: period)
+        } else if !kinds.isEmpty && kinds.allSatisfy({ $0 == "bandwidth" || $0 == "latency" }) {
+            let rate = fields.contains("bandwidth") ? try fields.bitsPerSecond("bandwidth", allowUnlimited: false) : nil
+            if let rate, rate < 1e3 { throw fields.error("bandwidth", "expected at least 1kbps") }
+            kind = .degraded(
+                bitsPerSecond: rate, latencySeconds: fields.contains("latency") ? try fields.seconds("latency") : nil)
+        } else {
+            throw ConfigError(
+                .invalidValue, file: file, line: fields.line, field: path,
+                message:
+                    "a fault is one of down: true, bandwidth and/or latency (degraded), or flap: PERIOD; got \(kinds.isEmpty ? "none" : kinds.joined(separator: " and "))"
+            )
+        }
+        let atStep = fields.contains("step") ? try fields.integer("step", minimum: 0, maximum: 1_000_000) : nil
+        return LinkFault(
+            from: a, to: b, directed: try fields.boolean("directed", default: false),
+            atSeconds: atStep == nil ? try fields.seconds("at", default: 0) : nil, atStep: atStep,
+            forSeconds: duration, kind: kind, line: fields.line)
     }
 
     /// The directed links it touches, as (from, to).

@@ -206,8 +206,8 @@ public struct ClusterWorker {
                 break  // a late answer to a clock measurement
             case .join, .probed, .stepDone, .modelPart:
                 watch.drop(name, "a \(message.kind) message is for the coordinator")
-            case .fault:
-                watch.drop(name, "a fault message is for a gateway")
+            case .fault, .inject:
+                watch.drop(name, "a \(message.kind) message is not for a worker")
             }
         }
     }

@@ -1,4 +1,5 @@
 import ClusterCore
+import Config
 import Foundation
 import Logging
 import StraitsWire
@@ -104,6 +105,31 @@ extension Coordinator {
             to: gateway.route)
     }
 
+    /// A fault an operator gives while the job runs (`straits fault`): scheduled as the job's
+    /// are, and answered with what was scheduled or what is wrong. A peer that can reach this
+    /// socket may do it: with CURVE, only one that holds the cluster's keys.
+    func inject(_ inject: ControlMessage.Inject, route: [UInt8]) {
+        var answer = inject
+        do {
+            guard !membership.gateways.isEmpty else {
+                throw SimulateError("this run has no gateways to carry out link faults")
+            }
+            let fault = try LinkFault.parse(inject.fault, file: "fault")
+            let index = try faults.inject(fault, topology: topology, now: clock.now())
+            let when = fault.atStep.map { "at step \($0)" } ?? "in \(JSONValue.format(fault.atSeconds ?? 0)) s"
+            answer.ok = true
+            answer.reason = "fault \(index) scheduled \(when), for \(JSONValue.format(fault.forSeconds)) s"
+            run.event("fault_injected", [("fault", .int(index)), ("text", .string(inject.fault))])
+            log.info("\(answer.reason!): \(inject.fault)")
+            for action in faults.onTick(now: clock.now()) { carryOut(action) }
+        } catch {
+            answer.ok = false
+            answer.reason = "\(error)"
+            drop("an injected fault: \(error)")
+        }
+        try? send(.inject(answer), to: route)
+    }
+
     /// Drops a member that broke the protocol (see `Membership.expel`).
     private func expel(_ id: Membership.MemberID, _ reason: String) throws {
         drop("from \(membership[id].label): \(reason)")
@@ -141,6 +167,10 @@ extension Coordinator {
         }
         if case .join(let join) = message {
             try carryOut(membership.onJoin(join, route: route, now: clock.now()))
+            return
+        }
+        if case .inject(let inject) = message, who == nil {
+            self.inject(inject, route: route)
             return
         }
         guard let who else {
@@ -207,7 +237,7 @@ extension Coordinator {
                 ])
             failure = "worker \(label) failed: \(stop.reason)"
         case (.worker, .join), (.worker, .refuse), (.worker, .plan), (.worker, .probe), (.worker, .step),
-            (.worker, .clock), (.worker, .fault):
+            (.worker, .clock), (.worker, .fault), (.worker, .inject):
             try expel(who, "it sent a \(message.kind) message, which only the coordinator sends")
         }
     }

@@ -123,6 +123,9 @@ extension ControlMessage {
                 check.fail("bandwidth_bps \(rate) is outside 1e3…1e15")
             }
             if let latency = fault.latencyS { check.seconds(latency, "latency_s") }
+        case .inject(let inject):
+            check.text(inject.fault, "fault")
+            if let reason = inject.reason { check.text(reason, "reason") }
         }
         return check.problem
     }

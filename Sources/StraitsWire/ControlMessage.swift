@@ -18,6 +18,7 @@ public enum ControlMessage: Equatable, Sendable {
     case modelPart(ModelPart)
     case clock(Clock)
     case fault(Fault)
+    case inject(Inject)
 
     /// The type code in the envelope.
     public enum Kind: UInt16, Sendable, CaseIterable {
@@ -33,6 +34,7 @@ public enum ControlMessage: Equatable, Sendable {
         case modelPart = 10
         case clock = 11
         case fault = 12
+        case inject = 13
 
         var name: String {
             switch self {
@@ -48,6 +50,7 @@ public enum ControlMessage: Equatable, Sendable {
             case .modelPart: "model_part"
             case .clock: "clock"
             case .fault: "fault"
+            case .inject: "inject"
             }
         }
     }
@@ -66,6 +69,7 @@ public enum ControlMessage: Equatable, Sendable {
         case .modelPart: .modelPart
         case .clock: .clock
         case .fault: .fault
+        case .inject: .inject
         }
     }
 
@@ -343,6 +347,20 @@ public enum ControlMessage: Equatable, Sendable {
             self.state = state
             self.bandwidthBps = bandwidthBps
             self.latencyS = latencyS
+        }
+    }
+
+    /// An operator (`straits fault`) → coordinator: a link fault to carry out now, written as a
+    /// job's `faults:` entry; the coordinator answers with the same `fault` and `ok` and `reason`
+    /// (what it scheduled, or what is wrong).
+    public struct Inject: Codable, Equatable, Sendable {
+        public var fault: String
+        public var ok: Bool?
+        public var reason: String?
+        public init(fault: String, ok: Bool? = nil, reason: String? = nil) {
+            self.fault = fault
+            self.ok = ok
+            self.reason = reason
         }
     }
 }

@@ -13,7 +13,7 @@ struct Straits: ParsableCommand {
             """,
         subcommands: [
             BenchCommand.self, SweepCommand.self, ReportCommand.self, TopologyCommand.self, JobCommand.self,
-            KubernetesCommand.self, KeysCommand.self, SimulateCommand.self,
+            KubernetesCommand.self, KeysCommand.self, SimulateCommand.self, FaultCommand.self,
             BenchWorkerCommand.self,
         ])
 }

@@ -314,6 +314,11 @@ struct ClusterTests {
         #expect(ratio > 0.8 && ratio < 1.25, "measured / model = \(ratio)")
     }
 
+    /// The longest barrier and all-reduce of any rank's step, seconds.
+    static func longestExchange(_ steps: [[String: Any]]) -> Double {
+        steps.map { ($0["comm_s"] as? Double ?? 0) + ($0["sync_s"] as? Double ?? 0) }.max() ?? 0
+    }
+
     @Test(
         "a link dark for 1.5 s in the middle of a job: the gateways hold its traffic until it is back, the job finishes exact, and events.jsonl has the fault and its end"
     )
@@ -339,10 +344,37 @@ struct ClusterTests {
         let steps = try cluster.lines("steps.jsonl")
         #expect(steps.allSatisfy { $0["wrong"] as? Int == 0 })
         // One step (on each rank) waited out the outage, in its barrier or its all-reduce.
-        let longest = steps.map { ($0["comm_s"] as? Double ?? 0) + ($0["sync_s"] as? Double ?? 0) }.max() ?? 0
+        let longest = Self.longestExchange(steps)
         #expect(longest > 1.0, "the longest barrier and all-reduce took \(longest) s")
         #expect(cluster.log("gateway-a").contains("link → b: down (a fault of the job)"), "\(cluster.log("gateway-a"))")
         #expect(try cluster.summary()["status"] as? String == "ok")
+    }
+
+    @Test(
+        "straits fault makes a running cluster's link dark at once: scheduled, carried out, recorded; a fault of an unknown region is refused with the reason"
+    )
+    func injectedFault() throws {
+        let cluster = try LocalCluster(name: "inject")
+        try cluster.startAB(
+            hosts: 1, devices: 1, link: "bandwidth: 100Mbps, latency: 10ms",
+            job: "name: inject\nsteps: 150\ngradient: 64KiB\ncompute: 20ms\ntimeout: 30s\n")
+        let deadline = Date(timeIntervalSinceNow: 60)
+        while Date() < deadline, ((try? cluster.lines("steps.jsonl"))?.count ?? 0) < 4 { usleep(50_000) }
+        let endpoint = try String(contentsOfFile: cluster.runDirectory + "/coordinator.endpoint", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let bad = try runStraits(["fault", "--coordinator", endpoint, "{ link: [a, z], for: 1s, down: true }"])
+        #expect(bad.status != 0 && bad.output.contains("no region \"z\""), "\(bad.output)")
+        let good = try runStraits(["fault", "--coordinator", endpoint, "{ link: [a, b], for: 1s, down: true }"])
+        #expect(good.status == 0 && good.output.contains("fault 0 scheduled in 0 s, for 1 s"), "\(good.output)")
+        #expect(LocalCluster.wait(cluster.coordinator!, timeout: 120) == 0, "\(cluster.log("coordinator"))")
+        let events = try cluster.lines("events.jsonl")
+        #expect(events.contains { $0["event"] as? String == "fault_injected" })
+        let states = events.filter { $0["event"] as? String == "link_fault" }.map { $0["state"] as? String ?? "" }
+        #expect(states == ["down", "down", "up", "up"], "\(states)")
+        let steps = try cluster.lines("steps.jsonl")
+        #expect(steps.allSatisfy { $0["wrong"] as? Int == 0 })
+        let longest = Self.longestExchange(steps)
+        #expect(longest > 0.6, "the longest barrier and all-reduce took \(longest) s")
     }
 
     @Test("a topology with a typo fails fast, naming file, line and field")

@@ -25,7 +25,7 @@ struct GoldenVectorTests {
             "control-join", "control-refuse", "control-plan", "control-probe", "control-probed", "control-step",
             "control-step-done", "control-heartbeat", "control-heartbeat-coordinator", "control-stop",
             "control-join-gateway", "control-plan-gateways", "control-heartbeat-gateway", "control-step-train",
-            "control-step-done-train", "control-step-timer", "control-model-part", "control-fault",
+            "control-step-done-train", "control-step-timer", "control-model-part", "control-fault", "control-inject",
         ])
     func control(name: String) throws {
         let frames = try Self.frames(name)
