@@ -97,6 +97,9 @@ extension Coordinator {
         if let rate = action.bitsPerSecond { fields.append(("bandwidth_bps", .double(rate))) }
         if let latency = action.latencySeconds { fields.append(("latency_s", .double(latency))) }
         run.event("link_fault", fields)
+        trace.linkFault(
+            from: from, to: to, link: action.from * topology.regions.count + action.to, state: action.state.rawValue,
+            at: clock.now(), args: Array(fields.dropFirst(3)))
         log.info("link \(from) → \(to): \(action.state.rawValue) (fault \(action.fault) of the job)")
         guard let gateway = membership.gateways[action.from] else { return }
         try? send(

@@ -98,6 +98,16 @@ extension Coordinator {
                     syncS: device.syncS, checkS: device.checkS, waitS: waitS, wrong: device.wrong, loss: device.loss,
                     plan: done.plan, training: training)
                 run.steps.append(encoding: Stamped(record, at: timestamp))
+                let parts: [(String, Double)] =
+                    train == nil
+                    ? [
+                        ("compute", device.computeS), ("barrier", device.syncS), ("all-reduce", device.commS),
+                        ("check", device.checkS),
+                    ]
+                    : [("compute", device.computeS), ("wait", waitS), ("outer", device.outerS ?? 0)]
+                trace.step(
+                    step, start: start, worker: index, workerName: member.label, rank: device.rank, parts: parts,
+                    args: scheduleName.map { [("schedule", .string($0))] } ?? [])
             }
         }
         for record in records.onStep(step, wallS: wall, membership: membership, regionSums: tally.regionSums) {

@@ -56,6 +56,8 @@ public final class Coordinator {
     var simulator: CollectiveSimulator?
     /// The job's link faults: when each begins and ends (`faults:` in the job).
     var faults: FaultSchedule
+    /// The run's timeline, written as trace.json at its end.
+    var trace = TraceRecorder()
 
     public init(options: CoordinatorOptions) throws {
         self.options = options
@@ -163,6 +165,7 @@ public final class Coordinator {
             }
             try awaitGatewayReports()
             writeRecords(kind: .final)
+            run.write("trace.json", trace.json(closingAt: clock.now()))
             stopEveryone(ok: true, reason: "job \(job.name) finished")
             run.event("finish", [("steps", .int(stepsFinished))])
             writeSummary(status: "ok", reason: nil)
@@ -173,6 +176,7 @@ public final class Coordinator {
         } catch {
             let reason = "\(error)"
             writeRecords(kind: .final)
+            run.write("trace.json", trace.json(closingAt: clock.now()))
             stopEveryone(ok: false, reason: reason)
             run.event("abort", [("reason", .string(reason))])
             writeSummary(status: "failed", reason: reason)

@@ -347,6 +347,23 @@ struct ClusterTests {
         let longest = Self.longestExchange(steps)
         #expect(longest > 1.0, "the longest barrier and all-reduce took \(longest) s")
         #expect(cluster.log("gateway-a").contains("link → b: down (a fault of the job)"), "\(cluster.log("gateway-a"))")
+        // trace.json in the Trace Event Format: every event named and placed, a track per rank,
+        // the steps' spans, and each direction's outage as a span of 1.5 s.
+        let data = try Data(contentsOf: URL(fileURLWithPath: cluster.runDirectory + "/trace.json"))
+        let trace = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let events = try #require(trace["traceEvents"] as? [[String: Any]])
+        for event in events {
+            for field in ["name", "ph", "ts", "pid", "tid"] { #expect(event[field] != nil, "no \(field) in \(event)") }
+            if event["ph"] as? String == "X" { #expect((event["dur"] as? Double ?? -1) >= 0, "\(event)") }
+        }
+        let tracks = events.filter { $0["name"] as? String == "thread_name" }.map {
+            ($0["args"] as? [String: Any])?["name"] as? String ?? ""
+        }
+        #expect(Set(tracks) == ["rank 0", "rank 1", "a→b", "b→a"], "\(tracks)")
+        #expect(events.filter { $0["cat"] as? String == "step" }.count >= 30 * 2)
+        let outages = events.filter { $0["cat"] as? String == "fault" }
+        #expect(outages.map { $0["name"] as? String ?? "" }.sorted() == ["a→b down", "b→a down"])
+        #expect(outages.allSatisfy { abs(($0["dur"] as? Double ?? 0) - 1.5e6) < 0.2e6 }, "\(outages)")
         #expect(try cluster.summary()["status"] as? String == "ok")
     }
 
