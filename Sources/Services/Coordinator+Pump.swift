@@ -71,13 +71,19 @@ extension Coordinator {
         case .heartbeat(let seq):
             for member in membership.everyone { try? send(.heartbeat(.init(seq: seq)), to: member.route) }
         case .dead(let id, let reason):
-            let member = membership[id]
-            run.event(
-                "worker_dead",
-                [
-                    ("region", .string(member.join.region)), ("host", .int(member.join.host)),
-                    ("pid", .int(member.join.pid)), ("reason", .string(reason)),
-                ])
+            // Recorded once, and the job's failure from then on: a send that meets the closed
+            // connection again (a heartbeat, the stop) finds it already known, and a send whose
+            // error is not awaited (`try?`) still ends the job at the pump's next turn.
+            if dead.insert(id).inserted {
+                let member = membership[id]
+                run.event(
+                    "worker_dead",
+                    [
+                        ("region", .string(member.join.region)), ("host", .int(member.join.host)),
+                        ("pid", .int(member.join.pid)), ("reason", .string(reason)),
+                    ])
+            }
+            if failure == nil { failure = reason }
             throw Abort(description: reason)
         case .expelled(let route, let label, let reason):
             run.event("member_dropped", [("member", .string(label)), ("reason", .string(reason))])

@@ -43,6 +43,8 @@ public final class Coordinator {
     var dropped = 0
     var refused = 0
     var failure: String?
+    /// Members found dead (silent too long, or their connection closed).
+    var dead = Set<Membership.MemberID>()
     /// Files the workers send for the run directory (the models at the end of each schedule).
     var files = FileAssembly()
     var probed: ControlMessage.Probed?

@@ -436,6 +436,14 @@ struct ClusterTests {
         let events = try cluster.lines("events.jsonl")
         let dead = events.first { $0["event"] as? String == "worker_dead" || $0["event"] as? String == "worker_failed" }
         #expect(dead != nil, "\(events)")
+        // Found by its closed connection at the next heartbeat, not by 5 s of silence; said once.
+        #expect(events.filter { $0["event"] as? String == "worker_dead" }.count <= 1, "\(events)")
+        let abort = events.last { $0["event"] as? String == "abort" }
+        #expect(
+            (abort?["reason"] as? String ?? "").contains("eu-west/host 1")
+                && !(abort?["reason"] as? String ?? "")
+                    .contains("sent nothing"),
+            "\(String(describing: abort))")
         #expect((dead?["reason"] as? String ?? "").isEmpty == false)
         if dead?["event"] as? String == "worker_dead" {
             #expect(dead?["region"] as? String == "eu-west" && dead?["host"] as? Int == 1)
