@@ -11,9 +11,11 @@ public enum ClusterCollective {
 
     /// The phases of `rank` (device `device` of its worker) for an all-reduce of `count`
     /// float32 elements, slice `slice` of which the rank owns after the shared-memory level.
+    /// `acrossRegions: false` stops at the region (its reduce-scatter and all-gather: an
+    /// all-reduce inside each region, whatever the regions' sizes).
     public static func phases(
         choice: ClusterPlanner.Choice, layout: ClusterLayout, rank: Int, device: Int, count: Int,
-        slice: ElementRange
+        slice: ElementRange, acrossRegions: Bool = true
     ) -> [Phase] {
         let ranks = layout.ranks
         guard choice.hierarchical else {
@@ -30,13 +32,16 @@ public enum ClusterCollective {
         let owned = RingAllReduce.appendReduceScatter(
             to: &reduceScatter, group: regionGroup, range: slice,
             chunkElements: regionChunk, level: 1)
+        var allGather = CollectiveSchedule(rank: rank, ranks: ranks)
+        RingAllReduce.appendAllGather(
+            to: &allGather, group: regionGroup, range: slice, chunkElements: regionChunk, level: 1)
+        guard acrossRegions else {
+            return [Phase(level: .region, schedule: reduceScatter), Phase(level: .region, schedule: allGather)]
+        }
         var wan = CollectiveSchedule(rank: rank, ranks: ranks)
         choice.algorithm.appendFlat(
             to: &wan, group: layout.wanGroup(worker: worker, device: device), range: owned,
             chunkElements: max(1, choice.chunkBytes / 4))
-        var allGather = CollectiveSchedule(rank: rank, ranks: ranks)
-        RingAllReduce.appendAllGather(
-            to: &allGather, group: regionGroup, range: slice, chunkElements: regionChunk, level: 1)
         return [
             Phase(level: .region, schedule: reduceScatter), Phase(level: .wan, schedule: wan),
             Phase(level: .region, schedule: allGather),

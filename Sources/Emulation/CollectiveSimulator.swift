@@ -57,8 +57,9 @@ public struct CollectiveSimulator {
             DisseminationBarrier.append(to: &barrier, group: stream)
             let phases = ClusterCollective.phases(
                 choice: choice, layout: layout, rank: rank, device: device, count: count,
-                slice: ClusterCollective.slice(device: device, devices: devices, count: count))
-            programs.append([barrier] + phases.filter { acrossRegions || $0.level != .wan }.map(\.schedule))
+                slice: ClusterCollective.slice(device: device, devices: devices, count: count),
+                acrossRegions: acrossRegions)
+            programs.append([barrier] + phases.map(\.schedule))
         }
         var shared = (before: 0.0, after: 0.0)
         if choice.hierarchical && devices > 1 {

@@ -125,13 +125,6 @@ public final class Coordinator {
                 message:
                     "hier needs the same number of hosts in every region (the topology has \(hosts)); use auto or ring")
         }
-        if let training = job.training, training.schedules.contains(where: { $0.sync != .ddp }), !alike {
-            throw ConfigError(
-                .unsupported, file: jobPath, line: 1, field: "schedules",
-                message:
-                    "schedules that synchronise inside regions need the same number of hosts in every region (the topology has \(hosts))"
-            )
-        }
         if Set(topology.regions.map(\.devicesPerHost)).count > 1 {
             let devices = topology.regions.map { "\($0.name): \($0.devicesPerHost)" }.joined(separator: ", ")
             throw ConfigError(

@@ -146,6 +146,7 @@ public final class DataPlane: @unchecked Sendable {
         try push.connect(endpoint)
         let box = SocketBox(push)
         box.route = destination
+        box.inproc = endpoint.hasPrefix("inproc://")
         outboxes[peer] = box
     }
 

@@ -19,8 +19,8 @@ public enum LevelAllReduce {
 
     /// All-reduces `count` floats from `offset` of device `device`'s buffer in `group` (summed,
     /// not averaged). Each phase uses the next collective id from `collective`, which is left
-    /// after the last phase's. `acrossRegions: false` stops
-    /// at the region: WAN phases are left out. `compression` applies to every phase but the
+    /// after the last phase's. `acrossRegions: false` stops at the region: an all-reduce inside
+    /// each region, whatever the regions' sizes. `compression` applies to every phase but the
     /// region's.
     public static func run(
         _ choice: ClusterPlanner.Choice, layout: ClusterLayout, device: Int, group: DeviceGroup, plane: DataPlane,
@@ -31,7 +31,7 @@ public enum LevelAllReduce {
         // The schedules are built before the clock starts: only the communication is timed.
         let phases = ClusterCollective.phases(
             choice: choice, layout: layout, rank: plane.rank, device: device, count: count,
-            slice: group.slice(device, of: count))
+            slice: group.slice(device, of: count), acrossRegions: acrossRegions)
         var times = Times()
         let start = ContinuousClock.now
         var mark = start
@@ -46,7 +46,6 @@ public enum LevelAllReduce {
         }
         for phase in phases {
             defer { collective += 1 }
-            guard acrossRegions || phase.level != .wan else { continue }
             try ScheduleExecutor.run(
                 phase.schedule, buffer: buffer, elementCount: count, on: plane, collectiveID: collective,
                 step: step, timeout: timeout, compression: phase.level == .region ? nil : compression)

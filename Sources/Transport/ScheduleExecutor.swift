@@ -273,8 +273,12 @@ public struct ScheduleExecutor {
         message.append(header.encoded)
         // Small payloads are copied: a copy of 64 KiB costs less than waiting for libzmq to
         // release a zero-copy send, and the range is free again at once. Encoded payloads are
-        // the encoder's own copy.
-        let copied = encoded != nil || range.count * 4 <= CollectiveSchedule.copyThresholdBytes
+        // the encoder's own copy. So are payloads to a device of the same worker (inproc):
+        // libzmq releases those only once the receiver is done with them, and two devices that
+        // send each other a range they then receive into (recursive doubling, halving-doubling)
+        // would each hold the other's message while waiting for its own to be released.
+        let copied =
+            encoded != nil || range.count * 4 <= CollectiveSchedule.copyThresholdBytes || outbox.inproc
         if let encoded {
             encoded.withUnsafeBytes { message.append(copying: $0) }
         } else if copied {

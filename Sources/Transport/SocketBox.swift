@@ -10,6 +10,10 @@ public final class SocketBox: @unchecked Sendable {
     public var socket: ZMQSocket
     /// For a connection to a gateway: the rank its messages are for (each goes with a route frame).
     public var route: Int?
+    /// Whether the connection is inproc (a device of the same worker): libzmq hands such a
+    /// message to the receiver as it is, and releases a zero-copy payload only once the receiver
+    /// is done with it.
+    public var inproc = false
 
     public init(_ socket: consuming ZMQSocket) {
         self.socket = socket

@@ -8,10 +8,13 @@ import Training
 /// the maths done in this process.
 @Suite("training: real gradients across regions", .serialized)
 struct TrainingClusterTests {
-    static let job = """
+    /// The equivalence job of `steps` steps: DDP and DiLoCo H = 1 (outer lr 1, no momentum),
+    /// then `more` schedules.
+    static func job(steps: Int, more: [String]) -> String {
+        """
         name: equivalence
         kind: train
-        steps: 12
+        steps: \(steps)
         model: { layers: [8, 256, 128, 4] }
         data: { seed: 5, batch: 8, shard: 64 }
         optimizer: { name: sgd, lr: 0.05, momentum: 0.9 }
@@ -20,9 +23,16 @@ struct TrainingClusterTests {
         schedules:
           - { name: ddp, sync: ddp }
           - { name: diloco-h1, sync: diloco, every: 1, outer_lr: 1, outer_momentum: 0 }
-          - { name: ddp-int8, sync: ddp, compression: int8 }
-          - { name: diloco-bf16, sync: diloco, every: 4, compression: bf16 }
-        """
+
+        """ + more.map { "  - \($0)\n" }.joined()
+    }
+
+    static let job = job(
+        steps: 12,
+        more: [
+            "{ name: ddp-int8, sync: ddp, compression: int8 }",
+            "{ name: diloco-bf16, sync: diloco, every: 4, compression: bf16 }",
+        ])
 
     static func parameters(_ path: String) throws -> [Float] {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -111,6 +121,39 @@ struct TrainingClusterTests {
             #expect(row["measured_wan_bytes"] as? Double == row["predicted_wan_bytes"] as? Double, "\(row)")
             #expect((row["predicted_step_s"] as? Double ?? 0) > 0, "\(row)")
         }
+    }
+
+    @Test(
+        "regions of different sizes (2 hosts and 1): DDP ends where one process on the union of the six shards ends, DiLoCo H=1 (outer lr 1, no momentum) where DDP ends, and every schedule's replicas identical"
+    )
+    func unevenRegions() throws {
+        let cluster = try LocalCluster(name: "train-uneven")
+        let topology = try cluster.write(
+            "uneven.yaml",
+            """
+            name: uneven
+            regions:
+              - { name: big, hosts: 2, devices_per_host: 2 }
+              - { name: small, hosts: 1, devices_per_host: 2 }
+            links:
+              - { between: [big, small], bandwidth: 1Gbps, latency: 2ms }
+            """)
+        let job = Self.job(steps: 8, more: ["{ name: local-h2, sync: hierarchical-local, every: 2 }"])
+        let endpoint = try cluster.startCoordinator(topology: topology, job: try cluster.write("job.yaml", job))
+        try cluster.startGateways(endpoint, topology: topology, regions: ["big", "small"])
+        for (region, host) in [("big", 0), ("big", 1), ("small", 0)] {
+            try cluster.startWorker(endpoint, region: region, host: host, devices: 2)
+        }
+        guard Self.finished(cluster) else { return }
+
+        let reference = ReferenceTrainer(spec: try JobSpec.parse(job, file: "job.yaml").training!, ranks: 6)
+        _ = reference.train(steps: 8)
+        let ddp = try Self.parameters(cluster.runDirectory + "/model-ddp.bin")
+        #expect(Self.distance(ddp, Array(reference.parameters)) < 2e-5)
+        let diloco = try Self.parameters(cluster.runDirectory + "/model-diloco-h1.bin")
+        #expect(Self.distance(diloco, ddp) < 2e-5, "DiLoCo H=1 vs DDP: \(Self.distance(diloco, ddp))")
+        let identical = try cluster.lines("events.jsonl").filter { $0["event"] as? String == "replicas_identical" }
+        #expect(identical.map { $0["schedule"] as? String } == ["ddp", "diloco-h1", "local-h2"])
     }
 
     @Test("flat ring DDP compressed only on the hops that cross regions: replicas identical, parameters close to fp32")

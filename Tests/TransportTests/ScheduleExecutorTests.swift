@@ -230,16 +230,19 @@ struct ScheduleExecutorTests {
         return planes
     }
 
-    /// A ring all-reduce of `count` values on the two `planes`, rank 1 starting 200 ms after
-    /// rank 0 (which meanwhile reads whatever else waits for it); each rank's wrong values.
-    static func ringLateSecond(_ planes: [DataPlane], count: Int) async throws -> [Int] {
+    /// An all-reduce of `count` values on the two `planes` in one chunk, rank 1 starting
+    /// `lateBy` microseconds after rank 0 (which meanwhile reads whatever else waits for it);
+    /// each rank's wrong values.
+    static func allReduce(
+        _ planes: [DataPlane], count: Int, algorithm: AllReduceAlgorithm = .ring, lateBy: UInt32 = 0
+    ) async throws -> [Int] {
         try await onThreads(2) { rank -> Int in
-            if rank == 1 { usleep(200_000) }
+            if rank == 1 { usleep(lateBy) }
             let buffer = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
             defer { buffer.deallocate() }
             ExactPattern.fill(buffer, count: count, rank: rank, ranks: 2)
             var schedule = CollectiveSchedule(rank: rank, ranks: 2)
-            RingAllReduce.append(
+            algorithm.appendFlat(
                 to: &schedule, group: [0, 1], range: ElementRange(offset: 0, count: count), chunkElements: count)
             try ScheduleExecutor.run(
                 schedule, buffer: buffer, elementCount: count, on: planes[rank], collectiveID: 1, timeout: .seconds(10))
@@ -292,7 +295,7 @@ struct ScheduleExecutorTests {
         usleep(50_000)
 
         // Rank 1 starts late, so that rank 0 meets every forgery while it waits.
-        let wrong = try await Self.ringLateSecond(planes, count: count)
+        let wrong = try await Self.allReduce(planes, count: count, lateBy: 200_000)
         #expect(wrong == [0, 0])
         #expect(planes[0].rejected == 3, "rejected \(planes[0].rejected)")
     }
@@ -321,12 +324,24 @@ struct ScheduleExecutorTests {
         }
         usleep(50_000)
         // Rank 1 starts late, so that rank 0 reads the whole flood while it waits.
-        let wrong = try await Self.ringLateSecond(planes, count: 64)
+        let wrong = try await Self.allReduce(planes, count: 64, lateBy: 200_000)
         #expect(wrong == [0, 0])
         // 64 KiB holds four messages of 16 KiB in each store; the other 16 of each are dropped.
         #expect(planes[0].earlyCount == 4 && planes[0].earlyBytes == 64 << 10)
         #expect(planes[0].holding.count == 4 && planes[0].holdingBytes == 64 << 10)
         #expect(planes[0].rejected == 32, "rejected \(planes[0].rejected)")
+    }
+
+    @Test(
+        "two ranks over inproc exchange a large range they then receive into (recursive doubling, rhd): payloads are copied, so neither holds the other's message waiting for its own to be released"
+    )
+    func inprocExchange() async throws {
+        for algorithm in [AllReduceAlgorithm.rd, .rhd] {
+            let planes = try Self.pair("exchange-\(algorithm)")
+            let count = 100_000  // 400 KB: above the size sent zero-copy to another process
+            let wrong = try await Self.allReduce(planes, count: count, algorithm: algorithm)
+            #expect(wrong == [0, 0], "\(algorithm)")
+        }
     }
 
     @Test("a peer that never sends makes the collective time out with a clear error")
