@@ -33,5 +33,26 @@ struct JobCommand: ParsableCommand {
                         + ", WAN \(schedule.compression.rawValue)")
             }
         }
+        for fault in job.faults { print("  fault: " + Self.describe(fault)) }
+    }
+
+    /// A link fault in words: `us-east ↔ eu-west down from 2 s after the first step, for 3 s`.
+    static func describe(_ fault: LinkFault) -> String {
+        let what =
+            switch fault.kind {
+            case .down: "down"
+            case .degraded(let rate, let latency):
+                "degraded to "
+                    + [
+                        rate.map { Units.formatRate(bitsPerSecond: $0) },
+                        latency.map { Units.formatDuration(seconds: $0) },
+                    ].compactMap { $0 }.joined(separator: ", ")
+            case .flap(let period): "flapping every \(Units.formatDuration(seconds: period))"
+            }
+        let when =
+            fault.atStep.map { "from step \($0)" }
+            ?? "from \(Units.formatDuration(seconds: fault.atSeconds ?? 0)) after the first step"
+        return
+            "\(fault.from) \(fault.directed ? "→" : "↔") \(fault.to) \(what) \(when), for \(Units.formatDuration(seconds: fault.forSeconds))"
     }
 }

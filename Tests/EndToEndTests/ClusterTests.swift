@@ -347,6 +347,10 @@ struct ClusterTests {
         let longest = Self.longestExchange(steps)
         #expect(longest > 1.0, "the longest barrier and all-reduce took \(longest) s")
         #expect(cluster.log("gateway-a").contains("link → b: down (a fault of the job)"), "\(cluster.log("gateway-a"))")
+        let described = try runStraits(["job", cluster.directory.appendingPathComponent("job.yaml").path])
+        #expect(
+            described.output.contains("fault: a ↔ b down from 300 ms after the first step, for 1.5 s"),
+            "\(described.output)")
         // trace.json in the Trace Event Format: every event named and placed, a track per rank,
         // the steps' spans, and each direction's outage as a span of 1.5 s.
         let data = try Data(contentsOf: URL(fileURLWithPath: cluster.runDirectory + "/trace.json"))
