@@ -150,7 +150,9 @@ let package = Package(
             name: "TrainingTests", dependencies: ["Training", "Config", "Collectives"], swiftSettings: strictConcurrency
         ),
         .testTarget(name: "NUMATests", dependencies: ["NUMA"], swiftSettings: strictConcurrency),
-        .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "NUMA"], swiftSettings: strictConcurrency),
+        .testTarget(
+            name: "CollectivesTests", dependencies: ["Collectives", "NUMA", "StraitsWire"],
+            swiftSettings: strictConcurrency),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -34,7 +34,8 @@ public struct ClusterLayout: Sendable, Equatable {
         regions.indices.map { region in workers.indices.filter { workers[$0].region == region } }
     }
 
-    /// Whether every region has the same number of hosts (what the region and wan levels need).
+    /// Whether every region has the same number of hosts (then each host's segment meets one
+    /// segment of every other region between regions).
     public var isUniform: Bool { Set(workersByRegion.map(\.count)).count == 1 }
 
     /// Device `device`'s stream among the hosts of `worker`'s region (region level).

@@ -117,14 +117,6 @@ public final class Coordinator {
 
     /// What the job asks of the topology that the schedules cannot do yet.
     static func check(job: JobSpec, jobPath: String, topology: ClusterTopology, topologyPath: String) throws {
-        let hosts = topology.regions.map { "\($0.name): \($0.hosts)" }.joined(separator: ", ")
-        let alike = Set(topology.regions.map(\.hosts)).count == 1
-        if job.algorithm == .hier, !alike {
-            throw ConfigError(
-                .unsupported, file: jobPath, line: 1, field: "algo",
-                message:
-                    "hier needs the same number of hosts in every region (the topology has \(hosts)); use auto or ring")
-        }
         if Set(topology.regions.map(\.devicesPerHost)).count > 1 {
             let devices = topology.regions.map { "\($0.name): \($0.devicesPerHost)" }.joined(separator: ", ")
             throw ConfigError(

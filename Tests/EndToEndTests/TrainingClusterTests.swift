@@ -34,6 +34,16 @@ struct TrainingClusterTests {
             "{ name: diloco-bf16, sync: diloco, every: 4, compression: bf16 }",
         ])
 
+    /// Two regions of different sizes: 2 hosts and 1, two devices each.
+    static let uneven = """
+        name: uneven
+        regions:
+          - { name: big, hosts: 2, devices_per_host: 2 }
+          - { name: small, hosts: 1, devices_per_host: 2 }
+        links:
+          - { between: [big, small], bandwidth: 1Gbps, latency: 2ms }
+        """
+
     static func parameters(_ path: String) throws -> [Float] {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
@@ -128,16 +138,7 @@ struct TrainingClusterTests {
     )
     func unevenRegions() throws {
         let cluster = try LocalCluster(name: "train-uneven")
-        let topology = try cluster.write(
-            "uneven.yaml",
-            """
-            name: uneven
-            regions:
-              - { name: big, hosts: 2, devices_per_host: 2 }
-              - { name: small, hosts: 1, devices_per_host: 2 }
-            links:
-              - { between: [big, small], bandwidth: 1Gbps, latency: 2ms }
-            """)
+        let topology = try cluster.write("uneven.yaml", Self.uneven)
         let job = Self.job(steps: 8, more: ["{ name: local-h2, sync: hierarchical-local, every: 2 }"])
         let endpoint = try cluster.startCoordinator(topology: topology, job: try cluster.write("job.yaml", job))
         try cluster.startGateways(endpoint, topology: topology, regions: ["big", "small"])
@@ -154,6 +155,24 @@ struct TrainingClusterTests {
         #expect(Self.distance(diloco, ddp) < 2e-5, "DiLoCo H=1 vs DDP: \(Self.distance(diloco, ddp))")
         let identical = try cluster.lines("events.jsonl").filter { $0["event"] as? String == "replicas_identical" }
         #expect(identical.map { $0["schedule"] as? String } == ["ddp", "diloco-h1", "local-h2"])
+    }
+
+    @Test("a hierarchical sync job on regions of 2 hosts and 1: exact every step on every rank")
+    func unevenHierarchical() throws {
+        let cluster = try LocalCluster(name: "sync-uneven")
+        let topology = try cluster.write("uneven.yaml", Self.uneven)
+        let endpoint = try cluster.startCoordinator(
+            topology: topology,
+            job: try cluster.write(
+                "job.yaml", "name: h\nsteps: 6\ngradient: 1MiB\ncompute: 1ms\nalgo: hier\ntimeout: 20s\n"))
+        try cluster.startGateways(endpoint, topology: topology, regions: ["big", "small"])
+        for (region, host) in [("big", 0), ("big", 1), ("small", 0)] {
+            try cluster.startWorker(endpoint, region: region, host: host, devices: 2)
+        }
+        guard Self.finished(cluster) else { return }
+        let steps = try cluster.lines("steps.jsonl")
+        #expect(steps.count == 6 * 6 && steps.allSatisfy { $0["wrong"] as? Int == 0 })
+        #expect(steps.allSatisfy { ($0["plan"] as? String ?? "").hasPrefix("hier") }, "\(steps.first ?? [:])")
     }
 
     @Test("flat ring DDP compressed only on the hops that cross regions: replicas identical, parameters close to fp32")
