@@ -39,12 +39,18 @@ public struct CollectiveSimulator {
     }
 
     /// `predict`, with how busy the cores are; `acrossRegions: false` leaves out the level
-    /// between regions, as a training step that averages gradients inside each region does.
-    public func prediction(_ choice: ClusterPlanner.Choice, bytes: Int, acrossRegions: Bool = true) -> Prediction {
-        simulate(choice, bytes: bytes, acrossRegions: acrossRegions)
+    /// between regions, as a training step that averages gradients inside each region does;
+    /// `barrier: false` starts every rank at once, as a training step's buckets do (no barrier
+    /// before them), where a bench step's barrier leaves ranks up to a latency apart.
+    public func prediction(
+        _ choice: ClusterPlanner.Choice, bytes: Int, acrossRegions: Bool = true, barrier: Bool = true
+    ) -> Prediction {
+        simulate(choice, bytes: bytes, acrossRegions: acrossRegions, barrier: barrier)
     }
 
-    private func simulate(_ choice: ClusterPlanner.Choice, bytes: Int, acrossRegions: Bool) -> Prediction {
+    private func simulate(_ choice: ClusterPlanner.Choice, bytes: Int, acrossRegions: Bool, barrier withBarrier: Bool)
+        -> Prediction
+    {
         let count = bytes / 4
         let devices = layout.devicesPerWorker
         var programs: [[CollectiveSchedule]] = []
@@ -54,7 +60,7 @@ public struct CollectiveSimulator {
                 choice.hierarchical
                 ? layout.workers.indices.map { layout.rank(worker: $0, device: device) } : Array(0..<layout.ranks)
             var barrier = CollectiveSchedule(rank: rank, ranks: layout.ranks)
-            DisseminationBarrier.append(to: &barrier, group: stream)
+            if withBarrier { DisseminationBarrier.append(to: &barrier, group: stream) }
             let phases = ClusterCollective.phases(
                 choice: choice, layout: layout, rank: rank, device: device, count: count,
                 slice: ClusterCollective.slice(device: device, devices: devices, count: count),

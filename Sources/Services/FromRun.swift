@@ -217,7 +217,7 @@ public struct FromRun {
     /// One bucket's all-reduce: across every rank, or inside each region.
     func allReduceSeconds(bytes: Int, everyRank: Bool) -> Double {
         let choice = everyRank ? planner.choose(bytes: bytes) : regional.choose(bytes: bytes)
-        return simulator.prediction(choice, bytes: bytes, acrossRegions: everyRank).seconds
+        return simulator.prediction(choice, bytes: bytes, acrossRegions: everyRank, barrier: false).seconds
     }
 
     /// How long a rank waits after its backward pass for its buckets: each bucket is handed to
