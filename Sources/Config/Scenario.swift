@@ -105,6 +105,13 @@ public struct Scenario: Sendable, Equatable {
 
     public var replicas: Int { regions.reduce(0) { $0 + $1.replicas } }
 
+    /// This scenario with `change` made to every WAN link.
+    public func changingLinks(_ change: (inout ClusterTopology.Link) -> Void) -> Scenario {
+        var changed = self
+        for index in changed.links.indices { change(&changed.links[index].link) }
+        return changed
+    }
+
     /// Accelerators in all (replicas × devices per replica; 1 per replica when the step is a time).
     public var accelerators: Int {
         if case .tokens(_, _, _, let devices, _) = step { return replicas * devices }

@@ -121,7 +121,7 @@ extension Coordinator {
         var answer = inject
         do {
             guard !membership.gateways.isEmpty else {
-                throw SimulateError("this run has no gateways to carry out link faults")
+                throw RuntimeError(.unsupported, "this run has no gateways to carry out link faults")
             }
             let fault = try LinkFault.parse(inject.fault, file: "fault")
             let index = try faults.inject(fault, topology: topology, now: clock.now())

@@ -144,7 +144,7 @@ public struct FromRun {
 
     /// Each schedule of the run: measured and predicted.
     public func predict() throws -> [Schedule] {
-        guard let (spec, _, buckets) = training else {
+        guard let (spec, model, buckets) = training else {
             throw SimulateError("\(runDirectory): a \(job.kind.rawValue) job; schedules are a training job's")
         }
         let summary = try RunReport.readLines(runDirectory + "/summary.json").first ?? [:]
@@ -197,7 +197,7 @@ public struct FromRun {
             }
             let compute = mean(computes)
             let everyRank = declared.sync == .ddp
-            let wait = exposedWait(compute: compute, everyRank: everyRank, spec: spec, buckets: buckets)
+            let wait = exposedWait(compute: compute, everyRank: everyRank, spec: spec, model: model, buckets: buckets)
             let outerSteps =
                 declared.sync == .ddp
                 ? 0 : (0..<byStep.count).filter { ($0 + 1) % declared.every == 0 || $0 == byStep.count - 1 }.count
@@ -223,8 +223,7 @@ public struct FromRun {
     /// How long a rank waits after its backward pass for its buckets: each bucket is handed to
     /// the communication thread when the backward pass has filled it (layer times shared out of
     /// `compute` by FLOPs), and they are reduced one after another.
-    func exposedWait(compute: Double, everyRank: Bool, spec: TrainingSpec, buckets: [[Int]]) -> Double {
-        let model = MLP(layers: spec.model.layers)
+    func exposedWait(compute: Double, everyRank: Bool, spec: TrainingSpec, model: MLP, buckets: [[Int]]) -> Double {
         let backward = BucketPlanner.backwardSeconds(model, batch: spec.data.batch, computeSeconds: compute)
         let forward = compute - backward.reduce(0, +)
         var done = forward

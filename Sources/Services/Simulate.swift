@@ -80,13 +80,7 @@ public enum Simulate {
 
     /// `scenario` with every WAN link's bandwidth multiplied by `factor`.
     public static func scaled(_ scenario: Scenario, bandwidth factor: Double) -> Scenario {
-        var scaled = scenario
-        scaled.links = scenario.links.map { link in
-            var link = link
-            link.link.bitsPerSecond *= factor
-            return link
-        }
-        return scaled
+        scenario.changingLinks { $0.bitsPerSecond *= factor }
     }
 
     /// The least bandwidth that reaches a compute utilisation, every link scaled together.
@@ -200,29 +194,15 @@ public enum Simulate {
                     throw SimulateError(
                         "--sweep bandwidth: expected a rate like 10Gbps (at least 1Mbps), got \"\(value)\"")
                 }
-                return scenario.map { scenario in
-                    var scenario = scenario
-                    scenario.links = scenario.links.map {
-                        var link = $0
-                        link.link.bitsPerSecond = rate
-                        return link
-                    }
-                    return scenario
-                }
+                return scenario?.changingLinks { $0.bitsPerSecond = rate }
             case .latency:
                 guard let seconds = Units.seconds(value), seconds >= 0, seconds <= 10 else {
                     throw SimulateError(
                         "--sweep latency: expected a duration like 30ms (at most 10s), got \"\(value)\"")
                 }
-                return scenario.map { scenario in
-                    var scenario = scenario
-                    scenario.links = scenario.links.map {
-                        var link = $0
-                        link.link.latencySeconds = seconds
-                        link.link.jitterSeconds = min(link.link.jitterSeconds, seconds)
-                        return link
-                    }
-                    return scenario
+                return scenario?.changingLinks {
+                    $0.latencySeconds = seconds
+                    $0.jitterSeconds = min($0.jitterSeconds, seconds)
                 }
             case .schedule:
                 var text = value
