@@ -83,6 +83,11 @@ public struct Membership: Sendable {
     public private(set) var gateways: [Int: Member] = [:]
     /// Whether joins are still taken (until the job starts).
     public private(set) var admitting = true
+    /// Whether a worker may join the running job in a free seat (a job with a quorum).
+    public var rejoins = false
+    /// Workers that left the job (died and were left out): their entries stay, so that
+    /// `MemberID.worker(i)` keeps naming the same worker; their seats are free.
+    public private(set) var departed = Set<Int>()
     public private(set) var heartbeatSequence = 0
     private var nextHeartbeat: Int64
     /// Each member by its route, so that a message finds its sender in constant time.
@@ -114,7 +119,7 @@ public struct Membership: Sendable {
     public var gatewaysNeeded: Int { expectsGateways ? topology.regions.count : 0 }
 
     /// Whether every host and every gateway has joined.
-    public var isComplete: Bool { workers.count == topology.hostCount && gateways.count == gatewaysNeeded }
+    public var isComplete: Bool { seats.count == topology.hostCount && gateways.count == gatewaysNeeded }
 
     /// Who has not joined yet, as logs name them.
     public var missing: [String] {
@@ -132,8 +137,14 @@ public struct Membership: Sendable {
         return missing
     }
 
-    /// Every member, workers first.
-    public var everyone: [Member] { workers + gateways.keys.sorted().map { gateways[$0]! } }
+    /// Every member, workers first (not those that departed).
+    public var everyone: [Member] {
+        workers.indices.filter { !departed.contains($0) }.map { workers[$0] }
+            + gateways.keys.sorted().map { gateways[$0]! }
+    }
+
+    /// Indices into `workers` of the workers that are members now.
+    public var liveWorkers: [Int] { workers.indices.filter { !departed.contains($0) } }
 
     public subscript(id: MemberID) -> Member {
         get {
@@ -163,9 +174,13 @@ public struct Membership: Sendable {
     /// A join: admitted, or refused with the reason (each reason names the peer and what is wrong).
     public mutating func onJoin(_ join: ControlMessage.Join, route: Route, now: Int64) -> Directive {
         let label = "\(join.region)/host \(join.host) (pid \(join.pid))"
-        guard admitting else {
+        guard admitting || (rejoins && join.memberRole == .worker) else {
             return .refuse(
-                route: route, reason: "\(label): the job has already started; joining mid-job is not supported")
+                route: route,
+                reason: "\(label): the job has already started; "
+                    + (join.memberRole == .gateway
+                        ? "a gateway cannot join a running job"
+                        : "this job takes no workers mid-job (it has no quorum:)"))
         }
         if let jobID, let job = join.job, job != jobID {
             return .refuse(route: route, reason: "\(label): joins job \(job); this coordinator runs job \(jobID)")
@@ -272,7 +287,7 @@ public struct Membership: Sendable {
                 + "(dead after \(Seconds.text(timing.deadAfter, places: 3)) s)"
             directives.append(.dead(id, reason: reason))
         }
-        for index in workers.indices { check(.worker(index), workers[index]) }
+        for index in workers.indices where !departed.contains(index) { check(.worker(index), workers[index]) }
         for region in gateways.keys.sorted() { check(.gateway(region: region), gateways[region]!) }
         livenessCheckAt = earliest
         return directives
@@ -309,6 +324,33 @@ public struct Membership: Sendable {
             }
         }
         return .expelled(route: member.route, label: member.label, reason: why)
+    }
+
+    /// A worker left the job (it died, and the job goes on without it): its route is forgotten,
+    /// its seat is free for it (restarted) or another to take, and it is no longer watched.
+    public mutating func depart(_ index: Int) {
+        guard workers.indices.contains(index), departed.insert(index).inserted else { return }
+        let member = workers[index]
+        routes[member.route] = nil
+        let seat = Seat(region: member.region, host: member.join.host)
+        if seats[seat] == index { seats[seat] = nil }
+    }
+
+    /// What keeps the members from a quorum of `hosts` workers across `regions` regions, in
+    /// words that name the missing seats; nil when they hold it.
+    public func shortOfQuorum(hosts: Int, regions: Int) -> String? {
+        let live = liveWorkers
+        let liveRegions = Set(live.map { workers[$0].region })
+        guard live.count < hosts || liveRegions.count < regions else { return nil }
+        var parts: [String] = []
+        if live.count < hosts { parts.append("\(live.count) of the \(hosts) workers the quorum needs") }
+        if liveRegions.count < regions {
+            let empty = topology.regions.indices.filter { !liveRegions.contains($0) }.map { topology.regions[$0].name }
+            parts.append(
+                "\(liveRegions.count) of the \(regions) regions it needs (no worker left in \(empty.joined(separator: ", ")))"
+            )
+        }
+        return "below the quorum: \(parts.joined(separator: " and ")); missing \(missing.joined(separator: ", "))"
     }
 
     /// The next time `onTick` has something to do: a heartbeat or a liveness deadline.

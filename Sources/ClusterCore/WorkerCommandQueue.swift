@@ -18,6 +18,8 @@ public struct WorkerCommandQueue: Sendable {
         case done
         case probed(ControlMessage.LinkParameters)
         case stepped(ControlMessage.DeviceStep)
+        /// A new membership epoch came while the device ran the command: it gave it up.
+        case superseded
     }
 
     /// What the shell does next.
@@ -60,6 +62,8 @@ public struct WorkerCommandQueue: Sendable {
             if probe.lead, case .probed(let link)? = outcomes.first {
                 directives.append(.sendProbed(.init(peerWorker: probe.peerWorker, link: link)))
             }
+        case .step where outcomes.contains(.superseded):
+            break  // given up: the coordinator sends the step again in the new epoch
         case .step(let step):
             var devices: [ControlMessage.DeviceStep] = []
             for case .stepped(let result) in outcomes {
@@ -73,6 +77,12 @@ public struct WorkerCommandQueue: Sendable {
             break
         }
         return directives + postNext()
+    }
+
+    /// A new membership epoch: commands not yet begun are of the old one, and go. (The running
+    /// command is given up by the devices and finishes as `superseded`.)
+    public mutating func supersede() {
+        waiting.removeAll()
     }
 
     private mutating func postNext() -> [Directive] {

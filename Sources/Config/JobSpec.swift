@@ -33,6 +33,26 @@ public struct JobSpec: Sendable, Equatable {
     public let training: TrainingSpec?
     /// Faults of the WAN links, carried out by the gateways while the job runs.
     public let faults: [LinkFault]
+    /// What the job needs to go on when members die (`quorum:`); nil: every host.
+    public let quorum: Quorum?
+
+    /// The fewest workers and regions a job goes on with. Above them a lost worker is left out
+    /// (a new membership epoch, the step in flight retried over the survivors) and may join
+    /// again; below them the job stops, naming what is missing.
+    public struct Quorum: Sendable, Equatable {
+        /// Workers (hosts) that must be members.
+        public let hosts: Int
+        /// Regions that must each keep at least one worker.
+        public let regions: Int
+        /// The line of `quorum:` in the job file, for errors against the topology.
+        public let line: Int
+
+        public init(hosts: Int, regions: Int, line: Int = 0) {
+            self.hosts = hosts
+            self.regions = regions
+            self.line = line
+        }
+    }
 
     public static let algorithms = ClusterAlgorithm.allCases.map(\.rawValue)
 
@@ -47,6 +67,7 @@ public struct JobSpec: Sendable, Equatable {
                 "name", "kind", "steps", "gradient", "compute", "samples_per_step", "algo",
                 "min_bytes", "max_bytes", "step_factor", "iters", "warmup", "timeout", "chunk", "sizes",
                 "model", "data", "optimizer", "schedules", "bucket", "target_loss", "loss_window", "faults",
+                "quorum",
             ])
         var sizes: [Int]?
         if root.contains("sizes") {
@@ -112,7 +133,14 @@ public struct JobSpec: Sendable, Equatable {
                 ? try root.bytes("chunk", minimum: 4, maximum: DataFrameHeader.maximumPayloadBytes) : nil,
             sizes: sizes,
             training: training,
-            faults: try LinkFault.list(root, file: file))
+            faults: try LinkFault.list(root, file: file),
+            quorum: try root.node("quorum").map { node throws(ConfigError) in
+                let fields = try FieldReader(node, file: file, path: "quorum", known: ["hosts", "regions"])
+                return Quorum(
+                    hosts: try fields.integer("hosts", default: 1, minimum: 1, maximum: 1_000_000),
+                    regions: try fields.integer("regions", default: 1, minimum: 1, maximum: 1_000_000),
+                    line: node.line)
+            })
     }
 
     /// The benchmark's sizes: min, min·f, …, up to max.

@@ -20,74 +20,88 @@ extension ClusterWorker {
             while true {
                 guard let (sequence, command) = board.next(after: seen, timeout: 1) else { continue }
                 seen = sequence
-                switch command {
-                case .quit:
-                    shared.trainingDevices[safe: device]?.close()
-                    return
-                case .run(.connect(let plan)):
-                    let layout = ClusterLayout(plan: plan)
-                    plane.rank = layout.rank(worker: plan.you, device: device)
-                    plane.traffic.setRegions(
-                        (0..<layout.ranks).map { layout.workers[layout.worker(ofRank: $0)].region })
-                    let myRegion = layout.workers[plan.you].region
-                    let gateway = plan.gateways?.first { $0.region == myRegion }
-                    for peer in 0..<layout.ranks where peer != plane.rank {
-                        let worker = layout.worker(ofRank: peer)
-                        let peerDevice = peer - layout.workers[worker].firstRank
-                        let peerRegion = layout.workers[worker].region
-                        if let gateway, peerRegion != myRegion {
-                            // Another region: through this region's gateway, which shapes the link.
-                            try plane.connect(peer: peer, endpoint: gateway.endpoints[peerRegion], routedTo: peer)
-                        } else {
-                            let endpoint =
-                                worker == plan.you
-                                ? "inproc://straits-worker-\(getpid())-\(peerDevice)"
-                                : layout.workers[worker].endpoints[peerDevice]
-                            try plane.connect(peer: peer, endpoint: endpoint)
-                        }
-                    }
-                    board.finish(device: device, .done)
-                case .run(.probe(let probe)):
-                    guard device == 0, let layout = shared.layout else {
-                        board.finish(device: device, .done)
-                        continue
-                    }
-                    var collective = UInt64(probe.collective)
-                    let peer = layout.rank(worker: probe.peerWorker, device: 0)
-                    func measure() throws -> BenchWorker.ProbeResult {
-                        try BenchWorker.probe(
-                            plane: plane, rank: plane.rank, peer: peer, ranks: layout.ranks, buffer: group.base(0),
-                            elements: group.elementCount, collective: &collective, timeout: shared.timeout)
-                    }
-                    let result =
-                        probe.direct == true
-                        ? try plane.withDirectConnection(
-                            peer: peer, endpoint: layout.workers[probe.peerWorker].endpoints[0], measure)
-                        : try measure()
-                    board.finish(
-                        device: device,
-                        .probed(
-                            .init(
-                                alphaS: result.link.alphaSeconds, betaSPerByte: result.link.betaSecondsPerByte,
-                                cpuPerMessageS: result.cpuPerMessageSeconds)))
-                case .run(.step(let step)):
-                    plane.approachesArrivals = shared.arrivalWait.approaches(advice: step.approachArrivals)
-                    if let train = step.train {
-                        guard let trainer = shared.trainingDevices[safe: device] else {
-                            throw RuntimeError(.outOfOrder, "a training step, but the plan carries no training job")
-                        }
-                        board.finish(device: device, .stepped(try trainer.step(step, train)))
-                    } else {
-                        board.finish(
-                            device: device,
-                            .stepped(try runStep(step, device: device, plane: plane, group: group, shared: shared)))
-                    }
+                do {
+                    try carryOut(command, device: device, plane: plane, group: group, shared: shared, board: board)
+                } catch  where plane.isSuperseded {
+                    // A new membership epoch: the work is given up, not failed.
+                    try shared.trainingDevices[safe: device]?.settle()
+                    board.finish(device: device, .superseded)
                 }
+                if case .quit = command { return }
             }
         } catch {
             shared.trainingDevices[safe: device]?.close()
             shared.group?.abort("device \(device) failed: \(error)")
             board.fail(device: device, "\(error)")
+        }
+    }
+
+    /// Carries out one command on one device thread.
+    private static func carryOut(
+        _ command: DeviceBoard.Command, device: Int, plane: DataPlane, group: DeviceGroup, shared: Shared,
+        board: DeviceBoard
+    ) throws {
+        switch command {
+        case .quit:
+            shared.trainingDevices[safe: device]?.close()
+        case .run(.connect(let plan)):
+            let layout = ClusterLayout(plan: plan)
+            plane.rank = layout.rank(worker: plan.you, device: device)
+            plane.traffic.setRegions(
+                (0..<layout.ranks).map { layout.workers[layout.worker(ofRank: $0)].region })
+            let myRegion = layout.workers[plan.you].region
+            let gateway = plan.gateways?.first { $0.region == myRegion }
+            for peer in 0..<layout.ranks where peer != plane.rank {
+                let worker = layout.worker(ofRank: peer)
+                let peerDevice = peer - layout.workers[worker].firstRank
+                let peerRegion = layout.workers[worker].region
+                if let gateway, peerRegion != myRegion {
+                    // Another region: through this region's gateway, which shapes the link.
+                    try plane.connect(peer: peer, endpoint: gateway.endpoints[peerRegion], routedTo: peer)
+                } else {
+                    let endpoint =
+                        worker == plan.you
+                        ? "inproc://straits-worker-\(getpid())-\(peerDevice)"
+                        : layout.workers[worker].endpoints[peerDevice]
+                    try plane.connect(peer: peer, endpoint: endpoint)
+                }
+            }
+            board.finish(device: device, .done)
+        case .run(.probe(let probe)):
+            guard device == 0, let layout = shared.layout else {
+                board.finish(device: device, .done)
+                return
+            }
+            var collective = UInt64(probe.collective)
+            let peer = layout.rank(worker: probe.peerWorker, device: 0)
+            func measure() throws -> BenchWorker.ProbeResult {
+                try BenchWorker.probe(
+                    plane: plane, rank: plane.rank, peer: peer, ranks: layout.ranks, buffer: group.base(0),
+                    elements: group.elementCount, collective: &collective, timeout: shared.timeout)
+            }
+            let result =
+                probe.direct == true
+                ? try plane.withDirectConnection(
+                    peer: peer, endpoint: layout.workers[probe.peerWorker].endpoints[0], measure)
+                : try measure()
+            board.finish(
+                device: device,
+                .probed(
+                    .init(
+                        alphaS: result.link.alphaSeconds, betaSPerByte: result.link.betaSecondsPerByte,
+                        cpuPerMessageS: result.cpuPerMessageSeconds)))
+        case .run(.step(let step)):
+            plane.approachesArrivals = shared.arrivalWait.approaches(advice: step.approachArrivals)
+            if let train = step.train {
+                guard let trainer = shared.trainingDevices[safe: device] else {
+                    throw RuntimeError(.outOfOrder, "a training step, but the plan carries no training job")
+                }
+                board.finish(device: device, .stepped(try trainer.step(step, train)))
+            } else {
+                board.finish(
+                    device: device,
+                    .stepped(try runStep(step, device: device, plane: plane, group: group, shared: shared)))
+            }
         }
     }
 

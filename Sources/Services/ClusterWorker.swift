@@ -32,6 +32,11 @@ public struct ClusterWorker {
         var regionalPlanner: ClusterPlanner?
         /// The job's training spec, when it is a training job (from the plan).
         var training: TrainingSpec?
+        /// Whether the job goes on when members are lost (it has a quorum): training steps then
+        /// keep the state they began from, for an attempt after a membership change.
+        var elastic = false
+        /// Raised when a new membership epoch supersedes the one the ranks run.
+        let gate = EpochGate()
         var trainingDevices: [TrainingDevice] = []
         /// A file rank 0 made for the coordinator's run directory (its parameters at the end of
         /// a schedule), until the control thread sends it.
@@ -45,6 +50,7 @@ public struct ClusterWorker {
         init(planes: [DataPlane], arrivalWait: WorkerOptions.ArrivalWait) {
             self.planes = planes
             self.arrivalWait = arrivalWait
+            for plane in planes { plane.gate = gate }
         }
     }
 
@@ -102,6 +108,8 @@ public struct ClusterWorker {
             deadAfterSeconds: options.deadAfterSeconds, joinTimeoutSeconds: options.joinTimeoutSeconds)
         var threads: [Thread] = []
         var commands = WorkerCommandQueue()
+        /// The membership epoch of the latest plan (0 before the first).
+        var epoch = 0
         func traffic() -> ControlMessage.Traffic { Self.traffic(planes: planes, shared: shared) }
 
         /// Carries out what the command queue decided.
@@ -128,9 +136,10 @@ public struct ClusterWorker {
                         }
                     }
                     let plan = shared.planner?.choose(bytes: step.bytes, chunkBytes: step.chunkBytes).description ?? ""
-                    try ControlLink.send(
-                        .stepDone(.init(step: step.step, plan: plan, devices: devices, traffic: traffic())),
-                        on: &control)
+                    var done = ControlMessage.StepDone(
+                        step: step.step, plan: plan, devices: devices, traffic: traffic())
+                    done.epoch = step.epoch
+                    try ControlLink.send(.stepDone(done), on: &control)
                 }
             }
         }
@@ -179,6 +188,20 @@ public struct ClusterWorker {
                     )
                     return 1
                 }
+                if epoch > 0, plan.epoch > epoch {
+                    // Members changed: what the devices run now is given up (the coordinator
+                    // sends the step again), and what waits for them with it.
+                    log.info(
+                        "membership epoch \(plan.epoch): \(layout.workers.count) workers, \(layout.ranks) ranks; this worker is \(plan.you)"
+                    )
+                    commands.supersede()
+                    if commands.running != nil {
+                        shared.gate.raise()
+                        for plane in planes { plane.releases.doorbell.ring() }
+                        shared.group?.abort("membership epoch \(epoch) was superseded by \(plan.epoch)")
+                    }
+                }
+                epoch = max(epoch, plan.epoch)
                 try carryOut(commands.onCommand(.connect(plan)))
             case .probe(let probe):
                 try carryOut(commands.onCommand(.probe(probe)))
@@ -231,10 +254,12 @@ public struct ClusterWorker {
             layout: layout, lan: lan, wan: wan, algo: .hier,
             chunkBytes: plan.chunkBytes > 0 ? plan.chunkBytes : nil)
         if let text = plan.job {
-            guard let training = try JobSpec.parse(text, file: "job (from the coordinator)").training else {
+            let job = try JobSpec.parse(text, file: "job (from the coordinator)")
+            guard let training = job.training else {
                 throw RuntimeError(.protocolViolation, "the plan's job is not a training job")
             }
             shared.training = training
+            shared.elastic = job.quorum != nil
         }
         if shared.group == nil {
             shared.group = try DeviceGroup(
@@ -246,10 +271,13 @@ public struct ClusterWorker {
                 threads.append(thread)
             }
         }
+        // A new epoch: the devices gave up the old one's work and are idle.
         for plane in planes {
             plane.checksums = plan.checksums
-            plane.epoch = UInt32(clamping: plan.epoch)
+            if plane.epoch != UInt32(clamping: plan.epoch) { plane.enter(epoch: UInt32(clamping: plan.epoch)) }
         }
+        shared.gate.lower()
+        shared.group?.resume()
         if let training = shared.training, shared.trainingDevices.isEmpty, let group = shared.group {
             shared.trainingDevices = (0..<options.devices).map {
                 TrainingDevice(device: $0, spec: training, plane: planes[$0], group: group, shared: shared)

@@ -32,30 +32,15 @@ extension Coordinator {
             return (a.region, a.join.host) < (b.region, b.join.host)
         }
         let devices = topology.regions[0].devicesPerHost
-        let workers = order.indices.map { index in
-            ControlMessage.PlanWorker(
-                worker: index, region: worker(index).region, host: worker(index).join.host,
-                firstRank: index * devices, endpoints: worker(index).join.endpoints)
-        }
+        let workers = planWorkers()
         let unmeasured = ControlMessage.LinkParameters(
             alphaS: LinkCost.unmeasured.alphaSeconds, betaSPerByte: LinkCost.unmeasured.betaSecondsPerByte)
-        let maxBytes = job.kind == .bench ? job.benchSizes.max() ?? job.maxBytes : trainingBytes ?? job.gradientBytes
-        let jobText = job.kind == .train ? try String(contentsOfFile: options.jobPath, encoding: .utf8) : nil
+        jobText = job.kind == .train ? try String(contentsOfFile: options.jobPath, encoding: .utf8) : nil
         let gateways = membership.gateways
-        let planGateways =
-            gateways.isEmpty
-            ? nil
-            : gateways.keys.sorted().map {
-                ControlMessage.PlanGateway(region: $0, endpoints: gateways[$0]!.join.endpoints)
-            }
         func planMessage(_ you: Int, lan: ControlMessage.LinkParameters, wan: ControlMessage.LinkParameters)
             -> ControlMessage.Plan
         {
-            ControlMessage.Plan(
-                epoch: 1, you: you, regions: topology.regions.map(\.name), devicesPerWorker: devices,
-                workers: workers, algo: job.algorithm, chunkBytes: job.chunkBytes ?? 0, maxBytes: maxBytes,
-                checksums: options.checksums, timeoutS: job.timeoutSeconds, lan: lan, wan: wan, gateways: planGateways,
-                job: jobText)
+            self.planMessage(workers: workers, you: you, lan: lan, wan: wan)
         }
         for gateway in gateways.values {
             try send(.plan(planMessage(-1, lan: unmeasured, wan: unmeasured)), to: gateway.route)
@@ -81,6 +66,7 @@ extension Coordinator {
         // What the gateways allow for their own hops (cut-through), so that a hop slower than
         // that makes a message later than its link, never earlier.
         let hop: ControlMessage.LinkParameters? = gateways.isEmpty || !options.cutThrough ? nil : uncontended
+        measuredLinks = (links.lan, links.wan, hop)
         if let hop {
             for gateway in gateways.values {
                 var message = planMessage(-1, lan: links.lan, wan: links.wan)
@@ -142,6 +128,8 @@ extension Coordinator {
         }
         try pool?.record(own)
         simulator = CollectiveSimulator(layout: layout, links: declared, costs: costs)
+        modelLinks = declared
+        modelCosts = costs
         let facts = PlanFacts(
             layout: layout, calibration: calibration, links: links, gatewayHop: hop, modelLAN: uncontended,
             cores: cores, messageSeconds: messageSeconds,
@@ -154,6 +142,36 @@ extension Coordinator {
         log.info(
             "plan: \(layout.ranks) ranks on \(order.count) workers; measured lan α \(fixed(lan.alphaS * 1e6, 1)) µs, \(fixed(1 / lan.betaSPerByte / 1e9, 2)) GB/s; wan α \(fixed(wan.alphaS * 1e6, 1)) µs, \(fixed(1 / wan.betaSPerByte / 1e9, 2)) GB/s; \(planner.choose(bytes: sizes.last!).description)"
         )
+    }
+
+    /// The plan's workers: `order`, ranks numbered from 0 in that order.
+    func planWorkers() -> [ControlMessage.PlanWorker] {
+        let devices = topology.regions[0].devicesPerHost
+        return order.indices.map { index in
+            ControlMessage.PlanWorker(
+                worker: index, region: worker(index).region, host: worker(index).join.host,
+                firstRank: index * devices, endpoints: worker(index).join.endpoints)
+        }
+    }
+
+    /// The plan of the current epoch for `workers`, as worker `you` (-1: a gateway) receives it.
+    func planMessage(
+        workers: [ControlMessage.PlanWorker], you: Int, lan: ControlMessage.LinkParameters,
+        wan: ControlMessage.LinkParameters
+    ) -> ControlMessage.Plan {
+        let gateways = membership.gateways
+        let planGateways =
+            gateways.isEmpty
+            ? nil
+            : gateways.keys.sorted().map {
+                ControlMessage.PlanGateway(region: $0, endpoints: gateways[$0]!.join.endpoints)
+            }
+        let maxBytes = job.kind == .bench ? job.benchSizes.max() ?? job.maxBytes : trainingBytes ?? job.gradientBytes
+        return ControlMessage.Plan(
+            epoch: epoch, you: you, regions: topology.regions.map(\.name),
+            devicesPerWorker: topology.regions[0].devicesPerHost, workers: workers, algo: job.algorithm,
+            chunkBytes: job.chunkBytes ?? 0, maxBytes: maxBytes, checksums: options.checksums,
+            timeoutS: job.timeoutSeconds, lan: lan, wan: wan, gateways: planGateways, job: jobText)
     }
 
     /// Runs one link probe between two workers and waits for the lead's result.

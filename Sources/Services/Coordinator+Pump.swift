@@ -59,6 +59,7 @@ extension Coordinator {
                 )
             }
             try? send(.heartbeat(.init(seq: membership.heartbeatSequence)), to: member.route)
+            if !membership.admitting, case .worker(let index) = id { joined(index) }
         case .refuse(let route, let reason):
             // Every refused peer hears why; the log and events.jsonl hold the first 20 refusals
             // and every 1000th, so that a peer joining in a loop cannot fill them.
@@ -71,6 +72,7 @@ extension Coordinator {
         case .heartbeat(let seq):
             for member in membership.everyone { try? send(.heartbeat(.init(seq: seq)), to: member.route) }
         case .dead(let id, let reason):
+            if case .worker(let index) = id, lose(index, reason: reason) { return }
             // Recorded once, and the job's failure from then on: a send that meets the closed
             // connection again (a heartbeat, the stop) finds it already known, and a send whose
             // error is not awaited (`try?`) still ends the job at the pump's next turn.
@@ -84,7 +86,7 @@ extension Coordinator {
                     ])
             }
             if failure == nil { failure = reason }
-            throw Abort(description: reason)
+            throw Abort(description: failure ?? reason)
         case .expelled(let route, let label, let reason):
             run.event("member_dropped", [("member", .string(label)), ("reason", .string(reason))])
             log.info("\(reason); its place is open again")
@@ -211,6 +213,8 @@ extension Coordinator {
         case (.worker, .probed(let result)):
             probed = result
         case (.worker(let index), .stepDone(let done)):
+            // A result of an attempt given up (an earlier epoch's) is not this step's.
+            guard (done.epoch ?? 1) == epoch else { return }
             switch steps.onStepDone(done, worker: positionInOrder[index], label: label) {
             case .accepted:
                 membership[who].report.traffic = done.traffic

@@ -57,25 +57,39 @@ extension Coordinator {
         _ step: Int, bytes: Int, computeS: Double, collective: Int, train: ControlMessage.TrainStep? = nil,
         scheduleName: String? = nil, approachArrivals: Bool? = nil, chunkBytes: Int? = nil
     ) throws -> StepResult {
-        steps.begin(step: step)
-        let start = clock.now()
+        var start = clock.now()
         for action in faults.onStep(step, now: start) { carryOut(action) }
-        let startDate = Date()
-        for index in order.indices {
-            try send(
-                .step(
-                    .init(
-                        step: step, bytes: bytes, computeS: computeS, collective: collective, train: train,
-                        approachArrivals: approachArrivals, chunkBytes: chunkBytes)), to: worker(index).route)
+        var startDate = Date()
+        // An elastic job retries the step over the survivors when a worker of it is lost, and
+        // takes workers that joined in before it begins.
+        var transfer: ControlMessage.StateTransfer?
+        while true {
+            if elasticity.pending { transfer = try nextEpoch(step: step) }
+            steps.begin(step: step)
+            var message = ControlMessage.Step(
+                step: step, bytes: bytes, computeS: computeS, collective: collective, train: train,
+                approachArrivals: approachArrivals, chunkBytes: chunkBytes)
+            if epoch > 1 { message.epoch = epoch }
+            if elastic { message.train?.checksum = true }
+            message.train?.state = transfer
+            let frames = ControlMessage.step(message).encoded()
+            for index in order.indices { try send(frames: frames, to: worker(index).route) }
+            let limitS = job.timeoutSeconds + computeS + 5
+            try pump(
+                until: { self.steps.isComplete || self.elasticity.stepLost },
+                deadline: start + Self.nanoseconds(limitS),
+                timeoutMessage: {
+                    let missing = self.steps.missing.map { self.worker($0).label }
+                    return
+                        "step \(step) did not finish within \(JSONValue.format(limitS)) s; waiting on \(missing.joined(separator: ", "))"
+                })
+            if steps.isComplete && !elasticity.stepLost { break }
+            run.event("step_retried", [("step", .int(step)), ("epoch", .int(epoch + 1))])
+            start = clock.now()
+            startDate = Date()
         }
-        let limitS = job.timeoutSeconds + computeS + 5
-        try pump(
-            until: { self.steps.isComplete }, deadline: start + Self.nanoseconds(limitS),
-            timeoutMessage: {
-                let missing = self.steps.missing.map { self.worker($0).label }
-                return
-                    "step \(step) did not finish within \(JSONValue.format(limitS)) s; waiting on \(missing.joined(separator: ", "))"
-            })
+        elasticity.unsynced = []
+        if !elasticity.recovering.isEmpty { recovered(step: step) }
         let wall = Double(clock.now() - start) / 1e9
         let tally = StepTally(results: steps.results) { self.worker($0).region }
         let timestamp = RunDirectory.timestamp(startDate)
@@ -106,7 +120,7 @@ extension Coordinator {
                     ]
                     : [("compute", device.computeS), ("wait", waitS), ("outer", device.outerS ?? 0)]
                 trace.step(
-                    step, start: start, worker: index, workerName: member.label, rank: device.rank, parts: parts,
+                    step, start: start, worker: order[index], workerName: member.label, rank: device.rank, parts: parts,
                     args: scheduleName.map { [("schedule", .string($0))] } ?? [])
             }
         }
@@ -115,7 +129,7 @@ extension Coordinator {
         }
         latestStep = step
         stepsFinished += 1
-        samplesFinished += topology.deviceCount * job.samplesPerStep
+        samplesFinished += order.count * topology.regions[0].devicesPerHost * job.samplesPerStep
         return StepResult(wall: wall, tally: tally)
     }
 }

@@ -144,9 +144,15 @@ extension Coordinator {
                             "schedule \(schedule.name) step \(i): rank \(bad.rank)'s loss is \(bad.loss): training diverged; lower optimizer.lr"
                     )
                 }
+                if elastic, !last {
+                    try checkReplicas(
+                        result.tally.parameterChecksums, acrossRegions: schedule.sync == .ddp || outer,
+                        schedule: schedule.name, step: i)
+                }
                 if last {
                     let distinct = Set(result.tally.parameterChecksums.values)
-                    guard distinct.count == 1, result.tally.parameterChecksums.count == topology.deviceCount else {
+                    let ranks = order.count * topology.regions[0].devicesPerHost
+                    guard distinct.count == 1, result.tally.parameterChecksums.count == ranks else {
                         let table = result.tally.parameterChecksums.sorted { $0.key < $1.key }.map {
                             "rank \($0.key): \(String($0.value, radix: 16))"
                         }
@@ -182,6 +188,32 @@ extension Coordinator {
             }
         }
         printTrainingTable()
+    }
+
+    /// Elastic jobs, every step: the replicas agree (every rank's CRC32C of its parameters), across
+    /// every rank where the step synchronised across regions, else inside each region. The first
+    /// check of each new epoch is recorded: it shows that workers that joined took the state.
+    func checkReplicas(_ checksums: [Int: UInt32], acrossRegions: Bool, schedule: String, step: Int) throws {
+        let devices = topology.regions[0].devicesPerHost
+        let ranks = order.count * devices
+        let groups = Dictionary(grouping: checksums) { acrossRegions ? 0 : worker($0.key / devices).region }
+        let disagree = groups.values.filter { Set($0.map(\.value)).count > 1 }
+        guard checksums.count == ranks, disagree.isEmpty else {
+            let table = checksums.sorted { $0.key < $1.key }.map { "rank \($0.key): \(String($0.value, radix: 16))" }
+            throw Abort(
+                description:
+                    "schedule \(schedule) step \(step) (epoch \(epoch)): replicas that should agree differ (CRC32C of the parameters: \(table.joined(separator: ", ")))"
+            )
+        }
+        guard checkedEpoch != epoch else { return }
+        checkedEpoch = epoch
+        run.event(
+            "replicas_identical",
+            [
+                ("schedule", .string(schedule)), ("step", .int(step)), ("epoch", .int(epoch)),
+                ("ranks", .int(ranks)), ("across_regions", .bool(acrossRegions)),
+                ("crc32c", .array(Set(checksums.values).sorted().map { .string(String($0, radix: 16)) })),
+            ])
     }
 
     /// The schedules side by side: loss, wall-clock, WAN bytes, time to the target loss.

@@ -60,6 +60,20 @@ public final class Coordinator {
     var faults: FaultSchedule
     /// The run's timeline, written as trace.json at its end.
     var trace = TraceRecorder()
+    /// The membership epoch: 1 from the first plan, one more at each change of members.
+    var epoch = 1
+    /// The job file's text, as training plans carry it.
+    var jobText: String?
+    /// The links as measured when the job was planned; later epochs' plans reuse them.
+    var measuredLinks:
+        (lan: ControlMessage.LinkParameters, wan: ControlMessage.LinkParameters, hop: ControlMessage.LinkParameters?)?
+    /// The model's declared links and costs, for the planner and model of later epochs.
+    var modelLinks: [Int: [Int: LinkSpec]]?
+    var modelCosts = CollectiveSimulator.Costs(lan: LinkCost.unmeasured)
+    /// Elastic jobs: membership changes not yet carried into a new epoch.
+    var elasticity = Elasticity()
+    /// The epoch whose replicas were last found to agree.
+    var checkedEpoch = 1
 
     public init(options: CoordinatorOptions) throws {
         self.options = options
@@ -100,6 +114,7 @@ public final class Coordinator {
                 heartbeat: Self.nanoseconds(options.heartbeatSeconds),
                 deadAfter: Self.nanoseconds(options.deadAfterSeconds)),
             gateways: options.gateways, now: now, jobID: options.jobID)
+        membership.rejoins = job.quorum != nil
         steps = StepCollector(workers: topology.hostCount)
         records = RecordAccumulator(topology: topology, samplesPerStep: job.samplesPerStep, now: now)
         // The job id first: a launcher that sees the endpoint finds the id beside it.
@@ -117,6 +132,20 @@ public final class Coordinator {
 
     /// What the job asks of the topology that the schedules cannot do yet.
     static func check(job: JobSpec, jobPath: String, topology: ClusterTopology, topologyPath: String) throws {
+        if let quorum = job.quorum {
+            if job.kind == .bench {
+                throw ConfigError(
+                    .unsupported, file: jobPath, line: quorum.line, field: "quorum",
+                    message: "a bench job measures a fixed set of ranks: it takes no quorum")
+            }
+            if quorum.hosts > topology.hostCount || quorum.regions > topology.regions.count {
+                throw ConfigError(
+                    .invalidValue, file: jobPath, line: quorum.line, field: "quorum",
+                    message:
+                        "asks for \(quorum.hosts) hosts across \(quorum.regions) regions; topology \(topology.name) has \(topology.hostCount) hosts in \(topology.regions.count) regions"
+                )
+            }
+        }
         if Set(topology.regions.map(\.devicesPerHost)).count > 1 {
             let devices = topology.regions.map { "\($0.name): \($0.devicesPerHost)" }.joined(separator: ", ")
             throw ConfigError(

@@ -219,10 +219,23 @@ public final class Gateway {
             case .plan(let plan):
                 let layout = ClusterLayout(plan: plan)
                 state.condition.lock()
+                let before = state.endpoints
+                state.endpoints = [:]
+                state.regionOfRank = [:]
                 for rank in 0..<layout.ranks {
                     let worker = layout.worker(ofRank: rank)
                     state.endpoints[rank] = layout.workers[worker].endpoints[rank - layout.workers[worker].firstRank]
                     state.regionOfRank[rank] = layout.workers[worker].region
+                }
+                // A new membership epoch numbers ranks anew: a rank whose endpoint changed gets a
+                // new connection (messages queued for its old one are the given-up epoch's).
+                outboxes.lock.lock()
+                for rank in Array(outboxes.sockets.keys) where state.endpoints[rank] != before[rank] {
+                    outboxes.sockets[rank] = nil
+                }
+                outboxes.lock.unlock()
+                if plan.epoch > 1 {
+                    log.info("membership epoch \(plan.epoch): \(layout.workers.count) workers, \(layout.ranks) ranks")
                 }
                 if let hop = plan.gatewayHop {
                     for destination in state.scheduler.links.keys {

@@ -26,6 +26,11 @@ final class TrainingDevice: @unchecked Sendable {
     private var gradientResidual: UnsafeMutablePointer<Float>?
     private var outerResidual: UnsafeMutablePointer<Float>?
     private var communicator: Thread?
+    /// Elastic jobs: the replica's state when the step in flight began (`Replica.save`), which
+    /// an attempt at the same step after a membership change starts from again.
+    private var snapshot: UnsafeMutablePointer<Float>?
+    /// The schedule and step the last attempt began.
+    private var started: (schedule: Int, index: Int)?
 
     init(device: Int, spec: TrainingSpec, plane: DataPlane, group: DeviceGroup, shared: ClusterWorker.Shared) {
         self.device = device
@@ -40,6 +45,7 @@ final class TrainingDevice: @unchecked Sendable {
     deinit {
         gradientResidual?.deallocate()
         outerResidual?.deallocate()
+        snapshot?.deallocate()
     }
 
     private static func zeroed(_ count: Int) -> UnsafeMutablePointer<Float> {
@@ -51,6 +57,72 @@ final class TrainingDevice: @unchecked Sendable {
     /// Stops the communication thread.
     func close() {
         pipe.close()
+    }
+
+    /// After a step was given up (a new membership epoch): the communication thread drops the
+    /// buckets not yet begun and finishes the one it runs (it gives up at once too), so that the
+    /// next attempt starts with nothing in flight.
+    func settle() throws {
+        try pipe.drain(timeout: shared.timeout)
+    }
+
+    /// Where the step starts from: a fresh replica for a new schedule; in an elastic job, the
+    /// state saved when this step was first attempted, if it is attempted again.
+    private func prepare(_ train: ControlMessage.TrainStep, schedule: TrainingSpec.Schedule) -> Replica {
+        if train.schedule != scheduleIndex {
+            replica = Replica(spec: spec, schedule: schedule)
+            scheduleIndex = train.schedule
+            started = nil
+            for residual in [gradientResidual, outerResidual] {
+                residual?.update(repeating: 0, count: group.elementCount)
+            }
+        }
+        let replica = replica!
+        guard shared.elastic else { return replica }
+        if snapshot == nil { snapshot = .allocate(capacity: replica.stateCount) }
+        if let started, started.schedule == train.schedule, started.index == train.index {
+            replica.load(from: snapshot!)
+        } else {
+            replica.save(into: snapshot!)
+        }
+        started = (train.schedule, train.index)
+        return replica
+    }
+
+    /// Sends the replica's whole state from rank `transfer.from` to the ranks `transfer.to`
+    /// (ranks that joined the running job), in data frames of at most 4 MiB, before the step's
+    /// own collectives (on the id just below them). A receiving rank takes it as its own.
+    private func transferState(
+        _ transfer: ControlMessage.StateTransfer, replica: Replica, step: ControlMessage.Step
+    ) throws {
+        let rank = plane.rank
+        guard rank == transfer.from || transfer.to.contains(rank) else { return }
+        let ranks = shared.layout?.ranks ?? 0
+        guard transfer.from >= 0, transfer.from < ranks, transfer.to.allSatisfy({ $0 >= 0 && $0 < ranks }) else {
+            throw RuntimeError(
+                .protocolViolation, "step \(step.step): a state transfer \(transfer) names ranks beyond \(ranks)")
+        }
+        let count = replica.stateCount
+        let state = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        defer { state.deallocate() }
+        if rank == transfer.from { replica.save(into: state) }
+        var schedule = CollectiveSchedule(rank: rank, ranks: ranks)
+        let chunk = (4 << 20) / 4
+        for (part, offset) in stride(from: 0, to: count, by: chunk).enumerated() {
+            let range = ElementRange(offset: offset, count: min(chunk, count - offset))
+            if rank == transfer.from {
+                for peer in transfer.to { _ = schedule.add(.send(peer: peer), range, tag: UInt64(part)) }
+            } else {
+                _ = schedule.add(.receiveCopy(peer: transfer.from), range, tag: UInt64(part))
+            }
+        }
+        try ScheduleExecutor.run(
+            schedule, buffer: UnsafeMutableRawPointer(state), elementCount: count, on: plane,
+            collectiveID: UInt64(step.collective - 1), step: UInt64(step.step), timeout: shared.timeout)
+        if rank != transfer.from {
+            replica.load(from: state)
+            if let snapshot { replica.save(into: snapshot) }
+        }
     }
 
     /// Time spent in each level of the all-reduces of one step.
@@ -81,14 +153,8 @@ final class TrainingDevice: @unchecked Sendable {
                 "step \(step.step) names schedule \(train.schedule); the job has \(spec.schedules.count)")
         }
         let schedule = spec.schedules[train.schedule]
-        if train.schedule != scheduleIndex {
-            replica = Replica(spec: spec, schedule: schedule)
-            scheduleIndex = train.schedule
-            for residual in [gradientResidual, outerResidual] {
-                residual?.update(repeating: 0, count: group.elementCount)
-            }
-        }
-        let replica = replica!
+        let replica = prepare(train, schedule: schedule)
+        if let transfer = train.state { try transferState(transfer, replica: replica, step: step) }
         let model = replica.model
         let count = model.parameterCount
         guard count <= group.elementCount else {
@@ -176,10 +242,12 @@ final class TrainingDevice: @unchecked Sendable {
             outerS = (ContinuousClock.now - outerStart).inSeconds
         }
         var parametersChecksum: UInt32?
-        if let path = train.save {
+        if train.save != nil || train.checksum == true {
+            parametersChecksum = CRC32C.checksum(UnsafeRawBufferPointer(start: replica.parameters, count: count * 4))
+        }
+        if let path = train.save, rank == 0 {
             let bytes = UnsafeRawBufferPointer(start: replica.parameters, count: count * 4)
-            parametersChecksum = CRC32C.checksum(bytes)
-            if rank == 0 { shared.outgoingFile.withLock { $0 = (path, Array(bytes)) } }
+            shared.outgoingFile.withLock { $0 = (path, Array(bytes)) }
         }
 
         var lanBytes = 0
@@ -280,6 +348,8 @@ final class BucketPipe: @unchecked Sendable {
     private var times = TrainingDevice.LevelTimes()
     private var failure: String?
     private var closed = false
+    /// Whether the communication thread is all-reducing a bucket it took.
+    private var busy = false
 
     func post(_ bucket: TrainingDevice.Bucket) {
         condition.lock()
@@ -295,11 +365,14 @@ final class BucketPipe: @unchecked Sendable {
         while queue.isEmpty && !closed {
             _ = condition.wait(until: Date(timeIntervalSinceNow: 1))
         }
-        return closed ? nil : queue.removeFirst()
+        if closed { return nil }
+        busy = true
+        return queue.removeFirst()
     }
 
     func finish(_ result: TrainingDevice.LevelTimes) {
         condition.lock()
+        busy = false
         finished += 1
         times = times + result
         condition.broadcast()
@@ -308,6 +381,7 @@ final class BucketPipe: @unchecked Sendable {
 
     func fail(_ reason: String) {
         condition.lock()
+        busy = false
         if failure == nil { failure = reason }
         finished += 1
         condition.broadcast()
@@ -331,6 +405,23 @@ final class BucketPipe: @unchecked Sendable {
         finished = 0
         times = TrainingDevice.LevelTimes()
         return result
+    }
+
+    /// Drops the buckets not yet taken, waits (up to `timeout`) for the one the communication
+    /// thread runs, and starts over.
+    func drain(timeout: Duration) throws {
+        condition.lock()
+        defer { condition.unlock() }
+        queue.removeAll()
+        let deadline = Date(timeIntervalSinceNow: timeout.inSeconds)
+        while busy {
+            if !condition.wait(until: deadline) {
+                throw RuntimeError(.timedOut, "a bucket's all-reduce did not give up within \(timeout)")
+            }
+        }
+        finished = 0
+        failure = nil
+        times = TrainingDevice.LevelTimes()
     }
 
     func close() {

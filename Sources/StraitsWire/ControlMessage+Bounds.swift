@@ -73,6 +73,7 @@ extension ControlMessage {
             check.seconds(step.computeS, "compute_s")
             check.int(step.collective, "collective", max: Bounds.count)
             if let chunk = step.chunkBytes { check.int(chunk, "chunk_bytes", max: Bounds.bytes) }
+            if let epoch = step.epoch { check.int(epoch, "epoch", max: Bounds.count) }
             if let train = step.train {
                 check.int(train.schedule, "train.schedule", max: Bounds.count)
                 check.int(train.index, "train.index", max: Bounds.count)
@@ -82,9 +83,15 @@ extension ControlMessage {
                     for value in bucket { check.int(value, "train.buckets[][]", max: Bounds.bytes / 4) }
                 }
                 if let save = train.save { check.name(save, "train.save") }
+                if let state = train.state {
+                    check.int(state.from, "train.state.from", max: Bounds.count)
+                    check.list(state.to.count, "train.state.to", max: 4096)
+                    for rank in state.to { check.int(rank, "train.state.to[]", max: Bounds.count) }
+                }
             }
         case .stepDone(let done):
             check.int(done.step, "step", max: Bounds.count)
+            if let epoch = done.epoch { check.int(epoch, "epoch", max: Bounds.count) }
             check.text(done.plan, "plan")
             check.list(done.devices.count, "devices", max: 4096)
             for device in done.devices { check.device(device) }

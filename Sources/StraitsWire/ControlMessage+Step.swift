@@ -19,6 +19,12 @@ extension ControlMessage {
         /// schedule's last) to the coordinator, in `model_part` messages; the coordinator writes
         /// it in its run directory.
         public var save: String?
+        /// Whether every rank reports a CRC32C of its parameters after the step (elastic jobs:
+        /// the coordinator checks that the replicas agree).
+        public var checksum: Bool?
+        /// Before the step: rank `from` sends its replica's whole state to the ranks `to`, which
+        /// joined the job and take it instead of their own (see `Replica.save`).
+        public var state: StateTransfer?
         public init(schedule: Int, index: Int, gradients: SyncScope, outer: Bool, buckets: [[Int]], save: String? = nil)
         {
             self.schedule = schedule
@@ -27,6 +33,17 @@ extension ControlMessage {
             self.outer = outer
             self.buckets = buckets
             self.save = save
+        }
+    }
+
+    /// A replica's state, from a rank that has it to ranks that joined the running job, over the
+    /// data plane.
+    public struct StateTransfer: Codable, Equatable, Sendable {
+        public var from: Int
+        public var to: [Int]
+        public init(from: Int, to: [Int]) {
+            self.from = from
+            self.to = to
         }
     }
 
@@ -55,8 +72,8 @@ extension ControlMessage {
         /// Training steps: bytes this rank sent inside its region and across regions.
         public var lanBytes: Int?
         public var wanBytes: Int?
-        /// Training steps that end a schedule: CRC32C of the device's parameters, so the
-        /// coordinator can check that every replica ended identical.
+        /// Training steps that end a schedule, and every step of an elastic job: CRC32C of the
+        /// device's parameters, so the coordinator can check that the replicas agree.
         public var parametersChecksum: UInt32?
         /// When the timed all-reduce began (after the barrier) and ended, in cluster time
         /// (nanoseconds of the coordinator's monotonic clock, as `ClockSync` converts): the
@@ -85,6 +102,9 @@ extension ControlMessage {
         public var plan: String
         public var devices: [DeviceStep]
         public var traffic: Traffic
+        /// The membership epoch the step ran in, as the step gave it (absent: 1). A result of an
+        /// earlier epoch is of an attempt the coordinator has given up.
+        public var epoch: Int?
         public init(step: Int, plan: String, devices: [DeviceStep], traffic: Traffic) {
             self.step = step
             self.plan = plan

@@ -270,6 +270,9 @@ public enum ControlMessage: Equatable, Sendable {
         /// The chunk every level of this step's all-reduce uses, where the coordinator's model
         /// chose one over the planner's (`ClusterPlanner.chunkCandidates`); nil: the planner's.
         public var chunkBytes: Int?
+        /// The membership epoch this attempt at the step runs in (absent: 1). After a member is
+        /// lost, the step in flight is sent again in the next epoch, over the survivors.
+        public var epoch: Int?
         public init(
             step: Int, bytes: Int, computeS: Double, collective: Int, train: TrainStep? = nil,
             approachArrivals: Bool? = nil,

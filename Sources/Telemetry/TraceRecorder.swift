@@ -8,6 +8,8 @@
 public struct TraceRecorder: Sendable {
     /// The process id of the links' track group (workers are 0, 1, …).
     public static let linksProcess = 1_000_000
+    /// The process id of the membership track: workers lost and joined, epochs, recoveries.
+    public static let membershipProcess = 1_000_001
     /// The most events kept: a run longer than that keeps its first ones, and says so.
     public static let maximumEvents = 200_000
 
@@ -81,6 +83,17 @@ public struct TraceRecorder: Sendable {
         default:
             close(key, at: now)
         }
+    }
+
+    /// An instant on the membership track: a worker lost or joined, a new epoch, a recovery.
+    public mutating func membership(_ what: String, at now: Int64, args: [(String, JSONValue)] = []) {
+        name("process_name", pid: Self.membershipProcess, tid: nil, "membership")
+        name("thread_name", pid: Self.membershipProcess, tid: 0, "membership")
+        append(
+            .object([
+                ("name", .string(what)), ("cat", "membership"), ("ph", "i"), ("s", "p"), ("ts", .double(micros(now))),
+                ("pid", .int(Self.membershipProcess)), ("tid", 0), ("args", .object(args)),
+            ]))
     }
 
     private mutating func close(_ key: String, at now: Int64) {

@@ -7,9 +7,9 @@ public final class InnerOptimizer: @unchecked Sendable {
     // Unchecked Sendable: owned by one device thread.
     public let spec: TrainingSpec.Optimizer
     public let count: Int
-    private let first: UnsafeMutablePointer<Float>?
-    private let second: UnsafeMutablePointer<Float>?
-    public private(set) var steps = 0
+    let first: UnsafeMutablePointer<Float>?
+    let second: UnsafeMutablePointer<Float>?
+    public internal(set) var steps = 0
 
     public init(spec: TrainingSpec.Optimizer, count: Int) {
         self.spec = spec
@@ -77,7 +77,7 @@ public final class OuterOptimizer: @unchecked Sendable {
     public let learningRate: Float
     public let momentum: Float
     public let count: Int
-    private let velocity: UnsafeMutablePointer<Float>
+    let velocity: UnsafeMutablePointer<Float>
 
     public init(learningRate: Double, momentum: Double, count: Int) {
         self.learningRate = Float(learningRate)

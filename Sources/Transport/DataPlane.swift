@@ -3,7 +3,23 @@ import Emulation
 import Foundation
 import Logging
 import StraitsWire
+import Synchronization
 import ZeroMQ
+
+/// Announces to a worker's ranks that a new membership epoch supersedes the one they run.
+public final class EpochGate: Sendable {
+    private let raised = Atomic<Bool>(false)
+
+    public init() {}
+
+    public var isRaised: Bool { raised.load(ordering: .acquiring) }
+
+    /// Raises the gate (the control thread; it then rings each waiting rank's doorbell).
+    public func raise() { raised.store(true, ordering: .releasing) }
+
+    /// Lowers it once every rank has given up the old epoch's work (devices idle).
+    public func lower() { raised.store(false, ordering: .releasing) }
+}
 
 /// One rank's data-plane sockets: a PULL socket that every peer sends to, and a PUSH socket
 /// connected to each peer it sends to. Sends are zero-copy from the rank's buffer, with no
@@ -95,6 +111,42 @@ public final class DataPlane: @unchecked Sendable {
     public var epoch: UInt32 = 0
     /// Malformed or corrupt messages dropped so far.
     public private(set) var rejected = 0
+    /// Messages of a membership epoch given up, dropped so far.
+    public private(set) var stale = 0
+    /// Raised by the worker's control thread when a new membership epoch supersedes the one
+    /// the rank runs: the collective in flight gives up at its next turn (`checkSuperseded`).
+    /// One gate for all of a worker's ranks (set before their threads start), so that a rank
+    /// that sees another give up finds its own gate raised too.
+    public var gate = EpochGate()
+
+    /// Whether a new epoch was announced that the rank has not entered.
+    public var isSuperseded: Bool { gate.isRaised }
+
+    /// Throws `superseded` once a new epoch was announced and the rank has not entered it.
+    public func checkSuperseded() throws {
+        guard gate.isRaised else { return }
+        throw RuntimeError(.superseded, "rank \(rank): membership epoch \(epoch) was superseded")
+    }
+
+    public func dropStale() { stale += 1 }
+
+    /// Moves the rank to a new membership epoch (its device thread, idle): what it kept of
+    /// earlier epochs and every connection go (ranks are numbered anew), sends of the given-up
+    /// collectives no longer complete anything, and collectives run again.
+    public func enter(epoch: UInt32) {
+        self.epoch = epoch
+        for (collective, messages) in early {
+            let kept = messages.filter { $0.header.epoch >= epoch }
+            guard kept.count != messages.count else { continue }
+            earlyCount -= messages.count - kept.count
+            earlyBytes -= messages.filter { $0.header.epoch < epoch }.reduce(0) { $0 + $1.payloadSize }
+            early[collective] = kept.isEmpty ? nil : kept
+        }
+        holding.removeAll { $0.header.epoch < epoch }
+        holdingBytes = holding.reduce(0) { $0 + $1.payloadSize }
+        outboxes = [:]
+        releases.advance()
+    }
     /// Endpoints the inbox is bound to (a transport endpoint, and inproc for same-worker peers).
     public private(set) var endpoints: [String] = []
 

@@ -149,6 +149,12 @@ public final class DeviceGroup: @unchecked Sendable {
         barrier.breakBarrier(reason)
     }
 
+    /// Makes the group usable again after `abort`, once no device thread waits in it (a new
+    /// membership epoch, after the device threads gave up the work of the last).
+    public func resume() {
+        barrier.reset()
+    }
+
     private func record(_ level: Record.Level, slice: Int, device: Int, memoryNode: Int) {
         recording.withLock {
             $0?.append(

@@ -17,6 +17,9 @@ public struct RuntimeError: Error, CustomStringConvertible, Sendable {
         case system
         /// What the run was asked to do does not fit what it has (sizes, buffers, buckets).
         case unsupported
+        /// A new membership epoch superseded the one the work ran in: it was given up, to be
+        /// done again over the new members.
+        case superseded
     }
 
     public let kind: Kind

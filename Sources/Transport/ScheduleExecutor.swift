@@ -63,6 +63,7 @@ public struct ScheduleExecutor {
     }
 
     private mutating func run() throws {
+        try plane.checkSuperseded()
         work = runner.start()
         let stale = plane.dropEarly(before: collectiveID)
         if stale > 0 {
@@ -111,6 +112,7 @@ public struct ScheduleExecutor {
     /// on the clock for the rest. How late after its arrival a waiting rank takes each such
     /// message goes to the traffic counters: the emulated link's punctuality as the rank sees it.
     private mutating func receiveOne() throws {
+        try plane.checkSuperseded()
         let waitingSince = SystemClock.shared.now()
         if let first = plane.holding.first, first.arrivesAt! <= waitingSince {
             try take(plane.takeFirstHeld(), waitingSince: waitingSince, now: waitingSince)
@@ -192,6 +194,21 @@ public struct ScheduleExecutor {
     private mutating func file(_ held: HeldMessage) throws {
         let header = held.header
         let peer = Int(header.sourceRank)
+        // After a membership change: a message of an epoch given up is dropped without a word
+        // (its peers sent it before they knew), and one of the next epoch, from a peer that moved
+        // to it first, is kept for when this rank gets there.
+        if header.epoch < plane.epoch {
+            plane.dropStale()
+            return
+        }
+        if header.epoch > plane.epoch {
+            if !plane.keepEarly(held) {
+                plane.reject(
+                    "message from rank \(peer) of membership epoch \(header.epoch) (this rank runs \(plane.epoch)): the store of early messages is full"
+                )
+            }
+            return
+        }
         guard peer != plane.rank, peer < runner.schedule.ranks else {
             plane.reject("message claims to come from rank \(peer), which is not a peer of this rank")
             return
@@ -213,14 +230,8 @@ public struct ScheduleExecutor {
             return
         }
         // Refused before it is taken, so that the message the schedule waits for can still
-        // come: another epoch's, one without the checksum the plan asks for, or one whose offset
-        // or size is not its receive's.
-        guard header.epoch == plane.epoch else {
-            plane.reject(
-                "message from rank \(header.sourceRank) of membership epoch \(header.epoch); this rank runs epoch \(plane.epoch)"
-            )
-            return
-        }
+        // come: one without the checksum the plan asks for, or one whose offset or size is not
+        // its receive's.
         if plane.checksums, header.flags & DataFrameHeader.Flags.checksummed == 0 {
             plane.reject(
                 "message from rank \(header.sourceRank) tag \(header.tag) without a CRC32C, which the plan requires")
@@ -286,8 +297,9 @@ public struct ScheduleExecutor {
         } else {
             let releases = plane.releases
             let id = operation.id
+            let generation = releases.generation
             let payload = UnsafeRawBufferPointer(start: buffer + range.offset * 4, count: range.count * 4)
-            message.append(zeroCopy: payload, onRelease: { releases.push(id) })
+            message.append(zeroCopy: payload, onRelease: { releases.push(id, generation: generation) })
         }
         plane.traffic.sent(to: operation.kind.peer, bytes: DataFrameHeader.size + (encoded?.count ?? range.count * 4))
         if let blocked = try outbox.socket.trySend(message) {

@@ -41,6 +41,17 @@ public final class ThreadBarrier: @unchecked Sendable {
         if let broken, generation == myGeneration { throw RuntimeError(.peerFailed, broken) }
     }
 
+    /// Makes a broken barrier whole again: called when no thread waits in it (every party has
+    /// given up its wait).
+    public func reset() {
+        condition.lock()
+        broken = nil
+        arrived = 0
+        generation += 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
     /// Breaks the barrier: every waiter, now and later, fails with `reason`.
     public func breakBarrier(_ reason: String) {
         condition.lock()

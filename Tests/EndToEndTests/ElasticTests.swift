@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+
+/// Elastic training: a worker lost mid-job, the survivors going on in a new membership epoch,
+/// the worker restarted and taken back in with a survivor's state; and a job that falls below
+/// its quorum stopping with what is missing.
+@Suite("elastic membership: lost workers, retried steps, rejoins, the quorum", .serialized)
+struct ElasticTests {
+    /// A DDP job long enough to lose and restart a worker in (about 20 ms of emulated compute a
+    /// step), that goes on down to `quorum`.
+    static func job(steps: Int, quorum: String) -> String {
+        """
+        name: elastic
+        kind: train
+        steps: \(steps)
+        model: { layers: [8, 256, 128, 4] }
+        data: { seed: 5, batch: 8, shard: 64 }
+        optimizer: { name: adamw, lr: 0.002 }
+        compute: { mode: synthetic, tflops: 1, mfu: 1, scale: 12000 }
+        bucket: 32KiB
+        timeout: 20s
+        quorum: \(quorum)
+        schedules:
+          - { name: ddp, sync: ddp }
+
+        """
+    }
+
+    static func events(_ cluster: LocalCluster, _ name: String) -> [[String: Any]] {
+        ((try? cluster.lines("events.jsonl")) ?? []).filter { $0["event"] as? String == name }
+    }
+
+    /// Waits up to `timeout` seconds for an event that `matches`.
+    static func await(
+        _ cluster: LocalCluster, _ name: String, timeout: Double,
+        matching matches: ([String: Any]) -> Bool = { _ in true }
+    ) -> [String: Any]? {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while Date() < deadline {
+            if let event = events(cluster, name).first(where: matches) { return event }
+            if cluster.coordinator?.isRunning == false { break }
+            usleep(50_000)
+        }
+        return events(cluster, name).first(where: matches)
+    }
+
+    static func steps(_ cluster: LocalCluster) -> Int { (try? cluster.lines("steps.jsonl"))?.count ?? 0 }
+
+    @Test(
+        "DDP: a worker SIGKILLed mid-step; the survivors finish that step within 10 s; restarted, it rejoins with a survivor's state and every replica's CRC32C matches at the next step"
+    )
+    func lostAndRejoined() throws {
+        let cluster = try LocalCluster(name: "elastic")
+        try cluster.startTwoRegions(job: Self.job(steps: 600, quorum: "{ hosts: 3, regions: 2 }"))
+        let deadline = Date(timeIntervalSinceNow: 60)
+        while Date() < deadline, Self.steps(cluster) < 8 * 20 { usleep(50_000) }
+        #expect(Self.steps(cluster) >= 8 * 20, "\(cluster.log("coordinator"))")
+
+        let victim = try #require(cluster.workers["worker-eu-west-1"])
+        kill(victim.processIdentifier, SIGKILL)
+        let killed = Date()
+        let recovered = Self.await(cluster, "recovered", timeout: 15)
+        let recoveredAfter = Date().timeIntervalSince(killed)
+        #expect(recovered != nil, "\(cluster.log("coordinator"))")
+        #expect(recoveredAfter < 10, "the survivors finished the step \(recoveredAfter) s after the kill")
+        let lost = Self.events(cluster, "worker_lost")
+        #expect(lost.count == 1 && lost.first?["region"] as? String == "eu-west" && lost.first?["host"] as? Int == 1)
+        #expect(Self.events(cluster, "epoch").first?["ranks"] as? Int == 6, "\(Self.events(cluster, "epoch"))")
+        #expect(!Self.events(cluster, "step_retried").isEmpty)
+
+        // Restarted, as a supervisor would: it joins the running job in its free seat.
+        let endpoint = try String(contentsOfFile: cluster.runDirectory + "/coordinator.endpoint", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        try cluster.startWorker(endpoint, region: "eu-west", host: 1, devices: 2)
+        let identical = Self.await(cluster, "replicas_identical", timeout: 30) { ($0["epoch"] as? Int ?? 0) >= 3 }
+        #expect(identical?["ranks"] as? Int == 8, "\(cluster.log("coordinator"))")
+        #expect((identical?["crc32c"] as? [String])?.count == 1)
+        #expect(!Self.events(cluster, "worker_rejoined").isEmpty)
+        let transfer = Self.events(cluster, "state_transfer").first
+        #expect(transfer?["to_ranks"] as? [Int] == [6, 7], "\(String(describing: transfer))")
+
+        #expect(LocalCluster.wait(cluster.coordinator!, timeout: 120) == 0, "\(cluster.log("coordinator"))")
+        #expect(try cluster.summary()["status"] as? String == "ok")
+        for (name, worker) in cluster.workers {
+            #expect(
+                LocalCluster.wait(worker, timeout: 10) == (name == "worker-eu-west-1" ? 0 : 0),
+                "\(name): \(cluster.log(name))")
+        }
+    }
+}
