@@ -95,7 +95,8 @@ struct MembershipTests {
         membership.closeAdmission()
         #expect(
             refuse(Self.worker("us", 1))
-                == "us/host 1 (pid 100): the job has already started; joining mid-job is not supported")
+                == "us/host 1 (pid 100): the job has already started; this job takes no workers mid-job (it has no quorum:)"
+        )
         #expect(membership.workers.count == 1 && membership.gateways.count == 1)
 
         var direct = Membership(topology: Self.topology, timing: Self.timing, gateways: false, now: 0)
@@ -209,5 +210,50 @@ struct MembershipTests {
         member.job = "run-7"
         #expect(membership.onJoin(member, route: [2], now: 0) == .admitted(.worker(0)))
         #expect(membership.onJoin(Self.worker("us", 1), route: [3], now: 0) == .admitted(.worker(1)))
+    }
+
+    @Test(
+        "a departed worker frees its seat: it is no longer watched or greeted, a worker may take the seat in the running job where rejoins are on, and the quorum names what is missing"
+    )
+    func departAndRejoin() {
+        var membership = Membership(topology: Self.topology, timing: Self.timing, gateways: false, now: 0)
+        membership.rejoins = true
+        #expect(membership.onJoin(Self.worker("us", 0), route: [1], now: 0) == .admitted(.worker(0)))
+        #expect(membership.onJoin(Self.worker("us", 1), route: [2], now: 0) == .admitted(.worker(1)))
+        #expect(membership.onJoin(Self.worker("eu", 0), route: [3], now: 0) == .admitted(.worker(2)))
+        membership.closeAdmission()
+        #expect(membership.shortOfQuorum(hosts: 3, regions: 2) == nil)
+
+        membership.depart(2)
+        #expect(membership.member(route: [3]) == nil && membership.liveWorkers == [0, 1])
+        #expect(membership.everyone.map(\.route) == [[1], [2]])
+        #expect(membership.missing == ["eu/host 0"] && !membership.isComplete)
+        #expect(membership.shortOfQuorum(hosts: 2, regions: 1) == nil)
+        #expect(
+            membership.shortOfQuorum(hosts: 3, regions: 2)
+                == "below the quorum: 2 of the 3 workers the quorum needs and 1 of the 2 regions it needs (no worker left in eu); missing eu/host 0"
+        )
+        // Silent since 0, but departed: never declared dead.
+        #expect(
+            membership.onTick(now: 5 * Self.second).allSatisfy {
+                if case .dead(.worker(2), _) = $0 { return false }
+                return true
+            })
+
+        // The seat is free: the restarted worker takes it (a new entry, the old one stays).
+        #expect(membership.onJoin(Self.worker("eu", 0, pid: 101), route: [4], now: 0) == .admitted(.worker(3)))
+        #expect(membership.isComplete && membership.liveWorkers == [0, 1, 3])
+        #expect(membership.member(route: [4]) == .worker(3))
+        #expect(
+            Self.refusal(membership.onJoin(Self.worker("eu", 0, pid: 102), route: [5], now: 0))
+                == "eu/host 0 (pid 102): eu/host 0 has already joined as pid 101")
+
+        // Without rejoins, a running job takes nobody.
+        var fixed = Membership(topology: Self.topology, timing: Self.timing, gateways: false, now: 0)
+        fixed.closeAdmission()
+        #expect(
+            Self.refusal(fixed.onJoin(Self.worker("us", 0), route: [1], now: 0))
+                == "us/host 0 (pid 100): the job has already started; this job takes no workers mid-job (it has no quorum:)"
+        )
     }
 }

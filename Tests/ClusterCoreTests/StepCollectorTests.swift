@@ -176,4 +176,26 @@ struct WorkerCommandQueueTests {
         _ = queue.onCommand(.probe(follower))
         #expect(queue.onFinished([.probed(.init(alphaS: 1, betaSPerByte: 1))]).isEmpty)
     }
+
+    @Test(
+        "a new membership epoch drops the commands not yet begun; a step the devices gave up reports nothing, and the new plan runs next"
+    )
+    func superseded() {
+        var queue = WorkerCommandQueue()
+        let retry = ControlMessage.Step(step: 1, bytes: 1024, computeS: 0, collective: 1 << 20)
+        _ = queue.onCommand(.step(Self.step))
+        _ = queue.onCommand(.step(retry))
+        queue.supersede()
+        #expect(queue.queued == 0 && queue.running == .step(Self.step))
+        let plan = ControlMessage.Plan(
+            epoch: 2, you: 0, regions: ["r"], devicesPerWorker: 2, workers: [], algo: .ring, chunkBytes: 0,
+            maxBytes: 1024, checksums: false, timeoutS: 1, lan: .init(alphaS: 0, betaSPerByte: 0),
+            wan: .init(alphaS: 0, betaSPerByte: 0))
+        #expect(queue.onCommand(.connect(plan)).isEmpty)
+        let device = ControlMessage.DeviceStep(
+            rank: 0, computeS: 0, commS: 0, hostS: 0, regionS: 0, wanS: 0, syncS: 0, checkS: 0, wrong: 0)
+        // One device finished before it heard, the other gave up: the step is given up.
+        #expect(queue.onFinished([.stepped(device), .superseded]) == [.post(.connect(plan))])
+        #expect(queue.stepsDone == 0)
+    }
 }

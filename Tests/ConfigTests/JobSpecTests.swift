@@ -33,7 +33,7 @@ struct JobSpecTests {
             ("name: j\nalgo: tree\n", "j.yaml:2: algo: expected one of auto, ring, hier, got \"tree\""),
             (
                 "name: j\nstpes: 3\n",
-                "j.yaml:2: stpes: unknown field (did you mean steps?); expected one of name, kind, steps, gradient, compute, samples_per_step, algo, min_bytes, max_bytes, step_factor, iters, warmup, timeout, chunk, sizes, model, data, optimizer, schedules, bucket, target_loss, loss_window, faults"
+                "j.yaml:2: stpes: unknown field (did you mean steps?); expected one of name, kind, steps, gradient, compute, samples_per_step, algo, min_bytes, max_bytes, step_factor, iters, warmup, timeout, chunk, sizes, model, data, optimizer, schedules, bucket, target_loss, loss_window, faults, quorum"
             ),
             ("kind: sync\n", "j.yaml:1: name: required field is missing; expected a name"),
             // Durations are bounded, so no later conversion to nanoseconds can overflow.
@@ -48,6 +48,14 @@ struct JobSpecTests {
                 "j.yaml:2: chunk: expected a size from 4 to 16777216 bytes, got 33554432"
             ),
             (
+                "name: j\nquorum: { hosts: 0 }\n",
+                "j.yaml:2: quorum.hosts: expected a whole number from 1 to 1000000, got 0"
+            ),
+            (
+                "name: j\nquorum: { host: 2 }\n",
+                "j.yaml:2: quorum.host: unknown field (did you mean hosts?); expected one of hosts, regions"
+            ),
+            (
                 "name: j\ncompute: 2000000s\n",
                 "j.yaml:2: compute: expected a duration from 0 up to 1000000s (11.6 days), got 2000000s"
             ),
@@ -60,5 +68,14 @@ struct JobSpecTests {
                 #expect(error.description == expected)
             }
         }
+    }
+
+    @Test("a quorum: hosts and regions, each at least 1; absent, the job needs every host")
+    func quorum() throws {
+        #expect(try JobSpec.parse("name: j\n", file: "j.yaml").quorum == nil)
+        let quorum = try #require(try JobSpec.parse("name: j\nquorum: { hosts: 3 }\n", file: "j.yaml").quorum)
+        #expect(quorum.hosts == 3 && quorum.regions == 1 && quorum.line == 2)
+        let both = try JobSpec.parse("name: j\nquorum:\n  hosts: 2\n  regions: 2\n", file: "j.yaml").quorum
+        #expect(both?.hosts == 2 && both?.regions == 2)
     }
 }

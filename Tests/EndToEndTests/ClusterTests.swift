@@ -525,16 +525,18 @@ struct ClusterTests {
 
         var generator = SystemRandomNumberGenerator()
         func random(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) } }
-        let header = DataFrameHeader(
-            sourceRank: 1, step: 0, collectiveID: 1_000_000, tag: 1, offsetBytes: 0, lengthBytes: 8
-        ).encoded
-        var corrupt = DataFrameHeader(
-            sourceRank: 1, step: 0, collectiveID: 1_000_000, tag: 1, offsetBytes: 0, lengthBytes: 8)
+        // Of the job's membership epoch (1), so that they meet every check a member's would.
+        func forged(rank: UInt32) -> DataFrameHeader {
+            var header = DataFrameHeader(
+                sourceRank: rank, step: 0, collectiveID: 1_000_000, tag: 1, offsetBytes: 0, lengthBytes: 8)
+            header.epoch = 1
+            return header
+        }
+        let header = forged(rank: 1).encoded
+        var corrupt = forged(rank: 1)
         corrupt.flags = DataFrameHeader.Flags.checksummed
         corrupt.crc32c = 12345
-        let strangerRank = DataFrameHeader(
-            sourceRank: 99, step: 0, collectiveID: 1_000_000, tag: 1, offsetBytes: 0, lengthBytes: 8
-        ).encoded
+        let strangerRank = forged(rank: 99).encoded
         let control: [[[UInt8]]] = [
             [random(1)], [random(37)], [random(8), random(100)],
             [Array(ControlMessage.envelope(.heartbeat).prefix(5)), Array("{}".utf8)],

@@ -46,15 +46,22 @@ struct ElasticTests {
 
     static func steps(_ cluster: LocalCluster) -> Int { (try? cluster.lines("steps.jsonl"))?.count ?? 0 }
 
+    /// The DDP job on two regions of two hosts of two devices, with a quorum of three hosts in
+    /// both regions, running until `steps` steps are recorded.
+    static func running(_ name: String, steps: Int) throws -> LocalCluster {
+        let cluster = try LocalCluster(name: name)
+        try cluster.startTwoRegions(job: job(steps: 600, quorum: "{ hosts: 3, regions: 2 }"))
+        let deadline = Date(timeIntervalSinceNow: 60)
+        while Date() < deadline, Self.steps(cluster) < 8 * steps { usleep(50_000) }
+        #expect(Self.steps(cluster) >= 8 * steps, "\(cluster.log("coordinator"))")
+        return cluster
+    }
+
     @Test(
         "DDP: a worker SIGKILLed mid-step; the survivors finish that step within 10 s; restarted, it rejoins with a survivor's state and every replica's CRC32C matches at the next step"
     )
     func lostAndRejoined() throws {
-        let cluster = try LocalCluster(name: "elastic")
-        try cluster.startTwoRegions(job: Self.job(steps: 600, quorum: "{ hosts: 3, regions: 2 }"))
-        let deadline = Date(timeIntervalSinceNow: 60)
-        while Date() < deadline, Self.steps(cluster) < 8 * 20 { usleep(50_000) }
-        #expect(Self.steps(cluster) >= 8 * 20, "\(cluster.log("coordinator"))")
+        let cluster = try Self.running("elastic", steps: 20)
 
         let victim = try #require(cluster.workers["worker-eu-west-1"])
         kill(victim.processIdentifier, SIGKILL)
@@ -82,9 +89,33 @@ struct ElasticTests {
         #expect(LocalCluster.wait(cluster.coordinator!, timeout: 120) == 0, "\(cluster.log("coordinator"))")
         #expect(try cluster.summary()["status"] as? String == "ok")
         for (name, worker) in cluster.workers {
+            #expect(LocalCluster.wait(worker, timeout: 10) == 0, "\(name): \(cluster.log(name))")
+        }
+    }
+
+    @Test(
+        "below the quorum the job stops within the heartbeat deadline with a reason naming what is missing; no process is left"
+    )
+    func belowQuorum() throws {
+        let cluster = try Self.running("quorum", steps: 10)
+        kill(try #require(cluster.workers["worker-eu-west-1"]).processIdentifier, SIGKILL)
+        #expect(Self.await(cluster, "recovered", timeout: 15) != nil, "\(cluster.log("coordinator"))")
+        // The last worker of eu-west: two regions are needed.
+        kill(try #require(cluster.workers["worker-eu-west-0"]).processIdentifier, SIGKILL)
+        let killed = Date()
+        let status = LocalCluster.wait(cluster.coordinator!, timeout: 15)
+        let elapsed = Date().timeIntervalSince(killed)
+        #expect(status == 1, "\(cluster.log("coordinator"))")
+        #expect(elapsed < 5, "the coordinator stopped \(elapsed) s after the kill (heartbeat deadline 5 s)")
+        let reason = Self.events(cluster, "abort").last?["reason"] as? String ?? ""
+        #expect(
+            reason.contains("below the quorum") && reason.contains("no worker left in eu-west")
+                && reason.contains("missing eu-west/host 0, eu-west/host 1"), "\(reason)")
+        #expect(try cluster.summary()["status"] as? String == "failed")
+        for (name, process) in cluster.workers where !name.hasPrefix("worker-eu-west") {
             #expect(
-                LocalCluster.wait(worker, timeout: 10) == (name == "worker-eu-west-1" ? 0 : 0),
-                "\(name): \(cluster.log(name))")
+                LocalCluster.wait(process, timeout: 10) == 1,
+                "\(name) still running or exited oddly: \(cluster.log(name))")
         }
     }
 }

@@ -261,3 +261,65 @@ import Testing
             error("name: x\nkind: sync\nmodel: { layers: [4, 2] }\n").contains("only a kind: train job takes model"))
     }
 }
+
+@Suite("a replica's whole state, saved and loaded")
+struct ReplicaStateTests {
+    /// `MLPTests.spec`'s model and data under AdamW, and a DiLoCo schedule with outer momentum.
+    static let spec = try! JobSpec.parse(
+        "name: t\nkind: train\nmodel: { layers: [6, 10, 7, 3] }\ndata: { batch: 8, shard: 64, seed: 3 }\n"
+            + "optimizer: { name: adamw, lr: 0.01 }\n"
+            + "schedules: [{ sync: ddp }, { sync: diloco, every: 2, outer_momentum: 0.9 }]\n",
+        file: "t.yaml"
+    ).training!
+
+    /// Trains `replica` `steps` steps on rank 0's data (inner updates; outer every other step).
+    static func train(_ replica: Replica, steps: Range<Int>) {
+        let model = replica.model
+        let gradients = UnsafeMutablePointer<Float>.allocate(capacity: model.parameterCount)
+        defer { gradients.deallocate() }
+        for step in steps {
+            replica.task.fill(rank: 0, step: step, input: replica.input, target: replica.target)
+            _ = model.lossAndGradients(
+                replica.parameters, gradients: gradients, input: replica.input, target: replica.target,
+                batch: spec.data.batch, workspace: replica.workspace)
+            replica.inner.step(replica.parameters, gradients: gradients)
+            if replica.outer != nil, step % 2 == 1 {
+                replica.pseudoGradient(into: gradients)
+                replica.applyOuter(gradients)
+            }
+        }
+    }
+
+    static func bits(_ replica: Replica) -> [UInt32] {
+        (0..<replica.model.parameterCount).map { replica.parameters[$0].bitPattern }
+    }
+
+    @Test(
+        "a fresh replica loaded with another's state (parameters, θ_global, AdamW moments and step count, outer velocity) trains on bit for bit as the other does"
+    )
+    func transferKeepsEveryBit() {
+        for schedule in Self.spec.schedules {
+            let source = Replica(spec: Self.spec, schedule: schedule)
+            Self.train(source, steps: 0..<5)
+            let state = UnsafeMutablePointer<Float>.allocate(capacity: source.stateCount)
+            defer { state.deallocate() }
+            source.save(into: state)
+            let count = source.model.parameterCount
+            #expect(
+                source.stateCount == (schedule.sync == .ddp ? 1 : 2) * count + 2 * count + 1
+                    + (schedule.sync == .ddp ? 0 : count))
+            let joiner = Replica(spec: Self.spec, schedule: schedule)
+            joiner.load(from: state)
+            #expect(joiner.inner.steps == 5)
+            Self.train(source, steps: 5..<9)
+            Self.train(joiner, steps: 5..<9)
+            #expect(Self.bits(joiner) == Self.bits(source), "\(schedule.name)")
+
+            // Rolled back to the saved state, the same steps give the same bits again.
+            let after = Self.bits(source)
+            source.load(from: state)
+            Self.train(source, steps: 5..<9)
+            #expect(Self.bits(source) == after)
+        }
+    }
+}
