@@ -5,6 +5,7 @@
 # (on success, on failure and on Ctrl-C). Exits non-zero when the job fails.
 #
 #   Deploy/local-cluster.sh [--topology FILE] [--job FILE] [--run-dir DIR] [--netns [--lan-rate RATE]] [--bin DIR]
+#                           [--restart]
 #
 # Defaults: Deploy/topologies/default.yaml, Deploy/jobs/default.yaml, runs/<timestamp>.
 # Each process logs to RUN_DIR/logs/.
@@ -13,6 +14,8 @@
 # they talk over TCP between separate network stacks as on separate machines. --lan-rate
 # shapes what leaves each such host (tc tbf, e.g. 10gbit).
 # --bin runs the executables in DIR instead of building release ones.
+# --restart restarts a gateway or worker that dies while the job runs, as a supervisor would
+# (after 1 s, on the same test host); a job with a quorum takes it back in (docs/elastic.md).
 # --keys DIR turns CURVE on for every socket with the cluster's keys in DIR (straits keys DIR
 # makes them). With --netns and no --keys, fresh keys are made for the run (every process binds
 # off loopback then); --insecure runs in plaintext instead.
@@ -32,6 +35,7 @@ skewed=0
 keys=""
 insecure=0
 bin=""
+restart=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --topology) topology="$2"; shift 2 ;;
@@ -43,6 +47,7 @@ while [[ $# -gt 0 ]]; do
         --clock-skew) clock_skew="$2"; shift 2 ;;
         --keys) keys="$2"; shift 2 ;;
         --insecure) insecure=1; shift ;;
+        --restart) restart=1; shift ;;
         -h|--help) sed -n '2,/^[^#]/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "local-cluster.sh: unknown argument $1 (--help lists them)" >&2; exit 2 ;;
     esac
@@ -156,25 +161,45 @@ endpoint="$(cat "$run_dir/coordinator.endpoint")"
 job_id="$(cat "$run_dir/job.id")"
 
 # One gateway per region carries the region's traffic to the others, shaped like the links.
-declare -A worker_of=()
+# Each gateway and worker is started by launch, which --restart calls again for one that dies:
+# its role and arguments, test host and clock offset are kept by its pid.
+declare -A worker_of=() role_of=() prefix_of=() address_of=() skew_of=()
+restarts=0
+launch() {
+    local role="$1" prefix="$2" address="$3" skew="$4"
+    shift 4
+    local prefix_words=() skew_words=()
+    [[ -n "$prefix" ]] && read -r -a prefix_words <<<"$prefix"
+    [[ -n "$skew" ]] && skew_words=("$skew")
+    if [[ "$role" == gateway ]]; then
+        local region="$1"
+        "${prefix_words[@]}" "$bin/straits-gateway" --coordinator "$endpoint" --region "$region" \
+            --topology "$topology" --bind-address "$address" --job-id "$job_id" "${skew_words[@]}" \
+            "${security_args[@]}" >>"$run_dir/logs/gateway-$region.log" 2>&1 &
+        worker_of[$!]="gateway $region"
+    else
+        local region="$1" host="$2" devices="$3"
+        "${prefix_words[@]}" "$bin/straits-worker" --coordinator "$endpoint" --region "$region" --host "$host" \
+            --devices "$devices" --bind-address "$address" --job-id "$job_id" "${skew_words[@]}" \
+            "${security_args[@]}" >>"$run_dir/logs/worker-$region-$host.log" 2>&1 &
+        worker_of[$!]="worker $region/host $host"
+    fi
+    pids+=($!)
+    role_of[$!]="$role $*"
+    prefix_of[$!]="$prefix"
+    address_of[$!]="$address"
+    skew_of[$!]="$skew"
+}
 if [[ $gateway_count -gt 0 ]]; then
     while read -r region; do
         place skewed
-        "${launch_prefix[@]}" "$bin/straits-gateway" --coordinator "$endpoint" --region "$region" \
-            --topology "$topology" --bind-address "$launch_address" --job-id "$job_id" "${skew_args[@]}" \
-            "${security_args[@]}" \
-            >"$run_dir/logs/gateway-$region.log" 2>&1 &
-        pids+=($!)
-        worker_of[$!]="gateway $region"
+        launch gateway "${launch_prefix[*]}" "$launch_address" "${skew_args[*]}" "$region"
     done <<<"$regions"
 fi
 
 while read -r region host devices; do
     place skewed
-    "${launch_prefix[@]}" "$bin/straits-worker" --coordinator "$endpoint" --region "$region" --host "$host" \
-        --devices "$devices" --bind-address "$launch_address" --job-id "$job_id" "${skew_args[@]}" "${security_args[@]}" >"$run_dir/logs/worker-$region-$host.log" 2>&1 &
-    pids+=($!)
-    worker_of[$!]="worker $region/host $host"
+    launch worker "${launch_prefix[*]}" "$launch_address" "${skew_args[*]}" "$region" "$host" "$devices"
 done <<<"$hosts"
 
 # Wait for the coordinator; a worker that fails before it is reported at once.
@@ -187,6 +212,13 @@ while kill -0 "$coordinator" 2>/dev/null; do
                 echo "local-cluster.sh: ${worker_of[$pid]} exited with status $code; see $run_dir/logs/" >&2
             fi
             unset "worker_of[$pid]"
+            if [[ $restart -eq 1 && $code -ne 0 ]] && kill -0 "$coordinator" 2>/dev/null; then
+                sleep 1
+                restarts=$((restarts + 1))
+                read -r -a again <<<"${role_of[$pid]}"
+                launch "${again[0]}" "${prefix_of[$pid]}" "${address_of[$pid]}" "${skew_of[$pid]}" "${again[@]:1}"
+                echo "local-cluster.sh: restarted ${again[0]} ${again[*]:1} (restart $restarts)" >&2
+            fi
         fi
     done
     sleep 0.2

@@ -17,7 +17,7 @@ MAGIC_DATA = 0x57525453  # "STRW"
 
 CONTROL_TYPES = {"join": 1, "refuse": 2, "plan": 3, "probe": 4, "probed": 5, "step": 6,
                  "step_done": 7, "heartbeat": 8, "stop": 9,
-                 "model_part": 10, "fault": 12, "inject": 13}
+                 "model_part": 10, "fault": 12, "inject": 13, "kill": 14}
 
 
 def control(kind, body, version=1):
@@ -95,6 +95,19 @@ vectors = {
         "file": "model-ddp.bin", "offset": 16, "total_bytes": 20}),
     "control-inject": control("inject", {"fault": "{ link: [us-east, eu-west], for: 3s, down: true }", "ok": True,
                                          "reason": "fault 0 scheduled in 0 s, for 3 s"}),
+    "control-kill": control("kill", {"fault": 2, "reason": "fault 2 of the job: kill worker eu-west/1"}),
+    # An attempt at a step after a membership change: epoch 3, a joiner's two ranks take rank 0's
+    # state, and every rank reports its parameters' CRC32C. Then a DiLoCo step whose joiners
+    # take the state of their region's survivor, or (a region that lost every worker) another
+    # region's with the global parameters.
+    "control-step-elastic": control("step", {
+        "bytes": 1454656, "collective": 1048600, "compute_s": 0, "epoch": 3, "step": 25,
+        "train": {"buckets": [[0, 363664]], "checksum": True, "gradients": "all", "index": 25, "outer": False,
+                  "schedule": 0, "state": [{"from": 0, "to": [6, 7]}]}}),
+    "control-step-elastic-diloco": control("step", {
+        "bytes": 1454656, "collective": 1048600, "compute_s": 0, "epoch": 4, "step": 40,
+        "train": {"buckets": [[0, 363664]], "checksum": True, "gradients": "region", "index": 40, "outer": False,
+                  "schedule": 1, "state": [{"from": 2, "to": [3]}, {"from": 0, "global": True, "to": [4, 5]}]}}),
     "control-fault": control("fault", {"bandwidth_bps": 10000000, "latency_s": 0.12, "state": "degraded", "to": "eu-west"}),
     "control-step-done-train": control("step_done", {
         "devices": [{"check_s": 0, "comm_s": 0.2, "compute_s": 0.06, "emulated_s": 0.0597, "host_s": 0.01, "lan_bytes": 727584,

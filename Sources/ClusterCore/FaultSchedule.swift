@@ -17,7 +17,21 @@ public struct FaultSchedule: Sendable {
         public var latencySeconds: Double?
     }
 
+    /// A kill that is due: what to end, by the fault's place in the job's list of kills.
+    public struct Kill: Equatable, Sendable {
+        public var fault: Int
+        public var target: KillFault.Target
+        public init(fault: Int, target: KillFault.Target) {
+            self.fault = fault
+            self.target = target
+        }
+    }
+
     public private(set) var faults: [LinkFault]
+    public private(set) var kills: [KillFault]
+    /// Kills yet to come, by time (ties in the order they were made), and those scheduled.
+    private var pendingKills: [(time: Int64, order: Int, index: Int)] = []
+    private var killsScheduled = Set<Int>()
     /// Each fault's links, as region indices.
     private var links: [[(from: Int, to: Int)]]
     /// When the job's first step began (nil: not yet).
@@ -33,8 +47,25 @@ public struct FaultSchedule: Sendable {
 
     /// Checks `faults` against the topology's regions and links: a wrong one is a `ConfigError`
     /// naming `file`, the fault's line and its field.
-    public init(faults: [LinkFault], topology: ClusterTopology, file: String) throws(ConfigError) {
+    public init(faults: [LinkFault], kills: [KillFault] = [], topology: ClusterTopology, file: String)
+        throws(ConfigError)
+    {
         self.faults = faults
+        self.kills = kills
+        for (index, kill) in kills.enumerated() {
+            guard let region = topology.regions.first(where: { $0.name == kill.target.region }) else {
+                throw ConfigError(
+                    .invalidValue, file: file, line: kill.line, field: "faults (kill \(index)).region",
+                    message:
+                        "topology \(topology.name) has no region \"\(kill.target.region)\" (regions: \(topology.regions.map(\.name).joined(separator: ", ")))"
+                )
+            }
+            if case .worker(_, let host) = kill.target, host >= region.hosts {
+                throw ConfigError(
+                    .invalidValue, file: file, line: kill.line, field: "faults (kill \(index)).host",
+                    message: "region \(region.name) has \(region.hosts) hosts (0…\(region.hosts - 1))")
+            }
+        }
         var links: [[(from: Int, to: Int)]] = []
         let names = topology.regions.map(\.name)
         for (index, fault) in faults.enumerated() {
@@ -81,13 +112,34 @@ public struct FaultSchedule: Sendable {
         for (index, fault) in faults.enumerated() {
             if let at = fault.atSeconds { begin(index, at: now + Self.nanoseconds(at)) }
         }
+        for (index, kill) in kills.enumerated() {
+            if let at = kill.atSeconds { schedule(kill: index, at: now + Self.nanoseconds(at)) }
+        }
         return onTick(now: now)
+    }
+
+    private mutating func schedule(kill index: Int, at time: Int64) {
+        guard killsScheduled.insert(index).inserted else { return }
+        pendingKills.append((time, made, index))
+        made += 1
+        pendingKills.sort { ($0.time, $0.order) < ($1.time, $1.order) }
+    }
+
+    /// The kills due by `now`, in time order (those of a step are due once `onStep` has seen it).
+    public mutating func dueKills(now: Int64) -> [Kill] {
+        var due: [Kill] = []
+        while let first = pendingKills.first, first.time <= now {
+            pendingKills.removeFirst()
+            due.append(Kill(fault: first.index, target: kills[first.index].target))
+        }
+        return due
     }
 
     /// Step `step` begins at `now`: faults that begin at it are scheduled.
     public mutating func onStep(_ step: Int, now: Int64) -> [Action] {
         var actions = start(now: now)
         for (index, fault) in faults.enumerated() where fault.atStep == step { begin(index, at: now) }
+        for (index, kill) in kills.enumerated() where kill.atStep == step { schedule(kill: index, at: now) }
         actions += onTick(now: now)
         return actions
     }
@@ -102,10 +154,14 @@ public struct FaultSchedule: Sendable {
     }
 
     /// When the next change is due (nil: none is scheduled).
-    public var nextDeadline: Int64? { pending.first?.time }
+    public var nextDeadline: Int64? {
+        [pending.first?.time, pendingKills.first?.time].compactMap { $0 }.min()
+    }
 
-    /// Whether every fault has begun and ended.
-    public var isDone: Bool { pending.isEmpty && begun.count == faults.count }
+    /// Whether every fault has begun and ended, and every kill come.
+    public var isDone: Bool {
+        pending.isEmpty && begun.count == faults.count && pendingKills.isEmpty && killsScheduled.count == kills.count
+    }
 
     private mutating func begin(_ index: Int, at start: Int64) {
         guard begun.insert(index).inserted else { return }

@@ -174,13 +174,10 @@ public struct Membership: Sendable {
     /// A join: admitted, or refused with the reason (each reason names the peer and what is wrong).
     public mutating func onJoin(_ join: ControlMessage.Join, route: Route, now: Int64) -> Directive {
         let label = "\(join.region)/host \(join.host) (pid \(join.pid))"
-        guard admitting || (rejoins && join.memberRole == .worker) else {
+        guard admitting || rejoins else {
             return .refuse(
                 route: route,
-                reason: "\(label): the job has already started; "
-                    + (join.memberRole == .gateway
-                        ? "a gateway cannot join a running job"
-                        : "this job takes no workers mid-job (it has no quorum:)"))
+                reason: "\(label): the job has already started; this job takes no members mid-job (it has no quorum:)")
         }
         if let jobID, let job = join.job, job != jobID {
             return .refuse(route: route, reason: "\(label): joins job \(job); this coordinator runs job \(jobID)")
@@ -334,6 +331,13 @@ public struct Membership: Sendable {
         routes[member.route] = nil
         let seat = Seat(region: member.region, host: member.join.host)
         if seats[seat] == index { seats[seat] = nil }
+    }
+
+    /// A region's gateway left the job (it died): its route is forgotten and its place is free
+    /// for a restarted gateway to take.
+    public mutating func departGateway(_ region: Int) {
+        guard let gateway = gateways.removeValue(forKey: region) else { return }
+        routes[gateway.route] = nil
     }
 
     /// What keeps the members from a quorum of `hosts` workers across `regions` regions, in

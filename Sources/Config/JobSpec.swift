@@ -33,6 +33,8 @@ public struct JobSpec: Sendable, Equatable {
     public let training: TrainingSpec?
     /// Faults of the WAN links, carried out by the gateways while the job runs.
     public let faults: [LinkFault]
+    /// Faults that kill workers, gateways or regions (`faults:` entries with `kill:`).
+    public let kills: [KillFault]
     /// What the job needs to go on when members die (`quorum:`); nil: every host.
     public let quorum: Quorum?
 
@@ -134,6 +136,7 @@ public struct JobSpec: Sendable, Equatable {
             sizes: sizes,
             training: training,
             faults: try LinkFault.list(root, file: file),
+            kills: try KillFault.list(root, file: file),
             quorum: try root.node("quorum").map { node throws(ConfigError) in
                 let fields = try FieldReader(node, file: file, path: "quorum", known: ["hosts", "regions"])
                 return Quorum(

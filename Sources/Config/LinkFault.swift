@@ -37,7 +37,7 @@ public struct LinkFault: Sendable, Equatable {
     static func list(_ root: FieldReader, file: String) throws(ConfigError) -> [LinkFault] {
         guard root.contains("faults") else { return [] }
         var faults: [LinkFault] = []
-        for (node, path) in try root.list("faults") {
+        for (node, path) in try root.list("faults") where !KillFault.isKill(node) {
             faults.append(try read(node, path: path, file: file, when: true))
         }
         return faults

@@ -231,6 +231,9 @@ public struct ClusterWorker {
                 watch.drop(name, "a \(message.kind) message is for the coordinator")
             case .fault, .inject:
                 watch.drop(name, "a \(message.kind) message is not for a worker")
+            case .kill(let kill):
+                log.error("killed by fault \(kill.fault) of the job: \(kill.reason)")
+                Foundation.kill(getpid(), SIGKILL)
             }
         }
     }

@@ -24,9 +24,72 @@ extension Coordinator {
         /// who, and when the loss was detected (monotonic nanoseconds).
         var recovering: [(label: String, detectedAt: Int64)] = []
 
-        /// Whether the step in flight has to be given up: one of its workers is gone.
-        var stepLost: Bool { !lost.isEmpty }
-        var pending: Bool { !lost.isEmpty || !joining.isEmpty }
+        /// Regions whose gateway died and has not joined again: their WAN is cut.
+        var gatewaysDown = Set<Int>()
+        /// Regions whose restarted gateway joined, waiting for the next epoch.
+        var gatewaysBack: [Int] = []
+        /// Whether the step in flight crosses regions (so a dead gateway cuts it).
+        var stepCrossesRegions = false
+        /// A gateway the step in flight needs died.
+        var stepCut = false
+
+        /// Whether the step in flight has to be given up: one of its workers is gone, or a
+        /// gateway it sends through.
+        var stepLost: Bool { !lost.isEmpty || stepCut }
+        var pending: Bool { !lost.isEmpty || !joining.isEmpty || !gatewaysBack.isEmpty }
+    }
+
+    /// A region's gateway died while the job runs. An elastic job waits for it to be restarted
+    /// (a supervisor's work: `Deploy/local-cluster.sh --restart`): steps inside regions go on,
+    /// a step across regions is given up and waits. Returns whether the job goes on.
+    func loseGateway(_ region: Int, reason: String) -> Bool {
+        guard elastic, !membership.admitting, let gateway = membership.gateways[region] else { return false }
+        let now = clock.now()
+        membership.departGateway(region)
+        try? send(.stop(.init(ok: false, reason: "left out of the job: \(reason)")), to: gateway.route)
+        run.event(
+            "gateway_lost",
+            [
+                ("region", .string(topology.regions[region].name)), ("pid", .int(gateway.join.pid)),
+                ("epoch", .int(epoch)), ("step", .int(max(steps.step, 0))), ("reason", .string(reason)),
+            ])
+        trace.membership("lost \(gateway.label)", at: now, args: [("reason", .string(reason))])
+        faultLedger.lost(gateway.label, now: now)
+        log.warning("\(reason); steps across regions wait for it to join again")
+        elasticity.gatewaysDown.insert(region)
+        elasticity.recovering.append((gateway.label, now))
+        if elasticity.stepCrossesRegions { elasticity.stepCut = true }
+        return true
+    }
+
+    /// A restarted gateway joined the running job: the next epoch routes through it.
+    func gatewayJoined(_ region: Int) {
+        let gateway = membership.gateways[region]!
+        elasticity.gatewaysDown.remove(region)
+        elasticity.gatewaysBack.append(region)
+        run.event(
+            "gateway_rejoined",
+            [
+                ("region", .string(topology.regions[region].name)), ("pid", .int(gateway.join.pid)),
+                ("epoch", .int(epoch)),
+            ])
+        trace.membership("joined \(gateway.label)", at: clock.now())
+        faultLedger.joined()
+        log.info("\(gateway.label) joined the running job; the next epoch routes through it")
+    }
+
+    /// Before a step across regions: waits (up to the join timeout) for every lost gateway to
+    /// join again; the job stops, naming them, if one does not.
+    func awaitGateways(step: Int) throws {
+        guard !elasticity.gatewaysDown.isEmpty else { return }
+        let limit = options.joinTimeoutSeconds
+        try pump(
+            until: { self.elasticity.gatewaysDown.isEmpty }, deadline: clock.now() + Self.nanoseconds(limit),
+            timeoutMessage: {
+                let names = self.elasticity.gatewaysDown.sorted().map { "gateway \(self.topology.regions[$0].name)" }
+                return
+                    "step \(step) crosses regions, and \(names.joined(separator: ", ")) did not join again within \(JSONValue.format(limit)) s"
+            })
     }
 
     var elastic: Bool { job.quorum != nil }
@@ -51,6 +114,7 @@ extension Coordinator {
                 ("reason", .string(reason)),
             ])
         trace.membership("lost \(member.label)", at: now, args: [("reason", .string(reason))])
+        faultLedger.lost(member.label, now: now)
         if let short = membership.shortOfQuorum(hosts: quorum.hosts, regions: quorum.regions) {
             failure = "\(reason); \(short)"
             return false
@@ -76,19 +140,22 @@ extension Coordinator {
                 ("pid", .int(member.join.pid)), ("epoch", .int(epoch)),
             ])
         trace.membership("joined \(member.label)", at: clock.now())
+        faultLedger.joined()
         log.info("\(member.label) joined the running job; it is taken in at the next step")
     }
 
     /// Carries the membership changes into a new epoch: the plan over the members now (ranks
     /// numbered anew in region and host order) to every worker and gateway, the planner and
-    /// the model for it. Returns the state transfer that brings joining workers up to date:
-    /// from the first surviving rank to every rank of a joiner (training jobs).
-    func nextEpoch(step: Int) throws -> ControlMessage.StateTransfer? {
+    /// the model for it. Returns the state transfers that bring workers taken in up to date
+    /// (training jobs; see `transfers`).
+    func nextEpoch(step: Int) throws -> [ControlMessage.StateTransfer]? {
         let lost = elasticity.lost
         let joining = elasticity.joining.filter { !membership.departed.contains($0) }
         let survivors = order.filter { !membership.departed.contains($0) }
         elasticity.lost = []
         elasticity.joining = []
+        elasticity.gatewaysBack = []
+        elasticity.stepCut = false
         order = (survivors + joining).sorted {
             let a = membership.workers[$0]
             let b = membership.workers[$1]
@@ -129,21 +196,54 @@ extension Coordinator {
                     + (joining.isEmpty
                         ? "" : "; joined \(joining.map { membership.workers[$0].label }.joined(separator: ", "))")))
         elasticity.unsynced.formUnion(joining)
-        let unsynced = elasticity.unsynced
-        guard job.kind == .train, order.contains(where: unsynced.contains),
-            let source = order.indices.first(where: { !unsynced.contains(order[$0]) })
-        else { return nil }
-        let devices = topology.regions[0].devicesPerHost
-        let targets = order.indices.filter { unsynced.contains(order[$0]) }.flatMap { position in
-            (0..<devices).map { position * devices + $0 }
-        }
+        guard job.kind == .train, let transfers = transfers(to: elasticity.unsynced) else { return nil }
         run.event(
             "state_transfer",
             [
-                ("epoch", .int(epoch)), ("step", .int(step)), ("from_rank", .int(source * devices)),
-                ("to_ranks", .array(targets.map { .int($0) })),
+                ("epoch", .int(epoch)), ("step", .int(step)),
+                (
+                    "transfers",
+                    .array(
+                        transfers.map {
+                            .object([
+                                ("from_rank", .int($0.from)), ("to_ranks", .array($0.to.map { .int($0) })),
+                                ("global", .bool($0.global == true)),
+                            ])
+                        })
+                ),
             ])
-        return .init(from: source * devices, to: targets)
+        return transfers
+    }
+
+    /// Who sends the workers taken in (`joiners`, indices into `membership.workers`) their state.
+    /// DDP: every replica is alike, so the first rank that did not join. Schedules that
+    /// synchronise inside regions every step and across them every H: replicas are alike only
+    /// inside a region, so each joiner takes the first surviving rank of its own region; where
+    /// none of its region is left, another region's first rank, and the joiners start again
+    /// from the global parameters (the last outer synchronisation's, alike everywhere). Nil
+    /// when nobody needs state, or nobody has it.
+    func transfers(to joiners: Set<Int>) -> [ControlMessage.StateTransfer]? {
+        let devices = topology.regions[0].devicesPerHost
+        let positions = order.indices.filter { joiners.contains(order[$0]) }
+        let holders = order.indices.filter { !joiners.contains(order[$0]) }
+        guard !positions.isEmpty, let anyone = holders.first else { return nil }
+        let ranks = { (position: Int) in (0..<devices).map { position * devices + $0 } }
+        let spec = job.training
+        let regional = spec.map { spec in spec.schedules.contains { $0.sync != .ddp } } ?? false
+        var transfers: [ControlMessage.StateTransfer] = []
+        for position in positions {
+            let region = worker(position).region
+            let source =
+                regional ? holders.first { worker($0).region == region } : anyone
+            let from = (source ?? anyone) * devices
+            let global: Bool? = regional && source == nil ? true : nil
+            if let index = transfers.firstIndex(where: { $0.from == from && $0.global == global }) {
+                transfers[index].to += ranks(position)
+            } else {
+                transfers.append(.init(from: from, to: ranks(position), global: global))
+            }
+        }
+        return transfers
     }
 
     /// The step that follows losses finished over the survivors: each loss is recovered from.
@@ -158,6 +258,7 @@ extension Coordinator {
                     ("after_s", .double(seconds)),
                 ])
             trace.membership("recovered from losing \(loss.label)", at: now, args: [("after_s", .double(seconds))])
+            faultLedger.recovered(loss.label, now: now)
             log.info(
                 "recovered from losing \(loss.label): step \(step) done over \(order.count) workers \(fixed(seconds, 2)) s after the loss was detected"
             )

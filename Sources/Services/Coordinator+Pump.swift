@@ -24,6 +24,7 @@ extension Coordinator {
             if now >= deadline { throw Abort(description: timeoutMessage()) }
             for directive in membership.onTick(now: now) { try carryOut(directive) }
             for action in faults.onTick(now: now) { carryOut(action) }
+            for kill in faults.dueKills(now: now) { carryOut(kill) }
             if !membership.admitting,
                 let (regions, links) = records.onTick(now: now, membership: membership, latestStep: latestStep)
             {
@@ -59,7 +60,12 @@ extension Coordinator {
                 )
             }
             try? send(.heartbeat(.init(seq: membership.heartbeatSequence)), to: member.route)
-            if !membership.admitting, case .worker(let index) = id { joined(index) }
+            if !membership.admitting {
+                switch id {
+                case .worker(let index): joined(index)
+                case .gateway(let region): gatewayJoined(region)
+                }
+            }
         case .refuse(let route, let reason):
             // Every refused peer hears why; the log and events.jsonl hold the first 20 refusals
             // and every 1000th, so that a peer joining in a loop cannot fill them.
@@ -72,7 +78,10 @@ extension Coordinator {
         case .heartbeat(let seq):
             for member in membership.everyone { try? send(.heartbeat(.init(seq: seq)), to: member.route) }
         case .dead(let id, let reason):
-            if case .worker(let index) = id, lose(index, reason: reason) { return }
+            switch id {
+            case .worker(let index): if lose(index, reason: reason) { return }
+            case .gateway(let region): if loseGateway(region, reason: reason) { return }
+            }
             // Recorded once, and the job's failure from then on: a send that meets the closed
             // connection again (a heartbeat, the stop) finds it already known, and a send whose
             // error is not awaited (`try?`) still ends the job at the pump's next turn.
@@ -105,6 +114,9 @@ extension Coordinator {
         if let rate = action.bitsPerSecond { fields.append(("bandwidth_bps", .double(rate))) }
         if let latency = action.latencySeconds { fields.append(("latency_s", .double(latency))) }
         run.event("link_fault", fields)
+        faultLedger.linkChange(
+            fault: action.fault, target: "\(from) → \(to)", active: action.state == .down || action.state == .degraded,
+            now: clock.now())
         trace.linkFault(
             from: from, to: to, link: action.from * topology.regions.count + action.to, state: action.state.rawValue,
             at: clock.now(), args: Array(fields.dropFirst(3)))
@@ -114,6 +126,41 @@ extension Coordinator {
             .fault(
                 .init(to: to, state: action.state, bandwidthBps: action.bitsPerSecond, latencyS: action.latencySeconds)),
             to: gateway.route)
+    }
+
+    /// A kill of the job: each process it names is told to end itself as SIGKILL would.
+    func carryOut(_ kill: FaultSchedule.Kill, step: Int? = nil) {
+        let region = topology.regions.firstIndex { $0.name == kill.target.region }
+        var members: [Membership.Member] = []
+        switch kill.target {
+        case .worker(_, let host):
+            members = membership.liveWorkers.map { membership.workers[$0] }.filter {
+                $0.region == region && $0.join.host == host
+            }
+        case .gateway:
+            members = region.flatMap { membership.gateways[$0] }.map { [$0] } ?? []
+        case .region:
+            members =
+                membership.liveWorkers.map { membership.workers[$0] }.filter { $0.region == region }
+                + (region.flatMap { membership.gateways[$0] }.map { [$0] } ?? [])
+        }
+        run.event(
+            "kill_fault",
+            [
+                ("fault", .int(kill.fault)), ("target", .string(kill.target.description)),
+                ("members", .array(members.map { .string($0.label) })), ("step", .int(step ?? max(steps.step, 0))),
+            ])
+        trace.membership("kill \(kill.target)", at: clock.now(), args: [("fault", .int(kill.fault))])
+        faultLedger.kill(
+            fault: kill.fault, target: kill.target.description, members: members.map(\.label), now: clock.now())
+        log.info(
+            "kill \(kill.target) (fault \(kill.fault) of the job): \(members.isEmpty ? "no such member now" : members.map(\.label).joined(separator: ", "))"
+        )
+        for member in members {
+            try? send(
+                .kill(.init(fault: kill.fault, reason: "fault \(kill.fault) of the job: kill \(kill.target)")),
+                to: member.route)
+        }
     }
 
     /// A fault an operator gives while the job runs (`straits fault`): scheduled as the job's
@@ -250,7 +297,7 @@ extension Coordinator {
                 ])
             failure = "worker \(label) failed: \(stop.reason)"
         case (.worker, .join), (.worker, .refuse), (.worker, .plan), (.worker, .probe), (.worker, .step),
-            (.worker, .clock), (.worker, .fault), (.worker, .inject):
+            (.worker, .clock), (.worker, .fault), (.worker, .inject), (.worker, .kill):
             try expel(who, "it sent a \(message.kind) message, which only the coordinator sends")
         }
     }

@@ -55,30 +55,67 @@ extension Coordinator {
         }
         run.write(
             "summary.json",
+            .object(
+                [
+                    ("status", .string(status)), ("reason", reason.map { .string($0) } ?? .null),
+                    ("job", .string(job.name)), ("kind", .string(job.kind.rawValue)),
+                    ("topology", .string(topology.name)),
+                    ("workers", .int(membership.liveWorkers.count)),
+                    ("ranks", .int(order.isEmpty ? topology.deviceCount : order.count * devicesPerHost)),
+                    ("steps", .int(stepsFinished)), ("samples", .int(samplesFinished)), ("wall_s", .double(wall)),
+                    ("started", .string(RunDirectory.timestamp(started))),
+                    ("finished", .string(RunDirectory.timestamp())),
+                    (
+                        "compute",
+                        .string(
+                            job.training.map { Self.computeDescription($0, model: MLP(layers: $0.model.layers)) }
+                                ?? (job.computeSeconds > 0
+                                    ? "emulated: \(Units.formatDuration(seconds: job.computeSeconds)) sleep per step"
+                                    : "none"))
+                    ),
+                    ("wan_path", .string(wanPath)),
+                    ("bytes_sent", .int(sent)), ("bytes_received", .int(received)),
+                    ("bytes_balanced", .bool(sent == received)),
+                    ("dropped_control_messages", .int(dropped)),
+                    (
+                        "rejected_data_messages",
+                        .int(membership.workers.reduce(0) { $0 + $1.report.traffic.rejectedMessages })
+                    ),
+                    ("regions", .array(regions)),
+                    ("training", ledger?.json(samplesPerStep: job.samplesPerStep) ?? .null),
+                ] + faultFields))
+    }
+
+    /// summary.json's `faults` (each fault's course, seconds from the first step) and `goodput`,
+    /// for jobs with faults or a quorum.
+    var faultFields: [(String, JSONValue)] {
+        guard elastic || !job.faults.isEmpty || !job.kills.isEmpty || !faultLedger.courses.isEmpty else { return [] }
+        let origin = faultLedger.firstStepNs ?? 0
+        let seconds = { (ns: Int64?) -> JSONValue in ns.map { .double(Double($0 - origin) / 1e9) } ?? .null }
+        let after = { (from: Int64?, to: Int64?) -> JSONValue in
+            guard let from, let to else { return .null }
+            return .double(Double(to - from) / 1e9)
+        }
+        let courses: [JSONValue] = faultLedger.courses.map { course in
             .object([
-                ("status", .string(status)), ("reason", reason.map { .string($0) } ?? .null),
-                ("job", .string(job.name)), ("kind", .string(job.kind.rawValue)), ("topology", .string(topology.name)),
-                ("workers", .int(membership.workers.count)), ("ranks", .int(topology.deviceCount)),
-                ("steps", .int(stepsFinished)), ("samples", .int(samplesFinished)), ("wall_s", .double(wall)),
-                ("started", .string(RunDirectory.timestamp(started))), ("finished", .string(RunDirectory.timestamp())),
-                (
-                    "compute",
-                    .string(
-                        job.training.map { Self.computeDescription($0, model: MLP(layers: $0.model.layers)) }
-                            ?? (job.computeSeconds > 0
-                                ? "emulated: \(Units.formatDuration(seconds: job.computeSeconds)) sleep per step"
-                                : "none"))
-                ),
-                ("wan_path", .string(wanPath)),
-                ("bytes_sent", .int(sent)), ("bytes_received", .int(received)),
-                ("bytes_balanced", .bool(sent == received)),
-                ("dropped_control_messages", .int(dropped)),
-                (
-                    "rejected_data_messages",
-                    .int(membership.workers.reduce(0) { $0 + $1.report.traffic.rejectedMessages })
-                ),
-                ("regions", .array(regions)),
-                ("training", ledger?.json(samplesPerStep: job.samplesPerStep) ?? .null),
-            ]))
+                ("kind", .string(course.kind)), ("fault", .int(course.fault)), ("target", .string(course.target)),
+                ("began_s", seconds(course.beganNs)), ("ended_s", seconds(course.endedNs)),
+                ("detected_after_s", after(course.beganNs, course.detectedNs)),
+                ("recovered_after_s", after(course.detectedNs, course.recoveredNs)),
+            ])
+        }
+        let rate = faultLedger.goodputRate
+        let clean = faultLedger.faultFreeRate
+        let goodput: JSONValue = .object([
+            ("useful_samples", .int(faultLedger.usefulSamples)),
+            ("samples_per_s", rate.map { .double($0) } ?? .null),
+            ("fault_free_samples_per_s", clean.map { .double($0) } ?? .null),
+            ("ratio", rate.flatMap { rate in clean.map { .double(rate / $0) } } ?? .null),
+            ("undisturbed_samples", .int(faultLedger.undisturbedSamples)),
+            ("steps_retried", .int(faultLedger.stepsRetried)),
+            ("seconds_lost", .double(faultLedger.secondsLost)),
+            ("epochs", .int(epoch)),
+        ])
+        return [("faults", .array(courses)), ("goodput", goodput)]
     }
 }

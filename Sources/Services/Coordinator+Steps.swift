@@ -59,12 +59,19 @@ extension Coordinator {
     ) throws -> StepResult {
         var start = clock.now()
         for action in faults.onStep(step, now: start) { carryOut(action) }
+        for kill in faults.dueKills(now: start) { carryOut(kill, step: step) }
         var startDate = Date()
         // An elastic job retries the step over the survivors when a worker of it is lost, and
         // takes workers that joined in before it begins.
-        var transfer: ControlMessage.StateTransfer?
+        var transfer: [ControlMessage.StateTransfer]?
+        let crossesRegions =
+            topology.regions.count > 1 && (train.map { $0.gradients == .all || $0.outer } ?? true)
+        var retried = false
         while true {
+            if crossesRegions { try awaitGateways(step: step) }
             if elasticity.pending { transfer = try nextEpoch(step: step) }
+            elasticity.stepCrossesRegions = crossesRegions
+            faultLedger.attemptBegins(now: clock.now())
             steps.begin(step: step)
             var message = ControlMessage.Step(
                 step: step, bytes: bytes, computeS: computeS, collective: collective, train: train,
@@ -85,11 +92,14 @@ extension Coordinator {
                 })
             if steps.isComplete && !elasticity.stepLost { break }
             run.event("step_retried", [("step", .int(step)), ("epoch", .int(epoch + 1))])
+            faultLedger.attemptGivenUp(seconds: Double(clock.now() - start) / 1e9)
+            retried = true
             start = clock.now()
             startDate = Date()
         }
         elasticity.unsynced = []
-        if !elasticity.recovering.isEmpty { recovered(step: step) }
+        elasticity.stepCrossesRegions = false
+        if !elasticity.recovering.isEmpty, elasticity.gatewaysDown.isEmpty { recovered(step: step) }
         let wall = Double(clock.now() - start) / 1e9
         let tally = StepTally(results: steps.results) { self.worker($0).region }
         let timestamp = RunDirectory.timestamp(startDate)
@@ -129,7 +139,11 @@ extension Coordinator {
         }
         latestStep = step
         stepsFinished += 1
-        samplesFinished += order.count * topology.regions[0].devicesPerHost * job.samplesPerStep
+        let samples = order.count * topology.regions[0].devicesPerHost * job.samplesPerStep
+        samplesFinished += samples
+        faultLedger.stepDone(
+            samples: samples, seconds: wall, hosts: order.count, fullHosts: topology.hostCount, retried: retried,
+            now: clock.now())
         return StepResult(wall: wall, tally: tally)
     }
 }

@@ -72,6 +72,8 @@ public final class Coordinator {
     var modelCosts = CollectiveSimulator.Costs(lan: LinkCost.unmeasured)
     /// Elastic jobs: membership changes not yet carried into a new epoch.
     var elasticity = Elasticity()
+    /// Each fault's course and what the faults cost (summary.json's `faults` and `goodput`).
+    var faultLedger = FaultLedger()
     /// The epoch whose replicas were last found to agree.
     var checkedEpoch = 1
 
@@ -80,7 +82,7 @@ public final class Coordinator {
         topology = try ClusterTopology.load(path: options.topologyPath)
         job = try JobSpec.load(path: options.jobPath)
         try Self.check(job: job, jobPath: options.jobPath, topology: topology, topologyPath: options.topologyPath)
-        faults = try FaultSchedule(faults: job.faults, topology: topology, file: options.jobPath)
+        faults = try FaultSchedule(faults: job.faults, kills: job.kills, topology: topology, file: options.jobPath)
         if !job.faults.isEmpty && (topology.regions.count < 2 || !options.gateways) {
             throw ConfigError(
                 .unsupported, file: options.jobPath, line: job.faults[0].line, field: "faults",

@@ -274,6 +274,9 @@ public final class Gateway {
                 break  // a late answer to a clock measurement
             case .fault(let fault):
                 applyFault(fault)
+            case .kill(let kill):
+                log.error("killed by fault \(kill.fault) of the job: \(kill.reason)")
+                Foundation.kill(getpid(), SIGKILL)
             default:
                 watch.drop(name, "a \(message.kind) message is not for a gateway")
             }

@@ -91,7 +91,8 @@ final class TrainingDevice: @unchecked Sendable {
 
     /// Sends the replica's whole state from rank `transfer.from` to the ranks `transfer.to`
     /// (ranks that joined the running job), in data frames of at most 4 MiB, before the step's
-    /// own collectives (on the id just below them). A receiving rank takes it as its own.
+    /// own collectives (on the id just below them). A receiving rank takes it as its own, and
+    /// with `global` starts its inner steps again from the global parameters.
     private func transferState(
         _ transfer: ControlMessage.StateTransfer, replica: Replica, step: ControlMessage.Step
     ) throws {
@@ -121,6 +122,9 @@ final class TrainingDevice: @unchecked Sendable {
             collectiveID: UInt64(step.collective - 1), step: UInt64(step.step), timeout: shared.timeout)
         if rank != transfer.from {
             replica.load(from: state)
+            if transfer.global == true, let global = replica.global {
+                replica.parameters.update(from: global, count: replica.model.parameterCount)
+            }
             if let snapshot { replica.save(into: snapshot) }
         }
     }
@@ -154,7 +158,9 @@ final class TrainingDevice: @unchecked Sendable {
         }
         let schedule = spec.schedules[train.schedule]
         let replica = prepare(train, schedule: schedule)
-        if let transfer = train.state { try transferState(transfer, replica: replica, step: step) }
+        if let transfer = train.state?.first(where: { $0.from == plane.rank || $0.to.contains(plane.rank) }) {
+            try transferState(transfer, replica: replica, step: step)
+        }
         let model = replica.model
         let count = model.parameterCount
         guard count <= group.elementCount else {

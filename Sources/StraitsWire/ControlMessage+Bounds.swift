@@ -83,10 +83,11 @@ extension ControlMessage {
                     for value in bucket { check.int(value, "train.buckets[][]", max: Bounds.bytes / 4) }
                 }
                 if let save = train.save { check.name(save, "train.save") }
-                if let state = train.state {
-                    check.int(state.from, "train.state.from", max: Bounds.count)
-                    check.list(state.to.count, "train.state.to", max: 4096)
-                    for rank in state.to { check.int(rank, "train.state.to[]", max: Bounds.count) }
+                check.list(train.state?.count ?? 0, "train.state", max: 4096)
+                for state in train.state ?? [] {
+                    check.int(state.from, "train.state[].from", max: Bounds.count)
+                    check.list(state.to.count, "train.state[].to", max: 4096)
+                    for rank in state.to { check.int(rank, "train.state[].to[]", max: Bounds.count) }
                 }
             }
         case .stepDone(let done):
@@ -130,6 +131,9 @@ extension ControlMessage {
                 check.fail("bandwidth_bps \(rate) is outside 1e3…1e15")
             }
             if let latency = fault.latencyS { check.seconds(latency, "latency_s") }
+        case .kill(let kill):
+            check.int(kill.fault, "fault", max: Bounds.count)
+            check.text(kill.reason, "reason")
         case .inject(let inject):
             check.text(inject.fault, "fault")
             if let reason = inject.reason { check.text(reason, "reason") }

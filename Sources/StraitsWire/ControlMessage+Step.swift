@@ -22,9 +22,10 @@ extension ControlMessage {
         /// Whether every rank reports a CRC32C of its parameters after the step (elastic jobs:
         /// the coordinator checks that the replicas agree).
         public var checksum: Bool?
-        /// Before the step: rank `from` sends its replica's whole state to the ranks `to`, which
-        /// joined the job and take it instead of their own (see `Replica.save`).
-        public var state: StateTransfer?
+        /// Before the step: in each transfer, rank `from` sends its replica's whole state to the
+        /// ranks `to`, which joined the job and take it instead of their own (see `Replica.save`).
+        /// A rank is in at most one transfer.
+        public var state: [StateTransfer]?
         public init(schedule: Int, index: Int, gradients: SyncScope, outer: Bool, buckets: [[Int]], save: String? = nil)
         {
             self.schedule = schedule
@@ -41,9 +42,14 @@ extension ControlMessage {
     public struct StateTransfer: Codable, Equatable, Sendable {
         public var from: Int
         public var to: [Int]
-        public init(from: Int, to: [Int]) {
+        /// Schedules that synchronise regions every H steps, where `from` is of another region
+        /// (none of the joiners' own is left): the joiners start their inner steps again from
+        /// the last global parameters, which every rank holds alike.
+        public var global: Bool?
+        public init(from: Int, to: [Int], global: Bool? = nil) {
             self.from = from
             self.to = to
+            self.global = global
         }
     }
 

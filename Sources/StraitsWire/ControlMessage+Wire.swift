@@ -70,6 +70,7 @@ extension ControlMessage {
             case .modelPart(let body): data = try encoder.encode(body)
             case .clock(let body): data = try encoder.encode(body)
             case .fault(let body): data = try encoder.encode(body)
+            case .kill(let body): data = try encoder.encode(body)
             case .inject(let body): data = try encoder.encode(body)
             }
         } catch {
@@ -123,6 +124,7 @@ extension ControlMessage {
             case .modelPart: self = .modelPart(try decoder.decode(ModelPart.self, from: data))
             case .clock: self = .clock(try decoder.decode(Clock.self, from: data))
             case .fault: self = .fault(try decoder.decode(Fault.self, from: data))
+            case .kill: self = .kill(try decoder.decode(Kill.self, from: data))
             case .inject: self = .inject(try decoder.decode(Inject.self, from: data))
             }
         } catch {

@@ -19,6 +19,7 @@ public enum ControlMessage: Equatable, Sendable {
     case clock(Clock)
     case fault(Fault)
     case inject(Inject)
+    case kill(Kill)
 
     /// The type code in the envelope.
     public enum Kind: UInt16, Sendable, CaseIterable {
@@ -35,6 +36,7 @@ public enum ControlMessage: Equatable, Sendable {
         case clock = 11
         case fault = 12
         case inject = 13
+        case kill = 14
 
         var name: String {
             switch self {
@@ -51,6 +53,7 @@ public enum ControlMessage: Equatable, Sendable {
             case .clock: "clock"
             case .fault: "fault"
             case .inject: "inject"
+            case .kill: "kill"
             }
         }
     }
@@ -70,6 +73,7 @@ public enum ControlMessage: Equatable, Sendable {
         case .clock: .clock
         case .fault: .fault
         case .inject: .inject
+        case .kill: .kill
         }
     }
 
@@ -350,6 +354,18 @@ public enum ControlMessage: Equatable, Sendable {
             self.state = state
             self.bandwidthBps = bandwidthBps
             self.latencyS = latencyS
+        }
+    }
+
+    /// Coordinator → a worker or gateway: a fault of the job (`faults:` `kill`) ends the process
+    /// at once, as SIGKILL does: no goodbye, its sockets closed by the kernel.
+    public struct Kill: Codable, Equatable, Sendable {
+        /// The fault's place in the job's list of kills.
+        public var fault: Int
+        public var reason: String
+        public init(fault: Int, reason: String) {
+            self.fault = fault
+            self.reason = reason
         }
     }
 

@@ -34,6 +34,17 @@ struct JobCommand: ParsableCommand {
             }
         }
         for fault in job.faults { print("  fault: " + Self.describe(fault)) }
+        for kill in job.kills {
+            let when =
+                kill.atStep.map { "at step \($0)" }
+                ?? "\(Units.formatDuration(seconds: kill.atSeconds ?? 0)) after the first step"
+            print("  fault: kill \(kill.target) \(when)")
+        }
+        if let quorum = job.quorum {
+            print(
+                "  quorum: goes on with at least \(quorum.hosts) host\(quorum.hosts == 1 ? "" : "s") in \(quorum.regions) region\(quorum.regions == 1 ? "" : "s"); a lost worker is left out and may join again"
+            )
+        }
     }
 
     /// A link fault in words: `us-east ↔ eu-west down from 2 s after the first step, for 3 s`.

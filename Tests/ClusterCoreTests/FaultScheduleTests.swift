@@ -23,7 +23,7 @@ struct FaultScheduleTests {
 
     static func schedule(_ faults: String) throws -> FaultSchedule {
         let job = try JobSpec.parse("name: j\nfaults:\n" + faults, file: "j.yaml")
-        return try FaultSchedule(faults: job.faults, topology: topology, file: "j.yaml")
+        return try FaultSchedule(faults: job.faults, kills: job.kills, topology: topology, file: "j.yaml")
     }
 
     static func states(_ actions: [FaultSchedule.Action]) -> [String] {
@@ -99,5 +99,104 @@ struct FaultScheduleTests {
                 #expect("\(error)".hasPrefix(message.prefix(60)), "\(error)")
             }
         }
+    }
+
+    @Test(
+        "kills: a worker at a step, a gateway and a region at times after the first step, due in time order; link faults in the same list go on as before"
+    )
+    func kills() throws {
+        var faults = try Self.schedule(
+            """
+              - { kill: worker, region: b, host: 0, step: 4 }
+              - { kill: gateway, region: a, at: 2s }
+              - { link: [a, c], at: 1s, for: 1s, down: true }
+              - { kill: region, region: c, at: 3s }
+
+            """)
+        #expect(faults.kills.map(\.target) == [.worker(region: "b", host: 0), .gateway(region: "a"), .region("c")])
+        #expect(faults.faults.count == 1)
+        #expect(faults.start(now: 0).isEmpty && faults.dueKills(now: 0).isEmpty)
+        #expect(faults.nextDeadline == Self.second)
+        #expect(Self.states(faults.onTick(now: Self.second)) == ["0→2 down", "2→0 down"])
+        #expect(faults.dueKills(now: 2 * Self.second - 1).isEmpty)
+        #expect(faults.dueKills(now: 2 * Self.second) == [.init(fault: 1, target: .gateway(region: "a"))])
+        #expect(Self.states(faults.onStep(4, now: 2 * Self.second + 5)) == ["0→2 up", "2→0 up"])
+        #expect(faults.dueKills(now: 2 * Self.second + 5) == [.init(fault: 0, target: .worker(region: "b", host: 0))])
+        #expect(!faults.isDone)
+        _ = faults.onTick(now: 3 * Self.second)
+        #expect(faults.dueKills(now: 3 * Self.second) == [.init(fault: 2, target: .region("c"))])
+        #expect(faults.isDone)
+    }
+
+    @Test("a kill of a host or region the topology lacks, or one without a time, is refused with file, line and field")
+    func badKills() throws {
+        for (text, message) in [
+            (
+                "  - { kill: worker, region: b, host: 1, step: 2 }\n",
+                "j.yaml:3: faults (kill 0).host: region b has 1 hosts (0…0)"
+            ),
+            (
+                "  - { kill: gateway, region: z, at: 1s }\n",
+                "j.yaml:3: faults (kill 0).region: topology three has no region \"z\""
+            ),
+            ("  - { kill: worker, region: b, host: 0 }\n", "j.yaml:3: faults[0].at: give when the kill comes"),
+            (
+                "  - { kill: gateway, region: b, host: 0, at: 1s }\n",
+                "j.yaml:3: faults[0].host: a kill of a gateway names no host"
+            ),
+            (
+                "  - { kill: rack, region: b, at: 1s }\n",
+                "j.yaml:3: faults[0].kill: expected one of worker, gateway, region"
+            ),
+        ] {
+            do {
+                _ = try Self.schedule(text)
+                Issue.record("\(text) was taken")
+            } catch {
+                #expect("\(error)".hasPrefix(message), "\(error)")
+            }
+        }
+    }
+}
+
+@Suite("what faults cost: each fault's course and goodput, manual clock")
+struct FaultLedgerTests {
+    static let second: Int64 = 1_000_000_000
+
+    @Test(
+        "a kill is detected and recovered from; a flapping link is in progress from its first change to its last; only undisturbed steps over every host make the fault-free rate"
+    )
+    func ledger() {
+        var ledger = FaultLedger()
+        // Two undisturbed steps of 1 s, 100 samples each.
+        for step in 0..<2 {
+            ledger.attemptBegins(now: Int64(step) * Self.second)
+            ledger.stepDone(
+                samples: 100, seconds: 1, hosts: 4, fullHosts: 4, retried: false, now: Int64(step + 1) * Self.second)
+        }
+        // A kill during step 2: detected, the attempt given up, retried over 3 hosts.
+        ledger.attemptBegins(now: 2 * Self.second)
+        ledger.kill(fault: 0, target: "worker b/1", members: ["b/host 1 (pid 7)"], now: 2 * Self.second)
+        ledger.lost("b/host 1 (pid 7)", now: 2 * Self.second + Self.second / 4)
+        ledger.attemptGivenUp(seconds: 0.5)
+        ledger.attemptBegins(now: 3 * Self.second)
+        ledger.recovered("b/host 1 (pid 7)", now: 4 * Self.second)
+        ledger.stepDone(samples: 75, seconds: 1, hosts: 3, fullHosts: 4, retried: true, now: 4 * Self.second)
+        // A flap over step 3 (down, up, down, up): disturbed although it ends up.
+        ledger.attemptBegins(now: 4 * Self.second)
+        for (index, active) in [true, false, true, false].enumerated() {
+            ledger.linkChange(fault: 2, target: "a → b", active: active, now: 4 * Self.second + Int64(index) * 100)
+        }
+        ledger.stepDone(samples: 100, seconds: 2, hosts: 4, fullHosts: 4, retried: false, now: 6 * Self.second)
+
+        #expect(ledger.courses.count == 2)
+        let kill = ledger.courses[0]
+        #expect(kill.kind == "kill" && kill.detectedNs == 2 * Self.second + Self.second / 4)
+        #expect(kill.recoveredNs == 4 * Self.second)
+        let flap = ledger.courses[1]
+        #expect(flap.kind == "link" && flap.beganNs == 4 * Self.second && flap.endedNs == 4 * Self.second + 300)
+        #expect(ledger.faultFreeRate == 100)
+        #expect(ledger.usefulSamples == 375 && ledger.goodputRate == 62.5)
+        #expect(ledger.stepsRetried == 1 && ledger.secondsLost == 0.5)
     }
 }

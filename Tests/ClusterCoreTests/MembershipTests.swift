@@ -95,7 +95,7 @@ struct MembershipTests {
         membership.closeAdmission()
         #expect(
             refuse(Self.worker("us", 1))
-                == "us/host 1 (pid 100): the job has already started; this job takes no workers mid-job (it has no quorum:)"
+                == "us/host 1 (pid 100): the job has already started; this job takes no members mid-job (it has no quorum:)"
         )
         #expect(membership.workers.count == 1 && membership.gateways.count == 1)
 
@@ -253,7 +253,7 @@ struct MembershipTests {
         fixed.closeAdmission()
         #expect(
             Self.refusal(fixed.onJoin(Self.worker("us", 0), route: [1], now: 0))
-                == "us/host 0 (pid 100): the job has already started; this job takes no workers mid-job (it has no quorum:)"
+                == "us/host 0 (pid 100): the job has already started; this job takes no members mid-job (it has no quorum:)"
         )
     }
 }

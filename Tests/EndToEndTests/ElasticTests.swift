@@ -84,7 +84,10 @@ struct ElasticTests {
         #expect((identical?["crc32c"] as? [String])?.count == 1)
         #expect(!Self.events(cluster, "worker_rejoined").isEmpty)
         let transfer = Self.events(cluster, "state_transfer").first
-        #expect(transfer?["to_ranks"] as? [Int] == [6, 7], "\(String(describing: transfer))")
+        let moved = (transfer?["transfers"] as? [[String: Any]])?.first
+        #expect(
+            moved?["from_rank"] as? Int == 0 && moved?["to_ranks"] as? [Int] == [6, 7],
+            "\(String(describing: transfer))")
 
         #expect(LocalCluster.wait(cluster.coordinator!, timeout: 120) == 0, "\(cluster.log("coordinator"))")
         #expect(try cluster.summary()["status"] as? String == "ok")

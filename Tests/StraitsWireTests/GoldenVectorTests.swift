@@ -26,6 +26,7 @@ struct GoldenVectorTests {
             "control-step-done", "control-heartbeat", "control-heartbeat-coordinator", "control-stop",
             "control-join-gateway", "control-plan-gateways", "control-heartbeat-gateway", "control-step-train",
             "control-step-done-train", "control-step-timer", "control-model-part", "control-fault", "control-inject",
+            "control-kill", "control-step-elastic", "control-step-elastic-diloco",
         ])
     func control(name: String) throws {
         let frames = try Self.frames(name)
