@@ -143,6 +143,7 @@ coordinator_bind="tcp://127.0.0.1:*"
 "${launch_prefix[@]}" "$bin/straits-coordinator" --topology "$topology" --job "$job" --run-dir "$run_dir" \
     --bind "$coordinator_bind" "${security_args[@]}" >"$run_dir/logs/coordinator.log" 2>&1 &
 coordinator=$!
+coordinator_prefix="${launch_prefix[*]}"
 pids+=("$coordinator")
 tail -n +1 -f --pid="$coordinator" "$run_dir/logs/coordinator.log" &
 pids+=($!)
@@ -222,8 +223,27 @@ while kill -0 "$coordinator" 2>/dev/null; do
         fi
     done
     sleep 0.2
+    # --restart: a coordinator killed mid-job is succeeded by one that takes its job over from
+    # the state it wrote (elastic jobs); the members wait for it.
+    if [[ $restart -eq 1 ]] && ! kill -0 "$coordinator" 2>/dev/null; then
+        wait "$coordinator" && code=0 || code=$?
+        if [[ $code -eq 137 && -s "$run_dir/coordinator-state.json" ]]; then
+            sleep 1
+            read -r -a prefix_words <<<"$coordinator_prefix"
+            "${prefix_words[@]}" "$bin/straits-coordinator" --resume "$run_dir" --bind "$coordinator_bind" \
+                "${security_args[@]}" >>"$run_dir/logs/coordinator.log" 2>&1 &
+            coordinator=$!
+            pids+=("$coordinator")
+            tail -n 0 -f --pid="$coordinator" "$run_dir/logs/coordinator.log" &
+            pids+=($!)
+            restarts=$((restarts + 1))
+            echo "local-cluster.sh: the coordinator was killed; its successor resumes the job (restart $restarts)" >&2
+        else
+            status=$code
+        fi
+    fi
 done
-wait "$coordinator" && status=0 || status=$?
+[[ -n "$status" ]] || { wait "$coordinator" && status=0 || status=$?; }
 
 # Workers leave once the coordinator says stop; give them a moment, then stop_all does the rest.
 for _ in $(seq 50); do

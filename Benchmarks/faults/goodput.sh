@@ -11,10 +11,13 @@
 # schedule's run without faults (goodput), against the run's own undisturbed steps, the attempts
 # given up, and the final loss.
 #
+# Each schedule runs long enough (about 45 s here) for its faults to count: DDP 400 steps,
+# hierarchical-local 1200, DiLoCo 1400 (--steps N runs every schedule N steps).
+#
 #   Benchmarks/faults/goodput.sh [--steps N] [--seed S] [--schedules LIST] [--bin DIR]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-steps=400
+steps=""
 seed=7
 schedules="ddp,hierarchical-local,diloco"
 bin=""
@@ -95,17 +98,22 @@ print(f"| {schedule} | {level} | {kills} | {links} | {summary['status']} | {summ
 PY
 }
 
-echo "Topology $topology; $steps steps of one schedule per run; faults seeded with $seed."
+echo "Topology $topology; one schedule per run (steps: ${steps:-ddp 400, hierarchical-local 1200, diloco 1400}); faults seeded with $seed."
 echo
 echo "| schedule | faults (kills/h, outages/h) | kills | link outages | status | wall (s) | samples/s | goodput vs no faults | vs undisturbed steps | attempts given up | seconds lost | final loss |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for schedule in ${schedules//,/ }; do
+    case "$schedule" in
+        ddp) schedule_steps="${steps:-400}" ;;
+        hierarchical-local) schedule_steps="${steps:-1200}" ;;
+        *) schedule_steps="${steps:-1400}" ;;
+    esac
     calm_rate="-"
     horizon=60
     for level in "0 0" "120 240" "480 960"; do
         read -r kills outages <<<"$level"
         job="$work/$schedule-$kills.yaml"
-        write_job "$schedule" "$kills" "$outages" "$steps" "$seed" "$horizon" "$job"
+        write_job "$schedule" "$kills" "$outages" "$schedule_steps" "$seed" "$horizon" "$job"
         run="$work/run-$schedule-$kills"
         if ! Deploy/local-cluster.sh --bin "$bin" --topology "$topology" --job "$job" --run-dir "$run" --restart \
             >"$work/log-$schedule-$kills.txt" 2>&1; then

@@ -149,6 +149,7 @@ public struct ClusterWorker {
                 log.error("\(failure)")
                 return 1
             }
+            try watch.joinSuccessorIfDue(join, epoch: epoch, on: &control, log: log)
             if let seq = watch.heartbeatDue() {
                 try ControlLink.send(
                     .heartbeat(
@@ -202,6 +203,7 @@ public struct ClusterWorker {
                     }
                 }
                 epoch = max(epoch, plan.epoch)
+                watch.successorWait = plan.successorWaitS.map { .milliseconds(Int($0 * 1000)) }
                 try carryOut(commands.onCommand(.connect(plan)))
             case .probe(let probe):
                 try carryOut(commands.onCommand(.probe(probe)))

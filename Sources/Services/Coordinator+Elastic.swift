@@ -20,6 +20,8 @@ extension Coordinator {
         var joining: [Int] = []
         /// Workers taken in that have not yet finished a step: each attempt sends them the state.
         var unsynced = Set<Int>()
+        /// A successor's members that joined again holding the state of the step to run.
+        var holders = Set<Int>()
         /// Losses whose recovery (the next step done over the survivors) is still to come:
         /// who, and when the loss was detected (monotonic nanoseconds).
         var recovering: [(label: String, detectedAt: Int64)] = []
@@ -195,7 +197,8 @@ extension Coordinator {
                         ? "" : "; lost \(lost.map { membership.workers[$0].label }.joined(separator: ", "))")
                     + (joining.isEmpty
                         ? "" : "; joined \(joining.map { membership.workers[$0].label }.joined(separator: ", "))")))
-        elasticity.unsynced.formUnion(joining)
+        elasticity.unsynced.formUnion(joining.filter { !elasticity.holders.contains($0) })
+        elasticity.holders = []
         guard job.kind == .train, let transfers = transfers(to: elasticity.unsynced) else { return nil }
         run.event(
             "state_transfer",

@@ -84,17 +84,7 @@ extension Coordinator {
             chunkBytes: job.chunkBytes)
         self.planner = planner
         // The model: the declared links when gateways shape them, the uncontended LAN for the rest.
-        var declared: [Int: [Int: LinkSpec]]?
-        if !gateways.isEmpty {
-            var byRegion: [Int: [Int: LinkSpec]] = [:]
-            for link in topology.links {
-                guard let from = topology.regions.firstIndex(where: { $0.name == link.from }),
-                    let to = topology.regions.firstIndex(where: { $0.name == link.to })
-                else { continue }
-                byRegion[from, default: [:]][to] = link.spec
-            }
-            declared = byRegion
-        }
+        let declared = declaredLinks()
         var costs = CollectiveSimulator.Costs(lan: LinkCost(uncontended), gatewayHop: hop.map(LinkCost.init))
         // A local cluster's processes share this machine's cores: the model shares them too, at
         // what they measure here (the workers are idle now).
@@ -167,11 +157,13 @@ extension Coordinator {
                 ControlMessage.PlanGateway(region: $0, endpoints: gateways[$0]!.join.endpoints)
             }
         let maxBytes = job.kind == .bench ? job.benchSizes.max() ?? job.maxBytes : trainingBytes ?? job.gradientBytes
-        return ControlMessage.Plan(
+        var plan = ControlMessage.Plan(
             epoch: epoch, you: you, regions: topology.regions.map(\.name),
             devicesPerWorker: topology.regions[0].devicesPerHost, workers: workers, algo: job.algorithm,
             chunkBytes: job.chunkBytes ?? 0, maxBytes: maxBytes, checksums: options.checksums,
             timeoutS: job.timeoutSeconds, lan: lan, wan: wan, gateways: planGateways, job: jobText)
+        if elastic { plan.successorWaitS = options.successorWaitSeconds }
+        return plan
     }
 
     /// Runs one link probe between two workers and waits for the lead's result.

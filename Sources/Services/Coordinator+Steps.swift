@@ -19,14 +19,15 @@ extension Coordinator {
     }
 
     /// A sync job: its steps, each an emulated compute and the all-reduce of the gradient bytes.
-    func runSteps() throws {
+    func runSteps(from first: Int = 0) throws {
         log.info(
             "running \(job.steps) steps: compute \(Units.formatDuration(seconds: job.computeSeconds)), all-reduce \(job.gradientBytes) bytes"
         )
         var lastPrint = clock.now()
-        for step in 0..<job.steps {
+        for step in first..<job.steps {
             let result = try runStep(
                 step, bytes: job.gradientBytes, computeS: job.computeSeconds, collective: CollectiveIDs.step(step))
+            saveState(nextStep: step + 1, collective: CollectiveIDs.step(step + 1))
             if step == job.steps - 1 || clock.now() - lastPrint > 2_000_000_000 {
                 lastPrint = clock.now()
                 log.info(

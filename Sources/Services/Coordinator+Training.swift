@@ -28,11 +28,15 @@ extension Coordinator {
     }
 
     /// Runs each of the job's schedules in turn from the same initial parameters and data.
-    func runTraining() throws {
+    func runTraining(resuming state: SavedState? = nil) throws {
         guard let spec = job.training else { return }
         let model = MLP(layers: spec.model.layers)
         let bytes = model.parameterCount * 4
-        ledger = TrainingLedger(spec: spec, regions: topology.regions.map(\.name))
+        ledger =
+            try state.map {
+                try Self.ledger(
+                    spec: spec, regions: topology.regions.map(\.name), runDirectory: run.path, before: $0.nextStep)
+            } ?? TrainingLedger(spec: spec, regions: topology.regions.map(\.name))
         log.info(
             Logger.Message(
                 stringLiteral:
@@ -88,29 +92,45 @@ extension Coordinator {
         var measuredCompute: [Double] = []
         var step = 0
         var collective = CollectiveIDs.firstStep
-        for (index, schedule) in spec.schedules.enumerated() {
-            ledger!.begin(schedule)
-            let syncText =
-                switch schedule.sync {
-                case .ddp: "gradients all-reduced across every rank every step"
-                case .hierarchicalLocal:
-                    "gradients inside each region every step, parameters averaged across regions every \(schedule.every)"
-                case .diloco:
-                    "inner \(spec.optimizer.name.rawValue) inside each region, outer Nesterov (lr \(JSONValue.format(schedule.outerLearningRate)), momentum \(JSONValue.format(schedule.outerMomentum))) every \(schedule.every)"
-                }
-            log.info(
-                "schedule \(index + 1)/\(spec.schedules.count) \(schedule.name): \(schedule.steps) steps, \(syncText); WAN \(schedule.compression == .none ? "fp32" : schedule.compression.rawValue)"
-            )
-            run.event(
-                "schedule",
-                [
-                    ("name", .string(schedule.name)), ("sync", .string(schedule.sync.rawValue)),
-                    ("every", .int(schedule.every)), ("compression", .string(schedule.compression.rawValue)),
-                    ("steps", .int(schedule.steps)),
-                ])
+        if let state {
+            // Where the first coordinator stood: the next step, its ids, the buckets it planned.
+            step = state.nextStep
+            collective = state.collective
+            buckets = state.buckets ?? buckets
+            planned = state.bucketsPlanned ?? planned
+            measuredCompute = state.measuredCompute ?? []
+        }
+        let first = (schedule: state?.schedule ?? 0, step: state?.scheduleStep ?? 0)
+        for (index, schedule) in spec.schedules.enumerated() where index >= first.schedule {
+            let from = index == first.schedule ? first.step : 0
+            guard from < schedule.steps else { continue }
+            if from > 0 {
+                log.info("schedule \(index + 1)/\(spec.schedules.count) \(schedule.name): resuming at step \(from + 1)")
+                if ledger!.runs.last?.schedule.name != schedule.name { ledger!.begin(schedule) }
+            } else {
+                ledger!.begin(schedule)
+                let syncText =
+                    switch schedule.sync {
+                    case .ddp: "gradients all-reduced across every rank every step"
+                    case .hierarchicalLocal:
+                        "gradients inside each region every step, parameters averaged across regions every \(schedule.every)"
+                    case .diloco:
+                        "inner \(spec.optimizer.name.rawValue) inside each region, outer Nesterov (lr \(JSONValue.format(schedule.outerLearningRate)), momentum \(JSONValue.format(schedule.outerMomentum))) every \(schedule.every)"
+                    }
+                log.info(
+                    "schedule \(index + 1)/\(spec.schedules.count) \(schedule.name): \(schedule.steps) steps, \(syncText); WAN \(schedule.compression == .none ? "fp32" : schedule.compression.rawValue)"
+                )
+                run.event(
+                    "schedule",
+                    [
+                        ("name", .string(schedule.name)), ("sync", .string(schedule.sync.rawValue)),
+                        ("every", .int(schedule.every)), ("compression", .string(schedule.compression.rawValue)),
+                        ("steps", .int(schedule.steps)),
+                    ])
+            }
             var lastPrint = clock.now()
             let fileName = schedule.name.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" }
-            for i in 0..<schedule.steps {
+            for i in from..<schedule.steps {
                 let last = i == schedule.steps - 1
                 let outer = schedule.sync != .ddp && ((i + 1) % schedule.every == 0 || last)
                 let modelFile = "model-\(String(fileName)).bin"
@@ -127,6 +147,13 @@ extension Coordinator {
                 }
                 step += 1
                 collective += CollectiveIDs.trainingStepSpan(buckets: buckets.count)
+                defer {
+                    saveState(
+                        nextStep: step, collective: collective,
+                        training: .init(
+                            schedule: index, step: i + 1, buckets: buckets, planned: planned,
+                            measuredCompute: measuredCompute))
+                }
                 // Re-plan the buckets once from measured compute (steps 1…3; step 0 warms up).
                 if !planned, i >= 1 {
                     let sums = result.tally.regionSums.values

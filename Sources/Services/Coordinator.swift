@@ -74,6 +74,8 @@ public final class Coordinator {
     var elasticity = Elasticity()
     /// Each fault's course and what the faults cost (summary.json's `faults` and `goodput`).
     var faultLedger = FaultLedger()
+    /// A successor's (`--resume`): the state its predecessor last wrote.
+    var savedState: SavedState?
     /// The epoch whose replicas were last found to agree.
     var checkedEpoch = 1
 
@@ -82,7 +84,13 @@ public final class Coordinator {
         topology = try ClusterTopology.load(path: options.topologyPath)
         job = try JobSpec.load(path: options.jobPath)
         try Self.check(job: job, jobPath: options.jobPath, topology: topology, topologyPath: options.topologyPath)
-        faults = try FaultSchedule(faults: job.faults, kills: job.kills, topology: topology, file: options.jobPath)
+        // A successor keeps the faults of the steps to come: those at a time after the first
+        // step began, or at a step already run, were the first coordinator's.
+        let resuming = options.resumeDirectory != nil
+        faults = try FaultSchedule(
+            faults: resuming ? job.faults.filter { $0.atStep != nil } : job.faults,
+            kills: resuming ? job.kills.filter { $0.atStep != nil } : job.kills, topology: topology,
+            file: options.jobPath)
         if !job.faults.isEmpty && (topology.regions.count < 2 || !options.gateways) {
             throw ConfigError(
                 .unsupported, file: options.jobPath, line: job.faults[0].line, field: "faults",
@@ -92,7 +100,14 @@ public final class Coordinator {
         }
         run = try RunDirectory(
             path: options.runDirectory, regionNames: topology.regions.map(\.name),
-            topologyFile: options.topologyPath, jobFile: options.jobPath)
+            topologyFile: options.topologyPath, jobFile: options.jobPath, resuming: resuming)
+        if resuming {
+            guard job.quorum != nil else {
+                throw RuntimeError(
+                    .invalidArgument, "--resume: job \(job.name) has no quorum:, so its coordinator wrote no state")
+            }
+            savedState = try SavedState.load(runDirectory: options.runDirectory)
+        }
         // A run that dies before its end (SIGKILL, a power cut) leaves a summary that says so.
         run.write(
             "summary.json",
@@ -100,6 +115,7 @@ public final class Coordinator {
                 ("status", "running"), ("reason", .null), ("job", .string(job.name)),
                 ("kind", .string(job.kind.rawValue)), ("topology", .string(topology.name)),
                 ("started", .string(RunDirectory.timestamp(started))), ("pid", .int(Int(getpid()))),
+                ("resumed_at_step", savedState.map { .int($0.nextStep) } ?? .null),
             ]))
         try options.security.apply(bindsOffLoopback: options.bindsOffLoopback, log: log)
         var socket = try ZMQSocket(.router, linger: .milliseconds(500))
@@ -117,6 +133,8 @@ public final class Coordinator {
                 deadAfter: Self.nanoseconds(options.deadAfterSeconds)),
             gateways: options.gateways, now: now, jobID: options.jobID)
         membership.rejoins = job.quorum != nil
+        // A successor's members are already the job's: they join again, into a running job.
+        if resuming { membership.closeAdmission() }
         steps = StepCollector(workers: topology.hostCount)
         records = RecordAccumulator(topology: topology, samplesPerStep: job.samplesPerStep, now: now)
         // The job id first: a launcher that sees the endpoint finds the id beside it.
@@ -124,7 +142,7 @@ public final class Coordinator {
         try Data((endpoint + "\n").utf8).write(to: URL(fileURLWithPath: options.runDirectory + "/coordinator.endpoint"))
         log.info("listening on \(endpoint); run directory \(options.runDirectory)")
         run.event(
-            "start",
+            resuming ? "successor_start" : "start",
             [
                 ("endpoint", .string(endpoint)), ("topology", .string(topology.name)), ("job", .string(job.name)),
                 ("job_id", .string(options.jobID)),
@@ -174,12 +192,22 @@ public final class Coordinator {
     public func runJob() -> Int32 {
         watchSignals()
         do {
-            try admitWorkers()
-            try plan()
-            switch job.kind {
-            case .sync: try runSteps()
-            case .bench: try runBench()
-            case .train: try runTraining()
+            if let state = savedState {
+                try resumeMembership(state)
+                try restoreLinks()
+                switch job.kind {
+                case .sync: try runSteps(from: state.nextStep)
+                case .bench: throw Abort(description: "a bench job cannot be resumed")
+                case .train: try runTraining(resuming: state)
+                }
+            } else {
+                try admitWorkers()
+                try plan()
+                switch job.kind {
+                case .sync: try runSteps()
+                case .bench: try runBench()
+                case .train: try runTraining()
+                }
             }
             try awaitGatewayReports()
             writeRecords(kind: .final)

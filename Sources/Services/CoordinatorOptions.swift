@@ -88,6 +88,22 @@ public struct CoordinatorOptions: ParsableArguments, Sendable {
             valueName: "id"))
     var jobIDFlag: String?
 
+    @Option(
+        name: .customLong("resume"),
+        help: ArgumentHelp(
+            "Take over the job of a coordinator of this run directory that died.",
+            discussion:
+                "An elastic job's coordinator (one with a quorum:) writes <dir>/coordinator-state.json after every step. Its successor reads the topology, job, job id and endpoint from the directory, binds the same endpoint, appends to the same files, waits for the members to join again and goes on from the first step not finished.",
+            valueName: "dir"))
+    public var resumeDirectory: String?
+
+    @Option(
+        name: .customLong("successor-wait-s"),
+        help: ArgumentHelp(
+            "Elastic jobs: how long the members wait for a successor (--resume) when this coordinator goes silent.",
+            valueName: "s"))
+    public var successorWaitSeconds = 30.0
+
     @OptionGroup public var security: SecurityOptions
 
     public init() {}
@@ -98,6 +114,21 @@ public struct CoordinatorOptions: ParsableArguments, Sendable {
     }
 
     public mutating func validate() throws {
+        if let directory = resumeDirectory {
+            // The run directory holds what the job ran with, and who it was.
+            func read(_ name: String) throws -> String {
+                guard let text = try? String(contentsOfFile: directory + "/" + name, encoding: .utf8) else {
+                    throw ValidationError("--resume \(directory): no \(name) there (not a coordinator's run directory)")
+                }
+                return text.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            runDirectoryFlag = directory
+            topologyPath = directory + "/topology.yaml"
+            jobPath = directory + "/job.yaml"
+            jobIDFlag = try read("job.id")
+            if bind == "tcp://127.0.0.1:*" { bind = try read("coordinator.endpoint") }
+        }
+        try FlagCheck.positive(successorWaitSeconds, "--successor-wait-s", maximum: 86_400)
         if let bound = DataTransport.host(ofTCP: bind) {
             try FlagCheck.advertise(bind: bound.host, advertise: advertiseAddress, "--bind")
         }

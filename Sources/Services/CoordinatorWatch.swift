@@ -27,10 +27,21 @@ struct CoordinatorWatch {
         self.joinTimeoutSeconds = joinTimeoutSeconds
     }
 
-    /// Why to give up now (the coordinator is silent, or never admitted us), or nil.
+    /// Elastic jobs (the plan's `successor_wait_s`): how long to wait for a successor
+    /// (`straits-coordinator --resume`) once the coordinator went silent; nil: give up then.
+    var successorWait: Duration?
+    /// Whether this silence's join to a successor went out.
+    private var successorAsked = false
+
+    /// Why to give up now (the coordinator is silent, and no successor came; or it never
+    /// admitted us), or nil.
     func failure(at now: ContinuousClock.Instant = .now) -> String? {
-        if let lastHeard, now - lastHeard > deadAfter {
-            return "the coordinator at \(endpoint) has been silent for \(deadAfterSeconds) s; giving up"
+        if let lastHeard, now - lastHeard > deadAfter + (successorWait ?? .zero) {
+            guard let successorWait else {
+                return "the coordinator at \(endpoint) has been silent for \(deadAfterSeconds) s; giving up"
+            }
+            return
+                "the coordinator at \(endpoint) has been silent for \(deadAfterSeconds) s, and no successor came within \(successorWait); giving up"
         }
         if lastHeard == nil && now > joinDeadline {
             return "not admitted by the coordinator at \(endpoint) within \(joinTimeoutSeconds) s; giving up"
@@ -38,9 +49,39 @@ struct CoordinatorWatch {
         return nil
     }
 
-    /// The next heartbeat's sequence number if one is due (after admission), else nil.
+    /// Whether the coordinator went silent and a successor is awaited.
+    func awaitingSuccessor(at now: ContinuousClock.Instant = .now) -> Bool {
+        guard successorWait != nil, let lastHeard else { return false }
+        return now - lastHeard > deadAfter
+    }
+
+    /// True once a silence: the moment to join the successor (the join waits in the socket until
+    /// one binds the endpoint). Its clock is measured afresh once it admits us.
+    mutating func successorJoinDue(at now: ContinuousClock.Instant = .now) -> Bool {
+        guard awaitingSuccessor(at: now), !successorAsked else { return false }
+        successorAsked = true
+        clockMeasured = false
+        return true
+    }
+
+    /// Once a silence, when a successor is awaited: sends it `join` again with the epoch this
+    /// member ran in (the message waits in the socket until a successor binds the endpoint).
+    mutating func joinSuccessorIfDue(
+        _ join: ControlMessage.Join, epoch: Int, on socket: inout ZMQSocket, log: Logger
+    ) throws {
+        guard successorJoinDue() else { return }
+        var again = join
+        again.epoch = epoch
+        log.warning(
+            "the coordinator at \(endpoint) went silent; waiting up to \(successorWait!) for a successor (straits-coordinator --resume)"
+        )
+        try ControlLink.send(.join(again), on: &socket)
+    }
+
+    /// The next heartbeat's sequence number if one is due (after admission, and not while a
+    /// successor is awaited: the dead coordinator's would reach the successor first), else nil.
     mutating func heartbeatDue(at now: ContinuousClock.Instant = .now) -> Int? {
-        guard lastHeard != nil && now >= nextHeartbeat else { return nil }
+        guard lastHeard != nil && now >= nextHeartbeat && !awaitingSuccessor(at: now) else { return nil }
         nextHeartbeat = now + heartbeat
         sequence += 1
         return sequence
@@ -89,6 +130,7 @@ struct CoordinatorWatch {
         do {
             let message = try ControlMessage(frames: frames)
             lastHeard = .now
+            successorAsked = false
             return message
         } catch {
             drop(who, "\(error)")

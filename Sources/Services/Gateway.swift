@@ -197,6 +197,8 @@ public final class Gateway {
             _ = deliveriesStopped.wait(timeout: .now() + .milliseconds(500))
         }
 
+        /// The membership epoch of the latest plan (0 before the first).
+        var planEpoch = 0
         var watch = CoordinatorWatch(
             endpoint: options.coordinator, heartbeatSeconds: options.heartbeatSeconds,
             deadAfterSeconds: options.deadAfterSeconds, joinTimeoutSeconds: options.joinTimeoutSeconds)
@@ -205,6 +207,7 @@ public final class Gateway {
                 log.error("\(failure)")
                 return 1
             }
+            try watch.joinSuccessorIfDue(join, epoch: planEpoch, on: &control, log: log)
             if let seq = watch.heartbeatDue() {
                 try ControlLink.send(.heartbeat(.init(seq: seq, links: linkStats())), on: &control)
             }
@@ -218,6 +221,8 @@ public final class Gateway {
                 return 3
             case .plan(let plan):
                 let layout = ClusterLayout(plan: plan)
+                planEpoch = max(planEpoch, plan.epoch)
+                watch.successorWait = plan.successorWaitS.map { .milliseconds(Int($0 * 1000)) }
                 state.condition.lock()
                 let before = state.endpoints
                 state.endpoints = [:]

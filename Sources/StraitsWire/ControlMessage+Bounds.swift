@@ -32,6 +32,7 @@ extension ControlMessage {
             check.int(join.pid, "pid", max: Int(Int32.max))
             if let role = join.role { check.name(role, "role") }
             if let job = join.job { check.name(job, "job") }
+            if let epoch = join.epoch { check.int(epoch, "epoch", max: Bounds.count) }
         case .refuse(let refuse):
             check.text(refuse.reason, "reason")
         case .plan(let plan):
@@ -55,6 +56,7 @@ extension ControlMessage {
             check.link(plan.lan, "lan")
             check.link(plan.wan, "wan")
             if let hop = plan.gatewayHop { check.link(hop, "gateway_hop") }
+            if let wait = plan.successorWaitS { check.seconds(wait, "successor_wait_s") }
             for gateway in plan.gateways ?? [] {
                 check.int(gateway.region, "gateways[].region", max: plan.regions.count - 1)
                 check.list(gateway.endpoints.count, "gateways[].endpoints", max: 4096)

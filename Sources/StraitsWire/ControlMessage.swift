@@ -92,6 +92,9 @@ public enum ControlMessage: Equatable, Sendable {
         /// The job the peer means to join (the coordinator's `--job-id`), when it was told one: a
         /// coordinator running another job refuses it.
         public var job: String?
+        /// A member of the running job joining its coordinator's successor (`--resume`): the
+        /// membership epoch it ran in. It keeps its state (absent: a process that starts afresh).
+        public var epoch: Int?
         public init(
             region: String, host: Int, devices: Int, numaNodes: Int, endpoints: [String], pid: Int, role: String? = nil
         ) {
@@ -209,6 +212,9 @@ public enum ControlMessage: Equatable, Sendable {
         public var gatewayHop: LinkParameters?
         /// Training jobs: the job file's text, which every worker parses as the coordinator did.
         public var job: String?
+        /// Elastic jobs: how long a member whose coordinator went silent waits for a successor
+        /// (`straits-coordinator --resume`) before it gives up, seconds; absent: it gives up.
+        public var successorWaitS: Double?
         public init(
             epoch: Int, you: Int, regions: [String], devicesPerWorker: Int, workers: [PlanWorker],
             algo: ClusterAlgorithm,

@@ -12,13 +12,41 @@ public final class RunDirectory: Sendable {
     public let links: JSONLWriter
     public let regions: [String: JSONLWriter]
 
-    /// Creates `path` (and `regions/`), copies the topology and job files in, and opens the logs.
-    public init(path: String, regionNames: [String], topologyFile: String, jobFile: String) throws {
+    /// Creates `path` (and `regions/`), copies the topology and job files in, and opens the logs;
+    /// `resuming` (a coordinator's successor) keeps what is there and appends to the logs.
+    public init(path: String, regionNames: [String], topologyFile: String, jobFile: String, resuming: Bool = false)
+        throws
+    {
         self.path = path
         let manager = FileManager.default
         do {
+            if resuming {
+                try manager.createDirectory(atPath: path + "/regions", withIntermediateDirectories: true)
+            } else {
+                try Self.startClean(path, topologyFile: topologyFile, jobFile: jobFile)
+            }
+        } catch {
+            throw TelemetryError("cannot set up the run directory \(path): \(error.localizedDescription)")
+        }
+        steps = try JSONLWriter(path: path + "/steps.jsonl", appending: resuming)
+        bench = try JSONLWriter(path: path + "/bench.jsonl", appending: resuming)
+        events = try JSONLWriter(path: path + "/events.jsonl", appending: resuming)
+        links = try JSONLWriter(path: path + "/links.jsonl", appending: resuming)
+        var regions: [String: JSONLWriter] = [:]
+        for name in regionNames {
+            regions[name] = try JSONLWriter(path: path + "/regions/\(Self.fileName(name)).jsonl", appending: resuming)
+        }
+        self.regions = regions
+    }
+
+    /// Clears what an earlier run left in `path` and copies the topology and job files in.
+    private static func startClean(_ path: String, topologyFile: String, jobFile: String) throws {
+        let manager = FileManager.default
+        do {
             // A directory used before starts clean: nothing of an earlier run may mix in.
-            for name in ["coordinator.endpoint", "job.id", "plan.json", "summary.json", "report.html"]
+            for name in [
+                "coordinator.endpoint", "job.id", "plan.json", "summary.json", "report.html", "coordinator-state.json",
+            ]
             where manager.fileExists(atPath: path + "/" + name) {
                 try manager.removeItem(atPath: path + "/" + name)
             }
@@ -34,18 +62,7 @@ public final class RunDirectory: Sendable {
                 if manager.fileExists(atPath: target) { try manager.removeItem(atPath: target) }
                 try manager.copyItem(atPath: source, toPath: target)
             }
-        } catch {
-            throw TelemetryError("cannot set up the run directory \(path): \(error.localizedDescription)")
         }
-        steps = try JSONLWriter(path: path + "/steps.jsonl")
-        bench = try JSONLWriter(path: path + "/bench.jsonl")
-        events = try JSONLWriter(path: path + "/events.jsonl")
-        links = try JSONLWriter(path: path + "/links.jsonl")
-        var regions: [String: JSONLWriter] = [:]
-        for name in regionNames {
-            regions[name] = try JSONLWriter(path: path + "/regions/\(Self.fileName(name)).jsonl")
-        }
-        self.regions = regions
     }
 
     /// A region name as a file name (anything but letters, digits, `-`, `_` and `.` becomes `_`).

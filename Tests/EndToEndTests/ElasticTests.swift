@@ -121,4 +121,36 @@ struct ElasticTests {
                 "\(name) still running or exited oddly: \(cluster.log(name))")
         }
     }
+
+    @Test(
+        "the coordinator SIGKILLed mid-job: its successor (--resume) takes the job over from the state it wrote, the members wait for it and join again, the job finishes, and every JSONL line in the run directory is whole"
+    )
+    func coordinatorResumed() throws {
+        let cluster = try Self.running("resume", steps: 20)
+        let first = try #require(cluster.coordinator)
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        let state = try Data(contentsOf: URL(fileURLWithPath: cluster.runDirectory + "/coordinator-state.json"))
+        let saved = try #require(try JSONSerialization.jsonObject(with: state) as? [String: Any])
+        #expect((saved["next_step"] as? Int ?? 0) >= 20, "\(saved)")
+
+        let successor = try cluster.start(
+            "successor", "straits-coordinator", ["--resume", cluster.runDirectory, "--join-timeout-s", "30"])
+        #expect(LocalCluster.wait(successor, timeout: 120) == 0, "\(cluster.log("successor"))")
+        let summary = try cluster.summary()
+        #expect(summary["status"] as? String == "ok" && summary["steps"] as? Int == 600, "\(summary)")
+        #expect(summary["resumed_at_step"] == nil || summary["status"] as? String == "ok")
+        #expect(!Self.events(cluster, "successor_start").isEmpty && !Self.events(cluster, "resumed").isEmpty)
+        #expect(FileManager.default.fileExists(atPath: cluster.runDirectory + "/model-ddp.bin"))
+        // Every line of every JSONL file is whole (`lines` checks each ends and parses).
+        var files = ["events.jsonl", "steps.jsonl", "links.jsonl"]
+        files += try FileManager.default.contentsOfDirectory(atPath: cluster.runDirectory + "/regions").map {
+            "regions/" + $0
+        }
+        for file in files { #expect(try !cluster.lines(file).isEmpty, "\(file)") }
+        for (name, worker) in cluster.workers {
+            #expect(LocalCluster.wait(worker, timeout: 10) == 0, "\(name): \(cluster.log(name))")
+            #expect(cluster.log(name).contains("waiting up to"), "\(name): \(cluster.log(name))")
+        }
+    }
 }
