@@ -51,16 +51,15 @@ public struct RecordAccumulator: Sendable {
         guard window > 0, !membership.workers.isEmpty else { return ([], []) }
         lastRecord = now
         let totals = RegionTotals.of(membership.workers)
-        let devicesPerHost = topology.regions[0].devicesPerHost
         var regionRecords: [RegionRecord] = []
         for (index, region) in topology.regions.enumerated() {
             let current = totals[index] ?? RegionTotals()
             let previous = recorded[index] ?? RegionTotals()
-            let devices = max(region.hosts * devicesPerHost, 1)
+            let devices = max(region.hosts * region.devicesPerHost, 1)
             let steps = (current.stepsDone - previous.stepsDone) / max(region.hosts, 1)
             var record = Self.delta(
                 kind: kind, region: region.name, window: window, step: latestStep, now: current, then: previous,
-                samples: steps * devicesPerHost * region.hosts * samplesPerStep,
+                samples: steps * region.devicesPerHost * region.hosts * samplesPerStep,
                 computeS: (current.computeS - previous.computeS) / Double(devices),
                 commS: (current.commS - previous.commS) / Double(devices))
             if let gateway = membership.gateways[index] {

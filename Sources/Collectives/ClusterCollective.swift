@@ -25,6 +25,14 @@ public enum ClusterCollective {
                 chunkElements: max(1, choice.chunkBytes / 4))
             return [Phase(level: .flat, schedule: schedule)]
         }
+        guard device < layout.streams else {
+            // A device beyond the streams owns no slice: no messages, but the same phases (and
+            // so the same collective ids) as its worker's other devices.
+            let empty = CollectiveSchedule(rank: rank, ranks: ranks)
+            return (acrossRegions ? [Phase.Level.region, .wan, .region] : [.region, .region]).map {
+                Phase(level: $0, schedule: empty)
+            }
+        }
         let worker = layout.worker(ofRank: rank)
         let regionGroup = layout.regionGroup(worker: worker, device: device)
         let regionChunk = max(1, choice.regionChunkBytes / 4)
@@ -91,8 +99,10 @@ public enum ClusterCollective {
         }
     }
 
-    /// Device `device`'s slice of `count` elements among `devices` (what `DeviceGroup.slice` gives).
+    /// Device `device`'s slice of `count` elements among `devices` (what `DeviceGroup.slice` gives);
+    /// empty for a device beyond them.
     public static func slice(device: Int, devices: Int, count: Int) -> ElementRange {
-        ElementRange(offset: 0, count: count).split(into: devices)[device]
+        guard device < devices else { return ElementRange(offset: 0, count: 0) }
+        return ElementRange(offset: 0, count: count).split(into: devices)[device]
     }
 }

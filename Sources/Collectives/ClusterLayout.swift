@@ -4,26 +4,63 @@ import StraitsWire
 /// ranks are numbered region → host → device, so `hier` runs, for device `d` of each worker,
 /// a reduce-scatter among the region's hosts, an all-reduce of the owned part among the
 /// regions (one per host position), and the all-gather back.
+///
+/// Workers may bring different numbers of devices. Then the hierarchical all-reduce runs
+/// `streams` streams, as many as the worker with the fewest devices has: inside each worker the
+/// shared-memory level cuts the buffer into that many slices, owned by its first devices, and
+/// the other devices take part in the shared-memory levels only.
 public struct ClusterLayout: Sendable, Equatable {
     public let regions: [String]
+    /// The devices of a worker whose plan entry does not say otherwise.
     public let devicesPerWorker: Int
     public let workers: [ControlMessage.PlanWorker]
+    /// Each worker's devices, in `workers` order.
+    public let devices: [Int]
+    public let ranks: Int
+    /// Streams of the hierarchical all-reduce: the fewest devices of any worker.
+    public let streams: Int
 
     public init(plan: ControlMessage.Plan) {
-        regions = plan.regions
-        devicesPerWorker = plan.devicesPerWorker
-        workers = plan.workers
+        self.init(regions: plan.regions, devicesPerWorker: plan.devicesPerWorker, workers: plan.workers)
     }
 
     public init(regions: [String], devicesPerWorker: Int, workers: [ControlMessage.PlanWorker]) {
         self.regions = regions
         self.devicesPerWorker = devicesPerWorker
         self.workers = workers
+        devices = workers.map { $0.devices ?? devicesPerWorker }
+        ranks = devices.reduce(0, +)
+        streams = devices.min() ?? devicesPerWorker
     }
 
-    public var ranks: Int { workers.count * devicesPerWorker }
+    /// Whether every worker has `devicesPerWorker` devices.
+    public var isUniformDevices: Bool { devices.allSatisfy { $0 == devicesPerWorker } }
 
-    public func worker(ofRank rank: Int) -> Int { rank / devicesPerWorker }
+    public func worker(ofRank rank: Int) -> Int {
+        if isUniformDevices { return rank / devicesPerWorker }
+        // The last worker whose first rank is at or below `rank`.
+        var low = 0
+        var high = workers.count - 1
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if workers[middle].firstRank <= rank { low = middle } else { high = middle - 1 }
+        }
+        return low
+    }
+
+    /// A rank's device in its worker.
+    public func device(ofRank rank: Int) -> Int { rank - workers[worker(ofRank: rank)].firstRank }
+
+    /// The ranks the hierarchical plan's barrier and streams run over for `device`: device
+    /// `device` of every worker; a device beyond the streams only itself.
+    public func stream(device: Int, rank: Int) -> [Int] {
+        device < streams ? workers.indices.map { self.rank(worker: $0, device: device) } : [rank]
+    }
+
+    /// Ranks of the region's workers.
+    public func ranks(inRegion region: Int) -> Int {
+        workers.indices.filter { workers[$0].region == region }.reduce(0) { $0 + devices[$1] }
+    }
 
     public func region(ofRank rank: Int) -> Int { workers[worker(ofRank: rank)].region }
 

@@ -66,7 +66,7 @@ public struct ClusterPlanner: Sendable {
         let chunkBytes = stepChunk ?? self.chunkBytes
         let regionHosts = layout.workersByRegion.map(\.count).max() ?? 1
         let regions = layout.regions.count
-        let devices = layout.devicesPerWorker
+        let devices = layout.streams
         let hierarchical = algo == .hier || (algo == .auto && layout.isUniform)
         if hierarchical {
             let slice = bytes / max(devices, 1)

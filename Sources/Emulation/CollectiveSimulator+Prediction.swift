@@ -33,13 +33,12 @@ extension CollectiveSimulator {
     public func busiestLinkSeconds(_ choice: ClusterPlanner.Choice, bytes: Int) -> Double {
         guard let links else { return 0 }
         let count = bytes / 4
-        let devices = layout.devicesPerWorker
         var carried: [Int: [Int: Int]] = [:]
         for rank in 0..<layout.ranks {
-            let device = rank % devices
+            let device = layout.device(ofRank: rank)
             for phase in ClusterCollective.phases(
                 choice: choice, layout: layout, rank: rank, device: device, count: count,
-                slice: ClusterCollective.slice(device: device, devices: devices, count: count))
+                slice: ClusterCollective.slice(device: device, devices: layout.streams, count: count))
             {
                 for operation in phase.schedule.operations where operation.kind.isSend {
                     let from = layout.region(ofRank: rank)

@@ -52,24 +52,23 @@ public struct CollectiveSimulator {
         -> Prediction
     {
         let count = bytes / 4
-        let devices = layout.devicesPerWorker
         var programs: [[CollectiveSchedule]] = []
         for rank in 0..<layout.ranks {
-            let device = rank % devices
-            let stream =
-                choice.hierarchical
-                ? layout.workers.indices.map { layout.rank(worker: $0, device: device) } : Array(0..<layout.ranks)
+            let device = layout.device(ofRank: rank)
+            let stream = choice.hierarchical ? layout.stream(device: device, rank: rank) : Array(0..<layout.ranks)
             var barrier = CollectiveSchedule(rank: rank, ranks: layout.ranks)
             if withBarrier { DisseminationBarrier.append(to: &barrier, group: stream) }
             let phases = ClusterCollective.phases(
                 choice: choice, layout: layout, rank: rank, device: device, count: count,
-                slice: ClusterCollective.slice(device: device, devices: devices, count: count),
+                slice: ClusterCollective.slice(device: device, devices: layout.streams, count: count),
                 acrossRegions: acrossRegions)
             programs.append([barrier] + phases.map(\.schedule))
         }
         var shared = (before: 0.0, after: 0.0)
+        let devices = layout.devices.max() ?? 1
         if choice.hierarchical && devices > 1 {
-            // Shared memory: each device sums its slice over the others; later copies the rest.
+            // Shared memory: each device sums its slice over the others; later copies the rest
+            // (the largest worker's, which the others wait for).
             let d = Double(devices)
             let n = Double(bytes)
             shared = (
@@ -267,7 +266,7 @@ public struct CollectiveSimulator {
             if meets {
                 let worker = layout.worker(ofRank: rank)
                 waiting[worker, default: []].append((rank, now))
-                guard waiting[worker]!.count == layout.devicesPerWorker else { return }
+                guard waiting[worker]!.count == layout.devices[worker] else { return }
                 let met = waiting.removeValue(forKey: worker)!
                 let time = met.map(\.time).max()! + nanos(last ? sharedAfter : sharedBefore)
                 for member in met {

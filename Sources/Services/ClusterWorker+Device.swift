@@ -141,9 +141,7 @@ extension ClusterWorker {
             collective += 1
         }
         // Every rank starts the timed part together: a barrier over the stream (or all ranks).
-        let stream =
-            choice.hierarchical
-            ? layout.workers.indices.map { layout.rank(worker: $0, device: device) } : Array(0..<ranks)
+        let stream = choice.hierarchical ? layout.stream(device: device, rank: rank) : Array(0..<ranks)
         var barrier = CollectiveSchedule(rank: rank, ranks: ranks)
         DisseminationBarrier.append(to: &barrier, group: stream)
         let syncStart = ContinuousClock.now

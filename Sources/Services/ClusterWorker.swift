@@ -183,9 +183,9 @@ public struct ClusterWorker {
                 try watch.measureClockOnce(on: &control, options: options.watch, log: log)
             case .plan(let plan):
                 let layout = ClusterLayout(plan: plan)
-                guard plan.devicesPerWorker == options.devices, layout.workers.indices.contains(plan.you) else {
+                guard layout.workers.indices.contains(plan.you), layout.devices[plan.you] == options.devices else {
                     log.info(
-                        "the plan does not fit this worker (\(plan.devicesPerWorker) devices per worker, you = \(plan.you))"
+                        "the plan does not fit this worker (you = \(plan.you), with \(layout.devices[safe: plan.you].map(String.init) ?? "no") devices; this worker has \(options.devices))"
                     )
                     return 1
                 }
@@ -277,6 +277,7 @@ public struct ClusterWorker {
             }
         }
         // A new epoch: the devices gave up the old one's work and are idle.
+        shared.group?.slices = layout.streams
         for plane in planes {
             plane.checksums = plan.checksums
             if plane.epoch != UInt32(clamping: plan.epoch) { plane.enter(epoch: UInt32(clamping: plan.epoch)) }

@@ -226,11 +226,12 @@ extension Coordinator {
     /// from the global parameters (the last outer synchronisation's, alike everywhere). Nil
     /// when nobody needs state, or nobody has it.
     func transfers(to joiners: Set<Int>) -> [ControlMessage.StateTransfer]? {
-        let devices = topology.regions[0].devicesPerHost
         let positions = order.indices.filter { joiners.contains(order[$0]) }
         let holders = order.indices.filter { !joiners.contains(order[$0]) }
         guard !positions.isEmpty, let anyone = holders.first else { return nil }
-        let ranks = { (position: Int) in (0..<devices).map { position * devices + $0 } }
+        let ranks = { (position: Int) in
+            (0..<self.worker(position).join.devices).map { self.firstRank(ofPosition: position) + $0 }
+        }
         let spec = job.training
         let regional = spec.map { spec in spec.schedules.contains { $0.sync != .ddp } } ?? false
         var transfers: [ControlMessage.StateTransfer] = []
@@ -238,7 +239,7 @@ extension Coordinator {
             let region = worker(position).region
             let source =
                 regional ? holders.first { worker($0).region == region } : anyone
-            let from = (source ?? anyone) * devices
+            let from = firstRank(ofPosition: source ?? anyone)
             let global: Bool? = regional && source == nil ? true : nil
             if let index = transfers.firstIndex(where: { $0.from == from && $0.global == global }) {
                 transfers[index].to += ranks(position)

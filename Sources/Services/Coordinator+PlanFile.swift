@@ -34,7 +34,9 @@ extension Coordinator {
         let gateways = membership.gateways
         let workers: [JSONValue] = order.indices.map { index in
             let member = worker(index)
-            let ranks: [JSONValue] = (0..<devices).map { .int(index * devices + $0) }
+            let ranks: [JSONValue] = (0..<facts.layout.devices[index]).map {
+                .int(facts.layout.workers[index].firstRank + $0)
+            }
             return .object([
                 ("worker", .int(index)), ("region", .string(member.join.region)), ("host", .int(member.join.host)),
                 ("pid", .int(member.join.pid)), ("numa_nodes", .int(member.join.numaNodes)),

@@ -32,14 +32,13 @@ extension Coordinator {
             sent += traffic.lanTxBytes + traffic.wanTxBytes.values.reduce(0, +)
             received += traffic.lanRxBytes + traffic.wanRxBytes.values.reduce(0, +)
         }
-        let devicesPerHost = topology.regions[0].devicesPerHost
         let regions: [JSONValue] = topology.regions.enumerated().map { index, region in
             let t = totals[index] ?? RegionTotals()
             let busy = t.computeS + t.commS
-            let devices = max(region.hosts * devicesPerHost, 1)
+            let devices = max(region.hosts * region.devicesPerHost, 1)
             return .object([
                 ("region", .string(region.name)), ("hosts", .int(region.hosts)),
-                ("devices", .int(region.hosts * devicesPerHost)),
+                ("devices", .int(region.hosts * region.devicesPerHost)),
                 ("wan_tx_bytes", .int(t.wanTx)), ("wan_rx_bytes", .int(t.wanRx)), ("lan_tx_bytes", .int(t.lanTx)),
                 ("lan_rx_bytes", .int(t.lanRx)),
                 ("compute_s", .double(t.computeS / Double(devices))),
@@ -48,7 +47,9 @@ extension Coordinator {
                 (
                     "samples_per_s",
                     .double(
-                        wall > 0 ? Double(stepsFinished * region.hosts * devicesPerHost * job.samplesPerStep) / wall : 0
+                        wall > 0
+                            ? Double(stepsFinished * region.hosts * region.devicesPerHost * job.samplesPerStep) / wall
+                            : 0
                     )
                 ),
             ])
@@ -61,7 +62,7 @@ extension Coordinator {
                     ("job", .string(job.name)), ("kind", .string(job.kind.rawValue)),
                     ("topology", .string(topology.name)),
                     ("workers", .int(membership.liveWorkers.count)),
-                    ("ranks", .int(order.isEmpty ? topology.deviceCount : order.count * devicesPerHost)),
+                    ("ranks", .int(order.isEmpty ? topology.deviceCount : rankCount)),
                     ("steps", .int(stepsFinished)), ("samples", .int(samplesFinished)), ("wall_s", .double(wall)),
                     ("started", .string(RunDirectory.timestamp(started))),
                     ("finished", .string(RunDirectory.timestamp())),

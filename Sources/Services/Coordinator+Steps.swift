@@ -104,7 +104,6 @@ extension Coordinator {
         let wall = Double(clock.now() - start) / 1e9
         let tally = StepTally(results: steps.results) { self.worker($0).region }
         let timestamp = RunDirectory.timestamp(startDate)
-        let devicesPerHost = topology.regions[0].devicesPerHost
         for (index, done) in steps.results.sorted(by: { $0.key < $1.key }) {
             let member = worker(index)
             for device in done.devices {
@@ -118,7 +117,7 @@ extension Coordinator {
                 }
                 let record = StepRecord(
                     step: step, rank: device.rank, region: member.join.region, host: member.join.host,
-                    device: device.rank - index * devicesPerHost, bytes: bytes, computeS: device.computeS,
+                    device: device.rank - firstRank(ofPosition: index), bytes: bytes, computeS: device.computeS,
                     commS: device.commS, hostS: device.hostS, regionS: device.regionS, wanS: device.wanS,
                     syncS: device.syncS, checkS: device.checkS, waitS: waitS, wrong: device.wrong, loss: device.loss,
                     plan: done.plan, training: training)
@@ -140,7 +139,7 @@ extension Coordinator {
         }
         latestStep = step
         stepsFinished += 1
-        let samples = order.count * topology.regions[0].devicesPerHost * job.samplesPerStep
+        let samples = rankCount * job.samplesPerStep
         samplesFinished += samples
         faultLedger.stepDone(
             samples: samples, seconds: wall, hosts: order.count, fullHosts: topology.hostCount, retried: retried,

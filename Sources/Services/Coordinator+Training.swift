@@ -178,7 +178,7 @@ extension Coordinator {
                 }
                 if last {
                     let distinct = Set(result.tally.parameterChecksums.values)
-                    let ranks = order.count * topology.regions[0].devicesPerHost
+                    let ranks = rankCount
                     guard distinct.count == 1, result.tally.parameterChecksums.count == ranks else {
                         let table = result.tally.parameterChecksums.sorted { $0.key < $1.key }.map {
                             "rank \($0.key): \(String($0.value, radix: 16))"
@@ -221,9 +221,11 @@ extension Coordinator {
     /// every rank where the step synchronised across regions, else inside each region. The first
     /// check of each new epoch is recorded: it shows that workers that joined took the state.
     func checkReplicas(_ checksums: [Int: UInt32], acrossRegions: Bool, schedule: String, step: Int) throws {
-        let devices = topology.regions[0].devicesPerHost
-        let ranks = order.count * devices
-        let groups = Dictionary(grouping: checksums) { acrossRegions ? 0 : worker($0.key / devices).region }
+        let ranks = rankCount
+        let layout = ClusterLayout(
+            regions: topology.regions.map(\.name), devicesPerWorker: topology.regions[0].devicesPerHost,
+            workers: planWorkers())
+        let groups = Dictionary(grouping: checksums) { acrossRegions ? 0 : layout.region(ofRank: $0.key) }
         let disagree = groups.values.filter { Set($0.map(\.value)).count > 1 }
         guard checksums.count == ranks, disagree.isEmpty else {
             let table = checksums.sorted { $0.key < $1.key }.map { "rank \($0.key): \(String($0.value, radix: 16))" }

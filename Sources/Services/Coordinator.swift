@@ -166,11 +166,13 @@ public final class Coordinator {
                 )
             }
         }
-        if Set(topology.regions.map(\.devicesPerHost)).count > 1 {
+        if Set(topology.regions.map(\.devicesPerHost)).count > 1, job.kind == .bench {
             let devices = topology.regions.map { "\($0.name): \($0.devicesPerHost)" }.joined(separator: ", ")
             throw ConfigError(
                 .unsupported, file: topologyPath, line: 1, field: "regions",
-                message: "every host needs the same devices_per_host for now (got \(devices))")
+                message:
+                    "a bench job measures hosts alike: every host needs the same devices_per_host (got \(devices)); sync and train jobs take any"
+            )
         }
     }
 

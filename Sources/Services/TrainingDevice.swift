@@ -322,9 +322,7 @@ final class TrainingDevice: @unchecked Sendable {
             collective: &collective, step: bucket.step, timeout: timeout, compression: compression,
             acrossRegions: bucket.everyRank)
         let scaleStart = ContinuousClock.now
-        let summed =
-            bucket.everyRank
-            ? layout.ranks : layout.workersByRegion[layout.region(ofRank: rank)].count * layout.devicesPerWorker
+        let summed = bucket.everyRank ? layout.ranks : layout.ranks(inRegion: layout.region(ofRank: rank))
         let scale = 1 / Float(summed)
         for i in 0..<bucket.count { buffer.assumingMemoryBound(to: Float.self)[i] *= scale }
         return LevelTimes(

@@ -178,6 +178,9 @@ public enum ControlMessage: Equatable, Sendable {
         public var host: Int
         public var firstRank: Int
         public var endpoints: [String]
+        /// Its devices, where they are not the plan's `devices_per_worker` (regions whose hosts
+        /// bring different numbers of devices).
+        public var devices: Int?
         public init(worker: Int, region: Int, host: Int, firstRank: Int, endpoints: [String]) {
             self.worker = worker
             self.region = region

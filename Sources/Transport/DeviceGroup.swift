@@ -40,6 +40,16 @@ public final class DeviceGroup: @unchecked Sendable {
 
     public var devices: Int { placements.count }
 
+    /// How many slices the shared-memory levels cut a buffer into, owned by the first devices
+    /// (all of them by default; fewer where the cluster's hierarchical all-reduce runs fewer
+    /// streams than this worker has devices, `ClusterLayout.streams`). Set while no device
+    /// thread reduces.
+    public var slices: Int {
+        get { sliceCount.load(ordering: .acquiring) }
+        set { sliceCount.store(max(1, min(newValue, devices)), ordering: .releasing) }
+    }
+    private let sliceCount = Atomic<Int>(0)
+
     /// Places `devices` over `topology` and allocates a node-local buffer of `elementCount`
     /// float32 elements for each (plus a partial-sums buffer per node when there are several).
     public init(devices: Int, elementCount: Int, topology: NUMATopology, recordSteps: Bool = false) throws {
@@ -57,6 +67,7 @@ public final class DeviceGroup: @unchecked Sendable {
         self.scratch = scratch
         barrier = ThreadBarrier(parties: devices)
         recording = Mutex(recordSteps ? [] : nil)
+        sliceCount.store(devices, ordering: .releasing)
     }
 
     /// The reduction steps done so far (when recording).
@@ -64,7 +75,9 @@ public final class DeviceGroup: @unchecked Sendable {
 
     /// The slice device `d` owns when `count` elements (default: all) are reduced.
     public func slice(_ device: Int, of count: Int? = nil) -> ElementRange {
-        ElementRange(offset: 0, count: count ?? elementCount).split(into: devices)[device]
+        let slices = self.slices
+        guard device < slices else { return ElementRange(offset: 0, count: 0) }
+        return ElementRange(offset: 0, count: count ?? elementCount).split(into: slices)[device]
     }
 
     /// Pins the calling thread where device `d` runs.
@@ -100,14 +113,14 @@ public final class DeviceGroup: @unchecked Sendable {
                 ReductionKernel.sum(
                     into: base(d) + mine.offset * 4, from: base(other) + mine.offset * 4, count: mine.count)
             }
-            record(.host, slice: d, device: d, memoryNode: buffers[d].node)
+            if d < slices { record(.host, slice: d, device: d, memoryNode: buffers[d].node) }
             return
         }
         // numa level: this device's share of its node's slices, summed over the node's devices.
         let node = placements[d].node
         let local = placements.filter { $0.node == node }.map(\.device)
         let partial = scratchBase(node)
-        for s in 0..<devices where local[s % local.count] == d {
+        for s in 0..<slices where local[s % local.count] == d {
             let range = slice(s, of: count)
             let target = partial + range.offset * 4
             target.copyMemory(from: base(local[0]) + range.offset * 4, byteCount: range.count * 4)
@@ -124,14 +137,14 @@ public final class DeviceGroup: @unchecked Sendable {
             let source = scratchBase(other) + mine.offset * 4
             ReductionKernel.sum(into: target, from: source, count: mine.count)
         }
-        record(.host, slice: d, device: d, memoryNode: buffers[d].node)
+        if d < slices { record(.host, slice: d, device: d, memoryNode: buffers[d].node) }
     }
 
     /// Called by every device thread once its slice is final: copies every other slice from its
     /// owner, so each device's buffer holds the whole result.
     public func allGather(device d: Int, offset: Int = 0, count: Int? = nil, timeout: Duration) throws {
         try barrier.wait(timeout: timeout, what: "all-gather start")
-        for owner in 0..<devices where owner != d {
+        for owner in 0..<slices where owner != d {
             let range = slice(owner, of: count)
             (base(d) + (offset + range.offset) * 4).copyMemory(
                 from: base(owner) + (offset + range.offset) * 4, byteCount: range.count * 4)

@@ -34,12 +34,12 @@ struct TrainingClusterTests {
             "{ name: diloco-bf16, sync: diloco, every: 4, compression: bf16 }",
         ])
 
-    /// Two regions of different sizes: 2 hosts and 1, two devices each.
+    /// Two regions of different shapes: 2 hosts of two devices, and 1 of three.
     static let uneven = """
         name: uneven
         regions:
           - { name: big, hosts: 2, devices_per_host: 2 }
-          - { name: small, hosts: 1, devices_per_host: 2 }
+          - { name: small, hosts: 1, devices_per_host: 3 }
         links:
           - { between: [big, small], bandwidth: 1Gbps, latency: 2ms }
         """
@@ -134,7 +134,7 @@ struct TrainingClusterTests {
     }
 
     @Test(
-        "regions of different sizes (2 hosts and 1): DDP ends where one process on the union of the six shards ends, DiLoCo H=1 (outer lr 1, no momentum) where DDP ends, and every schedule's replicas identical"
+        "regions of different shapes (2 hosts of two devices, 1 of three): DDP ends where one process on the union of the seven shards ends, DiLoCo H=1 (outer lr 1, no momentum) where DDP ends, and every schedule's replicas identical"
     )
     func unevenRegions() throws {
         let cluster = try LocalCluster(name: "train-uneven")
@@ -142,12 +142,12 @@ struct TrainingClusterTests {
         let job = Self.job(steps: 8, more: ["{ name: local-h2, sync: hierarchical-local, every: 2 }"])
         let endpoint = try cluster.startCoordinator(topology: topology, job: try cluster.write("job.yaml", job))
         try cluster.startGateways(endpoint, topology: topology, regions: ["big", "small"])
-        for (region, host) in [("big", 0), ("big", 1), ("small", 0)] {
-            try cluster.startWorker(endpoint, region: region, host: host, devices: 2)
+        for (region, host, devices) in [("big", 0, 2), ("big", 1, 2), ("small", 0, 3)] {
+            try cluster.startWorker(endpoint, region: region, host: host, devices: devices)
         }
         guard Self.finished(cluster) else { return }
 
-        let reference = ReferenceTrainer(spec: try JobSpec.parse(job, file: "job.yaml").training!, ranks: 6)
+        let reference = ReferenceTrainer(spec: try JobSpec.parse(job, file: "job.yaml").training!, ranks: 7)
         _ = reference.train(steps: 8)
         let ddp = try Self.parameters(cluster.runDirectory + "/model-ddp.bin")
         #expect(Self.distance(ddp, Array(reference.parameters)) < 2e-5)
@@ -157,7 +157,9 @@ struct TrainingClusterTests {
         #expect(identical.map { $0["schedule"] as? String } == ["ddp", "diloco-h1", "local-h2"])
     }
 
-    @Test("a hierarchical sync job on regions of 2 hosts and 1: exact every step on every rank")
+    @Test(
+        "a hierarchical sync job on regions of different shapes (2 hosts of two devices, 1 of three): exact every step on every rank"
+    )
     func unevenHierarchical() throws {
         let cluster = try LocalCluster(name: "sync-uneven")
         let topology = try cluster.write("uneven.yaml", Self.uneven)
@@ -166,12 +168,12 @@ struct TrainingClusterTests {
             job: try cluster.write(
                 "job.yaml", "name: h\nsteps: 6\ngradient: 1MiB\ncompute: 1ms\nalgo: hier\ntimeout: 20s\n"))
         try cluster.startGateways(endpoint, topology: topology, regions: ["big", "small"])
-        for (region, host) in [("big", 0), ("big", 1), ("small", 0)] {
-            try cluster.startWorker(endpoint, region: region, host: host, devices: 2)
+        for (region, host, devices) in [("big", 0, 2), ("big", 1, 2), ("small", 0, 3)] {
+            try cluster.startWorker(endpoint, region: region, host: host, devices: devices)
         }
         guard Self.finished(cluster) else { return }
         let steps = try cluster.lines("steps.jsonl")
-        #expect(steps.count == 6 * 6 && steps.allSatisfy { $0["wrong"] as? Int == 0 })
+        #expect(steps.count == 6 * 7 && steps.allSatisfy { $0["wrong"] as? Int == 0 })
         #expect(steps.allSatisfy { ($0["plan"] as? String ?? "").hasPrefix("hier") }, "\(steps.first ?? [:])")
     }
 

@@ -463,4 +463,22 @@ struct DeviceGroupTests {
         #expect(group.records.map(\.slice).sorted() == [0, 1, 2])
         #expect(group.records.allSatisfy { $0.level == .host && $0.slice == $0.device })
     }
+
+    @Test(
+        "fewer slices than devices (a cluster whose smallest worker has fewer devices): the first devices own the slices, the rest none, on one node and on a fake two; exact everywhere"
+    )
+    func fewerSlices() async throws {
+        let real = try NUMATopology.discoverReal()
+        for topology in [
+            NUMATopology(nodes: [real.nodes[0]], distances: [[10]], source: .libnuma),
+            try NUMATopology.fake("2", over: real),
+        ] {
+            let group = try DeviceGroup(devices: 4, elementCount: 1009, topology: topology, recordSteps: true)
+            group.slices = 3
+            #expect(
+                group.slice(3).count == 0 && group.slice(0).count + group.slice(1).count + group.slice(2).count == 1009)
+            #expect(try await allReduceInWorker(group) == [0, 0, 0, 0])
+            #expect(Set(group.records.filter { $0.level == .host }.map(\.slice)) == [0, 1, 2])
+        }
+    }
 }
