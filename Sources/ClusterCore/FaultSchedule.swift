@@ -105,6 +105,17 @@ public struct FaultSchedule: Sendable {
         return index
     }
 
+    /// A kill given while the job runs (`straits fault`), checked as the job's are: it comes its
+    /// `at` after `now` (before the job's first step: after that step), or at its step. Returns
+    /// its place in the list of kills.
+    public mutating func inject(kill: KillFault, topology: ClusterTopology, now: Int64) throws(ConfigError) -> Int {
+        _ = try FaultSchedule(faults: [], kills: [kill], topology: topology, file: "fault")
+        kills.append(kill)
+        let index = kills.count - 1
+        if started != nil, let at = kill.atSeconds { schedule(kill: index, at: now + Self.nanoseconds(at)) }
+        return index
+    }
+
     /// The job's first step begins at `now`: faults that begin at a time are scheduled from it.
     public mutating func start(now: Int64) -> [Action] {
         guard started == nil else { return [] }

@@ -47,7 +47,7 @@ public struct KillFault: Sendable, Equatable {
     static let fields = ["kill", "region", "host", "at", "step"]
 
     /// Whether a `faults:` entry is a kill (it has `kill:`) rather than a link fault.
-    static func isKill(_ node: YAMLNode) -> Bool {
+    public static func isKill(_ node: YAMLNode) -> Bool {
         guard case .mapping(let entries, _) = node else { return false }
         return entries.contains { $0.key == "kill" }
     }
@@ -58,30 +58,44 @@ public struct KillFault: Sendable, Equatable {
         guard root.contains("faults") else { return [] }
         var kills: [KillFault] = []
         for (node, path) in try root.list("faults") where isKill(node) {
-            let fields = try FieldReader(node, file: file, path: path, known: fields)
-            let what = try fields.choice("kill", of: ["worker", "gateway", "region"], default: "worker")
-            let region = try fields.string("region")
-            let target: Target
-            switch what {
-            case "worker":
-                target = .worker(region: region, host: try fields.integer("host", minimum: 0, maximum: 1_000_000))
-            default:
-                if fields.contains("host") {
-                    throw fields.error("host", "a kill of a \(what) names no host (only kill: worker does)")
-                }
-                target = what == "gateway" ? .gateway(region: region) : .region(region)
-            }
-            guard fields.contains("at") != fields.contains("step") else {
-                throw ConfigError(
-                    .invalidValue, file: file, line: fields.line, field: "\(path).at",
-                    message: "give when the kill comes: at (a time after the first step) or step, one of them")
-            }
-            let step = fields.contains("step") ? try fields.integer("step", minimum: 0, maximum: 1_000_000) : nil
-            kills.append(
-                KillFault(
-                    target: target, atSeconds: step == nil ? try fields.seconds("at") : nil, atStep: step,
-                    line: fields.line))
+            kills.append(try read(node, path: path, file: file, when: true))
         }
         return kills
+    }
+
+    /// One kill given on its own (`straits fault`), as a `faults:` entry is written; without
+    /// `at` or `step` it comes at once.
+    public static func parse(_ node: YAMLNode, file: String) throws(ConfigError) -> KillFault {
+        try read(node, path: "fault", file: file, when: false)
+    }
+
+    /// A kill entry; `when`: it must say when it comes (at or step).
+    private static func read(_ node: YAMLNode, path: String, file: String, when: Bool) throws(ConfigError)
+        -> KillFault
+    {
+        let fields = try FieldReader(node, file: file, path: path, known: fields)
+        let what = try fields.choice("kill", of: ["worker", "gateway", "region"], default: "worker")
+        let region = try fields.string("region")
+        let target: Target
+        switch what {
+        case "worker":
+            target = .worker(region: region, host: try fields.integer("host", minimum: 0, maximum: 1_000_000))
+        default:
+            if fields.contains("host") {
+                throw fields.error("host", "a kill of a \(what) names no host (only kill: worker does)")
+            }
+            target = what == "gateway" ? .gateway(region: region) : .region(region)
+        }
+        guard !(fields.contains("at") && fields.contains("step")),
+            !when || fields.contains("at") || fields.contains("step")
+        else {
+            throw ConfigError(
+                .invalidValue, file: file, line: fields.line, field: "\(path).at",
+                message: "give when the kill comes: at (a time after the first step) or step, one of them")
+        }
+        let step = fields.contains("step") ? try fields.integer("step", minimum: 0, maximum: 1_000_000) : nil
+        return KillFault(
+            target: target, atSeconds: step == nil ? try fields.seconds("at", default: 0) : nil, atStep: step,
+            line: fields.line)
     }
 }

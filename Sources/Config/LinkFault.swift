@@ -38,15 +38,84 @@ public struct LinkFault: Sendable, Equatable {
         guard root.contains("faults") else { return [] }
         var faults: [LinkFault] = []
         for (node, path) in try root.list("faults") where !KillFault.isKill(node) {
-            faults.append(try read(node, path: path, file: file, when: true))
+            if isPartition(node) {
+                faults += try partition(node, path: path, file: file, when: true)
+            } else {
+                faults.append(try read(node, path: path, file: file, when: true))
+            }
         }
         return faults
     }
 
     /// One fault given on its own (`straits fault`), as a `faults:` entry is written, e.g.
-    /// `{ link: [a, b], for: 3s, down: true }`; without `at` or `step` it begins at once.
-    public static func parse(_ text: String, file: String) throws(ConfigError) -> LinkFault {
-        try read(try YAMLParser.parse(text, file: file), path: "fault", file: file, when: false)
+    /// `{ link: [a, b], for: 3s, down: true }`; without `at` or `step` it begins at once. A
+    /// partition is every link it cuts.
+    public static func parse(_ text: String, file: String) throws(ConfigError) -> [LinkFault] {
+        let node = try YAMLParser.parse(text, file: file)
+        if isPartition(node) { return try partition(node, path: "fault", file: file, when: false) }
+        return [try read(node, path: "fault", file: file, when: false)]
+    }
+
+    /// Whether a `faults:` entry is a partition (it has `partition:`).
+    static func isPartition(_ node: YAMLNode) -> Bool {
+        guard case .mapping(let entries, _) = node else { return false }
+        return entries.contains { $0.key == "partition" }
+    }
+
+    /// A network partition, `{ partition: [[us-east], [eu-west, ap-northeast]], at: 5s, for: 3s }`:
+    /// every link between two of its groups goes down for the while, both ways.
+    static func partition(_ node: YAMLNode, path: String, file: String, when: Bool) throws(ConfigError)
+        -> [LinkFault]
+    {
+        let fields = try FieldReader(node, file: file, path: path, known: ["partition", "at", "step", "for"])
+        let groupsNode = try fields.required("partition")
+        var groups: [[String]] = []
+        if case .sequence(let items, _) = groupsNode {
+            for item in items {
+                guard case .sequence(let names, _) = item else { break }
+                var group: [String] = []
+                for name in names {
+                    guard case .scalar(let text, _) = name, !text.isEmpty else { break }
+                    group.append(text)
+                }
+                guard group.count == names.count, !group.isEmpty else { break }
+                groups.append(group)
+            }
+            if groups.count != items.count { groups = [] }
+        }
+        let all = groups.flatMap { $0 }
+        guard groups.count >= 2, Set(all).count == all.count else {
+            throw ConfigError(
+                .invalidValue, file: file, line: groupsNode.line, field: "\(path).partition",
+                message:
+                    "expected two or more groups of region names, no region twice, like [[us-east], [eu-west, ap-northeast]]"
+            )
+        }
+        guard !(fields.contains("at") && fields.contains("step")),
+            !when || fields.contains("at") || fields.contains("step")
+        else {
+            throw ConfigError(
+                .invalidValue, file: file, line: fields.line, field: "\(path).at",
+                message: "give when the partition begins: at (a time after the first step) or step, one of them")
+        }
+        let duration = try fields.seconds("for")
+        guard duration > 0 else { throw fields.error("for", "expected a time above 0") }
+        let atStep = fields.contains("step") ? try fields.integer("step", minimum: 0, maximum: 1_000_000) : nil
+        let atSeconds = atStep == nil ? try fields.seconds("at", default: 0) : nil
+        var faults: [LinkFault] = []
+        for (index, group) in groups.enumerated() {
+            for other in groups[(index + 1)...] {
+                for a in group {
+                    for b in other {
+                        faults.append(
+                            LinkFault(
+                                from: a, to: b, directed: false, atSeconds: atSeconds, atStep: atStep,
+                                forSeconds: duration, kind: .down, line: fields.line))
+                    }
+                }
+            }
+        }
+        return faults
     }
 
     /// A fault entry; `when`: it must say when it begins (at or step).

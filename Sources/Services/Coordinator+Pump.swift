@@ -168,18 +168,31 @@ extension Coordinator {
     /// socket may do it: with CURVE, only one that holds the cluster's keys.
     func inject(_ inject: ControlMessage.Inject, route: [UInt8]) {
         var answer = inject
-        do {
-            guard !membership.gateways.isEmpty else {
-                throw RuntimeError(.unsupported, "this run has no gateways to carry out link faults")
+        do throws(any Error) {
+            let node = try YAMLParser.parse(inject.fault, file: "fault")
+            func when(_ step: Int?, _ seconds: Double?) -> String {
+                step.map { "at step \($0)" } ?? "in \(JSONValue.format(seconds ?? 0)) s"
             }
-            let fault = try LinkFault.parse(inject.fault, file: "fault")
-            let index = try faults.inject(fault, topology: topology, now: clock.now())
-            let when = fault.atStep.map { "at step \($0)" } ?? "in \(JSONValue.format(fault.atSeconds ?? 0)) s"
+            if KillFault.isKill(node) {
+                let kill = try KillFault.parse(node, file: "fault")
+                let index = try faults.inject(kill: kill, topology: topology, now: clock.now())
+                answer.reason = "kill \(index) (\(kill.target)) scheduled \(when(kill.atStep, kill.atSeconds))"
+                run.event("fault_injected", [("kill", .int(index)), ("text", .string(inject.fault))])
+            } else {
+                guard !membership.gateways.isEmpty else {
+                    throw RuntimeError(.unsupported, "this run has no gateways to carry out link faults")
+                }
+                let links = try LinkFault.parse(inject.fault, file: "fault")
+                let indices = try links.map { try faults.inject($0, topology: topology, now: clock.now()) }
+                let names = indices.count == 1 ? "fault \(indices[0])" : "faults \(indices.first!)…\(indices.last!)"
+                answer.reason =
+                    "\(names) scheduled \(when(links[0].atStep, links[0].atSeconds)), for \(JSONValue.format(links[0].forSeconds)) s"
+                run.event("fault_injected", [("fault", .int(indices[0])), ("text", .string(inject.fault))])
+            }
             answer.ok = true
-            answer.reason = "fault \(index) scheduled \(when), for \(JSONValue.format(fault.forSeconds)) s"
-            run.event("fault_injected", [("fault", .int(index)), ("text", .string(inject.fault))])
             log.info("\(answer.reason!): \(inject.fault)")
             for action in faults.onTick(now: clock.now()) { carryOut(action) }
+            for kill in faults.dueKills(now: clock.now()) { carryOut(kill) }
         } catch {
             answer.ok = false
             answer.reason = "\(error)"

@@ -24,6 +24,19 @@ extension RunReport {
                 title: "LAN throughput sent per region", xLabel: "time (s)", yLabel: "Gbit/s",
                 series: series("lan_gbps")),
         ]
+        // Faults and what became of them, on every chart against time.
+        let marked = [
+            "link_fault", "kill_fault", "worker_lost", "gateway_lost", "worker_rejoined", "gateway_rejoined",
+            "recovered",
+        ]
+        let markers: [(x: Double, label: String)] = events.compactMap { event in
+            guard let kind = event["event"] as? String, marked.contains(kind), let t = Self.date(event["t"]) else {
+                return nil
+            }
+            let what = [event["from"], event["to"], event["state"], event["target"], event["member"], event["region"]]
+                .compactMap { $0.map { "\($0)" } }.joined(separator: " ")
+            return (t.timeIntervalSince(start), "\(kind): \(what)")
+        }
         let linkNames = Array(
             Set(
                 links.compactMap { record -> String? in
@@ -92,6 +105,7 @@ extension RunReport {
                     ],
                     logX: true))
         }
+        for index in charts.indices where charts[index].xLabel == "time (s)" { charts[index].markers = markers }
         return charts
     }
 

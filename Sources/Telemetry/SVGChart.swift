@@ -29,6 +29,9 @@ public struct SVGChart {
     public let decadesX: Bool
     public var width = 720.0
     public var height = 320.0
+    /// Events on the x axis (faults, losses, recoveries): a dashed vertical line each, named
+    /// when pointed at, within the plotted range.
+    public var markers: [(x: Double, label: String)] = []
 
     static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
@@ -128,6 +131,11 @@ public struct SVGChart {
             "<text x=\"\(left + plotWidth / 2)\" y=\"\(height - 8)\" text-anchor=\"middle\">\(Self.escape(xLabel))</text>\n"
         out +=
             "<text x=\"14\" y=\"\(top + plotHeight / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 14 \(top + plotHeight / 2))\">\(Self.escape(yLabel))</text>\n"
+        for marker in markers where marker.x.isFinite && fx(marker.x) >= xMin && fx(marker.x) <= xMax {
+            let x = Self.coordinate(px(marker.x))
+            out +=
+                "<line x1=\"\(x)\" y1=\"\(top)\" x2=\"\(x)\" y2=\"\(top + plotHeight)\" stroke=\"#b00\" stroke-dasharray=\"3,3\" stroke-opacity=\"0.6\"><title>\(Self.escape(marker.label))</title></line>\n"
+        }
         for (index, line) in series.enumerated() {
             let color = Self.colors[index % Self.colors.count]
             let points = line.points.filter { $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) }.sorted {

@@ -9,14 +9,18 @@ import ZeroMQ
 struct FaultCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fault",
-        abstract: "Make a WAN link of a running cluster misbehave: dark, degraded or flapping, for a while.",
+        abstract:
+            "Make a running cluster misbehave: a WAN link dark, degraded or flapping for a while, a partition, or a process killed.",
         discussion: """
-            FAULT is written as an entry of a job's faults: list (docs/emulation.md), without at it \
+            FAULT is written as an entry of a job's faults: list (docs/emulation.md, docs/elastic.md), without at it \
             begins at once: '{ link: [us-east, eu-west], for: 3s, down: true }', \
             '{ link: [a, b], for: 10s, bandwidth: 10Mbps, latency: 120ms }', \
-            '{ link: [a, b], directed: true, at: 2s, for: 6s, flap: 500ms }'. The coordinator schedules it, \
-            its gateways carry it out, and events.jsonl records it (fault_injected, link_fault). With --keys, \
-            only a holder of the cluster's keys can reach the coordinator.
+            '{ link: [a, b], directed: true, at: 2s, for: 6s, flap: 500ms }', \
+            '{ partition: [[us-east], [eu-west, ap-northeast]], for: 5s }', \
+            '{ kill: worker, region: eu-west, host: 1 }', '{ kill: gateway, region: us-east }'. The coordinator \
+            schedules it, its gateways carry out link faults and the processes named end themselves, and \
+            events.jsonl records it (fault_injected, link_fault, kill_fault). With --keys, only a holder of the \
+            cluster's keys can reach the coordinator.
             """)
 
     @Option(

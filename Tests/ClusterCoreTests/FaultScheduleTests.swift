@@ -157,6 +157,34 @@ struct FaultScheduleTests {
             }
         }
     }
+
+    @Test(
+        "a partition cuts every link between its groups, both ways, for its while; straits fault gives a partition, a link fault or a kill, at once unless it says when"
+    )
+    func partitionAndInjected() throws {
+        var faults = try Self.schedule("  - { partition: [[a], [b, c]], at: 1s, for: 2s }\n")
+        #expect(faults.faults.count == 2)
+        _ = faults.start(now: 0)
+        #expect(Self.states(faults.onTick(now: Self.second)) == ["0→1 down", "1→0 down", "0→2 down", "2→0 down"])
+        #expect(Self.states(faults.onTick(now: 3 * Self.second)) == ["0→1 up", "1→0 up", "0→2 up", "2→0 up"])
+
+        #expect(try LinkFault.parse("{ partition: [[a, b], [c]], for: 1s }", file: "fault").map(\.to) == ["c", "c"])
+        let kill = try KillFault.parse(
+            try YAMLParser.parse("{ kill: gateway, region: b }", file: "fault"), file: "fault")
+        #expect(kill.target == .gateway(region: "b") && kill.atSeconds == 0)
+        let index = try faults.inject(kill: kill, topology: Self.topology, now: 5 * Self.second)
+        #expect(faults.dueKills(now: 5 * Self.second) == [.init(fault: index, target: .gateway(region: "b"))])
+        #expect(throws: ConfigError.self) {
+            try faults.inject(
+                kill: KillFault(target: .region("z"), atSeconds: 0, atStep: nil, line: 1), topology: Self.topology,
+                now: 0)
+        }
+        for bad in [
+            "{ partition: [[a], [a, b]], for: 1s }", "{ partition: [[a]], for: 1s }", "{ partition: [a, b], for: 1s }",
+        ] {
+            #expect(throws: ConfigError.self) { try LinkFault.parse(bad, file: "fault") }
+        }
+    }
 }
 
 @Suite("what faults cost: each fault's course and goodput, manual clock")

@@ -97,15 +97,19 @@ struct ElasticTests {
     }
 
     @Test(
-        "below the quorum the job stops within the heartbeat deadline with a reason naming what is missing; no process is left"
+        "below the quorum (the last worker of a region killed by straits fault) the job stops within the heartbeat deadline with a reason naming what is missing; no process is left"
     )
     func belowQuorum() throws {
         let cluster = try Self.running("quorum", steps: 10)
         kill(try #require(cluster.workers["worker-eu-west-1"]).processIdentifier, SIGKILL)
         #expect(Self.await(cluster, "recovered", timeout: 15) != nil, "\(cluster.log("coordinator"))")
-        // The last worker of eu-west: two regions are needed.
-        kill(try #require(cluster.workers["worker-eu-west-0"]).processIdentifier, SIGKILL)
+        // The last worker of eu-west, killed by an operator's fault: two regions are needed.
+        let endpoint = try String(contentsOfFile: cluster.runDirectory + "/coordinator.endpoint", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
         let killed = Date()
+        let fault = try runStraits(
+            ["fault", "--coordinator", endpoint, "{ kill: worker, region: eu-west, host: 0 }"], timeout: 20)
+        #expect(fault.status == 0 && fault.output.contains("kill 0 (worker eu-west/0) scheduled in 0 s"), "\(fault)")
         let status = LocalCluster.wait(cluster.coordinator!, timeout: 15)
         let elapsed = Date().timeIntervalSince(killed)
         #expect(status == 1, "\(cluster.log("coordinator"))")

@@ -80,6 +80,12 @@ struct TelemetryTests {
                 ]))
         }
         #expect(FileManager.default.fileExists(atPath: path + "/regions/eu_west.jsonl"))
+        // A link fault half-way: marked on the charts against time.
+        run.events.append(
+            .object([
+                ("t", .string(RunDirectory.timestamp(Date(timeIntervalSince1970: 1_800_000_000.5)))),
+                ("event", "link_fault"), ("from", "us-east"), ("to", "eu west"), ("state", "down"),
+            ]))
         run.bench.append(
             .object([
                 ("size_bytes", 65536), ("time_us", 100.0), ("algbw_gbps", 0.6), ("busbw_gbps", 1.2), ("wrong", 0),
@@ -107,6 +113,9 @@ struct TelemetryTests {
         let page = try String(contentsOfFile: try report.write(), encoding: .utf8)
         #expect(page.contains("<svg") && page.contains("WAN throughput sent per region") && page.contains("busbw"))
         #expect(page.contains("<polyline") && !page.contains("http://cdn") && !page.contains("<script src"))
+        #expect(
+            page.contains("stroke-dasharray=\"3,3\"")
+                && page.contains("<title>link_fault: us-east eu west down</title>"))
     }
 
     @Test("a torn line is reported with its file and line")
