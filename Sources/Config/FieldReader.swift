@@ -191,6 +191,18 @@ public struct FieldReader {
     }
 
     /// The entry's items, each with its path (`regions[1]`).
+    /// When a fault begins: `at` (seconds after the job's first step) or `step`, not both; one of
+    /// them when `required`, else at once (`at` 0). `what` names it in the error.
+    func when(required: Bool, what: String) throws(ConfigError) -> (atSeconds: Double?, atStep: Int?) {
+        guard !(contains("at") && contains("step")), !required || contains("at") || contains("step") else {
+            throw ConfigError(
+                .invalidValue, file: file, line: line, field: fieldPath("at"),
+                message: "give when \(what): at (a time after the first step) or step, one of them")
+        }
+        let step = contains("step") ? try integer("step", minimum: 0, maximum: 1_000_000) : nil
+        return (step == nil ? try seconds("at", default: 0) : nil, step)
+    }
+
     public func list(_ key: String) throws(ConfigError) -> [(node: YAMLNode, path: String)] {
         let node = try required(key)
         guard case .sequence(let items, _) = node else {

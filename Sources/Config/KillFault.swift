@@ -86,16 +86,7 @@ public struct KillFault: Sendable, Equatable {
             }
             target = what == "gateway" ? .gateway(region: region) : .region(region)
         }
-        guard !(fields.contains("at") && fields.contains("step")),
-            !when || fields.contains("at") || fields.contains("step")
-        else {
-            throw ConfigError(
-                .invalidValue, file: file, line: fields.line, field: "\(path).at",
-                message: "give when the kill comes: at (a time after the first step) or step, one of them")
-        }
-        let step = fields.contains("step") ? try fields.integer("step", minimum: 0, maximum: 1_000_000) : nil
-        return KillFault(
-            target: target, atSeconds: step == nil ? try fields.seconds("at", default: 0) : nil, atStep: step,
-            line: fields.line)
+        let (atSeconds, atStep) = try fields.when(required: when, what: "the kill comes")
+        return KillFault(target: target, atSeconds: atSeconds, atStep: atStep, line: fields.line)
     }
 }

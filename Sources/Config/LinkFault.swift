@@ -91,17 +91,9 @@ public struct LinkFault: Sendable, Equatable {
                     "expected two or more groups of region names, no region twice, like [[us-east], [eu-west, ap-northeast]]"
             )
         }
-        guard !(fields.contains("at") && fields.contains("step")),
-            !when || fields.contains("at") || fields.contains("step")
-        else {
-            throw ConfigError(
-                .invalidValue, file: file, line: fields.line, field: "\(path).at",
-                message: "give when the partition begins: at (a time after the first step) or step, one of them")
-        }
+        let (atSeconds, atStep) = try fields.when(required: when, what: "the partition begins")
         let duration = try fields.seconds("for")
         guard duration > 0 else { throw fields.error("for", "expected a time above 0") }
-        let atStep = fields.contains("step") ? try fields.integer("step", minimum: 0, maximum: 1_000_000) : nil
-        let atSeconds = atStep == nil ? try fields.seconds("at", default: 0) : nil
         var faults: [LinkFault] = []
         for (index, group) in groups.enumerated() {
             for other in groups[(index + 1)...] {
@@ -131,13 +123,7 @@ public struct LinkFault: Sendable, Equatable {
                 .invalidValue, file: file, line: link.line, field: "\(path).link",
                 message: "expected two different region names like [us-east, eu-west], got \(link.kindDescription)")
         }
-        guard !(fields.contains("at") && fields.contains("step")),
-            !when || fields.contains("at") || fields.contains("step")
-        else {
-            throw ConfigError(
-                .invalidValue, file: file, line: fields.line, field: "\(path).at",
-                message: "give when the fault begins: at (a time after the first step) or step, one of them")
-        }
+        let (atSeconds, atStep) = try fields.when(required: when, what: "the fault begins")
         let duration = try fields.seconds("for")
         guard duration > 0 else { throw fields.error("for", "expected a time above 0") }
         let kinds = ["down", "bandwidth", "latency", "flap"].filter(fields.contains)
@@ -163,10 +149,9 @@ public struct LinkFault: Sendable, Equatable {
                     "a fault is one of down: true, bandwidth and/or latency (degraded), or flap: PERIOD; got \(kinds.isEmpty ? "none" : kinds.joined(separator: " and "))"
             )
         }
-        let atStep = fields.contains("step") ? try fields.integer("step", minimum: 0, maximum: 1_000_000) : nil
         return LinkFault(
             from: a, to: b, directed: try fields.boolean("directed", default: false),
-            atSeconds: atStep == nil ? try fields.seconds("at", default: 0) : nil, atStep: atStep,
+            atSeconds: atSeconds, atStep: atStep,
             forSeconds: duration, kind: kind, line: fields.line)
     }
 
