@@ -73,6 +73,9 @@ final class TrainingDevice: @unchecked Sendable {
             replica = Replica(spec: spec, schedule: schedule)
             scheduleIndex = train.schedule
             started = nil
+            // Another schedule's state has another size (θ_global and the outer velocity).
+            snapshot?.deallocate()
+            snapshot = nil
             for residual in [gradientResidual, outerResidual] {
                 residual?.update(repeating: 0, count: group.elementCount)
             }

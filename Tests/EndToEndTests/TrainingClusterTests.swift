@@ -134,12 +134,20 @@ struct TrainingClusterTests {
     }
 
     @Test(
-        "regions of different shapes (2 hosts of two devices, 1 of three): DDP ends where one process on the union of the seven shards ends, DiLoCo H=1 (outer lr 1, no momentum) where DDP ends, and every schedule's replicas identical"
+        "regions of different shapes (2 hosts of two devices, 1 of three): DDP ends where one process on the union of the seven shards ends, DiLoCo H=1 (outer lr 1, no momentum) where DDP ends, and every schedule's replicas agree at every step"
     )
     func unevenRegions() throws {
         let cluster = try LocalCluster(name: "train-uneven")
         let topology = try cluster.write("uneven.yaml", Self.uneven)
-        let job = Self.job(steps: 8, more: ["{ name: local-h2, sync: hierarchical-local, every: 2 }"])
+        // The default job's schedules too (DiLoCo with outer momentum), and a quorum, so that the
+        // coordinator checks every rank's CRC32C at every step: the replicas that should agree do.
+        let job =
+            Self.job(
+                steps: 8,
+                more: [
+                    "{ name: local-h2, sync: hierarchical-local, every: 2 }",
+                    "{ name: diloco-h4, sync: diloco, every: 4, outer_lr: 0.7, outer_momentum: 0.9 }",
+                ]) + "quorum: { hosts: 3, regions: 2 }\n"
         let endpoint = try cluster.startCoordinator(topology: topology, job: try cluster.write("job.yaml", job))
         try cluster.startGateways(endpoint, topology: topology, regions: ["big", "small"])
         for (region, host, devices) in [("big", 0, 2), ("big", 1, 2), ("small", 0, 3)] {
@@ -154,7 +162,7 @@ struct TrainingClusterTests {
         let diloco = try Self.parameters(cluster.runDirectory + "/model-diloco-h1.bin")
         #expect(Self.distance(diloco, ddp) < 2e-5, "DiLoCo H=1 vs DDP: \(Self.distance(diloco, ddp))")
         let identical = try cluster.lines("events.jsonl").filter { $0["event"] as? String == "replicas_identical" }
-        #expect(identical.map { $0["schedule"] as? String } == ["ddp", "diloco-h1", "local-h2"])
+        #expect(identical.map { $0["schedule"] as? String } == ["ddp", "diloco-h1", "local-h2", "diloco-h4"])
     }
 
     @Test(
