@@ -157,4 +157,38 @@ struct ElasticTests {
             #expect(cluster.log(name).contains("waiting up to"), "\(name): \(cluster.log(name))")
         }
     }
+
+    @Test(
+        "DiLoCo: a whole region killed (its workers and its gateway) and restarted: the other region goes on alone, the restarted workers start again from the global parameters another region sends, and every replica agrees at the end"
+    )
+    func regionLostAndBack() throws {
+        let cluster = try LocalCluster(name: "region")
+        let job =
+            Self.job(steps: 400, quorum: "{ hosts: 2, regions: 1 }")
+            .replacingOccurrences(
+                of: "  - { name: ddp, sync: ddp }",
+                with: "  - { name: diloco, sync: diloco, every: 10, outer_lr: 0.7, outer_momentum: 0.9 }")
+            + "faults:\n  - { kill: region, region: eu-west, step: 40 }\n"
+        try cluster.startTwoRegions(job: job)
+        let lost = Self.await(cluster, "gateway_lost", timeout: 60)
+        #expect(lost != nil, "\(cluster.log("coordinator"))")
+        let kill = Self.events(cluster, "kill_fault").first
+        #expect((kill?["members"] as? [String])?.count == 3, "\(String(describing: kill))")
+        // Restarted, as a supervisor would.
+        let endpoint = try String(contentsOfFile: cluster.runDirectory + "/coordinator.endpoint", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        try cluster.startGateways(
+            endpoint, topology: cluster.directory.appendingPathComponent("two.yaml").path, regions: ["eu-west"])
+        for host in 0..<2 { try cluster.startWorker(endpoint, region: "eu-west", host: host, devices: 2) }
+        #expect(LocalCluster.wait(cluster.coordinator!, timeout: 120) == 0, "\(cluster.log("coordinator"))")
+        #expect(Self.events(cluster, "worker_lost").count == 2 && Self.events(cluster, "worker_rejoined").count == 2)
+        let transfers = Self.events(cluster, "state_transfer").flatMap { $0["transfers"] as? [[String: Any]] ?? [] }
+        // The first to come back has none of its region to take state from: another region's,
+        // with the global parameters; one that comes later takes its region's.
+        #expect(transfers.first?["global"] as? Bool == true, "\(transfers)")
+        #expect(Set(transfers.flatMap { $0["to_ranks"] as? [Int] ?? [] }) == [4, 5, 6, 7], "\(transfers)")
+        let final = Self.events(cluster, "replicas_identical").last
+        #expect(final?["file"] != nil, "\(String(describing: final))")
+        #expect(try cluster.summary()["status"] as? String == "ok")
+    }
 }
