@@ -22,6 +22,12 @@ extension Coordinator {
         var unsynced = Set<Int>()
         /// A successor's members that joined again holding the state of the step to run.
         var holders = Set<Int>()
+        /// Workers that started again from θ_global, and the step (over the whole job) they
+        /// started at: their pseudo-gradients cover only the inner steps since.
+        var freshSince: [Int: Int] = [:]
+        /// The last outer synchronisation's step over the whole job (before a schedule's first:
+        /// the step before it began).
+        var lastOuter = -1
         /// Losses whose recovery (the next step done over the survivors) is still to come:
         /// who, and when the loss was detected (monotonic nanoseconds).
         var recovering: [(label: String, detectedAt: Int64)] = []
@@ -200,6 +206,18 @@ extension Coordinator {
         elasticity.unsynced.formUnion(joining.filter { !elasticity.holders.contains($0) })
         elasticity.holders = []
         guard job.kind == .train, let transfers = transfers(to: elasticity.unsynced) else { return nil }
+        let devices = order.indices.map { worker($0).join.devices }
+        // Joiners that start from θ_global are fresh from this step; those that take the state
+        // of a worker that is itself fresh, from when it was.
+        for transfer in transfers {
+            let source = order.indices.first { firstRank(ofPosition: $0) == transfer.from }.map { order[$0] }
+            let since = transfer.global == true ? step : source.flatMap { elasticity.freshSince[$0] }
+            guard let since else { continue }
+            for position in order.indices
+            where transfer.to.contains(firstRank(ofPosition: position)) && devices[position] > 0 {
+                elasticity.freshSince[order[position]] = since
+            }
+        }
         run.event(
             "state_transfer",
             [
@@ -248,6 +266,20 @@ extension Coordinator {
             }
         }
         return transfers
+    }
+
+    /// An outer step `step` (over the whole job) after the last one: each rank's weight,
+    /// the share of the interval's inner steps its pseudo-gradient covers, where a worker started
+    /// again from θ_global in it; nil when every rank covers the whole interval.
+    func outerWeights(step: Int) -> [Double]? {
+        let lastOuter = elasticity.lastOuter
+        let fresh = elasticity.freshSince.filter { order.contains($0.key) && $0.value > lastOuter }
+        guard !fresh.isEmpty else { return nil }
+        let interval = Double(max(step - lastOuter, 1))
+        return order.flatMap { index -> [Double] in
+            let covered = fresh[index].map { Double(step + 1 - $0) / interval } ?? 1
+            return Array(repeating: min(max(covered, 0), 1), count: membership.workers[index].join.devices)
+        }
     }
 
     /// The step that follows losses finished over the survivors: each loss is recovered from.

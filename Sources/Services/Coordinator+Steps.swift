@@ -80,6 +80,12 @@ extension Coordinator {
             if epoch > 1 { message.epoch = epoch }
             if elastic { message.train?.checksum = true }
             message.train?.state = transfer
+            if message.train?.outer == true, let weights = outerWeights(step: step) {
+                message.train?.outerWeights = weights
+                run.event(
+                    "outer_weights",
+                    [("step", .int(step)), ("epoch", .int(epoch)), ("weights", .array(weights.map { .double($0) }))])
+            }
             let frames = ControlMessage.step(message).encoded()
             for index in order.indices { try send(frames: frames, to: worker(index).route) }
             let limitS = job.timeoutSeconds + computeS + 5

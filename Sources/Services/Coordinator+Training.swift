@@ -129,6 +129,7 @@ extension Coordinator {
                     ])
             }
             var lastPrint = clock.now()
+            elasticity.lastOuter = step - 1
             let fileName = schedule.name.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" }
             for i in from..<schedule.steps {
                 let last = i == schedule.steps - 1
@@ -144,6 +145,10 @@ extension Coordinator {
                 if last, files.awaits(modelFile) {
                     throw Abort(
                         description: "schedule \(schedule.name) ended without rank 0's parameters (\(modelFile))")
+                }
+                if outer {
+                    elasticity.lastOuter = step
+                    elasticity.freshSince = [:]
                 }
                 step += 1
                 collective += CollectiveIDs.trainingStepSpan(buckets: buckets.count)

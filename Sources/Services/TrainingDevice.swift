@@ -238,6 +238,18 @@ final class TrainingDevice: @unchecked Sendable {
         if train.outer {
             let outerStart = ContinuousClock.now
             replica.pseudoGradient(into: gradients)
+            if let weights = train.outerWeights {
+                // A weighted average: the all-reduce sums and divides by the ranks, so each rank
+                // brings its pseudo-gradient times its weight over the mean weight.
+                guard weights.count == shared.layout?.ranks, weights.indices.contains(rank) else {
+                    throw RuntimeError(
+                        .protocolViolation,
+                        "step \(step.step): \(weights.count) outer weights for \(shared.layout?.ranks ?? 0) ranks")
+                }
+                let mean = weights.reduce(0, +) / Double(weights.count)
+                let factor = Float(mean > 0 ? weights[rank] / mean : 1)
+                for i in 0..<count { gradients[i] *= factor }
+            }
             for (index, bucket) in buckets.enumerated() {
                 times =
                     times

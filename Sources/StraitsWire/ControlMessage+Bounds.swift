@@ -85,6 +85,10 @@ extension ControlMessage {
                     for value in bucket { check.int(value, "train.buckets[][]", max: Bounds.bytes / 4) }
                 }
                 if let save = train.save { check.name(save, "train.save") }
+                check.list(train.outerWeights?.count ?? 0, "train.outer_weights", max: Bounds.list)
+                for weight in train.outerWeights ?? [] where !weight.isFinite || weight < 0 || weight > 1 {
+                    check.fail("train.outer_weights[]: \(weight) is outside 0…1")
+                }
                 check.list(train.state?.count ?? 0, "train.state", max: 4096)
                 for state in train.state ?? [] {
                     check.int(state.from, "train.state[].from", max: Bounds.count)

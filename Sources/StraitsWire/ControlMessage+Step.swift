@@ -22,6 +22,10 @@ extension ControlMessage {
         /// Whether every rank reports a CRC32C of its parameters after the step (elastic jobs:
         /// the coordinator checks that the replicas agree).
         public var checksum: Bool?
+        /// Outer steps after a worker started again from θ_global mid-interval: each rank's
+        /// weight, the share of the interval's inner steps its pseudo-gradient covers (absent:
+        /// every rank 1). Pseudo-gradients are averaged by these weights.
+        public var outerWeights: [Double]?
         /// Before the step: in each transfer, rank `from` sends its replica's whole state to the
         /// ranks `to`, which joined the job and take it instead of their own (see `Replica.save`).
         /// A rank is in at most one transfer.

@@ -187,6 +187,11 @@ struct ElasticTests {
         // with the global parameters; one that comes later takes its region's.
         #expect(transfers.first?["global"] as? Bool == true, "\(transfers)")
         #expect(Set(transfers.flatMap { $0["to_ranks"] as? [Int] ?? [] }) == [4, 5, 6, 7], "\(transfers)")
+        // At the next outer step the restarted region's pseudo-gradients weigh what they cover.
+        let weights = Self.events(cluster, "outer_weights").first?["weights"] as? [Double] ?? []
+        #expect(
+            weights.count == 8 && weights.prefix(4).allSatisfy { $0 == 1 } && weights.suffix(4).allSatisfy { $0 < 1 },
+            "\(weights)")
         let final = Self.events(cluster, "replicas_identical").last
         #expect(final?["file"] != nil, "\(String(describing: final))")
         #expect(try cluster.summary()["status"] as? String == "ok")
