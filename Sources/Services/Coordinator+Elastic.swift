@@ -276,10 +276,12 @@ extension Coordinator {
         let fresh = elasticity.freshSince.filter { order.contains($0.key) && $0.value > lastOuter }
         guard !fresh.isEmpty else { return nil }
         let interval = Double(max(step - lastOuter, 1))
-        return order.flatMap { index -> [Double] in
+        let weights = order.flatMap { index -> [Double] in
             let covered = fresh[index].map { Double(step + 1 - $0) / interval } ?? 1
             return Array(repeating: min(max(covered, 0), 1), count: membership.workers[index].join.devices)
         }
+        // Back in time for the whole interval: every pseudo-gradient covers it.
+        return weights.allSatisfy { $0 == 1 } ? nil : weights
     }
 
     /// The step that follows losses finished over the survivors: each loss is recovered from.
