@@ -136,24 +136,22 @@ extension Coordinator {
 
     /// The plan's workers: `order`, ranks numbered from 0 in that order.
     func planWorkers() -> [ControlMessage.PlanWorker] {
-        var firstRank = 0
-        return order.indices.map { index in
+        order.indices.map { index in
             var planned = ControlMessage.PlanWorker(
                 worker: index, region: worker(index).region, host: worker(index).join.host,
-                firstRank: firstRank, endpoints: worker(index).join.endpoints)
+                firstRank: rankStarts[index], endpoints: worker(index).join.endpoints)
             let devices = worker(index).join.devices
             if devices != topology.regions[0].devicesPerHost { planned.devices = devices }
-            firstRank += devices
             return planned
         }
     }
 
-    /// Ranks of the plan now: every worker's devices.
-    var rankCount: Int { order.indices.reduce(0) { $0 + worker($1).join.devices } }
-
     /// The first rank of the worker at place `position` of the plan.
-    func firstRank(ofPosition position: Int) -> Int {
-        order.indices.prefix(position).reduce(0) { $0 + worker($1).join.devices }
+    func firstRank(ofPosition position: Int) -> Int { rankStarts[position] }
+
+    /// The place in the plan of the worker that holds `rank`.
+    func position(ofRank rank: Int) -> Int {
+        (rankStarts.lastIndex { $0 <= rank }) ?? 0
     }
 
     /// The plan of the current epoch for `workers`, as worker `you` (-1: a gateway) receives it.

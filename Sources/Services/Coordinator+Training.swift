@@ -227,10 +227,7 @@ extension Coordinator {
     /// check of each new epoch is recorded: it shows that workers that joined took the state.
     func checkReplicas(_ checksums: [Int: UInt32], acrossRegions: Bool, schedule: String, step: Int) throws {
         let ranks = rankCount
-        let layout = ClusterLayout(
-            regions: topology.regions.map(\.name), devicesPerWorker: topology.regions[0].devicesPerHost,
-            workers: planWorkers())
-        let groups = Dictionary(grouping: checksums) { acrossRegions ? 0 : layout.region(ofRank: $0.key) }
+        let groups = Dictionary(grouping: checksums) { acrossRegions ? 0 : worker(position(ofRank: $0.key)).region }
         let disagree = groups.values.filter { Set($0.map(\.value)).count > 1 }
         guard checksums.count == ranks, disagree.isEmpty else {
             let table = checksums.sorted { $0.key < $1.key }.map { "rank \($0.key): \(String($0.value, radix: 16))" }

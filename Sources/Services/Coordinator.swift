@@ -36,10 +36,22 @@ public final class Coordinator {
     var records: RecordAccumulator
     /// Workers in rank order (indices into `membership.workers`), once the plan is made.
     var order: [Int] = [] {
-        didSet { positionInOrder = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) }) }
+        didSet {
+            positionInOrder = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
+            var next = 0
+            rankStarts = order.map { index in
+                defer { next += membership.workers[index].join.devices }
+                return next
+            }
+            rankCount = next
+        }
     }
     /// Each worker's place in `order`.
     var positionInOrder: [Int: Int] = [:]
+    /// The first rank of the worker at each place of `order` (workers may bring different numbers
+    /// of devices), and the ranks of the plan now.
+    private(set) var rankStarts: [Int] = []
+    private(set) var rankCount = 0
     var dropped = 0
     var refused = 0
     var failure: String?
