@@ -2,11 +2,16 @@
 #include "CStraitsShims.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <poll.h>
 #include <pthread.h>
 #include <time.h>
 #include <sched.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -156,3 +161,52 @@ int straits_set_normal_priority(void) {
     return pthread_setschedparam(pthread_self(), SCHED_OTHER, &param);
 }
 
+
+void *straits_shm_map(const char *name, size_t bytes) {
+    char path[256];
+    if (snprintf(path, sizeof path, "/dev/shm/%s", name) >= (int)sizeof path) { errno = ENAMETOOLONG; return NULL; }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return NULL;
+    struct stat st;
+    if (fstat(fd, &st) != 0) { int e = errno; close(fd); errno = e; return NULL; }
+    /* Both ends create the file if absent; the first one to get here sizes it. */
+    if (st.st_size == 0 && ftruncate(fd, (off_t)bytes) != 0) { int e = errno; close(fd); errno = e; return NULL; }
+    if (fstat(fd, &st) != 0 || (size_t)st.st_size != bytes) { close(fd); errno = EEXIST; return NULL; }
+    void *address = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+    int e = errno;
+    close(fd);
+    if (address == MAP_FAILED) { errno = e; return NULL; }
+    return address;
+}
+
+void straits_shm_unmap(void *address, size_t bytes) { munmap(address, bytes); }
+
+int straits_shm_unlink(const char *name) {
+    char path[256];
+    if (snprintf(path, sizeof path, "/dev/shm/%s", name) >= (int)sizeof path) { errno = ENAMETOOLONG; return -1; }
+    return unlink(path);
+}
+
+uint64_t straits_load_acquire_u64(const uint64_t *word) { return __atomic_load_n(word, __ATOMIC_ACQUIRE); }
+void straits_store_release_u64(uint64_t *word, uint64_t value) { __atomic_store_n(word, value, __ATOMIC_RELEASE); }
+uint32_t straits_load_acquire_u32(const uint32_t *word) { return __atomic_load_n(word, __ATOMIC_ACQUIRE); }
+void straits_store_u32(uint32_t *word, uint32_t value) { __atomic_store_n(word, value, __ATOMIC_SEQ_CST); }
+uint32_t straits_fetch_add_u32(uint32_t *word, uint32_t value) {
+    return __atomic_fetch_add(word, value, __ATOMIC_SEQ_CST);
+}
+void straits_fence(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+
+int straits_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns) {
+    struct timespec timeout = {.tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000};
+    long rc = syscall(SYS_futex, word, FUTEX_WAIT, expected, timeout_ns < 0 ? NULL : &timeout, NULL, 0);
+    if (rc == -1 && errno == EAGAIN) return 0;
+    return rc == 0 ? 0 : -1;
+}
+
+int straits_futex_wake(uint32_t *word) { return (int)syscall(SYS_futex, word, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0); }
+
+void straits_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}

@@ -80,6 +80,10 @@ public struct ScheduleRunner: Sendable {
         return schedule.operations[id]
     }
 
+    /// Whether receive `id` may run as soon as its message is in hand (its dependencies are met
+    /// and its message has not arrived): a transport can then apply the message as it comes.
+    public func isReady(_ id: Int) -> Bool { readyReceives.contains(id) }
+
     /// A message from `peer` with `tag` arrived. Returns `.receive` if its operation may run now;
     /// otherwise the shell holds the message until a later directive names it.
     public mutating func messageArrived(from peer: Int, tag: UInt64) throws(UnexpectedMessage) -> [Directive] {

@@ -52,10 +52,11 @@ public struct BenchOptions: ParsableArguments, Sendable {
 
     @Option(
         help: ArgumentHelp(
-            "Between workers: tcp, ipc, or inproc (every rank a thread of one process).", valueName: "tcp|ipc|inproc"),
+            "Between workers: tcp, ipc, shm (rings in shared memory), or inproc (every rank a thread of one process).",
+            valueName: "tcp|ipc|shm|inproc"),
         transform: { text in
-            guard ["tcp", "ipc", "inproc"].contains(text) else {
-                throw ValidationError("expected tcp, ipc or inproc, got \"\(text)\"")
+            guard ["tcp", "ipc", "shm", "inproc"].contains(text) else {
+                throw ValidationError("expected tcp, ipc, shm or inproc, got \"\(text)\"")
             }
             return text
         })

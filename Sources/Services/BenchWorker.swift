@@ -72,13 +72,8 @@ public struct BenchWorker {
         let timeout = Duration.seconds(options.timeoutSeconds)
         try group.pin(device: device)
 
-        var binds = ["inproc://straits-bench-\(getpid())-\(device)"]
-        switch options.transport {
-        case "tcp": binds.insert("tcp://127.0.0.1:*", at: 0)
-        case "ipc": binds.insert("ipc:///tmp/straits-bench-\(getpid())-\(device).sock", at: 0)
-        default: break
-        }
-        let plane = try DataPlane(rank: rank, bind: binds)
+        let plane = try BenchTransport(
+            transport: options.transport, rank: rank, device: device, ranksOnHost: options.ranks)
         shared.endpoints.withLock { $0[device] = plane.endpoints }
 
         var control: SocketBox?
@@ -104,7 +99,7 @@ public struct BenchWorker {
         let local = shared.endpoints.withLock { $0 }
         for peer in 0..<options.ranks where peer != rank {
             let sameWorker = peer / devices == worker
-            try plane.connect(peer: peer, endpoint: sameWorker ? local[peer % devices]!.last! : table[peer])
+            try plane.connect(peer: peer, remote: table[peer], local: sameWorker ? local[peer % devices]!.last! : nil)
         }
 
         // α and β of the link between workers, measured between worker 0 and worker 1.
@@ -153,21 +148,18 @@ public struct BenchWorker {
             for iteration in 0..<(options.warmupIterations + options.iterations) {
                 ExactPattern.fill(buffer, count: count, rank: rank, ranks: options.ranks)
                 if hierarchical { try group.synchronize(timeout: timeout, what: "iteration start") }
-                try ScheduleExecutor.run(
-                    barrier, buffer: buffer, elementCount: count, on: plane, collectiveID: collective, timeout: timeout)
+                try plane.run(barrier, buffer: buffer, elementCount: count, collectiveID: collective, timeout: timeout)
                 collective += 1
                 if hierarchical { try group.synchronize(timeout: timeout, what: "iteration barrier") }
                 let start = ContinuousClock.now
                 if hierarchical {
                     try group.reduceScatter(device: device, count: count, timeout: timeout)
-                    try ScheduleExecutor.run(
-                        schedule, buffer: buffer, elementCount: count, on: plane, collectiveID: collective,
-                        timeout: timeout)
+                    try plane.run(
+                        schedule, buffer: buffer, elementCount: count, collectiveID: collective, timeout: timeout)
                     try group.allGather(device: device, count: count, timeout: timeout)
                 } else {
-                    try ScheduleExecutor.run(
-                        schedule, buffer: buffer, elementCount: count, on: plane, collectiveID: collective,
-                        timeout: timeout)
+                    try plane.run(
+                        schedule, buffer: buffer, elementCount: count, collectiveID: collective, timeout: timeout)
                 }
                 let elapsed = ContinuousClock.now - start
                 collective += 1
@@ -209,7 +201,7 @@ public struct BenchWorker {
     /// Ping-pong of 4-byte messages (α = half the fastest round trip, and the median processor
     /// time of each), then 4 MiB one way with a 4-byte reply (β from what is left of the fastest).
     static func probe(
-        plane: DataPlane, rank: Int, peer: Int, ranks: Int, buffer: UnsafeMutableRawPointer,
+        plane: BenchTransport, rank: Int, peer: Int, ranks: Int, buffer: UnsafeMutableRawPointer,
         elements: Int, collective: inout UInt64, timeout: Duration
     ) throws -> ProbeResult {
         let leader = rank < peer
@@ -223,8 +215,7 @@ public struct BenchWorker {
             } else {
                 schedule.add(.receiveCopy(peer: peer), ElementRange(offset: 0, count: 1), tag: 3)
             }
-            try ScheduleExecutor.run(
-                schedule, buffer: buffer, elementCount: 1, on: plane, collectiveID: collective, timeout: timeout)
+            try plane.run(schedule, buffer: buffer, elementCount: 1, collectiveID: collective, timeout: timeout)
             collective += 1
             return flag.pointee == 1
         }
@@ -240,8 +231,7 @@ public struct BenchWorker {
                 schedule.add(.send(peer: peer), reply, tag: 2, after: [0])
             }
             let start = ContinuousClock.now
-            try ScheduleExecutor.run(
-                schedule, buffer: buffer, elementCount: count, on: plane, collectiveID: collective, timeout: timeout)
+            try plane.run(schedule, buffer: buffer, elementCount: count, collectiveID: collective, timeout: timeout)
             collective += 1
             let elapsed = ContinuousClock.now - start
             return elapsed.inSeconds

@@ -65,6 +65,7 @@ public final class ChildProcesses: Sendable {
         for process in running {
             process.waitUntilExit()
             DataTransport.removeSocketFiles(ofProcess: process.processIdentifier)
+            SharedMemoryPlane.removeFiles(ofProcess: process.processIdentifier)
         }
     }
 

@@ -76,7 +76,8 @@ extension ClusterWorker {
             let peer = layout.rank(worker: probe.peerWorker, device: 0)
             func measure() throws -> BenchWorker.ProbeResult {
                 try BenchWorker.probe(
-                    plane: plane, rank: plane.rank, peer: peer, ranks: layout.ranks, buffer: group.base(0),
+                    plane: BenchTransport(sockets: plane), rank: plane.rank, peer: peer, ranks: layout.ranks,
+                    buffer: group.base(0),
                     elements: group.elementCount, collective: &collective, timeout: shared.timeout)
             }
             let result =

@@ -85,6 +85,23 @@ struct BenchAllReduceTests {
         #expect(inproc.output.contains("# Out of bounds values : 0 OK"))
     }
 
+    @Test(
+        "over shared memory: 2 workers, every algorithm; 2 workers × 2 devices, hierarchical; the rings' files are removed",
+        arguments: ["ring", "rhd", "rd", "hier"])
+    func sharedMemory(_ algorithm: String) throws {
+        let devices = algorithm == "hier" ? "2" : "1"
+        let ranks = algorithm == "hier" ? "4" : "2"
+        let before = Set(try FileManager.default.contentsOfDirectory(atPath: "/dev/shm"))
+        let (status, output) = try runStraits([
+            "bench", "allreduce", "-b", "1000", "-e", "3M", "-f", "30", "-n", "3", "-w", "1",
+            "--ranks", ranks, "--devices-per-worker", devices, "--transport", "shm", "--algo", algorithm,
+        ])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("transport shm") && output.contains("# Out of bounds values : 0 OK"))
+        let left = Set(try FileManager.default.contentsOfDirectory(atPath: "/dev/shm")).subtracting(before)
+        #expect(left.filter { $0.hasPrefix("straits-shm-") }.isEmpty, "left behind: \(left)")
+    }
+
     @Test("4 worker processes: messages of the next collective that arrive early are kept, not refused")
     func fourWorkers() throws {
         let (status, output) = try runStraits([

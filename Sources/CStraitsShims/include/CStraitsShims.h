@@ -54,4 +54,30 @@ int straits_set_normal_priority(void);
 /// `crc` (0 to start). Uses the SSE4.2 crc32 instruction when the CPU has it, a table otherwise.
 uint32_t straits_crc32c(uint32_t crc, const void *bytes, size_t count);
 
+/// Opens (creating it if absent) the shared-memory file `name` under /dev/shm, sized to `bytes`
+/// (a new file reads as zeros; one of another size is refused with EEXIST), and maps it shared
+/// for reading and writing. Returns the mapping, or NULL with errno.
+void *straits_shm_map(const char *name, size_t bytes);
+/// Unmaps a mapping made by straits_shm_map.
+void straits_shm_unmap(void *address, size_t bytes);
+/// Removes the shared-memory file `name` (mappings stay valid). Returns 0, or -1 with errno.
+int straits_shm_unlink(const char *name);
+
+/// Sequentially consistent and acquire/release operations on words in shared memory.
+uint64_t straits_load_acquire_u64(const uint64_t *word);
+void straits_store_release_u64(uint64_t *word, uint64_t value);
+uint32_t straits_load_acquire_u32(const uint32_t *word);
+void straits_store_u32(uint32_t *word, uint32_t value);
+/// Adds `value`; returns the value before.
+uint32_t straits_fetch_add_u32(uint32_t *word, uint32_t value);
+/// A full barrier (between a store and a load of another word).
+void straits_fence(void);
+/// Waits while `*word == expected`, at most `timeout_ns` (a process-shared futex). Returns 0 when
+/// woken or when the word differed, -1 with errno ETIMEDOUT or EINTR.
+int straits_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns);
+/// Wakes every waiter on `word`. Returns how many, or -1 with errno.
+int straits_futex_wake(uint32_t *word);
+/// A pause for a spinning loop (the x86 PAUSE instruction).
+void straits_cpu_relax(void);
+
 #endif

@@ -1,0 +1,279 @@
+import CStraitsShims
+import Collectives
+import Foundation
+import StraitsWire
+
+/// Carries out one rank's `CollectiveSchedule` over a `SharedMemoryPlane`, on the rank's thread.
+///
+/// A send is cut into fragments of at most the plane's `fragmentBytes`, copied into the ring to
+/// its peer as room frees; it completes when its last fragment is in the ring (the buffer's range
+/// is free again at once). A fragment whose receive may run is reduced (or copied) straight out of
+/// the ring into the buffer, so the receiver works on one fragment while the sender writes the
+/// next; a message whose receive may not run yet is assembled in memory and applied when it may.
+/// With nothing to do the rank polls its rings for `spin`, then sleeps on its bell until a peer
+/// rings it or the deadline passes. Every fragment is checked like a socket's bytes.
+public struct SharedMemoryExecutor {
+    private struct Key: Hashable {
+        let peer: Int
+        let tag: UInt64
+    }
+
+    /// A message kept in memory until its receive may run.
+    private final class Assembly {
+        let storage: UnsafeMutableRawPointer
+        let length: Int
+        var received = 0
+        init(length: Int) {
+            self.length = length
+            storage = .allocate(byteCount: max(length, 1), alignment: 64)
+        }
+        deinit { storage.deallocate() }
+    }
+
+    private struct PendingSend {
+        let operation: CollectiveSchedule.Operation
+        var sent: Int
+    }
+
+    private let plane: SharedMemoryPlane
+    private let buffer: UnsafeMutableRawPointer
+    private let elementCount: Int
+    private let collectiveID: UInt64
+    private let step: UInt64
+    private let timeout: Duration
+    private let deadline: ContinuousClock.Instant
+    private var runner: ScheduleRunner
+    private var work: [ScheduleRunner.Directive] = []
+    /// Bytes of a message applied so far, by message, while its fragments stream into the buffer.
+    private var streaming: [Key: Int] = [:]
+    private var assembling: [Key: Assembly] = [:]
+    private var assembled: [Key: Assembly] = [:]
+    /// Sends not yet wholly in their ring, by peer.
+    private var sends: [[PendingSend]]
+
+    /// Runs `schedule` on the float32 elements at `buffer`. Throws if a peer writes something
+    /// malformed or the deadline passes.
+    public static func run(
+        _ schedule: CollectiveSchedule, buffer: UnsafeMutableRawPointer, elementCount: Int,
+        on plane: SharedMemoryPlane, collectiveID: UInt64, step: UInt64 = 0, timeout: Duration
+    ) throws {
+        var executor = SharedMemoryExecutor(
+            plane: plane, buffer: buffer, elementCount: elementCount, collectiveID: collectiveID, step: step,
+            timeout: timeout, deadline: .now + timeout, runner: ScheduleRunner(schedule))
+        try executor.run()
+    }
+
+    private init(
+        plane: SharedMemoryPlane, buffer: UnsafeMutableRawPointer, elementCount: Int, collectiveID: UInt64,
+        step: UInt64, timeout: Duration, deadline: ContinuousClock.Instant, runner: ScheduleRunner
+    ) {
+        self.plane = plane
+        self.buffer = buffer
+        self.elementCount = elementCount
+        self.collectiveID = collectiveID
+        self.step = step
+        self.timeout = timeout
+        self.deadline = deadline
+        self.runner = runner
+        sends = Array(repeating: [], count: runner.schedule.ranks)
+    }
+
+    private mutating func run() throws {
+        work = runner.start()
+        let stale = plane.dropEarly(before: collectiveID)
+        if stale > 0 {
+            plane.reject("\(stale) records kept for collectives before \(collectiveID), which will not run here")
+        }
+        for record in plane.takeEarly(collectiveID) {
+            try record.payload.withUnsafeBytes { payload in
+                try file(
+                    header: record.header, fragmentStart: record.fragmentStart, from: record.peer, first: payload,
+                    second: UnsafeRawBufferPointer(start: nil, count: 0))
+            }
+        }
+        while true {
+            while let directive = work.popLast() {
+                switch directive {
+                case .send(let operation):
+                    precondition(
+                        operation.range.end <= elementCount, "send of \(operation.range) beyond \(elementCount)")
+                    sends[operation.kind.peer].append(PendingSend(operation: operation, sent: 0))
+                case .receive(let operation):
+                    let key = Key(peer: operation.kind.peer, tag: operation.tag)
+                    guard let message = assembled.removeValue(forKey: key) else {
+                        throw RuntimeError(
+                            .protocolViolation, "rank \(plane.rank): \(operation) is ready but its message is missing")
+                    }
+                    apply(operation, at: 0, UnsafeRawBufferPointer(start: message.storage, count: message.length))
+                    work += runner.completed(operation.id)
+                }
+            }
+            var progressed = try pumpSends()
+            progressed = try pumpReceives() || progressed
+            if !work.isEmpty || progressed { continue }
+            if runner.isFinished { return }
+            try wait()
+        }
+    }
+
+    /// Writes what fits of each peer's pending sends; whether anything was written.
+    private mutating func pumpSends() throws -> Bool {
+        var progressed = false
+        for peer in sends.indices where !sends[peer].isEmpty {
+            guard let (ring, bell) = plane.outgoing[peer] else {
+                throw RuntimeError(.outOfOrder, "rank \(plane.rank): no shared-memory ring to rank \(peer)")
+            }
+            var wrote = false
+            var free = try ring.freeBytes()
+            sending: while let operation = sends[peer].first?.operation {
+                let total = operation.range.count * 4
+                repeat {
+                    let sent = sends[peer][0].sent
+                    let target = operation.range.offset * 4 + sent
+                    let gap = ring.gap(towards: target)
+                    let room = free - SharedRing.recordHeaderBytes - gap
+                    guard room >= 0 else { break sending }
+                    let count = min(total - sent, plane.fragmentBytes, room & ~63)
+                    // Waits for room for a whole fragment (or the rest), not a sliver.
+                    guard count == total - sent || count >= min(plane.fragmentBytes, 64 << 10) else { break sending }
+                    var header = DataFrameHeader(
+                        sourceRank: UInt32(plane.rank), step: step, collectiveID: collectiveID, tag: operation.tag,
+                        offsetBytes: UInt64(operation.range.offset * 4), lengthBytes: UInt64(total))
+                    header.epoch = plane.epoch
+                    ring.write(
+                        header: header, fragmentStart: sent,
+                        payload: UnsafeRawBufferPointer(start: buffer + target, count: count), gap: gap)
+                    free -= SharedRing.recordBytes(payload: count, gap: gap)
+                    sends[peer][0].sent += count
+                    wrote = true
+                } while sends[peer][0].sent < total
+                sends[peer].removeFirst()
+                work += runner.completed(operation.id)
+            }
+            if wrote {
+                ring.publish()
+                bell.ring()
+                progressed = true
+            }
+        }
+        return progressed
+    }
+
+    /// Takes every record published to this rank; whether there were any.
+    private mutating func pumpReceives() throws -> Bool {
+        var progressed = false
+        for peer in plane.sources {
+            let ring = plane.incoming[peer]!
+            var consumed = false
+            while let record = try ring.next() {
+                if record.header.collectiveID > collectiveID && record.header.epoch == plane.epoch {
+                    if !plane.keepEarly(record, from: peer) {
+                        plane.reject(
+                            "record from rank \(peer) for collective \(record.header.collectiveID) while running \(collectiveID): the store of early records is full"
+                        )
+                    }
+                } else {
+                    try file(
+                        header: record.header, fragmentStart: record.fragmentStart, from: peer, first: record.first,
+                        second: record.second)
+                }
+                ring.consume(record)
+                consumed = true
+            }
+            if consumed {
+                plane.outgoing[peer]?.bell.ring()
+                progressed = true
+            }
+        }
+        return progressed
+    }
+
+    /// Applies or keeps one fragment of the current collective (or drops it, saying why).
+    private mutating func file(
+        header: DataFrameHeader, fragmentStart: Int, from peer: Int, first: UnsafeRawBufferPointer,
+        second: UnsafeRawBufferPointer
+    ) throws {
+        guard header.epoch == plane.epoch else {
+            plane.reject("record from rank \(peer) of membership epoch \(header.epoch) (this rank runs \(plane.epoch))")
+            return
+        }
+        guard Int(header.sourceRank) == peer else {
+            plane.reject("record in the ring from rank \(peer) claims to come from rank \(header.sourceRank)")
+            return
+        }
+        guard header.collectiveID == collectiveID else {
+            plane.reject(
+                "record from rank \(peer) belongs to collective \(header.collectiveID), which already finished here (now running \(collectiveID))"
+            )
+            return
+        }
+        let key = Key(peer: peer, tag: header.tag)
+        let count = first.count + second.count
+        let done = streaming[key] ?? assembling[key]?.received ?? 0
+        guard let operation = runner.expectedReceive(from: peer, tag: header.tag),
+            header.dtype == .float32, header.offsetBytes == UInt64(operation.range.offset * 4),
+            header.lengthBytes == UInt64(operation.range.count * 4), fragmentStart == done
+        else {
+            plane.reject(
+                "record from rank \(peer) tag \(header.tag): \(header.lengthBytes) bytes at offset \(header.offsetBytes), fragment at \(fragmentStart) (\(done) received), is not a message this rank expects"
+            )
+            return
+        }
+        let length = operation.range.count * 4
+        if streaming[key] != nil || (done == 0 && runner.isReady(operation.id)) {
+            apply(operation, at: fragmentStart, first)
+            apply(operation, at: fragmentStart + first.count, second)
+            streaming[key] = done + count
+            if done + count == length {
+                streaming[key] = nil
+                _ = try runner.messageArrived(from: peer, tag: header.tag)
+                work += runner.completed(operation.id)
+            }
+            return
+        }
+        let assembly = assembling[key] ?? Assembly(length: length)
+        assembling[key] = assembly
+        if first.count > 0 { (assembly.storage + done).copyMemory(from: first.baseAddress!, byteCount: first.count) }
+        if second.count > 0 {
+            (assembly.storage + done + first.count).copyMemory(from: second.baseAddress!, byteCount: second.count)
+        }
+        assembly.received += count
+        if assembly.received == length {
+            assembling[key] = nil
+            assembled[key] = assembly
+            work += try runner.messageArrived(from: peer, tag: header.tag)
+        }
+    }
+
+    /// Reduces or copies `payload` into the operation's range, `at` bytes in.
+    private func apply(_ operation: CollectiveSchedule.Operation, at offset: Int, _ payload: UnsafeRawBufferPointer) {
+        guard payload.count > 0 else { return }
+        let target = buffer + operation.range.offset * 4 + offset
+        if case .receiveReduce = operation.kind {
+            ReductionKernel.sum(into: target, from: payload.baseAddress!, count: payload.count / 4)
+        } else {
+            target.copyMemory(from: payload.baseAddress!, byteCount: payload.count)
+        }
+    }
+
+    /// Polls for `spin`, then sleeps on the bell; throws at the deadline.
+    private mutating func wait() throws {
+        let spinUntil = ContinuousClock.now + plane.spin
+        while ContinuousClock.now < spinUntil {
+            if try pumpReceives() || pumpSends() { return }
+            if plane.yieldsWhileSpinning { sched_yield() } else { straits_cpu_relax() }
+        }
+        let remaining = deadline - .now
+        guard remaining > .zero else {
+            throw RuntimeError(
+                .timedOut,
+                "rank \(plane.rank): collective \(collectiveID) timed out after \(timeout): \(runner.pendingDescription)"
+            )
+        }
+        var progressed = false
+        try plane.bell.sleep(nanoseconds: min(Int64(remaining.inSeconds * 1e9), 10_000_000)) {
+            progressed = try pumpReceives() || pumpSends()
+            return progressed
+        }
+    }
+}

@@ -1,0 +1,161 @@
+import CStraitsShims
+import Foundation
+import Logging
+import StraitsWire
+import Synchronization
+
+/// One rank's data plane between processes of one host (`--transport shm`): a ring in shared
+/// memory per peer and direction (`SharedRing`) and a doorbell (`SharedBell`) the rank sleeps on
+/// when it has nothing to do. Payloads cross in two copies, as over a socket, but with no system
+/// call and no other thread on the way: the sender copies a fragment into the ring, the receiver
+/// reduces it straight out of the ring into its buffer, and fragments of one message overlap.
+///
+/// The rank's endpoint, `shm://straits-shm-PID-N`, names its files: the bell (`…-bell`, made
+/// here) and one incoming ring per sender (`…-from-RANK`, made by whichever end maps it first).
+/// A ring's pages are allocated by the end that maps it first: the receiver, where it connects
+/// first (its device thread is pinned to its NUMA node).
+public final class SharedMemoryPlane: @unchecked Sendable {
+    // Unchecked Sendable: made on, and used only by, the device thread that owns the rank.
+    public let rank: Int
+    public let endpoint: String
+    let token: String
+    let bell: SharedBell
+    let ringCapacity: Int
+    /// The largest payload one record carries: a quarter of the ring, so that the sender fills
+    /// one fragment while the receiver reduces another.
+    let fragmentBytes: Int
+    private(set) var outgoing: [Int: (ring: SharedRing, bell: SharedBell)] = [:]
+    private(set) var incoming: [Int: SharedRing] = [:]
+    /// The peers with an incoming ring, in order (walked on every turn).
+    private(set) var sources: [Int] = []
+
+    /// How long a rank with nothing to do polls its rings before it sleeps on its bell. Long,
+    /// as Open MPI's progress loop is: a futex wake-up of a thread on an idle core took 100–300 µs
+    /// here (measured), longer than a whole 64 KiB all-reduce.
+    public var spin: Duration = .milliseconds(2)
+    /// Whether the spinning yields the core to other threads (set where a host has more ranks
+    /// than cores, so that the peer a rank waits for gets to run).
+    public var yieldsWhileSpinning = false
+    /// The membership epoch sent in every header (0: the bench's ranks).
+    public var epoch: UInt32 = 0
+    /// Records of later collectives, kept as copies, by collective id; bounded like DataPlane's.
+    var early: [UInt64: [EarlyRecord]] = [:]
+    var earlyCount = 0
+    var earlyBytes = 0
+    public var earlyLimit = (messages: 65_536, bytes: 1 << 30)
+    /// Malformed or unexpected records dropped so far.
+    public private(set) var rejected = 0
+
+    /// A record of a later collective, copied out of its ring.
+    struct EarlyRecord {
+        let peer: Int
+        let header: DataFrameHeader
+        let fragmentStart: Int
+        let payload: [UInt8]
+    }
+
+    private static let counter = Atomic<Int>(0)
+    /// What the names of process `pid`'s shared-memory files begin with.
+    public static func filePrefix(of pid: pid_t) -> String { "straits-shm-\(pid)-" }
+
+    /// The default ring: 2 MiB, records of up to 512 KiB.
+    public static let defaultRingCapacity = 2 << 20
+
+    public init(rank: Int, ringCapacity: Int = SharedMemoryPlane.defaultRingCapacity) throws {
+        self.rank = rank
+        self.ringCapacity = ringCapacity
+        fragmentBytes =
+            ringCapacity / 4 - SharedRing.recordHeaderBytes - (ringCapacity >= SharedRing.gappedCapacity ? 4096 : 0)
+        token = Self.filePrefix(of: getpid()) + "\(Self.counter.add(1, ordering: .relaxed).oldValue)"
+        endpoint = "shm://" + token
+        bell = try SharedBell(name: token + "-bell")
+    }
+
+    deinit {
+        bell.mapping.unlink()
+        for ring in incoming.values { ring.mapping.unlink() }
+    }
+
+    /// The token of a peer's endpoint, checked: `shm://` and a name of letters, digits and `-`.
+    static func token(of endpoint: String) throws -> String {
+        guard endpoint.hasPrefix("shm://") else {
+            throw RuntimeError(.invalidArgument, "not a shared-memory endpoint: \"\(endpoint)\"")
+        }
+        let token = String(endpoint.dropFirst("shm://".count))
+        guard !token.isEmpty, token.count <= 64,
+            token.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") })
+        else {
+            throw RuntimeError(
+                .invalidArgument, "shared-memory endpoint \"\(endpoint)\": a name of letters, digits and -")
+        }
+        return token
+    }
+
+    /// Maps the rings to and from `peer`, whose endpoint is `endpoint`, and its bell. Every page
+    /// is mapped at once (MAP_POPULATE), so that no fault lands in a measured collective; the
+    /// incoming ring first, so that where this rank maps it first its pages are allocated on the
+    /// node of this (pinned) thread.
+    public func connect(peer: Int, endpoint: String) throws {
+        guard outgoing[peer] == nil else { return }
+        let theirs = try Self.token(of: endpoint)
+        let into = try SharedRing(name: "\(token)-from-\(peer)", capacity: ringCapacity, peer: peer, producer: false)
+        let peerBell = try SharedBell(name: theirs + "-bell")
+        let out = try SharedRing(name: "\(theirs)-from-\(rank)", capacity: ringCapacity, peer: peer, producer: true)
+        outgoing[peer] = (out, peerBell)
+        incoming[peer] = into
+        sources.append(peer)
+    }
+
+    /// Keeps a record of a later collective; false (nothing kept) beyond `earlyLimit`.
+    func keepEarly(_ record: SharedRing.Record, from peer: Int) -> Bool {
+        let size = record.payloadBytes
+        guard earlyCount < earlyLimit.messages, earlyBytes + size <= earlyLimit.bytes else { return false }
+        var payload = [UInt8](repeating: 0, count: size)
+        payload.withUnsafeMutableBytes { target in
+            if record.first.count > 0 {
+                target.baseAddress!.copyMemory(from: record.first.baseAddress!, byteCount: record.first.count)
+            }
+            if record.second.count > 0 {
+                (target.baseAddress! + record.first.count).copyMemory(
+                    from: record.second.baseAddress!, byteCount: record.second.count)
+            }
+        }
+        early[record.header.collectiveID, default: []].append(
+            EarlyRecord(peer: peer, header: record.header, fragmentStart: record.fragmentStart, payload: payload))
+        earlyCount += 1
+        earlyBytes += size
+        return true
+    }
+
+    /// Takes the records kept for `collective`, in the order they came.
+    func takeEarly(_ collective: UInt64) -> [EarlyRecord] {
+        let taken = early.removeValue(forKey: collective) ?? []
+        earlyCount -= taken.count
+        earlyBytes -= taken.reduce(0) { $0 + $1.payload.count }
+        return taken
+    }
+
+    /// Drops what was kept for collectives before `collective`; returns how many records.
+    func dropEarly(before collective: UInt64) -> Int {
+        var dropped = 0
+        for key in early.keys where key < collective { dropped += takeEarly(key).count }
+        return dropped
+    }
+
+    /// Counts a dropped record and says why on standard error (the first 20, then every 1000th).
+    func reject(_ reason: String) {
+        rejected += 1
+        if ControlLink.isLogged(rejected) {
+            Logger(label: "straits").warning(
+                "rank \(rank): dropped a shared-memory record (\(rejected) so far): \(reason)")
+        }
+    }
+
+    /// Removes the shared-memory files a process left behind (one stopped by a signal does not
+    /// remove its own).
+    public static func removeFiles(ofProcess pid: pid_t) {
+        let prefix = filePrefix(of: pid)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/dev/shm")) ?? []
+        for name in names where name.hasPrefix(prefix) { _ = straits_shm_unlink(name) }
+    }
+}
