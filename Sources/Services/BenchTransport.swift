@@ -12,17 +12,19 @@ struct BenchTransport {
     /// Binds the rank's inbox for `transport`; same-worker peers are reached over inproc, except
     /// over shm, where every peer has rings.
     init(transport: String, rank: Int, device: Int, ranksOnHost: Int) throws {
+        // Ranks are pinned round-robin over the cores their device may use, as Open MPI binds
+        // ranks to cores: a rank that spins or sleeps then wakes where it waited, ranks that
+        // share a core take turns there, and a rank's libzmq I/O thread (started after this)
+        // stays beside it. Measured (medians of 4 interleaved runs each): over tcp at P = 2,
+        // 1 MiB in 0.69 ms against 0.98 ms unpinned; over shm with 4 ranks on 2 cores, 64 KiB
+        // to 1 MiB 10-18% faster than unpinned (4 MiB 22% slower).
+        let cpus = try ThreadAffinity.current()
+        try ThreadAffinity.pin(to: [cpus[rank % cpus.count]])
+        let ownCore = ranksOnHost <= cpus.count
         if transport == "shm" {
             let plane = try SharedMemoryPlane(rank: rank)
-            // A rank spins while it waits, so two ranks that share a core wait for each other's
-            // time slices: with a core for every rank, each rank gets its own (among those its
-            // device may use), as Open MPI binds a rank to a core; with fewer, they spin yielding.
-            let cpus = try ThreadAffinity.current()
-            if ranksOnHost <= cpus.count {
-                try ThreadAffinity.pin(to: [cpus[rank % cpus.count]])
-            } else {
-                plane.yieldsWhileSpinning = true
-            }
+            // A rank spins while it waits; without a core of its own it yields as it spins.
+            plane.yieldsWhileSpinning = !ownCore
             shared = plane
             sockets = nil
             return
