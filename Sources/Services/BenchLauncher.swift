@@ -86,19 +86,27 @@ public struct BenchLauncher {
         emit(BenchRow.header(model: false))
         let json = try options.jsonPath.map { try JSONLWriter(path: $0) }
         var rows: [BenchRow] = []
+        // A worker that is done with a size may report the next before another worker's report
+        // of this one arrives (each worker's messages come in order, not all workers' together).
+        var arrived: [Int: [[UInt8]: BenchMessage.Result]] = [:]
         for size in options.sizes {
+            while arrived[size, default: [:]].count < options.workers {
+                let (route, message) = try receive(
+                    &router, children: children, timeout: timeout * (options.iterations + options.warmupIterations + 1))
+                guard case .result(let result) = message, result.sizeBytes >= size,
+                    options.sizes.contains(result.sizeBytes), arrived[result.sizeBytes]?[route] == nil,
+                    result.wrong >= 0, result.seconds.count == options.iterations
+                else {
+                    throw RuntimeError(
+                        .protocolViolation,
+                        "expected each worker's result for size \(size) or a later one, once, got \(message)")
+                }
+                arrived[result.sizeBytes, default: [:]][route] = result
+            }
             var perIteration = [Double](repeating: 0, count: options.iterations)
             var wrong = 0
             var plan = ""
-            for _ in 0..<options.workers {
-                let (_, message) = try receive(
-                    &router, children: children, timeout: timeout * (options.iterations + options.warmupIterations + 1))
-                guard case .result(let result) = message, result.sizeBytes == size, result.wrong >= 0,
-                    result.seconds.count == options.iterations
-                else {
-                    throw RuntimeError(
-                        .protocolViolation, "expected every worker's result for size \(size), got \(message)")
-                }
+            for result in arrived.removeValue(forKey: size)!.values {
                 wrong += result.wrong
                 plan = result.plan
                 for (index, seconds) in result.seconds.enumerated() {

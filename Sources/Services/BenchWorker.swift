@@ -42,7 +42,13 @@ public struct BenchWorker {
         let shared = Shared()
         let options = self.options
         let worker = self.worker
-        let controlEndpoint = self.controlEndpoint
+        // The launcher's DEALER is made here, before the device threads pin themselves to a core
+        // each: libzmq starts its I/O thread with the first socket, and that thread takes the
+        // affinity of the thread that makes it, so it stays free to run on any core.
+        var dealer = try ZMQSocket(.dealer, linger: .seconds(1))
+        try LinkSecurity.client(&dealer)
+        try dealer.connect(controlEndpoint)
+        let control = SocketBox(dealer)
         let done = DispatchGroup()
         for device in 0..<devices {
             done.enter()
@@ -50,8 +56,8 @@ public struct BenchWorker {
                 defer { done.leave() }
                 do {
                     try BenchWorker.device(
-                        device, worker: worker, options: options, control: controlEndpoint, group: group, shared: shared
-                    )
+                        device, worker: worker, options: options, control: device == 0 ? control : nil, group: group,
+                        shared: shared)
                 } catch {
                     shared.failure.withLock { $0 = $0 ?? "worker \(worker) device \(device): \(error)" }
                     group.abort("worker \(worker) device \(device) failed: \(error)")
@@ -63,8 +69,7 @@ public struct BenchWorker {
     }
 
     static func device(
-        _ device: Int, worker: Int, options: BenchOptions, control controlEndpoint: String,
-        group: DeviceGroup, shared: Shared
+        _ device: Int, worker: Int, options: BenchOptions, control: SocketBox?, group: DeviceGroup, shared: Shared
     ) throws {
         let devices = options.devicesPerWorker
         let workers = options.workers
@@ -76,13 +81,6 @@ public struct BenchWorker {
             transport: options.transport, rank: rank, device: device, ranksOnHost: options.ranks)
         shared.endpoints.withLock { $0[device] = plane.endpoints }
 
-        var control: SocketBox?
-        if device == 0 {
-            var dealer = try ZMQSocket(.dealer, linger: .seconds(1))
-            try LinkSecurity.client(&dealer)
-            try dealer.connect(controlEndpoint)
-            control = SocketBox(dealer)
-        }
         try group.synchronize(timeout: timeout, what: "bind")
         if let control {
             let mine = shared.endpoints.withLock { endpoints in (0..<devices).map { endpoints[$0]![0] } }

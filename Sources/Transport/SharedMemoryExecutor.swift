@@ -259,9 +259,13 @@ public struct SharedMemoryExecutor {
     /// Polls for `spin`, then sleeps on the bell; throws at the deadline.
     private mutating func wait() throws {
         let spinUntil = ContinuousClock.now + plane.spin
+        var turns = 0
         while ContinuousClock.now < spinUntil {
             if try pumpReceives() || pumpSends() { return }
-            if plane.yieldsWhileSpinning { sched_yield() } else { straits_cpu_relax() }
+            // A rank with a core of its own still yields now and then, to whatever else is due
+            // on that core (its process's libzmq I/O thread, say).
+            turns += 1
+            if plane.yieldsWhileSpinning || turns % 64 == 0 { sched_yield() } else { straits_cpu_relax() }
         }
         let remaining = deadline - .now
         guard remaining > .zero else {
