@@ -8,6 +8,11 @@
 #include <time.h>
 #include <sched.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <string.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -209,4 +214,69 @@ void straits_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
+}
+
+static void straits_nodelay(int fd) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+int straits_tcp_listen(const char *host, int port, int *bound) {
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_PASSIVE};
+    struct addrinfo *found = NULL;
+    char service[16];
+    snprintf(service, sizeof service, "%d", port);
+    int rc = getaddrinfo(host, service, &hints, &found);
+    if (rc != 0) { errno = EINVAL; return -1; }
+    int fd = socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) { freeaddrinfo(found); return -1; }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, found->ai_addr, found->ai_addrlen) != 0 || listen(fd, 256) != 0) {
+        int e = errno; close(fd); freeaddrinfo(found); errno = e; return -1;
+    }
+    freeaddrinfo(found);
+    struct sockaddr_storage address;
+    socklen_t length = sizeof address;
+    if (getsockname(fd, (struct sockaddr *)&address, &length) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    *bound = address.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&address)->sin6_port)
+                                           : ntohs(((struct sockaddr_in *)&address)->sin_port);
+    return fd;
+}
+
+int straits_tcp_accept(int listener) {
+    int fd = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) straits_nodelay(fd);
+    return fd;
+}
+
+int straits_tcp_connect(const char *host, int port, int timeout_ms) {
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *found = NULL;
+    char service[16];
+    snprintf(service, sizeof service, "%d", port);
+    if (getaddrinfo(host, service, &hints, &found) != 0) { errno = EHOSTUNREACH; return -1; }
+    int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) { freeaddrinfo(found); return -1; }
+    struct timeval timeout = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    if (connect(fd, found->ai_addr, found->ai_addrlen) != 0) {
+        int e = errno; close(fd); freeaddrinfo(found); errno = e == EINPROGRESS ? ETIMEDOUT : e; return -1;
+    }
+    freeaddrinfo(found);
+    struct timeval none = {0, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    straits_nodelay(fd);
+    return fd;
+}
+
+int straits_poll(const int *fds, const short *events, short *revents, int count, int64_t timeout_ns) {
+    struct pollfd polled[256];
+    if (count < 0 || count > 256) { errno = EINVAL; return -1; }
+    for (int i = 0; i < count; i++) polled[i] = (struct pollfd){.fd = fds[i], .events = events[i]};
+    struct timespec timeout = {.tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000};
+    int ready = ppoll(polled, (nfds_t)count, timeout_ns < 0 ? NULL : &timeout, NULL);
+    for (int i = 0; i < count; i++) revents[i] = ready > 0 ? polled[i].revents : 0;
+    return ready;
 }

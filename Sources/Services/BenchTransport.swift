@@ -63,7 +63,7 @@ struct BenchTransport {
         timeout: Duration
     ) throws {
         if let shared {
-            try SharedMemoryExecutor.run(
+            try FragmentExecutor.run(
                 schedule, buffer: buffer, elementCount: elementCount, on: shared, collectiveID: collectiveID,
                 timeout: timeout)
         } else {

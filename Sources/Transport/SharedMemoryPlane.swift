@@ -14,7 +14,7 @@ import Synchronization
 /// here) and one incoming ring per sender (`…-from-RANK`, made by whichever end maps it first).
 /// A ring's pages are allocated by the end that maps it first: the receiver, where it connects
 /// first (its device thread is pinned to its NUMA node).
-public final class SharedMemoryPlane: @unchecked Sendable {
+public final class SharedMemoryPlane: FragmentPlane, @unchecked Sendable {
     // Unchecked Sendable: made on, and used only by, the device thread that owns the rank.
     public let rank: Int
     public let endpoint: String
@@ -36,23 +36,10 @@ public final class SharedMemoryPlane: @unchecked Sendable {
     /// Whether the spinning yields the core to other threads (set where a host has more ranks
     /// than cores, so that the peer a rank waits for gets to run).
     public var yieldsWhileSpinning = false
-    /// The membership epoch sent in every header (0: the bench's ranks).
     public var epoch: UInt32 = 0
-    /// Records of later collectives, kept as copies, by collective id; bounded like DataPlane's.
-    var early: [UInt64: [EarlyRecord]] = [:]
-    var earlyCount = 0
-    var earlyBytes = 0
-    public var earlyLimit = (messages: 65_536, bytes: 1 << 30)
+    public let early = EarlyStore()
     /// Malformed or unexpected records dropped so far.
     public private(set) var rejected = 0
-
-    /// A record of a later collective, copied out of its ring.
-    struct EarlyRecord {
-        let peer: Int
-        let header: DataFrameHeader
-        let fragmentStart: Int
-        let payload: [UInt8]
-    }
 
     private static let counter = Atomic<Int>(0)
     /// What the names of process `pid`'s shared-memory files begin with.
@@ -106,44 +93,70 @@ public final class SharedMemoryPlane: @unchecked Sendable {
         sources.append(peer)
     }
 
-    /// Keeps a record of a later collective; false (nothing kept) beyond `earlyLimit`.
-    func keepEarly(_ record: SharedRing.Record, from peer: Int) -> Bool {
-        let size = record.payloadBytes
-        guard earlyCount < earlyLimit.messages, earlyBytes + size <= earlyLimit.bytes else { return false }
-        var payload = [UInt8](repeating: 0, count: size)
-        payload.withUnsafeMutableBytes { target in
-            if record.first.count > 0 {
-                target.baseAddress!.copyMemory(from: record.first.baseAddress!, byteCount: record.first.count)
-            }
-            if record.second.count > 0 {
-                (target.baseAddress! + record.first.count).copyMemory(
-                    from: record.second.baseAddress!, byteCount: record.second.count)
-            }
+    /// Peers whose rings were written to since the last flush.
+    private var written: Set<Int> = []
+
+    public func write(to peer: Int, header: DataFrameHeader, payload: UnsafeRawBufferPointer, sent: inout Int) throws
+        -> Bool
+    {
+        guard let ring = outgoing[peer]?.ring else {
+            throw RuntimeError(.outOfOrder, "rank \(rank): no shared-memory ring to rank \(peer)")
         }
-        early[record.header.collectiveID, default: []].append(
-            EarlyRecord(peer: peer, header: record.header, fragmentStart: record.fragmentStart, payload: payload))
-        earlyCount += 1
-        earlyBytes += size
+        var free = try ring.freeBytes()
+        repeat {
+            let target = Int(header.offsetBytes) + sent
+            let gap = ring.gap(towards: target)
+            let room = free - SharedRing.recordHeaderBytes - gap
+            guard room >= 0 else { return false }
+            let count = min(payload.count - sent, fragmentBytes, room & ~63)
+            // Waits for room for a whole fragment (or the rest), not a sliver.
+            guard count == payload.count - sent || count >= min(fragmentBytes, 64 << 10) else { return false }
+            ring.write(
+                header: header, fragmentStart: sent,
+                payload: UnsafeRawBufferPointer(rebasing: payload[sent..<(sent + count)]), gap: gap)
+            free -= SharedRing.recordBytes(payload: count, gap: gap)
+            sent += count
+            written.insert(peer)
+        } while sent < payload.count
         return true
     }
 
-    /// Takes the records kept for `collective`, in the order they came.
-    func takeEarly(_ collective: UInt64) -> [EarlyRecord] {
-        let taken = early.removeValue(forKey: collective) ?? []
-        earlyCount -= taken.count
-        earlyBytes -= taken.reduce(0) { $0 + $1.payload.count }
-        return taken
+    public func flush() {
+        for peer in written {
+            guard let (ring, bell) = outgoing[peer] else { continue }
+            ring.publish()
+            bell.ring()
+        }
+        written.removeAll(keepingCapacity: true)
     }
 
-    /// Drops what was kept for collectives before `collective`; returns how many records.
-    func dropEarly(before collective: UInt64) -> Int {
-        var dropped = 0
-        for key in early.keys where key < collective { dropped += takeEarly(key).count }
-        return dropped
+    public func poll(_ deliver: (Fragment) throws -> Void) throws -> Bool {
+        var progressed = false
+        for peer in sources {
+            let ring = incoming[peer]!
+            var consumed = false
+            while let record = try ring.next() {
+                try deliver(
+                    Fragment(
+                        peer: peer, header: record.header, start: record.fragmentStart, first: record.first,
+                        second: record.second))
+                ring.consume(record)
+                consumed = true
+            }
+            if consumed {
+                outgoing[peer]?.bell.ring()
+                progressed = true
+            }
+        }
+        return progressed
+    }
+
+    public func sleep(nanoseconds: Int64, unless changed: () throws -> Bool) throws {
+        try bell.sleep(nanoseconds: nanoseconds, unless: changed)
     }
 
     /// Counts a dropped record and says why on standard error (the first 20, then every 1000th).
-    func reject(_ reason: String) {
+    public func reject(_ reason: String) {
         rejected += 1
         if ControlLink.isLogged(rejected) {
             Logger(label: "straits").warning(

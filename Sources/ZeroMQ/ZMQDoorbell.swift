@@ -1,6 +1,5 @@
 import CStraitsShims
 import Glibc
-import Synchronization
 
 /// A doorbell (an eventfd) that another thread rings to wake a thread blocked in
 /// `ZMQSocket.blockingReceive(timeout:wakingOn:)`: a zero-copy release, a shutdown request.
@@ -10,12 +9,6 @@ import Synchronization
 public final class ZMQDoorbell: Sendable {
     let fd: Int32
     let timer: Int32
-    /// Set by `ring()` before the eventfd is written, cleared by a drain of the rings: a waiter
-    /// that spins reads it without a system call.
-    private let pending = Atomic<Bool>(false)
-
-    /// Whether the doorbell was rung since the rings were last drained (a timer is not counted).
-    public var isRung: Bool { pending.load(ordering: .acquiring) }
 
     public init() throws(ZMQError) {
         let fd = straits_eventfd_create()
@@ -43,7 +36,6 @@ public final class ZMQDoorbell: Sendable {
 
     /// Wakes the waiter (or the next wait, if none is waiting now).
     public func ring() {
-        pending.store(true, ordering: .releasing)
         _ = straits_eventfd_signal(fd)
     }
 
@@ -58,8 +50,6 @@ public final class ZMQDoorbell: Sendable {
     @discardableResult
     func drain(rung: Bool, timed: Bool) -> UInt64 {
         if timed { _ = straits_eventfd_drain(timer) }
-        guard rung else { return 0 }
-        pending.store(false, ordering: .releasing)
-        return straits_eventfd_drain(fd)
+        return rung ? straits_eventfd_drain(fd) : 0
     }
 }

@@ -63,7 +63,7 @@ struct SharedMemoryTests {
             // records wait in the early store of a slower one.
             return try (0..<collectives).map { collective in
                 ExactPattern.fill(buffer, count: count, rank: rank, ranks: ranks)
-                try SharedMemoryExecutor.run(
+                try FragmentExecutor.run(
                     schedule, buffer: buffer, elementCount: count, on: planes[rank],
                     collectiveID: UInt64(10 + collective), timeout: .seconds(60))
                 return ExactPattern.countWrong(buffer, count: count, ranks: ranks)
@@ -73,7 +73,7 @@ struct SharedMemoryTests {
         #expect(
             wrong == expected,
             "\(algorithm), \(ranks) ranks, \(count) elements, chunk \(chunk), offset \(misalignment), ring \(capacity)")
-        #expect(planes.allSatisfy { $0.rejected == 0 && $0.earlyCount == 0 })
+        #expect(planes.allSatisfy { $0.rejected == 0 && $0.early.count == 0 })
     }
 
     @Test("a producer's head out of range stops the collective with an error naming the ring and the peer")
@@ -84,7 +84,7 @@ struct SharedMemoryTests {
         let (schedule, buffer) = Self.pairRing(rank: 0, count: 8)
         defer { buffer.deallocate() }
         let error = #expect(throws: RuntimeError.self) {
-            try SharedMemoryExecutor.run(
+            try FragmentExecutor.run(
                 schedule, buffer: buffer, elementCount: 8, on: planes[0], collectiveID: 1, timeout: .seconds(5))
         }
         #expect(error?.kind == .protocolViolation)
@@ -110,7 +110,7 @@ struct SharedMemoryTests {
         let wrong = try await onThreads(2) { rank -> Int in
             let (schedule, buffer) = Self.pairRing(rank: rank, count: count)
             defer { buffer.deallocate() }
-            try SharedMemoryExecutor.run(
+            try FragmentExecutor.run(
                 schedule, buffer: buffer, elementCount: count, on: planes[rank], collectiveID: 1, timeout: .seconds(10))
             return ExactPattern.countWrong(buffer, count: count, ranks: 2)
         }
@@ -124,7 +124,7 @@ struct SharedMemoryTests {
         let (schedule, buffer) = Self.pairRing(rank: 0, count: 8)
         defer { buffer.deallocate() }
         let error = #expect(throws: RuntimeError.self) {
-            try SharedMemoryExecutor.run(
+            try FragmentExecutor.run(
                 schedule, buffer: buffer, elementCount: 8, on: planes[0], collectiveID: 1, timeout: .milliseconds(300))
         }
         #expect(error?.kind == .timedOut && error?.description.contains("timed out") == true)

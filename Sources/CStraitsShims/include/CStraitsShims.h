@@ -80,4 +80,19 @@ int straits_futex_wake(uint32_t *word);
 /// A pause for a spinning loop (the x86 PAUSE instruction).
 void straits_cpu_relax(void);
 
+/// A TCP listener on `host` (numeric IPv4 or IPv6) and `port` (0: the kernel picks), non-blocking,
+/// close-on-exec, with SO_REUSEADDR. Writes the port bound to `*bound`. Returns the descriptor, or
+/// -1 with errno.
+int straits_tcp_listen(const char *host, int port, int *bound);
+/// Accepts one connection from a listener, non-blocking, close-on-exec, with TCP_NODELAY.
+/// Returns the descriptor, or -1 with errno (EAGAIN when none waits).
+int straits_tcp_accept(int listener);
+/// Connects to `host` (a name or a numeric address) and `port`, waiting at most `timeout_ms`,
+/// then makes the descriptor non-blocking, with TCP_NODELAY. Returns it, or -1 with errno.
+int straits_tcp_connect(const char *host, int port, int timeout_ms);
+/// Waits until one of `count` (at most 256) descriptors is ready for what `events` asks (POLLIN,
+/// POLLOUT) or `timeout_ns` pass (negative: no limit); writes what each is ready for to
+/// `revents`. Returns how many are ready, 0 on timeout, or -1 with errno.
+int straits_poll(const int *fds, const short *events, short *revents, int count, int64_t timeout_ns);
+
 #endif

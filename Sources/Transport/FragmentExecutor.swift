@@ -3,16 +3,16 @@ import Collectives
 import Foundation
 import StraitsWire
 
-/// Carries out one rank's `CollectiveSchedule` over a `SharedMemoryPlane`, on the rank's thread.
+/// Carries out one rank's `CollectiveSchedule` over a `FragmentPlane`, on the rank's thread.
 ///
-/// A send is cut into fragments of at most the plane's `fragmentBytes`, copied into the ring to
-/// its peer as room frees; it completes when its last fragment is in the ring (the buffer's range
-/// is free again at once). A fragment whose receive may run is reduced (or copied) straight out of
-/// the ring into the buffer, so the receiver works on one fragment while the sender writes the
-/// next; a message whose receive may not run yet is assembled in memory and applied when it may.
-/// With nothing to do the rank polls its rings for `spin`, then sleeps on its bell until a peer
-/// rings it or the deadline passes. Every fragment is checked like a socket's bytes.
-public struct SharedMemoryExecutor {
+/// A send goes out as the plane makes room for it (fragments copied into a ring, or bytes
+/// written to a socket straight from the buffer); it completes when the plane has all of it, and
+/// the buffer's range is free again at once. A piece whose receive may run is reduced (or
+/// copied) straight into the buffer as it arrives, so the receiver works on one piece while the
+/// sender sends the next; a message whose receive may not run yet is assembled in memory and
+/// applied when it may. With nothing to do the rank polls for `spin`, then sleeps until a peer
+/// wakes it or the deadline passes. Every piece is checked like a socket's bytes.
+public struct FragmentExecutor<Plane: FragmentPlane> {
     private struct Key: Hashable {
         let peer: Int
         let tag: UInt64
@@ -35,7 +35,7 @@ public struct SharedMemoryExecutor {
         var sent: Int
     }
 
-    private let plane: SharedMemoryPlane
+    private let plane: Plane
     private let buffer: UnsafeMutableRawPointer
     private let elementCount: Int
     private let collectiveID: UInt64
@@ -55,16 +55,16 @@ public struct SharedMemoryExecutor {
     /// malformed or the deadline passes.
     public static func run(
         _ schedule: CollectiveSchedule, buffer: UnsafeMutableRawPointer, elementCount: Int,
-        on plane: SharedMemoryPlane, collectiveID: UInt64, step: UInt64 = 0, timeout: Duration
+        on plane: Plane, collectiveID: UInt64, step: UInt64 = 0, timeout: Duration
     ) throws {
-        var executor = SharedMemoryExecutor(
+        var executor = FragmentExecutor(
             plane: plane, buffer: buffer, elementCount: elementCount, collectiveID: collectiveID, step: step,
             timeout: timeout, deadline: .now + timeout, runner: ScheduleRunner(schedule))
         try executor.run()
     }
 
     private init(
-        plane: SharedMemoryPlane, buffer: UnsafeMutableRawPointer, elementCount: Int, collectiveID: UInt64,
+        plane: Plane, buffer: UnsafeMutableRawPointer, elementCount: Int, collectiveID: UInt64,
         step: UInt64, timeout: Duration, deadline: ContinuousClock.Instant, runner: ScheduleRunner
     ) {
         self.plane = plane
@@ -80,15 +80,16 @@ public struct SharedMemoryExecutor {
 
     private mutating func run() throws {
         work = runner.start()
-        let stale = plane.dropEarly(before: collectiveID)
+        let stale = plane.early.drop(before: collectiveID)
         if stale > 0 {
-            plane.reject("\(stale) records kept for collectives before \(collectiveID), which will not run here")
+            plane.reject("\(stale) pieces kept for collectives before \(collectiveID), which will not run here")
         }
-        for record in plane.takeEarly(collectiveID) {
-            try record.payload.withUnsafeBytes { payload in
+        for piece in plane.early.take(collectiveID) {
+            try piece.bytes.withUnsafeBytes { bytes in
                 try file(
-                    header: record.header, fragmentStart: record.fragmentStart, from: record.peer, first: payload,
-                    second: UnsafeRawBufferPointer(start: nil, count: 0))
+                    Fragment(
+                        peer: piece.peer, header: piece.header, start: piece.start, first: bytes,
+                        second: UnsafeRawBufferPointer(start: nil, count: 0)))
             }
         }
         while true {
@@ -116,94 +117,64 @@ public struct SharedMemoryExecutor {
         }
     }
 
-    /// Writes what fits of each peer's pending sends; whether anything was written.
+    /// Writes what can go of each peer's pending sends; whether anything was written.
     private mutating func pumpSends() throws -> Bool {
         var progressed = false
         for peer in sends.indices where !sends[peer].isEmpty {
-            guard let (ring, bell) = plane.outgoing[peer] else {
-                throw RuntimeError(.outOfOrder, "rank \(plane.rank): no shared-memory ring to rank \(peer)")
-            }
-            var wrote = false
-            var free = try ring.freeBytes()
-            sending: while let operation = sends[peer].first?.operation {
-                let total = operation.range.count * 4
-                repeat {
-                    let sent = sends[peer][0].sent
-                    let target = operation.range.offset * 4 + sent
-                    let gap = ring.gap(towards: target)
-                    let room = free - SharedRing.recordHeaderBytes - gap
-                    guard room >= 0 else { break sending }
-                    let count = min(total - sent, plane.fragmentBytes, room & ~63)
-                    // Waits for room for a whole fragment (or the rest), not a sliver.
-                    guard count == total - sent || count >= min(plane.fragmentBytes, 64 << 10) else { break sending }
-                    var header = DataFrameHeader(
-                        sourceRank: UInt32(plane.rank), step: step, collectiveID: collectiveID, tag: operation.tag,
-                        offsetBytes: UInt64(operation.range.offset * 4), lengthBytes: UInt64(total))
-                    header.epoch = plane.epoch
-                    ring.write(
-                        header: header, fragmentStart: sent,
-                        payload: UnsafeRawBufferPointer(start: buffer + target, count: count), gap: gap)
-                    free -= SharedRing.recordBytes(payload: count, gap: gap)
-                    sends[peer][0].sent += count
-                    wrote = true
-                } while sends[peer][0].sent < total
+            while let operation = sends[peer].first?.operation {
+                var header = DataFrameHeader(
+                    sourceRank: UInt32(plane.rank), step: step, collectiveID: collectiveID, tag: operation.tag,
+                    offsetBytes: UInt64(operation.range.offset * 4), lengthBytes: UInt64(operation.range.count * 4))
+                header.epoch = plane.epoch
+                var sent = sends[peer][0].sent
+                let complete = try plane.write(
+                    to: peer, header: header,
+                    payload: UnsafeRawBufferPointer(
+                        start: buffer + operation.range.offset * 4, count: operation.range.count * 4),
+                    sent: &sent)
+                if sent != sends[peer][0].sent { progressed = true }
+                sends[peer][0].sent = sent
+                guard complete else { break }
                 sends[peer].removeFirst()
                 work += runner.completed(operation.id)
-            }
-            if wrote {
-                ring.publish()
-                bell.ring()
                 progressed = true
             }
         }
+        if progressed { try plane.flush() }
         return progressed
     }
 
-    /// Takes every record published to this rank; whether there were any.
+    /// Takes every piece that has arrived; whether anything did.
     private mutating func pumpReceives() throws -> Bool {
-        var progressed = false
-        for peer in plane.sources {
-            let ring = plane.incoming[peer]!
-            var consumed = false
-            while let record = try ring.next() {
-                if record.header.collectiveID > collectiveID && record.header.epoch == plane.epoch {
-                    if !plane.keepEarly(record, from: peer) {
-                        plane.reject(
-                            "record from rank \(peer) for collective \(record.header.collectiveID) while running \(collectiveID): the store of early records is full"
-                        )
-                    }
-                } else {
-                    try file(
-                        header: record.header, fragmentStart: record.fragmentStart, from: peer, first: record.first,
-                        second: record.second)
+        try plane.poll { fragment in
+            if fragment.header.collectiveID > collectiveID && fragment.header.epoch == plane.epoch {
+                if !plane.early.keep(fragment) {
+                    plane.reject(
+                        "a piece from rank \(fragment.peer) for collective \(fragment.header.collectiveID) while running \(collectiveID): the store of early pieces is full"
+                    )
                 }
-                ring.consume(record)
-                consumed = true
-            }
-            if consumed {
-                plane.outgoing[peer]?.bell.ring()
-                progressed = true
+            } else {
+                try file(fragment)
             }
         }
-        return progressed
     }
 
-    /// Applies or keeps one fragment of the current collective (or drops it, saying why).
-    private mutating func file(
-        header: DataFrameHeader, fragmentStart: Int, from peer: Int, first: UnsafeRawBufferPointer,
-        second: UnsafeRawBufferPointer
-    ) throws {
+    /// Applies or keeps one piece of the current collective (or drops it, saying why).
+    private mutating func file(_ fragment: Fragment) throws {
+        let (header, fragmentStart, peer) = (fragment.header, fragment.start, fragment.peer)
+        let (first, second) = (fragment.first, fragment.second)
         guard header.epoch == plane.epoch else {
-            plane.reject("record from rank \(peer) of membership epoch \(header.epoch) (this rank runs \(plane.epoch))")
+            plane.reject(
+                "a piece from rank \(peer) of membership epoch \(header.epoch) (this rank runs \(plane.epoch))")
             return
         }
         guard Int(header.sourceRank) == peer else {
-            plane.reject("record in the ring from rank \(peer) claims to come from rank \(header.sourceRank)")
+            plane.reject("a piece from rank \(peer) claims to come from rank \(header.sourceRank)")
             return
         }
         guard header.collectiveID == collectiveID else {
             plane.reject(
-                "record from rank \(peer) belongs to collective \(header.collectiveID), which already finished here (now running \(collectiveID))"
+                "a piece from rank \(peer) belongs to collective \(header.collectiveID), which already finished here (now running \(collectiveID))"
             )
             return
         }
@@ -215,7 +186,7 @@ public struct SharedMemoryExecutor {
             header.lengthBytes == UInt64(operation.range.count * 4), fragmentStart == done
         else {
             plane.reject(
-                "record from rank \(peer) tag \(header.tag): \(header.lengthBytes) bytes at offset \(header.offsetBytes), fragment at \(fragmentStart) (\(done) received), is not a message this rank expects"
+                "a piece from rank \(peer) tag \(header.tag): \(header.lengthBytes) bytes at offset \(header.offsetBytes), fragment at \(fragmentStart) (\(done) received), is not a message this rank expects"
             )
             return
         }
@@ -275,7 +246,7 @@ public struct SharedMemoryExecutor {
             )
         }
         var progressed = false
-        try plane.bell.sleep(nanoseconds: min(Int64(remaining.inSeconds * 1e9), 10_000_000)) {
+        try plane.sleep(nanoseconds: min(Int64(remaining.inSeconds * 1e9), 10_000_000)) {
             progressed = try pumpReceives() || pumpSends()
             return progressed
         }
