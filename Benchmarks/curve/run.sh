@@ -36,7 +36,7 @@ for round in $(seq "$rounds"); do
         keys=()
         [[ $mode == curve ]] && keys=(--keys "$work/keys")
         echo "== round $round: bench allreduce, $mode"
-        "$bin/straits" bench allreduce -b 1M -e 16M -f 16 --ranks 2 --transport tcp -n 20 -w 3 \
+        "$bin/straits" bench allreduce -b 1M -e 16M -f 16 --ranks 2 --transport zmq -n 20 -w 3 \
             --json "$work/bench.jsonl" "${keys[@]}" >/dev/null
         python3 - "$work/bench.jsonl" "$mode" >>"$results" <<'PY'
 import json, sys

@@ -52,15 +52,18 @@ public struct BenchOptions: ParsableArguments, Sendable {
 
     @Option(
         help: ArgumentHelp(
-            "Between workers: tcp, ipc, shm (rings in shared memory), or inproc (every rank a thread of one process).",
-            valueName: "tcp|ipc|shm|inproc"),
+            "Between workers: tcp (ZMTP on each rank's own thread; libzmq with --keys), zmq (libzmq over TCP), ipc, shm (rings in shared memory), or inproc (every rank a thread of one process).",
+            valueName: "tcp|zmq|ipc|shm|inproc"),
         transform: { text in
-            guard ["tcp", "ipc", "shm", "inproc"].contains(text) else {
-                throw ValidationError("expected tcp, ipc, shm or inproc, got \"\(text)\"")
+            guard BenchOptions.transports.contains(text) else {
+                throw ValidationError(
+                    "expected one of \(BenchOptions.transports.joined(separator: ", ")), got \"\(text)\"")
             }
             return text
         })
     public var transport = "tcp"
+    /// What `--transport` takes.
+    static let transports = ["tcp", "zmq", "ipc", "shm", "inproc"]
 
     @Option(
         help: ArgumentHelp(

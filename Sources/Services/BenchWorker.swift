@@ -78,7 +78,8 @@ public struct BenchWorker {
         try group.pin(device: device)
 
         let plane = try BenchTransport(
-            transport: options.transport, rank: rank, device: device, ranksOnHost: options.ranks)
+            transport: options.transport, rank: rank, device: device, ranksOnHost: options.ranks,
+            curve: options.keys != nil)
         shared.endpoints.withLock { $0[device] = plane.endpoints }
 
         try group.synchronize(timeout: timeout, what: "bind")

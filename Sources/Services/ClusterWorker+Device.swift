@@ -76,7 +76,7 @@ extension ClusterWorker {
             let peer = layout.rank(worker: probe.peerWorker, device: 0)
             func measure() throws -> BenchWorker.ProbeResult {
                 try BenchWorker.probe(
-                    plane: BenchTransport(sockets: plane), rank: plane.rank, peer: peer, ranks: layout.ranks,
+                    plane: BenchTransport.sockets(plane), rank: plane.rank, peer: peer, ranks: layout.ranks,
                     buffer: group.base(0),
                     elements: group.elementCount, collective: &collective, timeout: shared.timeout)
             }

@@ -50,28 +50,10 @@ struct SharedMemoryTests {
         let misalignment = [0, 4, 8, 12][seed % 4]
         let capacity = [2048, 8192, 65536, 1 << 20][Self.draw(seed, 6, 0...3)]
         let planes = try Self.planes(ranks, capacity: capacity)
-        let collectives = 3
-        let wrong = try await onThreads(ranks) { rank -> [Int] in
-            let storage = UnsafeMutableRawPointer.allocate(byteCount: count * 4 + 16, alignment: 64)
-            defer { storage.deallocate() }
-            let buffer = storage + misalignment
-            var schedule = CollectiveSchedule(rank: rank, ranks: ranks)
-            algorithm.appendFlat(
-                to: &schedule, group: Array(0..<ranks), range: ElementRange(offset: 0, count: count),
-                chunkElements: chunk)
-            // Collectives back to back: a rank that finishes first starts the next at once, and its
-            // records wait in the early store of a slower one.
-            return try (0..<collectives).map { collective in
-                ExactPattern.fill(buffer, count: count, rank: rank, ranks: ranks)
-                try FragmentExecutor.run(
-                    schedule, buffer: buffer, elementCount: count, on: planes[rank],
-                    collectiveID: UInt64(10 + collective), timeout: .seconds(60))
-                return ExactPattern.countWrong(buffer, count: count, ranks: ranks)
-            }
-        }
-        let expected = Array(repeating: Array(repeating: 0, count: collectives), count: ranks)
+        let wrong = try await fragmentAllReduce(
+            planes, algorithm: algorithm, count: count, chunk: chunk, misalignment: misalignment)
         #expect(
-            wrong == expected,
+            wrong == Array(repeating: [0, 0, 0], count: ranks),
             "\(algorithm), \(ranks) ranks, \(count) elements, chunk \(chunk), offset \(misalignment), ring \(capacity)")
         #expect(planes.allSatisfy { $0.rejected == 0 && $0.early.count == 0 })
     }
