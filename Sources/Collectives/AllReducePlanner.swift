@@ -15,6 +15,9 @@ public struct AllReducePlanner: Sendable {
     public var local: LinkCost
     /// The sum kernel's time per byte of result.
     public var reduceSecondsPerByte: Double
+    /// Whether `hier`'s streams (one per device) share the link's bandwidth, as they share a
+    /// wire between hosts; false where what they share is the cores, and the costs already say so.
+    public var streamsShareLink = true
 
     public init(
         link: LinkCost, local: LinkCost = LinkCost(alphaSeconds: 2e-6, betaSecondsPerByte: 1 / 8e9),
@@ -73,7 +76,9 @@ public struct AllReducePlanner: Sendable {
 
     /// The link as each of `streams` parallel streams sees it: same latency, a share of the bandwidth.
     func sharedLink(streams: Int) -> LinkCost {
-        LinkCost(alphaSeconds: link.alphaSeconds, betaSecondsPerByte: link.betaSecondsPerByte * Double(max(streams, 1)))
+        guard streamsShareLink else { return link }
+        return LinkCost(
+            alphaSeconds: link.alphaSeconds, betaSecondsPerByte: link.betaSecondsPerByte * Double(max(streams, 1)))
     }
 
     func flatPlans(bytes: Int, ranks p: Int, link: LinkCost, excluding: AllReduceAlgorithm?) -> [AllReducePlan] {

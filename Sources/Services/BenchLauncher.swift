@@ -56,19 +56,25 @@ public struct BenchLauncher {
         for route in routes { try send(&router, route, .table(.init(endpoints: table))) }
 
         var link = LinkCost.unmeasured
+        var reduce: Double?
         var measured = false
         if options.workers > 1 {
             let (_, message) = try receive(&router, children: children, timeout: timeout)
             guard case .probed(let probed) = message, probed.alphaS.isFinite, probed.alphaS >= 0,
-                probed.betaSPerByte.isFinite, probed.betaSPerByte > 0
+                probed.betaSPerByte.isFinite, probed.betaSPerByte > 0,
+                probed.reduceSPerByte.map({ $0.isFinite && $0 > 0 && $0 < 1e-6 }) ?? true
             else {
                 throw RuntimeError(.protocolViolation, "expected worker 0's probe of the link, got \(message)")
             }
             link = LinkCost(alphaSeconds: probed.alphaS, betaSecondsPerByte: probed.betaSPerByte)
+            reduce = probed.reduceSPerByte
             measured = true
         }
         for route in routes {
-            try send(&router, route, .params(.init(alphaS: link.alphaSeconds, betaSPerByte: link.betaSecondsPerByte)))
+            try send(
+                &router, route,
+                .params(
+                    .init(alphaS: link.alphaSeconds, betaSPerByte: link.betaSecondsPerByte, reduceSPerByte: reduce)))
         }
 
         let topology = try NUMATopology.discover()
@@ -78,6 +84,7 @@ public struct BenchLauncher {
         emit("# \(topology)")
         emit(
             "# link between workers (\(measured ? "measured: ping-pong and 4 MiB probe" : "default, one worker")): \(link)"
+                + (reduce.map { "; reduce \(fixed(1 / $0 / 1e9, 2)) GB/s per core" } ?? "")
         )
         emit(
             "# time: median over \(options.iterations) iterations of the slowest rank's time, each after a barrier; busbw = algbw × 2(P−1)/P"

@@ -17,15 +17,17 @@ enum BenchTransport {
     case stream(StreamPlane)
     case shared(SharedMemoryPlane)
 
-    init(transport: String, rank: Int, device: Int, ranksOnHost: Int, curve: Bool) throws {
+    init(transport: String, rank: Int, worker: Int, device: Int, ranksOnHost: Int, curve: Bool) throws {
         // Ranks are pinned round-robin over the cores their device may use, as Open MPI binds
         // ranks to cores: a rank that spins or sleeps then wakes where it waited, ranks that
-        // share a core take turns there. (A worker's libzmq I/O thread started before, and is
-        // not pinned.) Measured (medians of 4 interleaved runs each): over libzmq tcp at P = 2,
+        // share a core take turns there. Worker w's device d takes core w + d, so that the two
+        // ends of a stream between workers (device d of each) and the devices of one worker sit
+        // on different cores where there are two. (A worker's libzmq I/O thread started before,
+        // and is not pinned.) Measured (medians of 4 interleaved runs each): over libzmq tcp at P = 2,
         // 1 MiB in 0.69 ms against 0.98 ms unpinned; over shm with 4 ranks on 2 cores, 64 KiB
         // to 1 MiB 10-18% faster than unpinned (4 MiB 22% slower).
         let cpus = try ThreadAffinity.current()
-        try ThreadAffinity.pin(to: [cpus[rank % cpus.count]])
+        try ThreadAffinity.pin(to: [cpus[(worker + device) % cpus.count]])
         // A rank that polls while it waits yields at every turn where it shares its core.
         let ownCore = ranksOnHost <= cpus.count
         switch transport {
@@ -45,6 +47,16 @@ enum BenchTransport {
             default: break
             }
             self = .sockets(try DataPlane(rank: rank, bind: binds))
+        }
+    }
+
+    /// What moves the rank's bytes, for the planner: `tcp` and `shm` (the rank's own thread), or
+    /// `zmq` (libzmq's I/O thread beside it).
+    var kind: String {
+        switch self {
+        case .sockets: "zmq"
+        case .stream: "tcp"
+        case .shared: "shm"
         }
     }
 

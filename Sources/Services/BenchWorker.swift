@@ -26,7 +26,7 @@ public struct BenchWorker {
     final class Shared: Sendable {
         let endpoints = Mutex<[Int: [String]]>([:])
         let table = Mutex<[String]>([])
-        let link = Mutex<LinkCost>(.unmeasured)
+        let link = Mutex(BenchMessage.Link(alphaS: 0, betaSPerByte: 1))
         let times = Mutex<[Int: [Double]]>([:])
         let wrong = Mutex<[Int: Int]>([:])
         let failure = Mutex<String?>(nil)
@@ -78,7 +78,7 @@ public struct BenchWorker {
         try group.pin(device: device)
 
         let plane = try BenchTransport(
-            transport: options.transport, rank: rank, device: device, ranksOnHost: options.ranks,
+            transport: options.transport, rank: rank, worker: worker, device: device, ranksOnHost: options.ranks,
             curve: options.keys != nil)
         shared.endpoints.withLock { $0[device] = plane.endpoints }
 
@@ -101,7 +101,8 @@ public struct BenchWorker {
             try plane.connect(peer: peer, remote: table[peer], local: sameWorker ? local[peer % devices]!.last! : nil)
         }
 
-        // α and β of the link between workers, measured between worker 0 and worker 1.
+        // α and β of the link between workers, measured between worker 0 and worker 1, and γ,
+        // measured by worker 0.
         var collective: UInt64 = 1
         if workers > 1 && device == 0 && worker <= 1 {
             let link = try probe(
@@ -109,18 +110,26 @@ public struct BenchWorker {
                 buffer: group.base(0), elements: group.elementCount, collective: &collective, timeout: timeout
             ).link
             if worker == 0, let control {
-                try send(control, .probed(.init(alphaS: link.alphaSeconds, betaSPerByte: link.betaSecondsPerByte)))
+                try send(
+                    control,
+                    .probed(
+                        .init(
+                            alphaS: link.alphaSeconds, betaSPerByte: link.betaSecondsPerByte,
+                            reduceSPerByte: BenchCalibration.measureReduce())))
             }
         }
         if let control {
             guard case .params(let link) = try receive(control, timeout: timeout) else {
                 throw RuntimeError(.protocolViolation, "expected the launcher's link parameters")
             }
-            shared.link.withLock { $0 = LinkCost(alphaSeconds: link.alphaS, betaSecondsPerByte: link.betaSPerByte) }
+            shared.link.withLock { $0 = link }
         }
         try group.synchronize(timeout: timeout, what: "probe")
         collective = 1000
-        let planner = AllReducePlanner(link: shared.link.withLock { $0 })
+        let link = shared.link.withLock { $0 }
+        let planner = BenchCalibration.planner(
+            link: LinkCost(alphaSeconds: link.alphaS, betaSecondsPerByte: link.betaSPerByte),
+            reduceSecondsPerByte: link.reduceSPerByte, transport: plane.kind, ranksOnHost: options.ranks)
 
         for size in options.sizes {
             let count = size / 4

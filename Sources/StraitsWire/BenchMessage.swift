@@ -50,13 +50,16 @@ public enum BenchMessage: Equatable, Sendable {
         public init(endpoints: [String]) { self.endpoints = endpoints }
     }
 
-    /// α and β of the link between workers.
+    /// α and β of the link between workers, and the time a core takes to reduce a byte (absent
+    /// from a launcher or worker that does not measure it).
     public struct Link: Codable, Equatable, Sendable {
         public var alphaS: Double
         public var betaSPerByte: Double
-        public init(alphaS: Double, betaSPerByte: Double) {
+        public var reduceSPerByte: Double?
+        public init(alphaS: Double, betaSPerByte: Double, reduceSPerByte: Double? = nil) {
             self.alphaS = alphaS
             self.betaSPerByte = betaSPerByte
+            self.reduceSPerByte = reduceSPerByte
         }
     }
 
