@@ -55,27 +55,19 @@ public struct BenchLauncher {
         }
         for route in routes { try send(&router, route, .table(.init(endpoints: table))) }
 
-        var link = LinkCost.unmeasured
-        var reduce: Double?
+        var params = BenchMessage.Link(
+            alphaS: LinkCost.unmeasured.alphaSeconds, betaSPerByte: LinkCost.unmeasured.betaSecondsPerByte)
         var measured = false
         if options.workers > 1 {
             let (_, message) = try receive(&router, children: children, timeout: timeout)
-            guard case .probed(let probed) = message, probed.alphaS.isFinite, probed.alphaS >= 0,
-                probed.betaSPerByte.isFinite, probed.betaSPerByte > 0,
-                probed.reduceSPerByte.map({ $0.isFinite && $0 > 0 && $0 < 1e-6 }) ?? true
-            else {
+            guard case .probed(let probed) = message, probed.isValid else {
                 throw RuntimeError(.protocolViolation, "expected worker 0's probe of the link, got \(message)")
             }
-            link = LinkCost(alphaSeconds: probed.alphaS, betaSecondsPerByte: probed.betaSPerByte)
-            reduce = probed.reduceSPerByte
+            params = probed
             measured = true
         }
-        for route in routes {
-            try send(
-                &router, route,
-                .params(
-                    .init(alphaS: link.alphaSeconds, betaSPerByte: link.betaSecondsPerByte, reduceSPerByte: reduce)))
-        }
+        for route in routes { try send(&router, route, .params(params)) }
+        let link = LinkCost(alphaSeconds: params.alphaS, betaSecondsPerByte: params.betaSPerByte)
 
         let topology = try NUMATopology.discover()
         emit(
@@ -84,7 +76,9 @@ public struct BenchLauncher {
         emit("# \(topology)")
         emit(
             "# link between workers (\(measured ? "measured: ping-pong and 4 MiB probe" : "default, one worker")): \(link)"
-                + (reduce.map { "; reduce \(fixed(1 / $0 / 1e9, 2)) GB/s per core" } ?? "")
+                + (params.reduceSPerByte.map { "; a core reduces \(fixed(1 / $0 / 1e9, 2)) GB/s" } ?? "")
+                + (params.copySPerByte.map { ", copies \(fixed(1 / $0 / 1e9, 2)) GB/s" } ?? "")
+                + (params.cores.map { "; all cores at once give \(fixed($0, 2)) cores' worth" } ?? "")
         )
         emit(
             "# time: median over \(options.iterations) iterations of the slowest rank's time, each after a barrier; busbw = algbw × 2(P−1)/P"

@@ -110,12 +110,14 @@ public struct BenchWorker {
                 buffer: group.base(0), elements: group.elementCount, collective: &collective, timeout: timeout
             ).link
             if worker == 0, let control {
+                let host = BenchCalibration.measureHost()
                 try send(
                     control,
                     .probed(
                         .init(
                             alphaS: link.alphaSeconds, betaSPerByte: link.betaSecondsPerByte,
-                            reduceSPerByte: BenchCalibration.measureReduce())))
+                            reduceSPerByte: host.reduceSecondsPerByte, copySPerByte: host.copySecondsPerByte,
+                            cores: host.cores)))
             }
         }
         if let control {
@@ -127,9 +129,7 @@ public struct BenchWorker {
         try group.synchronize(timeout: timeout, what: "probe")
         collective = 1000
         let link = shared.link.withLock { $0 }
-        let planner = BenchCalibration.planner(
-            link: LinkCost(alphaSeconds: link.alphaS, betaSecondsPerByte: link.betaSPerByte),
-            reduceSecondsPerByte: link.reduceSPerByte, transport: plane.kind, ranksOnHost: options.ranks)
+        let planner = BenchCalibration.planner(params: link, transport: plane.kind, ranksOnHost: options.ranks)
 
         for size in options.sizes {
             let count = size / 4
@@ -244,7 +244,7 @@ public struct BenchWorker {
             let elapsed = ContinuousClock.now - start
             return elapsed.inSeconds
         }
-        // Up to 30 pings and 5 bulk transfers, fewer over a slow link: the leader stops a phase
+        // Up to 30 pings and 20 bulk transfers, fewer over a slow link: the leader stops a phase
         // once it has spent half a second and has 5 pings or 2 transfers, and tells the peer so
         // by the size of its next message (a 1-element message ends the bulk phase).
         var small: [Double] = []
@@ -261,7 +261,7 @@ public struct BenchWorker {
         var bulk: [Double] = []
         if bulkElements > 1024 {
             let bulkStart = ContinuousClock.now
-            for index in 0..<5 {
+            for index in 0..<20 {
                 bulk.append(try exchange(bulkElements))
                 let enough = index >= 1 && ContinuousClock.now - bulkStart > .milliseconds(500)
                 if try agree(enough) { break }

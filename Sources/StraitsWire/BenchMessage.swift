@@ -50,16 +50,34 @@ public enum BenchMessage: Equatable, Sendable {
         public init(endpoints: [String]) { self.endpoints = endpoints }
     }
 
-    /// α and β of the link between workers, and the time a core takes to reduce a byte (absent
-    /// from a launcher or worker that does not measure it).
+    /// α and β of the link between workers, and what worker 0's host measured (absent from a
+    /// launcher or worker that does not measure it): a core's time to reduce and to copy a byte,
+    /// and how many cores' worth of that work the host gives with all its cores at it.
     public struct Link: Codable, Equatable, Sendable {
         public var alphaS: Double
         public var betaSPerByte: Double
         public var reduceSPerByte: Double?
-        public init(alphaS: Double, betaSPerByte: Double, reduceSPerByte: Double? = nil) {
+        public var copySPerByte: Double?
+        public var cores: Double?
+        public init(
+            alphaS: Double, betaSPerByte: Double, reduceSPerByte: Double? = nil, copySPerByte: Double? = nil,
+            cores: Double? = nil
+        ) {
             self.alphaS = alphaS
             self.betaSPerByte = betaSPerByte
             self.reduceSPerByte = reduceSPerByte
+            self.copySPerByte = copySPerByte
+            self.cores = cores
+        }
+
+        /// Whether every field is in range: times finite and positive (α may be 0), a byte's
+        /// reduce or copy under a microsecond, cores from 0.1 to 4096.
+        public var isValid: Bool {
+            let perByte = [reduceSPerByte, copySPerByte].allSatisfy {
+                $0.map { $0.isFinite && $0 > 0 && $0 < 1e-6 } ?? true
+            }
+            return alphaS.isFinite && alphaS >= 0 && betaSPerByte.isFinite && betaSPerByte > 0 && perByte
+                && (cores.map { $0.isFinite && $0 >= 0.1 && $0 <= 4096 } ?? true)
         }
     }
 
