@@ -133,20 +133,7 @@ final class StreamConnection {
         var progressed = false
         // A bounded number of reads a turn, so that the rank's sends go on while a peer streams.
         for _ in 0..<16 where isOpen {
-            if case .payload(let header, let remaining) = input, filled - used < 4 {
-                // Between pieces of a payload: the next byte is put half a page away, in its
-                // address's low 12 bits, from where it goes in the buffer (whose base is taken to
-                // be page-aligned, as the bench's and the device groups' are), as `SharedRing`
-                // places its payloads: lined up, a load from the one waits for stores to the
-                // other (4K aliasing), and where the stream's frame headers happened to fall
-                // would decide how fast a run reduces.
-                let next = Int(header.offsetBytes) + Int(header.lengthBytes) - remaining
-                let left = filled - used
-                let at = (next + 2048 - Int(bitPattern: scratch) - left) & 4095
-                if left > 0 { memmove(scratch + at, scratch + used, left) }
-                used = at
-                filled = at + left
-            } else if used == filled {
+            if used == filled {
                 used = 0
                 filled = 0
             } else if used > 0 && capacity - filled < 64 {
