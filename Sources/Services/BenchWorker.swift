@@ -30,6 +30,8 @@ public struct BenchWorker {
         let times = Mutex<[Int: [Double]]>([:])
         let wrong = Mutex<[Int: Int]>([:])
         let failure = Mutex<String?>(nil)
+        /// Worker 0's host, measured before any thread is pinned (nil on other workers).
+        let host = Mutex<HostCalibration?>(nil)
     }
 
     public func run() throws {
@@ -40,6 +42,10 @@ public struct BenchWorker {
         let topology = try NUMATopology.discover()
         let group = try DeviceGroup(devices: devices, elementCount: options.maxBytes / 4, topology: topology)
         let shared = Shared()
+        // Worker 0 measures its host first, from this unpinned thread: the measurement of how
+        // many cores' worth all cores give runs a thread on each, which a pinned thread's
+        // children would not (they inherit its one core).
+        if worker == 0 && options.workers > 1 { shared.host.withLock { $0 = BenchCalibration.measureHost() } }
         let options = self.options
         let worker = self.worker
         // The launcher's DEALER is made here, before the device threads pin themselves to a core
@@ -109,8 +115,7 @@ public struct BenchWorker {
                 plane: plane, rank: rank, peer: worker == 0 ? devices : 0, ranks: options.ranks,
                 buffer: group.base(0), elements: group.elementCount, collective: &collective, timeout: timeout
             ).link
-            if worker == 0, let control {
-                let host = BenchCalibration.measureHost()
+            if worker == 0, let control, let host = shared.host.withLock({ $0 }) {
                 try send(
                     control,
                     .probed(
