@@ -48,7 +48,7 @@ public struct FragmentExecutor<Plane: FragmentPlane> {
     private var streaming: [Key: Int] = [:]
     private var assembling: [Key: Assembly] = [:]
     private var assembled: [Key: Assembly] = [:]
-    /// Sends not yet wholly in their ring, by peer.
+    /// Sends the plane does not yet hold whole, by peer.
     private var sends: [[PendingSend]]
 
     /// Runs `schedule` on the float32 elements at `buffer`. Throws if a peer writes something
@@ -204,10 +204,7 @@ public struct FragmentExecutor<Plane: FragmentPlane> {
         }
         let assembly = assembling[key] ?? Assembly(length: length)
         assembling[key] = assembly
-        if first.count > 0 { (assembly.storage + done).copyMemory(from: first.baseAddress!, byteCount: first.count) }
-        if second.count > 0 {
-            (assembly.storage + done + first.count).copyMemory(from: second.baseAddress!, byteCount: second.count)
-        }
+        fragment.copyBytes(to: assembly.storage + done)
         assembly.received += count
         if assembly.received == length {
             assembling[key] = nil
@@ -245,10 +242,8 @@ public struct FragmentExecutor<Plane: FragmentPlane> {
                 "rank \(plane.rank): collective \(collectiveID) timed out after \(timeout): \(runner.pendingDescription)"
             )
         }
-        var progressed = false
         try plane.sleep(nanoseconds: min(Int64(remaining.inSeconds * 1e9), 10_000_000)) {
-            progressed = try pumpReceives() || pumpSends()
-            return progressed
+            try pumpReceives() || pumpSends()
         }
     }
 }

@@ -11,6 +11,12 @@ public struct Fragment {
     public var first: UnsafeRawBufferPointer
     public var second: UnsafeRawBufferPointer
     public var count: Int { first.count + second.count }
+
+    /// Copies the piece's bytes, both parts in order, to `target`.
+    func copyBytes(to target: UnsafeMutableRawPointer) {
+        if first.count > 0 { target.copyMemory(from: first.baseAddress!, byteCount: first.count) }
+        if second.count > 0 { (target + first.count).copyMemory(from: second.baseAddress!, byteCount: second.count) }
+    }
 }
 
 /// A rank's data plane whose messages arrive in pieces that the rank can apply as they come,
@@ -63,13 +69,7 @@ public final class EarlyStore {
     func keep(_ fragment: Fragment) -> Bool {
         guard count < limit.pieces, bytes + fragment.count <= limit.bytes else { return false }
         var copy = [UInt8](repeating: 0, count: fragment.count)
-        copy.withUnsafeMutableBytes { target in
-            if fragment.first.count > 0 { target.copyMemory(from: fragment.first) }
-            if fragment.second.count > 0 {
-                UnsafeMutableRawBufferPointer(rebasing: target[fragment.first.count...]).copyMemory(
-                    from: fragment.second)
-            }
-        }
+        copy.withUnsafeMutableBytes { if let target = $0.baseAddress { fragment.copyBytes(to: target) } }
         pieces[fragment.header.collectiveID, default: []].append(
             Piece(peer: fragment.peer, header: fragment.header, start: fragment.start, bytes: copy))
         count += 1

@@ -25,9 +25,8 @@ public final class SharedMemoryPlane: FragmentPlane, @unchecked Sendable {
     /// one fragment while the receiver reduces another.
     let fragmentBytes: Int
     private(set) var outgoing: [Int: (ring: SharedRing, bell: SharedBell)] = [:]
-    private(set) var incoming: [Int: SharedRing] = [:]
-    /// The peers with an incoming ring, in order (walked on every turn).
-    private(set) var sources: [Int] = []
+    /// Each peer's ring to this rank, in the order they connected (walked on every turn).
+    private(set) var incoming: [(peer: Int, ring: SharedRing)] = []
 
     /// How long a rank with nothing to do polls its rings before it sleeps on its bell. Long,
     /// as Open MPI's progress loop is: a futex wake-up of a thread on an idle core took 100–300 µs
@@ -45,7 +44,7 @@ public final class SharedMemoryPlane: FragmentPlane, @unchecked Sendable {
     /// What the names of process `pid`'s shared-memory files begin with.
     public static func filePrefix(of pid: pid_t) -> String { "straits-shm-\(pid)-" }
 
-    /// The default ring: 2 MiB, records of up to 512 KiB.
+    /// The default ring: 2 MiB, records of up to 508 KiB.
     public static let defaultRingCapacity = 2 << 20
 
     public init(rank: Int, ringCapacity: Int = SharedMemoryPlane.defaultRingCapacity) throws {
@@ -60,7 +59,7 @@ public final class SharedMemoryPlane: FragmentPlane, @unchecked Sendable {
 
     deinit {
         bell.mapping.unlink()
-        for ring in incoming.values { ring.mapping.unlink() }
+        for (_, ring) in incoming { ring.mapping.unlink() }
     }
 
     /// The token of a peer's endpoint, checked: `shm://` and a name of letters, digits and `-`.
@@ -89,8 +88,7 @@ public final class SharedMemoryPlane: FragmentPlane, @unchecked Sendable {
         let peerBell = try SharedBell(name: theirs + "-bell")
         let out = try SharedRing(name: "\(theirs)-from-\(rank)", capacity: ringCapacity, peer: peer, producer: true)
         outgoing[peer] = (out, peerBell)
-        incoming[peer] = into
-        sources.append(peer)
+        incoming.append((peer, into))
     }
 
     /// Peers whose rings were written to since the last flush.
@@ -132,8 +130,7 @@ public final class SharedMemoryPlane: FragmentPlane, @unchecked Sendable {
 
     public func poll(_ deliver: (Fragment) throws -> Void) throws -> Bool {
         var progressed = false
-        for peer in sources {
-            let ring = incoming[peer]!
+        for (peer, ring) in incoming {
             var consumed = false
             while let record = try ring.next() {
                 try deliver(

@@ -5,7 +5,7 @@ import StraitsWire
 /// A shared-memory file mapped by two processes of one host (`/dev/shm`), made by whichever end
 /// comes first: a new file reads as zeros, so both ends start from the same state.
 final class SharedMapping: @unchecked Sendable {
-    // Unchecked Sendable: the words in it are read and written through atomics (SharedWord);
+    // Unchecked Sendable: the words in it are read and written through atomics (the shims');
     // the payload bytes are handed over by the ring's head and tail.
     let name: String
     let base: UnsafeMutableRawPointer

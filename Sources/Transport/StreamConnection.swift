@@ -10,7 +10,12 @@ import StraitsWire
 /// each message its frame headers and data header from a small buffer and its payload written
 /// straight from the rank's buffer (writev), so the kernel makes the only copy.
 final class StreamConnection {
-    enum Role { case outgoing, incoming }
+    enum Role {
+        case outgoing, incoming
+
+        /// The ZMTP socket type this end speaks as.
+        var socketType: String { self == .outgoing ? "PUSH" : "PULL" }
+    }
 
     private enum Input {
         case greeting
@@ -46,7 +51,7 @@ final class StreamConnection {
         self.peer = peer
         capacity = Self.scratchBytes
         scratch = .allocate(byteCount: capacity, alignment: 64)
-        preface = ZMTP.greeting + ZMTP.ready(socketType: role == .outgoing ? "PUSH" : "PULL")
+        preface = ZMTP.greeting + ZMTP.ready(socketType: role.socketType)
     }
 
     deinit {
@@ -63,8 +68,6 @@ final class StreamConnection {
 
     /// Whether there are bytes waiting to go (for the poll set).
     var wantsToWrite: Bool { prefaceSent < preface.count || messageOpen }
-
-    private var socketType: String { role == .outgoing ? "PUSH" : "PULL" }
 
     // MARK: Output
 
@@ -93,21 +96,24 @@ final class StreamConnection {
     private func flushPreface(then payload: UnsafeRawBufferPointer?, sent: inout Int) throws {
         while prefaceSent < preface.count || (payload.map { sent < $0.count } ?? false) {
             let written = preface.withUnsafeBytes { head -> Int in
-                var parts = [iovec](repeating: iovec(), count: 2)
+                var parts = (iovec(), iovec())
                 var count = 0
                 if prefaceSent < head.count {
-                    parts[0] = iovec(
+                    parts.0 = iovec(
                         iov_base: UnsafeMutableRawPointer(mutating: head.baseAddress! + prefaceSent),
                         iov_len: head.count - prefaceSent)
                     count = 1
                 }
                 if let payload, sent < payload.count {
-                    parts[count] = iovec(
+                    let part = iovec(
                         iov_base: UnsafeMutableRawPointer(mutating: payload.baseAddress! + sent),
                         iov_len: payload.count - sent)
+                    if count == 0 { parts.0 = part } else { parts.1 = part }
                     count += 1
                 }
-                return parts.withUnsafeBufferPointer { writev(fd, $0.baseAddress, Int32(count)) }
+                return withUnsafePointer(to: &parts) {
+                    $0.withMemoryRebound(to: iovec.self, capacity: 2) { writev(fd, $0, Int32(count)) }
+                }
             }
             if written < 0 {
                 let number = errno
@@ -190,7 +196,7 @@ final class StreamConnection {
             case .command(let size):
                 guard available >= size else { return }
                 guard !handshaken else { throw protocolError("a ZMTP command after the handshake") }
-                do { try ZMTP.checkReady(take(size), ours: socketType) } catch { throw protocolError("\(error)") }
+                do { try ZMTP.checkReady(take(size), ours: role.socketType) } catch { throw protocolError("\(error)") }
                 handshaken = true
                 input = .frameFlags
             case .dataHeader:

@@ -27,6 +27,8 @@ public final class StreamPlane: FragmentPlane, @unchecked Sendable {
     /// The most connections the listener keeps at once; a further one is closed at once.
     public var maximumIncoming = 256
     public private(set) var rejected = 0
+    /// Turns of `poll` so far.
+    private var polls = 0
 
     /// Listens on `address` (numeric IPv4 or IPv6), on a port the kernel picks.
     public init(rank: Int, address: String = "127.0.0.1") throws {
@@ -78,16 +80,17 @@ public final class StreamPlane: FragmentPlane, @unchecked Sendable {
             throw RuntimeError(.outOfOrder, "rank \(rank): no data connection to rank \(peer)")
         }
         if !connection.handshaken {
-            try connection.writeHandshake()
             try handshake(connection)
             guard connection.handshaken else { return false }
         }
         return try connection.write(header: header, payload: payload, sent: &sent)
     }
 
-    /// Reads an outgoing connection's half of the handshake (a PULL peer sends nothing else).
+    /// Writes what is due of an outgoing connection's handshake and reads what came of the
+    /// peer's (a PULL peer sends nothing else).
     private func handshake(_ connection: StreamConnection) throws {
         do {
+            try connection.writeHandshake()
             _ = try connection.read { _ in }
         } catch {
             connection.close()
@@ -99,7 +102,11 @@ public final class StreamPlane: FragmentPlane, @unchecked Sendable {
     public func flush() {}
 
     public func poll(_ deliver: (Fragment) throws -> Void) throws -> Bool {
-        var progressed = acceptWaiting()
+        // The listener is asked every 32nd turn: a rank that polls while it waits would otherwise
+        // make an accept system call beside every read, for connections that come once.
+        polls &+= 1
+        var progressed = polls % 32 == 1 ? acceptWaiting() : false
+        var closed = false
         for connection in incoming where connection.isOpen {
             do {
                 if connection.wantsToWrite { try connection.writeHandshake() }
@@ -108,11 +115,11 @@ public final class StreamPlane: FragmentPlane, @unchecked Sendable {
                 // Only this connection goes: a stranger's or a broken stream, not the rank.
                 reject("closed the connection of rank \(connection.peer.map(String.init) ?? "?"): \(error.description)")
                 connection.close()
+                closed = true
             }
         }
-        incoming.removeAll { !$0.isOpen }
+        if closed { incoming.removeAll { !$0.isOpen } }
         for connection in outgoing.values where !connection.handshaken && connection.isOpen {
-            try connection.writeHandshake()
             try handshake(connection)
         }
         return progressed
@@ -148,5 +155,6 @@ public final class StreamPlane: FragmentPlane, @unchecked Sendable {
         }
         var revents = [Int16](repeating: 0, count: fds.count)
         _ = straits_poll(fds, events, &revents, Int32(min(fds.count, 256)), nanoseconds)
+        polls = 0  // the first turn after a sleep asks the listener too
     }
 }
