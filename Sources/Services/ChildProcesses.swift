@@ -17,6 +17,13 @@ public final class ChildProcesses: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        // Straits runs one BLAS thread per caller (`BLAS.useOneThread`). Told so only once it
+        // has loaded, OpenBLAS has already started a server thread per core, and each spins on
+        // sched_yield for its first tenth of a second or so: tens of thousands of switches on the
+        // cores where the new process's ranks start and probe their links.
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENBLAS_NUM_THREADS"] = "1"
+        process.environment = environment
         if let log {
             _ = FileManager.default.createFile(atPath: log, contents: nil)
             guard let handle = FileHandle(forWritingAtPath: log) else {
