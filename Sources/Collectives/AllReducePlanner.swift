@@ -15,9 +15,6 @@ public struct AllReducePlanner: Sendable {
     public var local: LinkCost
     /// The sum kernel's time per byte of result.
     public var reduceSecondsPerByte: Double
-    /// Whether `hier`'s streams (one per device) share the link's bandwidth, as they share a
-    /// wire between hosts; false where what they share is the cores, and the costs already say so.
-    public var streamsShareLink = true
 
     public init(
         link: LinkCost, local: LinkCost = LinkCost(alphaSeconds: 2e-6, betaSecondsPerByte: 1 / 8e9),
@@ -76,8 +73,7 @@ public struct AllReducePlanner: Sendable {
 
     /// The link as each of `streams` parallel streams sees it: same latency, a share of the bandwidth.
     func sharedLink(streams: Int) -> LinkCost {
-        guard streamsShareLink else { return link }
-        return LinkCost(
+        LinkCost(
             alphaSeconds: link.alphaSeconds, betaSecondsPerByte: link.betaSecondsPerByte * Double(max(streams, 1)))
     }
 
@@ -114,13 +110,34 @@ public struct AllReducePlanner: Sendable {
     }
 
     /// Chunks small enough that a segment's reduction overlaps the transfer of its next chunks
-    /// (eight or more chunks per segment), large enough that per-message costs stay small.
-    public static func ringChunkBytes(segmentBytes: Int) -> Int {
-        let minimum = 256 << 10
-        let maximum = 4 << 20
-        if segmentBytes <= 2 * minimum { return max(segmentBytes, 4) }
-        let chunk = min(max(segmentBytes / 8, minimum), maximum)
+    /// (eight or more chunks per segment), large enough that per-message costs stay small:
+    /// within `bounds`, a whole segment where it is under twice the smallest chunk.
+    public static func ringChunkBytes(segmentBytes: Int, bounds: ClosedRange<Int> = defaultChunkBounds) -> Int {
+        if segmentBytes <= 2 * bounds.lowerBound { return max(segmentBytes, 4) }
+        let chunk = min(max(segmentBytes / 8, bounds.lowerBound), bounds.upperBound)
         return chunk / 4096 * 4096
+    }
+
+    public static let defaultChunkBounds = (256 << 10)...(4 << 20)
+
+    /// The chunk size `algorithm` runs `bytes` with over `workers × devicesPerWorker` ranks: the
+    /// rule of `ringChunkBytes` on the segment each message carries (for `hier`, on the slice
+    /// each device's stream carries between the workers).
+    public static func chunkBytes(
+        algorithm: AllReduceAlgorithm, inner: AllReduceAlgorithm?, bytes: Int, workers: Int, devicesPerWorker: Int,
+        bounds: ClosedRange<Int> = defaultChunkBounds
+    ) -> Int {
+        var (algorithm, bytes, ranks) = (algorithm, bytes, workers * devicesPerWorker)
+        if algorithm == .hier {
+            (algorithm, bytes, ranks) = (inner ?? .ring, bytes / max(devicesPerWorker, 1), workers)
+        }
+        var p2 = 1
+        while p2 * 2 <= ranks { p2 *= 2 }
+        switch algorithm {
+        case .ring: return ringChunkBytes(segmentBytes: bytes / max(ranks, 1), bounds: bounds)
+        case .rhd: return ringChunkBytes(segmentBytes: bytes / p2, bounds: bounds)
+        case .rd, .hier: return ringChunkBytes(segmentBytes: bytes, bounds: bounds)
+        }
     }
 }
 
@@ -135,6 +152,17 @@ public struct AllReducePlan: Sendable, Equatable, CustomStringConvertible {
     public let streams: Int
     /// The model's time for one all-reduce, in seconds.
     public let predictedSeconds: Double
+
+    public init(
+        algorithm: AllReduceAlgorithm, innerAlgorithm: AllReduceAlgorithm?, chunkBytes: Int, streams: Int,
+        predictedSeconds: Double
+    ) {
+        self.algorithm = algorithm
+        self.innerAlgorithm = innerAlgorithm
+        self.chunkBytes = chunkBytes
+        self.streams = streams
+        self.predictedSeconds = predictedSeconds
+    }
 
     public var chunkElements: Int { max(1, chunkBytes / MemoryLayout<Float>.size) }
 

@@ -1,44 +1,131 @@
 import Collectives
 import Foundation
-import StraitsWire
+import Transport
 
-/// The α-β planner of `straits bench allreduce`, calibrated on this machine: the link's α and β
-/// from the start-up probe (the fastest ping-pong and transfer: with a handful of samples their
-/// medians moved by 4× from run to run here, the fastest much less); γ, a core's time to reduce
-/// a byte, and the copies between a worker's devices, measured as the emulator's model measures
-/// them (`HostCalibration`). Two things the probe cannot see are added:
-/// - Where a rank's own thread moves its bytes (`tcp`, `shm`), a byte it sends and a byte it
-///   receives each cost its core a copy. The probe sends one way, its two copies on two cores at
-///   once; an all-reduce sends both ways at once, so each byte costs the core two (measured at
-///   P = 2 over tcp before: 1.7–1.8 times the one-way model at 4–64 MiB). Through libzmq its I/O
-///   thread makes the copies beside the rank.
-/// - The host's ranks share its cores and their memory bandwidth: each rank's costs grow by
-///   ranks ÷ the cores' worth the host gives at once. That is what `hier`'s streams share there
-///   (not a wire, as between hosts).
+/// The planner of `straits bench allreduce`, calibrated at start-up on the ranks' own plane
+/// (`CalibratedPlanner`): every rank runs each candidate algorithm at a few anchor sizes, timed as
+/// the bench times (a barrier, then the slowest rank; the median of 5 after one warm-up), and all
+/// ranks agree on the figures through one exact all-reduce, so that they choose alike.
+///
+/// The anchors lie between the sizes a `-f 4` sweep from 64 KiB measures (8 KiB to 32 MiB by 4,
+/// up to the largest size run), so that the model column of such a sweep is the calibration's
+/// line at every row, not a repeat of one of its measurements. Anchors 16 times apart missed
+/// the caches' steps: over tcp at P = 2, 256 KiB modelled 96 µs from 128 KiB and 2 MiB, and
+/// took 75.
+///
+/// Before it, the bench planned with an α-β model from a probe of one link and the host's
+/// measured reduce and copy rates. Over tcp at P = 2 that model was 0.5-2 times the measured
+/// time: it knew nothing of the caches (1 MiB took 0.19 ns a byte, 4 MiB and up 0.45), of the
+/// wake-ups of ranks that share a core, or of the device group's barriers (`hier` at 64 KiB took
+/// 350 µs against 100 µs modelled).
 enum BenchCalibration {
-    /// Worker 0's host: a core's reduce and copy rates (medians of 5 runs over buffers larger
-    /// than the caches), and the cores' worth all its cores give at once.
-    static func measureHost() -> HostCalibration {
-        HostCalibration.measure(seconds: 0.01, rounds: 5)
+    static let anchors = [8 << 10, 32 << 10, 128 << 10, 512 << 10, 2 << 20, 8 << 20, 32 << 20]
+    /// Turns each candidate takes at each anchor, and the untimed runs that start each turn.
+    static let turns = 2
+    static let warmupPerTurn = 2
+
+    /// Timed runs in each turn: 3 of the largest, up to 12 of the smallest (small messages vary
+    /// most from run to run, and cost least to repeat).
+    static func runsPerTurn(bytes: Int) -> Int {
+        bytes <= 32 << 10 ? 12 : bytes <= 128 << 10 ? 8 : bytes <= 512 << 10 ? 5 : 3
     }
 
-    static func planner(params: BenchMessage.Link, transport: String, ranksOnHost: Int) -> AllReducePlanner {
-        let link = LinkCost(alphaSeconds: params.alphaS, betaSecondsPerByte: params.betaSPerByte)
-        let defaults = AllReducePlanner(link: link)
-        // Memory-bound work on every core at once gets `cores` cores' worth (1.3–1.9 of 2 here),
-        // so each of the host's ranks gets ranks ÷ cores less than a core of its own.
-        let cores = params.cores ?? Double(ProcessInfo.processInfo.activeProcessorCount)
-        let share = max(1, Double(ranksOnHost) / max(cores, 0.1))
-        let duplex: Double = ["tcp", "shm"].contains(transport) ? 2 : 1
-        var planner = AllReducePlanner(
-            link: LinkCost(
-                alphaSeconds: link.alphaSeconds * share, betaSecondsPerByte: link.betaSecondsPerByte * duplex * share),
-            local: LinkCost(
-                alphaSeconds: defaults.local.alphaSeconds * share,
-                betaSecondsPerByte: (params.copySPerByte ?? defaults.local.betaSecondsPerByte) * share),
-            reduceSecondsPerByte: (params.reduceSPerByte ?? defaults.reduceSecondsPerByte) * share)
-        // On one host the streams of `hier` share cores, which `share` counts, not a wire.
-        planner.streamsShareLink = duplex == 1
-        return planner
+    /// Timed runs per candidate and anchor in all.
+    static func repetitions(bytes: Int) -> Int { turns * runsPerTurn(bytes: bytes) }
+
+    /// The anchors a run up to `maxBytes` calibrates at: those within it, at least the smallest.
+    static func anchors(maxBytes: Int) -> [Int] {
+        let within = anchors.filter { $0 <= maxBytes }
+        return within.isEmpty ? [max(maxBytes / 4 * 4, 4)] : within
+    }
+
+    /// The candidates, bandwidth-optimal first: with devices, `hier` over each inner algorithm
+    /// and the flat ones over all ranks. Recursive halving-doubling over 2 ranks is the ring, so
+    /// it is not run twice; `forced` keeps only that algorithm.
+    static func candidates(workers: Int, devicesPerWorker: Int, forced: AllReduceAlgorithm?) -> [CalibratedPlanner
+        .Candidate]
+    {
+        let ranks = workers * devicesPerWorker
+        var candidates: [CalibratedPlanner.Candidate] = []
+        if devicesPerWorker > 1 || forced == .hier {
+            for inner in [AllReduceAlgorithm.ring, .rhd, .rd] where !(inner == .rhd && workers == 2) {
+                candidates.append(.init(.hier, inner: inner))
+            }
+        }
+        for algorithm in [AllReduceAlgorithm.ring, .rhd, .rd] where !(algorithm == .rhd && ranks == 2) {
+            candidates.append(.init(algorithm))
+        }
+        guard let forced else { return candidates }
+        let kept = candidates.filter { $0.algorithm == forced }
+        return kept.isEmpty ? [.init(forced)] : kept
+    }
+
+    /// The chunks' bounds: over tcp the stream plane's messages go best whole up to 2 MiB (at
+    /// 4 MiB, P = 2, interleaved 4 times: 256 KiB chunks 1.79-1.94 ms, 512 KiB 1.32-1.43,
+    /// 1 MiB 1.34-1.36, 2 MiB 0.96-1.10), elsewhere 256 KiB to 4 MiB.
+    static func chunkBounds(kind: String) -> ClosedRange<Int> {
+        kind == "tcp" ? (1 << 20)...(2 << 20) : AllReducePlanner.defaultChunkBounds
+    }
+
+    /// Runs the calibration on this rank (every rank of the run calls it at the same point) and
+    /// returns the planner every rank agrees on.
+    static func calibrate(_ run: BenchIterations, maxBytes: Int, forced: AllReduceAlgorithm?, chunkBytes: Int?)
+        throws -> CalibratedPlanner
+    {
+        let anchors = anchors(maxBytes: maxBytes)
+        let candidates = candidates(workers: run.workers, devicesPerWorker: run.devices, forced: forced)
+        let bounds = chunkBounds(kind: run.plane.kind)
+        func planner(_ seconds: [[Double]]) -> CalibratedPlanner {
+            CalibratedPlanner(
+                candidates: candidates, anchors: anchors, seconds: seconds, workers: run.workers,
+                devicesPerWorker: run.devices, chunkBounds: bounds)
+        }
+        let draft = planner(candidates.map { _ in anchors.map { _ in 0 } })
+        // Candidates take turns, so that a spell of the machine's noise slows them alike and
+        // leaves their order as it was (run back to back, one candidate's runs could all fall in
+        // one). Each turn starts with untimed runs: the first runs after another candidate's find
+        // the caches and the sockets' buffers as that one left them (with one untimed run and
+        // two timed per turn, 2 MiB over tcp at P = 2 took 0.26 ns a byte, against 0.21 for the
+        // sweep's back-to-back 4 MiB).
+        var mine: [Double] = []
+        for anchor in anchors {
+            let plans = candidates.map { candidate in
+                AllReducePlan(
+                    algorithm: candidate.algorithm, innerAlgorithm: candidate.inner,
+                    chunkBytes: chunkBytes ?? draft.chunkBytes(candidate, bytes: anchor),
+                    streams: candidate.algorithm == .hier ? run.devices : 1, predictedSeconds: 0)
+            }
+            for _ in 0..<turns {
+                for plan in plans {
+                    mine += try run.time(
+                        plan, count: anchor / 4, iterations: runsPerTurn(bytes: anchor), warmup: warmupPerTurn)
+                }
+            }
+        }
+        // mine: by anchor, then turn, then candidate, then run.
+        let all = try run.gather(mine)
+        var seconds = candidates.map { _ in [Double]() }
+        var index = 0
+        for anchor in anchors {
+            let runs = runsPerTurn(bytes: anchor)
+            for candidate in candidates.indices {
+                let slowest = (0..<turns).flatMap { turn in
+                    (0..<runs).map { run in
+                        all.map { $0[index + (turn * candidates.count + candidate) * runs + run] }.max()!
+                    }
+                }
+                seconds[candidate].append(slowest.median)
+            }
+            index += turns * candidates.count * runs
+        }
+        // A smaller message takes no longer than a larger one: where its median does, the
+        // machine slowed the runs of that size (interference only adds time), and the larger
+        // one's time bounds it.
+        for candidate in candidates.indices {
+            for anchor in anchors.indices.dropLast().reversed() {
+                seconds[candidate][anchor] = min(seconds[candidate][anchor], seconds[candidate][anchor + 1])
+            }
+        }
+        return planner(seconds)
     }
 }

@@ -68,18 +68,33 @@ public struct BenchLauncher {
         }
         for route in routes { try send(&router, route, .params(params)) }
         let link = LinkCost(alphaSeconds: params.alphaS, betaSecondsPerByte: params.betaSPerByte)
+        // The calibration's all-reduces, each within the run's timeout, and its agreement.
+        let calibrationRuns =
+            BenchCalibration.candidates(
+                workers: options.workers, devicesPerWorker: options.devicesPerWorker, forced: options.algorithm
+            ).count
+            * BenchCalibration.anchors(maxBytes: options.maxBytes).map {
+                BenchCalibration.turns * (BenchCalibration.runsPerTurn(bytes: $0) + BenchCalibration.warmupPerTurn)
+            }
+            .reduce(0, +)
+        let (from, calibratedMessage) = try receive(
+            &router, children: children, timeout: timeout * (calibrationRuns + 1))
+        guard case .calibrated(let calibrated) = calibratedMessage, calibrated.isValid, from == routes[0] else {
+            throw RuntimeError(.protocolViolation, "expected worker 0's calibration, got \(calibratedMessage)")
+        }
 
         let topology = try NUMATopology.discover()
+        let algorithm = options.algorithm?.rawValue ?? "auto"
         emit(
-            "# straits bench allreduce: \(options.ranks) ranks = \(options.workers) worker\(options.workers == 1 ? "" : "s") × \(options.devicesPerWorker) device\(options.devicesPerWorker == 1 ? "" : "s"), transport \(options.transport), algo \(options.algorithm?.rawValue ?? "auto"), float32 sum"
+            "# straits bench allreduce: \(options.ranks) ranks = \(options.workers) worker\(options.workers == 1 ? "" : "s") × \(options.devicesPerWorker) device\(options.devicesPerWorker == 1 ? "" : "s"), transport \(options.transport), algo \(algorithm), float32 sum"
         )
         emit("# \(topology)")
+        let source = measured ? "measured: ping-pong and 4 MiB probe" : "default, one worker"
+        emit("# link between workers (\(source)): \(link)")
         emit(
-            "# link between workers (\(measured ? "measured: ping-pong and 4 MiB probe" : "default, one worker")): \(link)"
-                + (params.reduceSPerByte.map { "; a core reduces \(fixed(1 / $0 / 1e9, 2)) GB/s" } ?? "")
-                + (params.copySPerByte.map { ", copies \(fixed(1 / $0 / 1e9, 2)) GB/s" } ?? "")
-                + (params.cores.map { "; all cores at once give \(fixed($0, 2)) cores' worth" } ?? "")
+            "# model: each candidate timed on these ranks at start-up (slowest rank, median of 6 to 24 runs in turns); between those sizes, the line through the nearest two; of the candidates within 25% of the fastest, the first listed"
         )
+        for line in calibrated.lines { emit("#   \(line)") }
         emit(
             "# time: median over \(options.iterations) iterations of the slowest rank's time, each after a barrier; busbw = algbw × 2(P−1)/P"
         )

@@ -26,12 +26,9 @@ public struct BenchWorker {
     final class Shared: Sendable {
         let endpoints = Mutex<[Int: [String]]>([:])
         let table = Mutex<[String]>([])
-        let link = Mutex(BenchMessage.Link(alphaS: 0, betaSPerByte: 1))
         let times = Mutex<[Int: [Double]]>([:])
         let wrong = Mutex<[Int: Int]>([:])
         let failure = Mutex<String?>(nil)
-        /// Worker 0's host, measured before any thread is pinned (nil on other workers).
-        let host = Mutex<HostCalibration?>(nil)
     }
 
     public func run() throws {
@@ -42,10 +39,6 @@ public struct BenchWorker {
         let topology = try NUMATopology.discover()
         let group = try DeviceGroup(devices: devices, elementCount: options.maxBytes / 4, topology: topology)
         let shared = Shared()
-        // Worker 0 measures its host first, from this unpinned thread: the measurement of how
-        // many cores' worth all cores give runs a thread on each, which a pinned thread's
-        // children would not (they inherit its one core).
-        if worker == 0 && options.workers > 1 { shared.host.withLock { $0 = BenchCalibration.measureHost() } }
         let options = self.options
         let worker = self.worker
         // The launcher's DEALER is made here, before the device threads pin themselves to a core
@@ -107,80 +100,37 @@ public struct BenchWorker {
             try plane.connect(peer: peer, remote: table[peer], local: sameWorker ? local[peer % devices]!.last! : nil)
         }
 
-        // α and β of the link between workers, measured between worker 0 and worker 1, and γ,
-        // measured by worker 0.
+        // α and β of the link between workers, measured between worker 0 and worker 1.
         var collective: UInt64 = 1
         if workers > 1 && device == 0 && worker <= 1 {
             let link = try probe(
                 plane: plane, rank: rank, peer: worker == 0 ? devices : 0, ranks: options.ranks,
                 buffer: group.base(0), elements: group.elementCount, collective: &collective, timeout: timeout
             ).link
-            if worker == 0, let control, let host = shared.host.withLock({ $0 }) {
-                try send(
-                    control,
-                    .probed(
-                        .init(
-                            alphaS: link.alphaSeconds, betaSPerByte: link.betaSecondsPerByte,
-                            reduceSPerByte: host.reduceSecondsPerByte, copySPerByte: host.copySecondsPerByte,
-                            cores: host.cores)))
+            if worker == 0, let control {
+                try send(control, .probed(.init(alphaS: link.alphaSeconds, betaSPerByte: link.betaSecondsPerByte)))
             }
         }
+        // Every worker waits for the launcher's word that the probe is over before it calibrates.
         if let control {
-            guard case .params(let link) = try receive(control, timeout: timeout) else {
+            guard case .params = try receive(control, timeout: timeout) else {
                 throw RuntimeError(.protocolViolation, "expected the launcher's link parameters")
             }
-            shared.link.withLock { $0 = link }
         }
         try group.synchronize(timeout: timeout, what: "probe")
-        collective = 1000
-        let link = shared.link.withLock { $0 }
-        let planner = BenchCalibration.planner(params: link, transport: plane.kind, ranksOnHost: options.ranks)
+        let run = BenchIterations(
+            plane: plane, group: group, worker: worker, device: device, workers: workers, devices: devices,
+            timeout: timeout, collective: 1000)
+        let planner = try BenchCalibration.calibrate(
+            run, maxBytes: options.maxBytes, forced: options.algorithm, chunkBytes: options.chunkBytes)
+        if worker == 0, let control { try send(control, .calibrated(.init(lines: planner.summary))) }
 
         for size in options.sizes {
             let count = size / 4
-            let plan = planner.plan(
-                bytes: size, workers: workers, devicesPerWorker: devices, algorithm: options.algorithm,
-                chunkBytes: options.chunkBytes)
-            let hierarchical = plan.algorithm == .hier
-            var schedule = CollectiveSchedule(rank: rank, ranks: options.ranks)
-            var barrier = CollectiveSchedule(rank: rank, ranks: options.ranks)
-            if hierarchical {
-                let stream = (0..<workers).map { $0 * devices + device }
-                (plan.innerAlgorithm ?? .ring).appendFlat(
-                    to: &schedule, group: stream, range: group.slice(device, of: count),
-                    chunkElements: plan.chunkElements)
-                DisseminationBarrier.append(to: &barrier, group: stream)
-            } else {
-                plan.algorithm.appendFlat(
-                    to: &schedule, group: Array(0..<options.ranks),
-                    range: ElementRange(offset: 0, count: count), chunkElements: plan.chunkElements)
-                DisseminationBarrier.append(to: &barrier, group: Array(0..<options.ranks))
-            }
-            let buffer = group.base(device)
-            var times: [Double] = []
-            for iteration in 0..<(options.warmupIterations + options.iterations) {
-                ExactPattern.fill(buffer, count: count, rank: rank, ranks: options.ranks)
-                if hierarchical { try group.synchronize(timeout: timeout, what: "iteration start") }
-                try plane.run(barrier, buffer: buffer, elementCount: count, collectiveID: collective, timeout: timeout)
-                collective += 1
-                if hierarchical { try group.synchronize(timeout: timeout, what: "iteration barrier") }
-                let start = ContinuousClock.now
-                if hierarchical {
-                    try group.reduceScatter(device: device, count: count, timeout: timeout)
-                    try plane.run(
-                        schedule, buffer: buffer, elementCount: count, collectiveID: collective, timeout: timeout)
-                    try group.allGather(device: device, count: count, timeout: timeout)
-                } else {
-                    try plane.run(
-                        schedule, buffer: buffer, elementCount: count, collectiveID: collective, timeout: timeout)
-                }
-                let elapsed = ContinuousClock.now - start
-                collective += 1
-                if iteration >= options.warmupIterations {
-                    times.append(elapsed.inSeconds)
-                }
-            }
-            let wrong = options.check ? ExactPattern.countWrong(buffer, count: count, ranks: options.ranks) : 0
+            let plan = planner.plan(bytes: size, chunkBytes: options.chunkBytes)
+            let times = try run.time(
+                plan, count: count, iterations: options.iterations, warmup: options.warmupIterations)
+            let wrong = options.check ? ExactPattern.countWrong(run.buffer, count: count, ranks: options.ranks) : 0
             shared.times.withLock { $0[device] = times }
             shared.wrong.withLock { $0[device] = wrong }
             try group.synchronize(timeout: timeout, what: "results")

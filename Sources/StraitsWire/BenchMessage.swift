@@ -6,7 +6,8 @@ import Foundation
 ///
 /// A run: each worker says `hello` with its devices' endpoints; the launcher answers every
 /// worker with the `table` of all ranks' endpoints; worker 0 reports what it `probed` of the link
-/// to worker 1; the launcher sends every worker the link's `params`; each worker reports a
+/// to worker 1; the launcher sends every worker the link's `params`; the ranks time the
+/// candidate algorithms and worker 0 reports how they `calibrated`; each worker reports a
 /// `result` per message size; the launcher says `bye` (or `abort`, with the reason).
 public enum BenchMessage: Equatable, Sendable {
     case hello(Hello)
@@ -16,9 +17,10 @@ public enum BenchMessage: Equatable, Sendable {
     case result(Result)
     case bye
     case abort(Abort)
+    case calibrated(Calibrated)
 
     /// Launcher protocol version; a message of another version is refused with both named.
-    public static let protocolVersion: UInt16 = 1
+    public static let protocolVersion: UInt16 = 2
     /// "STRB", little-endian.
     public static let magic: UInt32 = 0x4252_5453
     /// The largest body read (a table of 4096 ranks' endpoints fits many times over).
@@ -32,6 +34,7 @@ public enum BenchMessage: Equatable, Sendable {
         case result = 5
         case bye = 6
         case abort = 7
+        case calibrated = 8
     }
 
     public struct Hello: Codable, Equatable, Sendable {
@@ -50,35 +53,26 @@ public enum BenchMessage: Equatable, Sendable {
         public init(endpoints: [String]) { self.endpoints = endpoints }
     }
 
-    /// α and β of the link between workers, and what worker 0's host measured (absent from a
-    /// launcher or worker that does not measure it): a core's time to reduce and to copy a byte,
-    /// and how many cores' worth of that work the host gives with all its cores at it.
+    /// α and β of the link between workers.
     public struct Link: Codable, Equatable, Sendable {
         public var alphaS: Double
         public var betaSPerByte: Double
-        public var reduceSPerByte: Double?
-        public var copySPerByte: Double?
-        public var cores: Double?
-        public init(
-            alphaS: Double, betaSPerByte: Double, reduceSPerByte: Double? = nil, copySPerByte: Double? = nil,
-            cores: Double? = nil
-        ) {
+        public init(alphaS: Double, betaSPerByte: Double) {
             self.alphaS = alphaS
             self.betaSPerByte = betaSPerByte
-            self.reduceSPerByte = reduceSPerByte
-            self.copySPerByte = copySPerByte
-            self.cores = cores
         }
 
-        /// Whether every field is in range: times finite and positive (α may be 0), a byte's
-        /// reduce or copy under a microsecond, cores from 0.1 to 4096.
-        public var isValid: Bool {
-            let perByte = [reduceSPerByte, copySPerByte].allSatisfy {
-                $0.map { $0.isFinite && $0 > 0 && $0 < 1e-6 } ?? true
-            }
-            return alphaS.isFinite && alphaS >= 0 && betaSPerByte.isFinite && betaSPerByte > 0 && perByte
-                && (cores.map { $0.isFinite && $0 >= 0.1 && $0 <= 4096 } ?? true)
-        }
+        /// Whether both are in range: finite, α ≥ 0, β > 0.
+        public var isValid: Bool { alphaS.isFinite && alphaS >= 0 && betaSPerByte.isFinite && betaSPerByte > 0 }
+    }
+
+    /// What the ranks' calibration measured, one line per candidate algorithm, for the header.
+    public struct Calibrated: Codable, Equatable, Sendable {
+        public var lines: [String]
+        public init(lines: [String]) { self.lines = lines }
+
+        /// At most 64 lines of at most 1,000 characters each.
+        public var isValid: Bool { lines.count <= 64 && lines.allSatisfy { $0.utf8.count <= 1000 } }
     }
 
     /// One message size, from one worker: the slowest of its devices at each timed iteration.
@@ -109,6 +103,7 @@ public enum BenchMessage: Equatable, Sendable {
         case .result: .result
         case .bye: .bye
         case .abort: .abort
+        case .calibrated: .calibrated
         }
     }
 
@@ -152,6 +147,7 @@ public enum BenchMessage: Equatable, Sendable {
         case .result(let value): body = try? encoder.encode(value)
         case .bye: body = Data("{}".utf8)
         case .abort(let value): body = try? encoder.encode(value)
+        case .calibrated(let value): body = try? encoder.encode(value)
         }
         return [envelope, [UInt8](body ?? Data("{}".utf8))]
     }
@@ -181,6 +177,7 @@ public enum BenchMessage: Equatable, Sendable {
             case .result: self = .result(try decoder.decode(Result.self, from: body))
             case .bye: self = .bye
             case .abort: self = .abort(try decoder.decode(Abort.self, from: body))
+            case .calibrated: self = .calibrated(try decoder.decode(Calibrated.self, from: body))
             }
         } catch {
             throw .badBody(kind: "\(kind)", detail: "\(error)")

@@ -55,6 +55,17 @@ struct BenchAllReduceTests {
             output.contains("size") && output.contains("algbw(GB/s)") && output.contains("busbw(GB/s)")
                 && output.contains("#wrong"))
         #expect(output.contains("# Avg bus bandwidth"))
+        // The planner's calibration: each candidate's time at the anchors up to 1 MiB (rhd is
+        // the ring over 2 ranks, so auto times ring and rd), and a model time on every row.
+        let candidates = algorithm == "auto" ? ["ring", "rd"] : [algorithm]
+        for candidate in candidates {
+            #expect(
+                output.split(separator: "\n").contains {
+                    $0.hasPrefix("#   \(candidate): 8 KiB ") && $0.contains("128 KiB") && $0.contains("512 KiB")
+                        && !$0.contains("2 MiB")
+                }, "\(output)")
+        }
+        #expect(output.components(separatedBy: ", model ").count == 4, "\(output)")
         let lines = try String(contentsOf: json, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 3)  // 4 KiB, 64 KiB, 1 MiB
         for line in lines {

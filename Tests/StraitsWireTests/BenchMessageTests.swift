@@ -11,6 +11,7 @@ struct BenchMessageTests {
             .params(.init(alphaS: 8e-5, betaSPerByte: 2e-9)),
             .result(.init(sizeBytes: 65536, wrong: 0, plan: "rd, chunk 64 KiB", seconds: [1.5e-4, 1.25e-4])), .bye,
             .abort(.init(reason: "worker 1 exited with status 1")),
+            .calibrated(.init(lines: ["ring: 8 KiB 30.5 µs, 32 MiB 12.0 ms", "rd: 8 KiB 17.4 µs, 32 MiB 17.6 ms"])),
         ]
         for message in messages {
             let frames = message.encoded()
@@ -24,11 +25,11 @@ struct BenchMessageTests {
 
     @Test("another version, a bad envelope, an oversized or malformed body are refused with the reason")
     func refusals() {
-        #expect(throws: BenchMessage.DecodeError.versionMismatch(peer: 2, ours: 1)) {
-            try BenchMessage(frames: BenchMessage.bye.encoded(version: 2))
+        #expect(throws: BenchMessage.DecodeError.versionMismatch(peer: 1, ours: 2)) {
+            try BenchMessage(frames: BenchMessage.bye.encoded(version: 1))
         }
-        let description = BenchMessage.DecodeError.versionMismatch(peer: 2, ours: 1).description
-        #expect(description.contains("version 2") && description.contains("version 1"))
+        let description = BenchMessage.DecodeError.versionMismatch(peer: 1, ours: 2).description
+        #expect(description.contains("version 1") && description.contains("version 2"))
         #expect(throws: BenchMessage.DecodeError.frameCount(1)) { try BenchMessage(frames: [[1, 2]]) }
         #expect(throws: BenchMessage.DecodeError.self) { try BenchMessage(frames: [Array("STRCxxxx".utf8), []]) }
         var unknown = BenchMessage.bye.encoded()

@@ -1,0 +1,102 @@
+/// A planner calibrated on the ranks that will run the all-reduces: each candidate algorithm
+/// is timed at a few anchor sizes on the ranks' own plane (the slowest rank's median, as the
+/// bench measures), and between anchors its time is an α-β line through the two nearest:
+/// α and β fitted per size band, so the cores' copy and reduce costs, the per-message costs,
+/// the wake-ups of ranks that share a core and the caches' sizes are in the figures, measured,
+/// rather than guessed from a probe of one link.
+///
+/// The choice is stable where candidates nearly tie: of the candidates whose model time is
+/// within `margin` of the fastest, the first in `candidates`' order wins (bandwidth-optimal
+/// first), so that the machine's noise between runs does not flip a choice it cannot tell apart.
+public struct CalibratedPlanner: Sendable, Equatable {
+    /// One candidate: an algorithm, and for `hier` the algorithm between workers.
+    public struct Candidate: Sendable, Equatable, CustomStringConvertible {
+        public let algorithm: AllReduceAlgorithm
+        public let inner: AllReduceAlgorithm?
+
+        public init(_ algorithm: AllReduceAlgorithm, inner: AllReduceAlgorithm? = nil) {
+            self.algorithm = algorithm
+            self.inner = inner
+        }
+
+        public var description: String { inner.map { "\(algorithm)(\($0))" } ?? algorithm.rawValue }
+    }
+
+    /// Candidates in order of preference.
+    public let candidates: [Candidate]
+    /// Anchor sizes in bytes, ascending.
+    public let anchors: [Int]
+    /// `seconds[c][a]`: candidate `c`'s measured time at anchor `a`.
+    public let seconds: [[Double]]
+    /// How much slower than the fastest a preferred candidate may be and still be chosen.
+    public let margin: Double
+    public let workers: Int
+    public let devicesPerWorker: Int
+    /// Bounds of the chunks the message-passing parts cut (`AllReducePlanner.chunkBytes`).
+    public let chunkBounds: ClosedRange<Int>
+
+    public init(
+        candidates: [Candidate], anchors: [Int], seconds: [[Double]], workers: Int, devicesPerWorker: Int,
+        chunkBounds: ClosedRange<Int> = AllReducePlanner.defaultChunkBounds, margin: Double = 0.25
+    ) {
+        precondition(!candidates.isEmpty && !anchors.isEmpty, "a calibration needs a candidate and an anchor")
+        precondition(zip(anchors, anchors.dropFirst()).allSatisfy { $0 < $1 }, "anchors \(anchors) ascend")
+        precondition(
+            seconds.count == candidates.count && seconds.allSatisfy { $0.count == anchors.count },
+            "one time per candidate and anchor")
+        self.candidates = candidates
+        self.anchors = anchors
+        self.seconds = seconds
+        self.margin = margin
+        self.workers = workers
+        self.devicesPerWorker = devicesPerWorker
+        self.chunkBounds = chunkBounds
+    }
+
+    /// The chunk size a candidate runs `bytes` with, here and in the calibration.
+    public func chunkBytes(_ candidate: Candidate, bytes: Int) -> Int {
+        AllReducePlanner.chunkBytes(
+            algorithm: candidate.algorithm, inner: candidate.inner, bytes: bytes, workers: workers,
+            devicesPerWorker: devicesPerWorker, bounds: chunkBounds)
+    }
+
+    /// The model's time for candidate `index` at `bytes`: the first anchor's time below it, the
+    /// line through the two nearest anchors between them, and the last band's line beyond the
+    /// last (never below the last anchor's time: a larger message takes no less).
+    public func predictedSeconds(candidate index: Int, bytes: Int) -> Double {
+        let times = seconds[index]
+        guard bytes > anchors[0] else { return times[0] }
+        guard anchors.count > 1 else { return times[0] * Double(bytes) / Double(anchors[0]) }
+        var upper = anchors.firstIndex { $0 >= bytes } ?? anchors.count - 1
+        upper = max(upper, 1)
+        let (x0, x1) = (Double(anchors[upper - 1]), Double(anchors[upper]))
+        let (y0, y1) = (times[upper - 1], times[upper])
+        let beta = max((y1 - y0) / (x1 - x0), 0)
+        return max(y0 + beta * (Double(bytes) - x0), bytes > anchors.last! ? times.last! : 0)
+    }
+
+    /// The plan for `bytes`: the preferred candidate among those within `margin` of the fastest.
+    public func plan(bytes: Int, chunkBytes forced: Int? = nil) -> AllReducePlan {
+        let predicted = candidates.indices.map { predictedSeconds(candidate: $0, bytes: bytes) }
+        let fastest = predicted.min()!
+        let chosen = predicted.firstIndex { $0 <= fastest * (1 + margin) }!
+        let candidate = candidates[chosen]
+        return AllReducePlan(
+            algorithm: candidate.algorithm, innerAlgorithm: candidate.inner,
+            chunkBytes: forced ?? chunkBytes(candidate, bytes: bytes),
+            streams: candidate.algorithm == .hier ? devicesPerWorker : 1, predictedSeconds: predicted[chosen])
+    }
+
+    /// One line per candidate: its time at each anchor.
+    public var summary: [String] {
+        candidates.indices.map { index in
+            "\(candidates[index]): "
+                + zip(anchors, seconds[index]).map { "\(AllReducePlan.formatBytes($0)) \(Self.format($1))" }.joined(
+                    separator: ", ")
+        }
+    }
+
+    static func format(_ seconds: Double) -> String {
+        seconds >= 1e-2 ? "\(fixed(seconds * 1e3, 1)) ms" : "\(fixed(seconds * 1e6, 1)) µs"
+    }
+}

@@ -1,0 +1,83 @@
+import Collectives
+import Testing
+
+@Suite("the calibrated planner")
+struct CalibratedPlannerTests {
+    /// ring: 20 µs + 1 ns/B; rd: 10 µs + 2 ns/B (crossover at 10,000 bytes), at anchors 1 KiB to 1 MiB.
+    static let anchors = [1 << 10, 16 << 10, 256 << 10, 1 << 20]
+    static func line(_ alpha: Double, _ beta: Double) -> [Double] { anchors.map { alpha + beta * Double($0) } }
+    static let planner = CalibratedPlanner(
+        candidates: [.init(.ring), .init(.rd)], anchors: anchors,
+        seconds: [line(20e-6, 1e-9), line(10e-6, 2e-9)], workers: 2, devicesPerWorker: 1, margin: 0)
+
+    @Test(
+        "between anchors the model is the line through the nearest two; below the first, the first; beyond the last, the last band's line"
+    )
+    func interpolation() {
+        let planner = Self.planner
+        for bytes in [2 << 10, 100 << 10, 700 << 10] {
+            #expect(abs(planner.predictedSeconds(candidate: 0, bytes: bytes) - (20e-6 + 1e-9 * Double(bytes))) < 1e-12)
+        }
+        #expect(planner.predictedSeconds(candidate: 1, bytes: 10) == 10e-6 + 2e-9 * 1024)
+        #expect(abs(planner.predictedSeconds(candidate: 1, bytes: 4 << 20) - (10e-6 + 2e-9 * Double(4 << 20))) < 1e-12)
+        for (index, anchor) in Self.anchors.enumerated() {
+            #expect(planner.predictedSeconds(candidate: 0, bytes: anchor) == planner.seconds[0][index])
+        }
+    }
+
+    @Test("the fastest by the model wins where no margin is given, with its chunk and model time")
+    func fastest() {
+        let small = Self.planner.plan(bytes: 4 << 10)
+        #expect(small.algorithm == .rd && small.chunkBytes == 4 << 10)
+        #expect(abs(small.predictedSeconds - (10e-6 + 2e-9 * Double(4 << 10))) < 1e-12)
+        let large = Self.planner.plan(bytes: 8 << 20)
+        #expect(large.algorithm == .ring && large.chunkBytes == 512 << 10 && large.streams == 1)
+        #expect(Self.planner.plan(bytes: 8 << 20, chunkBytes: 64 << 10).chunkBytes == 64 << 10)
+    }
+
+    @Test("within the margin the candidate listed first wins, so that near-ties do not flip with noise")
+    func margin() {
+        let planner = CalibratedPlanner(
+            candidates: [.init(.ring), .init(.rd)], anchors: Self.anchors,
+            seconds: [Self.line(20e-6, 1e-9), Self.line(10e-6, 2e-9)], workers: 2, devicesPerWorker: 1, margin: 0.25)
+        // At 8 KiB rd is 26.4 µs against ring's 28.2 µs: 7% faster, within 25%.
+        #expect(planner.plan(bytes: 8 << 10).algorithm == .ring)
+        // At 1 KiB rd is 12.0 µs against 21.0 µs: more than 25% faster.
+        #expect(planner.plan(bytes: 1 << 10).algorithm == .rd)
+        // Noise of ±5% on every figure, against each other, changes neither choice.
+        for scale in [0.95, 1.05] {
+            let noisy = CalibratedPlanner(
+                candidates: planner.candidates, anchors: Self.anchors,
+                seconds: [planner.seconds[0].map { $0 * scale }, planner.seconds[1].map { $0 / scale }], workers: 2,
+                devicesPerWorker: 1, margin: 0.25)
+            #expect(noisy.plan(bytes: 8 << 10).algorithm == .ring)
+            #expect(noisy.plan(bytes: 1 << 10).algorithm == .rd)
+        }
+    }
+
+    @Test("hier plans one stream per device, with the chunk of the slice each stream carries")
+    func hierarchical() {
+        let planner = CalibratedPlanner(
+            candidates: [.init(.hier, inner: .ring), .init(.rd)], anchors: [1 << 20], seconds: [[1e-3], [2e-3]],
+            workers: 2, devicesPerWorker: 2)
+        let plan = planner.plan(bytes: 16 << 20)
+        #expect(plan.algorithm == .hier && plan.innerAlgorithm == .ring && plan.streams == 2)
+        // 16 MiB over 2 devices is 8 MiB a stream, 4 MiB a segment between 2 workers.
+        #expect(
+            plan.chunkBytes
+                == AllReducePlanner.ringChunkBytes(segmentBytes: 4 << 20, bounds: AllReducePlanner.defaultChunkBounds))
+        #expect(planner.summary == ["hier(ring): 1 MiB 1000.0 µs", "rd: 1 MiB 2000.0 µs"])
+    }
+
+    @Test("chunks stay within the bounds given, whole segments under twice the smallest")
+    func chunks() {
+        let tcp = (1 << 20)...(2 << 20)
+        #expect(AllReducePlanner.ringChunkBytes(segmentBytes: 2 << 20, bounds: tcp) == 2 << 20)
+        #expect(AllReducePlanner.ringChunkBytes(segmentBytes: 8 << 20, bounds: tcp) == 1 << 20)
+        #expect(AllReducePlanner.ringChunkBytes(segmentBytes: 32 << 20, bounds: tcp) == 2 << 20)
+        #expect(AllReducePlanner.ringChunkBytes(segmentBytes: 32 << 20) == 4 << 20)
+        #expect(
+            AllReducePlanner.chunkBytes(algorithm: .rhd, inner: nil, bytes: 12 << 20, workers: 3, devicesPerWorker: 1)
+                == AllReducePlanner.ringChunkBytes(segmentBytes: 6 << 20))
+    }
+}
