@@ -77,10 +77,31 @@ public struct BenchLauncher {
                 BenchCalibration.turns * (BenchCalibration.runsPerTurn(bytes: $0) + BenchCalibration.warmupPerTurn)
             }
             .reduce(0, +)
-        let (from, calibratedMessage) = try receive(
-            &router, children: children, timeout: timeout * (calibrationRuns + 1))
-        guard case .calibrated(let calibrated) = calibratedMessage, calibrated.isValid, from == routes[0] else {
-            throw RuntimeError(.protocolViolation, "expected worker 0's calibration, got \(calibratedMessage)")
+        // A worker that is done with a size may report it (or the next) before another worker's
+        // messages arrive: each worker's messages come in order, not all workers' together.
+        var arrived: [Int: [[UInt8]: BenchMessage.Result]] = [:]
+        func file(_ route: [UInt8], _ message: BenchMessage, from size: Int) throws {
+            guard case .result(let result) = message, result.sizeBytes >= size,
+                options.sizes.contains(result.sizeBytes), arrived[result.sizeBytes]?[route] == nil,
+                result.wrong >= 0, result.seconds.count == options.iterations
+            else {
+                throw RuntimeError(
+                    .protocolViolation,
+                    "expected each worker's result for size \(size) or a later one, once, got \(message)")
+            }
+            arrived[result.sizeBytes, default: [:]][route] = result
+        }
+        var calibration: BenchMessage.Calibrated?
+        while calibration == nil {
+            let (route, message) = try receive(&router, children: children, timeout: timeout * (calibrationRuns + 1))
+            guard case .calibrated(let calibrated) = message else {
+                try file(route, message, from: options.sizes[0])
+                continue
+            }
+            guard calibrated.isValid, route == routes[0] else {
+                throw RuntimeError(.protocolViolation, "expected worker 0's calibration, got \(message)")
+            }
+            calibration = calibrated
         }
 
         let topology = try NUMATopology.discover()
@@ -92,9 +113,9 @@ public struct BenchLauncher {
         let source = measured ? "measured: ping-pong and 4 MiB probe" : "default, one worker"
         emit("# link between workers (\(source)): \(link)")
         emit(
-            "# model: each candidate timed on these ranks at start-up (slowest rank, median of 6 to 24 runs in turns); between those sizes, the line through the nearest two; of the candidates within 25% of the fastest, the first listed"
+            "# model: each candidate timed on these ranks at start-up (slowest rank, median of 6 to 24 runs in turns); between those sizes, the power law through the nearest two; of the candidates within 25% of the fastest, the first listed"
         )
-        for line in calibrated.lines { emit("#   \(line)") }
+        for line in calibration!.lines { emit("#   \(line)") }
         emit(
             "# time: median over \(options.iterations) iterations of the slowest rank's time, each after a barrier; busbw = algbw × 2(P−1)/P"
         )
@@ -102,22 +123,11 @@ public struct BenchLauncher {
         emit(BenchRow.header(model: false))
         let json = try options.jsonPath.map { try JSONLWriter(path: $0) }
         var rows: [BenchRow] = []
-        // A worker that is done with a size may report the next before another worker's report
-        // of this one arrives (each worker's messages come in order, not all workers' together).
-        var arrived: [Int: [[UInt8]: BenchMessage.Result]] = [:]
         for size in options.sizes {
             while arrived[size, default: [:]].count < options.workers {
                 let (route, message) = try receive(
                     &router, children: children, timeout: timeout * (options.iterations + options.warmupIterations + 1))
-                guard case .result(let result) = message, result.sizeBytes >= size,
-                    options.sizes.contains(result.sizeBytes), arrived[result.sizeBytes]?[route] == nil,
-                    result.wrong >= 0, result.seconds.count == options.iterations
-                else {
-                    throw RuntimeError(
-                        .protocolViolation,
-                        "expected each worker's result for size \(size) or a later one, once, got \(message)")
-                }
-                arrived[result.sizeBytes, default: [:]][route] = result
+                try file(route, message, from: size)
             }
             var perIteration = [Double](repeating: 0, count: options.iterations)
             var wrong = 0
