@@ -1,0 +1,44 @@
+import Collectives
+import Testing
+
+@testable import Services
+
+@Suite("the bench planner's calibration plan")
+struct BenchCalibrationTests {
+    @Test(
+        "candidates: bandwidth-optimal first, hier first with devices, rhd not where it is the ring, --algo keeps one")
+    func candidates() {
+        func names(_ workers: Int, _ devices: Int, _ forced: AllReduceAlgorithm? = nil) -> [String] {
+            BenchCalibration.candidates(workers: workers, devicesPerWorker: devices, forced: forced).map(\.description)
+        }
+        #expect(names(2, 1) == ["ring", "rd"])
+        #expect(names(4, 1) == ["ring", "rhd", "rd"])
+        #expect(names(3, 1) == ["ring", "rhd", "rd"])
+        #expect(names(2, 2) == ["hier(ring)", "hier(rd)", "ring", "rhd", "rd"])
+        #expect(names(4, 2) == ["hier(ring)", "hier(rhd)", "hier(rd)", "ring", "rhd", "rd"])
+        #expect(names(2, 2, .hier) == ["hier(ring)", "hier(rd)"])
+        #expect(names(2, 1, .hier) == ["hier(ring)", "hier(rd)"])
+        #expect(names(2, 1, .rhd) == ["rhd"])
+        #expect(names(4, 1, .rd) == ["rd"])
+    }
+
+    @Test("anchors: 8 KiB to 32 MiB by 4, up to the largest size; a run of smaller sizes calibrates at its largest")
+    func anchors() {
+        let kib = 1 << 10
+        let all: [Int] = [8 * kib, 32 * kib, 128 * kib, 512 * kib, 2048 * kib, 8192 * kib, 32768 * kib]
+        #expect(BenchCalibration.anchors(maxBytes: 64 << 20) == all)
+        #expect(BenchCalibration.anchors(maxBytes: 1 << 20) == Array(all.prefix(4)))
+        #expect(BenchCalibration.anchors(maxBytes: 4096) == [4096])
+        #expect(BenchCalibration.anchors(maxBytes: 4) == [4])
+        // The timed runs: more of the small, at least 6 of any.
+        let runs = BenchCalibration.anchors.map(BenchCalibration.repetitions(bytes:))
+        #expect(runs == runs.sorted(by: >) && runs.last! >= 6)
+    }
+
+    @Test("chunks over tcp 1-2 MiB; elsewhere the default bounds")
+    func chunkBounds() {
+        #expect(BenchCalibration.chunkBounds(kind: "tcp") == (1 << 20)...(2 << 20))
+        #expect(BenchCalibration.chunkBounds(kind: "shm") == AllReducePlanner.defaultChunkBounds)
+        #expect(BenchCalibration.chunkBounds(kind: "zmq") == AllReducePlanner.defaultChunkBounds)
+    }
+}
