@@ -188,17 +188,19 @@ struct ElasticTests {
         let transfers = Self.events(cluster, "state_transfer").flatMap { $0["transfers"] as? [[String: Any]] ?? [] }
         // The first to come back has none of its region to take state from: another region's,
         // with the global parameters; one that comes later takes its region's.
-        // Ranks follow the hosts' order: where host 1 comes back first it holds ranks 4 and 5
-        // until host 0 joins, and then the later transfer goes to host 0's ranks 4 and 5 from
-        // host 1's rank 6 (seen on a loaded machine).
+        // Both may come back in one epoch: one global transfer to all four ranks. Otherwise the
+        // later takes its region's state; ranks follow the hosts' order, so where host 1 comes
+        // back first it holds ranks 4 and 5 until host 0 joins, and the later transfer then goes
+        // to host 0's ranks 4 and 5 from host 1's rank 6 (both seen on a loaded machine).
         #expect(transfers.first?["global"] as? Bool == true, "\(transfers)")
-        #expect(transfers.count >= 2, "\(transfers)")
         for transfer in transfers {
             let ranks = transfer["to_ranks"] as? [Int] ?? []
-            #expect(ranks.count == 2 && Set(ranks).isSubset(of: [4, 5, 6, 7]), "\(transfers)")
+            #expect(!ranks.isEmpty && Set(ranks).isSubset(of: [4, 5, 6, 7]), "\(transfers)")
         }
-        let regional = transfers.dropFirst().first { $0["global"] as? Bool == false }
-        #expect((4...7).contains(regional?["from_rank"] as? Int ?? -1), "\(transfers)")
+        if Set(transfers.first?["to_ranks"] as? [Int] ?? []) != [4, 5, 6, 7] {
+            let regional = transfers.dropFirst().first { $0["global"] as? Bool == false }
+            #expect((4...7).contains(regional?["from_rank"] as? Int ?? -1), "\(transfers)")
+        }
         // At the next outer step (79, or a later one on a slow machine) the restarted region's
         // pseudo-gradients weigh the share of the interval they cover.
         // (None where it came back exactly as an interval began: then it covers the whole.)
