@@ -86,12 +86,17 @@ public struct CalibratedPlanner: Sendable, Equatable {
     public func plan(bytes: Int, chunkBytes forced: Int? = nil) -> AllReducePlan {
         let predicted = candidates.indices.map { predictedSeconds(candidate: $0, bytes: bytes) }
         let fastest = predicted.min()!
-        let chosen = predicted.firstIndex { $0 <= fastest * (1 + margin) }!
-        let candidate = candidates[chosen]
+        return plan(candidate: predicted.firstIndex { $0 <= fastest * (1 + margin) }!, bytes: bytes, chunkBytes: forced)
+    }
+
+    /// Candidate `index`'s plan for `bytes`, with the model's time.
+    public func plan(candidate index: Int, bytes: Int, chunkBytes forced: Int? = nil) -> AllReducePlan {
+        let candidate = candidates[index]
         return AllReducePlan(
             algorithm: candidate.algorithm, innerAlgorithm: candidate.inner,
             chunkBytes: forced ?? chunkBytes(candidate, bytes: bytes),
-            streams: candidate.algorithm == .hier ? devicesPerWorker : 1, predictedSeconds: predicted[chosen])
+            streams: candidate.algorithm == .hier ? devicesPerWorker : 1,
+            predictedSeconds: predictedSeconds(candidate: index, bytes: bytes))
     }
 
     /// One line per candidate: its time at each anchor.

@@ -41,6 +41,13 @@ enum BenchCalibration {
     /// Timed runs per candidate and anchor in all.
     static func repetitions(bytes: Int) -> Int { turns * runsPerTurn(bytes: bytes) }
 
+    /// The all-reduces a calibration runs, timed or not: what the launcher allows it time for.
+    static func allReduces(workers: Int, devicesPerWorker: Int, forced: AllReduceAlgorithm?, maxBytes: Int) -> Int {
+        let perCandidate = anchors(maxBytes: maxBytes).map { turns * (runsPerTurn(bytes: $0) + warmupPerTurn) }
+        return candidates(workers: workers, devicesPerWorker: devicesPerWorker, forced: forced).count
+            * perCandidate.reduce(0, +)
+    }
+
     /// The anchors a run up to `maxBytes` calibrates at: those within it, at least the smallest.
     static func anchors(maxBytes: Int) -> [Int] {
         let within = anchors.filter { $0 <= maxBytes }
@@ -88,7 +95,8 @@ enum BenchCalibration {
                 candidates: candidates, anchors: anchors, seconds: seconds, workers: run.workers,
                 devicesPerWorker: run.devices, chunkBounds: bounds)
         }
-        let draft = planner(candidates.map { _ in anchors.map { _ in 0 } })
+        // The candidates' plans, as the measured planner will make them, before any time is known.
+        let untimed = planner(candidates.map { _ in anchors.map { _ in 0 } })
         // Candidates take turns, so that a spell of the machine's noise slows them alike and
         // leaves their order as it was (run back to back, one candidate's runs could all fall in
         // one). Each turn starts with untimed runs: the first runs after another candidate's find
@@ -97,11 +105,8 @@ enum BenchCalibration {
         // sweep's back-to-back 4 MiB).
         var mine: [Double] = []
         for anchor in anchors {
-            let plans = candidates.map { candidate in
-                AllReducePlan(
-                    algorithm: candidate.algorithm, innerAlgorithm: candidate.inner,
-                    chunkBytes: chunkBytes ?? draft.chunkBytes(candidate, bytes: anchor),
-                    streams: candidate.algorithm == .hier ? run.devices : 1, predictedSeconds: 0)
+            let plans = candidates.indices.map {
+                untimed.plan(candidate: $0, bytes: anchor, chunkBytes: chunkBytes)
             }
             for _ in 0..<turns {
                 for plan in plans {

@@ -69,14 +69,9 @@ public struct BenchLauncher {
         for route in routes { try send(&router, route, .params(params)) }
         let link = LinkCost(alphaSeconds: params.alphaS, betaSecondsPerByte: params.betaSPerByte)
         // The calibration's all-reduces, each within the run's timeout, and its agreement.
-        let calibrationRuns =
-            BenchCalibration.candidates(
-                workers: options.workers, devicesPerWorker: options.devicesPerWorker, forced: options.algorithm
-            ).count
-            * BenchCalibration.anchors(maxBytes: options.maxBytes).map {
-                BenchCalibration.turns * (BenchCalibration.runsPerTurn(bytes: $0) + BenchCalibration.warmupPerTurn)
-            }
-            .reduce(0, +)
+        let calibrationRuns = BenchCalibration.allReduces(
+            workers: options.workers, devicesPerWorker: options.devicesPerWorker, forced: options.algorithm,
+            maxBytes: options.maxBytes)
         // A worker that is done with a size may report it (or the next) before another worker's
         // messages arrive: each worker's messages come in order, not all workers' together.
         var arrived: [Int: [[UInt8]: BenchMessage.Result]] = [:]
