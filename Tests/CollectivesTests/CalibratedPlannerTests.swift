@@ -48,9 +48,10 @@ struct CalibratedPlannerTests {
 
     @Test("within the margin the candidate listed first wins, so that near-ties do not flip with noise")
     func margin() {
+        // Over 3 ranks (not a power of two) the order is the order listed.
         let planner = CalibratedPlanner(
             candidates: [.init(.ring), .init(.rd)], anchors: Self.anchors,
-            seconds: [Self.line(20e-6, 1e-9), Self.line(10e-6, 2e-9)], workers: 2, devicesPerWorker: 1, margin: 0.25)
+            seconds: [Self.line(20e-6, 1e-9), Self.line(10e-6, 2e-9)], workers: 3, devicesPerWorker: 1, margin: 0.25)
         // At 8 KiB the model has rd at 31.2 µs and ring at 31.7 µs: within 25%.
         #expect(planner.plan(bytes: 8 << 10).algorithm == .ring)
         // At 1 KiB (an anchor) rd takes 12.0 µs and ring 21.0 µs: more than 25% faster.
@@ -59,11 +60,48 @@ struct CalibratedPlannerTests {
         for scale in [0.95, 1.05] {
             let noisy = CalibratedPlanner(
                 candidates: planner.candidates, anchors: Self.anchors,
-                seconds: [planner.seconds[0].map { $0 * scale }, planner.seconds[1].map { $0 / scale }], workers: 2,
+                seconds: [planner.seconds[0].map { $0 * scale }, planner.seconds[1].map { $0 / scale }], workers: 3,
                 devicesPerWorker: 1, margin: 0.25)
             #expect(noisy.plan(bytes: 8 << 10).algorithm == .ring)
             #expect(noisy.plan(bytes: 1 << 10).algorithm == .rd)
         }
+    }
+
+    @Test(
+        "between two ranks rd leads up to the smallest chunk and the ring above it; over a power of two above 2, rhd; hier stays first"
+    )
+    func preference() {
+        let flat: [CalibratedPlanner.Candidate] = [.init(.ring), .init(.rhd), .init(.rd)]
+        let tied = flat.map { _ in Self.line(20e-6, 1e-9) }
+        let tcp = (1 << 20)...(2 << 20)
+        let two = CalibratedPlanner(
+            candidates: [.init(.ring), .init(.rd)], anchors: Self.anchors, seconds: [tied[0], tied[0]], workers: 2,
+            devicesPerWorker: 1, chunkBounds: tcp)
+        #expect(two.plan(bytes: 64 << 10).algorithm == .rd)
+        #expect(two.plan(bytes: 1 << 20).algorithm == .rd)
+        #expect(two.plan(bytes: (1 << 20) + 4).algorithm == .ring)
+        #expect(two.plan(bytes: 64 << 20).algorithm == .ring)
+        // With the default bounds rd leads up to 256 KiB.
+        let shm = CalibratedPlanner(
+            candidates: two.candidates, anchors: Self.anchors, seconds: two.seconds, workers: 2, devicesPerWorker: 1)
+        #expect(shm.plan(bytes: 256 << 10).algorithm == .rd && shm.plan(bytes: 1 << 20).algorithm == .ring)
+        // The one that leads loses where another is more than the margin faster.
+        let ringFaster = CalibratedPlanner(
+            candidates: two.candidates, anchors: Self.anchors,
+            seconds: [tied[0].map { $0 * 0.7 }, tied[0]], workers: 2, devicesPerWorker: 1, chunkBounds: tcp)
+        #expect(ringFaster.plan(bytes: 64 << 10).algorithm == .ring)
+        let four = CalibratedPlanner(
+            candidates: flat, anchors: Self.anchors, seconds: tied, workers: 4, devicesPerWorker: 1)
+        #expect(four.preference(bytes: 64 << 10) == [1, 0, 2])
+        #expect([64 << 10, 64 << 20].allSatisfy { four.plan(bytes: $0).algorithm == .rhd })
+        let three = CalibratedPlanner(
+            candidates: flat, anchors: Self.anchors, seconds: tied, workers: 3, devicesPerWorker: 1)
+        #expect(three.preference(bytes: 64 << 10) == [0, 1, 2])
+        let devices = CalibratedPlanner(
+            candidates: [.init(.hier, inner: .ring), .init(.hier, inner: .rd)] + flat, anchors: Self.anchors,
+            seconds: tied + tied.prefix(2), workers: 2, devicesPerWorker: 2)
+        #expect(devices.preference(bytes: 64 << 10) == [0, 1, 3, 2, 4])
+        #expect(devices.plan(bytes: 64 << 10).algorithm == .hier)
     }
 
     @Test("hier plans one stream per device, with the chunk of the slice each stream carries")
