@@ -90,22 +90,27 @@ public struct CalibratedPlanner: Sendable, Equatable {
         return plan(candidate: chosen, bytes: bytes, chunkBytes: forced)
     }
 
-    /// The candidates' indices in order of preference at `bytes`: `candidates`' order, except
-    /// that one flat algorithm leads the flat ones where the algorithms' structure says which
-    /// costs least, so that the measurement decides only where it finds another clearly faster:
-    /// - between two ranks, rd while the message fits the smallest chunk, ring above it. Both
-    ///   send the same bytes; rd takes one round and reduces the whole message, the ring two
-    ///   rounds and half. Near the sizes where they cross, the machine's noise is larger than
-    ///   their difference (over tcp at 2 MiB, medians of 12 runs 0.77-1.5 times each other from
-    ///   sweep to sweep), so a choice by the figures alone flipped from run to run there;
-    /// - over a power of two above 2, rhd: it moves the ring's bytes in 2 log P rounds, not
-    ///   2(P - 1).
+    /// The candidates' indices in order of preference at `bytes`: `candidates`' order (the
+    /// bandwidth-optimal first), except that up to the smallest chunk the fewest rounds lead the
+    /// flat algorithms, so that the measurement decides only where it finds another clearly faster:
+    /// - between two ranks rd: one round where the ring takes two. Both send the same bytes; rd
+    ///   reduces the whole message, the ring half. Near the sizes where they cross, the machine's
+    ///   noise is larger than their difference (over tcp at 2 MiB, medians of 12 runs 0.77-1.5
+    ///   times each other from sweep to sweep), so with the ring always first the choice at
+    ///   256 KiB and 1 MiB flipped from run to run;
+    /// - over a power of two above 2 rhd: the ring's bytes in 2 log P rounds, not 2(P - 1).
     public func preference(bytes: Int) -> [Int] {
         let ranks = workers * devicesPerWorker
         let lead: AllReduceAlgorithm? =
-            if ranks == 2 {
-                bytes <= chunkBounds.lowerBound ? .rd : .ring
-            } else if ranks > 2 && ranks & (ranks - 1) == 0 { .rhd } else { nil }
+            if bytes > chunkBounds.lowerBound {
+                nil
+            } else if ranks == 2 {
+                .rd
+            } else if ranks > 2 && ranks & (ranks - 1) == 0 {
+                .rhd
+            } else {
+                nil
+            }
         var order = Array(candidates.indices)
         guard let lead, let leader = candidates.firstIndex(where: { $0.algorithm == lead && $0.inner == nil }),
             let firstFlat = candidates.firstIndex(where: { $0.algorithm != .hier }), firstFlat < leader
