@@ -4,7 +4,7 @@ import Transport
 
 /// The planner of `straits bench allreduce`, calibrated at start-up on the ranks' own plane
 /// (`CalibratedPlanner`): every rank runs each candidate algorithm at a few anchor sizes, timed as
-/// the bench times (a barrier, then the slowest rank; the median of 5 after one warm-up), and all
+/// the bench times (a barrier, then the slowest rank; the median of 9 to 36 runs in turns), and all
 /// ranks agree on the figures through one exact all-reduce, so that they choose alike.
 ///
 /// The anchors lie between the sizes a `-f 4` sweep from 64 KiB measures (8 KiB to 32 MiB by 4,
@@ -20,9 +20,11 @@ import Transport
 /// 350 µs against 100 µs modelled).
 enum BenchCalibration {
     static let anchors = [8 << 10, 32 << 10, 128 << 10, 512 << 10, 2 << 20, 8 << 20, 32 << 20]
-    /// Turns each candidate takes at each anchor, and the untimed runs that start each turn.
-    static let turns = 2
-    static let warmupPerTurn = 2
+    /// Turns each candidate takes at each anchor, and the untimed runs that start each turn (with
+    /// two turns of two, the model was 1.1 times the measured time over tcp at P = 2 on the
+    /// median row).
+    static let turns = 3
+    static let warmupPerTurn = 4
 
     /// Timed runs in each turn: 3 of the largest, up to 12 of the smallest (small messages vary
     /// most from run to run, and cost least to repeat: at P = 2 over tcp, 6 runs of 2 MiB took
@@ -36,6 +38,12 @@ enum BenchCalibration {
         case ...(8 << 20): 4
         default: 3
         }
+    }
+
+    /// The fewest and the most timed runs per candidate and anchor, for the bench's header.
+    static var runsDescription: String {
+        let counts = anchors.map(repetitions(bytes:))
+        return "\(counts.min()!) to \(counts.max()!)"
     }
 
     /// Timed runs per candidate and anchor in all.

@@ -108,7 +108,7 @@ public struct BenchLauncher {
         let source = measured ? "measured: ping-pong and 4 MiB probe" : "default, one worker"
         emit("# link between workers (\(source)): \(link)")
         emit(
-            "# model: each candidate timed on these ranks at start-up (slowest rank, median of 6 to 24 runs in turns); between those sizes, the power law through the nearest two; of the candidates within 25% of the fastest, the first in order of preference (docs/benchmarks.md)"
+            "# model: each candidate timed on these ranks at start-up (slowest rank, median of \(BenchCalibration.runsDescription) runs in turns); between those sizes, the power law through the nearest two; of the candidates within 25% of the fastest there or at either anchor, the first in order of preference (docs/benchmarks.md)"
         )
         for line in calibration!.lines { emit("#   \(line)") }
         emit(

@@ -104,6 +104,25 @@ struct CalibratedPlannerTests {
         #expect(devices.plan(bytes: 64 << 10).algorithm == .hier)
     }
 
+    @Test("a candidate is passed over only where both anchors around the size find it beyond the margin")
+    func bothAnchors() {
+        let rd = Self.anchors.map { 10e-6 + 1e-9 * Double($0) }
+        func planner(_ factors: [Double]) -> CalibratedPlanner {
+            CalibratedPlanner(
+                candidates: [.init(.ring), .init(.rd)], anchors: Self.anchors,
+                seconds: [zip(rd, factors).map(*), rd], workers: 3, devicesPerWorker: 1)
+        }
+        // The ring 1.1 and 1.6 times rd at 16 and 256 KiB: 1.33 times at 64 KiB by the model,
+        // but within 25% at 16 KiB, so it stays.
+        let oneAnchor = planner([1, 1.1, 1.6, 1.6])
+        let model = (0..<2).map { oneAnchor.predictedSeconds(candidate: $0, bytes: 64 << 10) }
+        #expect(abs(model[0] / model[1] - (1.1 * 1.6).squareRoot()) < 1e-9)
+        #expect(oneAnchor.plan(bytes: 64 << 10).algorithm == .ring)
+        // 1.4 and 1.6 times: passed over. At an anchor, only its own figures count.
+        #expect(planner([1, 1.4, 1.6, 1.6]).plan(bytes: 64 << 10).algorithm == .rd)
+        #expect(oneAnchor.plan(bytes: 256 << 10).algorithm == .rd)
+    }
+
     @Test("hier plans one stream per device, with the chunk of the slice each stream carries")
     func hierarchical() {
         let planner = CalibratedPlanner(
