@@ -102,8 +102,10 @@ public struct CalibratedPlanner: Sendable, Equatable {
     }
 
     /// The candidates' indices in order of preference at `bytes`: `candidates`' order (the
-    /// bandwidth-optimal first), except that up to the smallest chunk the fewest rounds lead the
-    /// flat algorithms, so that the measurement decides only where it finds another clearly faster:
+    /// bandwidth-optimal first), except that up to the smallest chunk the fewest rounds lead,
+    /// among the flat algorithms over all ranks and among `hier`'s inner algorithms over the
+    /// workers (on the bytes each stream carries), so that the measurement decides only where
+    /// it finds another clearly faster:
     /// - between two ranks rd: one round where the ring takes two. Both send the same bytes; rd
     ///   reduces the whole message, the ring half. Near the sizes where they cross, the machine's
     ///   noise is larger than their difference (over tcp at 2 MiB, medians of 12 runs 0.77-1.5
@@ -111,23 +113,24 @@ public struct CalibratedPlanner: Sendable, Equatable {
     ///   256 KiB and 1 MiB flipped from run to run;
     /// - over a power of two above 2 rhd: the ring's bytes in 2 log P rounds, not 2(P - 1).
     public func preference(bytes: Int) -> [Int] {
-        let ranks = workers * devicesPerWorker
-        let lead: AllReduceAlgorithm? =
-            if bytes > chunkBounds.lowerBound {
-                nil
-            } else if ranks == 2 {
-                .rd
-            } else if ranks > 2 && ranks & (ranks - 1) == 0 {
-                .rhd
-            } else {
-                nil
-            }
+        func lead(ranks: Int, bytes: Int) -> AllReduceAlgorithm? {
+            guard bytes <= chunkBounds.lowerBound else { return nil }
+            if ranks == 2 { return .rd }
+            return ranks > 2 && ranks & (ranks - 1) == 0 ? .rhd : nil
+        }
         var order = Array(candidates.indices)
-        guard let lead, let leader = candidates.firstIndex(where: { $0.algorithm == lead && $0.inner == nil }),
-            let firstFlat = candidates.firstIndex(where: { $0.algorithm != .hier }), firstFlat < leader
-        else { return order }
-        order.remove(at: leader)
-        order.insert(leader, at: firstFlat)
+        func promote(_ algorithm: AllReduceAlgorithm?, hierarchical: Bool) {
+            let group = order.filter { (candidates[$0].algorithm == .hier) == hierarchical }
+            guard let algorithm, let first = group.first,
+                let leader = group.first(where: {
+                    (hierarchical ? candidates[$0].inner : candidates[$0].algorithm) == algorithm
+                }), leader != first
+            else { return }
+            order.remove(at: order.firstIndex(of: leader)!)
+            order.insert(leader, at: order.firstIndex(of: first)!)
+        }
+        promote(lead(ranks: workers, bytes: bytes / max(devicesPerWorker, 1)), hierarchical: true)
+        promote(lead(ranks: workers * devicesPerWorker, bytes: bytes), hierarchical: false)
         return order
     }
 

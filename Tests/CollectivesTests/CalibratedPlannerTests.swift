@@ -68,7 +68,7 @@ struct CalibratedPlannerTests {
     }
 
     @Test(
-        "up to the smallest chunk rd leads between two ranks and rhd over a power of two above 2, the ring above it; hier stays first"
+        "up to the smallest chunk rd leads between two ranks and rhd over a power of two above 2, the ring above it; hier first, its inner algorithm by the bytes of a stream"
     )
     func preference() {
         let flat: [CalibratedPlanner.Candidate] = [.init(.ring), .init(.rhd), .init(.rd)]
@@ -100,8 +100,13 @@ struct CalibratedPlannerTests {
         let devices = CalibratedPlanner(
             candidates: [.init(.hier, inner: .ring), .init(.hier, inner: .rd)] + flat, anchors: Self.anchors,
             seconds: tied + tied.prefix(2), workers: 2, devicesPerWorker: 2)
-        #expect(devices.preference(bytes: 64 << 10) == [0, 1, 3, 2, 4])
-        #expect(devices.plan(bytes: 64 << 10).algorithm == .hier)
+        // With devices, hier's inner algorithm over the workers leads by the bytes of a stream:
+        // 512 KiB over 2 devices is 256 KiB a stream, rd; 1 MiB is 512 KiB, the ring.
+        #expect(devices.preference(bytes: 64 << 10) == [1, 0, 3, 2, 4])
+        #expect(devices.preference(bytes: 512 << 10) == [1, 0, 2, 3, 4])
+        #expect(devices.preference(bytes: 1 << 20) == [0, 1, 2, 3, 4])
+        let plan = devices.plan(bytes: 64 << 10)
+        #expect(plan.algorithm == .hier && plan.innerAlgorithm == .rd)
     }
 
     @Test("a candidate is passed over only where both anchors around the size find it beyond the margin")
