@@ -2,10 +2,11 @@ import Collectives
 import Foundation
 import Transport
 
-/// The planner of `straits bench allreduce`, calibrated at start-up on the ranks' own plane
-/// (`CalibratedPlanner`): every rank runs each candidate algorithm at a few anchor sizes, timed as
-/// the bench times (a barrier, then the slowest rank; the median of 9 to 36 runs in turns), and all
-/// ranks agree on the figures through one exact all-reduce, so that they choose alike.
+/// The planner of `straits bench allreduce`, calibrated on the ranks' own plane as the sweep goes
+/// (`CalibratedPlanner`, `Sweep`): every rank runs each candidate algorithm at a few anchor sizes,
+/// timed as the bench times (a barrier, then the slowest rank; the median of 9 to 36 runs), and
+/// all ranks agree on each anchor's figures through one exact all-reduce, so that they choose
+/// alike.
 ///
 /// The anchors lie between the sizes a `-f 4` sweep from 64 KiB measures (8 KiB to 32 MiB by 4,
 /// up to the largest size run), so that the model column of such a sweep is the calibration's
@@ -90,63 +91,89 @@ enum BenchCalibration {
         kind == "tcp" ? (1 << 20)...(2 << 20) : AllReducePlanner.defaultChunkBounds
     }
 
-    /// Runs the calibration on this rank (every rank of the run calls it at the same point) and
-    /// returns the planner every rank agrees on.
-    static func calibrate(_ run: BenchIterations, maxBytes: Int, forced: AllReduceAlgorithm?, chunkBytes: Int?)
-        throws -> CalibratedPlanner
-    {
-        let anchors = anchors(maxBytes: maxBytes)
-        let candidates = candidates(workers: run.workers, devicesPerWorker: run.devices, forced: forced)
-        let bounds = chunkBounds(kind: run.plane.kind)
-        func planner(_ seconds: [[Double]]) -> CalibratedPlanner {
-            CalibratedPlanner(
-                candidates: candidates, anchors: anchors, seconds: seconds, workers: run.workers,
+    /// How many of `anchors` a sweep has timed once it reaches `bytes`: every anchor up to the
+    /// first at or above it, so that the two around it are known.
+    static func anchorsNeeded(_ anchors: [Int], bytes: Int) -> Int {
+        (anchors.firstIndex { $0 >= bytes } ?? anchors.count - 1) + 1
+    }
+
+    /// One run's calibration, timed anchor by anchor just before the first size that needs it
+    /// (every rank of the run calls it at the same points), so that an anchor is timed a moment
+    /// before the sizes it predicts and a spell of the machine's noise falls on both alike. Timed
+    /// all at start-up, seconds before the sweep, whole sweeps were off: in two sets of 24
+    /// sweeps (P = 2 over tcp and 2 workers × 2 devices, 64 KiB to 64 MiB), run alternately with
+    /// either calibration, the model was within ±25% of 73% of rows timed at start-up and of 90%
+    /// timed anchor by anchor.
+    final class Sweep {
+        let run: BenchIterations
+        let anchors: [Int]
+        let candidates: [CalibratedPlanner.Candidate]
+        let bounds: ClosedRange<Int>
+        let chunkBytes: Int?
+        /// `seconds[c]`: candidate `c`'s time at each anchor timed so far.
+        private(set) var seconds: [[Double]]
+        /// The candidates' plans at the anchors, before any time is known.
+        private let untimed: CalibratedPlanner
+
+        init(_ run: BenchIterations, maxBytes: Int, forced: AllReduceAlgorithm?, chunkBytes: Int?) {
+            let anchors = BenchCalibration.anchors(maxBytes: maxBytes)
+            let candidates = BenchCalibration.candidates(
+                workers: run.workers, devicesPerWorker: run.devices, forced: forced)
+            let bounds = chunkBounds(kind: run.plane.kind)
+            self.run = run
+            self.anchors = anchors
+            self.candidates = candidates
+            self.bounds = bounds
+            self.chunkBytes = chunkBytes
+            seconds = candidates.map { _ in [] }
+            untimed = CalibratedPlanner(
+                candidates: candidates, anchors: anchors, seconds: candidates.map { _ in anchors.map { _ in 0 } },
+                workers: run.workers, devicesPerWorker: run.devices, chunkBounds: bounds)
+        }
+
+        /// The planner over the anchors timed so far.
+        var planner: CalibratedPlanner {
+            let timed = seconds[0].count
+            return CalibratedPlanner(
+                candidates: candidates, anchors: Array(anchors.prefix(max(timed, 1))),
+                seconds: timed == 0 ? candidates.map { _ in [0] } : seconds, workers: run.workers,
                 devicesPerWorker: run.devices, chunkBounds: bounds)
         }
-        // The candidates' plans, as the measured planner will make them, before any time is known.
-        let untimed = planner(candidates.map { _ in anchors.map { _ in 0 } })
-        // Candidates take turns, so that a spell of the machine's noise slows them alike and
-        // leaves their order as it was (run back to back, one candidate's runs could all fall in
-        // one). Each turn starts with untimed runs: the first runs after another candidate's find
-        // the caches and the sockets' buffers as that one left them (with one untimed run and
-        // two timed per turn, 2 MiB over tcp at P = 2 took 0.26 ns a byte, against 0.21 for the
-        // sweep's back-to-back 4 MiB).
-        var mine: [Double] = []
-        for anchor in anchors {
-            let plans = candidates.indices.map {
-                untimed.plan(candidate: $0, bytes: anchor, chunkBytes: chunkBytes)
+
+        /// The planner for `bytes`: first times the anchors it needs that are not timed yet.
+        func planner(for bytes: Int) throws -> CalibratedPlanner {
+            while seconds[0].count < anchorsNeeded(anchors, bytes: bytes) {
+                try time(anchor: anchors[seconds[0].count])
             }
+            return planner
+        }
+
+        /// Times every candidate at `anchor` and agrees on the figures with the other ranks.
+        /// Candidates take turns, so that a spell of the machine's noise slows them alike and
+        /// leaves their order as it was (run back to back, one candidate's runs could all fall
+        /// in one). Each turn starts with untimed runs: the first runs after another candidate's
+        /// find the caches and the sockets' buffers as that one left them (with one untimed run
+        /// and two timed per turn, 2 MiB over tcp at P = 2 took 0.26 ns a byte, against 0.21 for
+        /// the sweep's back-to-back 4 MiB).
+        private func time(anchor: Int) throws {
+            let plans = candidates.indices.map { untimed.plan(candidate: $0, bytes: anchor, chunkBytes: chunkBytes) }
+            let runs = runsPerTurn(bytes: anchor)
+            var mine: [Double] = []
             for _ in 0..<turns {
                 for plan in plans {
-                    mine += try run.time(
-                        plan, count: anchor / 4, iterations: runsPerTurn(bytes: anchor), warmup: warmupPerTurn)
+                    mine += try run.time(plan, count: anchor / 4, iterations: runs, warmup: warmupPerTurn)
                 }
             }
-        }
-        // mine: by anchor, then turn, then candidate, then run.
-        let all = try run.gather(mine)
-        var seconds = candidates.map { _ in [Double]() }
-        var index = 0
-        for anchor in anchors {
-            let runs = runsPerTurn(bytes: anchor)
+            // mine: by turn, then candidate, then run; each figure the slowest rank's.
+            let all = try run.gather(mine)
             for candidate in candidates.indices {
                 let slowest = (0..<turns).flatMap { turn in
-                    (0..<runs).map { run in
-                        all.map { $0[index + (turn * candidates.count + candidate) * runs + run] }.max()!
+                    (0..<runs).map { index in
+                        all.map { $0[(turn * candidates.count + candidate) * runs + index] }.max()!
                     }
                 }
                 seconds[candidate].append(slowest.median)
             }
-            index += turns * candidates.count * runs
         }
-        // A smaller message takes no longer than a larger one: where its median does, the
-        // machine slowed the runs of that size (interference only adds time), and the larger
-        // one's time bounds it.
-        for candidate in candidates.indices {
-            for anchor in anchors.indices.dropLast().reversed() {
-                seconds[candidate][anchor] = min(seconds[candidate][anchor], seconds[candidate][anchor + 1])
-            }
-        }
-        return planner(seconds)
     }
 }

@@ -74,8 +74,17 @@ public struct BenchLauncher {
             maxBytes: options.maxBytes)
         // A worker that is done with a size may report it (or the next) before another worker's
         // messages arrive: each worker's messages come in order, not all workers' together.
+        // Worker 0's calibration comes after its last result.
         var arrived: [Int: [[UInt8]: BenchMessage.Result]] = [:]
+        var calibration: BenchMessage.Calibrated?
         func file(_ route: [UInt8], _ message: BenchMessage, from size: Int) throws {
+            if case .calibrated(let calibrated) = message {
+                guard calibrated.isValid, route == routes[0], calibration == nil else {
+                    throw RuntimeError(.protocolViolation, "expected worker 0's calibration once, got \(message)")
+                }
+                calibration = calibrated
+                return
+            }
             guard case .result(let result) = message, result.sizeBytes >= size,
                 options.sizes.contains(result.sizeBytes), arrived[result.sizeBytes]?[route] == nil,
                 result.wrong >= 0, result.seconds.count == options.iterations
@@ -86,18 +95,8 @@ public struct BenchLauncher {
             }
             arrived[result.sizeBytes, default: [:]][route] = result
         }
-        var calibration: BenchMessage.Calibrated?
-        while calibration == nil {
-            let (route, message) = try receive(&router, children: children, timeout: timeout * (calibrationRuns + 1))
-            guard case .calibrated(let calibrated) = message else {
-                try file(route, message, from: options.sizes[0])
-                continue
-            }
-            guard calibrated.isValid, route == routes[0] else {
-                throw RuntimeError(.protocolViolation, "expected worker 0's calibration, got \(message)")
-            }
-            calibration = calibrated
-        }
+        // A size's wait: its iterations, and the calibration's all-reduces that may come before it.
+        let sizeTimeout = timeout * (options.iterations + options.warmupIterations + calibrationRuns + 1)
 
         let topology = try NUMATopology.discover()
         let algorithm = options.algorithm?.rawValue ?? "auto"
@@ -108,9 +107,8 @@ public struct BenchLauncher {
         let source = measured ? "measured: ping-pong and 4 MiB probe" : "default, one worker"
         emit("# link between workers (\(source)): \(link)")
         emit(
-            "# model: each candidate timed on these ranks at start-up (slowest rank, median of \(BenchCalibration.runsDescription) runs in turns); between those sizes, the power law through the nearest two; of the candidates within 25% of the fastest there or at either anchor, the first in order of preference (docs/benchmarks.md)"
+            "# model: each candidate timed on these ranks at anchor sizes, each just before the first size that needs it (slowest rank, median of \(BenchCalibration.runsDescription) runs in turns; the times after the table); between anchors, the power law through the nearest two; of the candidates within 25% of the fastest there or at either anchor, the first in order of preference (docs/benchmarks.md)"
         )
-        for line in calibration!.lines { emit("#   \(line)") }
         emit(
             "# time: median over \(options.iterations) iterations of the slowest rank's time, each after a barrier; busbw = algbw × 2(P−1)/P"
         )
@@ -120,8 +118,7 @@ public struct BenchLauncher {
         var rows: [BenchRow] = []
         for size in options.sizes {
             while arrived[size, default: [:]].count < options.workers {
-                let (route, message) = try receive(
-                    &router, children: children, timeout: timeout * (options.iterations + options.warmupIterations + 1))
+                let (route, message) = try receive(&router, children: children, timeout: sizeTimeout)
                 try file(route, message, from: size)
             }
             var perIteration = [Double](repeating: 0, count: options.iterations)
@@ -140,8 +137,14 @@ public struct BenchLauncher {
             let algorithm = plan.split(separator: ",").first.map(String.init) ?? ""
             json?.append(encoding: BenchRecord(row, algorithm: algorithm, transport: options.transport))
         }
+        while calibration == nil {
+            let (route, message) = try receive(&router, children: children, timeout: timeout)
+            try file(route, message, from: options.sizes.last! + 1)
+        }
         for route in routes { try send(&router, route, .bye) }
         for line in BenchRow.footer(rows) { emit(line) }
+        emit("# model's calibration, each candidate's time at each anchor:")
+        for line in calibration!.lines { emit("#   \(line)") }
         guard children.waitAll(timeout: .seconds(30)) else {
             throw RuntimeError(.timedOut, "workers did not exit within 30 s after the run; stopped them")
         }

@@ -121,13 +121,12 @@ public struct BenchWorker {
         let run = BenchIterations(
             plane: plane, group: group, worker: worker, device: device, workers: workers, devices: devices,
             timeout: timeout, collective: 1000)
-        let planner = try BenchCalibration.calibrate(
+        let calibration = BenchCalibration.Sweep(
             run, maxBytes: options.maxBytes, forced: options.algorithm, chunkBytes: options.chunkBytes)
-        if worker == 0, let control { try send(control, .calibrated(.init(lines: planner.summary))) }
 
         for size in options.sizes {
             let count = size / 4
-            let plan = planner.plan(bytes: size, chunkBytes: options.chunkBytes)
+            let plan = try calibration.planner(for: size).plan(bytes: size, chunkBytes: options.chunkBytes)
             let times = try run.time(
                 plan, count: count, iterations: options.iterations, warmup: options.warmupIterations)
             let wrong = options.check ? ExactPattern.countWrong(run.buffer, count: count, ranks: options.ranks) : 0
@@ -144,6 +143,7 @@ public struct BenchWorker {
             }
             try group.synchronize(timeout: timeout, what: "next size")
         }
+        if worker == 0, let control { try send(control, .calibrated(.init(lines: calibration.planner.summary))) }
         if let control {
             guard case .bye = try receive(control, timeout: timeout) else {
                 throw RuntimeError(.protocolViolation, "expected the launcher's bye")

@@ -35,6 +35,16 @@ struct BenchCalibrationTests {
         #expect(runs == runs.sorted(by: >) && runs.last! >= 6)
     }
 
+    @Test("a sweep times every anchor up to the first at or above its size before it runs that size")
+    func anchorsNeeded() {
+        let anchors = BenchCalibration.anchors
+        #expect(BenchCalibration.anchorsNeeded(anchors, bytes: 4096) == 1)
+        #expect(BenchCalibration.anchorsNeeded(anchors, bytes: 8 << 10) == 1)
+        #expect(BenchCalibration.anchorsNeeded(anchors, bytes: 64 << 10) == 3)  // 8, 32, 128 KiB
+        #expect(BenchCalibration.anchorsNeeded(anchors, bytes: 1 << 20) == 5)  // up to 2 MiB
+        #expect(BenchCalibration.anchorsNeeded(anchors, bytes: 64 << 20) == anchors.count)
+    }
+
     @Test("chunks over tcp 1-2 MiB; elsewhere the default bounds")
     func chunkBounds() {
         #expect(BenchCalibration.chunkBounds(kind: "tcp") == (1 << 20)...(2 << 20))
