@@ -73,13 +73,19 @@ public struct CalibratedPlanner: Sendable, Equatable {
         let times = seconds[index]
         guard bytes > anchors[0], times[0] > 0 else { return times[0] }
         guard anchors.count > 1 else { return times[0] * Double(bytes) / Double(anchors[0]) }
-        let upper = max(anchors.firstIndex { $0 >= bytes } ?? anchors.count - 1, 1)
+        let upper = max(Self.upperAnchor(of: bytes, in: anchors), 1)
         let (x0, x1) = (Double(anchors[upper - 1]), Double(anchors[upper]))
         let (y0, y1) = (times[upper - 1], max(times[upper], times[upper - 1]))
         guard y0 > 0 else { return y1 }
         let exponent = log(y1 / y0) / log(x1 / x0)
         guard bytes <= anchors.last! else { return y1 * pow(Double(bytes) / x1, min(exponent, 1)) }
         return y0 * pow(Double(bytes) / x0, exponent)
+    }
+
+    /// The index of the first of `anchors` at or above `bytes`, or of the last where none is:
+    /// the upper of the two anchors that predict `bytes`.
+    public static func upperAnchor(of bytes: Int, in anchors: [Int]) -> Int {
+        anchors.firstIndex { $0 >= bytes } ?? anchors.count - 1
     }
 
     /// The plan for `bytes`: the preferred candidate among those within `margin` of the fastest,
@@ -91,7 +97,7 @@ public struct CalibratedPlanner: Sendable, Equatable {
         let predicted = candidates.indices.map { predictedSeconds(candidate: $0, bytes: bytes) }
         var figures = [predicted]
         if !anchors.contains(bytes) && anchors.count > 1 {
-            let upper = max(anchors.firstIndex { $0 >= bytes } ?? anchors.count - 1, 1)
+            let upper = max(Self.upperAnchor(of: bytes, in: anchors), 1)
             figures += [upper - 1, upper].map { anchor in seconds.map { $0[anchor] } }
         }
         func within(_ candidate: Int) -> Bool {

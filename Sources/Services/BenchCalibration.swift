@@ -94,7 +94,7 @@ enum BenchCalibration {
     /// How many of `anchors` a sweep has timed once it reaches `bytes`: every anchor up to the
     /// first at or above it, so that the two around it are known.
     static func anchorsNeeded(_ anchors: [Int], bytes: Int) -> Int {
-        (anchors.firstIndex { $0 >= bytes } ?? anchors.count - 1) + 1
+        CalibratedPlanner.upperAnchor(of: bytes, in: anchors) + 1
     }
 
     /// One run's calibration, timed anchor by anchor just before the first size that needs it
