@@ -9,11 +9,14 @@ public enum AllReduceAlgorithm: String, CaseIterable, Sendable, CustomStringConv
     /// Hierarchical: shared-memory reduce inside each worker (NUMA-aware, owner-computes), a ring
     /// per device slice between workers (one stream per device), shared-memory all-gather.
     case hier
+    /// Direct: the ranks of one host reduce straight from each other's buffers in shared memory
+    /// (owner-computes, as `hier`'s in-worker level), with no messages; `--transport shm` only.
+    case direct
 
     public var description: String { rawValue }
 
     /// Appends this algorithm's flat (message-only) all-reduce of `range` over `group`.
-    /// `hier` is not flat: its in-worker levels run in shared memory (see the runtime).
+    /// `hier` and `direct` are not flat: they run in shared memory (see the runtime).
     public func appendFlat(
         to schedule: inout CollectiveSchedule,
         group: [Int],
@@ -31,6 +34,8 @@ public enum AllReduceAlgorithm: String, CaseIterable, Sendable, CustomStringConv
                 to: &schedule, group: group, range: range, chunkElements: chunkElements)
         case .hier:
             preconditionFailure("hier has shared-memory levels; build its inter-worker part with a flat algorithm")
+        case .direct:
+            preconditionFailure("direct runs in shared memory, with no messages")
         }
     }
 }

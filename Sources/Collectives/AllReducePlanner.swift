@@ -45,7 +45,20 @@ public struct AllReducePlanner: Sendable {
         var candidates: [AllReducePlan] = []
         for algorithm in AllReduceAlgorithm.allCases {
             if let forced, forced != algorithm { continue }
-            if algorithm == .hier {
+            if algorithm == .direct {
+                // Only where asked for: it needs every rank on one host, with shared buffers.
+                guard forced == .direct else { continue }
+                let p = Double(max(ranks, 1))
+                candidates.append(
+                    AllReducePlan(
+                        algorithm: .direct, innerAlgorithm: nil,
+                        chunkBytes: Self.chunkBytes(
+                            algorithm: .direct, inner: nil, bytes: bytes, workers: workers,
+                            devicesPerWorker: devicesPerWorker),
+                        streams: 1,
+                        predictedSeconds: 3 * local.alphaSeconds + 2 * (p - 1) / p * Double(bytes)
+                            * local.betaSecondsPerByte + (p - 1) / p * Double(bytes) * reduceSecondsPerByte))
+            } else if algorithm == .hier {
                 guard devicesPerWorker > 1 || forced == .hier else { continue }
                 let streamBytes = bytes / max(devicesPerWorker, 1)
                 let inner = flatPlans(
@@ -137,6 +150,7 @@ public struct AllReducePlanner: Sendable {
         case .ring: return ringChunkBytes(segmentBytes: bytes / max(ranks, 1), bounds: bounds)
         case .rhd: return ringChunkBytes(segmentBytes: bytes / p2, bounds: bounds)
         case .rd, .hier: return ringChunkBytes(segmentBytes: bytes, bounds: bounds)
+        case .direct: return max(bytes / max(ranks, 1), 4)  // each rank's slice; no message carries it
         }
     }
 }
@@ -168,8 +182,10 @@ public struct AllReducePlan: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         let name = innerAlgorithm.map { "\(algorithm)(\($0))" } ?? algorithm.rawValue
+        // `direct` sends no messages, so it has no chunks.
+        let chunk = algorithm == .direct ? "" : ", chunk \(Self.formatBytes(chunkBytes))"
         return
-            "\(name), chunk \(Self.formatBytes(chunkBytes)), \(streams) stream\(streams == 1 ? "" : "s"), model \(fixed(predictedSeconds * 1e6, 1)) µs"
+            "\(name)\(chunk), \(streams) stream\(streams == 1 ? "" : "s"), model \(fixed(predictedSeconds * 1e6, 1)) µs"
     }
 
     public static func formatBytes(_ bytes: Int) -> String {

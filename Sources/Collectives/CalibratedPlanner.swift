@@ -126,7 +126,10 @@ public struct CalibratedPlanner: Sendable, Equatable {
         }
         var order = Array(candidates.indices)
         func promote(_ algorithm: AllReduceAlgorithm?, hierarchical: Bool) {
-            let group = order.filter { (candidates[$0].algorithm == .hier) == hierarchical }
+            // `direct` stays first: fewer rounds than any (three barriers) and each byte read once.
+            let group = order.filter {
+                (candidates[$0].algorithm == .hier) == hierarchical && candidates[$0].algorithm != .direct
+            }
             guard let algorithm, let first = group.first,
                 let leader = group.first(where: {
                     (hierarchical ? candidates[$0].inner : candidates[$0].algorithm) == algorithm

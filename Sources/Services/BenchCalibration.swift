@@ -51,9 +51,11 @@ enum BenchCalibration {
     static func repetitions(bytes: Int) -> Int { turns * runsPerTurn(bytes: bytes) }
 
     /// The all-reduces a calibration runs, timed or not: what the launcher allows it time for.
-    static func allReduces(workers: Int, devicesPerWorker: Int, forced: AllReduceAlgorithm?, maxBytes: Int) -> Int {
+    static func allReduces(
+        workers: Int, devicesPerWorker: Int, forced: AllReduceAlgorithm?, direct: Bool, maxBytes: Int
+    ) -> Int {
         let perCandidate = anchors(maxBytes: maxBytes).map { turns * (runsPerTurn(bytes: $0) + warmupPerTurn) }
-        return candidates(workers: workers, devicesPerWorker: devicesPerWorker, forced: forced).count
+        return candidates(workers: workers, devicesPerWorker: devicesPerWorker, forced: forced, direct: direct).count
             * perCandidate.reduce(0, +)
     }
 
@@ -63,14 +65,15 @@ enum BenchCalibration {
         return within.isEmpty ? [max(maxBytes / 4 * 4, 4)] : within
     }
 
-    /// The candidates, bandwidth-optimal first: with devices, `hier` over each inner algorithm
-    /// and the flat ones over all ranks. Recursive halving-doubling over 2 ranks is the ring, so
-    /// it is not run twice; `forced` keeps only that algorithm.
-    static func candidates(workers: Int, devicesPerWorker: Int, forced: AllReduceAlgorithm?) -> [CalibratedPlanner
-        .Candidate]
+    /// The candidates, bandwidth-optimal first: `direct` where the ranks share their buffers
+    /// (`direct`), with devices `hier` over each inner algorithm, and the flat ones over all
+    /// ranks. Recursive halving-doubling over 2 ranks is the ring, so it is not run twice;
+    /// `forced` keeps only that algorithm.
+    static func candidates(workers: Int, devicesPerWorker: Int, forced: AllReduceAlgorithm?, direct: Bool = false)
+        -> [CalibratedPlanner.Candidate]
     {
         let ranks = workers * devicesPerWorker
-        var candidates: [CalibratedPlanner.Candidate] = []
+        var candidates: [CalibratedPlanner.Candidate] = direct ? [.init(.direct)] : []
         if devicesPerWorker > 1 || forced == .hier {
             for inner in [AllReduceAlgorithm.ring, .rhd, .rd] where !(inner == .rhd && workers == 2) {
                 candidates.append(.init(.hier, inner: inner))
@@ -118,7 +121,7 @@ enum BenchCalibration {
         init(_ run: BenchIterations, maxBytes: Int, forced: AllReduceAlgorithm?, chunkBytes: Int?) {
             let anchors = BenchCalibration.anchors(maxBytes: maxBytes)
             let candidates = BenchCalibration.candidates(
-                workers: run.workers, devicesPerWorker: run.devices, forced: forced)
+                workers: run.workers, devicesPerWorker: run.devices, forced: forced, direct: run.plane.host != nil)
             let bounds = chunkBounds(kind: run.plane.kind)
             self.run = run
             self.anchors = anchors

@@ -19,7 +19,8 @@ final class BenchIterations {
     var collective: UInt64
 
     var ranks: Int { workers * devices }
-    var buffer: UnsafeMutableRawPointer { group.base(device) }
+    /// The rank's buffer: in shared memory where the ranks share theirs (`direct`).
+    var buffer: UnsafeMutableRawPointer { plane.host?.base ?? group.base(device) }
 
     init(
         plane: BenchTransport, group: DeviceGroup, worker: Int, device: Int, workers: Int, devices: Int,
@@ -42,7 +43,12 @@ final class BenchIterations {
         let hierarchical = plan.algorithm == .hier
         var schedule = CollectiveSchedule(rank: rank, ranks: ranks)
         var barrier = CollectiveSchedule(rank: rank, ranks: ranks)
-        if hierarchical {
+        if plan.algorithm == .direct {
+            guard plane.host != nil else {
+                throw RuntimeError(.invalidArgument, "rank \(rank): direct needs the ranks' buffers in shared memory")
+            }
+            DisseminationBarrier.append(to: &barrier, group: Array(0..<ranks))
+        } else if hierarchical {
             let stream = (0..<workers).map { $0 * devices + device }
             (plan.innerAlgorithm ?? .ring).appendFlat(
                 to: &schedule, group: stream, range: group.slice(device, of: count), chunkElements: plan.chunkElements)
@@ -61,7 +67,11 @@ final class BenchIterations {
             collective += 1
             if hierarchical { try group.synchronize(timeout: timeout, what: "iteration barrier") }
             let start = ContinuousClock.now
-            if hierarchical {
+            if let host = plane.host, plan.algorithm == .direct {
+                try host.allReduce(
+                    range: ElementRange(offset: 0, count: count), ranks: ranks, spin: plane.spinning.spin,
+                    yields: plane.spinning.yields, timeout: timeout)
+            } else if hierarchical {
                 try group.reduceScatter(device: device, count: count, timeout: timeout)
                 try plane.run(schedule, buffer: buffer, elementCount: count, collectiveID: collective, timeout: timeout)
                 try group.allGather(device: device, count: count, timeout: timeout)

@@ -71,7 +71,7 @@ public struct BenchLauncher {
         // The calibration's all-reduces, each within the run's timeout, and its agreement.
         let calibrationRuns = BenchCalibration.allReduces(
             workers: options.workers, devicesPerWorker: options.devicesPerWorker, forced: options.algorithm,
-            maxBytes: options.maxBytes)
+            direct: options.sharesBuffers, maxBytes: options.maxBytes)
         // A worker that is done with a size may report it (or the next) before another worker's
         // messages arrive: each worker's messages come in order, not all workers' together.
         // Worker 0's calibration comes after its last result.

@@ -120,7 +120,16 @@ public struct BenchOptions: ParsableArguments, Sendable {
         guard ranks % devicesPerWorker == 0 else {
             throw ValidationError("--ranks \(ranks) is not a multiple of --devices-per-worker \(devicesPerWorker)")
         }
+        if algorithm == .direct && !sharesBuffers {
+            throw ValidationError(
+                "--algo direct reduces straight from the other ranks' buffers: it needs --transport shm and one device per worker"
+            )
+        }
     }
+
+    /// Whether each rank's buffer is in shared memory, mapped by the others (`--algo direct`):
+    /// over shm with one device per worker.
+    public var sharesBuffers: Bool { transport == "shm" && devicesPerWorker == 1 }
 
     public var minBytes: Int { minSize.bytes }
     public var maxBytes: Int { maxSize.bytes }

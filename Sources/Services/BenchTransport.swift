@@ -17,7 +17,10 @@ enum BenchTransport {
     case stream(StreamPlane)
     case shared(SharedMemoryPlane)
 
-    init(transport: String, rank: Int, worker: Int, device: Int, ranksOnHost: Int, curve: Bool) throws {
+    init(
+        transport: String, rank: Int, worker: Int, device: Int, ranksOnHost: Int, curve: Bool,
+        sharedBufferBytes: Int? = nil
+    ) throws {
         // Ranks are pinned round-robin over the cores their device may use, as Open MPI binds
         // ranks to cores: a rank that spins or sleeps then wakes where it waited, ranks that
         // share a core take turns there. Worker w's device d takes core w + d, so that the two
@@ -32,7 +35,7 @@ enum BenchTransport {
         let ownCore = ranksOnHost <= cpus.count
         switch transport {
         case "shm":
-            let plane = try SharedMemoryPlane(rank: rank)
+            let plane = try SharedMemoryPlane(rank: rank, sharedBufferBytes: sharedBufferBytes)
             plane.yieldsWhileSpinning = !ownCore
             self = .shared(plane)
         case "tcp" where !curve:
@@ -47,6 +50,20 @@ enum BenchTransport {
             default: break
             }
             self = .sockets(try DataPlane(rank: rank, bind: binds))
+        }
+    }
+
+    /// The direct all-reduce over the ranks' shared buffers, where the plane has one.
+    var host: HostAllReduce? {
+        if case .shared(let plane) = self { plane.host } else { nil }
+    }
+
+    /// Spinning before sleep, as the plane does it.
+    var spinning: (spin: Duration, yields: Bool) {
+        switch self {
+        case .sockets: (.milliseconds(2), false)
+        case .stream(let plane): (plane.spin, plane.yieldsWhileSpinning)
+        case .shared(let plane): (plane.spin, plane.yieldsWhileSpinning)
         }
     }
 

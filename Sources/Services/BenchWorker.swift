@@ -78,7 +78,7 @@ public struct BenchWorker {
 
         let plane = try BenchTransport(
             transport: options.transport, rank: rank, worker: worker, device: device, ranksOnHost: options.ranks,
-            curve: options.keys != nil)
+            curve: options.keys != nil, sharedBufferBytes: options.sharesBuffers ? max(options.maxBytes, 4) : nil)
         shared.endpoints.withLock { $0[device] = plane.endpoints }
 
         try group.synchronize(timeout: timeout, what: "bind")

@@ -10,6 +10,9 @@ import Synchronization
 /// call and no other thread on the way: the sender copies a fragment into the ring, the receiver
 /// reduces it straight out of the ring into its buffer, and fragments of one message overlap.
 ///
+/// With a shared buffer (`sharedBufferBytes`), the rank's buffer is a file too (`…-buffer`),
+/// which every peer maps, for the direct all-reduce (`HostAllReduce`).
+///
 /// The rank's endpoint, `shm://straits-shm-PID-N`, names its files: the bell (`…-bell`, made
 /// here) and one incoming ring per sender (`…-from-RANK`, made by whichever end maps it first).
 /// A ring's pages are allocated by the end that maps it first: the receiver, where it connects
@@ -27,6 +30,8 @@ public final class SharedMemoryPlane: FragmentPlane, @unchecked Sendable {
     private(set) var outgoing: [Int: (ring: SharedRing, bell: SharedBell)] = [:]
     /// Each peer's ring to this rank, in the order they connected (walked on every turn).
     private(set) var incoming: [(peer: Int, ring: SharedRing)] = []
+    /// The rank's buffer in shared memory and the direct all-reduce over it, where asked for.
+    public let host: HostAllReduce?
 
     /// How long a rank with nothing to do polls its rings before it sleeps on its bell. Long,
     /// as Open MPI's progress loop is: a futex wake-up of a thread on an idle core took 100–300 µs
@@ -47,14 +52,21 @@ public final class SharedMemoryPlane: FragmentPlane, @unchecked Sendable {
     /// The default ring: 2 MiB, records of up to 508 KiB.
     public static let defaultRingCapacity = 2 << 20
 
-    public init(rank: Int, ringCapacity: Int = SharedMemoryPlane.defaultRingCapacity) throws {
+    /// A plane whose rings hold `ringCapacity` bytes; with `sharedBufferBytes`, the rank's
+    /// buffer of that many bytes in shared memory, which peers made alike map.
+    public init(
+        rank: Int, ringCapacity: Int = SharedMemoryPlane.defaultRingCapacity, sharedBufferBytes: Int? = nil
+    ) throws {
         self.rank = rank
         self.ringCapacity = ringCapacity
         fragmentBytes =
             ringCapacity / 4 - SharedRing.recordHeaderBytes - (ringCapacity >= SharedRing.gappedCapacity ? 4096 : 0)
         token = Self.filePrefix(of: getpid()) + "\(Self.counter.add(1, ordering: .relaxed).oldValue)"
         endpoint = "shm://" + token
-        bell = try SharedBell(name: token + "-bell")
+        let bell = try SharedBell(name: token + "-bell")
+        self.bell = bell
+        host = try sharedBufferBytes.map { [token] in try HostAllReduce(rank: rank, token: token, bytes: $0, bell: bell)
+        }
     }
 
     deinit {
@@ -87,6 +99,7 @@ public final class SharedMemoryPlane: FragmentPlane, @unchecked Sendable {
         let into = try SharedRing(name: "\(token)-from-\(peer)", capacity: ringCapacity, peer: peer, producer: false)
         let peerBell = try SharedBell(name: theirs + "-bell")
         let out = try SharedRing(name: "\(theirs)-from-\(rank)", capacity: ringCapacity, peer: peer, producer: true)
+        try host?.connect(peer: peer, token: theirs, bell: peerBell)
         outgoing[peer] = (out, peerBell)
         incoming.append((peer, into))
     }

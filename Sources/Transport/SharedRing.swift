@@ -40,12 +40,15 @@ final class SharedMapping: @unchecked Sendable {
 }
 
 /// A rank's doorbell in shared memory: a futex word that the peers bump after they write to one
-/// of its incoming rings or free room in one of its outgoing ones, and a flag the rank raises
-/// while it sleeps on the word, so that a peer makes the wake-up system call only then.
+/// of its incoming rings, free room in one of its outgoing ones or pass a barrier, and a flag the
+/// rank raises while it sleeps on the word, so that a peer makes the wake-up system call only
+/// then. Layout: the word (u32) at 0, the flag (u32) at 64, the barrier counter (u64) at 128.
 final class SharedBell: @unchecked Sendable {
     let mapping: SharedMapping
     private var sequence: UnsafeMutablePointer<UInt32> { mapping.word32(at: 0) }
     private var sleeping: UnsafeMutablePointer<UInt32> { mapping.word32(at: 64) }
+    /// The barriers of `HostAllReduce` the owner has reached (written by the owner only).
+    var arrived: UnsafeMutablePointer<UInt64> { mapping.word64(at: 128) }
 
     init(name: String) throws {
         mapping = try SharedMapping(name: name, bytes: 4096)

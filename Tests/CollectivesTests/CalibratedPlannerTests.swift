@@ -107,6 +107,14 @@ struct CalibratedPlannerTests {
         #expect(devices.preference(bytes: 1 << 20) == [0, 1, 2, 3, 4])
         let plan = devices.plan(bytes: 64 << 10)
         #expect(plan.algorithm == .hier && plan.innerAlgorithm == .rd)
+        // `direct` stays first at every size; the structural lead orders the rest behind it.
+        let direct = CalibratedPlanner(
+            candidates: [.init(.direct)] + flat, anchors: Self.anchors, seconds: tied + tied.prefix(1), workers: 4,
+            devicesPerWorker: 1)
+        #expect(direct.preference(bytes: 64 << 10) == [0, 2, 1, 3])
+        #expect(direct.preference(bytes: 64 << 20) == [0, 1, 2, 3])
+        #expect(direct.plan(bytes: 64 << 10).algorithm == .direct)
+        #expect(!direct.plan(bytes: 64 << 10).description.contains("chunk"))
     }
 
     @Test("a candidate is passed over only where both anchors around the size find it beyond the margin")

@@ -97,11 +97,11 @@ struct BenchAllReduceTests {
     }
 
     @Test(
-        "over shared memory: 2 workers, every algorithm; 2 workers × 2 devices, hierarchical; the rings' files are removed",
-        arguments: ["ring", "rhd", "rd", "hier"])
+        "over shared memory: 2 workers, every algorithm; 3 workers, direct and the planner's choice; 2 workers × 2 devices, hierarchical; the files are removed",
+        arguments: ["ring", "rhd", "rd", "hier", "direct", "auto"])
     func sharedMemory(_ algorithm: String) throws {
         let devices = algorithm == "hier" ? "2" : "1"
-        let ranks = algorithm == "hier" ? "4" : "2"
+        let ranks = ["hier": "4", "direct": "3", "auto": "3"][algorithm] ?? "2"
         let before = Set(try FileManager.default.contentsOfDirectory(atPath: "/dev/shm"))
         let (status, output) = try runStraits([
             "bench", "allreduce", "-b", "1000", "-e", "3M", "-f", "30", "-n", "3", "-w", "1",
@@ -109,6 +109,7 @@ struct BenchAllReduceTests {
         ])
         #expect(status == 0, "\(output)")
         #expect(output.contains("transport shm") && output.contains("# Out of bounds values : 0 OK"))
+        if algorithm == "auto" { #expect(output.contains("#   direct: 8 KiB ")) }
         let left = Set(try FileManager.default.contentsOfDirectory(atPath: "/dev/shm")).subtracting(before)
         #expect(left.filter { $0.hasPrefix("straits-shm-") }.isEmpty, "left behind: \(left)")
     }
@@ -128,6 +129,9 @@ struct BenchAllReduceTests {
         let (status, output) = try runStraits(["bench", "allreduce", "--ranks", "3", "--devices-per-worker", "2"])
         #expect(status != 0)
         #expect(output.contains("--ranks 3 is not a multiple of --devices-per-worker 2"))
+        let direct = try runStraits(["bench", "allreduce", "--algo", "direct", "--transport", "tcp"])
+        #expect(
+            direct.status != 0 && direct.output.contains("--algo direct") && direct.output.contains("--transport shm"))
         let help = try runStraits(["bench", "allreduce", "--help"])
         #expect(help.status == 0 && help.output.contains("--devices-per-worker"))
     }

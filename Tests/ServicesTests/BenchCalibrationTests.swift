@@ -20,6 +20,12 @@ struct BenchCalibrationTests {
         #expect(names(2, 1, .hier) == ["hier(ring)", "hier(rd)"])
         #expect(names(2, 1, .rhd) == ["rhd"])
         #expect(names(4, 1, .rd) == ["rd"])
+        // Where the ranks share their buffers, direct comes first.
+        let direct = BenchCalibration.candidates(workers: 4, devicesPerWorker: 1, forced: nil, direct: true)
+        #expect(direct.map(\.description) == ["direct", "ring", "rhd", "rd"])
+        #expect(
+            BenchCalibration.candidates(workers: 4, devicesPerWorker: 1, forced: .direct, direct: true).map(
+                \.description) == ["direct"])
     }
 
     @Test("anchors: 8 KiB to 32 MiB by 4, up to the largest size; a run of smaller sizes calibrates at its largest")

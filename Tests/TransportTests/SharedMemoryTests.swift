@@ -28,9 +28,12 @@ struct SharedMemoryTests {
         return (schedule, buffer)
     }
 
-    /// `ranks` planes with rings of `capacity` bytes, each connected to every other.
-    static func planes(_ ranks: Int, capacity: Int) throws -> [SharedMemoryPlane] {
-        let planes = try (0..<ranks).map { try SharedMemoryPlane(rank: $0, ringCapacity: capacity) }
+    /// `ranks` planes with rings of `capacity` bytes (and shared buffers of `sharedBufferBytes`),
+    /// each connected to every other.
+    static func planes(_ ranks: Int, capacity: Int, sharedBufferBytes: Int? = nil) throws -> [SharedMemoryPlane] {
+        let planes = try (0..<ranks).map {
+            try SharedMemoryPlane(rank: $0, ringCapacity: capacity, sharedBufferBytes: sharedBufferBytes)
+        }
         for plane in planes {
             for peer in planes where peer.rank != plane.rank {
                 try plane.connect(peer: peer.rank, endpoint: peer.endpoint)
