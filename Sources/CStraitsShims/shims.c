@@ -174,8 +174,15 @@ void *straits_shm_map(const char *name, size_t bytes) {
     if (fd < 0) return NULL;
     struct stat st;
     if (fstat(fd, &st) != 0) { int e = errno; close(fd); errno = e; return NULL; }
-    /* Both ends create the file if absent; the first one to get here sizes it. */
-    if (st.st_size == 0 && ftruncate(fd, (off_t)bytes) != 0) { int e = errno; close(fd); errno = e; return NULL; }
+    /* Both ends create the file if absent; the first one to get here sizes it, and allocates its
+       pages, so that a file larger than /dev/shm has room for fails here (ENOSPC), not with a
+       SIGBUS at the first access to a page beyond it. */
+    if (st.st_size == 0) {
+        int e = ftruncate(fd, (off_t)bytes) != 0 ? errno : posix_fallocate(fd, 0, (off_t)bytes);
+        /* Back to empty, so that the other end sizes it (and fails) itself rather than mapping
+           pages that are not there. */
+        if (e != 0) { (void)ftruncate(fd, 0); close(fd); errno = e; return NULL; }
+    }
     if (fstat(fd, &st) != 0 || (size_t)st.st_size != bytes) { close(fd); errno = EEXIST; return NULL; }
     void *address = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
     int e = errno;

@@ -43,7 +43,13 @@ public final class HostAllReduce {
         self.rank = rank
         self.bytes = bytes
         self.bell = bell
-        own = try SharedMapping(name: "\(token)-buffer", bytes: max(bytes, 1))
+        let name = "\(token)-buffer"
+        do {
+            own = try SharedMapping(name: name, bytes: max(bytes, 1))
+        } catch {
+            _ = straits_shm_unlink(name)
+            throw error
+        }
         // A rank that made the buffer before may have left its counter raised (a plane's bell
         // is new, so it reads 0 here).
         generation = straits_load_acquire_u64(bell.arrived)

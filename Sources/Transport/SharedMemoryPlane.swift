@@ -65,7 +65,13 @@ public final class SharedMemoryPlane: FragmentPlane, @unchecked Sendable {
         endpoint = "shm://" + token
         let bell = try SharedBell(name: token + "-bell")
         self.bell = bell
-        host = try sharedBufferBytes.map { [token] in try HostAllReduce(rank: rank, token: token, bytes: $0, bell: bell)
+        do {
+            host = try sharedBufferBytes.map { [token] in
+                try HostAllReduce(rank: rank, token: token, bytes: $0, bell: bell)
+            }
+        } catch {
+            bell.mapping.unlink()  // no deinit runs for a plane that was never made
+            throw error
         }
     }
 

@@ -80,6 +80,20 @@ struct HostAllReduceTests {
         #expect(error?.description.contains("no shared buffer of rank 1") == true)
     }
 
+    @Test("a buffer larger than /dev/shm is refused at once with an error naming the file, and leaves no file")
+    func tooLarge() throws {
+        var info = statvfs()
+        #expect(statvfs("/dev/shm", &info) == 0)
+        let bytes = Int(info.f_blocks) * Int(info.f_frsize) + (1 << 30)
+        let before = Set(try FileManager.default.contentsOfDirectory(atPath: "/dev/shm"))
+        let error = #expect(throws: RuntimeError.self) {
+            _ = try SharedMemoryPlane(rank: 0, ringCapacity: 4096, sharedBufferBytes: bytes)
+        }
+        #expect(error?.description.contains("-buffer") == true && error?.description.contains("\(bytes) bytes") == true)
+        let left = Set(try FileManager.default.contentsOfDirectory(atPath: "/dev/shm")).subtracting(before)
+        #expect(left.isEmpty, "left behind: \(left)")
+    }
+
     @Test("a plane's buffer file is gone once the plane is")
     func fileRemoved() throws {
         var token = ""

@@ -55,8 +55,9 @@ int straits_set_normal_priority(void);
 uint32_t straits_crc32c(uint32_t crc, const void *bytes, size_t count);
 
 /// Opens (creating it if absent) the shared-memory file `name` under /dev/shm, sized to `bytes`
-/// (a new file reads as zeros; one of another size is refused with EEXIST), and maps it shared
-/// for reading and writing. Returns the mapping, or NULL with errno.
+/// (a new file reads as zeros, its pages allocated: ENOSPC where /dev/shm has no room; one of
+/// another size is refused with EEXIST), and maps it shared for reading and writing. Returns the
+/// mapping, or NULL with errno.
 void *straits_shm_map(const char *name, size_t bytes);
 /// Unmaps a mapping made by straits_shm_map.
 void straits_shm_unmap(void *address, size_t bytes);
