@@ -107,7 +107,7 @@ public struct BenchLauncher {
         let source = measured ? "measured: ping-pong and 4 MiB probe" : "default, one worker"
         emit("# link between workers (\(source)): \(link)")
         emit(
-            "# model: each candidate timed on these ranks at anchor sizes, each just before the first size that needs it (slowest rank, median of \(BenchCalibration.runsDescription) runs in turns; the times after the table); between anchors, the power law through the nearest two; of the candidates within 25% of the fastest there or at either anchor, the first in order of preference (docs/benchmarks.md)"
+            "# model: each candidate timed on these ranks at anchor sizes, each just before the first size that needs it (slowest rank, median of \(BenchCalibration.runsDescription) runs in turns; the times after the table); between anchors, the α-β line through the nearest two (the power law where time grows faster than bytes); of the candidates within 25% of the fastest there or at either anchor, the first in order of preference (docs/benchmarks.md)"
         )
         emit(
             "# time: median over \(options.iterations) iterations of the slowest rank's time, each after a barrier; busbw = algbw × 2(P−1)/P"
