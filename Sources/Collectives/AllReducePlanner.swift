@@ -43,22 +43,12 @@ public struct AllReducePlanner: Sendable {
     {
         let ranks = workers * devicesPerWorker
         var candidates: [AllReducePlan] = []
-        for algorithm in AllReduceAlgorithm.allCases {
+        // `direct` needs every rank on one host with shared buffers: only the bench's calibrated
+        // planner offers it.
+        precondition(forced != .direct, "the α-β planner has no model of direct")
+        for algorithm in AllReduceAlgorithm.allCases where algorithm != .direct {
             if let forced, forced != algorithm { continue }
-            if algorithm == .direct {
-                // Only where asked for: it needs every rank on one host, with shared buffers.
-                guard forced == .direct else { continue }
-                let p = Double(max(ranks, 1))
-                candidates.append(
-                    AllReducePlan(
-                        algorithm: .direct, innerAlgorithm: nil,
-                        chunkBytes: Self.chunkBytes(
-                            algorithm: .direct, inner: nil, bytes: bytes, workers: workers,
-                            devicesPerWorker: devicesPerWorker),
-                        streams: 1,
-                        predictedSeconds: 3 * local.alphaSeconds + 2 * (p - 1) / p * Double(bytes)
-                            * local.betaSecondsPerByte + (p - 1) / p * Double(bytes) * reduceSecondsPerByte))
-            } else if algorithm == .hier {
+            if algorithm == .hier {
                 guard devicesPerWorker > 1 || forced == .hier else { continue }
                 let streamBytes = bytes / max(devicesPerWorker, 1)
                 let inner = flatPlans(

@@ -43,20 +43,17 @@ final class BenchIterations {
         let hierarchical = plan.algorithm == .hier
         var schedule = CollectiveSchedule(rank: rank, ranks: ranks)
         var barrier = CollectiveSchedule(rank: rank, ranks: ranks)
-        if plan.algorithm == .direct {
-            guard plane.host != nil else {
-                throw RuntimeError(.invalidArgument, "rank \(rank): direct needs the ranks' buffers in shared memory")
-            }
-            DisseminationBarrier.append(to: &barrier, group: Array(0..<ranks))
-        } else if hierarchical {
+        if hierarchical {
             let stream = (0..<workers).map { $0 * devices + device }
             (plan.innerAlgorithm ?? .ring).appendFlat(
                 to: &schedule, group: stream, range: group.slice(device, of: count), chunkElements: plan.chunkElements)
             DisseminationBarrier.append(to: &barrier, group: stream)
         } else {
-            plan.algorithm.appendFlat(
-                to: &schedule, group: Array(0..<ranks), range: ElementRange(offset: 0, count: count),
-                chunkElements: plan.chunkElements)
+            if plan.algorithm != .direct {  // direct sends no messages
+                plan.algorithm.appendFlat(
+                    to: &schedule, group: Array(0..<ranks), range: ElementRange(offset: 0, count: count),
+                    chunkElements: plan.chunkElements)
+            }
             DisseminationBarrier.append(to: &barrier, group: Array(0..<ranks))
         }
         var times: [Double] = []
@@ -67,10 +64,8 @@ final class BenchIterations {
             collective += 1
             if hierarchical { try group.synchronize(timeout: timeout, what: "iteration barrier") }
             let start = ContinuousClock.now
-            if let host = plane.host, plan.algorithm == .direct {
-                try host.allReduce(
-                    range: ElementRange(offset: 0, count: count), ranks: ranks, spin: plane.spinning.spin,
-                    yields: plane.spinning.yields, timeout: timeout)
+            if plan.algorithm == .direct {
+                try plane.allReduceDirect(count: count, ranks: ranks, timeout: timeout)
             } else if hierarchical {
                 try group.reduceScatter(device: device, count: count, timeout: timeout)
                 try plane.run(schedule, buffer: buffer, elementCount: count, collectiveID: collective, timeout: timeout)

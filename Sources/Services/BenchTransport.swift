@@ -58,13 +58,12 @@ enum BenchTransport {
         if case .shared(let plane) = self { plane.host } else { nil }
     }
 
-    /// Spinning before sleep, as the plane does it.
-    var spinning: (spin: Duration, yields: Bool) {
-        switch self {
-        case .sockets: (.milliseconds(2), false)
-        case .stream(let plane): (plane.spin, plane.yieldsWhileSpinning)
-        case .shared(let plane): (plane.spin, plane.yieldsWhileSpinning)
+    /// The direct all-reduce of the first `count` elements of the ranks' shared buffers.
+    func allReduceDirect(count: Int, ranks: Int, timeout: Duration) throws {
+        guard case .shared(let plane) = self else {
+            throw RuntimeError(.invalidArgument, "the direct all-reduce needs --transport shm")
         }
+        try plane.allReduceDirect(range: ElementRange(offset: 0, count: count), ranks: ranks, timeout: timeout)
     }
 
     /// What moves the rank's bytes, for the planner: `tcp` and `shm` (the rank's own thread), or

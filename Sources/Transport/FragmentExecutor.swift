@@ -1,4 +1,3 @@
-import CStraitsShims
 import Collectives
 import Foundation
 import StraitsWire
@@ -226,24 +225,17 @@ public struct FragmentExecutor<Plane: FragmentPlane> {
 
     /// Polls for `spin`, then sleeps on the bell; throws at the deadline.
     private mutating func wait() throws {
-        let spinUntil = ContinuousClock.now + plane.spin
-        var turns = 0
-        while ContinuousClock.now < spinUntil {
-            if try pumpReceives() || pumpSends() { return }
-            // A rank with a core of its own still yields now and then, to whatever else is due
-            // on that core (its process's libzmq I/O thread, say).
-            turns += 1
-            if plane.yieldsWhileSpinning || turns % 64 == 0 { sched_yield() } else { straits_cpu_relax() }
+        if try RankWait.spin(
+            for: plane.spin, yields: plane.yieldsWhileSpinning, until: { try pumpReceives() || pumpSends() })
+        {
+            return
         }
-        let remaining = deadline - .now
-        guard remaining > .zero else {
+        guard let nanoseconds = RankWait.sleepNanoseconds(before: deadline) else {
             throw RuntimeError(
                 .timedOut,
                 "rank \(plane.rank): collective \(collectiveID) timed out after \(timeout): \(runner.pendingDescription)"
             )
         }
-        try plane.sleep(nanoseconds: min(Int64(remaining.inSeconds * 1e9), 10_000_000)) {
-            try pumpReceives() || pumpSends()
-        }
+        try plane.sleep(nanoseconds: nanoseconds) { try pumpReceives() || pumpSends() }
     }
 }

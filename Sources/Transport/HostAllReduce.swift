@@ -50,9 +50,6 @@ public final class HostAllReduce {
             _ = straits_shm_unlink(name)
             throw error
         }
-        // A rank that made the buffer before may have left its counter raised (a plane's bell
-        // is new, so it reads 0 here).
-        generation = straits_load_acquire_u64(bell.arrived)
     }
 
     deinit { own.unlink() }
@@ -125,23 +122,16 @@ public final class HostAllReduce {
             }
             return all
         }
-        let spinUntil = ContinuousClock.now + spin
-        var turns = 0
-        while ContinuousClock.now < spinUntil {
-            if try arrived() { return }
-            turns += 1
-            if yields || turns % 64 == 0 { sched_yield() } else { straits_cpu_relax() }
-        }
+        if try RankWait.spin(for: spin, yields: yields, until: arrived) { return }
         while try !arrived() {
-            let remaining = deadline - .now
-            guard remaining > .zero else {
+            guard let nanoseconds = RankWait.sleepNanoseconds(before: deadline) else {
                 let late = bells.indices.filter { straits_load_acquire_u64(bells[$0].arrived) < target }.map {
                     ranks[$0]
                 }
                 throw RuntimeError(
                     .timedOut, "rank \(rank): the direct all-reduce timed out waiting for ranks \(late) (\(what))")
             }
-            try bell.sleep(nanoseconds: min(Int64(remaining.inSeconds * 1e9), 10_000_000)) { try arrived() }
+            try bell.sleep(nanoseconds: nanoseconds) { try arrived() }
         }
     }
 }

@@ -1,4 +1,5 @@
 import CStraitsShims
+import Collectives
 import Foundation
 import Logging
 import StraitsWire
@@ -108,6 +109,15 @@ public final class SharedMemoryPlane: FragmentPlane, @unchecked Sendable {
         try host?.connect(peer: peer, token: theirs, bell: peerBell)
         outgoing[peer] = (out, peerBell)
         incoming.append((peer, into))
+    }
+
+    /// The direct all-reduce of `range` over ranks `0..<ranks` through the shared buffers
+    /// (`HostAllReduce`), waiting as the plane's rings do.
+    public func allReduceDirect(range: ElementRange, ranks: Int, timeout: Duration) throws {
+        guard let host else {
+            throw RuntimeError(.invalidArgument, "rank \(rank): the direct all-reduce needs a shared buffer")
+        }
+        try host.allReduce(range: range, ranks: ranks, spin: spin, yields: yieldsWhileSpinning, timeout: timeout)
     }
 
     /// Peers whose rings were written to since the last flush.
