@@ -102,8 +102,16 @@ final class LocalCluster {
         return process.isRunning ? nil : process.terminationStatus
     }
 
-    func lines(_ file: String) throws -> [[String: Any]] {
-        let text = try String(contentsOfFile: runDirectory + "/" + file, encoding: .utf8)
+    /// The objects of a JSONL file of the run directory. A finished file must end in a whole
+    /// line; with `live`, the file is still being written, and a line not yet whole at its end
+    /// (a write is copied in page by page, so a reader can see part of it) is left for later.
+    func lines(_ file: String, live: Bool = false) throws -> [[String: Any]] {
+        var text = try String(contentsOfFile: runDirectory + "/" + file, encoding: .utf8)
+        if live, let end = text.lastIndex(of: "\n") {
+            text = String(text[...end])
+        } else if live {
+            text = ""
+        }
         #expect(text.isEmpty || text.hasSuffix("\n"), "\(file) ends in a torn line")
         return try text.split(separator: "\n").map { line in
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
@@ -153,7 +161,7 @@ final class LocalCluster {
         try startWorker(endpoint, region: "r", host: 0, devices: 1)
         try startWorker(endpoint, region: "r", host: 1, devices: 1)
         let deadline = Date(timeIntervalSinceNow: 60)
-        while Date() < deadline, ((try? lines("steps.jsonl"))?.count ?? 0) < steps { usleep(50_000) }
+        while Date() < deadline, ((try? lines("steps.jsonl", live: true))?.count ?? 0) < steps { usleep(50_000) }
         return endpoint
     }
 
@@ -391,7 +399,7 @@ struct ClusterTests {
             hosts: 1, devices: 1, link: "bandwidth: 100Mbps, latency: 10ms",
             job: "name: inject\nsteps: 150\ngradient: 64KiB\ncompute: 20ms\ntimeout: 30s\n")
         let deadline = Date(timeIntervalSinceNow: 60)
-        while Date() < deadline, ((try? cluster.lines("steps.jsonl"))?.count ?? 0) < 4 { usleep(50_000) }
+        while Date() < deadline, ((try? cluster.lines("steps.jsonl", live: true))?.count ?? 0) < 4 { usleep(50_000) }
         let endpoint = try String(contentsOfFile: cluster.runDirectory + "/coordinator.endpoint", encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let bad = try runStraits(["fault", "--coordinator", endpoint, "{ link: [a, z], for: 1s, down: true }"])
@@ -439,8 +447,8 @@ struct ClusterTests {
             job: "name: long\nkind: sync\nsteps: 100000\ngradient: 64KiB\ncompute: 20ms\ntimeout: 60s\n")
         // Wait until steps are running.
         let deadline = Date(timeIntervalSinceNow: 60)
-        while Date() < deadline, ((try? cluster.lines("steps.jsonl"))?.count ?? 0) < 16 { usleep(100_000) }
-        #expect(((try? cluster.lines("steps.jsonl"))?.count ?? 0) >= 16, "\(cluster.log("coordinator"))")
+        while Date() < deadline, ((try? cluster.lines("steps.jsonl", live: true))?.count ?? 0) < 16 { usleep(100_000) }
+        #expect(((try? cluster.lines("steps.jsonl", live: true))?.count ?? 0) >= 16, "\(cluster.log("coordinator"))")
 
         let victim = try #require(cluster.workers["worker-eu-west-1"])
         kill(victim.processIdentifier, SIGKILL)

@@ -27,7 +27,7 @@ struct ElasticTests {
     }
 
     static func events(_ cluster: LocalCluster, _ name: String) -> [[String: Any]] {
-        ((try? cluster.lines("events.jsonl")) ?? []).filter { $0["event"] as? String == name }
+        ((try? cluster.lines("events.jsonl", live: true)) ?? []).filter { $0["event"] as? String == name }
     }
 
     /// Waits up to `timeout` seconds for an event that `matches`.
@@ -44,7 +44,7 @@ struct ElasticTests {
         return events(cluster, name).first(where: matches)
     }
 
-    static func steps(_ cluster: LocalCluster) -> Int { (try? cluster.lines("steps.jsonl"))?.count ?? 0 }
+    static func steps(_ cluster: LocalCluster) -> Int { (try? cluster.lines("steps.jsonl", live: true))?.count ?? 0 }
 
     /// The DDP job on two regions of two hosts of two devices, with a quorum of three hosts in
     /// both regions, running until `steps` steps are recorded.
