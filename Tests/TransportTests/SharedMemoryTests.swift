@@ -103,6 +103,36 @@ struct SharedMemoryTests {
         #expect(planes[0].rejected == 3)
     }
 
+    @Test(
+        "a message of 1 MiB or more that comes before its receive may run is held in pages of its own and applied exactly when the receive may"
+    )
+    func heldLargeMessage() async throws {
+        // Rank 1 may take the large message only after the small one, which rank 0 sends last:
+        // the whole large message waits in rank 1's memory (a ring of 256 KiB holds a quarter).
+        let large = 300_000
+        let planes = try Self.planes(2, capacity: 256 << 10)
+        let results = try await onThreads(2) { rank -> [Float] in
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: (large + 1) * 4, alignment: 64)
+            defer { buffer.deallocate() }
+            let values = buffer.bindMemory(to: Float.self, capacity: large + 1)
+            for index in 0...large { values[index] = rank == 0 ? Float(index % 9973) + 0.5 : -1 }
+            var schedule = CollectiveSchedule(rank: rank, ranks: 2)
+            if rank == 0 {
+                let first = schedule.add(.send(peer: 1), ElementRange(offset: 0, count: large), tag: 1)
+                schedule.add(.send(peer: 1), ElementRange(offset: large, count: 1), tag: 2, after: [first])
+            } else {
+                let small = schedule.add(.receiveCopy(peer: 0), ElementRange(offset: large, count: 1), tag: 2)
+                schedule.add(.receiveCopy(peer: 0), ElementRange(offset: 0, count: large), tag: 1, after: [small])
+            }
+            try FragmentExecutor.run(
+                schedule, buffer: buffer, elementCount: large + 1, on: planes[rank], collectiveID: 1,
+                timeout: .seconds(30))
+            return Array(UnsafeBufferPointer(start: values, count: large + 1))
+        }
+        #expect(results[1] == results[0])
+        #expect(planes.allSatisfy { $0.rejected == 0 })
+    }
+
     @Test("a peer that never writes makes the collective time out with a clear error")
     func timeout() throws {
         let planes = try Self.planes(2, capacity: 4096)
