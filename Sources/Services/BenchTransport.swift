@@ -18,19 +18,29 @@ enum BenchTransport {
     case shared(SharedMemoryPlane)
 
     init(
-        transport: String, rank: Int, worker: Int, device: Int, ranksOnHost: Int, curve: Bool,
+        transport: String, rank: Int, worker: Int, device: Int, devices: Int, ranksOnHost: Int, curve: Bool,
         sharedBufferBytes: Int? = nil
     ) throws {
-        // Ranks are pinned round-robin over the cores their device may use, as Open MPI binds
-        // ranks to cores: a rank that spins or sleeps then wakes where it waited, ranks that
-        // share a core take turns there. Worker w's device d takes core w + d, so that the two
-        // ends of a stream between workers (device d of each) and the devices of one worker sit
-        // on different cores where there are two. (A worker's libzmq I/O thread started before,
-        // and is not pinned.) Measured (medians of 4 interleaved runs each): over libzmq tcp at P = 2,
-        // 1 MiB in 0.69 ms against 0.98 ms unpinned; over shm with 4 ranks on 2 cores, 64 KiB
-        // to 1 MiB 10-18% faster than unpinned (4 MiB 22% slower).
+        // Ranks are pinned to a core, round-robin over the cores their device may use, as Open
+        // MPI binds ranks to cores: a rank that spins or sleeps then wakes where it waited, and
+        // ranks that share a core take turns there. Worker w's device d takes core w + d, so
+        // that the two ends of a stream between workers (device d of each) and the devices of
+        // one worker sit on different cores where there are two. (A worker's libzmq I/O thread
+        // started before, and is not pinned.) Unpinned, in interleaved runs, 64 KiB to 16 MiB:
+        // over the stream plane at P = 2, 0.91-1.05 times as long in a calm spell and 1.0-3.7
+        // in a busy one; over shm (direct) at P = 2 and 4, 0.96-1.42; over libzmq tcp at P = 2,
+        // 1 MiB took 0.98 ms against 0.69.
+        // Over shm, the ranks of a worker with several devices stay on their NUMA node's cores
+        // (`DeviceGroup.pin`) instead, each free to run on whichever is idle: they meet at the
+        // group's barriers several times a collective, and a thread held to one core waited
+        // there for its sibling or another worker's rank. 2 workers × 2 devices on 2 cores,
+        // 3-5 interleaved runs, unpinned ÷ pinned: 0.45-0.83 from 64 KiB to 1 MiB, 0.37-1.04
+        // from 4 to 64 MiB. Over tcp: 0.44-0.90 up to 4 MiB, but 0.95-1.24 at 16 and 64 MiB,
+        // where the streams between workers move most of the bytes, so there they stay pinned.
         let cpus = try ThreadAffinity.current()
-        try ThreadAffinity.pin(to: [cpus[(worker + device) % cpus.count]])
+        if devices == 1 || transport != "shm" {
+            try ThreadAffinity.pin(to: [cpus[(worker + device) % cpus.count]])
+        }
         // A rank that polls while it waits yields at every turn where it shares its core.
         let ownCore = ranksOnHost <= cpus.count
         switch transport {

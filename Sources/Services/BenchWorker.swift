@@ -77,7 +77,8 @@ public struct BenchWorker {
         try group.pin(device: device)
 
         let plane = try BenchTransport(
-            transport: options.transport, rank: rank, worker: worker, device: device, ranksOnHost: options.ranks,
+            transport: options.transport, rank: rank, worker: worker, device: device, devices: devices,
+            ranksOnHost: options.ranks,
             curve: options.keys != nil, sharedBufferBytes: options.sharesBuffers ? max(options.maxBytes, 4) : nil)
         shared.endpoints.withLock { $0[device] = plane.endpoints }
 
