@@ -80,7 +80,7 @@ struct CalibratedPlannerTests {
     }
 
     @Test(
-        "up to the smallest chunk rd leads between two ranks and rhd over a power of two above 2, the ring above it; hier first, its inner algorithm by the bytes of a stream"
+        "below the smallest chunk rd leads between two ranks and rhd over a power of two above 2, the ring from it; hier first, its inner algorithm by the bytes of a stream"
     )
     func preference() {
         let flat: [CalibratedPlanner.Candidate] = [.init(.ring), .init(.rhd), .init(.rd)]
@@ -90,13 +90,13 @@ struct CalibratedPlannerTests {
             candidates: [.init(.ring), .init(.rd)], anchors: Self.anchors, seconds: [tied[0], tied[0]], workers: 2,
             devicesPerWorker: 1, chunkBounds: tcp)
         #expect(two.plan(bytes: 64 << 10).algorithm == .rd)
-        #expect(two.plan(bytes: 1 << 20).algorithm == .rd)
-        #expect(two.plan(bytes: (1 << 20) + 4).algorithm == .ring)
+        #expect(two.plan(bytes: (1 << 20) - 4).algorithm == .rd)
+        #expect(two.plan(bytes: 1 << 20).algorithm == .ring)
         #expect(two.plan(bytes: 64 << 20).algorithm == .ring)
-        // With the default bounds rd leads up to 256 KiB.
+        // With the default bounds rd leads below 256 KiB.
         let shm = CalibratedPlanner(
             candidates: two.candidates, anchors: Self.anchors, seconds: two.seconds, workers: 2, devicesPerWorker: 1)
-        #expect(shm.plan(bytes: 256 << 10).algorithm == .rd && shm.plan(bytes: 1 << 20).algorithm == .ring)
+        #expect(shm.plan(bytes: 128 << 10).algorithm == .rd && shm.plan(bytes: 256 << 10).algorithm == .ring)
         // The one that leads loses where another is more than the margin faster.
         let ringFaster = CalibratedPlanner(
             candidates: two.candidates, anchors: Self.anchors,
@@ -113,10 +113,10 @@ struct CalibratedPlannerTests {
             candidates: [.init(.hier, inner: .ring), .init(.hier, inner: .rd)] + flat, anchors: Self.anchors,
             seconds: tied + tied.prefix(2), workers: 2, devicesPerWorker: 2)
         // With devices, hier's inner algorithm over the workers leads by the bytes of a stream:
-        // 512 KiB over 2 devices is 256 KiB a stream, rd; 1 MiB is 512 KiB, the ring.
+        // 256 KiB over 2 devices is 128 KiB a stream, rd; 512 KiB is 256 KiB, the ring.
         #expect(devices.preference(bytes: 64 << 10) == [1, 0, 3, 2, 4])
-        #expect(devices.preference(bytes: 512 << 10) == [1, 0, 2, 3, 4])
-        #expect(devices.preference(bytes: 1 << 20) == [0, 1, 2, 3, 4])
+        #expect(devices.preference(bytes: 256 << 10) == [1, 0, 2, 3, 4])
+        #expect(devices.preference(bytes: 512 << 10) == [0, 1, 2, 3, 4])
         let plan = devices.plan(bytes: 64 << 10)
         #expect(plan.algorithm == .hier && plan.innerAlgorithm == .rd)
         // `direct` stays first at every size; the structural lead orders the rest behind it.
