@@ -107,17 +107,16 @@ final class LocalCluster {
     /// (a write is copied in page by page, so a reader can see part of it) is left for later.
     func lines(_ file: String, live: Bool = false) throws -> [[String: Any]] {
         var text = try String(contentsOfFile: runDirectory + "/" + file, encoding: .utf8)
-        if live, let end = text.lastIndex(of: "\n") {
-            text = String(text[...end])
-        } else if live {
-            text = ""
-        }
+        if live { text = text.lastIndex(of: "\n").map { String(text[...$0]) } ?? "" }
         #expect(text.isEmpty || text.hasSuffix("\n"), "\(file) ends in a torn line")
         return try text.split(separator: "\n").map { line in
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
             return try #require(object, "\(file): not an object: \(line)")
         }
     }
+
+    /// The steps recorded so far, while the job runs (`steps.jsonl`, read as a live file).
+    func recordedSteps() -> Int { (try? lines("steps.jsonl", live: true))?.count ?? 0 }
 
     /// Starts a coordinator of `topology` and `job` (paths), a gateway per region, and `hosts`
     /// workers of `devices` devices in each region.
@@ -161,7 +160,7 @@ final class LocalCluster {
         try startWorker(endpoint, region: "r", host: 0, devices: 1)
         try startWorker(endpoint, region: "r", host: 1, devices: 1)
         let deadline = Date(timeIntervalSinceNow: 60)
-        while Date() < deadline, ((try? lines("steps.jsonl", live: true))?.count ?? 0) < steps { usleep(50_000) }
+        while Date() < deadline, recordedSteps() < steps { usleep(50_000) }
         return endpoint
     }
 
@@ -399,7 +398,7 @@ struct ClusterTests {
             hosts: 1, devices: 1, link: "bandwidth: 100Mbps, latency: 10ms",
             job: "name: inject\nsteps: 150\ngradient: 64KiB\ncompute: 20ms\ntimeout: 30s\n")
         let deadline = Date(timeIntervalSinceNow: 60)
-        while Date() < deadline, ((try? cluster.lines("steps.jsonl", live: true))?.count ?? 0) < 4 { usleep(50_000) }
+        while Date() < deadline, cluster.recordedSteps() < 4 { usleep(50_000) }
         let endpoint = try String(contentsOfFile: cluster.runDirectory + "/coordinator.endpoint", encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let bad = try runStraits(["fault", "--coordinator", endpoint, "{ link: [a, z], for: 1s, down: true }"])
@@ -447,8 +446,8 @@ struct ClusterTests {
             job: "name: long\nkind: sync\nsteps: 100000\ngradient: 64KiB\ncompute: 20ms\ntimeout: 60s\n")
         // Wait until steps are running.
         let deadline = Date(timeIntervalSinceNow: 60)
-        while Date() < deadline, ((try? cluster.lines("steps.jsonl", live: true))?.count ?? 0) < 16 { usleep(100_000) }
-        #expect(((try? cluster.lines("steps.jsonl", live: true))?.count ?? 0) >= 16, "\(cluster.log("coordinator"))")
+        while Date() < deadline, cluster.recordedSteps() < 16 { usleep(100_000) }
+        #expect(cluster.recordedSteps() >= 16, "\(cluster.log("coordinator"))")
 
         let victim = try #require(cluster.workers["worker-eu-west-1"])
         kill(victim.processIdentifier, SIGKILL)

@@ -44,16 +44,14 @@ struct ElasticTests {
         return events(cluster, name).first(where: matches)
     }
 
-    static func steps(_ cluster: LocalCluster) -> Int { (try? cluster.lines("steps.jsonl", live: true))?.count ?? 0 }
-
     /// The DDP job on two regions of two hosts of two devices, with a quorum of three hosts in
     /// both regions, running until `steps` steps are recorded.
     static func running(_ name: String, steps: Int) throws -> LocalCluster {
         let cluster = try LocalCluster(name: name)
         try cluster.startTwoRegions(job: job(steps: 600, quorum: "{ hosts: 3, regions: 2 }"))
         let deadline = Date(timeIntervalSinceNow: 60)
-        while Date() < deadline, Self.steps(cluster) < 8 * steps { usleep(50_000) }
-        #expect(Self.steps(cluster) >= 8 * steps, "\(cluster.log("coordinator"))")
+        while Date() < deadline, cluster.recordedSteps() < 8 * steps { usleep(50_000) }
+        #expect(cluster.recordedSteps() >= 8 * steps, "\(cluster.log("coordinator"))")
         return cluster
     }
 
@@ -174,7 +172,7 @@ struct ElasticTests {
         #expect(lost != nil, "\(cluster.log("coordinator"))")
         // Out for a few steps of the outer interval (40…79) before it comes back.
         let deadline = Date(timeIntervalSinceNow: 30)
-        while Date() < deadline, Self.steps(cluster) < 8 * 45 + 4 * 5 { usleep(20_000) }
+        while Date() < deadline, cluster.recordedSteps() < 8 * 45 + 4 * 5 { usleep(20_000) }
         let kill = Self.events(cluster, "kill_fault").first
         #expect((kill?["members"] as? [String])?.count == 3, "\(String(describing: kill))")
         // Restarted, as a supervisor would.

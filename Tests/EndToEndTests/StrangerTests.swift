@@ -271,7 +271,7 @@ struct StrangerTests {
             extra: extra)
         for host in 0..<2 { try cluster.startWorker(endpoint, region: "r", host: host, devices: 1, extra: extra) }
         let deadline = Date(timeIntervalSinceNow: 30)
-        while Date() < deadline, ((try? cluster.lines("steps.jsonl", live: true))?.count ?? 0) < 4 { usleep(50_000) }
+        while Date() < deadline, cluster.recordedSteps() < 4 { usleep(50_000) }
         let plan =
             try JSONSerialization.jsonObject(
                 with: Data(contentsOf: URL(fileURLWithPath: cluster.runDirectory + "/plan.json"))) as? [String: Any]

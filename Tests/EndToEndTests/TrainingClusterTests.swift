@@ -276,7 +276,7 @@ struct TrainingClusterTests {
                   - { sync: ddp }
                 """)
         let deadline = Date(timeIntervalSinceNow: 60)
-        while Date() < deadline, ((try? cluster.lines("steps.jsonl", live: true))?.count ?? 0) < 16 { usleep(100_000) }
+        while Date() < deadline, cluster.recordedSteps() < 16 { usleep(100_000) }
         kill(cluster.coordinator!.processIdentifier, SIGINT)
         #expect(LocalCluster.wait(cluster.coordinator!, timeout: 15) == 130)
         let summary = try cluster.summary()
